@@ -1,0 +1,23 @@
+# Every target that needs PostgreSQL goes through scripts/with-postgres.sh, which starts a
+# throwaway cluster (or uses DATABASE_URL / TEST_DATABASE_URL when set) and removes it after.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+
+.PHONY: all build test vet run bench bench-quick clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/server ./server
+	$(GO) build -o $(BIN)/loadtest ./loadtest
+
+vet:
+	$(GO) vet ./...
+
+## test: vet, then every Go test against a throwaway PostgreSQL (fuzz seed corpora included).
+test: vet
+	scripts/with-postgres.sh $(GO) test -count=1 ./...
+
+clean:
+	rm -rf $(BIN) .bin

@@ -1,0 +1,308 @@
+// Package summary defines summary.json, the one machine-readable record of a bench run.
+//
+// The runner writes it, the report writers render from it alone, and compare reads two of
+// them. Times are UTC; durations and latencies are float64 milliseconds (fields end in _ms)
+// so that the JSON reads well without a Go duration parser. Bump SchemaVersion on any change
+// that an older reader would misread.
+package summary
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+)
+
+// SchemaVersion is the version of the summary.json layout this package reads and writes.
+const SchemaVersion = 1
+
+// Verdict is the outcome of a scenario or of a whole run.
+type Verdict string
+
+// The verdicts, from best to worst for a run's overall verdict.
+const (
+	Pass        Verdict = "PASS"
+	Skipped     Verdict = "SKIPPED"     // not run: the target cannot support it (e.g. no signals)
+	Invalid     Verdict = "INVALID"     // the generator fell behind; the numbers do not judge the server
+	Fail        Verdict = "FAIL"        // an assertion failed
+	Interrupted Verdict = "INTERRUPTED" // Ctrl-C or a crash cut the scenario short
+)
+
+// Run is the root of summary.json.
+type Run struct {
+	SchemaVersion int         `json:"schema_version"`
+	ID            string      `json:"id"` // the run folder's name, e.g. 20261125T021400Z
+	StartedAt     time.Time   `json:"started_at"`
+	FinishedAt    time.Time   `json:"finished_at"`
+	Verdict       Verdict     `json:"verdict"`
+	Partial       bool        `json:"partial"`                  // true when interrupted or a scenario was cut short
+	PartialReason string      `json:"partial_reason,omitempty"` // why, e.g. "interrupted by SIGINT"
+	Env           Environment `json:"env"`
+	Settings      Settings    `json:"settings"`
+	Scenarios     []Scenario  `json:"scenarios"`
+}
+
+// Environment says where and on what the run happened.
+type Environment struct {
+	Commit     string `json:"commit"`
+	Dirty      bool   `json:"dirty"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	NumCPU     int    `json:"num_cpu"`
+	Target     string `json:"target"`      // the API base URL
+	Admin      string `json:"admin"`       // the admin base URL
+	ManagedBy  string `json:"managed_by"`  // "harness" when the harness started the server, "external" otherwise
+	JaegerURL  string `json:"jaeger_url"`  // base for trace links; empty when none
+	ServerInfo string `json:"server_info"` // version line from server_build_info, when read
+}
+
+// Settings are the knobs the run used, as given (after defaults).
+type Settings struct {
+	Profile      string             `json:"profile"` // "default", "quick", ...
+	Scenarios    []string           `json:"scenarios"`
+	Seed         int64              `json:"seed"`
+	TraceSample  float64            `json:"trace_sample"` // share of requests sent with a sampled traceparent
+	SLOP99Ms     float64            `json:"slo_p99_ms"`
+	MaxErrorRate float64            `json:"max_error_rate"`
+	Values       map[string]string  `json:"values,omitempty"` // every other setting, flag name → value
+	Rates        map[string]float64 `json:"rates,omitempty"`  // scenario → target rate (requests/s)
+}
+
+// Scenario is one scenario's figures, checks and verdict.
+type Scenario struct {
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Verdict     Verdict   `json:"verdict"`
+	Reasons     []string  `json:"reasons,omitempty"` // one line per failed check or invalidity, verdict-first
+	Checks      []Check   `json:"checks"`
+	StartedAt   time.Time `json:"started_at"`
+	DurationMs  float64   `json:"duration_ms"` // attack duration, warm-up excluded
+	WarmupMs    float64   `json:"warmup_ms"`
+
+	TargetRate   float64          `json:"target_rate"`   // requests/s asked for
+	AchievedRate float64          `json:"achieved_rate"` // requests/s actually sent
+	Throughput   float64          `json:"throughput"`    // successful responses/s
+	Requests     int64            `json:"requests"`
+	Successes    int64            `json:"successes"`
+	SuccessRatio float64          `json:"success_ratio"`
+	ErrorRatio   float64          `json:"error_ratio"`
+	StatusCodes  map[string]int64 `json:"status_codes"`  // "200" → n, "0" for transport errors
+	ErrorClasses map[string]int64 `json:"error_classes"` // class → n (see docs/contracts.md)
+
+	Latency         Latencies `json:"latency"`          // from the actual send time
+	LatencyIntended Latencies `json:"latency_intended"` // from the intended send time (coordinated omission shown)
+	SendLateness    Latencies `json:"send_lateness"`    // actual − intended send time
+
+	Windows  []Window  `json:"windows"`  // per-second figures: plots and compare's samples
+	Timeline []Sample  `json:"timeline"` // server-side sampler points
+	Events   []Event   `json:"events"`
+	Slowest  []Request `json:"slowest"` // slowest N requests, slowest first
+	Lost     []Request `json:"lost"`    // accepted then lost (shutdown)
+
+	Profiles []Profile  `json:"profiles,omitempty"`
+	TopCPU   []Function `json:"top_cpu,omitempty"`
+
+	Cancel   *CancelStats   `json:"cancel,omitempty"`
+	Shutdown *ShutdownStats `json:"shutdown,omitempty"`
+	Ramp     *RampStats     `json:"ramp,omitempty"`
+
+	Server ServerStats `json:"server"` // peaks and settle figures from the sampler
+
+	Files map[string]string `json:"files,omitempty"` // kind → file name in the run folder ("results", "timeline", ...)
+}
+
+// Check is one assertion: what was wanted, what was seen, and whether it held.
+type Check struct {
+	Name     string `json:"name"`
+	Pass     bool   `json:"pass"`
+	Want     string `json:"want"`
+	Got      string `json:"got"`
+	Invalids bool   `json:"invalids,omitempty"` // a failed check that makes the scenario INVALID rather than FAIL
+}
+
+// Latencies is a latency distribution in milliseconds.
+type Latencies struct {
+	Min  float64 `json:"min_ms"`
+	Mean float64 `json:"mean_ms"`
+	P50  float64 `json:"p50_ms"`
+	P90  float64 `json:"p90_ms"`
+	P95  float64 `json:"p95_ms"`
+	P99  float64 `json:"p99_ms"`
+	P999 float64 `json:"p999_ms"`
+	Max  float64 `json:"max_ms"`
+}
+
+// Window is one fixed time window (normally one second) of a scenario's attack.
+type Window struct {
+	StartMs    float64 `json:"start_ms"` // offset from the scenario's start
+	Requests   int64   `json:"requests"`
+	Errors     int64   `json:"errors"`
+	Rate       float64 `json:"rate"`       // requests sent per second in the window
+	Throughput float64 `json:"throughput"` // successes per second in the window
+	P50        float64 `json:"p50_ms"`
+	P99        float64 `json:"p99_ms"`
+	Max        float64 `json:"max_ms"`
+}
+
+// Sample is one reading of the server's metrics and PostgreSQL's activity.
+type Sample struct {
+	OffsetMs      float64 `json:"offset_ms"` // from the scenario's start
+	Goroutines    float64 `json:"goroutines"`
+	HeapBytes     float64 `json:"heap_bytes"`
+	InFlight      float64 `json:"in_flight"`
+	PoolAcquired  float64 `json:"pool_acquired"`
+	PoolIdle      float64 `json:"pool_idle"`
+	PoolTotal     float64 `json:"pool_total"`
+	Cancelled     float64 `json:"cancelled"`      // http_server_requests_cancelled_total, summed
+	DBActive      float64 `json:"db_active"`      // pg_stat_activity state='active' for the server's queries
+	DBSleeping    float64 `json:"db_sleeping"`    // of which pg_sleep (bench delay)
+	ServerState   string  `json:"server_state"`   // ready / draining / stopped / "" when unreachable
+	ScrapeFailed  bool    `json:"scrape_failed"`  // /metrics could not be read
+	DBQueryFailed bool    `json:"db_query_failed"` // pg_stat_activity could not be read
+}
+
+// Event is a marked moment on a scenario's timeline.
+type Event struct {
+	OffsetMs float64 `json:"offset_ms"`
+	Name     string  `json:"name"` // start, end, cancel_wave, sigterm, readyz_503, listener_closed, exit, crash
+	Detail   string  `json:"detail,omitempty"`
+}
+
+// Request is one result worth a line in the report.
+type Request struct {
+	OffsetMs  float64 `json:"offset_ms"` // send time from the scenario's start
+	Method    string  `json:"method"`
+	URL       string  `json:"url"`
+	Code      int     `json:"code"`
+	LatencyMs float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+	Class     string  `json:"class,omitempty"` // error class or shutdown class
+	TraceID   string  `json:"trace_id,omitempty"`
+	Sampled   bool    `json:"sampled"`
+	TraceURL  string  `json:"trace_url,omitempty"` // only when sampled and a Jaeger URL is set
+}
+
+// Profile is a pprof file captured from the admin port.
+type Profile struct {
+	Kind string `json:"kind"` // cpu, heap, goroutine, mutex, block
+	File string `json:"file"`
+}
+
+// Function is one line of a CPU profile's top list.
+type Function struct {
+	Name    string  `json:"name"`
+	FlatMs  float64 `json:"flat_ms"`
+	FlatPct float64 `json:"flat_pct"`
+	CumMs   float64 `json:"cum_ms"`
+	CumPct  float64 `json:"cum_pct"`
+}
+
+// ServerStats are the sampler's headline figures for a scenario.
+type ServerStats struct {
+	GoroutinesBaseline float64 `json:"goroutines_baseline"` // before the attack
+	GoroutinesPeak     float64 `json:"goroutines_peak"`
+	GoroutinesAfter    float64 `json:"goroutines_after"` // after the settle time
+	HeapPeakBytes      float64 `json:"heap_peak_bytes"`
+	PoolAcquiredPeak   float64 `json:"pool_acquired_peak"`
+	DBActivePeak       float64 `json:"db_active_peak"`
+	SettleMs           float64 `json:"settle_ms"` // end of attack → goroutines back at baseline (−1: never)
+}
+
+// CancelStats are the figures of the client-cancel scenario.
+type CancelStats struct {
+	CancelsSent        int64   `json:"cancels_sent"`         // client timeouts on delayed requests
+	CancelsSeen        int64   `json:"cancels_seen"`         // rise of the server's cancelled counter
+	CleanupMs          float64 `json:"cleanup_ms"`           // last cancel → no cancelled query in pg_stat_activity (−1: never)
+	StillRunning       int64   `json:"still_running"`        // cancelled queries still in PostgreSQL after the settle time
+	PoolAcquiredAfter  float64 `json:"pool_acquired_after"`  // after the settle time
+	GoroutinesLeaked   float64 `json:"goroutines_leaked"`    // after − baseline
+	NonCancelledP99Ms  float64 `json:"non_cancelled_p99_ms"` // p99 of the requests that were not meant to be cancelled
+	DelayMs            float64 `json:"delay_ms"`
+	ClientTimeoutMs    float64 `json:"client_timeout_ms"`
+	CancelShare        float64 `json:"cancel_share"`
+}
+
+// ShutdownStats are the figures of the shutdown scenario.
+type ShutdownStats struct {
+	SigtermOffsetMs   float64          `json:"sigterm_offset_ms"`
+	ReadyzFlipMs      float64          `json:"readyz_flip_ms"`      // SIGTERM → first /readyz 503 (−1: never seen)
+	ListenerClosedMs  float64          `json:"listener_closed_ms"`  // SIGTERM → first connection refused (−1: never seen)
+	DrainMs           float64          `json:"drain_ms"`            // SIGTERM → process exit
+	ExitCode          int              `json:"exit_code"`
+	DrainTimeoutMs    float64          `json:"drain_timeout_ms"`    // the server's SHUTDOWN_TIMEOUT
+	Forced            bool             `json:"forced"`              // the server had to Close stragglers
+	Classes           map[string]int64 `json:"classes"`             // completed_before, completed_after, refused, lost
+	WritesAcked       int64            `json:"writes_acked"`        // POSTs answered 201
+	WritesFound       int64            `json:"writes_found"`        // of those, ids found in PostgreSQL
+	MissingIDs        []int64          `json:"missing_ids,omitempty"`
+	LongestInFlightMs float64          `json:"longest_in_flight_ms"` // the longest request in flight at SIGTERM
+}
+
+// RampStats are the figures of the capacity ramp.
+type RampStats struct {
+	Steps        []RampStep `json:"steps"`
+	CapacityRate float64    `json:"capacity_rate"` // highest rate whose p99 stayed under the SLO (0: none)
+}
+
+// RampStep is one rate the ramp tried.
+type RampStep struct {
+	Rate         float64 `json:"rate"`
+	AchievedRate float64 `json:"achieved_rate"`
+	P99Ms        float64 `json:"p99_ms"`
+	ErrorRatio   float64 `json:"error_ratio"`
+	WithinSLO    bool    `json:"within_slo"`
+}
+
+// Overall returns the run's verdict from its scenarios': the worst one wins, and a run with no
+// scenario that passed or failed on its merits (all skipped) is INVALID, never PASS.
+func Overall(scenarios []Scenario) Verdict {
+	rank := map[Verdict]int{Pass: 0, Skipped: 0, Invalid: 1, Fail: 2, Interrupted: 3}
+	worst, judged := Pass, false
+	for _, s := range scenarios {
+		if s.Verdict != Skipped {
+			judged = true
+		}
+		if rank[s.Verdict] > rank[worst] {
+			worst = s.Verdict
+		}
+	}
+	if !judged {
+		return Invalid
+	}
+	return worst
+}
+
+// Read loads a summary.json and refuses a schema version it does not know.
+func Read(path string) (Run, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Run{}, fmt.Errorf("read summary: %w", err)
+	}
+	var r Run
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Run{}, fmt.Errorf("parse summary %s: %w", path, err)
+	}
+	if r.SchemaVersion != SchemaVersion {
+		return Run{}, fmt.Errorf("summary %s has schema_version %d, this build reads %d", path, r.SchemaVersion, SchemaVersion)
+	}
+	return r, nil
+}
+
+// Write stores r as indented JSON at path, atomically (temp file then rename), so a reader never
+// sees half a summary even when the run is interrupted while writing.
+func Write(path string, r Run) error {
+	r.SchemaVersion = SchemaVersion
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode summary: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
+}
