@@ -21,3 +21,6 @@ test: vet
 
 clean:
 	rm -rf $(BIN) .bin
+
+# Each area keeps its targets in its own file: mk/server.mk, mk/bench.mk, mk/stack.mk, ...
+include $(wildcard mk/*.mk)

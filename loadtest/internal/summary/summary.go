@@ -154,11 +154,11 @@ type Sample struct {
 	PoolAcquired  float64 `json:"pool_acquired"`
 	PoolIdle      float64 `json:"pool_idle"`
 	PoolTotal     float64 `json:"pool_total"`
-	Cancelled     float64 `json:"cancelled"`      // http_server_requests_cancelled_total, summed
-	DBActive      float64 `json:"db_active"`      // pg_stat_activity state='active' for the server's queries
-	DBSleeping    float64 `json:"db_sleeping"`    // of which pg_sleep (bench delay)
-	ServerState   string  `json:"server_state"`   // ready / draining / stopped / "" when unreachable
-	ScrapeFailed  bool    `json:"scrape_failed"`  // /metrics could not be read
+	Cancelled     float64 `json:"cancelled"`       // http_server_requests_cancelled_total, summed
+	DBActive      float64 `json:"db_active"`       // pg_stat_activity state='active' for the server's queries
+	DBSleeping    float64 `json:"db_sleeping"`     // of which pg_sleep (bench delay)
+	ServerState   string  `json:"server_state"`    // ready / draining / stopped / "" when unreachable
+	ScrapeFailed  bool    `json:"scrape_failed"`   // /metrics could not be read
 	DBQueryFailed bool    `json:"db_query_failed"` // pg_stat_activity could not be read
 }
 
@@ -211,30 +211,30 @@ type ServerStats struct {
 
 // CancelStats are the figures of the client-cancel scenario.
 type CancelStats struct {
-	CancelsSent        int64   `json:"cancels_sent"`         // client timeouts on delayed requests
-	CancelsSeen        int64   `json:"cancels_seen"`         // rise of the server's cancelled counter
-	CleanupMs          float64 `json:"cleanup_ms"`           // last cancel → no cancelled query in pg_stat_activity (−1: never)
-	StillRunning       int64   `json:"still_running"`        // cancelled queries still in PostgreSQL after the settle time
-	PoolAcquiredAfter  float64 `json:"pool_acquired_after"`  // after the settle time
-	GoroutinesLeaked   float64 `json:"goroutines_leaked"`    // after − baseline
-	NonCancelledP99Ms  float64 `json:"non_cancelled_p99_ms"` // p99 of the requests that were not meant to be cancelled
-	DelayMs            float64 `json:"delay_ms"`
-	ClientTimeoutMs    float64 `json:"client_timeout_ms"`
-	CancelShare        float64 `json:"cancel_share"`
+	CancelsSent       int64   `json:"cancels_sent"`         // client timeouts on delayed requests
+	CancelsSeen       int64   `json:"cancels_seen"`         // rise of the server's cancelled counter
+	CleanupMs         float64 `json:"cleanup_ms"`           // last cancel → no cancelled query in pg_stat_activity (−1: never)
+	StillRunning      int64   `json:"still_running"`        // cancelled queries still in PostgreSQL after the settle time
+	PoolAcquiredAfter float64 `json:"pool_acquired_after"`  // after the settle time
+	GoroutinesLeaked  float64 `json:"goroutines_leaked"`    // after − baseline
+	NonCancelledP99Ms float64 `json:"non_cancelled_p99_ms"` // p99 of the requests that were not meant to be cancelled
+	DelayMs           float64 `json:"delay_ms"`
+	ClientTimeoutMs   float64 `json:"client_timeout_ms"`
+	CancelShare       float64 `json:"cancel_share"`
 }
 
 // ShutdownStats are the figures of the shutdown scenario.
 type ShutdownStats struct {
 	SigtermOffsetMs   float64          `json:"sigterm_offset_ms"`
-	ReadyzFlipMs      float64          `json:"readyz_flip_ms"`      // SIGTERM → first /readyz 503 (−1: never seen)
-	ListenerClosedMs  float64          `json:"listener_closed_ms"`  // SIGTERM → first connection refused (−1: never seen)
-	DrainMs           float64          `json:"drain_ms"`            // SIGTERM → process exit
+	ReadyzFlipMs      float64          `json:"readyz_flip_ms"`     // SIGTERM → first /readyz 503 (−1: never seen)
+	ListenerClosedMs  float64          `json:"listener_closed_ms"` // SIGTERM → first connection refused (−1: never seen)
+	DrainMs           float64          `json:"drain_ms"`           // SIGTERM → process exit
 	ExitCode          int              `json:"exit_code"`
-	DrainTimeoutMs    float64          `json:"drain_timeout_ms"`    // the server's SHUTDOWN_TIMEOUT
-	Forced            bool             `json:"forced"`              // the server had to Close stragglers
-	Classes           map[string]int64 `json:"classes"`             // completed_before, completed_after, refused, lost
-	WritesAcked       int64            `json:"writes_acked"`        // POSTs answered 201
-	WritesFound       int64            `json:"writes_found"`        // of those, ids found in PostgreSQL
+	DrainTimeoutMs    float64          `json:"drain_timeout_ms"` // the server's SHUTDOWN_TIMEOUT
+	Forced            bool             `json:"forced"`           // the server had to Close stragglers
+	Classes           map[string]int64 `json:"classes"`          // completed_before, completed_after, refused, lost
+	WritesAcked       int64            `json:"writes_acked"`     // POSTs answered 201
+	WritesFound       int64            `json:"writes_found"`     // of those, ids found in PostgreSQL
 	MissingIDs        []int64          `json:"missing_ids,omitempty"`
 	LongestInFlightMs float64          `json:"longest_in_flight_ms"` // the longest request in flight at SIGTERM
 }
