@@ -1,0 +1,244 @@
+// Package sampler reads the server's side of a scenario: its admin /metrics (goroutines, heap,
+// in-flight requests, pool stats, cancelled requests, shutdown state) and PostgreSQL's
+// pg_stat_activity for the server's own connections, at a fixed interval, into summary.Samples.
+//
+// It reaches the server only over HTTP and the database only through the harness's own
+// connection, so it sees what an operator would see.
+package sampler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// ApplicationName is the pg application_name the items server sets on its connections
+// (docs/contracts.md); pg_stat_activity is filtered on it so the harness's own queries and
+// other databases' sessions never count.
+const ApplicationName = "items-server"
+
+// Querier is the one database method the sampler needs; *pgxpool.Pool and *pgx.Conn have it.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Sampler takes readings of one server. The zero value is not usable; call New.
+type Sampler struct {
+	metricsURL string
+	db         Querier // nil: pg_stat_activity is not read
+	client     *http.Client
+	interval   time.Duration
+
+	mu      sync.Mutex
+	samples []summary.Sample
+}
+
+// New returns a sampler of the server whose admin listener is adminURL (e.g.
+// http://127.0.0.1:6060). db may be nil (no database figures). interval ≤ 0 means 100 ms.
+func New(adminURL string, db Querier, interval time.Duration) *Sampler {
+	if interval <= 0 {
+		interval = 100 * time.Millisecond
+	}
+	return &Sampler{
+		metricsURL: adminURL + "/metrics",
+		db:         db,
+		// A scrape must never take longer than the interval by much: a stuck server would
+		// otherwise stretch the timeline. 1 s still tolerates a loaded 2-core machine.
+		client:   &http.Client{Timeout: time.Second},
+		interval: interval,
+	}
+}
+
+// pgActivityQuery counts the server's active statements, and of those the ones sleeping in the
+// bench delay (pg_sleep), excluding this connection.
+const pgActivityQuery = `
+SELECT count(*) FILTER (WHERE state = 'active'),
+       count(*) FILTER (WHERE state = 'active' AND query ILIKE '%pg_sleep%')
+FROM pg_stat_activity
+WHERE application_name = $1 AND pid <> pg_backend_pid()`
+
+// Sample takes one reading now. offset is stored as the sample's OffsetMs. A failed scrape or
+// query is marked on the sample rather than returned: a gap in the timeline is data (the server
+// may be down), not a reason to stop sampling.
+func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Sample {
+	sm := summary.Sample{OffsetMs: ms(offset)}
+	if fams, err := s.scrape(ctx); err != nil {
+		sm.ScrapeFailed = true
+	} else {
+		fill(&sm, fams)
+	}
+	if s.db != nil {
+		var active, sleeping int64
+		if err := s.db.QueryRow(ctx, pgActivityQuery, ApplicationName).Scan(&active, &sleeping); err != nil {
+			sm.DBQueryFailed = true
+		} else {
+			sm.DBActive, sm.DBSleeping = float64(active), float64(sleeping)
+		}
+	}
+	return sm
+}
+
+// Run samples every interval from now until ctx is done, offsets measured from start. It keeps
+// every sample (Samples returns them); a 3-minute run at 100 ms is under 2000 small structs.
+func (s *Sampler) Run(ctx context.Context, start time.Time) {
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		sm := s.Sample(ctx, time.Since(start))
+		if ctx.Err() != nil {
+			return // a reading cut by cancellation is not a reading
+		}
+		s.mu.Lock()
+		s.samples = append(s.samples, sm)
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Samples returns a copy of the samples taken so far, oldest first.
+func (s *Sampler) Samples() []summary.Sample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]summary.Sample(nil), s.samples...)
+}
+
+// Last returns the newest sample and whether there is one.
+func (s *Sampler) Last() (summary.Sample, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.samples) == 0 {
+		return summary.Sample{}, false
+	}
+	return s.samples[len(s.samples)-1], true
+}
+
+func (s *Sampler) scrape(ctx context.Context) (map[string]*dto.MetricFamily, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.metricsURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", s.metricsURL, err)
+	}
+	// Ask for the classic text format: TextParser reads only that.
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", s.metricsURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil, fmt.Errorf("scrape %s: status %d", s.metricsURL, resp.StatusCode)
+	}
+	return Parse(resp.Body)
+}
+
+// Parse reads a Prometheus text exposition.
+func Parse(r io.Reader) (map[string]*dto.MetricFamily, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, fmt.Errorf("parse metrics: %w", err)
+	}
+	return fams, nil
+}
+
+// fill copies the families the timeline needs into sm. A missing family leaves its field 0.
+func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
+	sm.Goroutines = Sum(fams, "go_goroutines")
+	sm.HeapBytes = Sum(fams, "go_memstats_heap_alloc_bytes")
+	sm.InFlight = Sum(fams, "http_server_requests_in_flight")
+	sm.PoolAcquired = Sum(fams, "pgxpool_acquired_conns")
+	sm.PoolIdle = Sum(fams, "pgxpool_idle_conns")
+	sm.PoolTotal = Sum(fams, "pgxpool_total_conns")
+	sm.Cancelled = Sum(fams, "http_server_requests_cancelled_total")
+	sm.ServerState = State(fams)
+}
+
+// Sum adds the values of every series of a gauge, counter or untyped family (0 when absent).
+// The server's cancelled counter is per route; the timeline wants the total.
+func Sum(fams map[string]*dto.MetricFamily, name string) float64 {
+	f, ok := fams[name]
+	if !ok {
+		return 0
+	}
+	var total float64
+	for _, m := range f.GetMetric() {
+		switch {
+		case m.GetGauge() != nil:
+			total += m.GetGauge().GetValue()
+		case m.GetCounter() != nil:
+			total += m.GetCounter().GetValue()
+		case m.GetUntyped() != nil:
+			total += m.GetUntyped().GetValue()
+		}
+	}
+	return total
+}
+
+// State returns the label value of the server_state series that is 1, or "" when none is.
+func State(fams map[string]*dto.MetricFamily) string {
+	f, ok := fams["server_state"]
+	if !ok {
+		return ""
+	}
+	for _, m := range f.GetMetric() {
+		if m.GetGauge().GetValue() != 1 {
+			continue
+		}
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "state" {
+				return l.GetValue()
+			}
+		}
+	}
+	return ""
+}
+
+// Stats derives the headline figures of a scenario from its samples: the baseline is the last
+// sample before attackStart, the "after" reading the first one at or past settleAt, and
+// SettleMs the time from attackEnd until goroutines first came back within slack of the
+// baseline (−1 when they never did).
+func Stats(samples []summary.Sample, attackStart, attackEnd, settleAt time.Duration, slack float64) summary.ServerStats {
+	st := summary.ServerStats{SettleMs: -1}
+	haveBase := false
+	for _, s := range samples {
+		if s.ScrapeFailed {
+			continue
+		}
+		if s.OffsetMs <= ms(attackStart) || !haveBase {
+			st.GoroutinesBaseline, haveBase = s.Goroutines, true
+		}
+		st.GoroutinesPeak = max(st.GoroutinesPeak, s.Goroutines)
+		st.HeapPeakBytes = max(st.HeapPeakBytes, s.HeapBytes)
+		st.PoolAcquiredPeak = max(st.PoolAcquiredPeak, s.PoolAcquired)
+		st.DBActivePeak = max(st.DBActivePeak, s.DBActive)
+	}
+	for _, s := range samples {
+		if s.ScrapeFailed || s.OffsetMs < ms(attackEnd) {
+			continue
+		}
+		if st.SettleMs < 0 && s.Goroutines <= st.GoroutinesBaseline+slack {
+			st.SettleMs = s.OffsetMs - ms(attackEnd)
+		}
+		st.GoroutinesAfter = s.Goroutines
+		if s.OffsetMs >= ms(settleAt) {
+			break
+		}
+	}
+	return st
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,374 @@
+// Package serverctl controls the server a bench runs against: a Local process the harness starts
+// (and can signal, watch exit and kill), or an External one it only reaches over HTTP.
+//
+// A Local server gets ports the harness picked, a fresh random JWT secret and the environment
+// the caller gives; its output is kept (the last lines) so a start-up failure or a crash can be
+// reported with the server's own words.
+package serverctl
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrNoSignals is returned by External.Signal: the harness did not start that server and cannot
+// signal it.
+var ErrNoSignals = errors.New("external target: the harness cannot send signals to it")
+
+// Config describes a server process to start.
+type Config struct {
+	Bin         string        // server binary; default "bin/server"
+	DatabaseURL string        // DATABASE_URL, required
+	JWTSecret   string        // JWT_SECRET; empty: a fresh random 32-byte secret (hex)
+	Env         []string      // extra K=V, appended last so they override (BENCH_FAULTS, SHUTDOWN_TIMEOUT, ...)
+	StartWait   time.Duration // how long to wait for /readyz; default 20s
+	LogLines    int           // output lines kept for reports; default 40
+}
+
+// Local is a server process the harness started.
+type Local struct {
+	cmd    *exec.Cmd
+	api    string
+	admin  string
+	secret string
+	bin    string
+	logs   *tail
+
+	done     chan struct{} // closed when the process has exited
+	exitCode int
+	exitErr  error
+	exitedAt time.Time
+}
+
+// Start picks two free loopback ports, starts the server with them and waits until its
+// /readyz answers 200. On failure the process is stopped and the error carries its last log
+// lines. ctx bounds the start only; the process lives until Stop (or its own exit).
+func Start(ctx context.Context, cfg Config) (*Local, error) {
+	if cfg.Bin == "" {
+		cfg.Bin = "bin/server"
+	}
+	if cfg.StartWait <= 0 {
+		cfg.StartWait = 20 * time.Second
+	}
+	if cfg.LogLines <= 0 {
+		cfg.LogLines = 40
+	}
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("start server: no database URL (set DATABASE_URL or -database-url)")
+	}
+	if cfg.JWTSecret == "" {
+		s, err := NewSecret()
+		if err != nil {
+			return nil, err
+		}
+		cfg.JWTSecret = s
+	}
+	apiPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	adminPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	l := &Local{
+		api:    "http://" + apiPort,
+		admin:  "http://" + adminPort,
+		secret: cfg.JWTSecret,
+		bin:    cfg.Bin,
+		logs:   newTail(cfg.LogLines),
+		done:   make(chan struct{}),
+	}
+	// Not exec.CommandContext: the server must outlive the start context and be stopped by
+	// signal (SIGTERM, then SIGKILL) rather than killed outright.
+	cmd := exec.Command(cfg.Bin)
+	cmd.Env = append(baseEnv(),
+		"DATABASE_URL="+cfg.DatabaseURL,
+		"JWT_SECRET="+cfg.JWTSecret,
+		"ADDR="+apiPort,
+		"ADMIN_ADDR="+adminPort,
+	)
+	cmd.Env = append(cmd.Env, cfg.Env...)
+	cmd.Stdout = l.logs
+	cmd.Stderr = l.logs
+	// Its own process group: a Ctrl-C at the terminal reaches the harness, which stops the
+	// server in order, rather than reaching both at once.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start server %s: %w", cfg.Bin, err)
+	}
+	l.cmd = cmd
+	go l.wait()
+
+	if err := l.waitReady(ctx, cfg.StartWait); err != nil {
+		_ = l.Stop(2 * time.Second)
+		return nil, fmt.Errorf("start server %s: %w\n%s", cfg.Bin, err, l.LogTail())
+	}
+	return l, nil
+}
+
+// baseEnv is the harness's environment without the settings it decides itself, so a stray
+// OTEL_* or BENCH_* in the caller's shell cannot change what a scenario measures unseen.
+func baseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "OTEL_") || strings.HasPrefix(k, "BENCH_") || k == "JWT_SECRET" ||
+			k == "ADDR" || k == "ADMIN_ADDR" || k == "SHUTDOWN_TIMEOUT" || k == "DRAIN_DELAY" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func (l *Local) wait() {
+	err := l.cmd.Wait()
+	l.exitedAt = time.Now()
+	l.exitErr = err
+	l.exitCode = l.cmd.ProcessState.ExitCode() // -1 when killed by a signal
+	close(l.done)
+}
+
+func (l *Local) waitReady(ctx context.Context, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.admin+"/readyz", nil)
+		if resp, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-l.done:
+			return fmt.Errorf("exited with code %d before it was ready", l.exitCode)
+		case <-ctx.Done():
+			return fmt.Errorf("not ready after %s: %w", wait, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// API returns the base URL of the public listener, e.g. http://127.0.0.1:41234.
+func (l *Local) API() string { return l.api }
+
+// Admin returns the base URL of the admin listener.
+func (l *Local) Admin() string { return l.admin }
+
+// PID returns the process id.
+func (l *Local) PID() int { return l.cmd.Process.Pid }
+
+// Signal sends sig to the server process.
+func (l *Local) Signal(sig os.Signal) error {
+	if err := l.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal server pid %d: %w", l.PID(), err)
+	}
+	return nil
+}
+
+// Exited returns a channel closed when the process has exited.
+func (l *Local) Exited() <-chan struct{} { return l.done }
+
+// ExitCode returns the exit code once Exited is closed (−1 when a signal killed it).
+func (l *Local) ExitCode() int {
+	<-l.done
+	return l.exitCode
+}
+
+// ExitedAt returns when the harness saw the process exit (zero before).
+func (l *Local) ExitedAt() time.Time {
+	select {
+	case <-l.done:
+		return l.exitedAt
+	default:
+		return time.Time{}
+	}
+}
+
+// LogTail returns the server's last output lines, one string.
+func (l *Local) LogTail() string { return l.logs.String() }
+
+// Token mints a JWT for sub with the server's own `token` subcommand and this server's secret.
+func (l *Local) Token(ctx context.Context, sub string) (string, error) {
+	return Token(ctx, l.bin, l.secret, sub)
+}
+
+// Stop ends the process: SIGTERM, then SIGKILL when it has not exited after grace. It returns
+// once the process is gone. Stopping an exited process is a no-op.
+func (l *Local) Stop(grace time.Duration) error {
+	select {
+	case <-l.done:
+		return nil
+	default:
+	}
+	_ = l.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-l.done:
+		return nil
+	case <-time.After(grace):
+	}
+	if err := l.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill server pid %d: %w", l.PID(), err)
+	}
+	<-l.done
+	return nil
+}
+
+// Token runs `bin token -sub sub` with JWT_SECRET=secret and returns the JWT it prints.
+func Token(ctx context.Context, bin, secret, sub string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, "token", "-sub", sub)
+	cmd.Env = append(baseEnv(), "JWT_SECRET="+secret)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("mint token with %s token: %w: %s", bin, err, strings.TrimSpace(stderr.String()))
+	}
+	tok := strings.TrimSpace(string(out))
+	if strings.Count(tok, ".") != 2 {
+		return "", fmt.Errorf("mint token with %s token: output is not a JWT", bin)
+	}
+	return tok, nil
+}
+
+// NewSecret returns a fresh random JWT secret: 32 random bytes, hex encoded (64 bytes).
+func NewSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("new jwt secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// freePort asks the kernel for a free loopback port. The port is released before the server
+// binds it; another process could take it in between, which start-up then reports.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("pick a free port: %w", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", fmt.Errorf("pick a free port: %w", err)
+	}
+	return addr, nil
+}
+
+// External is a server the harness did not start: it is reached over HTTP only.
+type External struct {
+	api, admin string
+}
+
+// NewExternal returns the server at api (public base URL) and admin (admin base URL), after
+// checking that its /readyz answers 200 within wait.
+func NewExternal(ctx context.Context, api, admin string, wait time.Duration) (*External, error) {
+	api, admin = strings.TrimRight(api, "/"), strings.TrimRight(admin, "/")
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	var last error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/readyz", nil)
+		if err != nil {
+			return nil, fmt.Errorf("reach target admin %s: %w", admin, err)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			err = fmt.Errorf("/readyz status %d", resp.StatusCode)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("reach target admin %s: %w", admin, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return &External{api: api, admin: admin}, nil
+}
+
+// API returns the public base URL.
+func (e *External) API() string { return e.api }
+
+// Admin returns the admin base URL.
+func (e *External) Admin() string { return e.admin }
+
+// Signal always fails with ErrNoSignals.
+func (e *External) Signal(os.Signal) error { return ErrNoSignals }
+
+// Exited returns nil: an external server's exit is not observed (a nil channel never fires).
+func (e *External) Exited() <-chan struct{} { return nil }
+
+// ExitCode returns −1: unknown.
+func (e *External) ExitCode() int { return -1 }
+
+// ExitedAt returns the zero time: unknown.
+func (e *External) ExitedAt() time.Time { return time.Time{} }
+
+// LogTail returns "": the harness does not see an external server's output.
+func (e *External) LogTail() string { return "" }
+
+// Stop does nothing: the harness does not own an external server.
+func (e *External) Stop(time.Duration) error { return nil }
+
+// tail is an io.Writer keeping the last n lines written to it.
+type tail struct {
+	mu      sync.Mutex
+	n       int
+	lines   []string
+	partial []byte
+}
+
+func newTail(n int) *tail { return &tail{n: n} }
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.partial = append(t.partial, p...)
+	consumed := bytes.LastIndexByte(t.partial, '\n') + 1
+	if consumed == 0 {
+		return len(p), nil
+	}
+	sc := bufio.NewScanner(bytes.NewReader(t.partial[:consumed]))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		t.lines = append(t.lines, sc.Text())
+		if len(t.lines) > t.n {
+			t.lines = t.lines[len(t.lines)-t.n:]
+		}
+	}
+	t.partial = append(t.partial[:0], t.partial[consumed:]...)
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := t.lines
+	if len(t.partial) > 0 {
+		lines = append(append([]string(nil), lines...), string(t.partial))
+	}
+	return strings.Join(lines, "\n")
+}
