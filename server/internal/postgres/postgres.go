@@ -1,0 +1,213 @@
+// Package postgres stores items in PostgreSQL through a pgx pool: connection settings
+// (cancellation that reaches the server, application_name, tracing), embedded migrations, the
+// queries, and a Prometheus collector for the pool's statistics.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/benchharness/benchharness/server/internal/item"
+)
+
+// ApplicationName is set on every connection unless DATABASE_URL names one; the harness finds
+// the server's queries in pg_stat_activity by it.
+const ApplicationName = "items-server"
+
+// Options tune Open. The zero value is valid.
+type Options struct {
+	// TracerProvider, when set, creates a span per query as a child of the request's span.
+	TracerProvider trace.TracerProvider
+	// PingTimeout bounds the start-up wait for a database that is coming up (default 30s).
+	PingTimeout time.Duration
+	// Logger receives the retry lines of the start-up ping (default: discarded).
+	Logger *slog.Logger
+}
+
+// Open parses the pgx URL, configures the pool and waits (bounded) until the database answers.
+func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the URL with its password; name the setting, not its value.
+		return nil, errors.New("parse DATABASE_URL: invalid pgx connection string")
+	}
+	rp := cfg.ConnConfig.RuntimeParams
+	if _, ok := rp["application_name"]; !ok {
+		rp["application_name"] = ApplicationName
+	}
+	// Second line of defence: if a connection is dropped while a query runs (the deadline
+	// fallback below), PostgreSQL notices within a second instead of at the query's end.
+	if _, ok := rp["client_connection_check_interval"]; !ok {
+		rp["client_connection_check_interval"] = "1000"
+	}
+	// pgx's default context watcher only sets a deadline on the socket: the connection dies and
+	// the query (a pg_sleep, a slow scan) runs on inside PostgreSQL. Send a cancel request at once
+	// instead, and keep the deadline as a fallback should the cancel not arrive.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, CancelRequestDelay: 0, DeadlineDelay: time.Second}
+	}
+	if opts.TracerProvider != nil {
+		// Lean on purpose (issue 6 measures tracing cost): no query parameters, no connection
+		// details, no span per pool acquire.
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer(
+			otelpgx.WithTracerProvider(opts.TracerProvider),
+			otelpgx.WithDisableConnectionDetailsInAttributes(),
+			otelpgx.WithDisableAcquireTracer(),
+			otelpgx.WithTrimSQLInSpanName(),
+		)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	if err := pingRetry(ctx, pool, opts); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+func pingRetry(ctx context.Context, pool *pgxpool.Pool, opts Options) error {
+	timeout := opts.PingTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := pool.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		if opts.Logger != nil {
+			opts.Logger.Info("database not ready", "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ping database (%d attempts in %s): %w", attempt, timeout, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// Store runs the item queries on a pool.
+type Store struct {
+	pool       *pgxpool.Pool
+	dropWrites bool
+}
+
+// StoreOptions tune NewStore.
+type StoreOptions struct {
+	// DropWrites is the drop-writes fault: Create answers with the item as stored but rolls the
+	// insert back (docs/contracts.md). Never on by default.
+	DropWrites bool
+}
+
+// NewStore returns a Store on pool; the caller keeps ownership of the pool.
+func NewStore(pool *pgxpool.Pool, opts StoreOptions) *Store {
+	return &Store{pool: pool, dropWrites: opts.DropWrites}
+}
+
+// MaxDelay caps the bench delay a request may ask for.
+const MaxDelay = 30 * time.Second
+
+const listSQL = `SELECT id, name, description, created_at FROM items ORDER BY id LIMIT $1 OFFSET $2`
+
+// List returns one page of items ordered by id. A positive delay makes PostgreSQL sleep first,
+// on the same connection and context, so that the request is held inside the database.
+func (s *Store) List(ctx context.Context, p item.Page, delay time.Duration) ([]item.Item, error) {
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if delay > 0 {
+		conn, aerr := s.pool.Acquire(ctx)
+		if aerr != nil {
+			return nil, fmt.Errorf("list items page %d: acquire: %w", p.Number, aerr)
+		}
+		defer conn.Release()
+		if err := sleep(ctx, conn.Conn(), delay); err != nil {
+			return nil, fmt.Errorf("list items page %d: %w", p.Number, withCtx(ctx, err))
+		}
+		rows, err = conn.Query(ctx, listSQL, p.Size, p.Offset())
+	} else {
+		rows, err = s.pool.Query(ctx, listSQL, p.Size, p.Offset())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list items page %d: %w", p.Number, withCtx(ctx, err))
+	}
+	defer rows.Close()
+	items := make([]item.Item, 0, p.Size)
+	for rows.Next() {
+		var it item.Item
+		// Scan by position, not pgx.RowToStructByName: no reflection on the hot path.
+		if err := rows.Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt); err != nil {
+			return nil, fmt.Errorf("list items page %d: scan: %w", p.Number, err)
+		}
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list items page %d: %w", p.Number, withCtx(ctx, err))
+	}
+	return items, nil
+}
+
+const insertSQL = `INSERT INTO items (name, description) VALUES ($1, $2) RETURNING id, name, description, created_at`
+
+// Create validates and stores n and returns the stored item. A positive delay sleeps in
+// PostgreSQL first, inside the same transaction.
+func (s *Store) Create(ctx context.Context, n item.New, delay time.Duration) (item.Item, error) {
+	if err := n.Validate(); err != nil {
+		return item.Item{}, err
+	}
+	var it item.Item
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if delay > 0 {
+			if err := sleep(ctx, tx.Conn(), delay); err != nil {
+				return err
+			}
+		}
+		if err := tx.QueryRow(ctx, insertSQL, n.Name, n.Description).Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt); err != nil {
+			return err
+		}
+		if s.dropWrites {
+			return errDropped
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDropped) {
+		return item.Item{}, fmt.Errorf("create item: %w", withCtx(ctx, err))
+	}
+	return it, nil
+}
+
+// errDropped makes BeginFunc roll back the insert under the drop-writes fault.
+var errDropped = errors.New("drop-writes fault: insert rolled back")
+
+// withCtx makes a query error that a cancelled context caused match context.Canceled (or
+// DeadlineExceeded): with cancel requests PostgreSQL answers 57014, which says nothing of why.
+func withCtx(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
+}
+
+func sleep(ctx context.Context, conn *pgx.Conn, d time.Duration) error {
+	if _, err := conn.Exec(ctx, "SELECT pg_sleep($1)", d.Seconds()); err != nil {
+		return fmt.Errorf("bench delay %s: %w", d, err)
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/benchharness/benchharness/server/internal/dbtest"
+	"github.com/benchharness/benchharness/server/internal/item"
+	"github.com/benchharness/benchharness/server/internal/postgres"
+)
+
+func TestMigrateTwiceAndConcurrently(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	ctx := context.Background()
+	// The template is migrated already: these runs must all be no-ops, concurrent ones included.
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() { errs <- postgres.Migrate(ctx, pool) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+	}
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("schema_migrations has %d rows, want 1", n)
+	}
+}
+
+func TestMigrateFreshDatabaseConcurrently(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, "DROP TABLE items; DROP TABLE schema_migrations"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for range 3 {
+		wg.Go(func() { errs <- postgres.Migrate(ctx, pool) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Migrate on an empty database: %v", err)
+		}
+	}
+	if _, err := pool.Exec(ctx, "SELECT id FROM items LIMIT 1"); err != nil {
+		t.Fatalf("items table missing after Migrate: %v", err)
+	}
+}
+
+func TestStoreListAndCreate(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	ctx := context.Background()
+	dbtest.Seed(t, pool, 45)
+	s := postgres.NewStore(pool, postgres.StoreOptions{})
+	tests := []struct {
+		page, size int
+		wantFirst  int64
+		wantLen    int
+	}{
+		{1, 20, 1, 20},
+		{2, 20, 21, 20},
+		{3, 20, 41, 5},
+		{4, 20, 0, 0},
+		{1, 100, 1, 45},
+		{45, 1, 45, 1},
+	}
+	for _, tt := range tests {
+		p, err := item.NewPage(tt.page, tt.size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.List(ctx, p, 0)
+		if err != nil {
+			t.Fatalf("List(%+v): %v", p, err)
+		}
+		if len(got) != tt.wantLen {
+			t.Fatalf("List(%+v) returned %d items, want %d", p, len(got), tt.wantLen)
+		}
+		for i, it := range got {
+			if it.ID != tt.wantFirst+int64(i) {
+				t.Fatalf("List(%+v)[%d].ID = %d, want %d (ordered by id)", p, i, it.ID, tt.wantFirst+int64(i))
+			}
+		}
+	}
+	name := "'); DROP TABLE items;--"
+	it, err := s.Create(ctx, item.New{Name: name, Description: "ü"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.ID != 46 || it.Name != name || it.Description != "ü" || it.CreatedAt.IsZero() {
+		t.Fatalf("Create returned %+v", it)
+	}
+	if _, err := s.Create(ctx, item.New{Name: strings.Repeat("x", 201)}, 0); !errors.Is(err, item.ErrInvalid) {
+		t.Fatalf("Create with a 201-character name: %v, want ErrInvalid", err)
+	}
+}
+
+func TestDropWritesFault(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	ctx := context.Background()
+	s := postgres.NewStore(pool, postgres.StoreOptions{DropWrites: true})
+	it, err := s.Create(ctx, item.New{Name: "lost"}, 0)
+	if err != nil || it.ID == 0 {
+		t.Fatalf("Create under drop-writes = %+v, %v; want an id and no error", it, err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("drop-writes stored %d rows, want 0", n)
+	}
+}
+
+// TestCancelReachesPostgres: cancelling the context of a delayed query removes it from
+// pg_stat_activity (pgx's default watcher would leave pg_sleep running) and keeps the
+// connection usable.
+func TestCancelReachesPostgres(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	s := postgres.NewStore(pool, postgres.StoreOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.List(ctx, item.Page{Number: 1, Size: 1}, 20*time.Second)
+		done <- err
+	}()
+	waitActive(t, pool, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("List after cancel: %v, want context.Canceled", err)
+	}
+	waitActive(t, pool, 0)
+	if _, err := s.List(context.Background(), item.Page{Number: 1, Size: 1}, 0); err != nil {
+		t.Fatalf("List after a cancelled one: %v", err)
+	}
+	if got := pool.Stat().NewConnsCount(); got > 2 {
+		// The cancel request leaves the connection healthy; the deadline fallback would kill it.
+		t.Logf("pool opened %d connections", got)
+	}
+}
+
+// waitActive polls pg_stat_activity until exactly want pg_sleep queries of this database run.
+func waitActive(t *testing.T, pool *pgxpool.Pool, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var n int
+		err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = $1 AND state = 'active'
+			AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()`, postgres.ApplicationName).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pg_sleep queries active, want %d", n, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPoolCollector(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(postgres.NewPoolCollector(pool))
+	before := pool.Stat().AcquireCount()
+	for range 3 {
+		if err := pool.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		if c := m.GetCounter(); c != nil {
+			got[mf.GetName()] = c.GetValue()
+		} else {
+			got[mf.GetName()] = m.GetGauge().GetValue()
+		}
+	}
+	if got["pgxpool_acquire_count_total"] != float64(before+3) {
+		t.Errorf("pgxpool_acquire_count_total = %v, want %d", got["pgxpool_acquire_count_total"], before+3)
+	}
+	if got["pgxpool_max_conns"] != 8 {
+		t.Errorf("pgxpool_max_conns = %v, want 8 (dbtest sets pool_max_conns=8)", got["pgxpool_max_conns"])
+	}
+	if len(mfs) != 10 {
+		t.Errorf("collector exports %d metrics, want 10", len(mfs))
+	}
+}
