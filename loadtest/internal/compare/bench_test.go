@@ -1,0 +1,43 @@
+package compare
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkAAFalseAlarm compares many seeded pairs of synthetic sides drawn from one
+// distribution (with per-run drift, as real runs have) and reports how often the comparison
+// would fail a CI gate: the false-alarm rate, target ≤ 5 %. It also reports the detection rate
+// of a +5 ms slowdown on the same seeds, so that a threshold change that buys fewer false alarms
+// with blindness shows up here. Each iteration uses the same seeds: the figures are exact and
+// repeatable; the timing is incidental.
+func BenchmarkAAFalseAlarm(b *testing.B) {
+	const pairs = 200
+	const runs = 4 // runs per side, as make regress's default ROUNDS
+	slow := defaultSynth()
+	slow.extraMs = 5
+	var alarms, detected int
+	for b.Loop() {
+		alarms, detected = 0, 0
+		for i := 0; i < pairs; i++ {
+			rng := rand.New(rand.NewPCG(uint64(i), 1))
+			base := defaultSynth().inputs(rng, "base", runs)
+			aa, err := Compare(base, defaultSynth().inputs(rng, "current", runs), DefaultThresholds())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if aa.Outcome != OK {
+				alarms++
+			}
+			ab, err := Compare(base, slow.inputs(rng, "current", runs), DefaultThresholds())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if ab.Outcome == Regression {
+				detected++
+			}
+		}
+	}
+	b.ReportMetric(100*float64(alarms)/pairs, "false-alarm-%")
+	b.ReportMetric(100*float64(detected)/pairs, "detect-5ms-%")
+}

@@ -1,0 +1,483 @@
+// Package compare judges whether one set of bench runs (CURRENT) is slower or less correct than
+// another (BASE), with statistics rather than a single-number diff.
+//
+// Every metric is compared on samples: per-second windows for latency, throughput and errors,
+// one value per run for per-run figures (drain, settle and cleanup times, goroutine peak). The
+// samples of several runs of a side are pooled, so interleaved runs (A B A B) let machine drift
+// fall on both sides alike. golang.org/x/perf/benchmath supplies the statistics: medians with
+// distribution-free confidence intervals and the Mann-Whitney U test. A metric is "worse" only
+// when the difference is significant and beyond its threshold; a scenario that failed its own
+// correctness checks in CURRENT fails the comparison whatever the statistics say.
+package compare
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"golang.org/x/perf/benchmath"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// Verdict is a metric's outcome.
+type Verdict string
+
+// Metric verdicts.
+const (
+	Better    Verdict = "better"
+	Same      Verdict = "same"
+	Worse     Verdict = "worse"
+	TooFew    Verdict = "not enough samples"
+	Exclusive Verdict = "one side only"
+)
+
+// Outcome is the comparison's overall result.
+type Outcome string
+
+// Overall outcomes.
+const (
+	OK         Outcome = "PASS"       // no correctness failure, no significant regression
+	Regression Outcome = "REGRESSION" // a metric is significantly worse beyond its threshold
+	Failed     Outcome = "FAIL"       // a scenario failed its checks in CURRENT
+)
+
+// Result is the whole comparison: what compare.json holds and compare.md renders.
+type Result struct {
+	SchemaVersion int              `json:"schema_version"`
+	Outcome       Outcome          `json:"outcome"`
+	Headline      string           `json:"headline"`
+	Failures      []Failure        `json:"failures"`    // correctness failures in CURRENT, first in the report
+	Regressions   []Finding        `json:"regressions"` // metrics judged worse
+	Improvements  []Finding        `json:"improvements"`
+	Scenarios     []ScenarioResult `json:"scenarios"`
+	OnlyBase      []string         `json:"only_base,omitempty"`    // scenarios missing from CURRENT
+	OnlyCurrent   []string         `json:"only_current,omitempty"` // scenarios missing from BASE
+	Base          []RunRef         `json:"base"`
+	Current       []RunRef         `json:"current"`
+	Notes         []string         `json:"notes,omitempty"` // comparability warnings (profile, CPU count differ)
+	Thresholds    Thresholds       `json:"thresholds"`
+}
+
+// ResultSchemaVersion is the version of compare.json's layout.
+const ResultSchemaVersion = 1
+
+// RunRef identifies one input run.
+type RunRef struct {
+	ID      string          `json:"id"`
+	Path    string          `json:"path"`   // summary.json as given
+	Report  string          `json:"report"` // report.html, relative to the compare output folder when possible
+	Commit  string          `json:"commit"`
+	Dirty   bool            `json:"dirty"`
+	Profile string          `json:"profile"`
+	Verdict summary.Verdict `json:"verdict"`
+}
+
+// Failure is a scenario that failed its own checks in a CURRENT run.
+type Failure struct {
+	Scenario    string          `json:"scenario"`
+	Run         string          `json:"run"`
+	Verdict     summary.Verdict `json:"verdict"`
+	Reasons     []string        `json:"reasons"`
+	BaseFailed  bool            `json:"base_failed"` // the scenario failed in BASE too (still a failure)
+	BaseSummary string          `json:"base_summary"`
+}
+
+// Finding names one metric of one scenario that changed.
+type Finding struct {
+	Scenario  string   `json:"scenario"`
+	Metric    string   `json:"metric"`
+	ChangePct *float64 `json:"change_pct"`
+	P         float64  `json:"p"`
+}
+
+// ScenarioResult holds the metrics of one scenario present on both sides.
+type ScenarioResult struct {
+	Name    string         `json:"name"`
+	Metrics []MetricResult `json:"metrics"`
+	Notes   []string       `json:"notes,omitempty"` // runs left out and why
+}
+
+// MetricResult is one metric's comparison.
+type MetricResult struct {
+	Metric        string   `json:"metric"`
+	Label         string   `json:"label"`
+	Unit          string   `json:"unit"`
+	HigherIsWorse bool     `json:"higher_is_worse"`
+	PerRun        bool     `json:"per_run"` // samples are runs rather than windows
+	Base          Stat     `json:"base"`
+	Current       Stat     `json:"current"`
+	ChangePct     *float64 `json:"change_pct"` // (current − base) / base × 100; null when base is 0
+	P             *float64 `json:"p"`          // U test p-value; null when not computed
+	MinP          float64  `json:"min_p"`      // smallest p-value these sample sizes can give
+	Limit         Limit    `json:"limit"`
+	Verdict       Verdict  `json:"verdict"`
+	Why           string   `json:"why"`
+	Warnings      []string `json:"warnings,omitempty"`
+}
+
+// Stat is a side's median with its confidence interval; Lo and Hi are null when the sample is
+// too small for an interval at the requested confidence.
+type Stat struct {
+	N          int      `json:"n"`
+	Median     float64  `json:"median"`
+	Lo         *float64 `json:"lo"`
+	Hi         *float64 `json:"hi"`
+	Confidence float64  `json:"confidence"`
+}
+
+// Compare judges CURRENT against BASE. It returns an error only when nothing can be compared
+// (an empty side or no scenario in common).
+func Compare(base, current []Input, th Thresholds) (Result, error) {
+	if len(base) == 0 || len(current) == 0 {
+		return Result{}, fmt.Errorf("both sides need at least one run")
+	}
+	if err := th.Validate(); err != nil {
+		return Result{}, fmt.Errorf("thresholds: %w", err)
+	}
+	res := Result{SchemaVersion: ResultSchemaVersion, Thresholds: th,
+		Base: refs(base), Current: refs(current)}
+
+	bNames, cNames := scenarioNames(base), scenarioNames(current)
+	var common []string
+	for _, n := range order(current) {
+		if bNames[n] {
+			common = append(common, n)
+		} else {
+			res.OnlyCurrent = append(res.OnlyCurrent, n)
+		}
+	}
+	for _, n := range order(base) {
+		if !cNames[n] {
+			res.OnlyBase = append(res.OnlyBase, n)
+		}
+	}
+	if len(common) == 0 {
+		return Result{}, fmt.Errorf("no scenario in common (base: %v, current: %v)", order(base), order(current))
+	}
+	res.Notes = comparability(base, current)
+	res.Failures = failures(base, current)
+
+	for _, name := range common {
+		sr := ScenarioResult{Name: name}
+		sr.Notes = append(sr.Notes, leftOut(base, "base", name)...)
+		sr.Notes = append(sr.Notes, leftOut(current, "current", name)...)
+		for _, m := range Metrics() {
+			bv, bnotes := m.samples(base, name)
+			cv, cnotes := m.samples(current, name)
+			for _, n := range bnotes {
+				sr.Notes = append(sr.Notes, "base "+n)
+			}
+			for _, n := range cnotes {
+				sr.Notes = append(sr.Notes, "current "+n)
+			}
+			if len(bv) == 0 && len(cv) == 0 && len(bnotes) == 0 && len(cnotes) == 0 {
+				continue // the scenario does not measure this (e.g. drain time outside shutdown)
+			}
+			mr := judge(m, bv, cv, th.Metrics[m.Name], th.Confidence)
+			sr.Metrics = append(sr.Metrics, mr)
+			f := Finding{Scenario: name, Metric: m.Name, ChangePct: mr.ChangePct}
+			if mr.P != nil {
+				f.P = *mr.P
+			}
+			switch mr.Verdict {
+			case Worse:
+				res.Regressions = append(res.Regressions, f)
+			case Better:
+				res.Improvements = append(res.Improvements, f)
+			}
+		}
+		res.Scenarios = append(res.Scenarios, sr)
+	}
+
+	switch {
+	case len(res.Failures) > 0:
+		res.Outcome = Failed
+	case len(res.Regressions) > 0:
+		res.Outcome = Regression
+	default:
+		res.Outcome = OK
+	}
+	res.Headline = headline(res)
+	return res, nil
+}
+
+// judge compares one metric's two samples.
+func judge(m Metric, bv, cv []float64, lim Limit, confidence float64) MetricResult {
+	mr := MetricResult{Metric: m.Name, Label: m.Label, Unit: m.Unit, HigherIsWorse: m.HigherIsWorse,
+		PerRun: m.PerRun, Limit: lim}
+	thr := &benchmath.Thresholds{CompareAlpha: lim.Alpha}
+	// NewSample sorts in place; the callers' slices stay as they were.
+	bs := benchmath.NewSample(append([]float64(nil), bv...), thr)
+	cs := benchmath.NewSample(append([]float64(nil), cv...), thr)
+	mr.Base = stat(bs, confidence, &mr)
+	mr.Current = stat(cs, confidence, &mr)
+	if len(bv) == 0 || len(cv) == 0 {
+		mr.Verdict = TooFew
+		mr.Why = fmt.Sprintf("no samples on the %s side", map[bool]string{true: "base", false: "current"}[len(bv) == 0])
+		return mr
+	}
+	if mr.Base.Median != 0 {
+		c := (mr.Current.Median - mr.Base.Median) / math.Abs(mr.Base.Median) * 100
+		mr.ChangePct = &c
+	}
+	mr.MinP = minP(len(bv), len(cv))
+	if mr.MinP >= lim.Alpha {
+		mr.Verdict = TooFew
+		unit := "windows"
+		if m.PerRun {
+			unit = "runs"
+		}
+		mr.Why = fmt.Sprintf("n=%d+%d %s cannot reach p<%v (need ≥%d per side)", len(bv), len(cv), unit, lim.Alpha, needN(lim.Alpha))
+		return mr
+	}
+	cmp := benchmath.AssumeNothing.Compare(bs, cs)
+	p := cmp.P
+	mr.P = &p
+	for _, w := range cmp.Warnings {
+		mr.Warnings = append(mr.Warnings, w.Error())
+	}
+	diff := mr.Current.Median - mr.Base.Median
+	if !m.HigherIsWorse {
+		diff = -diff
+	}
+	rel := math.Inf(1) // base 0: any absolute change beyond MinAbsChange is beyond any percentage
+	if mr.Base.Median != 0 {
+		rel = math.Abs(diff) / math.Abs(mr.Base.Median) * 100
+	}
+	beyond := rel > lim.MaxChangePct && math.Abs(diff) > lim.MinAbsChange
+	switch {
+	case p >= lim.Alpha:
+		mr.Verdict = Same
+		mr.Why = fmt.Sprintf("p=%.3g ≥ α=%v: not significant", p, lim.Alpha)
+	case !beyond:
+		mr.Verdict = Same
+		mr.Why = fmt.Sprintf("significant (p=%.3g) but within ±%v%% / ±%v%s", p, lim.MaxChangePct, lim.MinAbsChange, unitSuffix(m.Unit))
+	case diff > 0:
+		mr.Verdict = Worse
+		mr.Why = fmt.Sprintf("p=%.3g < α=%v and beyond ±%v%% / ±%v%s", p, lim.Alpha, lim.MaxChangePct, lim.MinAbsChange, unitSuffix(m.Unit))
+	default:
+		mr.Verdict = Better
+		mr.Why = fmt.Sprintf("p=%.3g < α=%v and beyond ±%v%% / ±%v%s", p, lim.Alpha, lim.MaxChangePct, lim.MinAbsChange, unitSuffix(m.Unit))
+	}
+	return mr
+}
+
+func unitSuffix(u string) string {
+	switch u {
+	case "", "ratio":
+		return ""
+	}
+	return " " + u
+}
+
+func stat(s *benchmath.Sample, confidence float64, mr *MetricResult) Stat {
+	st := Stat{N: len(s.Values)}
+	if st.N == 0 {
+		return st
+	}
+	sum := benchmath.AssumeNothing.Summary(s, confidence)
+	st.Median, st.Confidence = sum.Center, sum.Confidence
+	if !math.IsInf(sum.Lo, 0) && !math.IsNaN(sum.Lo) {
+		lo := sum.Lo
+		st.Lo = &lo
+	}
+	if !math.IsInf(sum.Hi, 0) && !math.IsNaN(sum.Hi) {
+		hi := sum.Hi
+		st.Hi = &hi
+	}
+	for _, w := range sum.Warnings {
+		msg := w.Error()
+		if !contains(mr.Warnings, msg) {
+			mr.Warnings = append(mr.Warnings, msg)
+		}
+	}
+	return st
+}
+
+// minP is the smallest two-sided p-value the U test can give for sample sizes n1 and n2 (all
+// values of one side below all of the other, no ties): 2 / C(n1+n2, n1). When it is not below
+// alpha, no data could show a difference, and "same" would be a false reassurance.
+func minP(n1, n2 int) float64 {
+	// log C(n1+n2, n1) via lgamma, so large window counts do not overflow.
+	lc, _ := math.Lgamma(float64(n1 + n2 + 1))
+	l1, _ := math.Lgamma(float64(n1 + 1))
+	l2, _ := math.Lgamma(float64(n2 + 1))
+	return math.Min(1, 2*math.Exp(-(lc-l1-l2)))
+}
+
+// needN is the smallest equal per-side sample size whose minP is below alpha.
+func needN(alpha float64) int {
+	for n := 1; n < 100; n++ {
+		if minP(n, n) < alpha {
+			return n
+		}
+	}
+	return 100
+}
+
+func refs(in []Input) []RunRef {
+	out := make([]RunRef, 0, len(in))
+	for _, i := range in {
+		out = append(out, RunRef{ID: i.Run.ID, Path: i.Path, Commit: i.Run.Env.Commit, Dirty: i.Run.Env.Dirty,
+			Profile: i.Run.Settings.Profile, Verdict: i.Run.Verdict})
+	}
+	return out
+}
+
+func scenarioNames(in []Input) map[string]bool {
+	m := map[string]bool{}
+	for _, i := range in {
+		for _, s := range i.Run.Scenarios {
+			m[s.Name] = true
+		}
+	}
+	return m
+}
+
+// order lists scenario names in the order they first appear (the runner's order).
+func order(in []Input) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, i := range in {
+		for _, s := range i.Run.Scenarios {
+			if !seen[s.Name] {
+				seen[s.Name] = true
+				out = append(out, s.Name)
+			}
+		}
+	}
+	return out
+}
+
+// failures lists every scenario of every CURRENT run that did not pass on its own checks.
+// FAIL is a correctness verdict; INTERRUPTED means CURRENT did not finish, which must not pass
+// a gate either. INVALID and SKIPPED say nothing against the server and are noted per scenario.
+func failures(base, current []Input) []Failure {
+	baseFailed := map[string][]string{}
+	for _, b := range base {
+		for _, s := range b.Run.Scenarios {
+			if s.Verdict == summary.Fail || s.Verdict == summary.Interrupted {
+				baseFailed[s.Name] = append(baseFailed[s.Name], b.Run.ID)
+			}
+		}
+	}
+	var out []Failure
+	for _, c := range current {
+		for _, s := range c.Run.Scenarios {
+			if s.Verdict != summary.Fail && s.Verdict != summary.Interrupted {
+				continue
+			}
+			reasons := s.Reasons
+			if len(reasons) == 0 {
+				for _, ch := range s.Checks {
+					if !ch.Pass {
+						reasons = append(reasons, fmt.Sprintf("%s: want %s, got %s", ch.Name, ch.Want, ch.Got))
+					}
+				}
+			}
+			f := Failure{Scenario: s.Name, Run: c.Run.ID, Verdict: s.Verdict, Reasons: reasons}
+			if ids := baseFailed[s.Name]; len(ids) > 0 {
+				f.BaseFailed = true
+				f.BaseSummary = fmt.Sprintf("failed in %d of %d base runs too", len(ids), len(base))
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func leftOut(in []Input, side, name string) []string {
+	var out []string
+	for _, i := range in {
+		if s, ok := findScenario(i.Run, name); ok && !judged(s.Verdict) {
+			out = append(out, fmt.Sprintf("%s run %s left out of the statistics: %s", side, i.Run.ID, s.Verdict))
+		}
+	}
+	return out
+}
+
+// comparability warns when the two sides were not measured alike; the comparison still runs,
+// because the reader may know better (e.g. a deliberate profile change).
+func comparability(base, current []Input) []string {
+	var notes []string
+	set := func(in []Input, f func(summary.Run) string) []string {
+		m := map[string]bool{}
+		for _, i := range in {
+			m[f(i.Run)] = true
+		}
+		var s []string
+		for k := range m {
+			s = append(s, k)
+		}
+		sort.Strings(s)
+		return s
+	}
+	checks := []struct {
+		what string
+		f    func(summary.Run) string
+	}{
+		{"profile", func(r summary.Run) string { return r.Settings.Profile }},
+		{"CPU count", func(r summary.Run) string { return fmt.Sprint(r.Env.NumCPU) }},
+		{"Go version", func(r summary.Run) string { return r.Env.GoVersion }},
+	}
+	for _, c := range checks {
+		b, cur := set(base, c.f), set(current, c.f)
+		if fmt.Sprint(b) != fmt.Sprint(cur) {
+			notes = append(notes, fmt.Sprintf("%s differs: base %v, current %v", c.what, b, cur))
+		}
+	}
+	return notes
+}
+
+func headline(r Result) string {
+	var parts []string
+	if n := len(r.Failures); n > 0 {
+		parts = append(parts, plural(n, "correctness failure", "correctness failures")+" in current")
+	}
+	if n := len(r.Regressions); n > 0 {
+		s := plural(n, "significant regression", "significant regressions") + " ("
+		for i, f := range r.Regressions {
+			if i > 0 {
+				s += ", "
+			}
+			s += f.Scenario + " " + f.Metric + " " + pct(f.ChangePct)
+		}
+		parts = append(parts, s+")")
+	}
+	if len(parts) == 0 {
+		s := "no significant change"
+		if n := len(r.Improvements); n > 0 {
+			s = "no significant regression; " + plural(n, "improvement", "improvements")
+		}
+		return s
+	}
+	out := parts[0]
+	for _, p := range parts[1:] {
+		out += "; " + p
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func pct(p *float64) string {
+	if p == nil {
+		return "(base 0)"
+	}
+	return fmt.Sprintf("%+.1f%%", *p)
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

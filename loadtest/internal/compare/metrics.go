@@ -1,0 +1,145 @@
+package compare
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// Metric is one figure compare judges, and where its samples come from.
+//
+// Window metrics take one sample per full per-second window of every run (so one run gives
+// tens of samples); run metrics take one sample per run (so they need repeated runs before the
+// U test can reach significance).
+type Metric struct {
+	Name          string // key in the thresholds file and compare.json
+	Label         string // for the Markdown report
+	Unit          string // "ms", "req/s", "ratio" (0..1, shown as %), "" (a count)
+	HigherIsWorse bool
+	PerRun        bool
+
+	window func(w summary.Window) (float64, bool)
+	// run returns the scenario's value, whether it has one, and a note when the value exists
+	// but cannot be used (e.g. "never settled").
+	run func(s summary.Scenario) (float64, bool, string)
+}
+
+// Metrics returns the judged metrics in report order.
+func Metrics() []Metric {
+	return []Metric{
+		{Name: "p50_ms", Label: "p50 latency", Unit: "ms", HigherIsWorse: true,
+			window: func(w summary.Window) (float64, bool) { return w.P50, w.Requests > 0 }},
+		{Name: "p99_ms", Label: "p99 latency", Unit: "ms", HigherIsWorse: true,
+			window: func(w summary.Window) (float64, bool) { return w.P99, w.Requests > 0 }},
+		{Name: "throughput", Label: "throughput", Unit: "req/s", HigherIsWorse: false,
+			window: func(w summary.Window) (float64, bool) { return w.Throughput, true }},
+		{Name: "error_ratio", Label: "error ratio", Unit: "ratio", HigherIsWorse: true,
+			window: func(w summary.Window) (float64, bool) {
+				if w.Requests == 0 {
+					return 0, false
+				}
+				return float64(w.Errors) / float64(w.Requests), true
+			}},
+		{Name: "goroutines_peak", Label: "goroutine peak", Unit: "", HigherIsWorse: true, PerRun: true,
+			run: func(s summary.Scenario) (float64, bool, string) {
+				// 0 means the sampler never read /metrics: no figure rather than a perfect one.
+				return s.Server.GoroutinesPeak, s.Server.GoroutinesPeak > 0, ""
+			}},
+		{Name: "settle_ms", Label: "settle time", Unit: "ms", HigherIsWorse: true, PerRun: true,
+			run: func(s summary.Scenario) (float64, bool, string) {
+				if s.Server.GoroutinesPeak == 0 {
+					return 0, false, ""
+				}
+				if s.Server.SettleMs < 0 {
+					return 0, false, "goroutines never settled"
+				}
+				return s.Server.SettleMs, true, ""
+			}},
+		{Name: "drain_ms", Label: "shutdown drain time", Unit: "ms", HigherIsWorse: true, PerRun: true,
+			run: func(s summary.Scenario) (float64, bool, string) {
+				if s.Shutdown == nil {
+					return 0, false, ""
+				}
+				if s.Shutdown.DrainMs < 0 {
+					return 0, false, "server never exited"
+				}
+				return s.Shutdown.DrainMs, true, ""
+			}},
+		{Name: "cleanup_ms", Label: "cancel cleanup time", Unit: "ms", HigherIsWorse: true, PerRun: true,
+			run: func(s summary.Scenario) (float64, bool, string) {
+				if s.Cancel == nil {
+					return 0, false, ""
+				}
+				if s.Cancel.CleanupMs < 0 {
+					return 0, false, "cancelled queries never cleaned up"
+				}
+				return s.Cancel.CleanupMs, true, ""
+			}},
+	}
+}
+
+// samples collects a metric's samples for one scenario over the runs of one side. notes says
+// which runs gave no usable value and why.
+func (m Metric) samples(runs []Input, scenario string) (values []float64, notes []string) {
+	for _, in := range runs {
+		s, ok := findScenario(in.Run, scenario)
+		if !ok || !judged(s.Verdict) {
+			continue
+		}
+		if m.PerRun {
+			v, ok, why := m.run(s)
+			if ok {
+				values = append(values, v)
+			} else if why != "" {
+				notes = append(notes, fmt.Sprintf("%s: %s", in.Run.ID, why))
+			}
+			continue
+		}
+		for _, w := range fullWindows(s.Windows) {
+			if v, ok := m.window(w); ok {
+				values = append(values, v)
+			}
+		}
+	}
+	return values, notes
+}
+
+// judged says whether a scenario's figures describe the server: skipped scenarios have none,
+// invalid ones measured a generator that fell behind, interrupted ones were cut short.
+func judged(v summary.Verdict) bool {
+	return v == summary.Pass || v == summary.Fail
+}
+
+// fullWindows drops the first and last window when they are partial (fewer than half the
+// median window's requests): the attack rarely starts and ends on a window boundary, and a half
+// window would read as half the throughput. Inner windows are kept even when small, because a
+// ramp or a shutdown legitimately changes the rate.
+func fullWindows(ws []summary.Window) []summary.Window {
+	if len(ws) < 3 {
+		return ws
+	}
+	counts := make([]int64, len(ws))
+	for i, w := range ws {
+		counts[i] = w.Requests
+	}
+	sort.Slice(counts, func(i, j int) bool { return counts[i] < counts[j] })
+	half := counts[len(counts)/2] / 2
+	lo, hi := 0, len(ws)
+	if ws[0].Requests < half {
+		lo++
+	}
+	if ws[len(ws)-1].Requests < half {
+		hi--
+	}
+	return ws[lo:hi]
+}
+
+func findScenario(r summary.Run, name string) (summary.Scenario, bool) {
+	for _, s := range r.Scenarios {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return summary.Scenario{}, false
+}

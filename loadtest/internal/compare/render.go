@@ -1,0 +1,316 @@
+package compare
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+)
+
+// LinkReports sets each run's report link to its report.html, relative to outDir (where
+// compare.md is written) so that the links work when the folders are copied together, as the
+// CI artifact is.
+func (r *Result) LinkReports(base, current []Input, outDir string) {
+	link := func(refs []RunRef, in []Input) {
+		for i := range refs {
+			html := filepath.Join(in[i].Dir, "report.html")
+			rel, err := filepath.Rel(absOr(outDir), absOr(html))
+			if err != nil {
+				rel = absOr(html)
+			}
+			refs[i].Report = filepath.ToSlash(rel)
+		}
+	}
+	link(r.Base, base)
+	link(r.Current, current)
+}
+
+func absOr(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// WriteJSON writes compare.json.
+func WriteJSON(w io.Writer, r Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("encode compare.json: %w", err)
+	}
+	return nil
+}
+
+// WriteMarkdown writes compare.md: the outcome and the correctness failures first, then a
+// verdict per scenario and metric, then the figures behind each verdict, the runs and the method.
+func WriteMarkdown(w io.Writer, r Result) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Regression comparison: %s\n\n", r.Outcome)
+	fmt.Fprintf(&b, "**%s.**\n\n", upperFirst(r.Headline))
+	fmt.Fprintf(&b, "Base: %s. Current: %s.\n\n", sideLine(r.Base), sideLine(r.Current))
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "> ⚠ %s\n", n)
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n")
+	}
+
+	if len(r.Failures) > 0 {
+		b.WriteString("## Correctness failures in current\n\n")
+		b.WriteString("A scenario that fails its own checks fails the comparison whatever the baseline did: a lost request or a leaked goroutine is never noise.\n\n")
+		for _, f := range r.Failures {
+			fmt.Fprintf(&b, "- **%s** in run `%s`: %s", f.Scenario, f.Run, f.Verdict)
+			if f.BaseFailed {
+				fmt.Fprintf(&b, " (%s)", f.BaseSummary)
+			}
+			b.WriteString("\n")
+			for _, reason := range f.Reasons {
+				fmt.Fprintf(&b, "  - %s\n", mdEscape(reason))
+			}
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Verdicts\n\n")
+	metrics := Metrics()
+	b.WriteString("| scenario |")
+	for _, m := range metrics {
+		fmt.Fprintf(&b, " %s |", m.Label)
+	}
+	b.WriteString("\n|---|")
+	for range metrics {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, s := range r.Scenarios {
+		fmt.Fprintf(&b, "| %s |", s.Name)
+		for _, m := range metrics {
+			mr, ok := s.metric(m.Name)
+			if !ok {
+				b.WriteString(" |")
+				continue
+			}
+			fmt.Fprintf(&b, " %s |", verdictCell(mr))
+		}
+		b.WriteString("\n")
+	}
+	if len(r.OnlyBase) > 0 {
+		fmt.Fprintf(&b, "\nOnly in base (not compared): %s.\n", strings.Join(r.OnlyBase, ", "))
+	}
+	if len(r.OnlyCurrent) > 0 {
+		fmt.Fprintf(&b, "\nOnly in current (not compared): %s.\n", strings.Join(r.OnlyCurrent, ", "))
+	}
+	b.WriteString("\n")
+
+	b.WriteString("## Details\n\n")
+	for _, s := range r.Scenarios {
+		fmt.Fprintf(&b, "### %s\n\n", s.Name)
+		fmt.Fprintf(&b, "| metric | base median [%s CI] | current median [%s CI] | n base+current | change | p | limit | verdict |\n",
+			confLabel(r.Thresholds.Confidence), confLabel(r.Thresholds.Confidence))
+		b.WriteString("|---|---|---|---|---|---|---|---|\n")
+		for _, mr := range s.Metrics {
+			p := "—"
+			if mr.P != nil {
+				p = fmtP(*mr.P)
+			}
+			samples := "windows"
+			if mr.PerRun {
+				samples = "runs"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %d+%d %s | %s | %s | %s | %s |\n",
+				mr.Label, statCell(mr.Base, mr.Unit), statCell(mr.Current, mr.Unit), mr.Base.N, mr.Current.N, samples,
+				changeCell(mr), p, limitCell(mr), verdictText(mr))
+		}
+		b.WriteString("\n")
+		var notes []string
+		for _, mr := range s.Metrics {
+			if mr.Verdict != Same {
+				notes = append(notes, fmt.Sprintf("%s: %s", mr.Label, mr.Why))
+			}
+		}
+		notes = append(notes, s.Notes...)
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(n))
+		}
+		if len(notes) > 0 {
+			b.WriteString("\n")
+		}
+	}
+
+	b.WriteString("## Runs\n\n| side | run | commit | profile | verdict | report |\n|---|---|---|---|---|---|\n")
+	for _, side := range []struct {
+		name string
+		refs []RunRef
+	}{{"base", r.Base}, {"current", r.Current}} {
+		for _, ref := range side.refs {
+			commit := short(ref.Commit)
+			if ref.Dirty {
+				commit += " (dirty)"
+			}
+			report := "—"
+			if ref.Report != "" {
+				report = fmt.Sprintf("[report.html](%s)", ref.Report)
+			}
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s |\n", side.name, ref.ID, commit, ref.Profile, ref.Verdict, report)
+		}
+	}
+	b.WriteString("\n## Method\n\n")
+	b.WriteString("Latency (p50, p99), throughput and error ratio are sampled once per one-second window; goroutine peak, " +
+		"settle, drain and cleanup times once per run. Samples of all runs of a side are pooled (interleaved A B A B runs " +
+		"put machine drift on both sides). Each side is summarised by its median with a distribution-free confidence " +
+		"interval, and the sides are compared with the Mann-Whitney U test (golang.org/x/perf/benchmath). A metric is " +
+		"worse or better only when p < α and the change of the medians is beyond both its relative and absolute limit; " +
+		"\"not enough samples\" means the sample sizes cannot reach p < α whatever the data.\n")
+	_, err := io.WriteString(w, b.String())
+	if err != nil {
+		return fmt.Errorf("write compare.md: %w", err)
+	}
+	return nil
+}
+
+func (s ScenarioResult) metric(name string) (MetricResult, bool) {
+	for _, m := range s.Metrics {
+		if m.Metric == name {
+			return m, true
+		}
+	}
+	return MetricResult{}, false
+}
+
+func sideLine(refs []RunRef) string {
+	commits := map[string]bool{}
+	var list []string
+	for _, r := range refs {
+		c := short(r.Commit)
+		if r.Dirty {
+			c += " (dirty)"
+		}
+		if !commits[c] {
+			commits[c] = true
+			list = append(list, c)
+		}
+	}
+	return fmt.Sprintf("%s of %s", plural(len(refs), "run", "runs"), strings.Join(list, ", "))
+}
+
+func short(c string) string {
+	if c == "" {
+		return "unknown commit"
+	}
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
+
+func verdictCell(mr MetricResult) string {
+	switch mr.Verdict {
+	case Worse:
+		return fmt.Sprintf("❌ **worse** %s", pct(mr.ChangePct))
+	case Better:
+		return fmt.Sprintf("✅ better %s", pct(mr.ChangePct))
+	case TooFew:
+		return "· not enough samples"
+	default:
+		return "same"
+	}
+}
+
+func verdictText(mr MetricResult) string {
+	if mr.Verdict == Worse {
+		return "**worse**"
+	}
+	return string(mr.Verdict)
+}
+
+func statCell(s Stat, unit string) string {
+	if s.N == 0 {
+		return "—"
+	}
+	out := fmtVal(s.Median, unit)
+	if s.Lo != nil && s.Hi != nil {
+		out += fmt.Sprintf(" [%s, %s]", fmtNum(*s.Lo, unit), fmtNum(*s.Hi, unit))
+	} else {
+		out += " [—]"
+	}
+	return out
+}
+
+func changeCell(mr MetricResult) string {
+	if mr.Base.N == 0 || mr.Current.N == 0 {
+		return "—"
+	}
+	if mr.ChangePct == nil {
+		if mr.Current.Median == 0 {
+			return "±0"
+		}
+		sign := "+"
+		if mr.Current.Median < 0 {
+			sign = ""
+		}
+		return sign + fmtVal(mr.Current.Median, mr.Unit) + " (base 0)"
+	}
+	return pct(mr.ChangePct)
+}
+
+func limitCell(mr MetricResult) string {
+	return fmt.Sprintf("±%v%% & ±%s, α=%v", mr.Limit.MaxChangePct, fmtVal(mr.Limit.MinAbsChange, mr.Unit), mr.Limit.Alpha)
+}
+
+func fmtVal(v float64, unit string) string {
+	n := fmtNum(v, unit)
+	switch unit {
+	case "ratio":
+		return n + "%"
+	case "":
+		return n
+	}
+	return n + " " + unit
+}
+
+// fmtNum prints three significant digits without exponents; a ratio is printed as a percentage.
+func fmtNum(v float64, unit string) string {
+	if unit == "ratio" {
+		v *= 100
+	}
+	a := math.Abs(v)
+	switch {
+	case a == 0:
+		return "0"
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
+	}
+}
+
+func fmtP(p float64) string {
+	if p < 0.001 {
+		return "<0.001"
+	}
+	return fmt.Sprintf("%.3f", p)
+}
+
+func confLabel(c float64) string {
+	return fmt.Sprintf("%g%%", c*100)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// mdEscape keeps a reason from breaking the Markdown list (pipes, newlines).
+func mdEscape(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.ReplaceAll(s, "|", "\\|")
+}
