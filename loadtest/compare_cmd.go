@@ -1,11 +1,93 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/benchharness/benchharness/loadtest/internal/compare"
 )
 
-// compareCommand is a placeholder until the compare subcommand lands.
-func compareCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return usageErrorf("compare: not built yet")
+const compareUsage = `usage: loadtest compare [flags] BASE CURRENT
+
+BASE and CURRENT are each a run folder, a summary.json, a folder of run folders, or a comma list
+of those; several runs on a side are pooled. Writes compare.md (also printed) and compare.json.
+Exit 0: no significant regression; 1: a metric is significantly worse beyond its threshold or a
+scenario failed its checks in CURRENT; 2: bad input.
+
+flags:`
+
+// compareCommand judges CURRENT against BASE and writes compare.md and compare.json.
+func compareCommand(_ context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, compareUsage)
+		fs.PrintDefaults()
+	}
+	out := fs.String("out", ".", "folder to write compare.md and compare.json into (created if missing)")
+	thresholdsPath := fs.String("thresholds", "", "thresholds JSON file (per metric max_change_pct, min_abs_change, alpha); empty: built-in defaults")
+	quiet := fs.Bool("q", false, "do not print compare.md to stdout")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageErrorf("compare: %v", err)
+	}
+	if fs.NArg() != 2 {
+		return usageErrorf("compare: want BASE and CURRENT, got %d argument(s) (loadtest compare -h)", fs.NArg())
+	}
+
+	th := compare.DefaultThresholds()
+	if *thresholdsPath != "" {
+		t, err := compare.LoadThresholds(*thresholdsPath)
+		if err != nil {
+			return usageErrorf("compare: %v", err)
+		}
+		th = t
+	}
+	base, err := compare.LoadSide(fs.Arg(0))
+	if err != nil {
+		return usageErrorf("compare: base: %v", err)
+	}
+	current, err := compare.LoadSide(fs.Arg(1))
+	if err != nil {
+		return usageErrorf("compare: current: %v", err)
+	}
+	res, err := compare.Compare(base, current, th)
+	if err != nil {
+		return usageErrorf("compare: %v", err)
+	}
+	res.LinkReports(base, current, *out)
+
+	var md, js bytes.Buffer
+	if err := compare.WriteMarkdown(&md, res); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	if err := compare.WriteJSON(&js, res); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return usageErrorf("compare: create output folder: %v", err)
+	}
+	for name, b := range map[string][]byte{"compare.md": md.Bytes(), "compare.json": js.Bytes()} {
+		if err := os.WriteFile(filepath.Join(*out, name), b, 0o644); err != nil {
+			return usageErrorf("compare: write %s: %v", name, err)
+		}
+	}
+	if !*quiet {
+		if _, err := stdout.Write(md.Bytes()); err != nil {
+			return fmt.Errorf("compare: print report: %w", err)
+		}
+	}
+	if res.Outcome != compare.OK {
+		return verdictError{reason: "compare: " + strings.ToUpper(string(res.Outcome)) + ": " + res.Headline}
+	}
+	return nil
 }
