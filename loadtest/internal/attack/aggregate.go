@@ -1,0 +1,207 @@
+package attack
+
+import (
+	"container/heap"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// aggregator folds counted results into the client-side figures with bounded memory: t-digests
+// (vegeta.LatencyMetrics) for the distributions, counters for codes and classes, open windows
+// only while a result can still land in them, and a heap for the slowest requests.
+type aggregator struct {
+	start     time.Time // the counting window's start: offsets and windows are from here
+	jaeger    string
+	slowestN  int
+	keepOpen  time.Duration // a window is final once results sent in it can no longer arrive
+	requests  int64
+	successes int64
+	codes     map[string]int64
+	classes   map[string]int64
+
+	latency  vegeta.LatencyMetrics // same t-digest, same order as `vegeta report` on the .bin
+	intended vegeta.LatencyMetrics
+	lateness vegeta.LatencyMetrics
+	hasSched bool
+
+	open    map[int]*window
+	done    []summary.Window
+	next    int // the index of the next window to finalise
+	lastIdx int // highest window index seen
+	slowest slowHeap
+}
+
+type window struct {
+	requests, errors, successes int64
+	lat                         vegeta.LatencyMetrics
+}
+
+func newAggregator(start time.Time, slowestN int, jaegerURL string, keepOpen time.Duration) *aggregator {
+	return &aggregator{
+		start:    start,
+		jaeger:   strings.TrimRight(jaegerURL, "/"),
+		slowestN: slowestN,
+		keepOpen: keepOpen,
+		codes:    map[string]int64{},
+		classes:  map[string]int64{},
+		open:     map[int]*window{},
+		lastIdx:  -1,
+	}
+}
+
+// add folds in one counted result. lateness is actual − intended send time (≥ 0); hasIntended
+// says whether the schedule is known (otherwise lateness is zero by construction).
+func (a *aggregator) add(r *vegeta.Result, class string, lateness time.Duration) {
+	a.requests++
+	a.codes[strconv.Itoa(int(r.Code))]++
+	ok := class == ""
+	if ok {
+		a.successes++
+	} else {
+		a.classes[class]++
+	}
+	a.latency.Add(r.Latency)
+	a.intended.Add(r.Latency + lateness)
+	a.lateness.Add(lateness)
+
+	idx := int(r.Timestamp.Sub(a.start) / time.Second)
+	if idx < 0 {
+		idx = 0
+	}
+	if idx >= a.next { // a straggler for a finalised window is counted overall but not re-opened
+		w := a.open[idx]
+		if w == nil {
+			w = &window{}
+			a.open[idx] = w
+		}
+		w.requests++
+		if ok {
+			w.successes++
+		} else {
+			w.errors++
+		}
+		w.lat.Add(r.Latency)
+		if idx > a.lastIdx {
+			a.lastIdx = idx
+		}
+	}
+
+	if a.slowestN > 0 {
+		if len(a.slowest) < a.slowestN {
+			heap.Push(&a.slowest, a.describe(r, class))
+		} else if r.Latency > time.Duration(a.slowest[0].LatencyMs*float64(time.Millisecond)) {
+			a.slowest[0] = a.describe(r, class)
+			heap.Fix(&a.slowest, 0)
+		}
+	}
+}
+
+func (a *aggregator) describe(r *vegeta.Result, class string) summary.Request {
+	return Describe(r, class, a.start, a.jaeger)
+}
+
+// flush finalises every window that ended more than keepOpen before now: a result sent in it
+// has arrived or timed out by then.
+func (a *aggregator) flush(now time.Time) {
+	limit := int(now.Sub(a.start.Add(a.keepOpen)) / time.Second) // windows < limit are final
+	for a.next < limit && a.next <= a.lastIdx {
+		a.finalise(a.next, time.Second)
+	}
+}
+
+// finish finalises every remaining window; total is the counted span, so a last partial
+// window's rate is per its real length.
+func (a *aggregator) finish(total time.Duration) {
+	for a.next <= a.lastIdx {
+		length := time.Second
+		if rest := total - time.Duration(a.next)*time.Second; rest > 0 && rest < time.Second {
+			length = rest
+		}
+		a.finalise(a.next, length)
+	}
+}
+
+func (a *aggregator) finalise(idx int, length time.Duration) {
+	w := a.open[idx]
+	delete(a.open, idx)
+	a.next = idx + 1
+	sw := summary.Window{StartMs: float64(idx) * 1000}
+	if w != nil {
+		secs := length.Seconds()
+		sw.Requests, sw.Errors = w.requests, w.errors
+		sw.Rate = float64(w.requests) / secs
+		sw.Throughput = float64(w.successes) / secs
+		sw.P50 = ms(w.lat.Quantile(0.5))
+		sw.P99 = ms(w.lat.Quantile(0.99))
+		sw.Max = ms(w.lat.Max)
+	}
+	a.done = append(a.done, sw)
+}
+
+// slowestSorted returns the slowest requests, slowest first.
+func (a *aggregator) slowestSorted() []summary.Request {
+	out := append([]summary.Request(nil), a.slowest...)
+	sort.Slice(out, func(i, j int) bool { return out[i].LatencyMs > out[j].LatencyMs })
+	return out
+}
+
+// latencies converts a t-digest to the summary's milliseconds.
+func latencies(l *vegeta.LatencyMetrics, n int64) summary.Latencies {
+	if n == 0 {
+		return summary.Latencies{}
+	}
+	return summary.Latencies{
+		Min:  ms(l.Min),
+		Mean: ms(time.Duration(float64(l.Total) / float64(n))),
+		P50:  ms(l.Quantile(0.50)),
+		P90:  ms(l.Quantile(0.90)),
+		P95:  ms(l.Quantile(0.95)),
+		P99:  ms(l.Quantile(0.99)),
+		P999: ms(l.Quantile(0.999)),
+		Max:  ms(l.Max),
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Describe turns a result into a report line: offset of its send time from start, trace id
+// from the response headers, and a Jaeger link (jaegerURL/trace/<id>) only when the trace was
+// sampled and jaegerURL is set. class is the error class or any scenario-specific class.
+func Describe(r *vegeta.Result, class string, start time.Time, jaegerURL string) summary.Request {
+	id, sampled := TraceOf(r)
+	req := summary.Request{
+		OffsetMs:  ms(r.Timestamp.Sub(start)),
+		Method:    r.Method,
+		URL:       r.URL,
+		Code:      int(r.Code),
+		LatencyMs: ms(r.Latency),
+		Error:     r.Error,
+		Class:     class,
+		TraceID:   id,
+		Sampled:   sampled,
+	}
+	if sampled && id != "" && jaegerURL != "" {
+		req.TraceURL = strings.TrimRight(jaegerURL, "/") + "/trace/" + id
+	}
+	return req
+}
+
+// slowHeap is a min-heap on latency: its root is the fastest of the slowest N, the one to evict.
+type slowHeap []summary.Request
+
+func (h slowHeap) Len() int           { return len(h) }
+func (h slowHeap) Less(i, j int) bool { return h[i].LatencyMs < h[j].LatencyMs }
+func (h slowHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *slowHeap) Push(x any)        { *h = append(*h, x.(summary.Request)) }
+func (h *slowHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

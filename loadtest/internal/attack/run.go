@@ -1,0 +1,477 @@
+package attack
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/internal/progress"
+	"github.com/benchharness/benchharness/loadtest/internal/promexport"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// Defaults of Config fields left zero.
+const (
+	DefaultTimeout        = 30 * time.Second
+	DefaultWorkers        = 10
+	DefaultMaxLatenessP99 = 50 * time.Millisecond
+	DefaultSlowestN       = 10
+)
+
+// Config is one attack. Zero values take the documented defaults.
+type Config struct {
+	Scenario string          // names the attack (vegeta's Result.Attack) and the metrics' label
+	Pacer    vegeta.Pacer    // vegeta.ConstantPacer, or vegeta.LinearPacer for a ramp; required
+	Duration time.Duration   // counted part of the attack; required
+	Warmup   time.Duration   // sent before Duration at the same pacing, not counted, not written
+	Targeter vegeta.Targeter // NewTargeter's, or the scenario's own; required
+	Timeout  time.Duration   // client timeout per request (default 30s)
+
+	Workers    uint64 // initial workers (default 10)
+	MaxWorkers uint64 // cap on workers; 0 means unbounded (vegeta's default)
+	KeepAlive  bool   // reuse connections (what a real client does); false opens one per request
+
+	ResultsPath string // where to stream the counted results (vegeta gob); empty writes none
+
+	JaegerURL      string        // base of trace links (JAEGER_URL/trace/<id>); empty: no links
+	SlowestN       int           // how many slowest requests to keep (default 10; negative: none)
+	MaxLatenessP99 time.Duration // validity: send lateness p99 allowed (default 50ms)
+
+	// OnResult sees every counted result in arrival order, after its body was stripped (GET
+	// successes) and it was written. It runs on the engine's only goroutine: keep it cheap.
+	OnResult func(*vegeta.Result)
+
+	Progress *progress.Line      // optional live line
+	Metrics  *promexport.Metrics // optional harness metrics
+}
+
+// Outcome is what an attack measured: the client-side fields of summary.Scenario (see Fill)
+// plus the validity checks and bookkeeping the scenario may want.
+type Outcome struct {
+	Scenario    string
+	StartedAt   time.Time     // start of the counted window (attack start + Warmup)
+	Duration    time.Duration // counted span: Duration, or less when interrupted
+	Warmup      time.Duration
+	Interrupted bool // ctx was cancelled before the attack ended
+
+	TargetRate   float64 // requests/s scheduled in the counted window
+	AchievedRate float64 // requests/s counted
+	Throughput   float64 // successes/s
+	Scheduled    int64   // hits the pacer scheduled in the counted window (−1: pacer unknown)
+	Requests     int64
+	Successes    int64
+	Warmups      int64 // warm-up results (sent, not counted)
+	StatusCodes  map[string]int64
+	ErrorClasses map[string]int64
+
+	Latency         summary.Latencies
+	LatencyIntended summary.Latencies
+	SendLateness    summary.Latencies
+
+	Windows []summary.Window
+	Slowest []summary.Request
+
+	BlockedSends    int64 // sends late by more than MaxLatenessP99 while every worker was busy
+	PeakInFlight    int64
+	ScheduleUnknown bool // the pacer's schedule cannot be inverted: lateness not measured
+
+	Checks      []summary.Check // validity checks, all Invalids=true
+	ResultsPath string
+}
+
+// Valid reports whether every validity check passed.
+func (o Outcome) Valid() bool {
+	for _, c := range o.Checks {
+		if !c.Pass {
+			return false
+		}
+	}
+	return true
+}
+
+// Fill copies the client-side figures into s. It leaves the verdict, reasons and checks to the
+// scenario (append o.Checks to s.Checks), and sets s.Files["results"] when results were written.
+func (o Outcome) Fill(s *summary.Scenario) {
+	s.StartedAt = o.StartedAt
+	s.DurationMs = ms(o.Duration)
+	s.WarmupMs = ms(o.Warmup)
+	s.TargetRate = o.TargetRate
+	s.AchievedRate = o.AchievedRate
+	s.Throughput = o.Throughput
+	s.Requests = o.Requests
+	s.Successes = o.Successes
+	s.SuccessRatio, s.ErrorRatio = 0, 0
+	if o.Requests > 0 {
+		s.SuccessRatio = float64(o.Successes) / float64(o.Requests)
+		s.ErrorRatio = 1 - s.SuccessRatio
+	}
+	s.StatusCodes = o.StatusCodes
+	s.ErrorClasses = o.ErrorClasses
+	s.Latency = o.Latency
+	s.LatencyIntended = o.LatencyIntended
+	s.SendLateness = o.SendLateness
+	s.Windows = o.Windows
+	s.Slowest = o.Slowest
+	if o.ResultsPath != "" {
+		if s.Files == nil {
+			s.Files = map[string]string{}
+		}
+		s.Files["results"] = filepath.Base(o.ResultsPath)
+	}
+}
+
+// Run performs the attack described by cfg and returns what it measured. Cancelling ctx stops
+// it at once (in-flight requests are aborted) and returns what arrived, with Interrupted set
+// and a nil error. Errors are set-up or write failures.
+func Run(ctx context.Context, cfg Config) (Outcome, error) {
+	if err := cfg.validate(); err != nil {
+		return Outcome{}, err
+	}
+	cfg.defaults()
+
+	var (
+		enc  vegeta.Encoder
+		bw   *bufio.Writer
+		file *os.File
+		werr error
+	)
+	if cfg.ResultsPath != "" {
+		f, err := os.Create(cfg.ResultsPath)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("attack %s: create results: %w", cfg.Scenario, err)
+		}
+		file, bw = f, bufio.NewWriterSize(f, 64<<10)
+		enc = vegeta.NewEncoder(bw)
+		defer file.Close()
+	}
+
+	// Requests carry a context that ctx's cancellation aborts: vegeta's own client has none, so
+	// without this an interrupted run would wait up to Timeout for every request in flight.
+	reqCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
+	atk := vegeta.NewAttacker(
+		vegeta.Workers(cfg.Workers),
+		vegeta.MaxWorkers(cfg.maxWorkers()),
+		vegeta.Redirects(vegeta.NoFollow),
+		vegeta.Client(newClient(cfg, reqCtx)), // must be the last option: it replaces the client
+	)
+
+	_, hasSched := IntendedOffset(cfg.Pacer, 0)
+	lo, hi := cfg.Warmup, cfg.Warmup+cfg.Duration
+	total := hi
+
+	// The targeter wrapper sees every send in order: it counts in-flight requests and notices
+	// a late send while every worker is busy, which is what "workers exhausted" means.
+	var sent, received, blocked, peak atomic.Int64
+	began := time.Now()
+	tr := func(t *vegeta.Target) error {
+		k := sent.Add(1) - 1
+		inflight := k - received.Load() + 1 // this one included
+		for {
+			p := peak.Load()
+			if inflight <= p || peak.CompareAndSwap(p, inflight) {
+				break
+			}
+		}
+		if hasSched && cfg.MaxWorkers > 0 && uint64(inflight) >= cfg.MaxWorkers {
+			due, _ := IntendedOffset(cfg.Pacer, uint64(k))
+			if time.Since(began)-due > cfg.MaxLatenessP99 {
+				blocked.Add(1)
+			}
+		}
+		return cfg.Targeter(t)
+	}
+
+	agg := newAggregator(began.Add(lo), cfg.SlowestN, cfg.JaegerURL, cfg.Timeout+2*time.Second)
+	cfg.Metrics.SetTargetRate(cfg.Scenario, cfg.Pacer.Rate(0))
+	cfg.Metrics.Running(cfg.Scenario, true)
+	cfg.Metrics.Event(cfg.Scenario, promexport.EventStart)
+	defer cfg.Metrics.Running(cfg.Scenario, false)
+
+	results := atk.Attack(tr, cfg.Pacer, total, cfg.Scenario)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	done := ctx.Done()
+	var warmups int64
+	interrupted := false
+	var stoppedAt time.Duration
+
+	snapshot := func() progress.Snapshot {
+		el := time.Since(began)
+		s := progress.Snapshot{Scenario: cfg.Scenario, Elapsed: el, Total: total,
+			Requests: agg.requests, Errors: agg.requests - agg.successes, Warmup: el < lo}
+		if c := el - lo; c > 0 && agg.requests > 0 {
+			s.Rate = float64(agg.requests) / c.Seconds()
+			s.P99 = agg.latency.Quantile(0.99)
+		}
+		return s
+	}
+
+loop:
+	for {
+		select {
+		case <-done:
+			done = nil
+			interrupted = true
+			stoppedAt = time.Since(began)
+			atk.Stop()
+			abort()
+		case <-tick.C:
+			agg.flush(time.Now())
+			cfg.Progress.Update(snapshot())
+		case r, ok := <-results:
+			if !ok {
+				break loop
+			}
+			received.Add(1)
+			off := r.Timestamp.Sub(began)
+			due := off
+			if hasSched {
+				due, _ = IntendedOffset(cfg.Pacer, r.Seq)
+			}
+			class := Classify(r)
+			cfg.Metrics.Result(cfg.Scenario, r.Code, class, r.Latency)
+			if !inWindow(due, lo, hi) {
+				warmups++
+				continue
+			}
+			lateness := max(off-due, 0)
+			if class == "" && r.Method == http.MethodGet {
+				r.Body = nil // large and never read; POST bodies carry the created ids
+			}
+			if enc != nil && werr == nil {
+				if err := enc.Encode(r); err != nil {
+					werr = fmt.Errorf("attack %s: write results: %w", cfg.Scenario, err)
+					atk.Stop()
+					abort()
+				}
+			}
+			agg.add(r, class, lateness)
+			if cfg.OnResult != nil {
+				cfg.OnResult(r)
+			}
+			cfg.Progress.Update(snapshot())
+		}
+	}
+	cfg.Metrics.Event(cfg.Scenario, promexport.EventEnd)
+
+	counted := cfg.Duration
+	if interrupted {
+		counted = min(max(stoppedAt-lo, 0), cfg.Duration)
+		hi = lo + counted
+	}
+	agg.finish(counted)
+	cfg.Progress.Finish(snapshot())
+
+	if bw != nil {
+		if err := bw.Flush(); err != nil && werr == nil {
+			werr = fmt.Errorf("attack %s: write results: %w", cfg.Scenario, err)
+		}
+		if err := file.Close(); err != nil && werr == nil {
+			werr = fmt.Errorf("attack %s: close results: %w", cfg.Scenario, err)
+		}
+	}
+
+	o := Outcome{
+		Scenario:        cfg.Scenario,
+		StartedAt:       began.Add(lo).UTC(),
+		Duration:        counted,
+		Warmup:          lo,
+		Interrupted:     interrupted,
+		Requests:        agg.requests,
+		Successes:       agg.successes,
+		Warmups:         warmups,
+		StatusCodes:     agg.codes,
+		ErrorClasses:    agg.classes,
+		Latency:         latencies(&agg.latency, agg.requests),
+		LatencyIntended: latencies(&agg.intended, agg.requests),
+		SendLateness:    latencies(&agg.lateness, agg.requests),
+		Windows:         agg.done,
+		Slowest:         agg.slowestSorted(),
+		BlockedSends:    blocked.Load(),
+		PeakInFlight:    peak.Load(),
+		ScheduleUnknown: !hasSched,
+		Scheduled:       -1,
+		ResultsPath:     cfg.ResultsPath,
+	}
+	if secs := counted.Seconds(); secs > 0 {
+		o.AchievedRate = float64(o.Requests) / secs
+		o.Throughput = float64(o.Successes) / secs
+		o.TargetRate = cfg.Pacer.Rate(0)
+		if n, ok := scheduled(cfg.Pacer, lo, hi); ok {
+			o.Scheduled = n
+			if _, constant := constantPacer(cfg.Pacer); !constant {
+				o.TargetRate = float64(n) / secs
+			}
+		}
+	}
+	o.Checks = o.checks(cfg)
+	return o, werr
+}
+
+func constantPacer(p vegeta.Pacer) (vegeta.ConstantPacer, bool) {
+	switch p := p.(type) {
+	case vegeta.ConstantPacer:
+		return p, true
+	case *vegeta.ConstantPacer:
+		return *p, true
+	}
+	return vegeta.ConstantPacer{}, false
+}
+
+// checks judges whether the generator kept up. They make a scenario INVALID, not FAIL: when the
+// client fell behind, the figures describe the client, not the server.
+func (o Outcome) checks(cfg Config) []summary.Check {
+	var cs []summary.Check
+
+	rate := summary.Check{Name: "generator rate", Invalids: true,
+		Want: "≥ 99% of the scheduled requests sent"}
+	switch {
+	case o.Scheduled < 0:
+		rate.Pass = true
+		rate.Got = fmt.Sprintf("%d sent at %.1f/s (pacer schedule unknown: not judged)", o.Requests, o.AchievedRate)
+	default:
+		missed := o.Scheduled - o.Requests
+		share := 1.0
+		if o.Scheduled > 0 {
+			share = float64(o.Requests) / float64(o.Scheduled)
+		}
+		// One hit of slack: the window's edge can hold or lose one hit by timer rounding,
+		// which at a low rate is more than 1 %.
+		rate.Pass = missed <= 1 || share >= 0.99
+		rate.Got = fmt.Sprintf("%d of %d (%.1f%%), %.1f/s of %.1f/s", o.Requests, o.Scheduled, 100*share, o.AchievedRate, o.TargetRate)
+	}
+	cs = append(cs, rate)
+
+	late := summary.Check{Name: "send lateness p99", Invalids: true,
+		Want: fmt.Sprintf("≤ %s", cfg.MaxLatenessP99)}
+	if o.ScheduleUnknown {
+		late.Pass = true
+		late.Got = "not measured (pacer schedule unknown)"
+	} else {
+		late.Pass = o.SendLateness.P99 <= ms(cfg.MaxLatenessP99)
+		late.Got = fmt.Sprintf("%.2f ms", o.SendLateness.P99)
+	}
+	cs = append(cs, late)
+
+	workers := summary.Check{Name: "workers", Invalids: true, Want: "no send delayed by a full worker pool"}
+	if cfg.MaxWorkers == 0 {
+		workers.Pass = true
+		workers.Got = fmt.Sprintf("unbounded; peak %d in flight", o.PeakInFlight)
+	} else {
+		workers.Pass = o.BlockedSends == 0
+		workers.Got = fmt.Sprintf("%d late sends with all %d workers busy; peak %d in flight", o.BlockedSends, cfg.MaxWorkers, o.PeakInFlight)
+	}
+	cs = append(cs, workers)
+	return cs
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Scenario == "":
+		return errors.New("attack: no scenario name")
+	case c.Pacer == nil:
+		return fmt.Errorf("attack %s: no pacer", c.Scenario)
+	case c.Targeter == nil:
+		return fmt.Errorf("attack %s: no targeter", c.Scenario)
+	case c.Duration <= 0:
+		return fmt.Errorf("attack %s: duration %s must be > 0", c.Scenario, c.Duration)
+	case c.Warmup < 0:
+		return fmt.Errorf("attack %s: warm-up %s must be ≥ 0", c.Scenario, c.Warmup)
+	case c.Timeout < 0:
+		return fmt.Errorf("attack %s: timeout %s must be ≥ 0", c.Scenario, c.Timeout)
+	case c.MaxWorkers > 0 && c.Workers > c.MaxWorkers:
+		return fmt.Errorf("attack %s: workers %d > max workers %d", c.Scenario, c.Workers, c.MaxWorkers)
+	}
+	return nil
+}
+
+func (c *Config) defaults() {
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+		if c.MaxWorkers > 0 && c.Workers > c.MaxWorkers {
+			c.Workers = c.MaxWorkers
+		}
+	}
+	if c.MaxLatenessP99 == 0 {
+		c.MaxLatenessP99 = DefaultMaxLatenessP99
+	}
+	if c.SlowestN == 0 {
+		c.SlowestN = DefaultSlowestN
+	}
+}
+
+func (c *Config) maxWorkers() uint64 {
+	if c.MaxWorkers == 0 {
+		return vegeta.DefaultMaxWorkers
+	}
+	return c.MaxWorkers
+}
+
+// newClient is vegeta's default client (same dialer keep-alive and idle pool) with our
+// timeout and keep-alive setting, and a transport that ties every request to ctx.
+func newClient(cfg Config, ctx context.Context) *http.Client {
+	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
+	if !cfg.KeepAlive {
+		dialer.KeepAlive = 0
+	}
+	tr := &http.Transport{
+		Proxy:               nil, // loopback targets: never through an environment proxy
+		DialContext:         dialer.DialContext,
+		MaxIdleConnsPerHost: vegeta.DefaultConnections,
+		DisableKeepAlives:   !cfg.KeepAlive,
+	}
+	return &http.Client{
+		Timeout:   cfg.Timeout,
+		Transport: ctxTransport{base: tr, ctx: ctx},
+		// Redirects are results, not something to follow (vegeta.NoFollow).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// ctxTransport runs each request under ctx as well as its own context.
+type ctxTransport struct {
+	base http.RoundTripper
+	ctx  context.Context
+}
+
+func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.ctx.Err() != nil {
+		return nil, t.ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(t.ctx, cancel)
+	resp, err := t.base.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		stop()
+		cancel()
+		return nil, err
+	}
+	// The body is read after RoundTrip returns: release the context when it is closed.
+	resp.Body = &cancelBody{ReadCloser: resp.Body, done: func() { stop(); cancel() }}
+	return resp, nil
+}
+
+type cancelBody struct {
+	io.ReadCloser
+	done func()
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.done()
+	return err
+}

@@ -1,0 +1,151 @@
+package attack
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math/rand"
+	randv2 "math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// DefaultPostShare is the usual GET/POST mix: 80 % GETs, 20 % POSTs.
+const DefaultPostShare = 0.2
+
+// DelayMarker is the URL fragment put on requests that carry X-Bench-Delay. A fragment is never
+// sent to the server (net/http leaves it out of the request line) but vegeta copies the target
+// URL into Result.URL, so OnResult can tell delayed requests apart with Delayed.
+const DelayMarker = "#bench-delay"
+
+// The API paths of the items server (issue 2's contract).
+const (
+	listPath   = "/api/v1/items"
+	createPath = "/api/v1/item"
+)
+
+// TargetOptions configure NewTargeter. Shares are in [0, 1].
+type TargetOptions struct {
+	BaseURL     string        // e.g. http://127.0.0.1:8080, no trailing path
+	Token       string        // bearer token; empty sends no Authorization header
+	PostShare   float64       // share of POSTs (DefaultPostShare for the usual 80/20 mix)
+	PerPage     int           // per_page of the GETs; 0 means 20 (the server's default)
+	Pages       int           // GETs pick page 1..Pages uniformly; 0 means 1
+	DelayShare  float64       // share of requests carrying X-Bench-Delay: Delay (and DelayMarker)
+	Delay       time.Duration // the bench delay asked for; needs the server's BENCH_DELAY=on
+	TraceSample float64       // share of requests whose traceparent is sampled (flags 01)
+	Seed        int64         // seeds the mix, the pages, the delays and the sampling decisions
+}
+
+// NewTargeter returns a Targeter for the items API: a seeded GET/POST mix (the choices depend
+// only on Seed and the call order), a fresh W3C traceparent per request with a random trace id
+// (random across runs, so Jaeger never merges two runs' traces), and an Idempotency-Key on every
+// POST. The key matters for honesty in the shutdown scenario: net/http's transport retries a
+// request that hit a connection the server had just closed only when it is replayable, which for
+// a POST means carrying that header; without it POSTs would show EOFs a GET would not.
+// It is safe for concurrent use, as vegeta's workers call it concurrently.
+func NewTargeter(o TargetOptions) vegeta.Targeter {
+	base := strings.TrimRight(o.BaseURL, "/")
+	perPage := o.PerPage
+	if perPage <= 0 {
+		perPage = 20
+	}
+	pages := o.Pages
+	if pages <= 0 {
+		pages = 1
+	}
+	var (
+		mu  sync.Mutex
+		rng = rand.New(rand.NewSource(o.Seed))
+		n   uint64
+	)
+	delay := o.Delay.String()
+	return func(t *vegeta.Target) error {
+		if t == nil {
+			return vegeta.ErrNilTarget
+		}
+		mu.Lock()
+		n++
+		seq := n
+		post := rng.Float64() < o.PostShare
+		page := 1 + rng.Intn(pages)
+		delayed := o.Delay > 0 && rng.Float64() < o.DelayShare
+		sampled := rng.Float64() < o.TraceSample
+		mu.Unlock()
+
+		h := make(http.Header, 6)
+		if o.Token != "" {
+			h.Set("Authorization", "Bearer "+o.Token)
+		}
+		h.Set("Traceparent", NewTraceparent(sampled))
+		t.Body = nil
+		if post {
+			t.Method = http.MethodPost
+			t.URL = base + createPath
+			t.Body = []byte(fmt.Sprintf(`{"name":"bench-%d","description":"created by the load harness"}`, seq))
+			h.Set("Content-Type", "application/json")
+			h.Set("Idempotency-Key", randomHex(16))
+		} else {
+			t.Method = http.MethodGet
+			t.URL = base + listPath + "?per_page=" + strconv.Itoa(perPage) + "&page=" + strconv.Itoa(page)
+		}
+		if delayed {
+			h.Set("X-Bench-Delay", delay)
+			t.URL += DelayMarker
+		}
+		t.Header = h
+		return nil
+	}
+}
+
+// Delayed reports whether r was sent with X-Bench-Delay by a Targeter from NewTargeter.
+func Delayed(r *vegeta.Result) bool { return strings.HasSuffix(r.URL, DelayMarker) }
+
+// NewTraceparent returns a W3C traceparent with a random trace and span id, sampled or not.
+func NewTraceparent(sampled bool) string {
+	flags := "00"
+	if sampled {
+		flags = "01"
+	}
+	return "00-" + randomHex(16) + "-" + randomHex(8) + "-" + flags
+}
+
+// randomHex returns n random bytes as hex, never all zero (an all-zero trace or span id is
+// invalid in W3C Trace Context). math/rand/v2's global source is seeded randomly per process,
+// which is all ids need, and unlike crypto/rand it does not contend under many workers.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	for {
+		for i := 0; i < n; i += 8 {
+			v := randv2.Uint64()
+			for j := 0; j < 8 && i+j < n; j++ {
+				b[i+j] = byte(v >> (8 * j))
+			}
+		}
+		for _, c := range b {
+			if c != 0 {
+				return hex.EncodeToString(b)
+			}
+		}
+	}
+}
+
+// TraceOf returns the trace id the server reported for r (traceresponse, else X-Trace-Id) and
+// whether that trace was sampled (the traceresponse flags; false when unknown).
+func TraceOf(r *vegeta.Result) (id string, sampled bool) {
+	if r.Headers == nil {
+		return "", false
+	}
+	if tr := r.Headers.Get("Traceresponse"); tr != "" {
+		parts := strings.Split(tr, "-")
+		if len(parts) == 4 && len(parts[1]) == 32 {
+			flags, err := strconv.ParseUint(parts[3], 16, 8)
+			return parts[1], err == nil && flags&1 == 1
+		}
+	}
+	return r.Headers.Get("X-Trace-Id"), false
+}
