@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# regress.sh: did my change make the server slower?
+#
+# Builds bin/server and bin/loadtest from the working tree and the server from BASE (a commit) in
+# a temporary git worktree, runs the bench on both in alternating rounds on one throwaway
+# PostgreSQL, then runs `loadtest compare` on the two sets of runs. Exit code is compare's:
+# 0 no significant regression, 1 a significant regression or a correctness failure in the
+# working tree's runs, 2 bad input or set-up failure.
+#
+# Settings (environment, all optional):
+#   BASE                commit to compare against; default `git merge-base HEAD origin/main`,
+#                       else HEAD~1, else HEAD (an A/A comparison)
+#   ROUNDS              rounds; each runs base and current once (default 4: per-run figures such
+#                       as drain time need ≥ 4 runs a side before the U test can reach p < 0.05)
+#   REGRESS_PROFILE     loadtest run -profile (default quick)
+#   REGRESS_SCENARIOS   loadtest run -scenarios (default: the profile's scenarios)
+#   REGRESS_SERVER_ENV  extra server environment for the CURRENT side only, e.g.
+#                       BENCH_EXTRA_LATENCY=5ms (several: space-separated K=V); each is passed as
+#                       one `-server-env K=V` flag
+#   REGRESS_HARNESS     current (default): the working tree's harness measures both sides, so a
+#                       change to the harness cannot pose as a server regression; base: each side
+#                       uses its own commit's harness
+#   REGRESS_OUT         output folder (default bench-results/regress-<UTC time>); holds base/,
+#                       current/ (run folders), compare.md and compare.json
+#   THRESHOLDS          thresholds file (default bench/thresholds.json)
+#   REGRESS_RUN_ARGS    extra flags for every `loadtest run`, e.g. "-duration 5s"
+#
+# Rounds alternate their order (A B, B A, A B, ...): a drift that grows steadily through the
+# session (a warming cache, a growing table, a throttling CPU) then falls on both sides alike.
+set -euo pipefail
+
+root=$(git rev-parse --show-toplevel)
+cd "$root"
+
+die() {
+	echo "regress: $*" >&2
+	exit 2
+}
+
+# The inner stage runs under scripts/with-postgres.sh, so both sides share one database.
+if [[ "${1:-}" == "__rounds" ]]; then
+	shift
+	out=$1 base_server=$2 base_loadtest=$3 cur_server=$4 cur_loadtest=$5
+	rounds=${ROUNDS:-4}
+	common=(-profile "${REGRESS_PROFILE:-quick}")
+	[[ -n "${REGRESS_SCENARIOS:-}" ]] && common+=(-scenarios "$REGRESS_SCENARIOS")
+	# shellcheck disable=SC2206 # word splitting of the extra flags is the point
+	extra=(${REGRESS_RUN_ARGS:-})
+	cur_env=()
+	for kv in ${REGRESS_SERVER_ENV:-}; do
+		cur_env+=(-server-env "$kv")
+	done
+	side() { # side NAME ROUND
+		local name=$1 round=$2 rc=0
+		echo "regress: round $round/$rounds: $name" >&2
+		if [[ $name == base ]]; then
+			"$base_loadtest" run -server-bin "$base_server" -seed "$round" -out "$out/base" "${common[@]}" "${extra[@]}" >"$out/logs/base-$round.log" 2>&1 || rc=$?
+		else
+			"$cur_loadtest" run -server-bin "$cur_server" -seed "$round" -out "$out/current" "${common[@]}" "${cur_env[@]}" "${extra[@]}" >"$out/logs/current-$round.log" 2>&1 || rc=$?
+		fi
+		# 1 is a verdict (a failed or invalid scenario): the run folder is complete and compare
+		# judges it. Anything else means no usable run folder.
+		if ((rc != 0 && rc != 1)); then
+			echo "regress: loadtest run ($name, round $round) exited $rc; its log ends with:" >&2
+			tail -n 20 "$out/logs/$name-$round.log" >&2
+			exit 2
+		fi
+	}
+	for ((r = 1; r <= rounds; r++)); do
+		if ((r % 2)); then
+			side base "$r"
+			side current "$r"
+		else
+			side current "$r"
+			side base "$r"
+		fi
+	done
+	exit 0
+fi
+
+command -v go >/dev/null || die "go is not on PATH"
+rounds=${ROUNDS:-4}
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS=$rounds is not a positive integer"
+
+if [[ -n "${BASE:-}" ]]; then
+	base_commit=$(git rev-parse --verify --quiet "${BASE}^{commit}") || die "BASE=$BASE is not a commit"
+else
+	base_commit=$(git merge-base HEAD origin/main 2>/dev/null || git rev-parse --verify --quiet 'HEAD~1^{commit}' || git rev-parse HEAD)
+fi
+cur_commit=$(git rev-parse HEAD)
+out=${REGRESS_OUT:-bench-results/regress-$(date -u +%Y%m%dT%H%M%SZ)}
+thresholds=${THRESHOLDS:-bench/thresholds.json}
+[[ -f "$thresholds" ]] || die "thresholds file $thresholds does not exist"
+mkdir -p "$out/bin" "$out/logs"
+out=$(cd "$out" && pwd)
+
+echo "regress: base $(git rev-parse --short "$base_commit"), current $(git rev-parse --short "$cur_commit")$(git diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes'), $rounds rounds → $out" >&2
+
+go build -o bin/server ./server || die "build the working tree's server failed"
+go build -o bin/loadtest ./loadtest || die "build the working tree's loadtest failed"
+cur_server=$root/bin/server
+cur_loadtest=$root/bin/loadtest
+
+wt=$(mktemp -d "${TMPDIR:-/tmp}/regress-base.XXXXXX")
+cleanup() {
+	git -C "$root" worktree remove --force "$wt/src" >/dev/null 2>&1 || true
+	rm -rf "$wt"
+}
+trap cleanup EXIT
+git worktree add --quiet --detach "$wt/src" "$base_commit" || die "git worktree add $base_commit failed"
+[[ -d "$wt/src/server" ]] || die "base commit $(git rev-parse --short "$base_commit") has no server/ to build"
+(cd "$wt/src" && go build -o "$out/bin/base-server" ./server) || die "build the base server at $(git rev-parse --short "$base_commit") failed"
+base_loadtest=$cur_loadtest
+if [[ "${REGRESS_HARNESS:-current}" == base ]]; then
+	(cd "$wt/src" && go build -o "$out/bin/base-loadtest" ./loadtest) || die "build the base loadtest failed"
+	base_loadtest=$out/bin/base-loadtest
+fi
+cp "$cur_server" "$out/bin/current-server"
+
+rc=0
+scripts/with-postgres.sh "$0" __rounds "$out" "$out/bin/base-server" "$base_loadtest" "$out/bin/current-server" "$cur_loadtest" || rc=$?
+((rc == 0)) || exit "$rc"
+
+rc=0
+"$cur_loadtest" compare -thresholds "$thresholds" -out "$out" "$out/base" "$out/current" || rc=$?
+echo "regress: compare.md and compare.json in $out (exit $rc)" >&2
+exit "$rc"
