@@ -1,0 +1,387 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/benchharness/benchharness/loadtest/internal/report/chart"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+//go:embed report.html.tmpl
+var htmlSource string
+
+// HTML writes report.html: one self-contained file (inline CSS and SVG generated here, no
+// script, no font, no URL to fetch) with the verdict summary first, then per scenario its checks,
+// figures and plots: latency over time, actual vs intended percentiles, throughput and errors,
+// the server timeline with events marked, the ramp when there is one, the slowest and lost
+// requests with trace links and the top CPU functions. html/template escapes every input string;
+// the charts escape their own text.
+func HTML(w io.Writer, r summary.Run) error {
+	// Parsed per call rather than held in a package variable: rendering happens once per run,
+	// and the package keeps no state.
+	t, err := template.New("report").Funcs(template.FuncMap{
+		"ms":        ms,
+		"msOrNever": msOrNever,
+		"rate":      rate,
+		"pct":       pct,
+		"num":       func(v float64) string { return trimFloat(v, 1) },
+		"bytes":     bytesText,
+		"lower":     func(v summary.Verdict) string { return strings.ToLower(string(v)) },
+		"errs":      errorsCell,
+		"inc":       func(i int) int { return i + 1 },
+	}).Parse(htmlSource)
+	if err != nil {
+		return fmt.Errorf("parse html report template: %w", err)
+	}
+	if err := t.Execute(w, newHTMLView(r)); err != nil {
+		return fmt.Errorf("write html report: %w", err)
+	}
+	return nil
+}
+
+// htmlView is what the template reads: the run plus everything precomputed, so that the
+// template holds layout only.
+type htmlView struct {
+	Run       summary.Run
+	Verdict   summary.Verdict
+	Banner    string
+	Commit    string
+	Elapsed   string
+	Folder    string
+	Scenarios []scenarioView
+}
+
+type scenarioView struct {
+	S         summary.Scenario
+	ID        string
+	Ran       bool
+	Key       string
+	Reasons   []string
+	Latency   []latencyRow
+	Codes     []countRow
+	Classes   []countRow
+	Shutdown  []figureRow
+	SDClasses []countRow
+	Cancel    []figureRow
+	Charts    []template.HTML
+	Lost      []requestRow
+	LostTitle string
+	HasServer bool
+	Slowest   []requestRow
+}
+
+type latencyRow struct {
+	Name string
+	L    summary.Latencies
+}
+
+type countRow struct {
+	Name  string
+	N     int64
+	Alarm bool
+}
+
+type figureRow struct {
+	Name, Value string
+	Alarm       bool
+}
+
+type requestRow struct {
+	summary.Request
+	Link     string
+	ErrorTxt string
+}
+
+func newHTMLView(r summary.Run) htmlView {
+	v := htmlView{Run: r, Verdict: runVerdict(r), Banner: partialBanner(r), Commit: shortCommit(r.Env), Elapsed: elapsed(r), Folder: runFolder(r)}
+	for i, s := range r.Scenarios {
+		v.Scenarios = append(v.Scenarios, newScenarioView(r, i, s))
+	}
+	return v
+}
+
+func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
+	sv := scenarioView{
+		S: s, ID: fmt.Sprintf("s%d-%s", i+1, idSafe(s.Name)), Ran: scenarioRan(s), Key: keyFigure(s), Reasons: reasons(s),
+		Latency:   []latencyRow{{"actual (from send)", s.Latency}, {"intended (from schedule)", s.LatencyIntended}, {"send lateness", s.SendLateness}},
+		HasServer: s.Server != (summary.ServerStats{}),
+	}
+	sv.LostTitle = fmt.Sprintf("Lost requests (%d)", len(s.Lost))
+	if n := lostCount(s); n > int64(len(s.Lost)) {
+		sv.LostTitle = fmt.Sprintf("Lost requests (%d of %d listed)", len(s.Lost), n)
+	}
+	for _, k := range sortedCounts(s.StatusCodes) {
+		sv.Codes = append(sv.Codes, countRow{Name: statusName(k), N: s.StatusCodes[k], Alarm: k == "0" || strings.HasPrefix(k, "5")})
+	}
+	for _, k := range sortedCounts(s.ErrorClasses) {
+		sv.Classes = append(sv.Classes, countRow{Name: k, N: s.ErrorClasses[k]})
+	}
+	if c := s.Cancel; c != nil {
+		sv.Cancel = []figureRow{
+			{"cancel share / delay / client timeout", fmt.Sprintf("%s / %s / %s", pct(c.CancelShare), ms(c.DelayMs), ms(c.ClientTimeoutMs)), false},
+			{"cancels sent by the client", fmt.Sprint(c.CancelsSent), false},
+			{"cancels seen by the server", fmt.Sprint(c.CancelsSeen), c.CancelsSeen < c.CancelsSent},
+			{"cleanup (last cancel → no cancelled query)", msOrNever(c.CleanupMs), c.CleanupMs < 0},
+			{"cancelled queries still running after settle", fmt.Sprint(c.StillRunning), c.StillRunning > 0},
+			{"pool acquired after settle", trimFloat(c.PoolAcquiredAfter, 1), c.PoolAcquiredAfter > 0},
+			{"goroutines leaked (after − baseline)", trimFloat(c.GoroutinesLeaked, 1), false},
+			{"p99 of non-cancelled requests", ms(c.NonCancelledP99Ms), false},
+		}
+	}
+	if sd := s.Shutdown; sd != nil {
+		exit := fmt.Sprint(sd.ExitCode)
+		if sd.Forced {
+			exit += " (forced: stragglers closed)"
+		}
+		sv.Shutdown = []figureRow{
+			{"SIGTERM at", ms(sd.SigtermOffsetMs), false},
+			{"/readyz → 503 after SIGTERM", msOrNever(sd.ReadyzFlipMs), sd.ReadyzFlipMs < 0},
+			{"listener closed after SIGTERM", msOrNever(sd.ListenerClosedMs), false},
+			{"drain (SIGTERM → exit)", fmt.Sprintf("%s of %s allowed", ms(sd.DrainMs), ms(sd.DrainTimeoutMs)), sd.DrainMs > sd.DrainTimeoutMs},
+			{"exit code", exit, sd.ExitCode != 0 || sd.Forced},
+			{"longest request in flight at SIGTERM", ms(sd.LongestInFlightMs), false},
+			{"writes acknowledged (201) / found in PostgreSQL", fmt.Sprintf("%d / %d", sd.WritesAcked, sd.WritesFound), sd.WritesFound < sd.WritesAcked},
+		}
+		if len(sd.MissingIDs) > 0 {
+			ids := make([]string, 0, len(sd.MissingIDs))
+			for _, id := range sd.MissingIDs {
+				ids = append(ids, fmt.Sprint(id))
+			}
+			sv.Shutdown = append(sv.Shutdown, figureRow{"missing ids", strings.Join(ids, ", "), true})
+		}
+		for _, k := range shutdownClasses(sd.Classes) {
+			sv.SDClasses = append(sv.SDClasses, countRow{Name: k, N: sd.Classes[k], Alarm: k == "lost" && sd.Classes[k] > 0})
+		}
+	}
+	for _, q := range s.Lost {
+		sv.Lost = append(sv.Lost, requestRow{Request: q, Link: traceLink(q), ErrorTxt: requestError(q)})
+	}
+	for _, q := range s.Slowest {
+		sv.Slowest = append(sv.Slowest, requestRow{Request: q, Link: traceLink(q), ErrorTxt: requestError(q)})
+	}
+	if sv.Ran {
+		for _, c := range charts(r, s) {
+			// The chart package escapes every caller string it writes; see its tests.
+			sv.Charts = append(sv.Charts, template.HTML(c.SVG()))
+		}
+	}
+	return sv
+}
+
+// idSafe makes a scenario name usable in an element id.
+func idSafe(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+// charts builds a scenario's plots from its windows, timeline, events and ramp.
+func charts(r summary.Run, s summary.Scenario) []chart.Line {
+	markers := eventMarkers(s.Events)
+	secs := func(v float64) float64 { return v / 1000 }
+	nan := math.NaN()
+	var out []chart.Line
+
+	// Latency over time: a window with no request has no latency, which is a gap, not a zero.
+	var p50, p99, mx []chart.Point
+	for _, w := range s.Windows {
+		x := secs(w.StartMs)
+		if w.Requests == 0 {
+			p50, p99, mx = append(p50, chart.Point{X: x, Y: nan}), append(p99, chart.Point{X: x, Y: nan}), append(mx, chart.Point{X: x, Y: nan})
+			continue
+		}
+		p50 = append(p50, chart.Point{X: x, Y: w.P50})
+		p99 = append(p99, chart.Point{X: x, Y: w.P99})
+		mx = append(mx, chart.Point{X: x, Y: w.Max})
+	}
+	var refs []chart.Ref
+	if r.Settings.SLOP99Ms > 0 {
+		refs = []chart.Ref{{Y: r.Settings.SLOP99Ms, Label: "SLO p99 " + ms(r.Settings.SLOP99Ms)}}
+	}
+	overTime := sloRefIfNear(refs, p99, mx)
+	out = append(out, chart.Line{
+		Title: "Latency over time (actual, per second)" + sloNote(refs, overTime), XLabel: "time since start (s)", YLabel: "latency (ms)",
+		Series:  []chart.Series{{Name: "p50", Points: p50}, {Name: "p99", Points: p99}, {Name: "max", Points: mx, Dashed: true}},
+		Markers: markers, Refs: overTime,
+	})
+
+	// Percentiles, actual vs intended: the distance between the two lines is coordinated omission.
+	names := []string{"p50", "p90", "p95", "p99", "p99.9", "max"}
+	pick := func(l summary.Latencies) []chart.Point {
+		vs := []float64{l.P50, l.P90, l.P95, l.P99, l.P999, l.Max}
+		ps := make([]chart.Point, len(vs))
+		for i, v := range vs {
+			ps[i] = chart.Point{X: float64(i), Y: v}
+		}
+		return ps
+	}
+	ticks := make([]chart.Tick, len(names))
+	for i, n := range names {
+		ticks[i] = chart.Tick{V: float64(i), Label: n}
+	}
+	pcts := sloRefIfNear(refs, pick(s.Latency), pick(s.LatencyIntended))
+	out = append(out, chart.Line{
+		Title: "Latency percentiles: actual vs intended (gap = coordinated omission)" + sloNote(refs, pcts), XLabel: "percentile", YLabel: "latency (ms)",
+		Series: []chart.Series{
+			{Name: "actual (from send)", Points: pick(s.Latency), Dots: true},
+			{Name: "intended (from schedule)", Points: pick(s.LatencyIntended), Dots: true, Dashed: true},
+		},
+		XTicks: ticks, Refs: pcts, Height: 260,
+	})
+
+	// Throughput and errors per second.
+	var sent, ok, errs []chart.Point
+	for i, w := range s.Windows {
+		x := secs(w.StartMs)
+		length := 1.0 // windows are normally one second; derive it when they are not
+		if i+1 < len(s.Windows) && s.Windows[i+1].StartMs > w.StartMs {
+			length = secs(s.Windows[i+1].StartMs - w.StartMs)
+		} else if i > 0 && w.StartMs > s.Windows[i-1].StartMs {
+			length = secs(w.StartMs - s.Windows[i-1].StartMs)
+		}
+		sent = append(sent, chart.Point{X: x, Y: w.Rate})
+		ok = append(ok, chart.Point{X: x, Y: w.Throughput})
+		errs = append(errs, chart.Point{X: x, Y: float64(w.Errors) / length})
+	}
+	out = append(out, chart.Line{
+		Title: "Throughput and errors over time", XLabel: "time since start (s)", YLabel: "requests per second",
+		Series: []chart.Series{
+			{Name: "sent", Points: sent, Dashed: true, Color: "#777777"},
+			{Name: "successful", Points: ok, Color: "#009e73"},
+			{Name: "errors", Points: errs, Color: "#d55e00"},
+		},
+		Markers: markers,
+	})
+
+	// Server timeline: three charts because goroutines, bytes and connections do not share a scale.
+	tl := func(get func(summary.Sample) float64, db bool) []chart.Point {
+		ps := make([]chart.Point, 0, len(s.Timeline))
+		for _, smp := range s.Timeline {
+			y := get(smp)
+			if (db && smp.DBQueryFailed) || (!db && smp.ScrapeFailed) {
+				y = nan // a failed read is a gap, never a zero
+			}
+			ps = append(ps, chart.Point{X: secs(smp.OffsetMs), Y: y})
+		}
+		return ps
+	}
+	if len(s.Timeline) > 0 || len(s.Events) > 0 {
+		out = append(out,
+			chart.Line{
+				Title: "Server: goroutines and requests in flight", XLabel: "time since start (s)", YLabel: "count",
+				Series: []chart.Series{
+					{Name: "goroutines", Points: tl(func(x summary.Sample) float64 { return x.Goroutines }, false)},
+					{Name: "in flight", Points: tl(func(x summary.Sample) float64 { return x.InFlight }, false)},
+				},
+				Markers: markers, Height: 240,
+			},
+			chart.Line{
+				Title: "Server: heap in use", XLabel: "time since start (s)", YLabel: "heap",
+				Series:  []chart.Series{{Name: "heap alloc", Points: tl(func(x summary.Sample) float64 { return x.HeapBytes }, false)}},
+				Markers: markers, YFormat: chart.Bytes, Height: 220,
+			},
+			chart.Line{
+				Title: "Server: connection pool and PostgreSQL activity", XLabel: "time since start (s)", YLabel: "connections / queries",
+				Series: []chart.Series{
+					{Name: "pool acquired", Points: tl(func(x summary.Sample) float64 { return x.PoolAcquired }, false)},
+					{Name: "pool idle", Points: tl(func(x summary.Sample) float64 { return x.PoolIdle }, false)},
+					{Name: "pool total", Points: tl(func(x summary.Sample) float64 { return x.PoolTotal }, false), Dashed: true},
+					{Name: "DB active", Points: tl(func(x summary.Sample) float64 { return x.DBActive }, true)},
+					{Name: "DB sleeping (bench delay)", Points: tl(func(x summary.Sample) float64 { return x.DBSleeping }, true), Dashed: true},
+				},
+				Markers: markers, Height: 260,
+			},
+		)
+	}
+
+	if rs := s.Ramp; rs != nil && len(rs.Steps) > 0 {
+		var p99s, achieved, ideal []chart.Point
+		for _, st := range rs.Steps {
+			p99s = append(p99s, chart.Point{X: st.Rate, Y: st.P99Ms})
+			achieved = append(achieved, chart.Point{X: st.Rate, Y: st.AchievedRate})
+			ideal = append(ideal, chart.Point{X: st.Rate, Y: st.Rate})
+		}
+		var capMarker []chart.Marker
+		if rs.CapacityRate > 0 {
+			capMarker = []chart.Marker{{X: rs.CapacityRate, Label: "capacity " + rate(rs.CapacityRate), Color: "#009e73"}}
+		}
+		out = append(out,
+			chart.Line{
+				Title: "Ramp: p99 per step", XLabel: "target rate (requests/s)", YLabel: "p99 latency (ms)",
+				Series: []chart.Series{{Name: "p99", Points: p99s, Dots: true}}, Refs: refs, Markers: capMarker, Height: 240,
+			},
+			chart.Line{
+				Title: "Ramp: achieved vs target rate", XLabel: "target rate (requests/s)", YLabel: "requests/s",
+				Series:  []chart.Series{{Name: "achieved", Points: achieved, Dots: true}, {Name: "target", Points: ideal, Dashed: true, Color: "#777777"}},
+				Markers: capMarker, Height: 240,
+			},
+		)
+	}
+	return out
+}
+
+// sloRefIfNear keeps the SLO line only when the data reaches at least a third of it: a line far
+// above the data would squash what it is compared with into the bottom few pixels. The caller
+// names the SLO in the title when it is left off, so the comparison is never lost.
+func sloRefIfNear(refs []chart.Ref, series ...[]chart.Point) []chart.Ref {
+	if len(refs) == 0 {
+		return nil
+	}
+	top := 0.0
+	for _, ps := range series {
+		for _, p := range ps {
+			if !math.IsNaN(p.Y) && !math.IsInf(p.Y, 0) {
+				top = math.Max(top, p.Y)
+			}
+		}
+	}
+	if top*3 < refs[0].Y {
+		return nil
+	}
+	return refs
+}
+
+// sloNote is the title suffix for a chart whose SLO line was left off.
+func sloNote(all, drawn []chart.Ref) string {
+	if len(all) > 0 && len(drawn) == 0 {
+		return " · " + all[0].Label + " (far above, not drawn)"
+	}
+	return ""
+}
+
+// eventColor marks the events that end or threaten a server in warm colours; others are grey.
+func eventColor(name string) string {
+	switch name {
+	case "sigterm":
+		return "#d55e00"
+	case "readyz_503":
+		return "#cc79a7"
+	case "listener_closed":
+		return "#8a5a00"
+	case "exit", "crash":
+		return "#b00020"
+	case "cancel_wave":
+		return "#0072b2"
+	default:
+		return ""
+	}
+}
+
+func eventMarkers(evs []summary.Event) []chart.Marker {
+	ms := make([]chart.Marker, 0, len(evs))
+	for _, e := range evs {
+		ms = append(ms, chart.Marker{X: e.OffsetMs / 1000, Label: e.Name, Color: eventColor(e.Name)})
+	}
+	return ms
+}

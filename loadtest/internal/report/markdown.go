@@ -1,0 +1,398 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/benchharness/benchharness/loadtest/internal/report/chart"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// Markdown writes report.md (GitHub-flavoured Markdown, fit for a PR comment or
+// $GITHUB_STEP_SUMMARY): the overall verdict, a PARTIAL/INTERRUPTED banner with its reason, the
+// environment, a verdict table, then per scenario its checks, reasons, status codes and error
+// classes, the cancel/shutdown/ramp figures, the slowest and lost requests with trace links and
+// the top CPU functions. Every piece of input text is escaped, so a pipe or newline in a reason
+// cannot break a table and a <script> in one stays text.
+func Markdown(w io.Writer, r summary.Run) error {
+	m := &mdWriter{w: bufio.NewWriter(w)}
+	m.run(r)
+	if err := m.w.Flush(); err != nil {
+		return fmt.Errorf("write markdown report: %w", err)
+	}
+	return nil
+}
+
+type mdWriter struct{ w *bufio.Writer }
+
+func (m *mdWriter) p(format string, args ...any) { fmt.Fprintf(m.w, format, args...) }
+
+// row writes one table row; cells are already escaped.
+func (m *mdWriter) row(cells ...string) { m.p("| %s |\n", strings.Join(cells, " | ")) }
+
+// header writes a table header; align is one of "l"/"r" per column.
+func (m *mdWriter) header(align string, cells ...string) {
+	m.row(cells...)
+	seps := make([]string, len(cells))
+	for i := range cells {
+		seps[i] = "---"
+		if i < len(align) && align[i] == 'r' {
+			seps[i] = "---:"
+		}
+	}
+	m.row(seps...)
+}
+
+func (m *mdWriter) run(r summary.Run) {
+	v := runVerdict(r)
+	m.p("# %s Bench run %s: **%s**\n\n", verdictIcon(v), code(orDash(r.ID)), v)
+	if b := partialBanner(r); b != "" {
+		m.p("> [!WARNING]\n> **%s**\n\n", mdText(b))
+	}
+	m.env(r)
+	m.verdictTable(r)
+	for _, s := range r.Scenarios {
+		m.scenario(r, s)
+	}
+}
+
+func (m *mdWriter) env(r summary.Run) {
+	e, st := r.Env, r.Settings
+	parts := []string{
+		"commit " + code(shortCommit(e)),
+		mdText(orDash(e.GoVersion)),
+		mdText(fmt.Sprintf("%s/%s", orDash(e.OS), orDash(e.Arch))),
+		fmt.Sprintf("%d CPUs", e.NumCPU),
+		"target " + code(orDash(e.Target)),
+	}
+	if e.ManagedBy != "" {
+		parts[len(parts)-1] += " (" + mdText(e.ManagedBy) + ")"
+	}
+	if e.ServerInfo != "" {
+		parts = append(parts, "server "+code(e.ServerInfo))
+	}
+	parts = append(parts, "profile "+code(orDash(st.Profile)))
+	m.p("%s  \n", strings.Join(parts, " · "))
+	settings := []string{fmt.Sprintf("SLO p99 ≤ %s", ms(st.SLOP99Ms)), "max errors " + pct(st.MaxErrorRate), fmt.Sprintf("seed %d", st.Seed), "traces sampled " + pct(st.TraceSample)}
+	if !r.StartedAt.IsZero() {
+		when := "started " + r.StartedAt.UTC().Format("2006-01-02 15:04:05Z")
+		if d := elapsed(r); d != "" {
+			when += ", took " + d
+		}
+		settings = append(settings, when)
+	}
+	m.p("%s\n\n", mdText(strings.Join(settings, " · ")))
+}
+
+func (m *mdWriter) verdictTable(r summary.Run) {
+	if len(r.Scenarios) == 0 {
+		m.p("_No scenario ran._\n\n")
+		return
+	}
+	m.header("llrrrrrl", "Scenario", "Verdict", "Requests", "Rate achieved / target", "p50 actual / intended", "p99 actual / intended", "Errors", "Key figure")
+	for _, s := range r.Scenarios {
+		name := fmt.Sprintf("[%s](#%s)", cell(s.Name), anchor(s.Name+" "+string(s.Verdict)))
+		verdict := verdictIcon(s.Verdict) + " **" + cell(string(s.Verdict)) + "**"
+		if !scenarioRan(s) {
+			m.row(name, verdict, "–", "–", "–", "–", "–", cell(keyFigure(s)))
+			continue
+		}
+		m.row(name, verdict, fmt.Sprint(s.Requests),
+			trimFloat(s.AchievedRate, 1)+" / "+rate(s.TargetRate),
+			ms(s.Latency.P50)+" / "+ms(s.LatencyIntended.P50),
+			ms(s.Latency.P99)+" / "+ms(s.LatencyIntended.P99),
+			errorsCell(s), cell(keyFigure(s)))
+	}
+	m.p("\n")
+}
+
+func (m *mdWriter) scenario(r summary.Run, s summary.Scenario) {
+	m.p("## %s %s: %s\n\n", verdictIcon(s.Verdict), mdText(s.Name), s.Verdict)
+	if s.Description != "" {
+		m.p("%s\n\n", mdText(s.Description))
+	}
+	if rs := reasons(s); len(rs) > 0 {
+		m.p("**Reasons**\n\n")
+		for _, x := range rs {
+			m.p("- %s\n", mdText(x))
+		}
+		m.p("\n")
+	}
+	if len(s.Checks) > 0 {
+		m.header("llll", "Check", "Want", "Got", "Pass")
+		for _, c := range s.Checks {
+			pass := "✅ yes"
+			switch {
+			case !c.Pass && c.Invalids:
+				pass = "⚠️ no (invalidates)"
+			case !c.Pass:
+				pass = "❌ no"
+			}
+			m.row(cell(c.Name), cell(c.Want), cell(c.Got), pass)
+		}
+		m.p("\n")
+	}
+	if !scenarioRan(s) {
+		return
+	}
+	m.p("%s\n\n", mdText(fmt.Sprintf("%d requests over %s (warm-up %s, not counted) · achieved %s of %s target · throughput %s · success %s",
+		s.Requests, ms(s.DurationMs), ms(s.WarmupMs), rate(s.AchievedRate), rate(s.TargetRate), rate(s.Throughput), pct(s.SuccessRatio))))
+	m.latency(s)
+	m.counts(s)
+	if s.Cancel != nil {
+		m.cancel(s.Cancel)
+	}
+	if s.Shutdown != nil {
+		m.shutdown(s)
+	}
+	if s.Ramp != nil {
+		m.ramp(r, s.Ramp)
+	}
+	m.server(s.Server)
+	m.requests("Lost requests", s.Lost, lostCount(s))
+	m.requests("Slowest requests", s.Slowest, int64(len(s.Slowest)))
+	m.topCPU(s.TopCPU)
+}
+
+func (m *mdWriter) latency(s summary.Scenario) {
+	m.header("lrrrrrrrr", "Latency", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max")
+	for _, l := range []struct {
+		name string
+		l    summary.Latencies
+	}{{"actual (from send)", s.Latency}, {"intended (from schedule)", s.LatencyIntended}, {"send lateness", s.SendLateness}} {
+		m.row(l.name, ms(l.l.Min), ms(l.l.Mean), ms(l.l.P50), ms(l.l.P90), ms(l.l.P95), ms(l.l.P99), ms(l.l.P999), ms(l.l.Max))
+	}
+	m.p("\n")
+}
+
+func (m *mdWriter) counts(s summary.Scenario) {
+	var codes, classes []string
+	for _, k := range sortedCounts(s.StatusCodes) {
+		codes = append(codes, fmt.Sprintf("%s × %d", code(statusName(k)), s.StatusCodes[k]))
+	}
+	for _, k := range sortedCounts(s.ErrorClasses) {
+		classes = append(classes, fmt.Sprintf("%s × %d", code(k), s.ErrorClasses[k]))
+	}
+	if len(codes) > 0 {
+		m.p("Status codes: %s  \n", strings.Join(codes, " · "))
+	}
+	if len(classes) > 0 {
+		m.p("Error classes: %s\n", strings.Join(classes, " · "))
+	} else {
+		m.p("Error classes: none\n")
+	}
+	m.p("\n")
+}
+
+func (m *mdWriter) cancel(c *summary.CancelStats) {
+	m.p("### Client cancels\n\n")
+	m.header("lr", "Figure", "Value")
+	m.row("cancel share / delay / client timeout", fmt.Sprintf("%s / %s / %s", pct(c.CancelShare), ms(c.DelayMs), ms(c.ClientTimeoutMs)))
+	m.row("cancels sent by the client", fmt.Sprint(c.CancelsSent))
+	m.row("cancels seen by the server", fmt.Sprint(c.CancelsSeen))
+	m.row("cleanup (last cancel → no cancelled query)", msOrNever(c.CleanupMs))
+	m.row("cancelled queries still running after settle", fmt.Sprint(c.StillRunning))
+	m.row("pool acquired after settle", trimFloat(c.PoolAcquiredAfter, 1))
+	m.row("goroutines leaked (after − baseline)", trimFloat(c.GoroutinesLeaked, 1))
+	m.row("p99 of non-cancelled requests", ms(c.NonCancelledP99Ms))
+	m.p("\n")
+}
+
+func (m *mdWriter) shutdown(s summary.Scenario) {
+	sd := s.Shutdown
+	m.p("### Shutdown\n\n")
+	m.header("lr", "Figure", "Value")
+	m.row("SIGTERM at", ms(sd.SigtermOffsetMs))
+	m.row("/readyz → 503 after SIGTERM", msOrNever(sd.ReadyzFlipMs))
+	m.row("listener closed after SIGTERM", msOrNever(sd.ListenerClosedMs))
+	m.row("drain (SIGTERM → exit)", fmt.Sprintf("%s of %s allowed", ms(sd.DrainMs), ms(sd.DrainTimeoutMs)))
+	exit := fmt.Sprint(sd.ExitCode)
+	if sd.Forced {
+		exit += " **(forced: stragglers closed)**"
+	}
+	m.row("exit code", exit)
+	m.row("longest request in flight at SIGTERM", ms(sd.LongestInFlightMs))
+	m.row("writes acknowledged (201) / found in PostgreSQL", fmt.Sprintf("%d / %d", sd.WritesAcked, sd.WritesFound))
+	if len(sd.MissingIDs) > 0 {
+		ids := make([]string, 0, len(sd.MissingIDs))
+		for i, id := range sd.MissingIDs {
+			if i == 50 {
+				ids = append(ids, fmt.Sprintf("… %d more", len(sd.MissingIDs)-50))
+				break
+			}
+			ids = append(ids, fmt.Sprint(id))
+		}
+		m.row("**missing ids**", strings.Join(ids, ", "))
+	}
+	m.p("\n")
+	if len(sd.Classes) > 0 {
+		m.header("lr", "Result class", "Requests")
+		for _, k := range shutdownClasses(sd.Classes) {
+			name := cell(k)
+			if k == "lost" && sd.Classes[k] > 0 {
+				name = "**lost**"
+			}
+			m.row(name, fmt.Sprint(sd.Classes[k]))
+		}
+		m.p("\n")
+	}
+}
+
+func (m *mdWriter) ramp(r summary.Run, rs *summary.RampStats) {
+	m.p("### Ramp\n\n")
+	if rs.CapacityRate > 0 {
+		m.p("Capacity: **%s** (highest rate whose p99 stayed within the SLO of %s)\n\n", rate(rs.CapacityRate), ms(r.Settings.SLOP99Ms))
+	} else {
+		m.p("Capacity: **no rate met the SLO** of %s\n\n", ms(r.Settings.SLOP99Ms))
+	}
+	if len(rs.Steps) == 0 {
+		return
+	}
+	m.header("rrrrl", "Target rate", "Achieved", "p99", "Errors", "Within SLO")
+	for _, st := range rs.Steps {
+		ok := "✅ yes"
+		if !st.WithinSLO {
+			ok = "❌ no"
+		}
+		m.row(rate(st.Rate), rate(st.AchievedRate), ms(st.P99Ms), pct(st.ErrorRatio), ok)
+	}
+	m.p("\n")
+}
+
+func (m *mdWriter) server(sv summary.ServerStats) {
+	if sv == (summary.ServerStats{}) {
+		return
+	}
+	m.p("Server: goroutines %s → peak %s → %s after · heap peak %s · pool acquired peak %s · DB active peak %s · settle %s\n\n",
+		trimFloat(sv.GoroutinesBaseline, 0), trimFloat(sv.GoroutinesPeak, 0), trimFloat(sv.GoroutinesAfter, 0),
+		bytesText(sv.HeapPeakBytes), trimFloat(sv.PoolAcquiredPeak, 0), trimFloat(sv.DBActivePeak, 0), msOrNever(sv.SettleMs))
+}
+
+func (m *mdWriter) requests(title string, qs []summary.Request, total int64) {
+	if len(qs) == 0 {
+		return
+	}
+	if total > int64(len(qs)) {
+		m.p("### %s (%d of %d listed)\n\n", title, len(qs), total)
+	} else {
+		m.p("### %s (%d)\n\n", title, len(qs))
+	}
+	m.header("rrllrrll", "#", "At", "Method", "URL", "Code", "Latency", "Class / error", "Trace")
+	for i, q := range qs {
+		m.row(fmt.Sprint(i+1), ms(q.OffsetMs), cell(q.Method), code(q.URL), fmt.Sprint(q.Code), ms(q.LatencyMs), cell(requestError(q)), mdTrace(q))
+	}
+	m.p("\n")
+}
+
+// mdTrace is a link to the trace when the runner gave a URL (only for sampled traces with a
+// Jaeger URL set), the plain id otherwise.
+func mdTrace(q summary.Request) string {
+	if q.TraceID == "" {
+		return "–"
+	}
+	if u := traceLink(q); u != "" {
+		return fmt.Sprintf("[%s](%s)", code(q.TraceID), linkDest(u))
+	}
+	id := code(q.TraceID)
+	if !q.Sampled {
+		id += " (not sampled)"
+	}
+	return id
+}
+
+func (m *mdWriter) topCPU(fs []summary.Function) {
+	if len(fs) == 0 {
+		return
+	}
+	m.p("### Top CPU functions\n\n")
+	m.header("lrrrr", "Function", "Flat", "Flat %", "Cum", "Cum %")
+	for _, f := range fs {
+		m.row(code(f.Name), ms(f.FlatMs), trimFloat(f.FlatPct, 1)+"%", ms(f.CumMs), trimFloat(f.CumPct, 1)+"%")
+	}
+	m.p("\n")
+}
+
+func verdictIcon(v summary.Verdict) string {
+	switch v {
+	case summary.Pass:
+		return "✅"
+	case summary.Fail:
+		return "❌"
+	case summary.Invalid:
+		return "⚠️"
+	case summary.Skipped:
+		return "⏭️"
+	case summary.Interrupted:
+		return "⛔"
+	default:
+		return "❔"
+	}
+}
+
+// bytesText formats bytes as the heap chart's axis does.
+func bytesText(v float64) string { return chart.Bytes(v) }
+
+// mdSpecial are the characters that start Markdown or HTML constructs inline. Escaping every one
+// with a backslash (CommonMark allows it before any ASCII punctuation) keeps input text literal.
+const mdSpecial = "\\`*_[]<>|#~!&"
+
+// mdText escapes s for running Markdown text, on one line.
+func mdText(s string) string {
+	var b strings.Builder
+	for _, r := range oneLine(s) {
+		if strings.ContainsRune(mdSpecial, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// cell escapes s for a table cell: mdText already escapes pipes, which would otherwise end the
+// cell, and folds newlines, which would end the row.
+func cell(s string) string { return mdText(s) }
+
+// code wraps s in a code span with a fence longer than any backtick run inside it. Pipes stay
+// escaped: GitHub splits table cells on them even inside code spans.
+func code(s string) string {
+	s = strings.ReplaceAll(oneLine(s), "|", `\|`)
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// linkDest percent-encodes the characters that would end a Markdown link destination or a table
+// cell.
+func linkDest(u string) string {
+	return strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "|", "%7C", "<", "%3C", ">", "%3E", "\n", "", "\r", "").Replace(u)
+}
+
+// anchor is the heading id GitHub generates for "## <icon> name: VERDICT" given "name VERDICT":
+// lower case, spaces to dashes, punctuation and the icon dropped (the space after the icon stays
+// as a leading dash). Used for the verdict table's links to each section.
+func anchor(heading string) string {
+	var b strings.Builder
+	b.WriteString("-") // the icon is dropped, its following space becomes a dash
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
