@@ -1,0 +1,193 @@
+package dashboards
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+)
+
+// registerPlugins is needed once before the SDK can decode panel options and data queries into
+// their typed forms (prometheus.Dataquery instead of an opaque map). The SDK keeps the registry
+// in a package variable, so this is done lazily and once, not in an init().
+var registerPlugins = sync.OnceFunc(plugins.RegisterDefaultPlugins)
+
+// Parse decodes dashboard JSON into the SDK's Dashboard type, with panels and their targets in
+// their typed forms (a Prometheus target becomes a prometheus.Dataquery).
+//
+// It uses the SDK's regular decoder. The SDK's strict one (UnmarshalJSONStrict) is unusable in
+// v0.0.22: it returns an empty BuildErrors slice as a non-nil error, and its own callers treat
+// that as a failure and silently drop every panel.
+func Parse(data []byte) (dashboard.Dashboard, error) {
+	registerPlugins()
+	var d dashboard.Dashboard
+	if err := json.Unmarshal(data, &d); err != nil {
+		return dashboard.Dashboard{}, fmt.Errorf("parse dashboard: %w", err)
+	}
+	if d.Uid == nil || d.Title == nil {
+		return dashboard.Dashboard{}, errors.New("parse dashboard: no uid or title: not a dashboard")
+	}
+	return d, nil
+}
+
+// Query is one PromQL expression of a dashboard: a panel target or an annotation.
+type Query struct {
+	Dashboard string // dashboard title
+	Panel     string // panel title, or "annotation: NAME"
+	RefID     string
+	Expr      string
+}
+
+func (q Query) String() string {
+	return fmt.Sprintf("%s / %s / %s: %s", q.Dashboard, q.Panel, q.RefID, q.Expr)
+}
+
+// Panels returns every panel that is not a row, including panels nested in collapsed rows.
+func Panels(d dashboard.Dashboard) []dashboard.Panel {
+	var out []dashboard.Panel
+	for _, p := range d.Panels {
+		if p.Panel != nil {
+			out = append(out, *p.Panel)
+		}
+		if p.RowPanel != nil {
+			out = append(out, p.RowPanel.Panels...)
+		}
+	}
+	return out
+}
+
+// promQuery returns the Prometheus query inside a decoded or built target, or false when the
+// target is of another data source type (or was not decoded into a typed query at all).
+func promQuery(t variants.Dataquery) (prometheus.Dataquery, bool) {
+	switch q := t.(type) {
+	case prometheus.Dataquery:
+		return q, true
+	case *prometheus.Dataquery:
+		if q == nil {
+			return prometheus.Dataquery{}, false
+		}
+		return *q, true
+	}
+	return prometheus.Dataquery{}, false
+}
+
+// Queries lists every PromQL expression of a dashboard: each panel target and each annotation.
+func Queries(d dashboard.Dashboard) []Query {
+	title := deref(d.Title)
+	var out []Query
+	for _, p := range Panels(d) {
+		for _, t := range p.Targets {
+			q, ok := promQuery(t)
+			if !ok {
+				continue
+			}
+			out = append(out, Query{Dashboard: title, Panel: deref(p.Title), RefID: deref(q.RefId), Expr: q.Expr})
+		}
+	}
+	for _, a := range d.Annotations.List {
+		expr := deref(a.Expr)
+		if q, ok := promQuery(a.Target); ok && q.Expr != "" {
+			expr = q.Expr
+		}
+		if expr == "" {
+			continue
+		}
+		out = append(out, Query{Dashboard: title, Panel: "annotation: " + a.Name, RefID: "annotation", Expr: expr})
+	}
+	return out
+}
+
+// DatasourceUIDs returns the sorted, distinct data-source UIDs a dashboard refers to: panels,
+// their targets, variables and annotations.
+func DatasourceUIDs(d dashboard.Dashboard) []string {
+	seen := map[string]bool{}
+	add := func(uid *string) {
+		if uid != nil && *uid != "" {
+			seen[*uid] = true
+		}
+	}
+	for _, p := range Panels(d) {
+		if p.Datasource != nil {
+			add(p.Datasource.Uid)
+		}
+		for _, t := range p.Targets {
+			if q, ok := promQuery(t); ok && q.Datasource != nil {
+				add(q.Datasource.Uid)
+			}
+		}
+	}
+	for _, v := range d.Templating.List {
+		if v.Datasource != nil {
+			add(v.Datasource.Uid)
+		}
+	}
+	for _, a := range d.Annotations.List {
+		if a.Datasource != nil {
+			add(a.Datasource.Uid)
+		}
+	}
+	uids := make([]string, 0, len(seen))
+	for u := range seen {
+		uids = append(uids, u)
+	}
+	sort.Strings(uids)
+	return uids
+}
+
+// Check enforces the rules every dashboard here follows: each panel has a title, a unit and at
+// least one Prometheus query with an expression; panel ids are unique. It returns every
+// violation, not just the first, each naming the dashboard and panel.
+func Check(d dashboard.Dashboard) error {
+	title := deref(d.Title)
+	var errs []error
+	ids := map[uint32]string{}
+	for _, r := range d.Panels {
+		if r.RowPanel != nil {
+			if prev, dup := ids[r.RowPanel.Id]; dup {
+				errs = append(errs, fmt.Errorf("%s: row %q reuses id %d of %q", title, deref(r.RowPanel.Title), r.RowPanel.Id, prev))
+			}
+			ids[r.RowPanel.Id] = deref(r.RowPanel.Title)
+		}
+	}
+	for _, p := range Panels(d) {
+		name := deref(p.Title)
+		if name == "" {
+			errs = append(errs, fmt.Errorf("%s: a %s panel has no title", title, p.Type))
+		}
+		if p.Id == nil {
+			errs = append(errs, fmt.Errorf("%s / %s: no panel id", title, name))
+		} else {
+			if prev, dup := ids[*p.Id]; dup {
+				errs = append(errs, fmt.Errorf("%s / %s: reuses id %d of %q", title, name, *p.Id, prev))
+			}
+			ids[*p.Id] = name
+		}
+		if p.FieldConfig == nil || deref(p.FieldConfig.Defaults.Unit) == "" {
+			errs = append(errs, fmt.Errorf("%s / %s: no unit", title, name))
+		}
+		n := 0
+		for _, t := range p.Targets {
+			q, ok := promQuery(t)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s / %s: a target is not a Prometheus query (%T)", title, name, t))
+				continue
+			}
+			if strings.TrimSpace(q.Expr) == "" {
+				errs = append(errs, fmt.Errorf("%s / %s / %s: empty expression", title, name, deref(q.RefId)))
+				continue
+			}
+			n++
+		}
+		if n == 0 {
+			errs = append(errs, fmt.Errorf("%s / %s: no query", title, name))
+		}
+	}
+	return errors.Join(errs...)
+}
