@@ -55,9 +55,9 @@ func newAggregator(start time.Time, slowestN int, jaegerURL string, keepOpen tim
 	}
 }
 
-// add folds in one counted result. lateness is actual − intended send time (≥ 0); hasIntended
-// says whether the schedule is known (otherwise lateness is zero by construction).
-func (a *aggregator) add(r *vegeta.Result, class string, lateness time.Duration) {
+// add folds in one counted result. lateness is actual − intended send time (≥ 0, zero when the
+// schedule is unknown); idx is the result's window (see windowIndex).
+func (a *aggregator) add(r *vegeta.Result, class string, lateness time.Duration, idx int) {
 	a.requests++
 	a.codes[strconv.Itoa(int(r.Code))]++
 	ok := class == ""
@@ -70,10 +70,6 @@ func (a *aggregator) add(r *vegeta.Result, class string, lateness time.Duration)
 	a.intended.Add(r.Latency + lateness)
 	a.lateness.Add(lateness)
 
-	idx := int(r.Timestamp.Sub(a.start) / time.Second)
-	if idx < 0 {
-		idx = 0
-	}
 	if idx >= a.next { // a straggler for a finalised window is counted overall but not re-opened
 		w := a.open[idx]
 		if w == nil {
@@ -102,6 +98,20 @@ func (a *aggregator) add(r *vegeta.Result, class string, lateness time.Duration)
 	}
 }
 
+// windowIndex returns the one-second window of a hit whose send time (intended when the
+// schedule is known, actual otherwise) is off from the counting start. Windows are (k, k+1] s
+// when scheduled, so that the last scheduled hit (due exactly at the window's end) belongs to
+// the last window instead of opening a lonely extra one; [k, k+1) s for actual times.
+func windowIndex(off time.Duration, scheduled bool) int {
+	if off <= 0 {
+		return 0
+	}
+	if scheduled {
+		return int((off - 1) / time.Second)
+	}
+	return int(off / time.Second)
+}
+
 func (a *aggregator) describe(r *vegeta.Result, class string) summary.Request {
 	return Describe(r, class, a.start, a.jaeger)
 }
@@ -118,6 +128,11 @@ func (a *aggregator) flush(now time.Time) {
 // finish finalises every remaining window; total is the counted span, so a last partial
 // window's rate is per its real length.
 func (a *aggregator) finish(total time.Duration) {
+	// Cover the whole span, even seconds in which nothing was sent (a stalled generator or a
+	// dead server must show as a gap, not as a shorter run).
+	if n := int((total + time.Second - 1) / time.Second); n-1 > a.lastIdx {
+		a.lastIdx = n - 1
+	}
 	for a.next <= a.lastIdx {
 		length := time.Second
 		if rest := total - time.Duration(a.next)*time.Second; rest > 0 && rest < time.Second {

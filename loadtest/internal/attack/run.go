@@ -28,6 +28,11 @@ const (
 	DefaultSlowestN       = 10
 )
 
+// windowGrace is how long past Timeout a window stays open for late sends: windows are indexed
+// by intended send time, and a generator late by more than this (then INVALID anyway) has its
+// stragglers counted overall but not in their window.
+const windowGrace = 5 * time.Second
+
 // Config is one attack. Zero values take the documented defaults.
 type Config struct {
 	Scenario string          // names the attack (vegeta's Result.Attack) and the metrics' label
@@ -192,7 +197,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		return cfg.Targeter(t)
 	}
 
-	agg := newAggregator(began.Add(lo), cfg.SlowestN, cfg.JaegerURL, cfg.Timeout+2*time.Second)
+	agg := newAggregator(began.Add(lo), cfg.SlowestN, cfg.JaegerURL, cfg.Timeout+windowGrace)
 	cfg.Metrics.SetTargetRate(cfg.Scenario, cfg.Pacer.Rate(0))
 	cfg.Metrics.Running(cfg.Scenario, true)
 	cfg.Metrics.Event(cfg.Scenario, promexport.EventStart)
@@ -256,7 +261,7 @@ loop:
 					abort()
 				}
 			}
-			agg.add(r, class, lateness)
+			agg.add(r, class, lateness, windowIndex(due-lo, hasSched))
 			if cfg.OnResult != nil {
 				cfg.OnResult(r)
 			}
