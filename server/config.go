@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/benchharness/benchharness/server/internal/auth"
+	"github.com/benchharness/benchharness/server/internal/httpapi"
+)
+
+// config is the server's settings, read from the environment (defaults: docs/contracts.md).
+type config struct {
+	DatabaseURL string
+	JWTSecret   []byte
+	JWTIssuer   string
+
+	Addr      string // API listener, default :8080
+	AdminAddr string // admin listener, default 127.0.0.1:6060
+
+	ShutdownTimeout time.Duration // Shutdown's wait for in-flight requests before Close, default 10s
+	DrainDelay      time.Duration // between /readyz→503 and Shutdown, default 0
+
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration // 5s, 10s, 10s, 10s
+
+	MaxBodyBytes int64 // default 1 MiB
+
+	BenchDelay   bool // BENCH_DELAY=on honours X-Bench-Delay
+	Faults       httpapi.Faults
+	DropWrites   bool
+	FaultNames   []string      // as given, for the start-up warnings
+	ExtraLatency time.Duration // BENCH_EXTRA_LATENCY, default 0
+
+	BlockProfileRate     int // runtime.SetBlockProfileRate, default 0 (off)
+	MutexProfileFraction int // runtime.SetMutexProfileFraction, default 0 (off)
+
+	LogLevel slog.Level
+}
+
+// settingError names the environment variable that is wrong (exit code 2). It never carries the
+// value of a secret.
+type settingError struct {
+	name, reason string
+}
+
+func (e *settingError) Error() string { return "bad setting " + e.name + ": " + e.reason }
+
+func loadConfig(getenv func(string) string) (config, error) {
+	p := parser{getenv: getenv}
+	c := config{
+		DatabaseURL:          p.str("DATABASE_URL", ""),
+		JWTIssuer:            getenv("JWT_ISSUER"),
+		Addr:                 p.addr("ADDR", ":8080"),
+		AdminAddr:            p.addr("ADMIN_ADDR", "127.0.0.1:6060"),
+		ShutdownTimeout:      p.duration("SHUTDOWN_TIMEOUT", 10*time.Second),
+		DrainDelay:           p.duration("DRAIN_DELAY", 0),
+		ReadHeaderTimeout:    p.duration("READ_HEADER_TIMEOUT", 5*time.Second),
+		ReadTimeout:          p.duration("READ_TIMEOUT", 10*time.Second),
+		WriteTimeout:         p.duration("WRITE_TIMEOUT", 10*time.Second),
+		IdleTimeout:          p.duration("IDLE_TIMEOUT", 10*time.Second),
+		MaxBodyBytes:         int64(p.integer("MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1)),
+		ExtraLatency:         p.duration("BENCH_EXTRA_LATENCY", 0),
+		BlockProfileRate:     p.integer("BLOCK_PROFILE_RATE", 0, 0),
+		MutexProfileFraction: p.integer("MUTEX_PROFILE_FRACTION", 0, 0),
+	}
+	if p.err != nil {
+		return config{}, p.err
+	}
+	if c.DatabaseURL == "" {
+		return config{}, &settingError{"DATABASE_URL", "required (a pgx URL such as postgres://user@host:5432/db)"}
+	}
+	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+		// The value is not echoed: it may hold a password.
+		return config{}, &settingError{"DATABASE_URL", "not a valid pgx connection string"}
+	}
+	secret, err := jwtSecret(getenv)
+	if err != nil {
+		return config{}, err
+	}
+	c.JWTSecret = secret
+	switch v := getenv("BENCH_DELAY"); v {
+	case "", "off":
+	case "on":
+		c.BenchDelay = true
+	default:
+		return config{}, &settingError{"BENCH_DELAY", fmt.Sprintf("%q: want on or off", v)}
+	}
+	if v := getenv("BENCH_FAULTS"); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			switch f = strings.TrimSpace(f); f {
+			case "leak-goroutine":
+				c.Faults.LeakGoroutine = true
+			case "ignore-cancel":
+				c.Faults.IgnoreCancel = true
+			case "drop-writes":
+				c.DropWrites = true
+			default:
+				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes", f)}
+			}
+			c.FaultNames = append(c.FaultNames, f)
+		}
+	}
+	switch v := strings.ToLower(getenv("LOG_LEVEL")); v {
+	case "", "info":
+		c.LogLevel = slog.LevelInfo
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		return config{}, &settingError{"LOG_LEVEL", fmt.Sprintf("%q: want debug, info, warn or error", v)}
+	}
+	return c, nil
+}
+
+// jwtSecret reads JWT_SECRET: required, at least auth.MinSecretLen bytes, no default (a silent
+// default secret would make every deployment's tokens interchangeable).
+func jwtSecret(getenv func(string) string) ([]byte, error) {
+	s := getenv("JWT_SECRET")
+	if s == "" {
+		return nil, &settingError{"JWT_SECRET", "required (at least 32 bytes)"}
+	}
+	if len(s) < auth.MinSecretLen {
+		return nil, &settingError{"JWT_SECRET", fmt.Sprintf("is %d bytes, at least %d required", len(s), auth.MinSecretLen)}
+	}
+	return []byte(s), nil
+}
+
+// parser reads settings and keeps the first error, so loadConfig reads as a list.
+type parser struct {
+	getenv func(string) string
+	err    error
+}
+
+func (p *parser) fail(name, format string, a ...any) {
+	if p.err == nil {
+		p.err = &settingError{name, fmt.Sprintf(format, a...)}
+	}
+}
+
+func (p *parser) str(name, def string) string {
+	if v := p.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := p.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		p.fail(name, "%q: want a non-negative duration such as 10s or 250ms", v)
+		return def
+	}
+	return d
+}
+
+func (p *parser) integer(name string, def, minimum int) int {
+	v := p.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < minimum {
+		p.fail(name, "%q: want an integer ≥ %d", v, minimum)
+		return def
+	}
+	return n
+}
+
+func (p *parser) addr(name, def string) string {
+	v := p.str(name, def)
+	host, port, err := net.SplitHostPort(v)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil || strings.ContainsAny(host, " /") {
+		p.fail(name, "%q: want host:port, e.g. 127.0.0.1:8080 or :0 for a free port", v)
+		return def
+	}
+	return v
+}

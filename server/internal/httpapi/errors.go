@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/benchharness/benchharness/server/internal/auth"
+	"github.com/benchharness/benchharness/server/internal/item"
+)
+
+// StatusClientClosedRequest is recorded (metrics, span, log) when the client went away before
+// the response; nginx's convention. Nobody receives it.
+const StatusClientClosedRequest = 499
+
+// problem is an error that already knows its HTTP status (bad query, wrong content type, ...).
+type problem struct {
+	status int
+	detail string
+}
+
+func (p *problem) Error() string { return p.detail }
+
+var (
+	errNotFound         = &problem{http.StatusNotFound, "no such route"}
+	errMethodNotAllowed = &problem{http.StatusMethodNotAllowed, "method not allowed on this route"}
+)
+
+// problemBody is an RFC 9457 problem document.
+type problemBody struct {
+	Type    string `json:"type"`
+	Title   string `json:"title"`
+	Status  int    `json:"status"`
+	Detail  string `json:"detail,omitempty"`
+	TraceID string `json:"trace_id,omitempty"`
+}
+
+// status is the one place that maps errors to HTTP statuses.
+func status(r *http.Request, err error) (int, string) {
+	var p *problem
+	switch {
+	case errors.As(err, &p):
+		return p.status, p.detail
+	case errors.Is(err, item.ErrInvalid):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, auth.ErrMissing), errors.Is(err, auth.ErrInvalid):
+		return http.StatusUnauthorized, err.Error()
+	case r.Context().Err() != nil:
+		// Checked on the request's context, not on err: the client went away, whatever the
+		// query answered (a context error, or 57014 from the cancel request).
+		return StatusClientClosedRequest, "client closed request"
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "timed out"
+	}
+	return http.StatusInternalServerError, "internal error"
+}
+
+// error writes err as application/problem+json. 5xx are logged here with their cause; the cause
+// never reaches the client.
+func (a *api) error(w http.ResponseWriter, r *http.Request, err error) {
+	code, detail := status(r, err)
+	if code >= 500 {
+		a.log.ErrorContext(r.Context(), "request failed", "err", err, "trace_id", w.Header().Get("X-Trace-Id"))
+	}
+	if code == http.StatusUnauthorized {
+		v := `Bearer realm="items"`
+		if errors.Is(err, auth.ErrInvalid) {
+			v += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", v)
+	}
+	title := http.StatusText(code)
+	if code == StatusClientClosedRequest {
+		title = "Client Closed Request"
+	}
+	body, _ := json.Marshal(problemBody{
+		Type: "about:blank", Title: title, Status: code, Detail: detail,
+		TraceID: w.Header().Get("X-Trace-Id"),
+	})
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+var _ slog.LogValuer = (*problem)(nil)
+
+// LogValue keeps problems short in logs.
+func (p *problem) LogValue() slog.Value { return slog.StringValue(p.detail) }

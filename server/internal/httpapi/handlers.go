@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/benchharness/benchharness/server/internal/item"
+	"github.com/benchharness/benchharness/server/internal/postgres"
+)
+
+// listItems: GET /api/v1/items?page=P&per_page=N.
+func (a *api) listItems(w http.ResponseWriter, r *http.Request) {
+	p, err := parsePage(r)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	delay, err := a.delay(r)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	items, err := a.store.List(a.queryContext(r), p, delay)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	buf := a.getBuf()
+	defer a.putBuf(buf)
+	*buf = appendPage(*buf, items, p)
+	writeJSON(w, http.StatusOK, *buf)
+}
+
+// createItem: POST /api/v1/item.
+func (a *api) createItem(w http.ResponseWriter, r *http.Request) {
+	n, err := decodeNewItem(r.Header.Get("Content-Type"), http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	delay, err := a.delay(r)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	it, err := a.store.Create(a.queryContext(r), n, delay)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	buf := a.getBuf()
+	defer a.putBuf(buf)
+	*buf = appendItem(*buf, it)
+	writeJSON(w, http.StatusCreated, *buf)
+}
+
+// queryContext is the request's context, detached from its cancellation under ignore-cancel.
+func (a *api) queryContext(r *http.Request) context.Context {
+	if a.faults.IgnoreCancel {
+		return context.WithoutCancel(r.Context())
+	}
+	return r.Context()
+}
+
+// parsePage reads page and per_page; absent means the default, anything not an integer in range
+// is a 400.
+func parsePage(r *http.Request) (item.Page, error) {
+	number, size := 1, item.DefaultPerPage
+	if r.URL.RawQuery != "" {
+		q := r.URL.Query()
+		var err error
+		if number, err = intParam(q, "page", number); err != nil {
+			return item.Page{}, err
+		}
+		if size, err = intParam(q, "per_page", size); err != nil {
+			return item.Page{}, err
+		}
+	}
+	return item.NewPage(number, size)
+}
+
+func intParam(q map[string][]string, name string, def int) (int, error) {
+	vs, ok := q[name]
+	if !ok {
+		return def, nil
+	}
+	if len(vs) != 1 {
+		return 0, &item.ValidationError{Field: name, Reason: "given more than once"}
+	}
+	n, err := strconv.Atoi(vs[0])
+	if err != nil {
+		return 0, &item.ValidationError{Field: name, Reason: "must be an integer"}
+	}
+	return n, nil
+}
+
+// delay reads X-Bench-Delay when BENCH_DELAY=on; otherwise the header is ignored.
+func (a *api) delay(r *http.Request) (time.Duration, error) {
+	if !a.benchDelay {
+		return 0, nil
+	}
+	v := r.Header.Get("X-Bench-Delay")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, &problem{http.StatusBadRequest, "X-Bench-Delay: want a non-negative Go duration such as 250ms"}
+	}
+	return min(d, postgres.MaxDelay), nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+// getBuf returns a response buffer from a.bufs: a page of 20 items is ~2 KiB, rebuilt on every
+// request, so reusing buffers saves an allocation and its garbage per request.
+func (a *api) getBuf() *[]byte {
+	if b, ok := a.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 4096)
+	return &b
+}
+
+func (a *api) putBuf(b *[]byte) {
+	if cap(*b) > 1<<20 { // do not keep rare huge buffers alive
+		return
+	}
+	*b = (*b)[:0]
+	a.bufs.Put(b)
+}

@@ -1,0 +1,82 @@
+// Package httpapi is the items HTTP API: the routes (routes.go), the handlers, request decoding,
+// the one mapping from errors to RFC 9457 problem responses (errors.go) and the middleware that
+// names spans and labels metrics with chi's route pattern.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/benchharness/benchharness/server/internal/auth"
+	"github.com/benchharness/benchharness/server/internal/postgres"
+)
+
+// Faults are the test-only faults of docs/contracts.md; all off by default.
+type Faults struct {
+	// LeakGoroutine: every API request starts a goroutine that never returns.
+	LeakGoroutine bool
+	// IgnoreCancel: queries run on context.WithoutCancel, so a client that gives up does not
+	// cancel them in PostgreSQL.
+	IgnoreCancel bool
+}
+
+// Config is what NewHandler needs. Store, Verifier and Metrics are required.
+type Config struct {
+	Store    *postgres.Store
+	Verifier *auth.Verifier
+	Metrics  *Metrics
+	// TracerProvider and Propagator default to no-op tracing (no trace ids in responses).
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// MaxBodyBytes limits request bodies (default 1 MiB); larger bodies get 413.
+	MaxBodyBytes int64
+	// BenchDelay honours X-Bench-Delay (capped at postgres.MaxDelay) as a pg_sleep in the query.
+	BenchDelay bool
+	// ExtraLatency is added to every API request (test-only regression injection).
+	ExtraLatency time.Duration
+	Faults       Faults
+}
+
+// DefaultMaxBodyBytes is the body limit when Config.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+type api struct {
+	store        *postgres.Store
+	verifier     *auth.Verifier
+	metrics      *Metrics
+	log          *slog.Logger
+	maxBody      int64
+	benchDelay   bool
+	extraLatency time.Duration
+	faults       Faults
+	bufs         sync.Pool // *[]byte response buffers
+}
+
+// NewHandler returns the API: otelhttp outermost (it starts the server span from any incoming
+// traceparent), then the chi router.
+func NewHandler(cfg Config) http.Handler {
+	a := &api{
+		store:        cfg.Store,
+		verifier:     cfg.Verifier,
+		metrics:      cfg.Metrics,
+		log:          cfg.Logger,
+		maxBody:      cfg.MaxBodyBytes,
+		benchDelay:   cfg.BenchDelay,
+		extraLatency: cfg.ExtraLatency,
+		faults:       cfg.Faults,
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.maxBody <= 0 {
+		a.maxBody = DefaultMaxBodyBytes
+	}
+	return a.routes(cfg.TracerProvider, cfg.Propagator)
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/benchharness/benchharness/server/internal/auth"
+	"github.com/benchharness/benchharness/server/internal/httpapi"
+	"github.com/benchharness/benchharness/server/internal/postgres"
+	"github.com/benchharness/benchharness/server/internal/telemetry"
+)
+
+// errForcedShutdown: in-flight requests outlived SHUTDOWN_TIMEOUT and were cut off (exit 3).
+var errForcedShutdown = errors.New("forced shutdown: requests still in flight after SHUTDOWN_TIMEOUT were closed")
+
+// Bounds of the last shutdown phases, which have no setting: a flush to an absent collector or a
+// pprof profile in progress on the admin port must not hold the exit for long.
+const (
+	flushTimeout      = 5 * time.Second
+	adminCloseTimeout = 2 * time.Second
+)
+
+// serve runs the API until ctx ends or SIGINT/SIGTERM arrives, then shuts down in order:
+// /readyz 503 → DRAIN_DELAY → Shutdown(SHUTDOWN_TIMEOUT), Close on timeout → pool → traces →
+// admin listener last, so the drain can be watched on /metrics and /readyz.
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	version := buildVersion()
+	for _, f := range cfg.FaultNames {
+		log.Warn("fault enabled: the server misbehaves on purpose", "fault", f)
+	}
+	if cfg.ExtraLatency > 0 {
+		log.Warn("fault enabled: extra latency on every API request", "fault", "BENCH_EXTRA_LATENCY", "latency", cfg.ExtraLatency.String())
+	}
+	runtime.SetBlockProfileRate(cfg.BlockProfileRate)
+	runtime.SetMutexProfileFraction(cfg.MutexProfileFraction)
+
+	// The signal only starts the shutdown; it never cancels in-flight requests (BaseContext unset).
+	sigCtx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+
+	tracing, err := telemetry.NewTracing(ctx, getenv, version)
+	if err != nil {
+		var se *telemetry.SettingError
+		if errors.As(err, &se) {
+			return &settingError{se.Name, fmt.Sprintf("%q: %s", se.Value, se.Reason)}
+		}
+		return err
+	}
+	flushTraces := sync.OnceValue(func() error {
+		fctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		defer cancel()
+		return tracing.Shutdown(fctx)
+	})
+	defer flushTraces() //nolint:errcheck // the ordered path below reports it; this covers early returns
+
+	verifier, err := auth.NewVerifier(cfg.JWTSecret, cfg.JWTIssuer)
+	if err != nil {
+		return &settingError{"JWT_SECRET", err.Error()}
+	}
+
+	t0 := time.Now()
+	pool, err := postgres.Open(sigCtx, cfg.DatabaseURL, postgres.Options{TracerProvider: tracing.Provider, Logger: log})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	closePool := sync.OnceFunc(pool.Close)
+	defer closePool()
+	if err := postgres.Migrate(sigCtx, pool); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("database ready", "duration", time.Since(t0).String())
+
+	reg := telemetry.NewRegistry(version)
+	state := telemetry.NewState(reg)
+	reg.MustRegister(postgres.NewPoolCollector(pool))
+	handler := httpapi.NewHandler(httpapi.Config{
+		Store:          postgres.NewStore(pool, postgres.StoreOptions{DropWrites: cfg.DropWrites}),
+		Verifier:       verifier,
+		Metrics:        httpapi.NewMetrics(reg),
+		TracerProvider: tracing.Provider,
+		Propagator:     tracing.Propagator,
+		Logger:         log,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		BenchDelay:     cfg.BenchDelay,
+		ExtraLatency:   cfg.ExtraLatency,
+		Faults:         cfg.Faults,
+	})
+
+	apiLn, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on ADDR: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		apiLn.Close()
+		return fmt.Errorf("listen on ADMIN_ADDR: %w", err)
+	}
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	api := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errLog,
+	}
+	admin := &http.Server{
+		Handler:           telemetry.AdminHandler(reg, state, pool.Ping),
+		ReadHeaderTimeout: 5 * time.Second,
+		// No WriteTimeout: /debug/pprof/profile?seconds=30 writes after 30 s.
+		IdleTimeout: 30 * time.Second,
+		ErrorLog:    errLog,
+	}
+
+	g, gctx := errgroup.WithContext(context.Background())
+	g.Go(func() error {
+		if err := api.Serve(apiLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve API: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve admin: %w", err)
+		}
+		return nil
+	})
+	state.Set(telemetry.StateReady)
+	log.Info("listening", "addr", apiLn.Addr().String(), "admin_addr", adminLn.Addr().String(),
+		"version", version, "traces_exporter", tracing.Exporter, "bench_delay", cfg.BenchDelay)
+
+	var forced bool
+	g.Go(func() error {
+		select {
+		case <-sigCtx.Done():
+			log.Info("shutdown requested")
+		case <-gctx.Done(): // a listener failed: same ordered shutdown
+			log.Error("listener failed, shutting down")
+		}
+		forced = shutdown(log, cfg, state, api, admin, closePool, flushTraces)
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if forced {
+		return errForcedShutdown
+	}
+	return nil
+}
+
+// shutdown runs the ordered shutdown and reports whether the API drain was forced.
+func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api, admin *http.Server,
+	closePool func(), flushTraces func() error) (forced bool) {
+	begin := time.Now()
+	state.Set(telemetry.StateDraining)
+	log.Info("draining: /readyz now 503", "phase", "draining", "drain_delay", cfg.DrainDelay.String())
+	if cfg.DrainDelay > 0 {
+		// Lets load balancers see /readyz fail before the listener closes.
+		time.Sleep(cfg.DrainDelay)
+		log.Info("drain delay over", "phase", "drain_delay", "duration", cfg.DrainDelay.String())
+	}
+
+	t := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	err := api.Shutdown(ctx)
+	cancel()
+	if err != nil {
+		forced = true
+		log.Warn("API drain timed out, closing remaining connections", "phase", "api_shutdown",
+			"duration", time.Since(t).String(), "shutdown_timeout", cfg.ShutdownTimeout.String())
+		if err := api.Close(); err != nil {
+			log.Error("close API server", "err", err)
+		}
+	}
+	log.Info("API drained", "phase", "api_shutdown", "duration", time.Since(t).String(), "forced", forced)
+	state.Set(telemetry.StateStopped)
+
+	// After Close, handlers of cut-off requests may still be returning; pool.Close waits for
+	// their connections to be released, so the pool really is closed after the last query.
+	t = time.Now()
+	closePool()
+	log.Info("database pool closed", "phase", "pool_close", "duration", time.Since(t).String())
+
+	t = time.Now()
+	if err := flushTraces(); err != nil {
+		log.Error("flush traces", "phase", "telemetry_flush", "err", err)
+	}
+	log.Info("telemetry flushed", "phase", "telemetry_flush", "duration", time.Since(t).String())
+
+	t = time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), adminCloseTimeout)
+	if err := admin.Shutdown(ctx); err != nil {
+		_ = admin.Close()
+	}
+	cancel()
+	log.Info("admin listener closed", "phase", "admin_shutdown", "duration", time.Since(t).String())
+	log.Info("shutdown complete", "duration", time.Since(begin).String(), "forced", forced)
+	return forced
+}
