@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const composeFile = "../../docker-compose.yml"
+
+func TestComposeFile(t *testing.T) {
+	abs, err := filepath.Abs(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := check(context.Background(), abs, filepath.Dir(abs)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCheckFails breaks the real file one way at a time and expects the matching complaint,
+// so that each rule is shown to be able to fail.
+func TestCheckFails(t *testing.T) {
+	orig, err := os.ReadFile(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, old, new, want string
+	}{
+		{"port on all interfaces", `"127.0.0.1:3000:3000"`, `"3000:3000"`, `port 3000:3000 is published on ""`},
+		{"moving tag", "image: postgres:17.6-bookworm", "image: postgres:latest", `tag "latest" is not a version`},
+		{"no tag", "image: grafana/grafana:12.2.1", "image: grafana/grafana", "has no tag"},
+		{"mounted file missing", "./deploy/jaeger/config.yaml:", "./deploy/jaeger/missing.yaml:", "missing.yaml"},
+		{"short grace", "stop_grace_period: 20s", "stop_grace_period: 5s", "stop_grace_period 5s is not longer"},
+		{"harness always on", "profiles: [bench]", "profiles: []", "want [bench]"},
+		{"healthcheck not on readyz", `"http://127.0.0.1:6060/readyz"]`, `"http://127.0.0.1:6060/healthz"]`, "does not probe /readyz"},
+		{"grafana admin", "GF_AUTH_ANONYMOUS_ORG_ROLE: Viewer", "GF_AUTH_ANONYMOUS_ORG_ROLE: Admin", "Viewer role"},
+		{"unknown key", "stop_grace_period: 20s", "stop_grace_perod: 20s", "stop_grace_perod"},
+		{"dockerfile missing", "dockerfile: Dockerfile", "dockerfile: Dockerfile.gone", "dockerfile"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(string(orig), tt.old) {
+				t.Fatalf("%s does not contain %q any more: update the test", composeFile, tt.old)
+			}
+			path := filepath.Join(t.TempDir(), "docker-compose.yml")
+			if err := os.WriteFile(path, []byte(strings.Replace(string(orig), tt.old, tt.new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := check(context.Background(), path, repo)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("check = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
