@@ -211,7 +211,7 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	}
 	overTime := sloRefIfNear(refs, p99, mx)
 	out = append(out, chart.Line{
-		Title: "Latency over time (actual, per second)" + sloNote(refs, overTime), XLabel: "time since start (s)", YLabel: "latency (ms)",
+		Title: "Latency over time (actual, per second)" + sloNote(refs, overTime), XLabel: "time since start (s)", YLabel: "latency (ms)", XUnit: " s", YUnit: " ms",
 		Series:  []chart.Series{{Name: "p50", Points: p50}, {Name: "p99", Points: p99}, {Name: "max", Points: mx, Dashed: true}},
 		Markers: markers, Refs: overTime,
 	})
@@ -232,7 +232,7 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	}
 	pcts := sloRefIfNear(refs, pick(s.Latency), pick(s.LatencyIntended))
 	out = append(out, chart.Line{
-		Title: "Latency percentiles: actual vs intended (gap = coordinated omission)" + sloNote(refs, pcts), XLabel: "percentile", YLabel: "latency (ms)",
+		Title: "Latency percentiles: actual vs intended (gap = coordinated omission)" + sloNote(refs, pcts), XLabel: "percentile", YLabel: "latency (ms)", YUnit: " ms",
 		Series: []chart.Series{
 			{Name: "actual (from send)", Points: pick(s.Latency), Dots: true},
 			{Name: "intended (from schedule)", Points: pick(s.LatencyIntended), Dots: true, Dashed: true},
@@ -255,7 +255,7 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 		errs = append(errs, chart.Point{X: x, Y: float64(w.Errors) / length})
 	}
 	out = append(out, chart.Line{
-		Title: "Throughput and errors over time", XLabel: "time since start (s)", YLabel: "requests per second",
+		Title: "Throughput and errors over time", XLabel: "time since start (s)", YLabel: "requests per second", XUnit: " s", YUnit: "/s",
 		Series: []chart.Series{
 			{Name: "sent", Points: sent, Dashed: true, Color: "#777777"},
 			{Name: "successful", Points: ok, Color: "#009e73"},
@@ -279,7 +279,7 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	if len(s.Timeline) > 0 || len(s.Events) > 0 {
 		out = append(out,
 			chart.Line{
-				Title: "Server: goroutines and requests in flight", XLabel: "time since start (s)", YLabel: "count",
+				Title: "Server: goroutines and requests in flight", XLabel: "time since start (s)", YLabel: "count", XUnit: " s",
 				Series: []chart.Series{
 					{Name: "goroutines", Points: tl(func(x summary.Sample) float64 { return x.Goroutines }, false)},
 					{Name: "in flight", Points: tl(func(x summary.Sample) float64 { return x.InFlight }, false)},
@@ -287,12 +287,12 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 				Markers: markers, Height: 240,
 			},
 			chart.Line{
-				Title: "Server: heap in use", XLabel: "time since start (s)", YLabel: "heap",
+				Title: "Server: heap in use", XLabel: "time since start (s)", YLabel: "heap", XUnit: " s",
 				Series:  []chart.Series{{Name: "heap alloc", Points: tl(func(x summary.Sample) float64 { return x.HeapBytes }, false)}},
 				Markers: markers, YFormat: chart.Bytes, Height: 220,
 			},
 			chart.Line{
-				Title: "Server: connection pool and PostgreSQL activity", XLabel: "time since start (s)", YLabel: "connections / queries",
+				Title: "Server: connection pool and PostgreSQL activity", XLabel: "time since start (s)", YLabel: "connections / queries", XUnit: " s",
 				Series: []chart.Series{
 					{Name: "pool acquired", Points: tl(func(x summary.Sample) float64 { return x.PoolAcquired }, false)},
 					{Name: "pool idle", Points: tl(func(x summary.Sample) float64 { return x.PoolIdle }, false)},
@@ -318,11 +318,11 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 		}
 		out = append(out,
 			chart.Line{
-				Title: "Ramp: p99 per step", XLabel: "target rate (requests/s)", YLabel: "p99 latency (ms)",
+				Title: "Ramp: p99 per step", XLabel: "target rate (requests/s)", YLabel: "p99 latency (ms)", XUnit: "/s", YUnit: " ms",
 				Series: []chart.Series{{Name: "p99", Points: p99s, Dots: true}}, Refs: refs, Markers: capMarker, Height: 240,
 			},
 			chart.Line{
-				Title: "Ramp: achieved vs target rate", XLabel: "target rate (requests/s)", YLabel: "requests/s",
+				Title: "Ramp: achieved vs target rate", XLabel: "target rate (requests/s)", YLabel: "requests/s", XUnit: "/s", YUnit: "/s",
 				Series:  []chart.Series{{Name: "achieved", Points: achieved, Dots: true}, {Name: "target", Points: ideal, Dashed: true, Color: "#777777"}},
 				Markers: capMarker, Height: 240,
 			},

@@ -16,9 +16,9 @@ import (
 // run folder. Plain text only: it also lands in CI logs that show escape codes literally.
 func Table(w io.Writer, r summary.Run) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "bench run %s: %s\n", orDash(r.ID), runVerdict(r))
+	fmt.Fprintf(bw, "bench run %s: %s\n", oneLine(orDash(r.ID)), runVerdict(r))
 	if b := partialBanner(r); b != "" {
-		fmt.Fprintf(bw, "!! %s\n", b)
+		fmt.Fprintf(bw, "!! %s\n", oneLine(b))
 	}
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERDICT\tSCENARIO\tREQUESTS\tRATE got/want\tP50 act/int\tP99 act/int\tERRORS\tKEY FIGURE")
@@ -45,7 +45,7 @@ func Table(w io.Writer, r summary.Run) error {
 			fmt.Fprintf(bw, "  %s %s: %s\n", s.Verdict, oneLine(s.Name), oneLine(strings.Join(rs, "; ")))
 		}
 	}
-	fmt.Fprintf(bw, "run folder: %s\n", runFolder(r))
+	fmt.Fprintf(bw, "run folder: %s\n", oneLine(runFolder(r)))
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write verdict table: %w", err)
 	}

@@ -61,6 +61,8 @@ type Line struct {
 	// every figure here (latency, counts, bytes) is non-negative and a truncated axis misleads.
 	YFloor  bool
 	YFormat func(float64) string // Y tick labels; nil: Number
+	XUnit   string               // appended to X values in tooltips, e.g. " s"
+	YUnit   string               // appended to Y values in tooltips, e.g. " ms"
 	Width   int                  // SVG user units; 0: 880
 	Height  int                  // 0: 280
 }
@@ -76,8 +78,9 @@ func paletteColor(i int) string {
 // of each bucket, which keeps spikes visible (plain striding would drop them).
 const maxPoints = 1200
 
-// hoverPoints is the most points per series that get an invisible hover target with a tooltip.
-const hoverPoints = 400
+// hoverPoints is the most hover targets (invisible circles with a tooltip) per series; longer
+// series get one every few points, which bounds the file size on long runs.
+const hoverPoints = 60
 
 // layout constants in SVG user units.
 const (
@@ -198,6 +201,7 @@ func (c Line) SVG() string {
 		fmt.Fprintf(&b, `<line class="ref" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="2 3"/>`, num(plot.x0), num(y), num(plot.x1), num(y), esc(col))
 		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end" fill="%s">%s</text>`, num(plot.x1-4), num(y-4), esc(col), esc(r.Label))
 	}
+	var placed []box
 	for _, m := range c.Markers {
 		if !finite(m.X) || m.X < xr.min || m.X > xr.max {
 			continue
@@ -208,10 +212,15 @@ func (c Line) SVG() string {
 		}
 		x := plot.x(xr, m.X)
 		fmt.Fprintf(&b, `<g class="marker"><line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="4 3"/>`, num(x), num(plot.y0), num(x), num(plot.y1), esc(col))
-		// Vertical text beside the line: neighbouring events overlap far less than horizontal labels.
+		// Vertical text beside the line: neighbouring events overlap far less than horizontal
+		// labels, and place() moves a label that would still collide (SIGTERM and the readiness
+		// flip are often milliseconds apart).
+		lb := place(placed, x, plot.x0, plot.y0+4, markerCharWidth*float64(len([]rune(m.Label))))
+		placed = append(placed, lb)
+		tx, ty := lb.x1-2, lb.y0
 		fmt.Fprintf(&b, `<text x="%s" y="%s" transform="rotate(-90 %s %s)" text-anchor="end" font-size="11" fill="%s">%s</text>`,
-			num(x-3), num(plot.y0+4), num(x-3), num(plot.y0+4), esc(col), esc(m.Label))
-		fmt.Fprintf(&b, `<title>%s at %s</title></g>`, esc(m.Label), esc(Number(m.X)))
+			num(tx), num(ty), num(tx), num(ty), esc(col), esc(m.Label))
+		fmt.Fprintf(&b, `<title>%s at %s</title></g>`, esc(m.Label), esc(Number(m.X)+c.XUnit))
 	}
 	for _, s := range series {
 		c.drawSeries(&b, s, plot, xr, yr, yfmt)
@@ -260,16 +269,16 @@ func (c Line) drawSeries(b *strings.Builder, s Series, plot rect, xr, yr axis, y
 		}
 	}
 	// Hover targets: invisible circles whose <title> the browser shows as a tooltip, no JS needed.
-	if len(s.Points) <= hoverPoints {
-		for _, p := range s.Points {
-			if !finite(p.X) || !finite(p.Y) {
-				continue
-			}
-			fmt.Fprintf(b, `<circle class="hover" cx="%s" cy="%s" r="5" fill="transparent"><title>%s: %s at %s</title></circle>`,
-				num(plot.x(xr, p.X)), num(plot.y(yr, p.Y)), esc(s.Name), esc(yfmt(p.Y)), esc(Number(p.X)))
+	stride := max((len(s.Points)+hoverPoints-1)/hoverPoints, 1)
+	b.WriteString(`<g class="hover" fill="transparent">`)
+	for i, p := range s.Points {
+		if i%stride != 0 || !finite(p.X) || !finite(p.Y) {
+			continue
 		}
+		fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="5"><title>%s %s at %s</title></circle>`,
+			num(plot.x(xr, p.X)), num(plot.y(yr, p.Y)), esc(s.Name), esc(yfmt(p.Y)+c.YUnit), esc(Number(p.X)+c.XUnit))
 	}
-	b.WriteString(`</g>`)
+	b.WriteString(`</g></g>`)
 }
 
 // ranges computes both axes from the finite data, the markers and the reference lines.
@@ -342,8 +351,8 @@ func niceAxis(lo, hi float64, n int, exact bool) (axis, bool) {
 	if step == 0 || !finite(step) {
 		return axis{}, false
 	}
-	start := math.Floor(lo/step) * step
-	end := math.Ceil(hi/step) * step
+	start := roundTo(math.Floor(lo/step)*step, step)
+	end := roundTo(math.Ceil(hi/step)*step, step)
 	if !finite(start) || !finite(end) || end <= start {
 		return axis{}, false
 	}
@@ -400,6 +409,53 @@ func decimals(step float64) int {
 		return 0
 	}
 	return int(math.Ceil(-math.Log10(step))) + 1
+}
+
+// markerCharWidth is the average glyph width of marker labels (font-size 11).
+const markerCharWidth = 6.2
+
+// box is the area a rotated marker label covers: x0..x1 across, y0..y1 down.
+type box struct{ x0, y0, x1, y1 float64 }
+
+func (a box) overlaps(b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
+
+// place finds room for a vertical label of the given length beside a marker line at x: left of
+// the line, else right of it, else further down on the left, below whatever it collides with.
+// A line at the left edge (the start event) gets its label on the right, clear of the Y ticks.
+func place(placed []box, x, minX, top, length float64) box {
+	const thick = 12 // the rotated text's height, now its width
+	free := func(c box) bool {
+		for _, p := range placed {
+			if c.overlaps(p) {
+				return false
+			}
+		}
+		return true
+	}
+	left := box{x0: x - thick - 1, y0: top, x1: x - 1, y1: top + length}
+	right := box{x0: x + 1, y0: top, x1: x + thick + 1, y1: top + length}
+	if left.x0 < minX && free(right) {
+		return right
+	}
+	if free(left) {
+		return left
+	}
+	if free(right) {
+		return right
+	}
+	for i := 0; i < len(placed)+1; i++ {
+		down := 0.0
+		for _, p := range placed {
+			if left.overlaps(p) {
+				down = math.Max(down, p.y1+4)
+			}
+		}
+		if down == 0 {
+			break
+		}
+		left.y0, left.y1 = down, down+length
+	}
+	return left
 }
 
 // rect is the plot area in SVG units.
