@@ -348,3 +348,35 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRunTransportErrorClasses: a client timeout and a refused connection, through the real
+// client the engine builds, land in their classes (the cancel and shutdown scenarios count them).
+func TestRunTransportErrorClasses(t *testing.T) {
+	srv, _ := traceServer(t, func(int64) time.Duration { return 2 * time.Second })
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	tests := []struct {
+		name    string
+		url     string
+		timeout time.Duration
+		class   string
+	}{
+		{"client timeout", srv.URL, 200 * time.Millisecond, ClassTimeout},
+		{"refused", closedURL, time.Second, ClassRefused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := Run(context.Background(), Config{
+				Scenario: "errors", Pacer: vegeta.ConstantPacer{Freq: 10, Per: time.Second}, Duration: 300 * time.Millisecond,
+				Targeter: NewTargeter(TargetOptions{BaseURL: tt.url, Seed: 1}), Timeout: tt.timeout,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Requests == 0 || out.ErrorClasses[tt.class] != out.Requests || out.StatusCodes["0"] != out.Requests {
+				t.Errorf("%d requests, classes %v, codes %v; want every one %s with code 0", out.Requests, out.ErrorClasses, out.StatusCodes, tt.class)
+			}
+		})
+	}
+}
