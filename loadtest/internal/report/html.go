@@ -193,10 +193,16 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	nan := math.NaN()
 	var out []chart.Line
 
+	// A window's figures describe the whole window, so they are drawn at its middle; events keep
+	// their exact times.
+	lengths := windowLengths(s.Windows)
+	span := timeSpan(s, lengths)
+	mid := func(i int) float64 { return secs(s.Windows[i].StartMs + lengths[i]/2) }
+
 	// Latency over time: a window with no request has no latency, which is a gap, not a zero.
 	var p50, p99, mx []chart.Point
-	for _, w := range s.Windows {
-		x := secs(w.StartMs)
+	for i, w := range s.Windows {
+		x := mid(i)
 		if w.Requests == 0 {
 			p50, p99, mx = append(p50, chart.Point{X: x, Y: nan}), append(p99, chart.Point{X: x, Y: nan}), append(mx, chart.Point{X: x, Y: nan})
 			continue
@@ -211,7 +217,7 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	}
 	overTime := sloRefIfNear(refs, p99, mx)
 	out = append(out, chart.Line{
-		Title: "Latency over time (actual, per second)" + sloNote(refs, overTime), XLabel: "time since start (s)", YLabel: "latency (ms)", XUnit: " s", YUnit: " ms",
+		Title: "Latency over time (actual, per second)" + sloNote(refs, overTime), XLabel: "time since start (s)", YLabel: "latency (ms)", XUnit: " s", XSpan: span, YUnit: " ms",
 		Series:  []chart.Series{{Name: "p50", Points: p50}, {Name: "p99", Points: p99}, {Name: "max", Points: mx, Dashed: true}},
 		Markers: markers, Refs: overTime,
 	})
@@ -232,7 +238,7 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	}
 	pcts := sloRefIfNear(refs, pick(s.Latency), pick(s.LatencyIntended))
 	out = append(out, chart.Line{
-		Title: "Latency percentiles: actual vs intended (gap = coordinated omission)" + sloNote(refs, pcts), XLabel: "percentile", YLabel: "latency (ms)", YUnit: " ms",
+		Title: "Latency percentiles, actual vs intended: the gap is coordinated omission" + sloNote(refs, pcts), XLabel: "percentile", YLabel: "latency (ms)", YUnit: " ms",
 		Series: []chart.Series{
 			{Name: "actual (from send)", Points: pick(s.Latency), Dots: true},
 			{Name: "intended (from schedule)", Points: pick(s.LatencyIntended), Dots: true, Dashed: true},
@@ -243,19 +249,14 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	// Throughput and errors per second.
 	var sent, ok, errs []chart.Point
 	for i, w := range s.Windows {
-		x := secs(w.StartMs)
-		length := 1.0 // windows are normally one second; derive it when they are not
-		if i+1 < len(s.Windows) && s.Windows[i+1].StartMs > w.StartMs {
-			length = secs(s.Windows[i+1].StartMs - w.StartMs)
-		} else if i > 0 && w.StartMs > s.Windows[i-1].StartMs {
-			length = secs(w.StartMs - s.Windows[i-1].StartMs)
-		}
+		x := mid(i)
+		length := secs(lengths[i])
 		sent = append(sent, chart.Point{X: x, Y: w.Rate})
 		ok = append(ok, chart.Point{X: x, Y: w.Throughput})
 		errs = append(errs, chart.Point{X: x, Y: float64(w.Errors) / length})
 	}
 	out = append(out, chart.Line{
-		Title: "Throughput and errors over time", XLabel: "time since start (s)", YLabel: "requests per second", XUnit: " s", YUnit: "/s",
+		Title: "Throughput and errors over time", XLabel: "time since start (s)", YLabel: "requests per second", XUnit: " s", XSpan: span, YUnit: "/s",
 		Series: []chart.Series{
 			{Name: "sent", Points: sent, Dashed: true, Color: "#777777"},
 			{Name: "successful", Points: ok, Color: "#009e73"},
@@ -279,7 +280,7 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	if len(s.Timeline) > 0 || len(s.Events) > 0 {
 		out = append(out,
 			chart.Line{
-				Title: "Server: goroutines and requests in flight", XLabel: "time since start (s)", YLabel: "count", XUnit: " s",
+				Title: "Server: goroutines and requests in flight", XLabel: "time since start (s)", YLabel: "count", XUnit: " s", XSpan: span,
 				Series: []chart.Series{
 					{Name: "goroutines", Points: tl(func(x summary.Sample) float64 { return x.Goroutines }, false)},
 					{Name: "in flight", Points: tl(func(x summary.Sample) float64 { return x.InFlight }, false)},
@@ -287,12 +288,12 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 				Markers: markers, Height: 240,
 			},
 			chart.Line{
-				Title: "Server: heap in use", XLabel: "time since start (s)", YLabel: "heap", XUnit: " s",
+				Title: "Server: heap in use", XLabel: "time since start (s)", YLabel: "heap", XUnit: " s", XSpan: span,
 				Series:  []chart.Series{{Name: "heap alloc", Points: tl(func(x summary.Sample) float64 { return x.HeapBytes }, false)}},
 				Markers: markers, YFormat: chart.Bytes, Height: 220,
 			},
 			chart.Line{
-				Title: "Server: connection pool and PostgreSQL activity", XLabel: "time since start (s)", YLabel: "connections / queries", XUnit: " s",
+				Title: "Server: connection pool and PostgreSQL activity", XLabel: "time since start (s)", YLabel: "connections / queries", XUnit: " s", XSpan: span,
 				Series: []chart.Series{
 					{Name: "pool acquired", Points: tl(func(x summary.Sample) float64 { return x.PoolAcquired }, false)},
 					{Name: "pool idle", Points: tl(func(x summary.Sample) float64 { return x.PoolIdle }, false)},
@@ -331,6 +332,37 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	return out
 }
 
+// timeSpan is the time range (s) every time chart of a scenario shows, so that the client's
+// and the server's charts line up: from 0 to the last window's end, sample or event.
+func timeSpan(s summary.Scenario, lengths []float64) [2]float64 {
+	end := 0.0
+	for i, w := range s.Windows {
+		end = math.Max(end, w.StartMs+lengths[i])
+	}
+	for _, x := range s.Timeline {
+		end = math.Max(end, x.OffsetMs)
+	}
+	for _, e := range s.Events {
+		end = math.Max(end, e.OffsetMs)
+	}
+	return [2]float64{0, end / 1000}
+}
+
+// windowLengths derives each window's length in ms from its neighbours' start times; windows
+// are normally one second, which is the fallback for a lone window.
+func windowLengths(ws []summary.Window) []float64 {
+	ls := make([]float64, len(ws))
+	for i, w := range ws {
+		ls[i] = 1000
+		if i+1 < len(ws) && ws[i+1].StartMs > w.StartMs {
+			ls[i] = ws[i+1].StartMs - w.StartMs
+		} else if i > 0 && w.StartMs > ws[i-1].StartMs {
+			ls[i] = w.StartMs - ws[i-1].StartMs
+		}
+	}
+	return ls
+}
+
 // sloRefIfNear keeps the SLO line only when the data reaches at least a third of it: a line far
 // above the data would squash what it is compared with into the bottom few pixels. The caller
 // names the SLO in the title when it is left off, so the comparison is never lost.
@@ -355,7 +387,7 @@ func sloRefIfNear(refs []chart.Ref, series ...[]chart.Point) []chart.Ref {
 // sloNote is the title suffix for a chart whose SLO line was left off.
 func sloNote(all, drawn []chart.Ref) string {
 	if len(all) > 0 && len(drawn) == 0 {
-		return " · " + all[0].Label + " (far above, not drawn)"
+		return " · " + all[0].Label + " off scale"
 	}
 	return ""
 }

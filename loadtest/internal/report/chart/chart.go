@@ -57,6 +57,9 @@ type Line struct {
 	Markers []Marker
 	Refs    []Ref
 	XTicks  []Tick // fixed X ticks; nil computes nice ticks
+	// XSpan, when its second value is above its first, is included in the X range: charts of one
+	// timeline pass the same span so their time axes line up.
+	XSpan [2]float64
 	// YFloor, when true, lets the Y axis start above zero; by default it includes zero because
 	// every figure here (latency, counts, bytes) is non-negative and a truncated axis misleads.
 	YFloor  bool
@@ -301,6 +304,9 @@ func (c Line) ranges(series []Series) (xr, yr axis, ok bool) {
 		if finite(m.X) {
 			xmin, xmax = math.Min(xmin, m.X), math.Max(xmax, m.X)
 		}
+	}
+	if c.XSpan[1] > c.XSpan[0] && finite(c.XSpan[0]) && finite(c.XSpan[1]) {
+		xmin, xmax = math.Min(xmin, c.XSpan[0]), math.Max(xmax, c.XSpan[1])
 	}
 	for _, t := range c.XTicks {
 		if finite(t.V) {
