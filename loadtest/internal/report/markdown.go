@@ -270,17 +270,23 @@ func (m *mdWriter) server(sv summary.ServerStats) {
 		bytesText(sv.HeapPeakBytes), trimFloat(sv.PoolAcquiredPeak, 0), trimFloat(sv.DBActivePeak, 0), msOrNever(sv.SettleMs))
 }
 
+// mdMaxRequests caps the request tables: a PR comment holds at most 65536 characters, and
+// report.html and summary.json list them all.
+const mdMaxRequests = 50
+
 func (m *mdWriter) requests(title string, qs []summary.Request, total int64) {
 	if len(qs) == 0 {
 		return
 	}
-	if total > int64(len(qs)) {
-		m.p("### %s (%d of %d listed)\n\n", title, len(qs), total)
+	total = max(total, int64(len(qs)))
+	shown := qs[:min(len(qs), mdMaxRequests)]
+	if total > int64(len(shown)) {
+		m.p("### %s (%d of %d listed)\n\n", title, len(shown), total)
 	} else {
-		m.p("### %s (%d)\n\n", title, len(qs))
+		m.p("### %s (%d)\n\n", title, len(shown))
 	}
 	m.header("rrllrrll", "#", "At", "Method", "URL", "Code", "Latency", "Class / error", "Trace")
-	for i, q := range qs {
+	for i, q := range shown {
 		m.row(fmt.Sprint(i+1), ms(q.OffsetMs), cell(q.Method), code(q.URL), fmt.Sprint(q.Code), ms(q.LatencyMs), cell(requestError(q)), mdTrace(q))
 	}
 	m.p("\n")

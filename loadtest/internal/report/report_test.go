@@ -546,3 +546,57 @@ func TestEmptyRun(t *testing.T) {
 		}
 	}
 }
+
+// longRun is a one-hour run: 3600 windows and 36000 sampler points (100 ms), 500 lost requests.
+func longRun() summary.Run {
+	r := failingRun()
+	s := &r.Scenarios[1]
+	s.Windows = windows(3600, 100, 6, 1800)
+	s.Timeline = nil
+	for off := 0.0; off < 3600e3; off += 100 {
+		s.Timeline = append(s.Timeline, summary.Sample{OffsetMs: off, Goroutines: 20 + float64(int(off)%7), HeapBytes: 8e6, InFlight: 3})
+	}
+	for len(s.Lost) < 500 {
+		s.Lost = append(s.Lost, s.Lost[0])
+	}
+	s.Shutdown.Classes["lost"] = 500
+	return r
+}
+
+// TestLongRunStaysReadable: a long run must not produce a report too large to open or to post;
+// the charts reduce their points and report.md caps its request tables.
+func TestLongRunStaysReadable(t *testing.T) {
+	r := longRun()
+	if n := len(render(t, HTML, r)); n > 2<<20 {
+		t.Errorf("report.html for a one-hour run is %d bytes, want ≤ 2 MiB", n)
+	}
+	md := render(t, Markdown, r)
+	if n := len(md); n > 65536 {
+		t.Errorf("report.md is %d bytes, more than a GitHub comment holds (65536)", n)
+	}
+	if !strings.Contains(md, "Lost requests (50 of 500 listed)") {
+		t.Errorf("the lost table does not say it is capped")
+	}
+}
+
+func BenchmarkHTMLLongRun(b *testing.B) {
+	r := longRun()
+	var n int
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := HTML(&buf, r); err != nil {
+			b.Fatal(err)
+		}
+		n = buf.Len()
+	}
+	b.ReportMetric(float64(n), "bytes/report")
+}
+
+func BenchmarkMarkdownLongRun(b *testing.B) {
+	r := longRun()
+	for b.Loop() {
+		if err := Markdown(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
