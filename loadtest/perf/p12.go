@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
+)
+
+// itemsPath is the request P1 and P2 measure: one page of 20 rows.
+const itemsPath = "/api/v1/items?page=1&per_page=20"
+
+// listSQL is the server's page query (server/internal/postgres: listSQL), which pgbench runs
+// with the same parameters; measureServer checks it against what the server really sent.
+const listSQL = `SELECT id, name, description, created_at FROM items ORDER BY id LIMIT $1 OFFSET $2`
+
+// pgbenchScript is listSQL with page 1 of 20 rows, as pgbench variables so that -M prepared
+// sends it as one prepared statement with parameters, as pgx does.
+const pgbenchScript = `\set lim 20
+\set off 0
+SELECT id, name, description, created_at FROM items ORDER BY id LIMIT :lim OFFSET :off;
+`
+
+// unsampledParent is the traceparent every P1/P2 request carries: an upstream caller that
+// decided not to sample (flags 00). It is what makes "the default sampler" a definite thing: the
+// server's default, parentbased_always_on, follows it and records nothing, while always_on
+// ignores it and records every request. Carrying it on all three variants keeps the load the same.
+const unsampledParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+
+// variant is one server configuration of P1/P2.
+type variant struct {
+	id  string   // off, traced, default
+	env []string // OTEL_* settings
+	srv *serverctl.Local
+}
+
+// measureServer is P1 and P2: the server under wrk against pgbench on the same SELECT, and the
+// server with tracing off, 100 % sampled and exported, and with the default sampler, in
+// interleaved rounds. It then profiles the traced and untraced servers under the same load.
+func (r *runner) measureServer(ctx context.Context) error {
+	c := r.cfg
+	dbURL, err := withPoolSize(r.dbURL, c.pool)
+	if err != nil {
+		return err
+	}
+	secret, err := serverctl.NewSecret()
+	if err != nil {
+		return err
+	}
+	variants := []*variant{{id: "off", env: []string{"OTEL_TRACES_EXPORTER=none"}}}
+	r.res.Settings.Samplers = map[string]string{
+		"off": "OTEL_TRACES_EXPORTER=none (no span processor; parentbased_always_on follows the unsampled parent: nothing recorded)",
+	}
+	if c.only["P2"] {
+		j, err := startJaeger(ctx, c.jaeger, c.out)
+		if err != nil {
+			return fmt.Errorf("start jaeger: %w", err)
+		}
+		defer j.stop()
+		defer func() {
+			// The check that P2's spans were exported at all: a 100 % figure with nothing
+			// arriving would measure a broken exporter.
+			s, err := j.services(context.WithoutCancel(ctx))
+			switch {
+			case err != nil:
+				r.note("P2a", "Could not ask Jaeger which services it holds: %v.", err)
+			case strings.Contains(s, "items-server"):
+				r.note("P2a", "Jaeger received the server's spans (items-server listed by its query API).")
+			default:
+				r.note("P2a", "WARNING: Jaeger holds no items-server traces (%s): export did not happen.", strings.TrimSpace(s))
+				r.res.Errors = append(r.res.Errors, "P2: Jaeger received no spans from the traced servers")
+			}
+		}()
+		otlp := []string{"OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+			"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + j.otlpHTTP}
+		variants = append(variants,
+			&variant{id: "traced", env: append([]string{"OTEL_TRACES_SAMPLER=always_on"}, otlp...)},
+			&variant{id: "default", env: otlp})
+		r.res.Settings.Samplers["traced"] = "OTEL_TRACES_SAMPLER=always_on, OTLP/HTTP to the local Jaeger: every request recorded and exported"
+		r.res.Settings.Samplers["default"] = "OTEL_TRACES_SAMPLER unset = the server's default parentbased_always_on, OTLP/HTTP to the local Jaeger, " +
+			"requests carrying an unsampled W3C traceparent (flags 00, as from an upstream that did not sample): nothing recorded or exported, context still propagated. " +
+			"Without a traceparent the same sampler records every request, which is exactly the 'traced' variant."
+	}
+	for _, v := range variants {
+		srv, err := serverctl.Start(ctx, serverctl.Config{
+			Bin: c.serverBin, DatabaseURL: dbURL, JWTSecret: secret,
+			Env: append([]string{"LOG_LEVEL=warn"}, v.env...),
+		})
+		if err != nil {
+			return fmt.Errorf("start %s server: %w", v.id, err)
+		}
+		v.srv = srv
+		defer srv.Stop(10 * time.Second)
+	}
+	if err := r.seed(ctx, c.items); err != nil {
+		return err
+	}
+	token, err := variants[0].srv.Token(ctx, "perf")
+	if err != nil {
+		return err
+	}
+	headers := []string{"Authorization: Bearer " + token, "traceparent: " + unsampledParent}
+	for _, v := range variants {
+		if err := checkItems(ctx, v.srv.API()+itemsPath, headers); err != nil {
+			return fmt.Errorf("%s server: %w", v.id, err)
+		}
+	}
+	script := filepath.Join(c.out, "p1.pgbench.sql")
+	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
+		return fmt.Errorf("write pgbench script: %w", err)
+	}
+	pgbench := func(d time.Duration) (float64, error) {
+		out, err := runTool(ctx, c.pgbench, "-n", "-M", "prepared", "-c", strconv.Itoa(c.conns), "-j", "2",
+			"-T", strconv.Itoa(int(d/time.Second)), "-f", script, r.dbURL)
+		if err != nil {
+			return 0, err
+		}
+		tps, failed, err := parsePgbench(out)
+		if err == nil && failed > 0 {
+			err = fmt.Errorf("pgbench: %d failed transactions", failed)
+		}
+		return tps, err
+	}
+	wrk := func(v *variant, d time.Duration) (float64, error) {
+		args := []string{c.wrk, "-t2", "-c" + strconv.Itoa(c.conns), "-d" + strconv.Itoa(int(d/time.Second)) + "s"}
+		for _, h := range headers {
+			args = append(args, "-H", h)
+		}
+		out, err := runTool(ctx, append(args, v.srv.API()+itemsPath)...)
+		if err != nil {
+			return 0, err
+		}
+		res, err := parseWrk(out)
+		if err == nil && res.Non2xx+res.Errors > res.Requests/100 {
+			err = fmt.Errorf("wrk on %s server: %d non-2xx and %d socket errors of %d requests", v.id, res.Non2xx, res.Errors, res.Requests)
+		}
+		return res.GoodRate(), err
+	}
+
+	r.logf("P1/P2: %d items, pool_max_conns=%d, warm-up %s each", c.items, c.pool, c.warmup)
+	if _, err := pgbench(c.warmup); err != nil {
+		return fmt.Errorf("pgbench warm-up: %w", err)
+	}
+	for _, v := range variants {
+		if _, err := wrk(v, c.warmup); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	r.checkQueryText(ctx)
+
+	// One round measures pgbench and every variant once; the order rotates round by round so
+	// that none always runs first (right after a quiet gap) or last.
+	type step struct {
+		name string
+		run  func() (float64, error)
+	}
+	steps := []step{{"pgbench", func() (float64, error) { return pgbench(c.round) }}}
+	for _, v := range variants {
+		steps = append(steps, step{v.id, func() (float64, error) { return wrk(v, c.round) }})
+	}
+	for i := 0; i < c.rounds && ctx.Err() == nil; i++ {
+		got := map[string]float64{}
+		for j := range steps {
+			s := steps[(i+j)%len(steps)]
+			v, err := s.run()
+			if err != nil {
+				r.res.Errors = append(r.res.Errors, fmt.Sprintf("P1/P2 round %d %s: %v", i+1, s.name, err))
+				continue
+			}
+			got[s.name] = v
+		}
+		r.logf("P1/P2 round %d: pgbench %.0f tps, off %.0f/s, traced %.0f/s, default %.0f/s",
+			i+1, got["pgbench"], got["off"], got["traced"], got["default"])
+		r.fig("P1").Add(Sample{A: got["off"], B: got["pgbench"], Value: ratio(got["off"], got["pgbench"])})
+		if c.only["P2"] {
+			r.fig("P2a").Add(Sample{A: got["traced"], B: got["off"], Value: ratio(got["traced"], got["off"])})
+			r.fig("P2b").Add(Sample{A: got["default"], B: got["off"], Value: ratio(got["default"], got["off"])})
+		}
+	}
+	r.note("P1", "pool_max_conns=%d (see docs/perf.md); wrk and pgbench both %d connections, 2 threads.", c.pool, c.conns)
+	if c.only["P2"] && ctx.Err() == nil {
+		r.profileTracing(ctx, variants, wrk)
+	}
+	return nil
+}
+
+// withPoolSize sets pool_max_conns in a pgx URL (replacing one already there).
+func withPoolSize(raw string, n int) (string, error) {
+	base, query, _ := strings.Cut(raw, "?")
+	var keep []string
+	for _, kv := range strings.Split(query, "&") {
+		if kv != "" && !strings.HasPrefix(kv, "pool_max_conns=") {
+			keep = append(keep, kv)
+		}
+	}
+	keep = append(keep, "pool_max_conns="+strconv.Itoa(n))
+	if !strings.Contains(base, "://") {
+		return "", usageErrorf("DATABASE_URL must be a postgres:// URL to carry pool_max_conns")
+	}
+	return base + "?" + strings.Join(keep, "&"), nil
+}
+
+// seed fills items up to n rows (the server's migrations created the table).
+func (r *runner) seed(ctx context.Context, n int) error {
+	var have int
+	if err := r.db.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&have); err != nil {
+		return fmt.Errorf("count items: %w", err)
+	}
+	if have >= n {
+		return nil
+	}
+	// Descriptions of 100 characters: a page of 20 is then a few KB of JSON, like real rows.
+	if _, err := r.db.Exec(ctx, `INSERT INTO items (name, description)
+		SELECT 'item ' || g, repeat('d', 100) FROM generate_series(1, $1) g`, n-have); err != nil {
+		return fmt.Errorf("seed %d items: %w", n-have, err)
+	}
+	if _, err := r.db.Exec(ctx, "VACUUM ANALYZE items"); err != nil {
+		return fmt.Errorf("vacuum items: %w", err)
+	}
+	return nil
+}
+
+// checkItems makes sure the measured request succeeds with 20 rows: a misconfigured token
+// would otherwise be measured as fast 401s.
+func checkItems(ctx context.Context, url string, headers []string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", itemsPath, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d: %s", itemsPath, resp.StatusCode, tail(string(body), 1))
+	}
+	var page struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil || len(page.Items) != 20 {
+		return fmt.Errorf("GET %s: want 20 items, got %d (%v)", itemsPath, len(page.Items), err)
+	}
+	return nil
+}
+
+// checkQueryText compares the server's last query (pg_stat_activity keeps it on idle
+// connections) with the SELECT pgbench runs, and says in P1's notes whether they match.
+func (r *runner) checkQueryText(ctx context.Context) {
+	var q string
+	err := r.db.QueryRow(ctx, `SELECT query FROM pg_stat_activity
+		WHERE application_name = 'items-server' AND query LIKE 'SELECT id, name%' LIMIT 1`).Scan(&q)
+	switch {
+	case err != nil:
+		r.note("P1", "Could not read the server's query from pg_stat_activity (%v).", err)
+	case strings.TrimSpace(q) == listSQL:
+		r.note("P1", "The server's query (from pg_stat_activity) is the one pgbench runs: %q with $1=20, $2=0.", listSQL)
+	default:
+		r.note("P1", "WARNING: the server ran %q, pgbench runs %q.", q, listSQL)
+		r.res.Errors = append(r.res.Errors, "P1: pgbench's SELECT differs from the server's")
+	}
+}

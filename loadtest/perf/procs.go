@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// child is a helper process perf started (Jaeger, the trivial endpoint); it is stopped by its
+// PID, never by name, since other people's processes run beside it.
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *syncBuffer
+}
+
+func startChild(name string, argv ...string) (*child, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	c := &child{name: name, cmd: cmd, done: make(chan struct{}), out: out}
+	go func() { _ = cmd.Wait(); close(c.done) }()
+	return c, nil
+}
+
+// stop sends SIGTERM, then SIGKILL after 5 s, and waits for the exit.
+func (c *child) stop() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// syncBuffer is a child's output: exec's copying goroutine writes while perf reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("pick a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// jaeger is a Jaeger v2 that perf starts for P2: OTLP receivers on loopback, in-memory
+// storage bounded to a number of traces, its own telemetry off so it sends nothing anywhere.
+type jaeger struct {
+	*child
+	otlpHTTP string // host:port of the OTLP/HTTP receiver
+	query    string // http://host:port of the query API
+}
+
+const jaegerConfig = `service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      level: none
+    traces:
+      level: none
+extensions:
+  jaeger_query:
+    storage:
+      traces: mem
+    http:
+      endpoint: %s
+    grpc:
+      endpoint: %s
+  jaeger_storage:
+    backends:
+      mem:
+        memory:
+          max_traces: 20000
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: %s
+      http:
+        endpoint: %s
+processors:
+  batch: {}
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: mem
+`
+
+func startJaeger(ctx context.Context, bin, dir string) (*jaeger, error) {
+	var addrs [4]string
+	for i := range addrs {
+		a, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		addrs[i] = a
+	}
+	cfgPath := filepath.Join(dir, "jaeger.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(jaegerConfig, addrs[0], addrs[1], addrs[2], addrs[3])), 0o644); err != nil {
+		return nil, fmt.Errorf("write jaeger config: %w", err)
+	}
+	c, err := startChild("jaeger", bin, "--config=file:"+cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	j := &jaeger{child: c, otlpHTTP: addrs[3], query: "http://" + addrs[0]}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if conn, err := net.DialTimeout("tcp", j.otlpHTTP, time.Second); err == nil {
+			conn.Close()
+			return j, nil
+		}
+		select {
+		case <-c.done:
+			return nil, fmt.Errorf("jaeger exited at start: %s", tail(c.out.String(), 5))
+		case <-ctx.Done():
+			c.stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.stop()
+			return nil, errors.New("jaeger: OTLP receiver not listening after 30s")
+		}
+	}
+}
+
+// services lists the services Jaeger holds traces of.
+func (j *jaeger) services(ctx context.Context) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, j.query+"/api/services", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("jaeger services: %w", err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return b.String(), nil
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// runTool runs a reference tool to completion and returns its combined output.
+func runTool(ctx context.Context, argv ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s: %w: %s", argv[0], err, tail(string(out), 3))
+	}
+	return string(out), nil
+}

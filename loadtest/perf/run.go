@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Settings are the knobs of one perf run, recorded in perf.json so a figure can be reproduced.
+type Settings struct {
+	Rounds        int               `json:"rounds"`
+	Round         string            `json:"round"`          // duration of one measurement in P1/P2
+	Items         int               `json:"items"`          // rows seeded into items
+	Connections   int               `json:"connections"`    // wrk -c and pgbench -c in P1/P2
+	PoolMaxConns  int               `json:"pool_max_conns"` // the server's pool size
+	Samplers      map[string]string `json:"samplers"`
+	P3Workers     int               `json:"p3_workers"`
+	P3Round       string            `json:"p3_round"`
+	FixedRate     float64           `json:"p3_fixed_rate"`
+	RSSRuns       string            `json:"p3_rss_runs"`
+	SigtermRounds int               `json:"p4_sigterm_rounds"`
+	Cancels       string            `json:"p4_cancels"`
+	Tools         map[string]string `json:"tools"`
+}
+
+// config is what the flags of `perf run` set.
+type config struct {
+	out, serverBin, wrk, pgbench, vegeta, jaeger, allocs string
+	smoke                                                bool
+	only                                                 map[string]bool
+
+	rounds, items, conns, pool int
+	round, warmup              time.Duration
+	p3Workers                  int
+	p3Round, rssShort, rssLong time.Duration
+	rssRounds                  int
+	sigtermRounds              int
+	cancelRounds, cancels      int
+}
+
+func runCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	fs.StringVar(&c.out, "out", "", "folder to write perf.json and perf.md into (created)")
+	fs.BoolVar(&c.smoke, "smoke", false, "short rounds: check that every figure is produced (exit 1 if not), not the targets")
+	fs.StringVar(&c.serverBin, "server", "bin/server", "server binary")
+	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
+	fs.StringVar(&c.pgbench, "pgbench", "pgbench", "pgbench binary")
+	fs.StringVar(&c.vegeta, "vegeta", "vegeta", "vegeta CLI binary (v12.13.0)")
+	fs.StringVar(&c.jaeger, "jaeger", ".bin/jaeger", "Jaeger v2 binary (started on loopback, in-memory storage, for P2)")
+	fs.StringVar(&c.allocs, "allocs", "", "go test -bench -benchmem output of the API routes to include (optional)")
+	only := fs.String("only", "P1,P2,P3,P4", "comma list of the parts to measure")
+	fs.IntVar(&c.rounds, "rounds", 5, "interleaved rounds per figure (P1–P3)")
+	fs.DurationVar(&c.round, "round", 10*time.Second, "one P1/P2 measurement (whole seconds)")
+	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "warm-up load before the rounds (whole seconds)")
+	fs.IntVar(&c.items, "items", 10000, "rows seeded into items")
+	fs.IntVar(&c.conns, "c", 32, "connections of wrk and pgbench in P1/P2")
+	fs.IntVar(&c.pool, "pool", 8, "server pool_max_conns in P1/P2 (see docs/perf.md for why)")
+	fs.IntVar(&c.p3Workers, "p3-workers", 32, "workers/connections of every generator in P3")
+	fs.DurationVar(&c.p3Round, "p3-round", 5*time.Second, "one P3 maximum-rate measurement (whole seconds)")
+	fs.DurationVar(&c.rssShort, "rss-short", 20*time.Second, "P3 fixed-rate run, short")
+	fs.DurationVar(&c.rssLong, "rss-long", 60*time.Second, "P3 fixed-rate run, long (peak RSS must not grow from short)")
+	fs.IntVar(&c.rssRounds, "rss-rounds", 2, "short+long pairs of P3 fixed-rate runs")
+	fs.IntVar(&c.sigtermRounds, "sigterm-rounds", 10, "P4 SIGTERM rounds (one server each)")
+	fs.IntVar(&c.cancelRounds, "cancel-rounds", 4, "P4 cancel rounds")
+	fs.IntVar(&c.cancels, "cancels", 50, "P4 cancels per round (the figure is each round's p99)")
+	if err := fs.Parse(args); err != nil {
+		return usageErrorf("run: %v", err)
+	}
+	if c.out == "" {
+		return usageErrorf("run: -out is required")
+	}
+	if c.smoke {
+		applySmoke(fs, &c)
+	}
+	c.only = map[string]bool{}
+	for _, p := range strings.Split(*only, ",") {
+		p = strings.TrimSpace(p)
+		if p != "P1" && p != "P2" && p != "P3" && p != "P4" {
+			return usageErrorf("run: -only: unknown part %q (want P1..P4)", p)
+		}
+		c.only[p] = true
+	}
+	for _, d := range []time.Duration{c.round, c.warmup, c.p3Round} {
+		if d < time.Second || d%time.Second != 0 {
+			return usageErrorf("run: -round, -warmup and -p3-round must be whole seconds ≥ 1s (wrk and pgbench take seconds)")
+		}
+	}
+	if c.rounds < 1 || c.conns < 1 || c.pool < 1 || c.p3Workers < 1 || c.items < 20 {
+		return usageErrorf("run: -rounds, -c, -pool, -p3-workers must be ≥ 1 and -items ≥ 20")
+	}
+	dbURL := getenv("DATABASE_URL")
+	if dbURL == "" {
+		return usageErrorf("run: DATABASE_URL is not set (run through scripts/with-postgres.sh)")
+	}
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return usageErrorf("run: create %s: %v", c.out, err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("run: find own binary: %w", err)
+	}
+	r := &runner{cfg: c, dbURL: dbURL, self: self, log: stderr, res: &Results{
+		SchemaVersion: schemaVersion,
+		Started:       time.Now().UTC(),
+		Smoke:         c.smoke,
+		Host:          Host{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), Load1At: load1()},
+		Settings: Settings{
+			Rounds: c.rounds, Round: c.round.String(), Items: c.items, Connections: c.conns,
+			PoolMaxConns: c.pool, P3Workers: c.p3Workers, P3Round: c.p3Round.String(),
+			RSSRuns:       fmt.Sprintf("%d × (%s, %s)", c.rssRounds, c.rssShort, c.rssLong),
+			SigtermRounds: c.sigtermRounds, Cancels: fmt.Sprintf("%d rounds × %d", c.cancelRounds, c.cancels),
+			Tools: toolVersions(ctx, c),
+		},
+	}}
+	r.res.Figures = newFigures(c)
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return usageErrorf("run: connect to DATABASE_URL: %v", err)
+	}
+	defer pool.Close()
+	r.db = pool
+
+	parts := []struct {
+		id string
+		fn func(context.Context) error
+	}{
+		{"P1", r.measureServer}, // P1 and P2 share their rounds: same servers, same load
+		{"P3", r.measureGenerator},
+		{"P4", r.measureShutdown},
+	}
+	for _, p := range parts {
+		if ctx.Err() != nil {
+			break
+		}
+		if p.id == "P1" && !c.only["P1"] && !c.only["P2"] || p.id != "P1" && !c.only[p.id] {
+			continue
+		}
+		if err := p.fn(ctx); err != nil {
+			r.res.Errors = append(r.res.Errors, fmt.Sprintf("%s: %v", p.id, err))
+			r.logf("%s: %v", p.id, err)
+		}
+	}
+	if c.allocs != "" {
+		if err := r.addAllocs(c.allocs); err != nil {
+			r.res.Errors = append(r.res.Errors, err.Error())
+		}
+	}
+	for _, f := range r.res.Figures {
+		f.Summarize()
+	}
+	r.res.Finished = time.Now().UTC()
+	r.res.Host.Load1End = load1()
+	if err := r.res.WriteFiles(c.out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nperf results in %s (shared %d-core machine, load %.2f → %.2f: absolute rates drift, ratios are interleaved)\n\n",
+		c.out, r.res.Host.Cores, r.res.Host.Load1At, r.res.Host.Load1End)
+	r.res.Table(stdout)
+	if ctx.Err() != nil {
+		return errors.New("interrupted; partial results written")
+	}
+	if missing := r.res.Missing(); len(missing) > 0 {
+		return fmt.Errorf("figures not produced: %s (see Errors in %s)", strings.Join(missing, ", "), filepath.Join(c.out, "perf.md"))
+	}
+	return nil
+}
+
+// applySmoke shortens every round the flags did not set explicitly: the smoke run proves that
+// each figure is still produced (CI runs it, well under 2 minutes), not what it measures.
+func applySmoke(fs *flag.FlagSet, c *config) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	short := map[string]func(){
+		"rounds":         func() { c.rounds = 2 },
+		"round":          func() { c.round = time.Second },
+		"warmup":         func() { c.warmup = time.Second },
+		"items":          func() { c.items = 1000 },
+		"p3-round":       func() { c.p3Round = time.Second },
+		"rss-short":      func() { c.rssShort = 2 * time.Second },
+		"rss-long":       func() { c.rssLong = 4 * time.Second },
+		"rss-rounds":     func() { c.rssRounds = 1 },
+		"sigterm-rounds": func() { c.sigtermRounds = 2 },
+		"cancel-rounds":  func() { c.cancelRounds = 2 },
+		"cancels":        func() { c.cancels = 10 },
+	}
+	for name, apply := range short {
+		if !set[name] {
+			apply()
+		}
+	}
+}
+
+// newFigures lists the rows of the table, in order, with their targets (issue #6).
+func newFigures(c config) []*Figure {
+	var fs []*Figure
+	add := func(part string, f *Figure) {
+		if c.only[part] {
+			fs = append(fs, f)
+		}
+	}
+	add("P1", &Figure{ID: "P1", Name: "server / pgbench", Unit: "×", Target: Target{">=", 0.70},
+		A: fmt.Sprintf("GET /api/v1/items (20 rows, auth, metrics, tracing off) under wrk -t2 -c%d: 2xx per second", c.conns),
+		B: fmt.Sprintf("pgbench -n -M prepared -c%d -j2 running the handler's SELECT on the same data: tps", c.conns)})
+	add("P2", &Figure{ID: "P2a", Name: "tracing 100 % → Jaeger / off", Unit: "×", Target: Target{">=", 0.75},
+		A: "same load, OTEL_TRACES_SAMPLER=always_on, OTLP/HTTP to a local Jaeger", B: "same load, OTEL_TRACES_EXPORTER=none"})
+	add("P2", &Figure{ID: "P2b", Name: "tracing default sampler / off", Unit: "×", Target: Target{">=", 0.95},
+		A: "same load, the default sampler (see Settings.samplers)", B: "same load, OTEL_TRACES_EXPORTER=none"})
+	add("P3", &Figure{ID: "P3a", Name: "harness attacker / vegeta CLI at max rate", Unit: "×", Target: Target{">=", 0.95},
+		A: "loadtest/internal/attack against the trivial endpoint: 2xx per second", B: "vegeta attack -rate=0 with the same workers: 2xx per second"})
+	add("P3", &Figure{ID: "P3b", Name: "achieved / target rate at half max", Unit: "×", Target: Target{"within", 0.01},
+		A: "requests sent per second by the harness attacker", B: "the fixed rate asked (half the harness's median maximum)"})
+	add("P3", &Figure{ID: "P3c", Name: "send lateness p99 at half max", Unit: "ms", Target: Target{"<=", 1},
+		A: "actual send time minus the pacer's intended send time, p99 per run"})
+	add("P3", &Figure{ID: "P3d", Name: "harness peak RSS, long run", Unit: "MB", Target: Target{"<=", 150},
+		A: "VmHWM (wait4 ru_maxrss) of the attacker process over the long fixed-rate run"})
+	add("P3", &Figure{ID: "P3e", Name: "peak RSS long / short run", Unit: "×", Target: Target{"<=", 1.10},
+		A: "peak RSS of the long run", B: "peak RSS of the short run (≤ 1.10: does not grow with duration)"})
+	add("P4", &Figure{ID: "P4a", Name: "SIGTERM→exit minus longest in-flight", Unit: "ms", Target: Target{"<=", 100},
+		A: "SIGTERM → process exit", B: "SIGTERM → last in-flight response received"})
+	add("P4", &Figure{ID: "P4b", Name: "cancel → query gone, p99", Unit: "ms", Target: Target{"<=", 250},
+		A: "client cancels → its pg_sleep no longer active in pg_stat_activity (application_name=items-server), p99 of each round"})
+	return fs
+}
+
+// runner holds what the parts share.
+type runner struct {
+	cfg   config
+	dbURL string
+	self  string
+	db    *pgxpool.Pool
+	log   io.Writer
+	res   *Results
+}
+
+func (r *runner) logf(format string, a ...any) {
+	fmt.Fprintf(r.log, "perf %s: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, a...))
+}
+
+func (r *runner) fig(id string) *Figure {
+	if f := r.res.Figure(id); f != nil {
+		return f
+	}
+	return &Figure{ID: id} // a part measured for another's sake; not in the table
+}
+
+// note appends a sentence to a figure's notes.
+func (r *runner) note(id, format string, a ...any) {
+	f := r.fig(id)
+	s := fmt.Sprintf(format, a...)
+	if f.Notes != "" {
+		f.Notes += " "
+	}
+	f.Notes += s
+}
+
+// load1 is the 1-minute load average, -1 when unreadable (JSON has no NaN): it shows how shared the machine was.
+func load1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// toolVersions records which references the figures were measured against.
+func toolVersions(ctx context.Context, c config) map[string]string {
+	v := map[string]string{}
+	try := func(name string, argv ...string) {
+		out, _ := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		v[name] = line
+	}
+	try("wrk", c.wrk, "-v")
+	try("pgbench", c.pgbench, "--version")
+	// The CLI's -version is empty when built by go install; the module version is in the binary.
+	out, _ := exec.CommandContext(ctx, "go", "version", "-m", c.vegeta).Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "mod" {
+			v["vegeta"] = f[1] + " " + f[2]
+		}
+	}
+	return v
+}
+
+// renderCommand re-renders perf.md from perf.json and prints the table.
+func renderCommand(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return usageErrorf("render: %v", err)
+	}
+	if fs.NArg() != 1 {
+		return usageErrorf("render: want one folder holding perf.json")
+	}
+	dir := fs.Arg(0)
+	b, err := os.ReadFile(filepath.Join(dir, "perf.json"))
+	if err != nil {
+		return usageErrorf("render: %v", err)
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return usageErrorf("render: parse perf.json: %v", err)
+	}
+	if err := res.WriteFiles(dir); err != nil {
+		return err
+	}
+	res.Table(stdout)
+	return nil
+}
