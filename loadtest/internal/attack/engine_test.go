@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -15,6 +16,8 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/benchharness/benchharness/loadtest/internal/progress"
+	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -45,6 +48,29 @@ func traceServer(t *testing.T, delay func(n int64) time.Duration) (*httptest.Ser
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &count
+}
+
+// gathered returns the value of the first series of name whose label key has value val.
+func gathered(t *testing.T, m *promexport.Metrics, name, key, val string) float64 {
+	t.Helper()
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == key && l.GetValue() == val {
+					return s.GetCounter().GetValue() + s.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no series %s{%s=%q}", name, key, val)
+	return 0
 }
 
 func checkByName(o Outcome, name string) summary.Check {
@@ -233,7 +259,11 @@ func TestRunInvalidWhenGeneratorFallsBehind(t *testing.T) {
 func TestRunWarmupNotCounted(t *testing.T) {
 	srv, hits := traceServer(t, func(int64) time.Duration { return 0 })
 	bin := filepath.Join(t.TempDir(), "w.bin")
+	metrics := promexport.New()
+	var lines bytes.Buffer
 	out, err := Run(context.Background(), Config{
+		Metrics:     metrics,
+		Progress:    progress.NewWith(&lines, false),
 		Scenario:    "warm",
 		Pacer:       vegeta.ConstantPacer{Freq: 40, Per: time.Second},
 		Warmup:      500 * time.Millisecond,
@@ -252,6 +282,20 @@ func TestRunWarmupNotCounted(t *testing.T) {
 	}
 	if m, _ := decodeFile(t, bin); m.Requests != 40 {
 		t.Errorf(".bin holds %d, want the 40 counted", m.Requests)
+	}
+	// The live metrics count what reached the server (warm-up included); the progress line ends
+	// with the final counted figures.
+	if got := gathered(t, metrics, "loadtest_requests_total", "status", "200"); got != 60 {
+		t.Errorf("loadtest_requests_total{status=200} = %v, want 60", got)
+	}
+	if got := gathered(t, metrics, "loadtest_events_total", "event", "end"); got != 1 {
+		t.Errorf("loadtest_events_total{event=end} = %v, want 1", got)
+	}
+	if got := gathered(t, metrics, "loadtest_scenario_running", "scenario", "warm"); got != 0 {
+		t.Errorf("loadtest_scenario_running after the attack = %v, want 0", got)
+	}
+	if l := lines.String(); !strings.Contains(l, "(warm-up)") || !strings.Contains(l, "requests 40  errors 0") {
+		t.Errorf("progress lines %q: want a warm-up line and a final line with 40 requests", l)
 	}
 }
 

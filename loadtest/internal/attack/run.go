@@ -198,6 +198,7 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	}
 
 	agg := newAggregator(began.Add(lo), cfg.SlowestN, cfg.JaegerURL, cfg.Timeout+windowGrace)
+	sk := &sink{cfg: &cfg, began: began, lo: lo, hi: hi, hasSched: hasSched, enc: enc, agg: agg}
 	cfg.Metrics.SetTargetRate(cfg.Scenario, cfg.Pacer.Rate(0))
 	cfg.Metrics.Running(cfg.Scenario, true)
 	cfg.Metrics.Event(cfg.Scenario, promexport.EventStart)
@@ -207,7 +208,6 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	done := ctx.Done()
-	var warmups int64
 	interrupted := false
 	var stoppedAt time.Duration
 
@@ -239,33 +239,14 @@ loop:
 				break loop
 			}
 			received.Add(1)
-			off := r.Timestamp.Sub(began)
-			due := off
-			if hasSched {
-				due, _ = IntendedOffset(cfg.Pacer, r.Seq)
+			if err := sk.take(r); err != nil {
+				werr = err
+				atk.Stop()
+				abort()
 			}
-			class := Classify(r)
-			cfg.Metrics.Result(cfg.Scenario, r.Code, class, r.Latency)
-			if !inWindow(due, lo, hi) {
-				warmups++
-				continue
+			if cfg.Progress.Due() {
+				cfg.Progress.Update(snapshot())
 			}
-			lateness := max(off-due, 0)
-			if class == "" && r.Method == http.MethodGet {
-				r.Body = nil // large and never read; POST bodies carry the created ids
-			}
-			if enc != nil && werr == nil {
-				if err := enc.Encode(r); err != nil {
-					werr = fmt.Errorf("attack %s: write results: %w", cfg.Scenario, err)
-					atk.Stop()
-					abort()
-				}
-			}
-			agg.add(r, class, lateness, windowIndex(due-lo, hasSched))
-			if cfg.OnResult != nil {
-				cfg.OnResult(r)
-			}
-			cfg.Progress.Update(snapshot())
 		}
 	}
 	cfg.Metrics.Event(cfg.Scenario, promexport.EventEnd)
@@ -276,7 +257,11 @@ loop:
 		hi = lo + counted
 	}
 	agg.finish(counted)
-	cfg.Progress.Finish(snapshot())
+	final := snapshot()
+	if counted > 0 {
+		final.Rate = float64(agg.requests) / counted.Seconds() // the achieved rate, as reported
+	}
+	cfg.Progress.Finish(final)
 
 	if bw != nil {
 		if err := bw.Flush(); err != nil && werr == nil {
@@ -295,7 +280,7 @@ loop:
 		Interrupted:     interrupted,
 		Requests:        agg.requests,
 		Successes:       agg.successes,
-		Warmups:         warmups,
+		Warmups:         sk.warmups,
 		StatusCodes:     agg.codes,
 		ErrorClasses:    agg.classes,
 		Latency:         latencies(&agg.latency, agg.requests),
@@ -478,5 +463,50 @@ type cancelBody struct {
 func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.done()
+	return err
+}
+
+// sink handles each result as it arrives: classify, count it live, decide warm-up or counted,
+// strip what nobody reads, write it, aggregate it, hand it to OnResult. It is the engine's
+// per-result cost (BenchmarkSink measures it).
+type sink struct {
+	cfg      *Config
+	began    time.Time
+	lo, hi   time.Duration // the counting window of intended send offsets
+	hasSched bool
+	enc      vegeta.Encoder // nil: no results file
+	agg      *aggregator
+	warmups  int64
+	failed   bool // a write failed: stop writing, keep aggregating what arrives
+}
+
+// take processes one result. Its error is a results-file write failure, returned once.
+func (s *sink) take(r *vegeta.Result) error {
+	cfg := s.cfg
+	off := r.Timestamp.Sub(s.began)
+	due := off
+	if s.hasSched {
+		due, _ = IntendedOffset(cfg.Pacer, r.Seq)
+	}
+	class := Classify(r)
+	cfg.Metrics.Result(cfg.Scenario, r.Code, class, r.Latency)
+	if !inWindow(due, s.lo, s.hi) {
+		s.warmups++
+		return nil
+	}
+	if class == "" && r.Method == http.MethodGet {
+		r.Body = nil // large and never read; POST bodies carry the created ids
+	}
+	var err error
+	if s.enc != nil && !s.failed {
+		if e := s.enc.Encode(r); e != nil {
+			s.failed = true
+			err = fmt.Errorf("attack %s: write results: %w", cfg.Scenario, e)
+		}
+	}
+	s.agg.add(r, class, max(off-due, 0), windowIndex(due-s.lo, s.hasSched))
+	if cfg.OnResult != nil {
+		cfg.OnResult(r)
+	}
 	return err
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 )
 
 func TestClassify(t *testing.T) {
@@ -296,5 +298,19 @@ func TestTargeterMixIsSeeded(t *testing.T) {
 	}
 	if p1 != p2 || p1 < 150 || p1 > 250 {
 		t.Errorf("%d POSTs of 1000, want about 200 (20%%)", p1)
+	}
+}
+
+// TestClassesMatchContract: the classes the engine assigns are the ones the metrics create.
+func TestClassesMatchContract(t *testing.T) {
+	ours := []string{ClassTimeout, ClassRefused, ClassReset, ClassEOF, ClassCancelled, Class4xx, Class5xx, ClassOther}
+	theirs := promexport.Classes()
+	if len(ours) != len(theirs) {
+		t.Fatalf("attack has %d classes, promexport %d", len(ours), len(theirs))
+	}
+	for i := range ours {
+		if ours[i] != theirs[i] {
+			t.Errorf("class %d: attack %q, promexport %q", i, ours[i], theirs[i])
+		}
 	}
 }

@@ -80,6 +80,17 @@ func (l *Line) Update(s Snapshot) {
 	l.draw(s, false)
 }
 
+// Due reports whether Update would draw now, so a caller can skip building a costly Snapshot
+// (a p99 from a t-digest) for every result. A nil Line is never due.
+func (l *Line) Due() bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last.IsZero() || l.now().Sub(l.last) >= l.every
+}
+
 // Finish draws s unconditionally and ends the line, so the next output starts on a fresh line.
 func (l *Line) Finish(s Snapshot) {
 	if l == nil {

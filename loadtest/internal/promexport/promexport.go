@@ -24,6 +24,15 @@ const (
 	EventCancelWave = "cancel_wave"
 )
 
+// Classes returns the error classes of loadtest_errors_total (docs/contracts.md), in contract
+// order. The attack package's Class* constants are the same strings (its tests check).
+func Classes() []string {
+	return []string{"timeout", "refused", "reset", "eof", "cancelled", "http_4xx", "http_5xx", "other"}
+}
+
+// Events returns the events of loadtest_events_total.
+func Events() []string { return []string{EventStart, EventEnd, EventSigterm, EventCancelWave} }
+
 // Metrics is the harness's registry and its collectors.
 type Metrics struct {
 	reg      *prometheus.Registry
@@ -113,7 +122,10 @@ func (m *Metrics) SetTargetRate(scenario string, rate float64) {
 	m.target.WithLabelValues(scenario).Set(rate)
 }
 
-// Running marks the scenario as running (1) or not (0).
+// Running marks the scenario as running (1) or not (0). Starting a scenario also creates its
+// error-class and event series at 0 (docs/contracts.md: series exist before their first event),
+// so a quiet run shows 0 rather than "No data" and a dashboard can tell a wrong name from
+// nothing happening.
 func (m *Metrics) Running(scenario string, running bool) {
 	if m == nil {
 		return
@@ -121,6 +133,12 @@ func (m *Metrics) Running(scenario string, running bool) {
 	v := 0.0
 	if running {
 		v = 1
+		for _, c := range Classes() {
+			m.errors.WithLabelValues(scenario, c)
+		}
+		for _, e := range Events() {
+			m.events.WithLabelValues(scenario, e)
+		}
 	}
 	m.running.WithLabelValues(scenario).Set(v)
 }
