@@ -3,11 +3,13 @@ package attack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -182,6 +184,27 @@ func TestRunKnownLatency(t *testing.T) {
 	}
 	if got, want := ms(m.Latencies.P99), out.Latency.P99; got != want {
 		t.Errorf(".bin p99 %v ms, Outcome p99 %v ms: want identical", got, want)
+	}
+	// And the vegeta CLI itself, when installed (go install github.com/tsenart/vegeta/v12@v12.13.0).
+	if cli, err := exec.LookPath("vegeta"); err == nil {
+		js, err := exec.Command(cli, "report", "-type", "json", bin).Output()
+		if err != nil {
+			t.Fatalf("vegeta report %s: %v", bin, err)
+		}
+		var rep struct {
+			Requests  int64 `json:"requests"`
+			Latencies struct {
+				P99 time.Duration `json:"99th"`
+			} `json:"latencies"`
+		}
+		if err := json.Unmarshal(js, &rep); err != nil {
+			t.Fatalf("vegeta report output %s: %v", js, err)
+		}
+		if rep.Requests != out.Requests || ms(rep.Latencies.P99) != out.Latency.P99 {
+			t.Errorf("vegeta report: %d requests, p99 %v ms; Outcome: %d, %v ms", rep.Requests, ms(rep.Latencies.P99), out.Requests, out.Latency.P99)
+		}
+	} else {
+		t.Log("vegeta CLI not on PATH: checked with the library's decoder only")
 	}
 	for _, r := range all {
 		if r.Method == http.MethodGet && len(r.Body) != 0 {
