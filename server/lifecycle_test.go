@@ -1,0 +1,446 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/benchharness/benchharness/server/internal/apitest"
+	"github.com/benchharness/benchharness/server/internal/auth"
+	"github.com/benchharness/benchharness/server/internal/dbtest"
+)
+
+// logLines collects the server's JSON log lines as they arrive.
+type logLines struct {
+	mu    sync.Mutex
+	lines []map[string]any
+	raw   []string
+}
+
+func (l *logLines) Write(p []byte) (int, error) { // io.Writer for run(); one slog record per Write
+	l.add(string(p))
+	return len(p), nil
+}
+
+func (l *logLines) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		if line == "" {
+			continue
+		}
+		l.raw = append(l.raw, line)
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			l.lines = append(l.lines, m)
+		}
+	}
+}
+
+// find returns the first line whose msg is msg, and its index.
+func (l *logLines) find(msg string) (map[string]any, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, m := range l.lines {
+		if m["msg"] == msg {
+			return m, i
+		}
+	}
+	return nil, -1
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.raw, "\n")
+}
+
+// waitListening returns the API and admin addresses from the "listening" line.
+func waitListening(t *testing.T, logs *logLines, exited <-chan struct{}) (addr, admin string) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		if m, _ := logs.find("listening"); m != nil {
+			return m["addr"].(string), m["admin_addr"].(string)
+		}
+		select {
+		case <-exited:
+			t.Fatalf("server exited before listening; logs:\n%s", logs)
+		case <-deadline:
+			t.Fatalf("server not listening after 60s; logs:\n%s", logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func httpStatus(url string, header ...string) int {
+	req, _ := http.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+func serverEnv(t *testing.T, extra map[string]string) map[string]string {
+	e := map[string]string{
+		"DATABASE_URL": dbtest.NewURL(t),
+		"JWT_SECRET":   testSecret,
+		"ADDR":         "127.0.0.1:0",
+		"ADMIN_ADDR":   "127.0.0.1:0",
+		"BENCH_DELAY":  "on",
+	}
+	for k, v := range extra {
+		e[k] = v
+	}
+	return e
+}
+
+func bearer(t *testing.T) string {
+	tok, err := auth.Mint([]byte(testSecret), "", "test", time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + tok
+}
+
+// TestRunEndToEnd calls run() as main does, waits for /readyz, uses the API, then cancels the
+// context (as a signal would) and checks the clean exit and that every goroutine was joined.
+func TestRunEndToEnd(t *testing.T) {
+	e := serverEnv(t, nil)
+	ignore := goleak.IgnoreCurrent()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &logLines{}
+	done := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		done <- run(ctx, []string{"server"}, env(e), logs, io.Discard)
+		close(exited)
+	}()
+	addr, admin := waitListening(t, logs, exited)
+	apitest.Eventually(t, 10*time.Second, func() bool { return httpStatus("http://"+admin+"/readyz") == 200 }, "/readyz never 200")
+
+	client := &http.Client{}
+	req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/item", strings.NewReader(`{"name":"e2e"}`))
+	req.Header.Set("Authorization", bearer(t))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 || resp.Header.Get("traceresponse") == "" {
+		t.Fatalf("POST: %d traceresponse %q", resp.StatusCode, resp.Header.Get("traceresponse"))
+	}
+	if s := httpStatus("http://"+addr+"/api/v1/items", "Authorization", bearer(t)); s != 200 {
+		t.Fatalf("GET items: %d", s)
+	}
+	for _, p := range []string{"/healthz", "/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/metrics"} {
+		if s := httpStatus("http://" + admin + p); s != 200 {
+			t.Fatalf("admin %s: %d", p, s)
+		}
+	}
+	metrics := get(t, "http://"+admin+"/metrics")
+	for _, want := range []string{
+		`server_state{state="ready"} 1`,
+		`http_server_request_duration_seconds_count{method="POST",route="/api/v1/item",status="201"} 1`,
+		`http_server_requests_in_flight 0`,
+		`pgxpool_max_conns 8`,
+		`go_goroutines `,
+		`process_cpu_seconds_total `,
+		`server_build_info{`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	client.CloseIdleConnections()
+	http.DefaultClient.CloseIdleConnections()
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run after cancel: %v", err)
+	}
+	if _, i := logs.find("shutdown complete"); i < 0 {
+		t.Fatalf("no 'shutdown complete' log line:\n%s", logs)
+	}
+	if err := goleak.Find(ignore); err != nil {
+		t.Fatalf("run left goroutines behind: %v", err)
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// serverBinary builds the real binary once per test run.
+func serverBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "server-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "server")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+type process struct {
+	cmd    *exec.Cmd
+	logs   *logLines
+	stderr *strings.Builder
+	exited chan struct{}
+	addr   string
+	admin  string
+}
+
+// start runs the real binary with e as its whole environment (plus PATH).
+func start(t *testing.T, e map[string]string) *process {
+	t.Helper()
+	cmd := exec.Command(serverBinary(t))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range e {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, logs: &logLines{}, stderr: &strings.Builder{}, exited: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	scanned := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.logs.add(sc.Text())
+		}
+		close(scanned)
+	}()
+	go func() {
+		<-scanned
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	p.addr, p.admin = waitListening(t, p.logs, p.exited)
+	return p
+}
+
+func (p *process) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server did not exit; logs:\n%s", p.logs)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// delayed sends a GET held in PostgreSQL for delay; the result arrives on the channel.
+func delayed(t *testing.T, addr, delay string) <-chan error {
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/items", nil)
+	req.Header.Set("Authorization", bearer(t))
+	req.Header.Set("X-Bench-Delay", delay)
+	res := make(chan error, 1)
+	go func() {
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+		if err != nil {
+			res <- err
+			return
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			res <- err
+			return
+		}
+		if resp.StatusCode != 200 {
+			res <- fmt.Errorf("status %d", resp.StatusCode)
+			return
+		}
+		res <- nil
+	}()
+	return res
+}
+
+func waitInFlight(t *testing.T, admin string, n int) {
+	t.Helper()
+	want := fmt.Sprintf("http_server_requests_in_flight %d\n", n)
+	apitest.Eventually(t, 10*time.Second, func() bool {
+		resp, err := http.Get("http://" + admin + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), want)
+	}, "in-flight never %d", n)
+}
+
+// TestSIGTERMDrain: through the real binary and a real SIGTERM, /readyz flips to 503 first
+// (while the API still accepts during DRAIN_DELAY), then new connections are refused while the
+// delayed request is still in flight, the request completes with 200, the pool is closed after
+// the API drained, the admin listener closes last, and the exit code is 0.
+func TestSIGTERMDrain(t *testing.T) {
+	p := start(t, serverEnv(t, map[string]string{"DRAIN_DELAY": "500ms", "SHUTDOWN_TIMEOUT": "30s"}))
+	res := delayed(t, p.addr, "4s")
+	waitInFlight(t, p.admin, 1)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	apitest.Eventually(t, 5*time.Second, func() bool { return httpStatus("http://"+p.admin+"/readyz") == 503 }, "/readyz never 503")
+	if m := get(t, "http://"+p.admin+"/metrics"); !strings.Contains(m, `server_state{state="draining"} 1`) {
+		t.Fatalf("admin /metrics during the drain lacks server_state draining")
+	}
+	apitest.Eventually(t, 5*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err == nil {
+			c.Close()
+			return false
+		}
+		return true
+	}, "the API still accepts connections after the drain delay")
+	select {
+	case err := <-res:
+		t.Fatalf("the delayed request ended (%v) before new connections were refused: make it longer", err)
+	default:
+	}
+	if err := <-res; err != nil {
+		t.Fatalf("in-flight request during the drain: %v", err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code %d, want 0; stderr %q", code, p.stderr.String())
+	}
+	order := []string{"draining: /readyz now 503", "drain delay over", "API drained", "database pool closed", "telemetry flushed", "admin listener closed", "shutdown complete"}
+	last := -1
+	for _, msg := range order {
+		m, i := p.logs.find(msg)
+		if i <= last {
+			t.Fatalf("log %q at %d, want after %d (order %q); logs:\n%s", msg, i, last, order, p.logs)
+		}
+		if msg != "draining: /readyz now 503" && msg != "shutdown complete" && m["duration"] == nil {
+			t.Errorf("log %q has no duration", msg)
+		}
+		last = i
+	}
+	if m, _ := p.logs.find("API drained"); m["forced"] != false {
+		t.Fatalf("API drained forced=%v, want false", m["forced"])
+	}
+}
+
+// TestSIGTERMForced: a drain timeout shorter than the request gives the forced path: the
+// request is cut off, its query is cancelled in PostgreSQL, and the exit code is 3.
+func TestSIGTERMForced(t *testing.T) {
+	e := serverEnv(t, map[string]string{"SHUTDOWN_TIMEOUT": "300ms"})
+	p := start(t, e)
+	res := delayed(t, p.addr, "20s")
+	waitInFlight(t, p.admin, 1)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != 3 {
+		t.Fatalf("exit code %d, want 3; logs:\n%s", code, p.logs)
+	}
+	if err := <-res; err == nil {
+		t.Fatal("the request outliving SHUTDOWN_TIMEOUT succeeded; want it cut off")
+	}
+	if m, _ := p.logs.find("API drained"); m == nil || m["forced"] != true {
+		t.Fatalf("no forced drain logged:\n%s", p.logs)
+	}
+	if !strings.Contains(p.stderr.String(), "forced") || strings.Count(strings.TrimSpace(p.stderr.String()), "\n") != 0 {
+		t.Fatalf("stderr %q: want one line about the forced shutdown", p.stderr.String())
+	}
+	// The pool was closed after the cut-off: nothing of the server remains in PostgreSQL.
+	var n int
+	conn := dbtest.NewPool(t) // any pool on the same server can read pg_stat_activity
+	apitest.Eventually(t, 5*time.Second, func() bool {
+		err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+			dbName(e["DATABASE_URL"])).Scan(&n)
+		return err == nil && n == 0
+	}, "%d server connections left in pg_stat_activity after exit", n)
+}
+
+func dbName(url string) string {
+	s := url[strings.LastIndex(url, "/")+1:]
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// TestBinaryBadSetting: the real binary exits 2 with one line naming the setting.
+func TestBinaryBadSetting(t *testing.T) {
+	cmd := exec.Command(serverBinary(t))
+	cmd.Env = []string{"DATABASE_URL=postgres://u@127.0.0.1/db", "JWT_SECRET=" + testSecret, "SHUTDOWN_TIMEOUT=ten"}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("exit %v, want 2", err)
+	}
+	if s := strings.TrimSpace(string(out)); strings.Contains(s, "\n") || !strings.Contains(s, "SHUTDOWN_TIMEOUT") {
+		t.Fatalf("output %q: want one line naming SHUTDOWN_TIMEOUT", s)
+	}
+}
