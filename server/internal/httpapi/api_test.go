@@ -200,6 +200,9 @@ func TestHostileInput(t *testing.T) {
 		})
 	}
 	// Hostile query strings and paths: never a 5xx.
+	if r := api.Do(t, api.Request(t, "GET", "/debug/pprof/", "")); r.Status != 404 {
+		t.Errorf("the API serves /debug/pprof/ (%d): pprof belongs on the admin listener only", r.Status)
+	}
 	for _, path := range []string{"/api/v1/items?page=%00", "/api/v1/items?per_page=%ff", "/api/v1/items?page=1;DROP", "/api/v1/items/../item", "/api/v1/%2e%2e/items"} {
 		r := api.Do(t, api.Request(t, "GET", path, ""))
 		if r.Status >= 500 || r.Status == 200 && !strings.HasPrefix(path, "/api/v1/items?") {

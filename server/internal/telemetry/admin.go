@@ -12,8 +12,8 @@ import (
 
 // AdminHandler serves the admin listener: /metrics from gatherer, /healthz (200 while the process
 // runs), /readyz (200 only while state is ready and ping succeeds, 503 otherwise) and pprof on
-// this mux only: importing net/http/pprof for its side effect would publish it on
-// http.DefaultServeMux, reachable from any handler that falls back to it.
+// this mux, registered explicitly. (net/http/pprof's init also registers on
+// http.DefaultServeMux; no listener of this server serves that mux.)
 func AdminHandler(gatherer prometheus.Gatherer, state *State, ping func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
