@@ -23,9 +23,9 @@ import (
 	"github.com/benchharness/benchharness/server/internal/postgres"
 )
 
-// templateName carries a version so that a changed migration set gets a fresh template on a
-// long-lived TEST_DATABASE_URL; bump it when migrations change.
-const templateName = "items_test_template_v1"
+// templateName carries the migrations' hash so that a changed migration set gets a fresh
+// template on a long-lived TEST_DATABASE_URL.
+var templateName = "items_test_template_" + postgres.MigrationsVersion()
 
 // BaseURL returns TEST_DATABASE_URL, skipping the test when it is unset (failing under CI=true).
 func BaseURL(t testing.TB) string {
