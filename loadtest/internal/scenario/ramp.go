@@ -1,0 +1,88 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// Ramp tries rising constant rates, one step after another, and reports the highest whose p99
+// and error ratio stayed within the SLO and whose generator kept up: the capacity. It passes when
+// there is one (the lowest rate met the SLO); the summary figures are those of that step.
+func Ramp() Scenario {
+	return Scenario{
+		Name:        "ramp",
+		Description: "stepped rates; capacity = the highest rate whose p99 stays under the SLO",
+		Default:     true,
+		Steps:       rampSteps,
+		Targets:     mix,
+		Check:       func(_ context.Context, r *Run, sc *summary.Scenario) { checkRamp(r, sc) },
+	}
+}
+
+func rampSteps(s Settings) []Step {
+	n := max(1, s.RampSteps)
+	steps := make([]Step, n)
+	for i := range n {
+		rate := s.RampFrom
+		if n > 1 {
+			rate += (s.RampTo - s.RampFrom) * float64(i) / float64(n-1)
+		}
+		steps[i] = Step{Rate: rate, Duration: s.RampStep}
+	}
+	steps[0].Warmup = s.Warmup
+	return steps
+}
+
+// recordStep keeps one ramp step's figures.
+func (r *Run) recordStep(st Step, out attack.Outcome) {
+	var sc summary.Scenario
+	out.Fill(&sc)
+	valid := true
+	for _, c := range out.Checks {
+		if !c.Pass {
+			valid = false
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.steps = append(r.steps, summary.RampStep{
+		Rate:         st.Rate,
+		AchievedRate: sc.AchievedRate,
+		P99Ms:        sc.Latency.P99,
+		ErrorRatio:   sc.ErrorRatio,
+		WithinSLO:    valid && sc.Latency.P99 <= ms(r.Settings.SLOP99) && sc.ErrorRatio <= r.Settings.MaxErrorRate,
+	})
+}
+
+// rampStats derives the capacity: the highest rate within the SLO below the first one that was
+// not (a rate past the knee that happens to pass again is noise, not capacity).
+func rampStats(steps []summary.RampStep, _ Settings) *summary.RampStats {
+	st := &summary.RampStats{Steps: steps}
+	for _, s := range steps {
+		if !s.WithinSLO {
+			break
+		}
+		st.CapacityRate = s.Rate
+	}
+	return st
+}
+
+func checkRamp(r *Run, sc *summary.Scenario) {
+	r.mu.Lock()
+	rs := rampStats(r.steps, r.Settings)
+	r.mu.Unlock()
+	last := 0.0
+	if len(rs.Steps) > 0 {
+		last = rs.Steps[len(rs.Steps)-1].Rate
+	}
+	got := fmt.Sprintf("%.0f req/s", rs.CapacityRate)
+	if rs.CapacityRate == last && last > 0 {
+		got += " (every step met the SLO: capacity is at least this)"
+	}
+	sc.Checks = append(sc.Checks, check("capacity within the SLO", rs.CapacityRate > 0,
+		fmt.Sprintf("> 0 req/s with p99 ≤ %s", time.Duration(r.Settings.SLOP99)), got))
+}

@@ -1,0 +1,57 @@
+package scenario
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// The shutdown classes of a result (summary.ShutdownStats.Classes keys).
+const (
+	CompletedBefore = "completed_before" // answered (not 5xx) before SIGTERM
+	CompletedAfter  = "completed_after"  // answered (not 5xx) at or after SIGTERM: drained
+	Refused         = "refused"          // never accepted: connection refused, or sent on a connection the server had closed while idle
+	Lost            = "lost"             // accepted, then reset, EOF, timed out or answered 5xx
+)
+
+// classify sorts one result of the shutdown scenario relative to the SIGTERM time.
+//
+// "Refused" is expected during a drain: the listener is closed, so a new connection fails
+// before the server has taken the request. Go's transport reports a request written onto a
+// keep-alive connection the server had already closed as "server closed idle connection":
+// the server never read it, so it was not accepted either. Anything else that ends without a
+// non-5xx response was accepted and dropped.
+func classify(r *vegeta.Result, sigterm time.Time) string {
+	if r.Code != 0 && r.Code < 500 {
+		if r.End().Before(sigterm) {
+			return CompletedBefore
+		}
+		return CompletedAfter
+	}
+	if r.Code == 0 && refusedError(r.Error) {
+		return Refused
+	}
+	return Lost
+}
+
+func refusedError(msg string) bool {
+	return strings.Contains(msg, "connection refused") ||
+		strings.Contains(msg, "server closed idle connection")
+}
+
+// createdID returns the id of a POST answered 201 from its body ({"id":N,...}), and whether it
+// was one.
+func createdID(r *vegeta.Result) (int64, bool) {
+	if r.Method != "POST" || r.Code != 201 {
+		return 0, false
+	}
+	var item struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(r.Body, &item); err != nil || item.ID == 0 {
+		return 0, false
+	}
+	return item.ID, true
+}
