@@ -132,3 +132,34 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestCacheHonoursExpiry: a token verified once (and so cached) is rejected after it expires,
+// and the cache never admits a tampered or different token.
+func TestCacheHonoursExpiry(t *testing.T) {
+	v, err := auth.NewVerifier(secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	auth.SetClock(v, func() time.Time { return now })
+	tok, err := auth.Mint(secret, "", "a", time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second call is served from the cache
+		if sub, err := v.Verify(tok); err != nil || sub != "a" {
+			t.Fatalf("Verify = %q, %v", sub, err)
+		}
+	}
+	if _, err := v.Verify(tamper(tok)); !errors.Is(err, auth.ErrInvalid) {
+		t.Fatalf("tampered token after caching the original: %v, want ErrInvalid", err)
+	}
+	now = now.Add(time.Minute + auth.Leeway - time.Second)
+	if _, err := v.Verify(tok); err != nil {
+		t.Fatalf("within leeway: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := v.Verify(tok); !errors.Is(err, auth.ErrInvalid) {
+		t.Fatalf("cached token past exp+leeway: %v, want ErrInvalid", err)
+	}
+}
