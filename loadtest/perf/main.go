@@ -36,6 +36,7 @@ commands:
   run      measure P1–P4 and write perf.json + perf.md into -out (needs DATABASE_URL)
   render   re-render perf.md from a perf.json and print the table
   trivial  serve the trivial endpoint P3 attacks (prints its address)
+  bare     serve GET /api/v1/items as a bare chi+pgx handler, P1's calibration (prints its address)
   attack   run the harness's attacker once and print a JSON line (used by run for P3)
 
 'perf <command> -h' lists a command's flags.`
@@ -51,13 +52,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return renderCommand(rest, stdout, stderr)
 	case "trivial":
 		return trivialCommand(ctx, rest, stdout, stderr)
+	case "bare":
+		return bareCommand(ctx, rest, getenv, stdout, stderr)
 	case "attack":
 		return attackCommand(ctx, rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	default:
-		return usageErrorf("unknown command %q (want run, render, trivial or attack)", cmd)
+		return usageErrorf("unknown command %q (want run, render, trivial, bare or attack)", cmd)
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,9 +39,10 @@ const unsampledParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00
 
 // variant is one server configuration of P1/P2.
 type variant struct {
-	id  string   // off, traced, default
+	id  string   // off, traced, default; bare for the calibration handler
 	env []string // OTEL_* settings
 	srv *serverctl.Local
+	api string // base URL
 }
 
 // measureServer is P1 and P2: the server under wrk against pgbench on the same SELECT, and the
@@ -59,12 +62,14 @@ func (r *runner) measureServer(ctx context.Context) error {
 	r.res.Settings.Samplers = map[string]string{
 		"off": "OTEL_TRACES_EXPORTER=none (no span processor; parentbased_always_on follows the unsampled parent: nothing recorded)",
 	}
+	var jg *jaeger
 	if c.only["P2"] {
 		j, err := startJaeger(ctx, c.jaeger, c.out)
 		if err != nil {
 			return fmt.Errorf("start jaeger: %w", err)
 		}
 		defer j.stop()
+		jg = j
 		defer func() {
 			// The check that P2's spans were exported at all: a 100 % figure with nothing
 			// arriving would measure a broken exporter.
@@ -97,9 +102,23 @@ func (r *runner) measureServer(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("start %s server: %w", v.id, err)
 		}
-		v.srv = srv
+		v.srv, v.api = srv, srv.API()
 		defer srv.Stop(10 * time.Second)
 	}
+	bare := &variant{id: "bare"}
+	{
+		ch, err := startChild("bare", []string{"DATABASE_URL=" + dbURL}, r.self, "bare", "-addr", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ch.stop()
+		addr, err := firstLine(ctx, ch, 20*time.Second)
+		if err != nil {
+			return err
+		}
+		bare.api = "http://" + addr
+	}
+	measured := append([]*variant{bare}, variants...)
 	if err := r.seed(ctx, c.items); err != nil {
 		return err
 	}
@@ -108,8 +127,8 @@ func (r *runner) measureServer(ctx context.Context) error {
 		return err
 	}
 	headers := []string{"Authorization: Bearer " + token, "traceparent: " + unsampledParent}
-	for _, v := range variants {
-		if err := checkItems(ctx, v.srv.API()+itemsPath, headers); err != nil {
+	for _, v := range measured {
+		if err := checkItems(ctx, v.api+itemsPath, headers); err != nil {
 			return fmt.Errorf("%s server: %w", v.id, err)
 		}
 	}
@@ -134,7 +153,7 @@ func (r *runner) measureServer(ctx context.Context) error {
 		for _, h := range headers {
 			args = append(args, "-H", h)
 		}
-		out, err := runTool(ctx, append(args, v.srv.API()+itemsPath)...)
+		out, err := runTool(ctx, append(args, v.api+itemsPath)...)
 		if err != nil {
 			return 0, err
 		}
@@ -149,7 +168,7 @@ func (r *runner) measureServer(ctx context.Context) error {
 	if _, err := pgbench(c.warmup); err != nil {
 		return fmt.Errorf("pgbench warm-up: %w", err)
 	}
-	for _, v := range variants {
+	for _, v := range measured {
 		if _, err := wrk(v, c.warmup); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
@@ -163,8 +182,13 @@ func (r *runner) measureServer(ctx context.Context) error {
 		run  func() (float64, error)
 	}
 	steps := []step{{"pgbench", func() (float64, error) { return pgbench(c.round) }}}
-	for _, v := range variants {
+	for _, v := range measured {
 		steps = append(steps, step{v.id, func() (float64, error) { return wrk(v, c.round) }})
+	}
+	var overBare []float64
+	var jaegerCPU0 float64
+	if jg != nil {
+		jaegerCPU0 = cpuSeconds(jg.cmd.Process.Pid)
 	}
 	for i := 0; i < c.rounds && ctx.Err() == nil; i++ {
 		got := map[string]float64{}
@@ -177,15 +201,32 @@ func (r *runner) measureServer(ctx context.Context) error {
 			}
 			got[s.name] = v
 		}
-		r.logf("P1/P2 round %d: pgbench %.0f tps, off %.0f/s, traced %.0f/s, default %.0f/s",
-			i+1, got["pgbench"], got["off"], got["traced"], got["default"])
+		r.logf("P1/P2 round %d: pgbench %.0f tps, bare %.0f/s, off %.0f/s, traced %.0f/s, default %.0f/s",
+			i+1, got["pgbench"], got["bare"], got["off"], got["traced"], got["default"])
 		r.fig("P1").Add(Sample{A: got["off"], B: got["pgbench"], Value: ratio(got["off"], got["pgbench"])})
+		r.fig("P1ref").Add(Sample{A: got["bare"], B: got["pgbench"], Value: ratio(got["bare"], got["pgbench"])})
+		if v := ratio(got["off"], got["bare"]); !math.IsNaN(v) {
+			overBare = append(overBare, v)
+		}
 		if c.only["P2"] {
 			r.fig("P2a").Add(Sample{A: got["traced"], B: got["off"], Value: ratio(got["traced"], got["off"])})
 			r.fig("P2b").Add(Sample{A: got["default"], B: got["off"], Value: ratio(got["default"], got["off"])})
 		}
 	}
 	r.note("P1", "pool_max_conns=%d (see docs/perf.md); wrk and pgbench both %d connections, 2 threads.", c.pool, c.conns)
+	if jg != nil {
+		if used := cpuSeconds(jg.cmd.Process.Pid) - jaegerCPU0; used >= 0 {
+			traced := float64(len(r.fig("P2a").Samples)) * c.round.Seconds()
+			r.res.Findings = append(r.res.Findings, fmt.Sprintf(
+				"Jaeger runs on the same 2 cores: it used %.1f CPU-seconds during the rounds, %.0f %% of one core over the %.0f s of traced load "+
+					"(the default and off variants export nothing). Part of P2a's cost is therefore the collector's, not the server's.",
+				used, 100*used/traced, traced))
+		}
+	}
+	if len(overBare) > 0 {
+		r.note("P1", "Server / bare chi+pgx handler (the cost of auth, metrics, otelhttp, otelpgx with nothing sampled): median %s× (%s – %s).",
+			trim(median(overBare)), trim(slices.Min(overBare)), trim(slices.Max(overBare)))
+	}
 	if c.only["P2"] && ctx.Err() == nil {
 		r.profileTracing(ctx, variants, wrk)
 	}

@@ -21,7 +21,7 @@ import (
 // peak memory over a short and a long run.
 func (r *runner) measureGenerator(ctx context.Context) error {
 	c := r.cfg
-	triv, err := startChild("trivial", r.self, "trivial", "-addr", "127.0.0.1:0")
+	triv, err := startChild("trivial", nil, r.self, "trivial", "-addr", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}

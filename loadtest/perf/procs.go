@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,8 +26,11 @@ type child struct {
 	out  *syncBuffer
 }
 
-func startChild(name string, argv ...string) (*child, error) {
+func startChild(name string, env []string, argv ...string) (*child, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	out := &syncBuffer{}
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -145,7 +149,7 @@ func startJaeger(ctx context.Context, bin, dir string) (*jaeger, error) {
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(jaegerConfig, addrs[0], addrs[1], addrs[2], addrs[3])), 0o644); err != nil {
 		return nil, fmt.Errorf("write jaeger config: %w", err)
 	}
-	c, err := startChild("jaeger", bin, "--config=file:"+cfgPath)
+	c, err := startChild("jaeger", nil, bin, "--config=file:"+cfgPath)
 	if err != nil {
 		return nil, err
 	}
@@ -200,4 +204,28 @@ func runTool(ctx context.Context, argv ...string) (string, error) {
 		return string(out), fmt.Errorf("%s: %w: %s", argv[0], err, tail(string(out), 3))
 	}
 	return string(out), nil
+}
+
+// cpuSeconds is the user+system CPU time a process has used so far (from /proc/PID/stat,
+// in clock ticks of 1/100 s), -1 when unreadable.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The command name (field 2) may hold spaces; the fields after its closing ')' are fixed.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b)[i+1:])
+	if len(f) < 13 {
+		return -1
+	}
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return (ut + st) / 100
 }

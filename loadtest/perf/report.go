@@ -87,6 +87,8 @@ func (r *Results) Table(w io.Writer) {
 		switch {
 		case !f.Produced:
 			result = "NOT PRODUCED"
+		case f.Target.Op == "":
+			result = "calibration"
 		case f.Pass:
 			result = "pass"
 		}
@@ -95,8 +97,12 @@ func (r *Results) Table(w io.Writer) {
 			measured = trim(f.Median) + " " + f.Unit
 			span = trim(f.Min) + " – " + trim(f.Max)
 		}
-		fmt.Fprintf(w, "| %s %s | %s | %s | %d | %s %s | %s |\n",
-			f.ID, f.Name, measured, span, f.Rounds, f.Target, f.Unit, result)
+		target := f.Target.String()
+		if f.Target.Op != "" {
+			target += " " + f.Unit
+		}
+		fmt.Fprintf(w, "| %s %s | %s | %s | %d | %s | %s |\n",
+			f.ID, f.Name, measured, span, f.Rounds, target, result)
 	}
 }
 

@@ -215,6 +215,9 @@ func newFigures(c config) []*Figure {
 	add("P1", &Figure{ID: "P1", Name: "server / pgbench", Unit: "×", Target: Target{">=", 0.70},
 		A: fmt.Sprintf("GET /api/v1/items (20 rows, auth, metrics, tracing off) under wrk -t2 -c%d: 2xx per second", c.conns),
 		B: fmt.Sprintf("pgbench -n -M prepared -c%d -j2 running the handler's SELECT on the same data: tps", c.conns)})
+	add("P1", &Figure{ID: "P1ref", Name: "bare chi+pgx handler / pgbench", Unit: "×",
+		A: "the same request on `perf bare` (chi + pgx, same SELECT and JSON, no auth, no telemetry) under the same wrk: 2xx per second",
+		B: "pgbench, as in P1"})
 	add("P2", &Figure{ID: "P2a", Name: "tracing 100 % → Jaeger / off", Unit: "×", Target: Target{">=", 0.75},
 		A: "same load, OTEL_TRACES_SAMPLER=always_on, OTLP/HTTP to a local Jaeger", B: "same load, OTEL_TRACES_EXPORTER=none"})
 	add("P2", &Figure{ID: "P2b", Name: "tracing default sampler / off", Unit: "×", Target: Target{">=", 0.95},

@@ -8,8 +8,8 @@ import (
 )
 
 // Target is the bound a figure is judged against. Op is ">=" or "<=" (the median must be at
-// or above / at or below Value) or "within" (the median must be within Value of 1, for a ratio
-// that should be 1).
+// or above / at or below Value), "within" (the median must be within Value of 1, for a ratio
+// that should be 1), or "" for a calibration row that is reported, not judged.
 type Target struct {
 	Op    string  `json:"op"`
 	Value float64 `json:"value"`
@@ -17,6 +17,9 @@ type Target struct {
 
 // String renders the target the way the table shows it.
 func (t Target) String() string {
+	if t.Op == "" {
+		return "–"
+	}
 	if t.Op == "within" {
 		return fmt.Sprintf("1 ± %s", trim(t.Value))
 	}
