@@ -1,0 +1,373 @@
+package proof_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/benchharness/benchharness/dashboards"
+	"github.com/benchharness/benchharness/dashboards/proof"
+)
+
+// TestProof is the live check. scripts/proof.sh (make proof) runs it after a bench against the
+// local stack; run alone, without PROOF_STACK_ENV, it skips and says how to run it. Once
+// PROOF_STACK_ENV is set, an unreachable Prometheus or Jaeger fails, it never skips.
+func TestProof(t *testing.T) {
+	envPath := os.Getenv("PROOF_STACK_ENV")
+	if envPath == "" {
+		t.Skip("the live proof runs through `make proof` (scripts/proof.sh), which sets PROOF_STACK_ENV and PROOF_RUN_DIR")
+	}
+	env, err := proof.ReadEnv(envPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"PROMETHEUS_URL", "JAEGER_URL", "STARTED_AT"} {
+		if env[k] == "" {
+			t.Fatalf("%s: no %s", envPath, k)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := &http.Client{Timeout: 10 * time.Second}
+
+	t.Run("dashboards parse and use provisioned UIDs", func(t *testing.T) {
+		checkProvisioning(t)
+	})
+	t.Run("every dashboard query returns data", func(t *testing.T) {
+		checkQueries(ctx, t, client, env)
+	})
+	t.Run("slowest requests are complete traces in Jaeger", func(t *testing.T) {
+		runDir := os.Getenv("PROOF_RUN_DIR")
+		if runDir == "" {
+			t.Fatal("PROOF_RUN_DIR (the bench's run folder) is not set")
+		}
+		checkTraces(ctx, t, client, env["JAEGER_URL"], filepath.Join(runDir, "summary.json"))
+	})
+}
+
+func loadDashboards(t *testing.T) []dashboardFile {
+	t.Helper()
+	paths, err := filepath.Glob("../json/*.json")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no dashboards in ../json (err %v)", err)
+	}
+	var out []dashboardFile
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := dashboards.Parse(b)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out = append(out, dashboardFile{path: p, queries: dashboards.Queries(d), uids: dashboards.DatasourceUIDs(d)})
+	}
+	return out
+}
+
+type dashboardFile struct {
+	path    string
+	queries []dashboards.Query
+	uids    []string
+}
+
+func checkProvisioning(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/grafana/provisioning/datasources/datasources.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prov struct {
+		Datasources []struct {
+			UID string `yaml:"uid"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(b, &prov); err != nil {
+		t.Fatal(err)
+	}
+	var provisioned []string
+	for _, ds := range prov.Datasources {
+		provisioned = append(provisioned, ds.UID)
+	}
+	for _, d := range loadDashboards(t) {
+		for _, u := range d.uids {
+			if !slices.Contains(provisioned, u) {
+				t.Errorf("%s uses data source %q; provisioning has %v", d.path, u, provisioned)
+			}
+		}
+	}
+}
+
+// variableValues are what a viewer gets with every variable on All; the intervals are the ones
+// Grafana would pick for a 1 s scrape interval (at least four scrapes per rate window).
+func variableValues(scrape time.Duration) map[string]string {
+	win := max(4*scrape, 5*time.Second)
+	return map[string]string{
+		"instance":        ".+",
+		"route":           ".+",
+		"scenario":        ".+",
+		"__rate_interval": strconv.Itoa(int(win.Seconds())) + "s",
+		"__interval":      strconv.Itoa(int(win.Seconds())) + "s",
+		"__range":         "5m",
+		"__range_s":       "300",
+		"__interval_ms":   strconv.FormatInt(win.Milliseconds(), 10),
+	}
+}
+
+func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[string]string) {
+	started, err := strconv.ParseInt(env["STARTED_AT"], 10, 64)
+	if err != nil {
+		t.Fatalf("STARTED_AT %q: %v", env["STARTED_AT"], err)
+	}
+	scrape, err := time.ParseDuration(env["SCRAPE_INTERVAL"])
+	if err != nil {
+		scrape = time.Second
+	}
+	values := variableValues(scrape)
+	start, end := time.Unix(started, 0), time.Now()
+	n := 0
+	// Annotations mark events (a SIGTERM, a cancel wave) that a given bench may not have; one
+	// annotation with data is enough to show the expression works. Panels must all have data.
+	var annotationsWithData int
+	var annotationsEmpty []string
+	for _, d := range loadDashboards(t) {
+		for _, q := range d.queries {
+			n++
+			expr, err := proof.Substitute(q.Expr, values)
+			if err != nil {
+				t.Errorf("%s: %v", q, err)
+				continue
+			}
+			body, err := proof.QueryRange(ctx, c, env["PROMETHEUS_URL"], expr, start, end, time.Second)
+			if err != nil {
+				t.Fatalf("Prometheus at %s: %v", env["PROMETHEUS_URL"], err)
+			}
+			series, err := proof.CountSeries(body)
+			if err != nil {
+				t.Errorf("%s\n\t%v", q, err)
+				continue
+			}
+			isAnnotation := strings.HasPrefix(q.Panel, "annotation: ")
+			switch {
+			case series > 0 && isAnnotation:
+				annotationsWithData++
+			case isAnnotation:
+				annotationsEmpty = append(annotationsEmpty, q.Panel)
+				continue
+			case series == 0:
+				t.Errorf("no data: dashboard %q, panel %q, query %s: %s", q.Dashboard, q.Panel, q.RefID, expr)
+				continue
+			}
+			t.Logf("%d series: %s / %s / %s", series, q.Dashboard, q.Panel, q.RefID)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no queries found in the dashboards")
+	}
+	if len(annotationsEmpty) > 0 {
+		if annotationsWithData == 0 {
+			t.Errorf("no annotation query returned data: %v", annotationsEmpty)
+		} else {
+			t.Logf("annotations without events in this bench: %v", annotationsEmpty)
+		}
+	}
+}
+
+func checkTraces(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, summaryPath string) {
+	b, err := os.ReadFile(summaryPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := proof.SlowestTraced(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(slow) == 0 {
+		t.Fatalf("%s lists no sampled slow request with a response: nothing to look up in Jaeger", summaryPath)
+	}
+	for _, r := range slow {
+		// The server's span processor batches; give it a few seconds before calling a trace lost.
+		var body []byte
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			body, err = proof.FetchTrace(ctx, c, jaegerURL, r.TraceID)
+			if err == nil || !errors.Is(err, proof.ErrTraceNotFound) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("scenario %s, %.1f ms, status %d: %v", r.Scenario, r.LatencyMs, r.Code, err)
+			continue
+		}
+		if err := proof.CheckTrace(r.TraceID, body); err != nil {
+			t.Errorf("scenario %s, %.1f ms, status %d: %v", r.Scenario, r.LatencyMs, r.Code, err)
+			continue
+		}
+		t.Logf("trace %s (%s, %.1f ms): server span with route, PostgreSQL span under it", r.TraceID, r.Scenario, r.LatencyMs)
+	}
+}
+
+func TestSubstitute(t *testing.T) {
+	values := map[string]string{"instance": ".+", "__rate_interval": "5s"}
+	tests := []struct {
+		expr, want, wantErr string
+	}{
+		{`rate(x{instance=~"$instance"}[$__rate_interval])`, `rate(x{instance=~".+"}[5s])`, ""},
+		{`x{instance=~"${instance}"}`, `x{instance=~".+"}`, ""},
+		{`x{instance=~"${instance:regex}"}`, `x{instance=~".+"}`, ""},
+		{`x{route=~"$route", instance=~"$instance"}`, "", "route"},
+	}
+	for _, tt := range tests {
+		got, err := proof.Substitute(tt.expr, values)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Substitute(%q) error = %v, want one naming %q", tt.expr, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("Substitute(%q) = %q, %v; want %q", tt.expr, got, err, tt.want)
+		}
+	}
+}
+
+// TestEveryDashboardQuerySubstitutes catches a dashboard variable the proof does not know: its
+// queries would be sent with a literal $ and fail for the wrong reason.
+func TestEveryDashboardQuerySubstitutes(t *testing.T) {
+	values := variableValues(time.Second)
+	for _, d := range loadDashboards(t) {
+		for _, q := range d.queries {
+			if _, err := proof.Substitute(q.Expr, values); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+	}
+}
+
+func TestCountSeries(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       int
+		wantErr    string
+	}{
+		{"two series", `{"status":"success","data":{"resultType":"matrix","result":[
+			{"metric":{"a":"1"},"values":[[1,"0"],[2,"1"]]},
+			{"metric":{"a":"2"},"values":[[1,"3"]]}]}}`, 2, ""},
+		{"no series", `{"status":"success","data":{"resultType":"matrix","result":[]}}`, 0, ""},
+		{"only NaN", `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"NaN"],[2,"NaN"]]}]}}`, 0, ""},
+		{"bad query", `{"status":"error","errorType":"bad_data","error":"parse error"}`, 0, "parse error"},
+		{"not json", `<html>`, 0, "decode"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := proof.CountSeries([]byte(tt.body))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("CountSeries error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("CountSeries = %d, %v; want %d", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// jaegerJSON builds a Jaeger /api/traces answer: a server span "s1" and the given extra spans.
+func jaegerJSON(traceID, route string, extra ...string) string {
+	server := `{"traceID":"` + traceID + `","spanID":"s1","operationName":"GET","references":[],"tags":[{"key":"span.kind","value":"server"}`
+	if route != "" {
+		server += `,{"key":"http.route","value":"` + route + `"}`
+	}
+	server += `]}`
+	spans := append([]string{server}, extra...)
+	return `{"data":[{"traceID":"` + traceID + `","spans":[` + strings.Join(spans, ",") + `]}]}`
+}
+
+func dbSpan(id, parent, key string) string {
+	return fmt.Sprintf(`{"spanID":%q,"operationName":"SELECT","references":[{"refType":"CHILD_OF","spanID":%q}],"tags":[{"key":"span.kind","value":"client"},{"key":%q,"value":"postgresql"}]}`, id, parent, key)
+}
+
+func TestCheckTrace(t *testing.T) {
+	const id = "0af7651916cd43dd8448eb211c80319c"
+	tests := []struct {
+		name, id, body, wantErr string
+	}{
+		{"child", id, jaegerJSON(id, "/api/v1/items", dbSpan("d1", "s1", "db.system.name")), ""},
+		{"grandchild, old attribute name", id, jaegerJSON(id, "/api/v1/items", dbSpan("d1", "s1", "db.system"), dbSpan("d2", "d1", "db.system")), ""},
+		{"leading zero dropped by Jaeger", "00f7651916cd43dd8448eb211c80319c", jaegerJSON("f7651916cd43dd8448eb211c80319c", "/x", dbSpan("d1", "s1", "db.system")), ""},
+		{"no route", id, jaegerJSON(id, "", dbSpan("d1", "s1", "db.system.name")), "no server span with an http.route"},
+		{"no database span", id, jaegerJSON(id, "/api/v1/items"), "no PostgreSQL span"},
+		{"database span elsewhere", id, jaegerJSON(id, "/api/v1/items", dbSpan("d1", "other", "db.system.name")), "no PostgreSQL span"},
+		{"another trace", id, jaegerJSON("1111", "/api/v1/items", dbSpan("d1", "s1", "db.system.name")), "returned trace 1111"},
+		{"empty", id, `{"data":[]}`, "0 traces"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := proof.CheckTrace(tt.id, []byte(tt.body))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CheckTrace = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("CheckTrace = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestSlowestTraced(t *testing.T) {
+	got, err := proof.SlowestTraced([]byte(`{"schema_version":1,"scenarios":[
+		{"name":"steady","slowest":[
+			{"code":200,"latency_ms":9,"trace_id":"aa","sampled":true},
+			{"code":200,"latency_ms":8,"trace_id":"bb","sampled":false},
+			{"code":0,"latency_ms":7,"trace_id":"cc","sampled":true}]},
+		{"name":"cancel","slowest":[{"code":499,"latency_ms":5,"trace_id":"dd","sampled":true}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.TraceID)
+	}
+	if !slices.Equal(ids, []string{"aa", "dd"}) {
+		t.Fatalf("SlowestTraced ids = %v, want [aa dd] (unsampled and no-response requests left out)", ids)
+	}
+	if _, err := proof.SlowestTraced([]byte(`{"schema_version":2}`)); err == nil {
+		t.Fatal("SlowestTraced accepted schema_version 2")
+	}
+}
+
+func TestReadEnv(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(p, []byte("# c\n\nA=1\nDATABASE_URL=postgres://x@h:1/d?sslmode=disable\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env, err := proof.ReadEnv(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env["A"] != "1" || env["DATABASE_URL"] != "postgres://x@h:1/d?sslmode=disable" {
+		t.Fatalf("ReadEnv = %v", env)
+	}
+	if err := os.WriteFile(p, []byte("oops\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := proof.ReadEnv(p); err == nil {
+		t.Fatal("ReadEnv accepted a line without =")
+	}
+}
