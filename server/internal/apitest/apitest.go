@@ -40,6 +40,8 @@ type Options struct {
 	Sampler sdktrace.Sampler
 	// Seed inserts that many items before the server starts.
 	Seed int
+	// TracerProvider replaces the default one (e.g. to record spans with tracetest).
+	TracerProvider *sdktrace.TracerProvider
 }
 
 // API is a running test API.
@@ -59,8 +61,11 @@ func New(t testing.TB, opts Options) *API {
 	if sampler == nil {
 		sampler = sdktrace.AlwaysSample()
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tp := opts.TracerProvider
+	if tp == nil {
+		tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler))
+		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	}
 	pool, err := postgres.Open(context.Background(), dbtest.NewURL(t), postgres.Options{TracerProvider: tp})
 	if err != nil {
 		t.Fatalf("apitest: open pool: %v", err)

@@ -1,0 +1,73 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/benchharness/benchharness/server/internal/apitest"
+)
+
+func attr(s sdktrace.ReadOnlySpan, key string) string {
+	for _, kv := range s.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
+
+// TestSpans: the server span is named after the chi route pattern with http.route set, query
+// spans are its children, and a client that went away gives a 499 error span.
+func TestSpans(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	api := apitest.New(t, apitest.Options{TracerProvider: tp, BenchDelay: true})
+
+	r := api.Do(t, api.Request(t, "GET", "/api/v1/items?page=2", ""))
+	if r.Status != 200 {
+		t.Fatalf("status %d", r.Status)
+	}
+	var server sdktrace.ReadOnlySpan
+	apitest.Eventually(t, 5*time.Second, func() bool {
+		for _, s := range rec.Ended() {
+			if s.Name() == "GET /api/v1/items" {
+				server = s
+			}
+		}
+		return server != nil
+	}, "no span named GET /api/v1/items among %d", len(rec.Ended()))
+	if got := attr(server, "http.route"); got != "/api/v1/items" {
+		t.Fatalf("http.route = %q", got)
+	}
+	if server.SpanContext().TraceID().String() != r.Header.Get("X-Trace-Id") {
+		t.Fatalf("X-Trace-Id %s is not the server span's trace", r.Header.Get("X-Trace-Id"))
+	}
+	children := 0
+	for _, s := range rec.Ended() {
+		if s.Parent().SpanID() == server.SpanContext().SpanID() {
+			children++
+			if attr(s, "db.query.parameters.0") != "" || attr(s, "db.operation.parameter.0") != "" {
+				t.Errorf("query span %q records parameters", s.Name())
+			}
+		}
+	}
+	if children == 0 {
+		t.Fatalf("no database span under the server span")
+	}
+
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	giveUp(t, api, client, "20s")
+	apitest.Eventually(t, 5*time.Second, func() bool {
+		for _, s := range rec.Ended() {
+			if s.Name() == "GET /api/v1/items" && attr(s, "http.response.status_code") == "499" {
+				return s.Status().Code == codes.Error
+			}
+		}
+		return false
+	}, "no 499 error span for the cancelled request")
+}
