@@ -92,7 +92,7 @@ type shutdownResult struct {
 
 func (s *shutdownState) observe(res *vegeta.Result) {
 	sr := shutdownResult{ts: res.Timestamp, latency: res.Latency, code: res.Code, err: res.Error,
-		method: res.Method, url: res.URL, delayed: attack.Delayed(res), }
+		method: res.Method, url: res.URL, delayed: attack.Delayed(res)}
 	sr.traceID, _ = attack.TraceOf(res)
 	if id, ok := createdID(res); ok {
 		sr.id = id

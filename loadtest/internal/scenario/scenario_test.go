@@ -1,0 +1,331 @@
+package scenario
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// The harness tests run one- to three-second scenarios against the real items server (built
+// here with go build) and the PostgreSQL of TEST_DATABASE_URL. Every verdict is shown failing
+// on a server with a fault switched on, and passing on the healthy one.
+
+var (
+	buildOnce sync.Once
+	serverBin string
+	buildErr  error
+)
+
+func database(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("TEST_DATABASE_URL")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL is not set (CI=true): the harness tests need PostgreSQL")
+		}
+		t.Skip("TEST_DATABASE_URL is not set")
+	}
+	return dsn
+}
+
+// server builds the items server once per test binary.
+func server(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "loadtest-scenario-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		serverBin = filepath.Join(dir, "server")
+		out, err := exec.Command("go", "build", "-o", serverBin, "github.com/benchharness/benchharness/server").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			serverBin = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build server: %v\n%s", buildErr, serverBin)
+	}
+	return serverBin
+}
+
+// harness is a runner on the real server with the given extra server environment; it records
+// every process it started.
+type harness struct {
+	mu      sync.Mutex
+	started []*serverctl.Local
+	runner  *Runner
+}
+
+func newHarness(t *testing.T, set Settings, extraEnv ...string) *harness {
+	t.Helper()
+	dsn := database(t)
+	bin := server(t)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "loadtest"
+	db, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	h := &harness{}
+	h.runner = &Runner{Settings: set, Signals: true, DB: db, Dir: t.TempDir(), SeedItems: 20,
+		Launch: func(ctx context.Context, _ string, env []string) (Server, string, error) {
+			l, err := serverctl.Start(ctx, serverctl.Config{Bin: bin, DatabaseURL: dsn,
+				Env: append(append([]string{"BENCH_DELAY=on"}, extraEnv...), env...)})
+			if err != nil {
+				return nil, "", err
+			}
+			h.mu.Lock()
+			h.started = append(h.started, l)
+			h.mu.Unlock()
+			tok, err := l.Token(ctx, "test")
+			return l, tok, err
+		}}
+	t.Cleanup(func() {
+		for _, l := range h.started {
+			_ = l.Stop(time.Second)
+		}
+	})
+	return h
+}
+
+func (h *harness) run(t *testing.T, ctx context.Context, names ...string) []summary.Scenario {
+	t.Helper()
+	scs, err := Select(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.runner.Run(ctx, scs)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(out) != len(scs) {
+		t.Fatalf("Run returned %d summaries for %d scenarios", len(out), len(scs))
+	}
+	// Whatever happened, no server process may outlive its scenario.
+	for _, l := range h.started {
+		select {
+		case <-l.Exited():
+		default:
+			t.Errorf("server pid %d still running after Run", l.PID())
+		}
+	}
+	return out
+}
+
+// short are settings for 1–3 s scenarios. The SLO is generous: the test machine is shared, and
+// the verdict under test is the failing one's, shown with its own setting.
+func short() Settings {
+	return Settings{
+		Rate: 50, Duration: 2 * time.Second, Warmup: 500 * time.Millisecond, Timeout: 5 * time.Second,
+		SLOP99: time.Second, MaxErrorRate: 0.02, PostShare: 0.2, SlowestN: 5,
+		Settle: time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: time.Second,
+		CancelShare: 0.1, CancelDelay: 3 * time.Second, CancelTimeout: 100 * time.Millisecond,
+		ShutdownDuration: 3 * time.Second, ShutdownAt: time.Second, HoldShare: 0.1, HoldDelay: time.Second,
+		DrainTimeout: 5 * time.Second, DrainDelay: 200 * time.Millisecond, ShortDrainTimeout: 100 * time.Millisecond,
+		RampFrom: 20, RampTo: 60, RampSteps: 2, RampStep: time.Second,
+	}
+}
+
+func reasons(sc summary.Scenario) string { return strings.Join(sc.Reasons, "; ") }
+
+func TestHealthyServerPasses(t *testing.T) {
+	h := newHarness(t, short())
+	out := h.run(t, context.Background(), "steady", "cancel", "shutdown", "ramp")
+	for _, sc := range out {
+		if sc.Verdict != summary.Pass {
+			t.Errorf("%s on a healthy server: %s (%s)", sc.Name, sc.Verdict, reasons(sc))
+		}
+	}
+	steady, cancel, shutdown, ramp := out[0], out[1], out[2], out[3]
+	if len(steady.Profiles) != 5 || len(steady.TopCPU) == 0 {
+		t.Errorf("steady profiles = %+v, top cpu %d functions; want 5 profiles and a top list", steady.Profiles, len(steady.TopCPU))
+	}
+	for _, p := range steady.Profiles {
+		if _, err := os.Stat(filepath.Join(h.runner.Dir, p.File)); err != nil {
+			t.Error(err)
+		}
+	}
+	if len(steady.Timeline) < 10 || steady.Server.GoroutinesPeak <= 0 {
+		t.Errorf("steady timeline has %d samples, goroutine peak %v", len(steady.Timeline), steady.Server.GoroutinesPeak)
+	}
+	if c := cancel.Cancel; c == nil || c.CancelsSent == 0 || c.CancelsSeen == 0 || c.StillRunning != 0 {
+		t.Errorf("cancel stats = %+v, want cancels sent and seen, none still running", c)
+	}
+	s := shutdown.Shutdown
+	if s == nil || s.ExitCode != 0 || s.WritesAcked == 0 || s.WritesFound != s.WritesAcked || s.Classes[Lost] != 0 ||
+		s.Classes[CompletedAfter] == 0 || s.ReadyzFlipMs < 0 || s.ListenerClosedMs < s.ReadyzFlipMs {
+		t.Errorf("shutdown stats = %+v", s)
+	}
+	if !hasEvents(shutdown, "start", "sigterm", "readyz_503", "listener_closed", "exit", "end") {
+		t.Errorf("shutdown events = %+v", shutdown.Events)
+	}
+	if ramp.Ramp == nil || len(ramp.Ramp.Steps) != 2 || ramp.Ramp.CapacityRate <= 0 {
+		t.Errorf("ramp = %+v, want 2 steps and a capacity", ramp.Ramp)
+	}
+}
+
+func hasEvents(sc summary.Scenario, names ...string) bool {
+	seen := map[string]bool{}
+	for _, e := range sc.Events {
+		seen[e.Name] = true
+	}
+	for _, n := range names {
+		if !seen[n] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestVerdictsFail shows each check failing for the reason it exists.
+func TestVerdictsFail(t *testing.T) {
+	tests := []struct {
+		name     string
+		scenario string
+		env      []string
+		settings func(*Settings)
+		verdict  summary.Verdict
+		reason   string // a failed check's name the reasons must contain
+	}{
+		{name: "leaked goroutines", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"},
+			verdict: summary.Fail, reason: "goroutines back at baseline"},
+		{name: "ignored cancellation", scenario: "cancel", env: []string{"BENCH_FAULTS=ignore-cancel"},
+			verdict: summary.Fail, reason: "cancelled queries still in PostgreSQL"},
+		{name: "dropped writes", scenario: "shutdown", env: []string{"BENCH_FAULTS=drop-writes"},
+			verdict: summary.Fail, reason: "acknowledged writes persisted"},
+		{name: "drain timeout shorter than held requests", scenario: "shutdown-short-drain",
+			verdict: summary.Fail, reason: "forced shutdown: exit 3"},
+		{name: "SLO below real latency", scenario: "steady",
+			settings: func(s *Settings) { s.SLOP99 = time.Microsecond }, verdict: summary.Fail, reason: "p99 latency"},
+		{name: "rate the generator cannot reach", scenario: "steady",
+			settings: func(s *Settings) {
+				s.Rate, s.Duration, s.Warmup, s.Timeout = 20000, time.Second, 0, 2*time.Second
+			},
+			verdict: summary.Invalid, reason: "generator"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set := short()
+			if tt.settings != nil {
+				tt.settings(&set)
+			}
+			out := newHarness(t, set, tt.env...).run(t, context.Background(), tt.scenario)
+			sc := out[0]
+			if sc.Verdict != tt.verdict || !strings.Contains(reasons(sc), tt.reason) {
+				t.Fatalf("%s: verdict %s (%s); want %s with %q", tt.scenario, sc.Verdict, reasons(sc), tt.verdict, tt.reason)
+			}
+			t.Logf("%s: %s", sc.Verdict, reasons(sc))
+		})
+	}
+}
+
+func TestShortDrainReportsCutRequests(t *testing.T) {
+	out := newHarness(t, short()).run(t, context.Background(), "shutdown-short-drain")
+	s := out[0].Shutdown
+	if s == nil || !s.Forced || s.ExitCode != 3 || s.Classes[Lost] == 0 || len(out[0].Lost) == 0 {
+		t.Fatalf("short drain: %+v lost=%d; want forced, exit 3 and the cut requests listed", s, len(out[0].Lost))
+	}
+	if !strings.Contains(reasons(out[0]), "accepted requests lost") {
+		t.Errorf("reasons %q do not name the lost requests", reasons(out[0]))
+	}
+}
+
+// TestCrashFailsAndSkipsTheRest kills the server with SIGKILL mid-steady: steady FAILS with the
+// crash as its reason, cancel is SKIPPED.
+func TestCrashFailsAndSkipsTheRest(t *testing.T) {
+	set := short()
+	set.Duration = 3 * time.Second
+	h := newHarness(t, set)
+	go func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			h.mu.Lock()
+			n := len(h.started)
+			var pid int
+			if n > 0 {
+				pid = h.started[0].PID()
+			}
+			h.mu.Unlock()
+			if n > 0 {
+				time.Sleep(1500 * time.Millisecond) // inside the attack
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	out := h.run(t, context.Background(), "steady", "cancel")
+	if out[0].Verdict != summary.Fail || !strings.Contains(reasons(out[0]), "server exited unexpectedly") || !hasEvents(out[0], "crash") {
+		t.Errorf("steady after a crash: %s (%s), events %+v", out[0].Verdict, reasons(out[0]), out[0].Events)
+	}
+	if out[1].Verdict != summary.Skipped || !strings.Contains(reasons(out[1]), "crashed in steady") {
+		t.Errorf("cancel after the crash: %s (%s), want SKIPPED", out[1].Verdict, reasons(out[1]))
+	}
+}
+
+// TestInterruptKeepsResults cancels the context mid-attack: the scenario is INTERRUPTED with
+// the requests so far, later ones are SKIPPED, and no server is left running (checked by run).
+func TestInterruptKeepsResults(t *testing.T) {
+	set := short()
+	set.Duration = 5 * time.Second
+	h := newHarness(t, set)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(2500*time.Millisecond, cancel)
+	out := h.run(t, ctx, "steady", "cancel")
+	if out[0].Verdict != summary.Interrupted || out[0].Requests == 0 {
+		t.Errorf("steady: %s with %d requests; want INTERRUPTED with the requests so far", out[0].Verdict, out[0].Requests)
+	}
+	if out[1].Verdict != summary.Skipped {
+		t.Errorf("cancel: %s, want SKIPPED", out[1].Verdict)
+	}
+}
+
+func TestSelect(t *testing.T) {
+	def, err := Select(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range def {
+		names = append(names, s.Name)
+	}
+	if got := strings.Join(names, ","); got != "steady,cancel,shutdown,ramp" {
+		t.Errorf("default set = %s", got)
+	}
+	if _, err := Select([]string{"steady", "nope"}); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("Select(nope) = %v, want an error naming it", err)
+	}
+	one, err := Select([]string{"shutdown-short-drain"})
+	if err != nil || len(one) != 1 || one[0].Name != "shutdown-short-drain" {
+		t.Errorf("Select(shutdown-short-drain) = %v, %v", one, err)
+	}
+}
+
+func TestExternalSkipsSignals(t *testing.T) {
+	scs, _ := Select([]string{"shutdown"})
+	rn := &Runner{Signals: false, Launch: func(context.Context, string, []string) (Server, string, error) {
+		t.Fatal("launched a server for a scenario that must be skipped")
+		return nil, "", nil
+	}}
+	out, err := rn.Run(context.Background(), scs)
+	if err != nil || out[0].Verdict != summary.Skipped || !strings.Contains(reasons(out[0]), "cannot send signals") {
+		t.Fatalf("shutdown against an external target: %+v, %v", out, err)
+	}
+}

@@ -1,0 +1,86 @@
+package scenario
+
+import (
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+func TestClassify(t *testing.T) {
+	sigterm := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	before, after := sigterm.Add(-time.Second), sigterm.Add(time.Millisecond)
+	tests := []struct {
+		name string
+		res  vegeta.Result
+		want string
+	}{
+		{"answered before", vegeta.Result{Code: 200, Timestamp: before, Latency: 10 * time.Millisecond}, CompletedBefore},
+		{"answered across SIGTERM", vegeta.Result{Code: 201, Timestamp: before, Latency: 2 * time.Second}, CompletedAfter},
+		{"4xx is an answer", vegeta.Result{Code: 400, Timestamp: after}, CompletedAfter},
+		{"refused", vegeta.Result{Timestamp: after, Error: "dial tcp 127.0.0.1:1: connect: connection refused"}, Refused},
+		{"idle connection closed", vegeta.Result{Timestamp: after, Error: "http: server closed idle connection"}, Refused},
+		{"EOF", vegeta.Result{Timestamp: before, Latency: 2 * time.Second, Error: `Get "x": EOF`}, Lost},
+		{"reset", vegeta.Result{Timestamp: before, Error: "read: connection reset by peer"}, Lost},
+		{"503", vegeta.Result{Code: 503, Timestamp: after}, Lost},
+		{"timeout", vegeta.Result{Timestamp: before, Error: "Client.Timeout exceeded"}, Lost},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := classify(&tt.res, sigterm); got != tt.want {
+				t.Errorf("classify = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestJudge(t *testing.T) {
+	pass := summary.Check{Name: "a", Pass: true}
+	fail := summary.Check{Name: "slo", Got: "9", Want: "1"}
+	invalid := summary.Check{Name: "generator", Got: "50%", Want: "99%", Invalids: true}
+	tests := []struct {
+		name   string
+		checks []summary.Check
+		want   summary.Verdict
+		first  string
+	}{
+		{"all pass", []summary.Check{pass}, summary.Pass, ""},
+		{"one fails", []summary.Check{pass, fail}, summary.Fail, "slo: got 9, want 1"},
+		{"invalid wins over fail", []summary.Check{fail, invalid}, summary.Invalid, "generator: got 50%, want 99%"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := summary.Scenario{Checks: tt.checks}
+			judge(&sc)
+			if sc.Verdict != tt.want {
+				t.Errorf("verdict = %s, want %s", sc.Verdict, tt.want)
+			}
+			if tt.first != "" && (len(sc.Reasons) == 0 || sc.Reasons[0] != tt.first) {
+				t.Errorf("reasons = %q, want %q first", sc.Reasons, tt.first)
+			}
+		})
+	}
+}
+
+func TestRampStats(t *testing.T) {
+	steps := []summary.RampStep{{Rate: 50, WithinSLO: true}, {Rate: 100, WithinSLO: true}, {Rate: 150}, {Rate: 200, WithinSLO: true}}
+	if got := rampStats(steps, Settings{}).CapacityRate; got != 100 {
+		t.Errorf("capacity = %v, want 100 (a pass past the knee is noise)", got)
+	}
+	if got := rampStats(steps[2:3], Settings{}).CapacityRate; got != 0 {
+		t.Errorf("capacity with no step within the SLO = %v, want 0", got)
+	}
+	got := rampSteps(Settings{RampFrom: 10, RampTo: 40, RampSteps: 4, RampStep: time.Second, Warmup: time.Second})
+	if len(got) != 4 || got[0].Rate != 10 || got[3].Rate != 40 || got[1].Rate != 20 || got[0].Warmup != time.Second || got[1].Warmup != 0 {
+		t.Errorf("rampSteps = %+v", got)
+	}
+}
+
+func TestMissing(t *testing.T) {
+	got := missing([]int64{5, 1, 9, 3}, []int64{1, 3})
+	if len(got) != 2 || got[0] != 5 || got[1] != 9 {
+		t.Errorf("missing = %v, want [5 9]", got)
+	}
+}

@@ -1,0 +1,19 @@
+# The bench harness (issue #3): build both binaries, run the scenarios against a throwaway
+# PostgreSQL (or DATABASE_URL when set), write bench-results/<UTC time>/ and print the verdicts.
+# See docs/harness.md.
+.PHONY: bench bench-quick
+
+# When the local observability stack runs (`make stack` writes .stack/env), the bench exports
+# the server's traces to it, links traces in Jaeger and serves the harness metrics it scrapes.
+STACK_ENV := .stack/env
+bench_stack_args = $(shell [ -f $(STACK_ENV) ] && . ./$(STACK_ENV) && \
+	printf '%s ' $${OTEL_ENDPOINT:+-otel-endpoint $$OTEL_ENDPOINT} $${JAEGER_URL:+-jaeger-url $$JAEGER_URL} \
+	$${HARNESS_METRICS_ADDR:+-metrics-addr $$HARNESS_METRICS_ADDR} $${PROM_SD_FILE:+-prom-sd-file $$PROM_SD_FILE})
+
+## bench: every default scenario (≤ 3 minutes); extra `loadtest run` flags in BENCH_ARGS.
+bench: build
+	scripts/with-postgres.sh $(BIN)/loadtest run -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS)
+
+## bench-quick: the quick profile (≤ 45 s, CI smoke).
+bench-quick: build
+	scripts/with-postgres.sh $(BIN)/loadtest run -profile quick -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS)
