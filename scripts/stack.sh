@@ -160,6 +160,7 @@ up() {
 		JAEGER_QUERY_HTTP_ADDR=127.0.0.1:$jaeger_ui \
 		JAEGER_QUERY_GRPC_ADDR=127.0.0.1:$jaeger_grpc \
 		JAEGER_HEALTH_ADDR=127.0.0.1:$jaeger_health \
+		JAEGER_UI_ASSETS=$root/deploy/jaeger/ui \
 		setsid "$root/.bin/jaeger" --config "file:$root/deploy/jaeger/config.yaml" \
 		>"$stack_dir/jaeger.log" 2>&1 </dev/null &
 	jaeger_pid=$!

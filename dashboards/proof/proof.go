@@ -166,6 +166,19 @@ func FetchTrace(ctx context.Context, c *http.Client, base, id string) ([]byte, e
 	return body, nil
 }
 
+// CheckLink fetches a report's trace link and checks that it answers 200 with a page: the link a
+// reader clicks must open something, not only the API behind it.
+func CheckLink(ctx context.Context, c *http.Client, link string) error {
+	body, err := get(ctx, c, link, false)
+	if err != nil {
+		return fmt.Errorf("trace link: %w", err)
+	}
+	if !strings.Contains(strings.ToLower(string(body)), "<html") {
+		return fmt.Errorf("trace link %s: the answer is not an HTML page", link)
+	}
+	return nil
+}
+
 // ErrTraceNotFound is returned by FetchTrace for a trace Jaeger does not hold.
 var ErrTraceNotFound = errors.New("trace not found in Jaeger")
 
@@ -269,6 +282,7 @@ type SlowRequest struct {
 	TraceID   string
 	Code      int
 	LatencyMs float64
+	TraceURL  string // the report's link, when the harness had a Jaeger URL
 }
 
 // SlowestTraced reads summary.json and returns, per scenario, the slowest requests that carried
@@ -283,6 +297,7 @@ func SlowestTraced(summaryJSON []byte) ([]SlowRequest, error) {
 				Code      int     `json:"code"`
 				LatencyMs float64 `json:"latency_ms"`
 				TraceID   string  `json:"trace_id"`
+				TraceURL  string  `json:"trace_url"`
 				Sampled   bool    `json:"sampled"`
 			} `json:"slowest"`
 		} `json:"scenarios"`
@@ -297,7 +312,7 @@ func SlowestTraced(summaryJSON []byte) ([]SlowRequest, error) {
 	for _, sc := range s.Scenarios {
 		for _, r := range sc.Slowest {
 			if r.Sampled && r.TraceID != "" && r.Code > 0 {
-				out = append(out, SlowRequest{Scenario: sc.Name, TraceID: r.TraceID, Code: r.Code, LatencyMs: r.LatencyMs})
+				out = append(out, SlowRequest{Scenario: sc.Name, TraceID: r.TraceID, Code: r.Code, LatencyMs: r.LatencyMs, TraceURL: r.TraceURL})
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,7 +215,12 @@ func checkTraces(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, s
 			t.Errorf("scenario %s, %.1f ms, status %d: %v", r.Scenario, r.LatencyMs, r.Code, err)
 			continue
 		}
-		t.Logf("trace %s (%s, %.1f ms): server span with route, PostgreSQL span under it", r.TraceID, r.Scenario, r.LatencyMs)
+		if r.TraceURL == "" {
+			t.Errorf("scenario %s: trace %s has no trace_url in summary.json although the bench had -jaeger-url", r.Scenario, r.TraceID)
+		} else if err := proof.CheckLink(ctx, c, r.TraceURL); err != nil {
+			t.Errorf("scenario %s: %v", r.Scenario, err)
+		}
+		t.Logf("trace %s (%s, %.1f ms): server span with route, PostgreSQL span under it; link %s", r.TraceID, r.Scenario, r.LatencyMs, r.TraceURL)
 	}
 }
 
@@ -327,6 +333,29 @@ func TestCheckTrace(t *testing.T) {
 				t.Fatalf("CheckTrace = %v, want an error containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestCheckLink(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/trace/ok":
+			fmt.Fprint(w, "<!DOCTYPE html><html><body>viewer</body></html>")
+		case "/trace/json":
+			fmt.Fprint(w, `{"data":[]}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	c := srv.Client()
+	if err := proof.CheckLink(context.Background(), c, srv.URL+"/trace/ok"); err != nil {
+		t.Fatalf("CheckLink(page) = %v", err)
+	}
+	for _, path := range []string{"/trace/json", "/gone"} {
+		if err := proof.CheckLink(context.Background(), c, srv.URL+path); err == nil {
+			t.Errorf("CheckLink(%s) = nil, want an error", path)
+		}
 	}
 }
 
