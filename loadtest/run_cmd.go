@@ -431,7 +431,9 @@ func redactURL(s string) string {
 }
 
 // redactErr keeps a connection error's message but not a password pgx may quote from the URL.
-func redactErr(err error) string { return strings.ReplaceAll(err.Error(), "password=", "password=xxxxx ") }
+func redactErr(err error) string {
+	return strings.ReplaceAll(err.Error(), "password=", "password=xxxxx ")
+}
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+var (
+	runBuildOnce sync.Once
+	runServerBin string
+	runBuildErr  error
+)
+
+// runEnv returns the database URL for `loadtest run` tests and the real server binary, built once.
+func runEnv(t *testing.T) (dsn, bin string) {
+	t.Helper()
+	dsn = os.Getenv("TEST_DATABASE_URL")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL is not set (CI=true)")
+		}
+		t.Skip("TEST_DATABASE_URL is not set")
+	}
+	runBuildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "loadtest-run-")
+		if err != nil {
+			runBuildErr = err
+			return
+		}
+		runServerBin = filepath.Join(dir, "server")
+		if out, err := exec.Command("go", "build", "-o", runServerBin, "github.com/benchharness/benchharness/server").CombinedOutput(); err != nil {
+			runBuildErr = err
+			runServerBin = string(out)
+		}
+	})
+	if runBuildErr != nil {
+		t.Fatalf("build server: %v\n%s", runBuildErr, runServerBin)
+	}
+	return dsn, runServerBin
+}
+
+func runRun(ctx context.Context, getenv func(string) string, args ...string) (stdout string, err error) {
+	var out, errb bytes.Buffer
+	err = run(ctx, append([]string{"loadtest", "run"}, args...), getenv, &out, &errb)
+	return out.String(), err
+}
+
+func noEnv(string) string { return "" }
+
+func TestRunCommandBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown scenario", []string{"-database-url", "postgres://x", "-scenarios", "steady,nope"}, `unknown scenario "nope"`},
+		{"unknown flag", []string{"-nope"}, "flag provided but not defined"},
+		{"unknown profile", []string{"-profile", "huge"}, `unknown -profile "huge"`},
+		{"zero rate", []string{"-database-url", "postgres://x", "-rate", "0"}, "-rate must be > 0"},
+		{"bad server env", []string{"-server-env", "NOEQUALS"}, "want K=V"},
+		{"target without admin", []string{"-target", "http://127.0.0.1:1", "-token", "x"}, "-target needs -admin and -token"},
+		{"no database", []string{}, "no database"},
+		{"cancel delay within timeout", []string{"-database-url", "postgres://x", "-cancel-delay", "10ms"}, "-cancel-delay"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runRun(context.Background(), noEnv, tt.args...)
+			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("run %v = %v (exit %d); want exit 2 and one line containing %q", tt.args, err, exitCode(err), tt.want)
+			}
+		})
+	}
+}
+
+func TestRunCommandUnreachableTarget(t *testing.T) {
+	_, err := runRun(context.Background(), noEnv, "-target", "http://127.0.0.1:1", "-admin", "http://127.0.0.1:1", "-token", "x", "-out", t.TempDir())
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "target unreachable") {
+		t.Fatalf("unreachable target: %v (exit %d), want exit 2 naming it", err, exitCode(err))
+	}
+}
+
+// TestRunCommandServerFailsToStart gives the server a bad setting: exit 2 with its own last log
+// line naming the setting.
+func TestRunCommandServerFailsToStart(t *testing.T) {
+	dsn, bin := runEnv(t)
+	_, err := runRun(context.Background(), noEnv, "-database-url", dsn, "-server-bin", bin, "-scenarios", "steady",
+		"-server-env", "MAX_BODY_BYTES=lots", "-out", t.TempDir())
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "MAX_BODY_BYTES") {
+		t.Fatalf("server with a bad setting: %v (exit %d), want exit 2 with its log line", err, exitCode(err))
+	}
+}
+
+func shortRunArgs(dsn, bin, out string) []string {
+	return []string{"-database-url", dsn, "-server-bin", bin, "-out", out, "-rate", "40", "-warmup", "200ms",
+		"-cpu-profile", "1s", "-slo-p99", "1s", "-seed-items", "10"}
+}
+
+func TestRunCommandWritesRunFolder(t *testing.T) {
+	dsn, bin := runEnv(t)
+	out := t.TempDir()
+	stdout, err := runRun(context.Background(), noEnv, append(shortRunArgs(dsn, bin, out), "-scenarios", "steady", "-duration", "2s")...)
+	if err != nil {
+		t.Fatalf("healthy steady: %v\n%s", err, stdout)
+	}
+	if !strings.Contains(stdout, "PASS") || !strings.Contains(stdout, "steady") {
+		t.Errorf("verdict table missing:\n%s", stdout)
+	}
+	dir := filepath.Join(out, "latest")
+	r, err := summary.Read(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != summary.Pass || r.Partial || len(r.Scenarios) != 1 || r.Scenarios[0].Requests == 0 {
+		t.Errorf("summary: verdict %s partial %v scenarios %d", r.Verdict, r.Partial, len(r.Scenarios))
+	}
+	if _, ok := r.Settings.Values["token"]; ok {
+		t.Error("summary records the token setting")
+	}
+	for _, f := range []string{"report.md", "report.html", "steady.bin", "steady.timeline.json", "steady.cpu.pprof", "steady.heap.pprof"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestRunCommandInterrupt cancels the run's context mid-attack (what Ctrl-C does): exit 1, a
+// partial INTERRUPTED report, and no child process left.
+func TestRunCommandInterrupt(t *testing.T) {
+	dsn, bin := runEnv(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(2500*time.Millisecond, cancel)
+	_, err := runRun(ctx, noEnv, append(shortRunArgs(dsn, bin, out), "-scenarios", "steady,cancel", "-duration", "10s")...)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("interrupted run: %v (exit %d), want exit 1", err, exitCode(err))
+	}
+	r, rerr := summary.Read(filepath.Join(out, "latest", "summary.json"))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if !r.Partial || r.Verdict != summary.Interrupted || r.Scenarios[0].Verdict != summary.Interrupted ||
+		r.Scenarios[0].Requests == 0 || r.Scenarios[1].Verdict != summary.Skipped {
+		t.Errorf("interrupted summary: partial %v verdict %s, scenarios %s (%d requests) / %s",
+			r.Partial, r.Verdict, r.Scenarios[0].Verdict, r.Scenarios[0].Requests, r.Scenarios[1].Verdict)
+	}
+	if _, err := os.Stat(filepath.Join(out, "latest", "report.md")); err != nil {
+		t.Error(err)
+	}
+	if kids := children(t); len(kids) > 0 {
+		t.Errorf("child processes left after the interrupt: %v", kids)
+	}
+}
+
+// children lists this process's live child processes (Linux /proc).
+func children(t *testing.T) []string {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/self/task/*/children")
+	if err != nil || len(tasks) == 0 {
+		t.Skip("no /proc children list on this system")
+	}
+	var out []string
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, pid := range strings.Fields(string(b)) {
+			// A zombie was reaped by nobody yet but is not running.
+			stat, _ := os.ReadFile("/proc/" + pid + "/stat")
+			if s := string(stat); s != "" && !strings.Contains(s, ") Z ") {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
