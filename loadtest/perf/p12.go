@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -186,9 +187,17 @@ func (r *runner) measureServer(ctx context.Context) error {
 		steps = append(steps, step{v.id, func() (float64, error) { return wrk(v, c.round) }})
 	}
 	var overBare []float64
-	var jaegerCPU0 float64
-	if jg != nil {
+	var jaegerCPU0, spans0, tracedReqs0 float64
+	var traced *variant
+	for _, v := range variants {
+		if v.id == "traced" {
+			traced = v
+		}
+	}
+	if jg != nil && traced != nil {
 		jaegerCPU0 = cpuSeconds(jg.cmd.Process.Pid)
+		spans0, _ = jg.acceptedSpans(ctx)
+		tracedReqs0, _ = requestCount(ctx, traced.srv.Admin())
 	}
 	for i := 0; i < c.rounds && ctx.Err() == nil; i++ {
 		got := map[string]float64{}
@@ -214,7 +223,18 @@ func (r *runner) measureServer(ctx context.Context) error {
 		}
 	}
 	r.note("P1", "pool_max_conns=%d (see docs/perf.md); wrk and pgbench both %d connections, 2 threads.", c.pool, c.conns)
-	if jg != nil {
+	if jg != nil && traced != nil {
+		// Honesty check for P2a: a batch processor whose queue overflows drops spans, which
+		// would make 100 % sampling look cheaper than it is.
+		time.Sleep(6 * time.Second) // one OTEL_BSP_SCHEDULE_DELAY (5 s default): the last batch lands
+		spans1, err1 := jg.acceptedSpans(ctx)
+		reqs1, err2 := requestCount(ctx, traced.srv.Admin())
+		if err := errors.Join(err1, err2); err != nil {
+			r.note("P2a", "Could not count the spans Jaeger accepted: %v.", err)
+		} else if n := reqs1 - tracedReqs0; n > 0 {
+			r.note("P2a", "Jaeger accepted %.2f spans per traced request (%.0f spans, %.0f requests; 2 expected: the HTTP span and the query span). Fewer means spans were dropped and the figure flatters tracing.",
+				(spans1-spans0)/n, spans1-spans0, n)
+		}
 		if used := cpuSeconds(jg.cmd.Process.Pid) - jaegerCPU0; used >= 0 {
 			traced := float64(len(r.fig("P2a").Samples)) * c.round.Seconds()
 			r.res.Findings = append(r.res.Findings, fmt.Sprintf(

@@ -93,6 +93,7 @@ type jaeger struct {
 	*child
 	otlpHTTP string // host:port of the OTLP/HTTP receiver
 	query    string // http://host:port of the query API
+	metrics  string // http://host:port of its own Prometheus metrics (spans accepted)
 }
 
 const jaegerConfig = `service:
@@ -106,7 +107,13 @@ const jaegerConfig = `service:
     logs:
       level: warn
     metrics:
-      level: none
+      level: basic
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: %s
     traces:
       level: none
 extensions:
@@ -137,7 +144,7 @@ exporters:
 `
 
 func startJaeger(ctx context.Context, bin, dir string) (*jaeger, error) {
-	var addrs [4]string
+	var addrs [5]string
 	for i := range addrs {
 		a, err := freeAddr()
 		if err != nil {
@@ -146,14 +153,14 @@ func startJaeger(ctx context.Context, bin, dir string) (*jaeger, error) {
 		addrs[i] = a
 	}
 	cfgPath := filepath.Join(dir, "jaeger.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(jaegerConfig, addrs[0], addrs[1], addrs[2], addrs[3])), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(jaegerConfig, port(addrs[4]), addrs[0], addrs[1], addrs[2], addrs[3])), 0o644); err != nil {
 		return nil, fmt.Errorf("write jaeger config: %w", err)
 	}
 	c, err := startChild("jaeger", nil, bin, "--config=file:"+cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	j := &jaeger{child: c, otlpHTTP: addrs[3], query: "http://" + addrs[0]}
+	j := &jaeger{child: c, otlpHTTP: addrs[3], query: "http://" + addrs[0], metrics: "http://" + addrs[4]}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if conn, err := net.DialTimeout("tcp", j.otlpHTTP, time.Second); err == nil {
@@ -228,4 +235,15 @@ func cpuSeconds(pid int) float64 {
 		return -1
 	}
 	return (ut + st) / 100
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// acceptedSpans is how many spans Jaeger's OTLP receiver has accepted so far (its
+// otelcol_receiver_accepted_spans counter; 0 before the first span).
+func (j *jaeger) acceptedSpans(ctx context.Context) (float64, error) {
+	return sumMetric(ctx, j.metrics+"/metrics", "otelcol_receiver_accepted_spans")
 }

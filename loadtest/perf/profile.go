@@ -179,37 +179,42 @@ func fetch(ctx context.Context, url, dst string) error {
 // requestCount sums http_server_request_duration_seconds_count over every series of the
 // server's /metrics: the API requests served so far.
 func requestCount(ctx context.Context, admin string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/metrics", nil)
+	n, err := sumMetric(ctx, admin+"/metrics", "http_server_request_duration_seconds_count")
+	if err == nil && n == 0 {
+		err = fmt.Errorf("scrape %s: no http_server_request_duration_seconds_count", admin)
+	}
+	return n, err
+}
+
+// sumMetric sums every sample whose metric name starts with prefix in a Prometheus text page
+// (0 when there is none).
+func sumMetric(ctx context.Context, url, prefix string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, fmt.Errorf("scrape metrics: %w", err)
+		return 0, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("scrape metrics: %w", err)
+		return 0, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	var n float64
-	found := false
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "http_server_request_duration_seconds_count") {
+		if !strings.HasPrefix(line, prefix) {
 			continue
 		}
 		f := strings.Fields(line)
 		v, err := strconv.ParseFloat(f[len(f)-1], 64)
 		if err != nil {
-			return 0, fmt.Errorf("scrape metrics: parse %q: %w", line, err)
+			return 0, fmt.Errorf("scrape %s: parse %q: %w", url, line, err)
 		}
 		n += v
-		found = true
 	}
 	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("scrape metrics: %w", err)
-	}
-	if !found {
-		return 0, fmt.Errorf("scrape metrics: no http_server_request_duration_seconds_count")
+		return 0, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	return n, nil
 }
