@@ -24,6 +24,8 @@
 #                       current/ (run folders), compare.md and compare.json
 #   THRESHOLDS          thresholds file (default bench/thresholds.json)
 #   REGRESS_RUN_ARGS    extra flags for every `loadtest run`, e.g. "-duration 5s"
+#   REGRESS_RUN_TIMEOUT limit on one `loadtest run` (default 15m): a hung run must not hang CI;
+#                       it gets SIGINT first (the harness then writes what it has), SIGKILL 30 s later
 #
 # Rounds alternate their order (A B, B A, A B, ...): a drift that grows steadily through the
 # session (a warming cache, a growing table, a throttling CPU) then falls on both sides alike.
@@ -42,6 +44,7 @@ if [[ "${1:-}" == "__rounds" ]]; then
 	shift
 	out=$1 base_server=$2 base_loadtest=$3 cur_server=$4 cur_loadtest=$5
 	rounds=${ROUNDS:-4}
+	run_timeout=${REGRESS_RUN_TIMEOUT:-15m}
 	common=(-profile "${REGRESS_PROFILE:-quick}")
 	[[ -n "${REGRESS_SCENARIOS:-}" ]] && common+=(-scenarios "$REGRESS_SCENARIOS")
 	# shellcheck disable=SC2206 # word splitting of the extra flags is the point
@@ -54,13 +57,14 @@ if [[ "${1:-}" == "__rounds" ]]; then
 		local name=$1 round=$2 rc=0
 		echo "regress: round $round/$rounds: $name" >&2
 		if [[ $name == base ]]; then
-			"$base_loadtest" run -server-bin "$base_server" -seed "$round" -out "$out/base" "${common[@]}" "${extra[@]}" >"$out/logs/base-$round.log" 2>&1 || rc=$?
+			timeout --signal=INT --kill-after=30s "$run_timeout" "$base_loadtest" run -server-bin "$base_server" -seed "$round" -out "$out/base" "${common[@]}" "${extra[@]}" >"$out/logs/base-$round.log" 2>&1 || rc=$?
 		else
-			"$cur_loadtest" run -server-bin "$cur_server" -seed "$round" -out "$out/current" "${common[@]}" "${cur_env[@]}" "${extra[@]}" >"$out/logs/current-$round.log" 2>&1 || rc=$?
+			timeout --signal=INT --kill-after=30s "$run_timeout" "$cur_loadtest" run -server-bin "$cur_server" -seed "$round" -out "$out/current" "${common[@]}" "${cur_env[@]}" "${extra[@]}" >"$out/logs/current-$round.log" 2>&1 || rc=$?
 		fi
 		# 1 is a verdict (a failed or invalid scenario): the run folder is complete and compare
 		# judges it. Anything else means no usable run folder.
 		if ((rc != 0 && rc != 1)); then
+			((rc == 124 || rc == 137)) && echo "regress: loadtest run ($name, round $round) hit REGRESS_RUN_TIMEOUT=$run_timeout" >&2
 			echo "regress: loadtest run ($name, round $round) exited $rc; its log ends with:" >&2
 			tail -n 20 "$out/logs/$name-$round.log" >&2
 			exit 2
