@@ -21,10 +21,11 @@ var serverAllSel = fmt.Sprintf(`job=%q`, ServerJob)
 
 // eventAnnotation marks each loadtest_events_total increment. A counter that is created by its
 // first increment has no earlier sample for increase() to compare with, so the second branch
-// catches a series that exists now and did not one interval ago.
+// catches a series that exists now with a value above 0 and did not exist one interval ago (a
+// series created at 0, as the harness does for every event of a scenario, is not an event).
 func eventAnnotation(name, event, color string) *dashboard.AnnotationQueryBuilder {
 	sel := fmt.Sprintf(`job=%q, instance=~"$instance", scenario=~"$scenario", event=%q`, HarnessJob, event)
-	expr := fmt.Sprintf("(increase(loadtest_events_total{%[1]s}[$__interval]) > 0) or (loadtest_events_total{%[1]s} unless loadtest_events_total{%[1]s} offset $__interval)", sel)
+	expr := fmt.Sprintf("(increase(loadtest_events_total{%[1]s}[$__interval]) > 0) or (loadtest_events_total{%[1]s} > 0 unless loadtest_events_total{%[1]s} offset $__interval)", sel)
 	return dashboard.NewAnnotationQueryBuilder().
 		Name(name).
 		Datasource(promRef()).
