@@ -34,6 +34,8 @@ func compareCommand(_ context.Context, args []string, _ func(string) string, std
 	out := fs.String("out", ".", "folder to write compare.md and compare.json into (created if missing)")
 	thresholdsPath := fs.String("thresholds", "", "thresholds JSON file (per metric max_change_pct, min_abs_change, alpha); empty: built-in defaults")
 	quiet := fs.Bool("q", false, "do not print compare.md to stdout")
+	baseLabel := fs.String("base-label", "", "names the base side in the report, e.g. its commit (default: the commits the runs recorded)")
+	currentLabel := fs.String("current-label", "", "names the current side in the report")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -65,6 +67,7 @@ func compareCommand(_ context.Context, args []string, _ func(string) string, std
 		return usageErrorf("compare: %v", err)
 	}
 	res.LinkReports(base, current, *out)
+	res.BaseLabel, res.CurrentLabel = *baseLabel, *currentLabel
 
 	var md, js bytes.Buffer
 	if err := compare.WriteMarkdown(&md, res); err != nil {

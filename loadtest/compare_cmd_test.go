@@ -196,7 +196,7 @@ func TestCompareCommandFolderOfRuns(t *testing.T) {
 	}
 	cur := writeRun(t, filepath.Join(dir, "cur"), fixtureRun(rng, "c1", 0, summary.Pass))
 	out := filepath.Join(dir, "out")
-	if _, msg, code := runCompare("-q", "-out", out, filepath.Join(dir, "base"), filepath.Join(cur, "summary.json")); code != 0 {
+	if _, msg, code := runCompare("-q", "-out", out, "-base-label", "abc123 (merge-base)", filepath.Join(dir, "base"), filepath.Join(cur, "summary.json")); code != 0 {
 		t.Fatalf("exit %d: %s", code, msg)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "compare.json"))
@@ -204,10 +204,14 @@ func TestCompareCommandFolderOfRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	var js struct {
-		Base []struct{ ID string } `json:"base"`
+		Base      []struct{ ID string } `json:"base"`
+		BaseLabel string                `json:"base_label"`
 	}
 	if err := json.Unmarshal(b, &js); err != nil {
 		t.Fatal(err)
+	}
+	if js.BaseLabel != "abc123 (merge-base)" {
+		t.Errorf("base_label %q, want the -base-label given", js.BaseLabel)
 	}
 	if len(js.Base) != 3 {
 		t.Errorf("base has %d runs, want 3 (latest must not count twice): %+v", len(js.Base), js.Base)

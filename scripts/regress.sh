@@ -98,7 +98,10 @@ thresholds=${THRESHOLDS:-bench/thresholds.json}
 mkdir -p "$out/bin" "$out/logs"
 out=$(cd "$out" && pwd)
 
-echo "regress: base $(git rev-parse --short "$base_commit"), current $(git rev-parse --short "$cur_commit")$(git diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes'), $rounds rounds → $out" >&2
+base_label="$(git rev-parse --short "$base_commit") ($(git log -1 --format=%s "$base_commit" | cut -c1-60))"
+cur_label="$(git rev-parse --short "$cur_commit")$(git diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes')"
+[[ -n "${REGRESS_SERVER_ENV:-}" ]] && cur_label+=" with $REGRESS_SERVER_ENV"
+echo "regress: base $base_label, current $cur_label, $rounds rounds → $out" >&2
 
 go build -o bin/server ./server || die "build the working tree's server failed"
 go build -o bin/loadtest ./loadtest || die "build the working tree's loadtest failed"
@@ -126,6 +129,7 @@ scripts/with-postgres.sh "$0" __rounds "$out" "$out/bin/base-server" "$base_load
 ((rc == 0)) || exit "$rc"
 
 rc=0
-"$cur_loadtest" compare -thresholds "$thresholds" -out "$out" "$out/base" "$out/current" || rc=$?
+"$cur_loadtest" compare -thresholds "$thresholds" -out "$out" \
+	-base-label "$base_label" -current-label "$cur_label" "$out/base" "$out/current" || rc=$?
 echo "regress: compare.md and compare.json in $out (exit $rc)" >&2
 exit "$rc"

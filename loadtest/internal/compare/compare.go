@@ -55,7 +55,9 @@ type Result struct {
 	OnlyCurrent   []string         `json:"only_current,omitempty"` // scenarios missing from BASE
 	Base          []RunRef         `json:"base"`
 	Current       []RunRef         `json:"current"`
-	Notes         []string         `json:"notes,omitempty"` // comparability warnings (profile, CPU count differ)
+	BaseLabel     string           `json:"base_label,omitempty"`    // e.g. "abc123 (merge-base)", from -base-label
+	CurrentLabel  string           `json:"current_label,omitempty"` // e.g. "def456 + uncommitted changes"
+	Notes         []string         `json:"notes,omitempty"`         // comparability warnings (profile, CPU count differ)
 	Thresholds    Thresholds       `json:"thresholds"`
 }
 

@@ -48,7 +48,8 @@ func Metrics() []Metric {
 			}},
 		{Name: "settle_ms", Label: "settle time", Unit: "ms", HigherIsWorse: true, PerRun: true,
 			run: func(s summary.Scenario) (float64, bool, string) {
-				if s.Server.GoroutinesPeak == 0 {
+				// The shutdown scenario stops the server: there is nothing left to settle.
+				if s.Server.GoroutinesPeak == 0 || s.Shutdown != nil {
 					return 0, false, ""
 				}
 				if s.Server.SettleMs < 0 {

@@ -50,7 +50,7 @@ func WriteMarkdown(w io.Writer, r Result) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Regression comparison: %s\n\n", r.Outcome)
 	fmt.Fprintf(&b, "**%s.**\n\n", upperFirst(r.Headline))
-	fmt.Fprintf(&b, "Base: %s. Current: %s.\n\n", sideLine(r.Base), sideLine(r.Current))
+	fmt.Fprintf(&b, "Base: %s. Current: %s.\n\n", sideLine(r.Base, r.BaseLabel), sideLine(r.Current, r.CurrentLabel))
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "> ⚠ %s\n", n)
 	}
@@ -180,7 +180,12 @@ func (s ScenarioResult) metric(name string) (MetricResult, bool) {
 	return MetricResult{}, false
 }
 
-func sideLine(refs []RunRef) string {
+// sideLine names a side by its label when given (the harness may not know the server's commit;
+// make regress does), else by the commits its runs recorded.
+func sideLine(refs []RunRef, label string) string {
+	if label != "" {
+		return fmt.Sprintf("%s of %s", plural(len(refs), "run", "runs"), label)
+	}
 	commits := map[string]bool{}
 	var list []string
 	for _, r := range refs {
