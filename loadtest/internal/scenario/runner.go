@@ -407,11 +407,14 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 func pickOutcome(r *Run, outs []attack.Outcome) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The same rule as rampStats: the last step of the unbroken run from the first that met
+	// the SLO.
 	pick := 0
 	for i, st := range r.steps {
-		if st.WithinSLO && i < len(outs) {
-			pick = i
+		if !st.WithinSLO || i >= len(outs) {
+			break
 		}
+		pick = i
 	}
 	return pick
 }
