@@ -182,7 +182,7 @@ func failingRun() summary.Run {
 		{OffsetMs: 4010, Name: "listener_closed"}, {OffsetMs: 4020, Name: "exit", Detail: "exit code 3 <b>forced</b>"}, {OffsetMs: 5000, Name: "end"},
 	}
 	sd.Lost = []summary.Request{
-		{OffsetMs: 2100, Method: "GET", URL: "/api/v1/items?q=a|b", Code: 0, LatencyMs: 1920, Error: "read: connection reset by peer", Class: "lost", TraceID: "aaaabbbbccccddddeeeeffff00001111", Sampled: true, TraceURL: "http://127.0.0.1:16686/trace/aaaabbbbccccddddeeeeffff00001111"},
+		{OffsetMs: 2100, Method: "GET", URL: "http://127.0.0.1:18080/api/v1/items?q=a|b#bench-delay", Code: 0, LatencyMs: 1920, Error: "read: connection reset by peer", Class: "lost", TraceID: "aaaabbbbccccddddeeeeffff00001111", Sampled: true, TraceURL: "http://127.0.0.1:16686/trace/aaaabbbbccccddddeeeeffff00001111"},
 		{OffsetMs: 2300, Method: "POST", URL: "/api/v1/items", Code: 0, LatencyMs: 1720, Error: "EOF", Class: "lost", TraceID: "aaaabbbbccccddddeeeeffff00002222"},
 		{OffsetMs: 2500, Method: "GET", URL: "/api/v1/items/3", Code: 0, LatencyMs: 1520, Error: "javascript link refused", Class: "lost", TraceID: "aaaabbbbccccddddeeeeffff00003333", Sampled: true, TraceURL: "javascript:alert(1)"},
 	}

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -244,6 +245,16 @@ func traceLink(q summary.Request) string {
 		return u
 	}
 	return ""
+}
+
+// displayURL shortens an absolute request URL to its path and query: the host is the target
+// shown in the header, and the fragment (the harness's tag such as #bench-delay) is not sent.
+func displayURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	return u.RequestURI()
 }
 
 // requestError is the class and error of a request, for one table cell.

@@ -25,15 +25,16 @@ func HTML(w io.Writer, r summary.Run) error {
 	// Parsed per call rather than held in a package variable: rendering happens once per run,
 	// and the package keeps no state.
 	t, err := template.New("report").Funcs(template.FuncMap{
-		"ms":        ms,
-		"msOrNever": msOrNever,
-		"rate":      rate,
-		"pct":       pct,
-		"num":       func(v float64) string { return trimFloat(v, 1) },
-		"bytes":     bytesText,
-		"lower":     func(v summary.Verdict) string { return strings.ToLower(string(v)) },
-		"errs":      errorsCell,
-		"inc":       func(i int) int { return i + 1 },
+		"ms":         ms,
+		"msOrNever":  msOrNever,
+		"rate":       rate,
+		"pct":        pct,
+		"num":        func(v float64) string { return trimFloat(v, 1) },
+		"bytes":      bytesText,
+		"lower":      func(v summary.Verdict) string { return strings.ToLower(string(v)) },
+		"errs":       errorsCell,
+		"inc":        func(i int) int { return i + 1 },
+		"displayURL": displayURL,
 	}).Parse(htmlSource)
 	if err != nil {
 		return fmt.Errorf("parse html report template: %w", err)
@@ -293,15 +294,21 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 				Markers: markers, YFormat: chart.Bytes, Height: 220,
 			},
 			chart.Line{
-				Title: "Server: connection pool and PostgreSQL activity", XLabel: "time since start (s)", YLabel: "connections / queries", XUnit: " s", XSpan: span,
+				Title: "Server: connection pool", XLabel: "time since start (s)", YLabel: "connections", XUnit: " s", XSpan: span,
 				Series: []chart.Series{
-					{Name: "pool acquired", Points: tl(func(x summary.Sample) float64 { return x.PoolAcquired }, false)},
-					{Name: "pool idle", Points: tl(func(x summary.Sample) float64 { return x.PoolIdle }, false)},
-					{Name: "pool total", Points: tl(func(x summary.Sample) float64 { return x.PoolTotal }, false), Dashed: true},
-					{Name: "DB active", Points: tl(func(x summary.Sample) float64 { return x.DBActive }, true)},
-					{Name: "DB sleeping (bench delay)", Points: tl(func(x summary.Sample) float64 { return x.DBSleeping }, true), Dashed: true},
+					{Name: "acquired", Points: tl(func(x summary.Sample) float64 { return x.PoolAcquired }, false)},
+					{Name: "idle", Points: tl(func(x summary.Sample) float64 { return x.PoolIdle }, false), Color: "#009e73"},
+					{Name: "total", Points: tl(func(x summary.Sample) float64 { return x.PoolTotal }, false), Dashed: true, Color: "#777777"},
 				},
-				Markers: markers, Height: 260,
+				Markers: markers, Height: 220,
+			},
+			chart.Line{
+				Title: "PostgreSQL: the server's queries (pg_stat_activity)", XLabel: "time since start (s)", YLabel: "queries", XUnit: " s", XSpan: span,
+				Series: []chart.Series{
+					{Name: "active", Points: tl(func(x summary.Sample) float64 { return x.DBActive }, true), Color: "#cc79a7"},
+					{Name: "sleeping (bench delay)", Points: tl(func(x summary.Sample) float64 { return x.DBSleeping }, true), Dashed: true, Color: "#e69f00"},
+				},
+				Markers: markers, Height: 220,
 			},
 		)
 	}

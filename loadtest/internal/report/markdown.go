@@ -287,7 +287,7 @@ func (m *mdWriter) requests(title string, qs []summary.Request, total int64) {
 	}
 	m.header("rrllrrll", "#", "At", "Method", "URL", "Code", "Latency", "Class / error", "Trace")
 	for i, q := range shown {
-		m.row(fmt.Sprint(i+1), ms(q.OffsetMs), cell(q.Method), code(q.URL), fmt.Sprint(q.Code), ms(q.LatencyMs), cell(requestError(q)), mdTrace(q))
+		m.row(fmt.Sprint(i+1), ms(q.OffsetMs), cell(q.Method), code(displayURL(q.URL)), fmt.Sprint(q.Code), ms(q.LatencyMs), cell(requestError(q)), mdTrace(q))
 	}
 	m.p("\n")
 }

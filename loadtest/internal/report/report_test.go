@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -194,13 +195,13 @@ func TestDiffLinesShowsTheChange(t *testing.T) {
 	}
 }
 
-// inputURLs are the URLs a run legitimately puts in its report: the trace links and the
-// environment's endpoints shown as text.
+// inputURLs are the URLs a run legitimately puts in its report: the trace links, the request
+// URLs and the environment's endpoints, shown as text.
 func inputURLs(r summary.Run) []string {
 	us := []string{r.Env.Target, r.Env.Admin, r.Env.JaegerURL}
 	for _, s := range r.Scenarios {
 		for _, q := range append(append([]summary.Request{}, s.Slowest...), s.Lost...) {
-			us = append(us, q.TraceURL)
+			us = append(us, q.TraceURL, q.URL)
 		}
 	}
 	return us
@@ -269,7 +270,10 @@ func selfContainedProblems(out string, r summary.Run) []string {
 	}
 	walk(doc)
 	rest := out
-	for _, u := range inputURLs(r) {
+	// Longest first: a short input (a path) must not cut a hole in a longer one that holds it.
+	us := inputURLs(r)
+	sort.Slice(us, func(i, j int) bool { return len(us[i]) > len(us[j]) })
+	for _, u := range us {
 		if u != "" {
 			rest = strings.ReplaceAll(rest, html.EscapeString(u), "")
 			rest = strings.ReplaceAll(rest, u, "")
