@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -601,6 +602,71 @@ func BenchmarkMarkdownLongRun(b *testing.B) {
 	for b.Loop() {
 		if err := Markdown(io.Discard, r); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestChartDataGaps: a failed sampler read and a window without requests are gaps (NaN) in the
+// plotted data, never zeros that would read as "the server had no goroutines".
+func TestChartDataGaps(t *testing.T) {
+	s := summary.Scenario{
+		Windows: []summary.Window{{StartMs: 0, Requests: 10, P99: 5}, {StartMs: 1000, Requests: 0}, {StartMs: 2000, Requests: 10, P99: 6}},
+		Timeline: []summary.Sample{
+			{OffsetMs: 0, Goroutines: 20, DBActive: 1},
+			{OffsetMs: 100, ScrapeFailed: true, DBActive: 2},
+			{OffsetMs: 200, Goroutines: 21, DBQueryFailed: true},
+		},
+		Events: []summary.Event{{OffsetMs: 150, Name: "sigterm"}},
+	}
+	find := func(title, series string) []float64 {
+		for _, c := range charts(summary.Run{}, s) {
+			if !strings.HasPrefix(c.Title, title) {
+				continue
+			}
+			for _, ser := range c.Series {
+				if ser.Name == series {
+					var ys []float64
+					for _, p := range ser.Points {
+						ys = append(ys, p.Y)
+					}
+					return ys
+				}
+			}
+		}
+		t.Fatalf("no series %q in chart %q", series, title)
+		return nil
+	}
+	for _, tc := range []struct {
+		title, series string
+		gapAt         int
+	}{
+		{"Latency over time", "p99", 1},
+		{"Server: goroutines", "goroutines", 1},
+		{"PostgreSQL", "active", 2},
+	} {
+		ys := find(tc.title, tc.series)
+		for i, y := range ys {
+			if gap := math.IsNaN(y); gap != (i == tc.gapAt) {
+				t.Errorf("%s/%s: point %d = %v, want a gap only at %d", tc.title, tc.series, i, y, tc.gapAt)
+			}
+		}
+	}
+	// Every time chart shares the span, so the server's charts line up with the client's.
+	for _, c := range charts(summary.Run{}, s) {
+		if c.XUnit == " s" && c.XSpan != [2]float64{0, 3} {
+			t.Errorf("%s: XSpan = %v, want [0 3] (end of the last window)", c.Title, c.XSpan)
+		}
+	}
+}
+
+func TestDisplayURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"http://127.0.0.1:8080/api/v1/items?page=2#bench-delay", "/api/v1/items?page=2"},
+		{"/api/v1/items", "/api/v1/items"},
+		{"not a url\x7f", "not a url\x7f"},
+	} {
+		if got := displayURL(tc.in); got != tc.want {
+			t.Errorf("displayURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
