@@ -136,10 +136,7 @@ func queryVariable(name, label, promQL string) *dashboard.QueryVariableBuilder {
 	return dashboard.NewQueryVariableBuilder(name).
 		Label(label).
 		Datasource(promRef()).
-		Query(dashboard.StringOrMap{Map: map[string]any{
-			"query": promQL,
-			"refId": "PrometheusVariableQueryEditor-VariableQuery",
-		}}).
+		Query(dashboard.StringOrMap{String: &promQL}).
 		Definition(promQL).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
 		Sort(dashboard.VariableSortAlphabeticalAsc).

@@ -37,7 +37,8 @@ func Parse(data []byte) (dashboard.Dashboard, error) {
 	return d, nil
 }
 
-// Query is one PromQL expression of a dashboard: a panel target or an annotation.
+// Query is one PromQL expression of a dashboard: a panel target, a query variable (in Grafana's
+// label_values(SELECTOR, LABEL) form) or an annotation.
 type Query struct {
 	Dashboard string // dashboard title
 	Panel     string // panel title, or "annotation: NAME"
@@ -78,7 +79,7 @@ func promQuery(t variants.Dataquery) (prometheus.Dataquery, bool) {
 	return prometheus.Dataquery{}, false
 }
 
-// Queries lists every PromQL expression of a dashboard: each panel target and each annotation.
+// Queries lists every query of a dashboard: each panel target, query variable and annotation.
 func Queries(d dashboard.Dashboard) []Query {
 	title := deref(d.Title)
 	var out []Query
@@ -90,6 +91,12 @@ func Queries(d dashboard.Dashboard) []Query {
 			}
 			out = append(out, Query{Dashboard: title, Panel: deref(p.Title), RefID: deref(q.RefId), Expr: q.Expr})
 		}
+	}
+	for _, v := range d.Templating.List {
+		if v.Type != dashboard.VariableTypeQuery || v.Query == nil || v.Query.String == nil {
+			continue
+		}
+		out = append(out, Query{Dashboard: title, Panel: "variable: " + v.Name, RefID: "variable", Expr: *v.Query.String})
 	}
 	for _, a := range d.Annotations.List {
 		expr := deref(a.Expr)

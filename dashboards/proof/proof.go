@@ -76,6 +76,20 @@ func Substitute(expr string, values map[string]string) (string, error) {
 	return out, nil
 }
 
+// labelValues matches Grafana's Prometheus variable query label_values(SELECTOR, LABEL).
+var labelValues = regexp.MustCompile(`^\s*label_values\((.+),\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$`)
+
+// VariableQuery turns a variable's label_values(SELECTOR, LABEL) into the PromQL that has one
+// series per value, count by (LABEL) (SELECTOR), so that a variable whose list would be empty
+// in Grafana fails the proof like an empty panel does. Other expressions are returned as they are.
+func VariableQuery(expr string) string {
+	m := labelValues.FindStringSubmatch(expr)
+	if m == nil {
+		return expr
+	}
+	return fmt.Sprintf("count by (%s) (%s)", m[2], m[1])
+}
+
 // promResponse is the part of Prometheus's /api/v1/query_range answer the proof reads.
 type promResponse struct {
 	Status    string `json:"status"`
