@@ -40,10 +40,16 @@ const unsampledParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00
 
 // variant is one server configuration of P1/P2.
 type variant struct {
-	id  string   // off, traced, default; bare for the calibration handler
+	id  string   // off, traced, default, alt; bare for the calibration handler
+	bin string   // server binary; empty: -server
 	env []string // OTEL_* settings
 	srv *serverctl.Local
 	api string // base URL
+	pid int
+
+	// cpuPerReq is the server process's CPU time per request served in each measured round
+	// (µs): unlike throughput, it hardly moves when other work shares the machine.
+	cpuPerReq []float64
 }
 
 // measureServer is P1 and P2: the server under wrk against pgbench on the same SELECT, and the
@@ -90,20 +96,31 @@ func (r *runner) measureServer(ctx context.Context) error {
 		variants = append(variants,
 			&variant{id: "traced", env: append([]string{"OTEL_TRACES_SAMPLER=always_on"}, otlp...)},
 			&variant{id: "default", env: otlp})
+		if c.altServer != "" || len(c.altEnv) > 0 {
+			// An A/B of a proposed change inside the same rounds: the traced variant again,
+			// on another binary and/or with more settings.
+			variants = append(variants, &variant{id: "alt", bin: c.altServer,
+				env: append(append([]string{"OTEL_TRACES_SAMPLER=always_on"}, otlp...), c.altEnv...)})
+			r.res.Settings.Samplers["alt"] = fmt.Sprintf("as traced, on binary %q with extra settings %q", c.altServer, c.altEnv)
+		}
 		r.res.Settings.Samplers["traced"] = "OTEL_TRACES_SAMPLER=always_on, OTLP/HTTP to the local Jaeger: every request recorded and exported"
 		r.res.Settings.Samplers["default"] = "OTEL_TRACES_SAMPLER unset = the server's default parentbased_always_on, OTLP/HTTP to the local Jaeger, " +
 			"requests carrying an unsampled W3C traceparent (flags 00, as from an upstream that did not sample): nothing recorded or exported, context still propagated. " +
 			"Without a traceparent the same sampler records every request, which is exactly the 'traced' variant."
 	}
 	for _, v := range variants {
+		bin := v.bin
+		if bin == "" {
+			bin = c.serverBin
+		}
 		srv, err := serverctl.Start(ctx, serverctl.Config{
-			Bin: c.serverBin, DatabaseURL: dbURL, JWTSecret: secret,
+			Bin: bin, DatabaseURL: dbURL, JWTSecret: secret,
 			Env: append([]string{"LOG_LEVEL=warn"}, v.env...),
 		})
 		if err != nil {
 			return fmt.Errorf("start %s server: %w", v.id, err)
 		}
-		v.srv, v.api = srv, srv.API()
+		v.srv, v.api, v.pid = srv, srv.API(), srv.PID()
 		defer srv.Stop(10 * time.Second)
 	}
 	bare := &variant{id: "bare"}
@@ -117,7 +134,7 @@ func (r *runner) measureServer(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		bare.api = "http://" + addr
+		bare.api, bare.pid = "http://"+addr, ch.cmd.Process.Pid
 	}
 	measured := append([]*variant{bare}, variants...)
 	if err := r.seed(ctx, c.items); err != nil {
@@ -154,11 +171,16 @@ func (r *runner) measureServer(ctx context.Context) error {
 		for _, h := range headers {
 			args = append(args, "-H", h)
 		}
+		cpu0 := cpuSeconds(v.pid)
 		out, err := runTool(ctx, append(args, v.api+itemsPath)...)
 		if err != nil {
 			return 0, err
 		}
+		cpu1 := cpuSeconds(v.pid)
 		res, err := parseWrk(out)
+		if err == nil && d == c.round && cpu0 >= 0 && cpu1 >= cpu0 && res.Requests > 0 {
+			v.cpuPerReq = append(v.cpuPerReq, 1e6*(cpu1-cpu0)/float64(res.Requests))
+		}
 		if err == nil && res.Non2xx+res.Errors > res.Requests/100 {
 			err = fmt.Errorf("wrk on %s server: %d non-2xx and %d socket errors of %d requests", v.id, res.Non2xx, res.Errors, res.Requests)
 		}
@@ -186,7 +208,7 @@ func (r *runner) measureServer(ctx context.Context) error {
 	for _, v := range measured {
 		steps = append(steps, step{v.id, func() (float64, error) { return wrk(v, c.round) }})
 	}
-	var overBare []float64
+	var overBare, altOverTraced []float64
 	var jaegerCPU0, spans0, tracedReqs0 float64
 	var traced *variant
 	for _, v := range variants {
@@ -210,12 +232,16 @@ func (r *runner) measureServer(ctx context.Context) error {
 			}
 			got[s.name] = v
 		}
-		r.logf("P1/P2 round %d: pgbench %.0f tps, bare %.0f/s, off %.0f/s, traced %.0f/s, default %.0f/s",
-			i+1, got["pgbench"], got["bare"], got["off"], got["traced"], got["default"])
+		r.logf("P1/P2 round %d: pgbench %.0f tps, bare %.0f/s, off %.0f/s, traced %.0f/s, default %.0f/s, alt %.0f/s",
+			i+1, got["pgbench"], got["bare"], got["off"], got["traced"], got["default"], got["alt"])
 		r.fig("P1").Add(Sample{A: got["off"], B: got["pgbench"], Value: ratio(got["off"], got["pgbench"])})
 		r.fig("P1ref").Add(Sample{A: got["bare"], B: got["pgbench"], Value: ratio(got["bare"], got["pgbench"])})
 		if v := ratio(got["off"], got["bare"]); !math.IsNaN(v) {
 			overBare = append(overBare, v)
+		}
+		if v := ratio(got["alt"], got["traced"]); !math.IsNaN(v) {
+			altOverTraced = append(altOverTraced, v)
+			r.logf("P2 round %d: alt / traced %.3f, alt / off %.3f", i+1, v, ratio(got["alt"], got["off"]))
 		}
 		if c.only["P2"] {
 			r.fig("P2a").Add(Sample{A: got["traced"], B: got["off"], Value: ratio(got["traced"], got["off"])})
@@ -242,6 +268,30 @@ func (r *runner) measureServer(ctx context.Context) error {
 					"(the default and off variants export nothing). Part of P2a's cost is therefore the collector's, not the server's.",
 				used, 100*used/traced, traced))
 		}
+	}
+	cpu := map[string]*variant{}
+	var cpuLine []string
+	for _, v := range measured {
+		cpu[v.id] = v
+		if len(v.cpuPerReq) > 0 {
+			cpuLine = append(cpuLine, fmt.Sprintf("%s %.0f", v.id, median(v.cpuPerReq)))
+		}
+	}
+	cpuRatio := func(a, b string) string {
+		if cpu[a] == nil || cpu[b] == nil || len(cpu[a].cpuPerReq) == 0 || len(cpu[b].cpuPerReq) == 0 {
+			return "–"
+		}
+		return trim(median(cpu[a].cpuPerReq) / median(cpu[b].cpuPerReq))
+	}
+	if len(cpuLine) > 0 {
+		r.res.Findings = append(r.res.Findings, fmt.Sprintf(
+			"Server CPU per request (µs, median over the rounds; steadier than throughput on a shared machine): %s. "+
+				"CPU ratios: off/bare %s×, traced/off %s×, default/off %s×, alt/traced %s×.",
+			strings.Join(cpuLine, ", "), cpuRatio("off", "bare"), cpuRatio("traced", "off"), cpuRatio("default", "off"), cpuRatio("alt", "traced")))
+	}
+	if len(altOverTraced) > 0 {
+		r.res.Findings = append(r.res.Findings, fmt.Sprintf("A/B in the same rounds: alt (%s) / traced = median %s× (%s – %s, %d rounds).",
+			r.res.Settings.Samplers["alt"], trim(median(altOverTraced)), trim(slices.Min(altOverTraced)), trim(slices.Max(altOverTraced)), len(altOverTraced)))
 	}
 	if len(overBare) > 0 {
 		r.note("P1", "Server / bare chi+pgx handler (the cost of auth, metrics, otelhttp, otelpgx with nothing sampled): median %s× (%s – %s).",

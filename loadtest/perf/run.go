@@ -38,6 +38,8 @@ type Settings struct {
 // config is what the flags of `perf run` set.
 type config struct {
 	out, serverBin, wrk, pgbench, vegeta, jaeger, allocs string
+	altServer                                            string
+	altEnv                                               []string
 	smoke                                                bool
 	only                                                 map[string]bool
 
@@ -63,6 +65,8 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.StringVar(&c.jaeger, "jaeger", ".bin/jaeger", "Jaeger v2 binary (started on loopback, in-memory storage, for P2)")
 	fs.StringVar(&c.allocs, "allocs", "", "go test -bench -benchmem output of the API routes to include (optional)")
 	only := fs.String("only", "P1,P2,P3,P4", "comma list of the parts to measure")
+	fs.StringVar(&c.altServer, "alt-server", "", "P2 A/B: also run the traced variant on this server binary, in the same rounds")
+	altEnv := fs.String("alt-env", "", "P2 A/B: also run the traced variant with these extra settings (comma list of K=V), in the same rounds")
 	fs.IntVar(&c.rounds, "rounds", 5, "interleaved rounds per figure (P1–P3)")
 	fs.DurationVar(&c.round, "round", 10*time.Second, "one P1/P2 measurement (whole seconds)")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "warm-up load before the rounds (whole seconds)")
@@ -85,6 +89,14 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	if c.smoke {
 		applySmoke(fs, &c)
+	}
+	for _, kv := range strings.Split(*altEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			if !strings.Contains(kv, "=") {
+				return usageErrorf("run: -alt-env: %q is not K=V", kv)
+			}
+			c.altEnv = append(c.altEnv, kv)
+		}
 	}
 	c.only = map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
