@@ -193,7 +193,7 @@ func Describe(r *vegeta.Result, class string, start time.Time, jaegerURL string)
 	req := summary.Request{
 		OffsetMs:  ms(r.Timestamp.Sub(start)),
 		Method:    r.Method,
-		URL:       r.URL,
+		URL:       StripNotes(r.URL),
 		Code:      int(r.Code),
 		LatencyMs: ms(r.Latency),
 		Error:     r.Error,

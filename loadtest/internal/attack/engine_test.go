@@ -31,6 +31,9 @@ func traceServer(t *testing.T, delay func(n int64) time.Duration) (*httptest.Ser
 	var count atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := count.Add(1) - 1
+		if strings.ContainsAny(r.RequestURI, "#") || strings.Contains(r.RequestURI, DelayMarker) {
+			t.Errorf("the engine's URL notes reached the server: %q", r.RequestURI)
+		}
 		if tp := strings.Split(r.Header.Get("Traceparent"), "-"); len(tp) == 4 {
 			w.Header().Set("Traceresponse", "00-"+tp[1]+"-00f067aa0ba902b7-"+tp[3])
 		}
@@ -443,6 +446,10 @@ func TestRunTransportErrorClasses(t *testing.T) {
 			}
 			if out.Requests == 0 || out.ErrorClasses[tt.class] != out.Requests || out.StatusCodes["0"] != out.Requests {
 				t.Errorf("%d requests, classes %v, codes %v; want every one %s with code 0", out.Requests, out.ErrorClasses, out.StatusCodes, tt.class)
+			}
+			// No response, still a trace id: the one the request carried.
+			if len(out.Slowest) == 0 || len(out.Slowest[0].TraceID) != 32 || strings.Contains(out.Slowest[0].URL, "#") {
+				t.Errorf("slowest %+v: want the sent trace id and the URL without the engine's notes", out.Slowest)
 			}
 		})
 	}

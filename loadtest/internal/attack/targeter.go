@@ -17,10 +17,16 @@ import (
 // DefaultPostShare is the usual GET/POST mix: 80 % GETs, 20 % POSTs.
 const DefaultPostShare = 0.2
 
-// DelayMarker is the URL fragment put on requests that carry X-Bench-Delay. A fragment is never
-// sent to the server (net/http leaves it out of the request line) but vegeta copies the target
-// URL into Result.URL, so OnResult can tell delayed requests apart with Delayed.
-const DelayMarker = "#bench-delay"
+// The engine's notes travel in the target URL's fragment: net/http never sends a fragment (it is
+// not part of the request line), but vegeta copies the target URL into Result.URL, so the notes
+// come back with every result, including the ones that never got a response.
+//   - DelayMarker marks a request that carries X-Bench-Delay (see Delayed).
+//   - "tp=<trace id>-<flags>" is the traceparent sent, so a request lost without a response (reset,
+//     EOF, timeout) still has its trace id (see TraceOf).
+const (
+	DelayMarker = "bench-delay"
+	tracePrefix = "tp="
+)
 
 // The API paths of the items server (issue 2's contract).
 const (
@@ -81,7 +87,11 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 		if o.Token != "" {
 			h.Set("Authorization", "Bearer "+o.Token)
 		}
-		h.Set("Traceparent", NewTraceparent(sampled))
+		traceID, flags := randomHex(16), "00"
+		if sampled {
+			flags = "01"
+		}
+		h.Set("Traceparent", "00-"+traceID+"-"+randomHex(8)+"-"+flags)
 		t.Body = nil
 		if post {
 			t.Method = http.MethodPost
@@ -93,9 +103,10 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 			t.Method = http.MethodGet
 			t.URL = base + listPath + "?per_page=" + strconv.Itoa(perPage) + "&page=" + strconv.Itoa(page)
 		}
+		t.URL += "#" + tracePrefix + traceID + "-" + flags
 		if delayed {
 			h.Set("X-Bench-Delay", delay)
-			t.URL += DelayMarker
+			t.URL += "&" + DelayMarker
 		}
 		t.Header = h
 		return nil
@@ -103,15 +114,29 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 }
 
 // Delayed reports whether r was sent with X-Bench-Delay by a Targeter from NewTargeter.
-func Delayed(r *vegeta.Result) bool { return strings.HasSuffix(r.URL, DelayMarker) }
+func Delayed(r *vegeta.Result) bool {
+	_, ok := fragmentNote(r.URL, DelayMarker)
+	return ok
+}
 
-// NewTraceparent returns a W3C traceparent with a random trace and span id, sampled or not.
-func NewTraceparent(sampled bool) string {
-	flags := "00"
-	if sampled {
-		flags = "01"
+// fragmentNote finds a note of the URL fragment: the value after key (which may end in "=").
+func fragmentNote(u, key string) (string, bool) {
+	_, frag, ok := strings.Cut(u, "#")
+	if !ok {
+		return "", false
 	}
-	return "00-" + randomHex(16) + "-" + randomHex(8) + "-" + flags
+	for note := range strings.SplitSeq(frag, "&") {
+		if v, ok := strings.CutPrefix(note, key); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// StripNotes returns the URL without the engine's fragment: the URL as the server saw it.
+func StripNotes(u string) string {
+	base, _, _ := strings.Cut(u, "#")
+	return base
 }
 
 // randomHex returns n random bytes as hex, never all zero (an all-zero trace or span id is
@@ -134,18 +159,39 @@ func randomHex(n int) string {
 	}
 }
 
-// TraceOf returns the trace id the server reported for r (traceresponse, else X-Trace-Id) and
-// whether that trace was sampled (the traceresponse flags; false when unknown).
+// TraceOf returns r's trace id and whether that trace was sampled. The server's word comes
+// first: its traceresponse header, then its X-Trace-Id (sampling unknown: false). A request that
+// never got a response (timeout, reset, EOF: the shutdown scenario's lost ones) falls back to the
+// traceparent the targeter sent, kept in the URL fragment; the server honours an incoming
+// traceparent, so that is the id its trace has, if it got that far.
 func TraceOf(r *vegeta.Result) (id string, sampled bool) {
-	if r.Headers == nil {
-		return "", false
-	}
 	if tr := r.Headers.Get("Traceresponse"); tr != "" {
-		parts := strings.Split(tr, "-")
-		if len(parts) == 4 && len(parts[1]) == 32 {
-			flags, err := strconv.ParseUint(parts[3], 16, 8)
-			return parts[1], err == nil && flags&1 == 1
+		if id, sampled, ok := parseTrace(tr); ok {
+			return id, sampled
 		}
 	}
-	return r.Headers.Get("X-Trace-Id"), false
+	if id := r.Headers.Get("X-Trace-Id"); id != "" {
+		return id, false
+	}
+	if tp, ok := fragmentNote(r.URL, tracePrefix); ok {
+		if id, flags, ok := strings.Cut(tp, "-"); ok {
+			if id, sampled, ok := parseTrace("00-" + id + "-0000000000000001-" + flags); ok {
+				return id, sampled
+			}
+		}
+	}
+	return "", false
+}
+
+// parseTrace reads a W3C traceparent/traceresponse: version-traceid-spanid-flags.
+func parseTrace(s string) (id string, sampled bool, ok bool) {
+	parts := strings.Split(s, "-")
+	if len(parts) != 4 || len(parts[1]) != 32 {
+		return "", false, false
+	}
+	flags, err := strconv.ParseUint(parts[3], 16, 8)
+	if err != nil {
+		return "", false, false
+	}
+	return parts[1], flags&1 == 1, true
 }

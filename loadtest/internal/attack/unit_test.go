@@ -2,6 +2,7 @@ package attack
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -251,12 +252,22 @@ func TestTraceOf(t *testing.T) {
 		{"sampled", http.Header{"Traceresponse": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}, "4bf92f3577b34da6a3ce929d0e0e4736", true},
 		{"not sampled", http.Header{"Traceresponse": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}}, "4bf92f3577b34da6a3ce929d0e0e4736", false},
 		{"x-trace-id only", http.Header{"X-Trace-Id": {"abc"}}, "abc", false},
+		{"response wins over what was sent", http.Header{"Traceresponse": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}}, "4bf92f3577b34da6a3ce929d0e0e4736", false},
 		{"malformed", http.Header{"Traceresponse": {"garbage"}}, "", false},
 		{"none", nil, "", false},
 	}
+	const sent = "http://h/api/v1/items?page=1#tp=0af7651916cd43dd8448eb211c80319c-01&bench-delay"
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id, s := TraceOf(&vegeta.Result{Headers: tt.h})
+			if id != tt.wantID || s != tt.wantSampled {
+				t.Errorf("TraceOf = %q, %v; want %q, %v", id, s, tt.wantID, tt.wantSampled)
+			}
+			// With the sent traceparent in the URL, a result without a trace header falls back to it.
+			id, s = TraceOf(&vegeta.Result{Headers: tt.h, URL: sent})
+			if tt.wantID == "" {
+				tt.wantID, tt.wantSampled = "0af7651916cd43dd8448eb211c80319c", true
+			}
 			if id != tt.wantID || s != tt.wantSampled {
 				t.Errorf("TraceOf = %q, %v; want %q, %v", id, s, tt.wantID, tt.wantSampled)
 			}
@@ -283,6 +294,10 @@ func TestTargeterMixIsSeeded(t *testing.T) {
 			}
 			if d := tg.Header.Get("X-Bench-Delay"); (d != "") != Delayed(&vegeta.Result{URL: tg.URL}) {
 				t.Fatalf("X-Bench-Delay %q but marker in %q disagrees", d, tg.URL)
+			}
+			// The fragment carries the trace id that the traceparent header sends.
+			if id, _ := TraceOf(&vegeta.Result{URL: tg.URL}); !strings.Contains(tg.Header.Get("Traceparent"), "-"+id+"-") || id == "" {
+				t.Fatalf("URL %q notes trace %q, traceparent is %q", tg.URL, id, tg.Header.Get("Traceparent"))
 			}
 		}
 		return posts, seq
