@@ -35,6 +35,7 @@ func HTML(w io.Writer, r summary.Run) error {
 		"errs":       errorsCell,
 		"inc":        func(i int) int { return i + 1 },
 		"displayURL": displayURL,
+		"pair":       pair,
 	}).Parse(htmlSource)
 	if err != nil {
 		return fmt.Errorf("parse html report template: %w", err)
@@ -172,6 +173,16 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 		}
 	}
 	return sv
+}
+
+// pair joins two figures as "a / b" for a table cell that may wrap between them but never
+// inside one ("1.52 ms" stays whole): no-break spaces within each figure.
+func pair(a, b string) string {
+	nb := func(s string) string { return strings.ReplaceAll(s, " ", "\u00a0") }
+	if b == "" {
+		return nb(a)
+	}
+	return nb(a) + " / " + nb(b)
 }
 
 // idSafe makes a scenario name usable in an element id.
