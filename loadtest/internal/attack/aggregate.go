@@ -16,7 +16,8 @@ import (
 // (vegeta.LatencyMetrics) for the distributions, counters for codes and classes, open windows
 // only while a result can still land in them, and a heap for the slowest requests.
 type aggregator struct {
-	start     time.Time // the counting window's start: offsets and windows are from here
+	start     time.Time // the counting window's start: window indexes count from here
+	origin    time.Time // what the reported offsets (Window.StartMs, Request.OffsetMs) count from
 	jaeger    string
 	slowestN  int
 	keepOpen  time.Duration // a window is final once results sent in it can no longer arrive
@@ -45,6 +46,7 @@ type window struct {
 func newAggregator(start time.Time, slowestN int, jaegerURL string, keepOpen time.Duration) *aggregator {
 	return &aggregator{
 		start:    start,
+		origin:   start,
 		jaeger:   strings.TrimRight(jaegerURL, "/"),
 		slowestN: slowestN,
 		keepOpen: keepOpen,
@@ -113,7 +115,7 @@ func windowIndex(off time.Duration, scheduled bool) int {
 }
 
 func (a *aggregator) describe(r *vegeta.Result, class string) summary.Request {
-	return Describe(r, class, a.start, a.jaeger)
+	return Describe(r, class, a.origin, a.jaeger)
 }
 
 // flush finalises every window that ended more than keepOpen before now: a result sent in it
@@ -146,7 +148,7 @@ func (a *aggregator) finalise(idx int, length time.Duration) {
 	w := a.open[idx]
 	delete(a.open, idx)
 	a.next = idx + 1
-	sw := summary.Window{StartMs: float64(idx) * 1000}
+	sw := summary.Window{StartMs: ms(a.start.Sub(a.origin)) + float64(idx)*1000}
 	if w != nil {
 		secs := length.Seconds()
 		sw.Requests, sw.Errors = w.requests, w.errors

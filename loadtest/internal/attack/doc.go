@@ -12,6 +12,7 @@
 //		Scenario: "steady", Pacer: vegeta.ConstantPacer{Freq: 100, Per: time.Second},
 //		Duration: 10 * time.Second, Warmup: 2 * time.Second, Targeter: tr,
 //		Timeout: 5 * time.Second, ResultsPath: filepath.Join(dir, "steady.bin"),
+//		Origin: scenarioStart, // Window.StartMs and Slowest offsets on the sampler's timeline
 //		JaegerURL: jaeger, SlowestN: 10,
 //		OnResult: func(r *vegeta.Result) { if attack.Delayed(r) { ... } },
 //		Progress: line, Metrics: metrics,

@@ -175,7 +175,7 @@ func TestRunKnownLatency(t *testing.T) {
 			t.Errorf("check %+v at an easy rate: want pass, Invalids", c)
 		}
 	}
-	if len(out.Windows) != 2 || out.Windows[0].Requests+out.Windows[1].Requests != 100 {
+	if len(out.Windows) != 2 || out.Windows[0].Requests+out.Windows[1].Requests != 100 || out.Windows[0].StartMs != 0 || out.Windows[1].StartMs != 1000 {
 		t.Errorf("windows %+v, want 2 one-second windows holding the 100 requests", out.Windows)
 	}
 
@@ -287,7 +287,9 @@ func TestRunWarmupNotCounted(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "w.bin")
 	metrics := promexport.New()
 	var lines bytes.Buffer
+	origin := time.Now()
 	out, err := Run(context.Background(), Config{
+		Origin:      origin,
 		Metrics:     metrics,
 		Progress:    progress.NewWith(&lines, false),
 		Scenario:    "warm",
@@ -308,6 +310,15 @@ func TestRunWarmupNotCounted(t *testing.T) {
 	}
 	if m, _ := decodeFile(t, bin); m.Requests != 40 {
 		t.Errorf(".bin holds %d, want the 40 counted", m.Requests)
+	}
+	// Offsets count from Origin: the first counted window starts after the 500 ms warm-up.
+	if len(out.Windows) != 1 || out.Windows[0].StartMs < 500 || out.Windows[0].StartMs > 700 {
+		t.Errorf("windows %+v: want one, starting 500 ms after Origin (the warm-up)", out.Windows)
+	}
+	for _, s := range out.Slowest {
+		if s.OffsetMs < 500 {
+			t.Errorf("slowest %+v sent at %v ms from Origin, inside the warm-up", s, s.OffsetMs)
+		}
 	}
 	// The live metrics count what reached the server (warm-up included); the progress line ends
 	// with the final counted figures.

@@ -48,6 +48,11 @@ type Config struct {
 
 	ResultsPath string // where to stream the counted results (vegeta gob); empty writes none
 
+	// Origin is the time that Window.StartMs and Request.OffsetMs count from: set it to the
+	// scenario's start so windows and slowest requests line up with the sampler's timeline and
+	// events. Zero means the start of the counted window (attack start + Warmup).
+	Origin time.Time
+
 	JaegerURL      string        // base of trace links (JAEGER_URL/trace/<id>); empty: no links
 	SlowestN       int           // how many slowest requests to keep (default 10; negative: none)
 	MaxLatenessP99 time.Duration // validity: send lateness p99 allowed (default 50ms)
@@ -198,6 +203,9 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	}
 
 	agg := newAggregator(began.Add(lo), cfg.SlowestN, cfg.JaegerURL, cfg.Timeout+windowGrace)
+	if !cfg.Origin.IsZero() {
+		agg.origin = cfg.Origin
+	}
 	sk := &sink{cfg: &cfg, began: began, lo: lo, hi: hi, hasSched: hasSched, enc: enc, agg: agg}
 	cfg.Metrics.SetTargetRate(cfg.Scenario, cfg.Pacer.Rate(0))
 	cfg.Metrics.Running(cfg.Scenario, true)
