@@ -41,6 +41,27 @@ func TestProof(t *testing.T) {
 	defer cancel()
 	client := &http.Client{Timeout: 10 * time.Second}
 
+	t.Run("stack listens on loopback only", func(t *testing.T) {
+		for _, name := range []string{"JAEGER_PID", "PROMETHEUS_PID"} {
+			pid, err := strconv.Atoi(env[name])
+			if err != nil {
+				t.Fatalf("%s %q: %v", name, env[name], err)
+			}
+			ls, err := proof.ProcessListeners(pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ls) == 0 {
+				t.Errorf("%s %d: no listening socket found (process gone?)", name, pid)
+			}
+			for _, l := range ls {
+				if !l.Addr.Addr().IsLoopback() {
+					t.Errorf("%s %d listens on %s, not loopback", name, pid, l.Addr)
+				}
+			}
+			t.Logf("%s %d listens on %v", name, pid, ls)
+		}
+	})
 	t.Run("dashboards parse and use provisioned UIDs", func(t *testing.T) {
 		checkProvisioning(t)
 	})
@@ -392,6 +413,53 @@ func TestSlowestTraced(t *testing.T) {
 	if _, err := proof.SlowestTraced([]byte(`{"schema_version":2}`)); err == nil {
 		t.Fatal("SlowestTraced accepted schema_version 2")
 	}
+}
+
+func TestParseProcNetTCP(t *testing.T) {
+	const v4 = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1 0 100 0 0 10 0
+   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 222 1 0 100 0 0 10 0
+   2: 0100007F:1F90 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 333 1 0 20 4 30 10 -1
+`
+	const v6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:1F91 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 444 1 0 100 0 0 10 0
+   1: 00000000000000000000000000000000:1F92 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 555 1 0 100 0 0 10 0
+`
+	var got []string
+	for _, table := range []string{v4, v6} {
+		ls, err := proof.ParseProcNetTCP(strings.NewReader(table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range ls {
+			got = append(got, fmt.Sprintf("%s %s loopback=%v", l.Inode, l.Addr, l.Addr.Addr().IsLoopback()))
+		}
+	}
+	want := []string{
+		"111 127.0.0.1:8080 loopback=true",
+		"222 0.0.0.0:22 loopback=false", // every interface: what the proof rejects
+		"444 [::1]:8081 loopback=true",
+		"555 [::]:8082 loopback=false",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("ParseProcNetTCP =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestProcessListenersOfThisProcess(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler()) // listens on 127.0.0.1
+	defer srv.Close()
+	ls, err := proof.ProcessListeners(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := srv.Listener.Addr().String()
+	for _, l := range ls {
+		if l.Addr.String() == want {
+			return
+		}
+	}
+	t.Fatalf("ProcessListeners(self) = %v, want it to include %s", ls, want)
 }
 
 func TestReadEnv(t *testing.T) {
