@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"golang.org/x/perf/benchmath"
 
@@ -44,21 +45,25 @@ const (
 
 // Result is the whole comparison: what compare.json holds and compare.md renders.
 type Result struct {
-	SchemaVersion int              `json:"schema_version"`
-	Outcome       Outcome          `json:"outcome"`
-	Headline      string           `json:"headline"`
-	Failures      []Failure        `json:"failures"`    // correctness failures in CURRENT, first in the report
-	Regressions   []Finding        `json:"regressions"` // metrics judged worse
-	Improvements  []Finding        `json:"improvements"`
-	Scenarios     []ScenarioResult `json:"scenarios"`
-	OnlyBase      []string         `json:"only_base,omitempty"`    // scenarios missing from CURRENT
-	OnlyCurrent   []string         `json:"only_current,omitempty"` // scenarios missing from BASE
-	Base          []RunRef         `json:"base"`
-	Current       []RunRef         `json:"current"`
-	BaseLabel     string           `json:"base_label,omitempty"`    // e.g. "abc123 (merge-base)", from -base-label
-	CurrentLabel  string           `json:"current_label,omitempty"` // e.g. "def456 + uncommitted changes"
-	Notes         []string         `json:"notes,omitempty"`         // comparability warnings (profile, CPU count differ)
-	Thresholds    Thresholds       `json:"thresholds"`
+	SchemaVersion int       `json:"schema_version"`
+	Outcome       Outcome   `json:"outcome"`
+	Headline      string    `json:"headline"`
+	Failures      []Failure `json:"failures"` // correctness failures in CURRENT, first in the report
+	// PerfFailures are CURRENT scenarios that failed only absolute performance objectives (p99
+	// under the SLO, capacity): shown, but judged by the statistics, because on a loaded machine
+	// both sides miss them alike.
+	PerfFailures []Failure        `json:"performance_failures,omitempty"`
+	Regressions  []Finding        `json:"regressions"` // metrics judged worse
+	Improvements []Finding        `json:"improvements"`
+	Scenarios    []ScenarioResult `json:"scenarios"`
+	OnlyBase     []string         `json:"only_base,omitempty"`    // scenarios missing from CURRENT
+	OnlyCurrent  []string         `json:"only_current,omitempty"` // scenarios missing from BASE
+	Base         []RunRef         `json:"base"`
+	Current      []RunRef         `json:"current"`
+	BaseLabel    string           `json:"base_label,omitempty"`    // e.g. "abc123 (merge-base)", from -base-label
+	CurrentLabel string           `json:"current_label,omitempty"` // e.g. "def456 + uncommitted changes"
+	Notes        []string         `json:"notes,omitempty"`         // comparability warnings (profile, CPU count differ)
+	Thresholds   Thresholds       `json:"thresholds"`
 }
 
 // ResultSchemaVersion is the version of compare.json's layout.
@@ -158,7 +163,7 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 		return Result{}, fmt.Errorf("no scenario in common (base: %v, current: %v)", order(base), order(current))
 	}
 	res.Notes = comparability(base, current)
-	res.Failures = failures(base, current)
+	res.Failures, res.PerfFailures = failures(base, current)
 
 	for _, name := range common {
 		sr := ScenarioResult{Name: name}
@@ -353,9 +358,11 @@ func order(in []Input) []string {
 }
 
 // failures lists every scenario of every CURRENT run that did not pass on its own checks.
-// FAIL is a correctness verdict; INTERRUPTED means CURRENT did not finish, which must not pass
-// a gate either. INVALID and SKIPPED say nothing against the server and are noted per scenario.
-func failures(base, current []Input) []Failure {
+// FAIL on a correctness check is a correctness failure; INTERRUPTED means CURRENT did not finish,
+// which must not pass a gate either. A FAIL whose failed checks are all absolute performance
+// objectives goes to perf instead. INVALID and SKIPPED say nothing against the server and are
+// noted per scenario.
+func failures(base, current []Input) (correctness, perf []Failure) {
 	baseFailed := map[string][]string{}
 	for _, b := range base {
 		for _, s := range b.Run.Scenarios {
@@ -364,7 +371,6 @@ func failures(base, current []Input) []Failure {
 			}
 		}
 	}
-	var out []Failure
 	for _, c := range current {
 		for _, s := range c.Run.Scenarios {
 			if s.Verdict != summary.Fail && s.Verdict != summary.Interrupted {
@@ -382,11 +388,49 @@ func failures(base, current []Input) []Failure {
 			if ids := baseFailed[s.Name]; len(ids) > 0 {
 				f.BaseFailed = true
 				f.BaseSummary = fmt.Sprintf("failed in %d of %d base runs too", len(ids), len(base))
+			} else {
+				f.BaseSummary = fmt.Sprintf("passed in all %d base runs", len(base))
 			}
-			out = append(out, f)
+			if s.Verdict == summary.Fail && performanceOnly(s.Checks) {
+				perf = append(perf, f)
+			} else {
+				correctness = append(correctness, f)
+			}
 		}
 	}
-	return out
+	return correctness, perf
+}
+
+// performanceNames are the harness's absolute performance objectives, recognised by name for
+// summaries written before Check.Kind existed (or by a harness that does not set it).
+var performanceNames = []string{"p99 latency", "capacity within the SLO"}
+
+// performanceOnly says whether every failed check is a performance objective. A FAIL with no
+// failed check recorded is not: without evidence, it counts as correctness.
+func performanceOnly(checks []summary.Check) bool {
+	failed := 0
+	for _, ch := range checks {
+		if ch.Pass || ch.Invalids {
+			continue
+		}
+		failed++
+		if !isPerformance(ch) {
+			return false
+		}
+	}
+	return failed > 0
+}
+
+func isPerformance(ch summary.Check) bool {
+	if ch.Kind != "" {
+		return ch.Kind == summary.CheckPerformance
+	}
+	for _, n := range performanceNames {
+		if ch.Name == n || strings.HasSuffix(ch.Name, " "+n) {
+			return true
+		}
+	}
+	return false
 }
 
 func leftOut(in []Input, side, name string) []string {

@@ -94,13 +94,14 @@ func TestCompare(t *testing.T) {
 }
 
 // TestGolden renders compare.md from fixed synthetic runs written to disk: a correctness
-// failure, a p99 regression and per-run metrics with too few runs. Run with -update to rewrite.
+// failure, a missed p99 objective, a p99 regression and per-run metrics with too few runs. Run with -update to rewrite.
 func TestGolden(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(7, 7))
 	cur := defaultSynth()
 	cur.p99ExtraMs = 5
 	cur.failIn = "shutdown"
+	cur.perfFailIn = "steady"
 	baseDir := defaultSynth().writeRuns(t, rng, dir, "base", 2)
 	curDir := cur.writeRuns(t, rng, dir, "current", 2)
 	base, err := LoadSide(baseDir)
@@ -240,5 +241,54 @@ func TestFullWindows(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+func TestPerformanceOnly(t *testing.T) {
+	fail := func(name, kind string) summary.Check { return summary.Check{Name: name, Kind: kind} }
+	tests := []struct {
+		name   string
+		checks []summary.Check
+		want   bool
+	}{
+		{"p99 SLO only", []summary.Check{{Name: "error ratio", Pass: true}, fail("p99 latency", "")}, true},
+		{"suffixed name", []summary.Check{fail("non-cancelled p99 latency", "")}, true},
+		{"capacity", []summary.Check{fail("capacity within the SLO", "")}, true},
+		{"kind set by the harness", []summary.Check{fail("queue wait", summary.CheckPerformance)}, true},
+		{"kind overrides the name", []summary.Check{fail("p99 latency", "correctness")}, false},
+		{"lost request", []summary.Check{fail("p99 latency", ""), fail("accepted requests lost", "")}, false},
+		{"invalidating checks do not count", []summary.Check{fail("p99 latency", ""), {Name: "send lateness p99", Invalids: true}}, true},
+		{"FAIL without a failed check", []summary.Check{{Name: "p99 latency", Pass: true}}, false},
+	}
+	for _, tt := range tests {
+		if got := performanceOnly(tt.checks); got != tt.want {
+			t.Errorf("%s: performanceOnly = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestPerformanceFailureIsJudgedByStatistics: a CURRENT scenario that only missed its p99 SLO
+// (as both sides do on an overloaded machine) is listed but does not fail the comparison.
+func TestPerformanceFailureIsJudgedByStatistics(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	base := defaultSynth().inputs(rng, "base", 4)
+	cur := defaultSynth().inputs(rng, "current", 4)
+	sc := &cur[1].Run.Scenarios[0]
+	sc.Verdict = summary.Fail
+	sc.Checks = []summary.Check{{Name: "p99 latency", Want: "≤ 5ms", Got: "8ms"}}
+	res, err := Compare(base, cur, DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != OK || len(res.Failures) != 0 || len(res.PerfFailures) != 1 {
+		t.Errorf("outcome %s, %d correctness and %d performance failures; want PASS, 0 and 1", res.Outcome, len(res.Failures), len(res.PerfFailures))
+	}
+	sc.Checks = append(sc.Checks, summary.Check{Name: "accepted requests lost", Want: "0", Got: "1"})
+	res, err = Compare(base, cur, DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != Failed || len(res.Failures) != 1 {
+		t.Errorf("with a lost request: outcome %s and %d correctness failures; want FAIL and 1", res.Outcome, len(res.Failures))
 	}
 }

@@ -62,11 +62,19 @@ func WriteMarkdown(w io.Writer, r Result) error {
 		b.WriteString("## Correctness failures in current\n\n")
 		b.WriteString("A scenario that fails its own checks fails the comparison whatever the baseline did: a lost request or a leaked goroutine is never noise.\n\n")
 		for _, f := range r.Failures {
-			fmt.Fprintf(&b, "- **%s** in run `%s`: %s", f.Scenario, f.Run, f.Verdict)
-			if f.BaseFailed {
-				fmt.Fprintf(&b, " (%s)", f.BaseSummary)
+			fmt.Fprintf(&b, "- **%s** in run `%s`: %s (%s)\n", f.Scenario, f.Run, f.Verdict, f.BaseSummary)
+			for _, reason := range f.Reasons {
+				fmt.Fprintf(&b, "  - %s\n", mdEscape(reason))
 			}
-			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+
+	if len(r.PerfFailures) > 0 {
+		b.WriteString("## Performance objectives missed in current\n\n")
+		b.WriteString("These scenarios failed only absolute objectives (p99 under the SLO, capacity). They do not fail the comparison by themselves: the statistics below judge whether CURRENT is slower than BASE on the same machine.\n\n")
+		for _, f := range r.PerfFailures {
+			fmt.Fprintf(&b, "- **%s** in run `%s` (%s)\n", f.Scenario, f.Run, f.BaseSummary)
 			for _, reason := range f.Reasons {
 				fmt.Fprintf(&b, "  - %s\n", mdEscape(reason))
 			}

@@ -21,7 +21,8 @@ type synth struct {
 	p99ExtraMs float64 // added to p99 only
 	rate       float64 // requests/s
 	drift      float64 // σ of the per-run log-normal drift factor on latencies
-	failIn     string  // scenario that FAILs its checks
+	failIn     string  // scenario that FAILs a correctness check
+	perfFailIn string  // scenario that FAILs only its p99 objective
 }
 
 func defaultSynth() synth {
@@ -72,6 +73,11 @@ func (s synth) run(rng *rand.Rand, id, commit string) summary.Run {
 			sc.Verdict = summary.Fail
 			sc.Reasons = []string{"goroutines leaked: want after ≤ baseline+5, got +37"}
 			sc.Checks = []summary.Check{{Name: "goroutines settle", Pass: false, Want: "≤ 17", Got: "49"}}
+		}
+		if name == s.perfFailIn {
+			sc.Verdict = summary.Fail
+			sc.Reasons = []string{"p99 latency: got 13 ms, want ≤ 10ms"}
+			sc.Checks = []summary.Check{{Name: "p99 latency", Pass: false, Want: "≤ 10ms", Got: "13 ms"}}
 		}
 		r.Scenarios = append(r.Scenarios, sc)
 	}

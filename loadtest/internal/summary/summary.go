@@ -119,7 +119,13 @@ type Check struct {
 	Want     string `json:"want"`
 	Got      string `json:"got"`
 	Invalids bool   `json:"invalids,omitempty"` // a failed check that makes the scenario INVALID rather than FAIL
+	// Kind is CheckPerformance for an absolute latency or capacity objective, which compare
+	// judges by its statistics rather than as a correctness failure; empty means correctness.
+	Kind string `json:"kind,omitempty"`
 }
+
+// CheckPerformance marks a Check that is an absolute performance objective (see Check.Kind).
+const CheckPerformance = "performance"
 
 // Latencies is a latency distribution in milliseconds.
 type Latencies struct {
