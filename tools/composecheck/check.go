@@ -129,6 +129,11 @@ func check(ctx context.Context, path, dir string) error {
 	if s, ok := p.Services["loadtest"]; ok && !slices.Equal(s.Profiles, []string{"bench"}) {
 		bad("loadtest", "profiles %v, want [bench] so that `docker compose up` does not start a bench", s.Profiles)
 	}
+	for _, name := range []string{"server", "loadtest"} {
+		if s, ok := p.Services[name]; ok && (s.User == "0" || s.User == "root" || strings.HasPrefix(s.User, "0:") || strings.HasPrefix(s.User, "root:")) {
+			bad(name, "runs as root (user %q)", s.User)
+		}
+	}
 	if s, ok := p.Services["grafana"]; ok {
 		env := func(k string) string {
 			if v := s.Environment[k]; v != nil {

@@ -43,6 +43,7 @@ func TestCheckFails(t *testing.T) {
 		{"healthcheck not on readyz", `"http://127.0.0.1:6060/readyz"]`, `"http://127.0.0.1:6060/healthz"]`, "does not probe /readyz"},
 		{"grafana admin", "GF_AUTH_ANONYMOUS_ORG_ROLE: Viewer", "GF_AUTH_ANONYMOUS_ORG_ROLE: Admin", "Viewer role"},
 		{"unknown key", "stop_grace_period: 20s", "stop_grace_perod: 20s", "stop_grace_perod"},
+		{"harness as root", "user: ${BENCH_USER:-65532:65532}", "user: root", "runs as root"},
 		{"dockerfile missing", "dockerfile: Dockerfile", "dockerfile: Dockerfile.gone", "dockerfile"},
 	}
 	for _, tt := range tests {
