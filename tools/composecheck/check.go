@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func check(ctx context.Context, path, dir string) error {
 			if !filepath.IsAbs(df) {
 				df = filepath.Join(s.Build.Context, df)
 			}
-			if _, err := os.Stat(df); err != nil {
+			if err := hasStage(df, s.Build.Target); err != nil {
 				bad(name, "dockerfile: %v", err)
 			}
 		}
@@ -170,6 +171,26 @@ func pinned(image string) error {
 		return fmt.Errorf("image %s: tag %q is not a version", image, tag)
 	}
 	return nil
+}
+
+// stageLine matches a Dockerfile FROM line that names a stage: FROM image AS name.
+var stageLine = regexp.MustCompile(`(?im)^\s*FROM\s+\S+\s+AS\s+(\S+)\s*$`)
+
+// hasStage checks that the Dockerfile exists and, when target is set, defines that stage.
+func hasStage(dockerfile, target string) error {
+	b, err := os.ReadFile(dockerfile)
+	if err != nil {
+		return err
+	}
+	if target == "" {
+		return nil
+	}
+	for _, m := range stageLine.FindAllStringSubmatch(string(b), -1) {
+		if strings.EqualFold(m[1], target) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s has no stage %q (FROM ... AS %s)", dockerfile, target, target)
 }
 
 func hasNamedVolume(s types.ServiceConfig) bool {

@@ -44,6 +44,7 @@ func TestCheckFails(t *testing.T) {
 		{"grafana admin", "GF_AUTH_ANONYMOUS_ORG_ROLE: Viewer", "GF_AUTH_ANONYMOUS_ORG_ROLE: Admin", "Viewer role"},
 		{"unknown key", "stop_grace_period: 20s", "stop_grace_perod: 20s", "stop_grace_perod"},
 		{"harness as root", "user: ${BENCH_USER:-65532:65532}", "user: root", "runs as root"},
+		{"build target missing", "target: loadtest", "target: harness", `no stage "harness"`},
 		{"dockerfile missing", "dockerfile: Dockerfile", "dockerfile: Dockerfile.gone", "dockerfile"},
 	}
 	for _, tt := range tests {
