@@ -15,8 +15,8 @@ const ItemsUID = "items-server"
 
 // Selectors shared by the Items server queries. The job matcher keeps the harness's own Go
 // runtime metrics (same names) out of the server's panels.
-var (
-	serverSel      = fmt.Sprintf(`job=%q, instance=~"$instance"`, ServerJob)
+const (
+	serverSel      = `job="` + ServerJob + `", instance=~"$instance"`
 	serverRouteSel = serverSel + `, route=~"$route"`
 )
 

@@ -13,11 +13,11 @@ import (
 const LoadTestUID = "load-test"
 
 // harnessSel selects the harness's series for the picked instances and scenarios.
-var harnessSel = fmt.Sprintf(`job=%q, instance=~"$instance", scenario=~"$scenario"`, HarnessJob)
+const harnessSel = `job="` + HarnessJob + `", instance=~"$instance", scenario=~"$scenario"`
 
 // serverAllSel selects every server the harness started: the load-test view shows the server
 // side of whichever server is under load, without a second instance picker.
-var serverAllSel = fmt.Sprintf(`job=%q`, ServerJob)
+const serverAllSel = `job="` + ServerJob + `"`
 
 // eventAnnotation marks each loadtest_events_total increment. A counter that is created by its
 // first increment has no earlier sample for increase() to compare with, so the second branch
