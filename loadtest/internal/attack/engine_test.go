@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -140,23 +141,31 @@ func TestRunKnownLatency(t *testing.T) {
 		KeepAlive:   true,
 		ResultsPath: bin,
 		JaegerURL:   "http://jaeger.test:16686/",
-		SlowestN:    5,
-		OnResult:    func(r *vegeta.Result) { seen = append(seen, *r) },
+		// Lateness is real on this shared 2-core machine under other jobs' load (78 ms p99 seen at
+		// load average 12); this test is about the rate and workers checks staying quiet at an
+		// easy rate, so it allows what the machine does. The failing side is tested below.
+		MaxLatenessP99: time.Second,
+		SlowestN:       5,
+		OnResult:       func(r *vegeta.Result) { seen = append(seen, *r) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	if out.Requests != 100 || out.Successes != 100 || out.Scheduled != 100 {
-		t.Errorf("requests %d, successes %d, scheduled %d; want 100 each (50/s for 2 s)", out.Requests, out.Successes, out.Scheduled)
+	// The schedule is arithmetic: exactly 100. What was sent can lack the last hit when this
+	// shared machine delays the generator past the attack's end (vegeta then stops without it):
+	// the engine's one hit of slack, and what the rate check below allows.
+	if out.Scheduled != 100 || out.Requests < 99 || out.Requests > 100 || out.Successes != out.Requests {
+		t.Errorf("requests %d, successes %d, scheduled %d; want 100 scheduled (50/s for 2 s), 99..100 sent, all successes", out.Requests, out.Successes, out.Scheduled)
 	}
+	n := out.Requests
 	if int64(len(seen)) != out.Requests {
 		t.Errorf("OnResult saw %d results, want %d", len(seen), out.Requests)
 	}
-	if got := out.StatusCodes["200"] + out.StatusCodes["201"]; got != 100 || out.StatusCodes["201"] == 0 {
-		t.Errorf("status codes %v, want 100 of 200/201 with some 201 (the POSTs)", out.StatusCodes)
+	if got := out.StatusCodes["200"] + out.StatusCodes["201"]; got != n || out.StatusCodes["201"] == 0 {
+		t.Errorf("status codes %v, want %d of 200/201 with some 201 (the POSTs)", out.StatusCodes, n)
 	}
-	if out.AchievedRate != 50 || out.TargetRate != 50 {
+	if out.AchievedRate != float64(n)/2 || out.TargetRate != 50 {
 		t.Errorf("achieved %v/s of %v/s, want 50 of 50", out.AchievedRate, out.TargetRate)
 	}
 	// Latency: the handler sleeps 20 ms, so nothing is faster; loopback and this machine's load
@@ -175,7 +184,7 @@ func TestRunKnownLatency(t *testing.T) {
 			t.Errorf("check %+v at an easy rate: want pass, Invalids", c)
 		}
 	}
-	if len(out.Windows) != 2 || out.Windows[0].Requests+out.Windows[1].Requests != 100 || out.Windows[0].StartMs != 0 || out.Windows[1].StartMs != 1000 {
+	if len(out.Windows) != 2 || out.Windows[0].Requests+out.Windows[1].Requests != n || out.Windows[0].StartMs != 0 || out.Windows[1].StartMs != 1000 {
 		t.Errorf("windows %+v, want 2 one-second windows holding the 100 requests", out.Windows)
 	}
 
@@ -243,7 +252,7 @@ func TestRunKnownLatency(t *testing.T) {
 
 	var sc summary.Scenario
 	out.Fill(&sc)
-	if sc.Requests != 100 || sc.SuccessRatio != 1 || sc.ErrorRatio != 0 || sc.Files["results"] != "steady.bin" || sc.Latency.P99 != out.Latency.P99 {
+	if sc.Requests != n || sc.SuccessRatio != 1 || sc.ErrorRatio != 0 || sc.Files["results"] != "steady.bin" || sc.Latency.P99 != out.Latency.P99 {
 		t.Errorf("Fill: %+v", sc)
 	}
 }
@@ -302,14 +311,16 @@ func TestRunWarmupNotCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Warmups != 20 || out.Requests != 40 {
-		t.Errorf("warm-up %d, counted %d; want 20 and 40", out.Warmups, out.Requests)
+	// 40/s: 20 hits due in the 0.5 s warm-up, 40 in the counted second (the last one can be
+	// missing on a loaded machine, see TestRunKnownLatency).
+	if out.Warmups != 20 || out.Requests < 39 || out.Requests > 40 {
+		t.Errorf("warm-up %d, counted %d; want 20 and 39..40", out.Warmups, out.Requests)
 	}
-	if got := hits.Load(); got != 60 {
-		t.Errorf("server saw %d requests, want 60 (warm-up included)", got)
+	if got := hits.Load(); got != out.Warmups+out.Requests {
+		t.Errorf("server saw %d requests, want %d (warm-up included)", got, out.Warmups+out.Requests)
 	}
-	if m, _ := decodeFile(t, bin); m.Requests != 40 {
-		t.Errorf(".bin holds %d, want the 40 counted", m.Requests)
+	if m, _ := decodeFile(t, bin); int64(m.Requests) != out.Requests {
+		t.Errorf(".bin holds %d, want the %d counted", m.Requests, out.Requests)
 	}
 	// Offsets count from Origin: the first counted window starts after the 500 ms warm-up.
 	if len(out.Windows) != 1 || out.Windows[0].StartMs < 500 || out.Windows[0].StartMs > 700 {
@@ -322,8 +333,8 @@ func TestRunWarmupNotCounted(t *testing.T) {
 	}
 	// The live metrics count what reached the server (warm-up included); the progress line ends
 	// with the final counted figures.
-	if got := gathered(t, metrics, "loadtest_requests_total", "status", "200"); got != 60 {
-		t.Errorf("loadtest_requests_total{status=200} = %v, want 60", got)
+	if got := gathered(t, metrics, "loadtest_requests_total", "status", "200"); got != float64(out.Warmups+out.Requests) {
+		t.Errorf("loadtest_requests_total{status=200} = %v, want %d", got, out.Warmups+out.Requests)
 	}
 	if got := gathered(t, metrics, "loadtest_events_total", "event", "end"); got != 1 {
 		t.Errorf("loadtest_events_total{event=end} = %v, want 1", got)
@@ -331,7 +342,7 @@ func TestRunWarmupNotCounted(t *testing.T) {
 	if got := gathered(t, metrics, "loadtest_scenario_running", "scenario", "warm"); got != 0 {
 		t.Errorf("loadtest_scenario_running after the attack = %v, want 0", got)
 	}
-	if l := lines.String(); !strings.Contains(l, "(warm-up)") || !strings.Contains(l, "requests 40  errors 0") {
+	if l := lines.String(); !strings.Contains(l, "(warm-up)") || !strings.Contains(l, fmt.Sprintf("requests %d  errors 0", out.Requests)) {
 		t.Errorf("progress lines %q: want a warm-up line and a final line with 40 requests", l)
 	}
 }
@@ -374,23 +385,28 @@ func TestRunInterrupted(t *testing.T) {
 func TestMerge(t *testing.T) {
 	srv, _ := traceServer(t, func(n int64) time.Duration { return time.Duration(n%7) * time.Millisecond })
 	dir := t.TempDir()
-	var paths []string
+	var (
+		paths []string
+		sent  int64
+	)
 	for i, rate := range []int{30, 20} {
 		p := filepath.Join(dir, []string{"a.bin", "b.bin"}[i])
 		paths = append(paths, p)
-		if _, err := Run(context.Background(), Config{
+		part, err := Run(context.Background(), Config{
 			Scenario: "part", Pacer: vegeta.ConstantPacer{Freq: rate, Per: time.Second}, Duration: time.Second,
 			Targeter: NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: int64(i)}), ResultsPath: p,
-		}); err != nil {
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
+		sent += part.Requests
 	}
 	out, err := Merge(paths, MergeOptions{Scenario: "merged"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Requests != 50 || out.Successes != 50 {
-		t.Errorf("merged %d requests, %d successes; want 50 and 50", out.Requests, out.Successes)
+	if out.Requests != sent || out.Successes != sent || sent < 48 {
+		t.Errorf("merged %d requests, %d successes; want the %d the two attacks counted (about 50)", out.Requests, out.Successes, sent)
 	}
 	var m vegeta.Metrics
 	if err := decodeAll(paths, m.Add); err != nil {

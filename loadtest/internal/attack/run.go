@@ -110,9 +110,12 @@ func (o Outcome) Valid() bool {
 }
 
 // Fill copies the client-side figures into s. It leaves the verdict, reasons and checks to the
-// scenario (append o.Checks to s.Checks), and sets s.Files["results"] when results were written.
+// scenario (append o.Checks to s.Checks), keeps a StartedAt the scenario already set, and sets
+// s.Files["results"] when results were written.
 func (o Outcome) Fill(s *summary.Scenario) {
-	s.StartedAt = o.StartedAt
+	if s.StartedAt.IsZero() {
+		s.StartedAt = o.StartedAt
+	}
 	s.DurationMs = ms(o.Duration)
 	s.WarmupMs = ms(o.Warmup)
 	s.TargetRate = o.TargetRate
