@@ -185,8 +185,12 @@ func TestRunEndToEnd(t *testing.T) {
 	if _, i := logs.find("shutdown complete"); i < 0 {
 		t.Fatalf("no 'shutdown complete' log line:\n%s", logs)
 	}
-	if err := goleak.Find(ignore); err != nil {
-		t.Fatalf("run left goroutines behind: %v", err)
+	deadline := time.Now().Add(10 * time.Second)
+	for err := goleak.Find(ignore); err != nil; err = goleak.Find(ignore) {
+		// goleak retries for ~2 s itself; a loaded machine may need longer.
+		if time.Now().After(deadline) {
+			t.Fatalf("run left goroutines behind: %v", err)
+		}
 	}
 }
 
