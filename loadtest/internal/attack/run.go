@@ -305,15 +305,15 @@ loop:
 		Scheduled:       -1,
 		ResultsPath:     cfg.ResultsPath,
 	}
+	if n, ok := scheduled(cfg.Pacer, lo, hi); ok {
+		o.Scheduled = n
+	}
 	if secs := counted.Seconds(); secs > 0 {
 		o.AchievedRate = float64(o.Requests) / secs
 		o.Throughput = float64(o.Successes) / secs
 		o.TargetRate = cfg.Pacer.Rate(0)
-		if n, ok := scheduled(cfg.Pacer, lo, hi); ok {
-			o.Scheduled = n
-			if _, constant := constantPacer(cfg.Pacer); !constant {
-				o.TargetRate = float64(n) / secs
-			}
+		if _, constant := constantPacer(cfg.Pacer); !constant && o.Scheduled >= 0 {
+			o.TargetRate = float64(o.Scheduled) / secs
 		}
 	}
 	o.Checks = o.checks(cfg)
