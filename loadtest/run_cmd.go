@@ -116,6 +116,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.Float64Var(&set.PostShare, "post-share", set.PostShare, "share of POSTs in the mix")
 	fs.Float64Var(&set.TraceSample, "trace-sample", set.TraceSample, "share of requests sent with a sampled traceparent")
 	fs.StringVar(&set.JaegerURL, "jaeger-url", getenv("JAEGER_URL"), "Jaeger UI base for trace links (default $JAEGER_URL)")
+	fs.DurationVar(&set.MaxLateness, "max-lateness", 50*time.Millisecond, "send-lateness p99 above which a scenario is INVALID (the generator fell behind)")
 	fs.DurationVar(&set.Settle, "settle", set.Settle, "time the server gets after the attack before the settle checks")
 	fs.Float64Var(&set.GoroutineSlack, "goroutine-slack", set.GoroutineSlack, "goroutines over the baseline still counted as settled")
 	fs.DurationVar(&set.CPUProfile, "cpu-profile", set.CPUProfile, "length of the CPU profile captured during steady")
@@ -322,10 +323,19 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 	}
 	run.FinishedAt = time.Now().UTC()
 	run.Verdict = summary.Overall(run.Scenarios)
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		run.Partial, run.PartialReason, run.Verdict = true, "interrupted (SIGINT/SIGTERM): results up to the interrupt", summary.Interrupted
-	} else if runErr != nil {
+	case runErr != nil:
 		run.Partial, run.PartialReason = true, "set-up failure: "+firstLine(runErr.Error())
+	default:
+		for _, sc := range run.Scenarios {
+			for _, e := range sc.Events {
+				if e.Name == "crash" && !run.Partial {
+					run.Partial, run.PartialReason = true, "the server crashed in "+sc.Name+"; later scenarios were skipped"
+				}
+			}
+		}
 	}
 	if err := writeRunFolder(dir, run); err != nil {
 		return usageErrorf("run: %v", err)

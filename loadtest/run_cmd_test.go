@@ -101,25 +101,31 @@ func TestRunCommandServerFailsToStart(t *testing.T) {
 
 func shortRunArgs(dsn, bin, out string) []string {
 	return []string{"-database-url", dsn, "-server-bin", bin, "-out", out, "-rate", "40", "-warmup", "200ms",
-		"-cpu-profile", "1s", "-slo-p99", "1s", "-seed-items", "10"}
+		"-cpu-profile", "1s", "-slo-p99", "1s", "-seed-items", "10",
+		// The machine running the tests is shared: a busy neighbour delays sends by more than
+		// the 50 ms a dedicated bench allows, which would make a healthy run INVALID.
+		"-max-lateness", "500ms"}
 }
 
 func TestRunCommandWritesRunFolder(t *testing.T) {
 	dsn, bin := runEnv(t)
 	out := t.TempDir()
-	stdout, err := runRun(context.Background(), noEnv, append(shortRunArgs(dsn, bin, out), "-scenarios", "steady", "-duration", "2s")...)
-	if err != nil {
-		t.Fatalf("healthy steady: %v\n%s", err, stdout)
-	}
-	if !strings.Contains(stdout, "PASS") || !strings.Contains(stdout, "steady") {
-		t.Errorf("verdict table missing:\n%s", stdout)
-	}
+	stdout, runErr := runRun(context.Background(), noEnv, append(shortRunArgs(dsn, bin, out), "-scenarios", "steady", "-duration", "2s")...)
 	dir := filepath.Join(out, "latest")
 	r, err := summary.Read(filepath.Join(dir, "summary.json"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v (run: %v)", err, runErr)
 	}
-	if r.Verdict != summary.Pass || r.Partial || len(r.Scenarios) != 1 || r.Scenarios[0].Requests == 0 {
+	want := summary.Pass
+	if invalidGeneratorOnly(r) {
+		// A shared machine can starve the generator; INVALID is then the honest verdict.
+		t.Logf("steady INVALID on a busy machine: %v", r.Scenarios[0].Reasons)
+		want = summary.Invalid
+	}
+	if (want == summary.Pass) != (runErr == nil) || !strings.Contains(stdout, string(want)+" ") || !strings.Contains(stdout, "steady") {
+		t.Errorf("run = %v; verdict table:\n%s", runErr, stdout)
+	}
+	if r.Verdict != want || r.Partial || len(r.Scenarios) != 1 || r.Scenarios[0].Requests == 0 {
 		t.Errorf("summary: verdict %s partial %v scenarios %d", r.Verdict, r.Partial, len(r.Scenarios))
 	}
 	if _, ok := r.Settings.Values["token"]; ok {
@@ -130,6 +136,22 @@ func TestRunCommandWritesRunFolder(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// invalidGeneratorOnly reports whether every scenario that did not pass is INVALID because of
+// the generator alone (no correctness or performance check failed).
+func invalidGeneratorOnly(r summary.Run) bool {
+	if r.Verdict != summary.Invalid {
+		return false
+	}
+	for _, sc := range r.Scenarios {
+		for _, c := range sc.Checks {
+			if !c.Pass && !c.Invalids {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // TestRunCommandInterrupt cancels the run's context mid-attack (what Ctrl-C does): exit 1, a

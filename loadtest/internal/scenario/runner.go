@@ -69,6 +69,9 @@ type Settings struct {
 	TraceSample  float64 // share of requests with a sampled traceparent
 	JaegerURL    string
 	SlowestN     int
+	// MaxLateness is the generator's validity bound: send-lateness p99 above it makes a
+	// scenario INVALID (0: the engine's default, 50 ms).
+	MaxLateness time.Duration
 
 	Settle         time.Duration // after the attack, before the settle checks (1 s)
 	GoroutineSlack float64       // goroutines over the baseline still counted as settled
@@ -223,11 +226,19 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	}
 	srv, token, err := rn.Launch(ctx, s.Name, env)
 	if err != nil {
+		if ctx.Err() != nil { // Ctrl-C while the server was starting: an interrupt, not a set-up failure
+			sc.Verdict, sc.Reasons = summary.Interrupted, []string{"interrupted while the server was starting"}
+			return nil
+		}
 		return &SetupError{fmt.Errorf("scenario %s: %w", s.Name, err)}
 	}
 	defer func() { _ = srv.Stop(5 * time.Second) }()
 	if seed && rn.SeedItems > 0 {
 		if err := Seed(ctx, srv.API(), token, rn.SeedItems); err != nil {
+			if ctx.Err() != nil {
+				sc.Verdict, sc.Reasons = summary.Interrupted, []string{"interrupted while seeding"}
+				return nil
+			}
 			return &SetupError{fmt.Errorf("seed %s: %w\n%s", srv.API(), err, srv.LogTail())}
 		}
 	}
@@ -310,19 +321,20 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 		}
 		rn.Metrics.SetTargetRate(s.Name, st.Rate)
 		out, err := attack.Run(attackCtx, attack.Config{
-			Scenario:    s.Name,
-			Pacer:       vegeta.ConstantPacer{Freq: max(1, int(st.Rate+0.5)), Per: time.Second},
-			Duration:    st.Duration,
-			Warmup:      st.Warmup,
-			Targeter:    attack.NewTargeter(opts),
-			Timeout:     timeout,
-			KeepAlive:   true, // a real client reuses connections; the shutdown race depends on it
-			ResultsPath: filepath.Join(rn.Dir, file),
-			JaegerURL:   set.JaegerURL,
-			SlowestN:    set.SlowestN,
-			OnResult:    observer(s, r),
-			Progress:    rn.Progress,
-			Metrics:     rn.Metrics,
+			Scenario:       s.Name,
+			Pacer:          vegeta.ConstantPacer{Freq: max(1, int(st.Rate+0.5)), Per: time.Second},
+			Duration:       st.Duration,
+			Warmup:         st.Warmup,
+			Targeter:       attack.NewTargeter(opts),
+			Timeout:        timeout,
+			KeepAlive:      true, // a real client reuses connections; the shutdown race depends on it
+			ResultsPath:    filepath.Join(rn.Dir, file),
+			JaegerURL:      set.JaegerURL,
+			SlowestN:       set.SlowestN,
+			MaxLatenessP99: set.MaxLateness,
+			OnResult:       observer(s, r),
+			Progress:       rn.Progress,
+			Metrics:        rn.Metrics,
 		})
 		if err != nil {
 			stopAttack()

@@ -97,44 +97,66 @@ func Select(names []string) ([]Scenario, error) {
 	return out, nil
 }
 
-// judge sets sc's verdict and reasons from its checks. A failed validity check (the generator
-// fell behind) makes the scenario INVALID even when other checks failed too: numbers measured
-// by a struggling client do not judge the server either way. Otherwise any failed check FAILs.
+// judge sets sc's verdict and reasons from its checks. A failed correctness check (a lost
+// request, a missing write, a leak, an unclean exit, errors) FAILS the scenario whatever else
+// happened. Otherwise a failed validity check (the generator fell behind) makes it INVALID, since
+// latency figures measured by a struggling client judge nothing; then a failed performance
+// objective (p99, capacity: Kind summary.CheckPerformance) FAILS it.
 func judge(sc *summary.Scenario) {
-	invalid, failed := false, false
-	sc.Reasons = nil
+	var correctness, invalid, perf bool
 	for _, c := range sc.Checks {
-		if c.Pass {
-			continue
-		}
-		if c.Invalids {
+		switch {
+		case c.Pass:
+		case c.Invalids:
 			invalid = true
-		} else {
-			failed = true
+		case c.Kind == summary.CheckPerformance:
+			perf = true
+		default:
+			correctness = true
 		}
 	}
-	// Reasons list the verdict's own kind first, then the rest.
+	switch {
+	case correctness:
+		sc.Verdict = summary.Fail
+	case invalid:
+		sc.Verdict = summary.Invalid
+	case perf:
+		sc.Verdict = summary.Fail
+	default:
+		sc.Verdict = summary.Pass
+	}
+	// Reasons: the checks that decided the verdict first, then the other failures.
+	decides := func(c summary.Check) bool {
+		switch {
+		case sc.Verdict == summary.Invalid:
+			return c.Invalids
+		case correctness:
+			return !c.Invalids && c.Kind != summary.CheckPerformance
+		default:
+			return c.Kind == summary.CheckPerformance
+		}
+	}
+	sc.Reasons = nil
 	for _, first := range []bool{true, false} {
 		for _, c := range sc.Checks {
-			if c.Pass || (c.Invalids == invalid) != first {
+			if c.Pass || decides(c) != first {
 				continue
 			}
 			sc.Reasons = append(sc.Reasons, fmt.Sprintf("%s: got %s, want %s", c.Name, c.Got, c.Want))
 		}
 	}
-	switch {
-	case invalid:
-		sc.Verdict = summary.Invalid
-	case failed:
-		sc.Verdict = summary.Fail
-	default:
-		sc.Verdict = summary.Pass
-	}
 }
 
-// check builds a Check.
+// check builds a correctness Check.
 func check(name string, pass bool, want, got string) summary.Check {
 	return summary.Check{Name: name, Pass: pass, Want: want, Got: got}
+}
+
+// objective builds a performance Check (a latency or capacity objective; see judge).
+func objective(name string, pass bool, want, got string) summary.Check {
+	c := check(name, pass, want, got)
+	c.Kind = summary.CheckPerformance
+	return c
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -19,7 +19,7 @@ const (
 // classify sorts one result of the shutdown scenario relative to the SIGTERM time.
 //
 // "Refused" is expected during a drain: the listener is closed, so a new connection fails
-// before the server has taken the request. Go's transport reports a request written onto a
+// before the server has taken the request (refused, or reset while still in the backlog). Go's transport reports a request written onto a
 // keep-alive connection the server had already closed as "server closed idle connection":
 // the server never read it, so it was not accepted either. Anything else that ends without a
 // non-5xx response was accepted and dropped.
@@ -38,7 +38,11 @@ func classify(r *vegeta.Result, sigterm time.Time) string {
 
 func refusedError(msg string) bool {
 	return strings.Contains(msg, "connection refused") ||
-		strings.Contains(msg, "server closed idle connection")
+		strings.Contains(msg, "server closed idle connection") ||
+		// Any failure while connecting ("dial tcp ...: connect: connection reset by peer" is
+		// a connection still in the listen backlog when the listener closed): the request was
+		// never written, so the server never had it.
+		strings.Contains(msg, "dial tcp")
 }
 
 // createdID returns the id of a POST answered 201 from its body ({"id":N,...}), and whether it

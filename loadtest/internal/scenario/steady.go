@@ -32,7 +32,9 @@ func Steady() Scenario {
 
 // mix is the default request mix: GET pages and POST items, PostShare of them POSTs.
 func mix(s Settings) attack.TargetOptions {
-	return attack.TargetOptions{PostShare: s.PostShare}
+	// Five pages of 20: the first 100 items, what the default -seed-items creates, so GETs
+	// read full pages of different rows rather than one cached page.
+	return attack.TargetOptions{PostShare: s.PostShare, Pages: 5}
 }
 
 // sloChecks are the error-ratio and p99 checks of steady (and of cancel's non-cancelled share).
@@ -40,7 +42,7 @@ func sloChecks(errorRatio, p99 float64, s Settings) []summary.Check {
 	return []summary.Check{
 		check("error ratio", errorRatio <= s.MaxErrorRate,
 			fmt.Sprintf("≤ %.2f%%", 100*s.MaxErrorRate), fmt.Sprintf("%.2f%%", 100*errorRatio)),
-		check("p99 latency", p99 <= ms(s.SLOP99), "≤ "+fmtMs(ms(s.SLOP99)), fmtMs(p99)),
+		objective("p99 latency", p99 <= ms(s.SLOP99), "≤ "+fmtMs(ms(s.SLOP99)), fmtMs(p99)),
 	}
 }
 

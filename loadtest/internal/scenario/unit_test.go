@@ -22,6 +22,7 @@ func TestClassify(t *testing.T) {
 		{"4xx is an answer", vegeta.Result{Code: 400, Timestamp: after}, CompletedAfter},
 		{"refused", vegeta.Result{Timestamp: after, Error: "dial tcp 127.0.0.1:1: connect: connection refused"}, Refused},
 		{"idle connection closed", vegeta.Result{Timestamp: after, Error: "http: server closed idle connection"}, Refused},
+		{"reset while connecting", vegeta.Result{Timestamp: after, Error: "dial tcp 127.0.0.1:1: connect: connection reset by peer"}, Refused},
 		{"EOF", vegeta.Result{Timestamp: before, Latency: 2 * time.Second, Error: `Get "x": EOF`}, Lost},
 		{"reset", vegeta.Result{Timestamp: before, Error: "read: connection reset by peer"}, Lost},
 		{"503", vegeta.Result{Code: 503, Timestamp: after}, Lost},
@@ -38,7 +39,8 @@ func TestClassify(t *testing.T) {
 
 func TestJudge(t *testing.T) {
 	pass := summary.Check{Name: "a", Pass: true}
-	fail := summary.Check{Name: "slo", Got: "9", Want: "1"}
+	fail := summary.Check{Name: "slo", Got: "9", Want: "1", Kind: summary.CheckPerformance}
+	lost := summary.Check{Name: "lost", Got: "3", Want: "0"}
 	invalid := summary.Check{Name: "generator", Got: "50%", Want: "99%", Invalids: true}
 	tests := []struct {
 		name   string
@@ -48,7 +50,8 @@ func TestJudge(t *testing.T) {
 	}{
 		{"all pass", []summary.Check{pass}, summary.Pass, ""},
 		{"one fails", []summary.Check{pass, fail}, summary.Fail, "slo: got 9, want 1"},
-		{"invalid wins over fail", []summary.Check{fail, invalid}, summary.Invalid, "generator: got 50%, want 99%"},
+		{"invalid wins over a missed objective", []summary.Check{fail, invalid}, summary.Invalid, "generator: got 50%, want 99%"},
+		{"a correctness failure wins over invalid", []summary.Check{fail, invalid, lost}, summary.Fail, "lost: got 3, want 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

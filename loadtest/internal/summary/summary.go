@@ -258,6 +258,7 @@ type RampStep struct {
 	P99Ms        float64 `json:"p99_ms"`
 	ErrorRatio   float64 `json:"error_ratio"`
 	WithinSLO    bool    `json:"within_slo"`
+	Valid        bool    `json:"valid"` // the generator kept up (the engine's validity checks passed)
 }
 
 // Overall returns the run's verdict from its scenarios': the worst one wins, and a run with no
