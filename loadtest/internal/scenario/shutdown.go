@@ -274,7 +274,7 @@ func checkShutdown(ctx context.Context, r *Run, sc *summary.Scenario, drain time
 	var heldCut int64
 	for _, res := range st.results {
 		vr := &vegeta.Result{Code: res.code, Timestamp: res.ts, Latency: res.latency, Error: res.err}
-		class := classify(vr, st.sigterm)
+		class := classify(vr, st.sigterm, st.closed)
 		ss.Classes[class]++
 		if res.ts.Before(st.sigterm) && vr.End().After(st.sigterm) {
 			ss.LongestInFlightMs = max(ss.LongestInFlightMs, ms(res.latency))
@@ -325,10 +325,13 @@ func checkShutdown(ctx context.Context, r *Run, sc *summary.Scenario, drain time
 
 	lostGot := fmt.Sprint(ss.Classes[Lost])
 	if n := ss.Classes[Lost]; n > 0 {
-		lostGot = fmt.Sprintf("%d (%d held requests cut; first: %s)", n, heldCut, sc.Lost[0].Error)
-		if sc.Lost[0].Error == "" {
-			lostGot = fmt.Sprintf("%d (%d held requests cut; first: status %d)", n, heldCut, sc.Lost[0].Code)
+		first := sc.Lost[0]
+		what := first.Error
+		if what == "" {
+			what = fmt.Sprintf("status %d", first.Code)
 		}
+		lostGot = fmt.Sprintf("%d (%d held requests cut; first: sent %+.0fms from SIGTERM, failed after %.0fms: %s)",
+			n, heldCut, first.OffsetMs-ss.SigtermOffsetMs, first.LatencyMs, what)
 	}
 	exitGot := fmt.Sprintf("exit %d after %.0fms", st.exitCode, ss.DrainMs)
 	switch {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
 )
 
 // The shutdown classes of a result (summary.ShutdownStats.Classes keys).
@@ -23,7 +25,15 @@ const (
 // keep-alive connection the server had already closed as "server closed idle connection":
 // the server never read it, so it was not accepted either. Anything else that ends without a
 // non-5xx response was accepted and dropped.
-func classify(r *vegeta.Result, sigterm time.Time) string {
+//
+// One more case is "refused": a connection the kernel had completed into the listen backlog
+// when the listener closed is reset or closed without the server process ever accepting it; the
+// client sees EOF or a reset on a request it had just sent. Such a request was sent just before
+// the listener closed and failed just after, which a request the server had accepted and then
+// dropped (held in flight, cut by a forced Close) is not. closeWindow bounds "just": it covers the
+// 5 ms poll of the listener plus scheduling delay on a loaded machine. closed is zero when the
+// listener close was not seen.
+func classify(r *vegeta.Result, sigterm, closed time.Time) string {
 	if r.Code != 0 && r.Code < 500 {
 		if r.End().Before(sigterm) {
 			return CompletedBefore
@@ -33,7 +43,22 @@ func classify(r *vegeta.Result, sigterm time.Time) string {
 	if r.Code == 0 && refusedError(r.Error) {
 		return Refused
 	}
+	if r.Code == 0 && !closed.IsZero() && atClose(r, closed) {
+		return Refused
+	}
 	return Lost
+}
+
+// closeWindow: see classify.
+const closeWindow = 50 * time.Millisecond
+
+func atClose(r *vegeta.Result, closed time.Time) bool {
+	switch attack.Classify(r) {
+	case attack.ClassEOF, attack.ClassReset:
+	default:
+		return false
+	}
+	return !r.Timestamp.Before(closed.Add(-closeWindow)) && !r.End().After(closed.Add(closeWindow))
 }
 
 func refusedError(msg string) bool {
