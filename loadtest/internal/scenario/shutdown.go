@@ -178,18 +178,21 @@ func (r *Run) eventAt(name string, t time.Time, detail string) {
 	r.Metrics.Event(r.Name, name)
 }
 
-// pollReadyz returns when /readyz first answered 503. It stops (false) when the admin port stops
-// answering or ctx ends.
+// pollReadyz returns the send time of the first /readyz request answered 503. The send time,
+// not the answer's arrival: on a loaded machine the answer can come back hundreds of
+// milliseconds later, while the server flipped before it handled the request. It stops (false)
+// when the admin port stops answering or ctx ends.
 func pollReadyz(ctx context.Context, admin string) (time.Time, bool) {
-	client := &http.Client{Timeout: 250 * time.Millisecond}
+	client := &http.Client{Timeout: time.Second}
 	for ctx.Err() == nil {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/readyz", nil)
+		sent := time.Now()
 		resp, err := client.Do(req)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusServiceUnavailable {
-				return time.Now(), true
+				return sent, true
 			}
 		} else if isRefused(err) {
 			return time.Time{}, false
@@ -199,19 +202,21 @@ func pollReadyz(ctx context.Context, admin string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// pollListener returns when a TCP connect to the API port is first refused.
+// pollListener returns the start time of the first TCP connect to the API port that was
+// refused (the listener was closed by then).
 func pollListener(ctx context.Context, api string) (time.Time, bool) {
 	u, err := url.Parse(api)
 	if err != nil {
 		return time.Time{}, false
 	}
-	d := net.Dialer{Timeout: 250 * time.Millisecond}
+	d := net.Dialer{Timeout: time.Second}
 	for ctx.Err() == nil {
+		start := time.Now()
 		c, err := d.DialContext(ctx, "tcp", u.Host)
 		if err == nil {
 			c.Close()
 		} else if isRefused(err) {
-			return time.Now(), true
+			return start, true
 		}
 		sleep(ctx, 5*time.Millisecond)
 	}
