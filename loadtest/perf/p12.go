@@ -232,8 +232,11 @@ func (r *runner) measureServer(ctx context.Context) error {
 			}
 			got[s.name] = v
 		}
-		r.logf("P1/P2 round %d: pgbench %.0f tps, bare %.0f/s, off %.0f/s, traced %.0f/s, default %.0f/s, alt %.0f/s",
-			i+1, got["pgbench"], got["bare"], got["off"], got["traced"], got["default"], got["alt"])
+		line := fmt.Sprintf("pgbench %.0f tps", got["pgbench"])
+		for _, v := range measured {
+			line += fmt.Sprintf(", %s %.0f/s", v.id, got[v.id])
+		}
+		r.logf("P1/P2 round %d: %s", i+1, line)
 		r.fig("P1").Add(Sample{A: got["off"], B: got["pgbench"], Value: ratio(got["off"], got["pgbench"])})
 		r.fig("P1ref").Add(Sample{A: got["bare"], B: got["pgbench"], Value: ratio(got["bare"], got["pgbench"])})
 		if v := ratio(got["off"], got["bare"]); !math.IsNaN(v) {

@@ -40,14 +40,23 @@ func (r *runner) measureGenerator(ctx context.Context) error {
 	secs := strconv.Itoa(int(c.p3Round / time.Second))
 	w := strconv.Itoa(c.p3Workers)
 
+	// CPU per request of each generator process (µs): steadier than its rate when neighbours
+	// take the cores, so it tells whether a rate gap is the engine's cost or the machine's.
+	var harnessCPU, vegetaCPU []float64
 	harness := func(rate float64, d time.Duration) (attackReport, float64, error) {
-		return r.attackProcess(ctx, url, rate, c.p3Workers, d)
+		rep, mb, cpu, err := r.attackProcess(ctx, url, rate, c.p3Workers, d)
+		if err == nil && rate == 0 && rep.Requests > 0 && d == c.p3Round {
+			harnessCPU = append(harnessCPU, 1e6*cpu/float64(rep.Requests))
+		}
+		return rep, mb, err
 	}
 	vegeta := func() (float64, error) {
-		if _, err := runTool(ctx, c.vegeta, "attack", "-targets="+targets, "-rate=0", "-max-workers="+w,
-			"-workers="+w, "-duration="+secs+"s", "-output="+vbin); err != nil {
-			return 0, err
+		cmd := exec.CommandContext(ctx, c.vegeta, "attack", "-targets="+targets, "-rate=0", "-max-workers="+w,
+			"-workers="+w, "-duration="+secs+"s", "-output="+vbin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("vegeta attack: %w: %s", err, tail(string(out), 3))
 		}
+		cpu := processCPU(cmd.ProcessState)
 		out, err := exec.CommandContext(ctx, c.vegeta, "report", "-type=json", vbin).Output()
 		if err != nil {
 			return 0, fmt.Errorf("vegeta report: %w", err)
@@ -56,6 +65,7 @@ func (r *runner) measureGenerator(ctx context.Context) error {
 		if err != nil {
 			return 0, err
 		}
+		vegetaCPU = append(vegetaCPU, 1e6*cpu/float64(rep.Requests))
 		return rep.Throughput, nil
 	}
 	wrk := func() (float64, error) {
@@ -97,6 +107,10 @@ func (r *runner) measureGenerator(ctx context.Context) error {
 		r.note("P3a", "wrk -t2 -c%s / vegeta CLI on the same endpoint: median %s× (a C reference: what an event-loop client reaches here).",
 			w, trim(median(wrkRatios)))
 	}
+	if len(harnessCPU) > 0 && len(vegetaCPU) > 0 {
+		r.note("P3a", "Generator CPU per request at max rate (µs, median): harness %s, vegeta CLI %s (harness/vegeta %s×).",
+			trim(median(harnessCPU)), trim(median(vegetaCPU)), trim(median(harnessCPU)/median(vegetaCPU)))
+	}
 	if len(maxes) == 0 {
 		return errors.New("no maximum rate measured: cannot run the fixed-rate part")
 	}
@@ -131,24 +145,33 @@ func (r *runner) measureGenerator(ctx context.Context) error {
 }
 
 // attackProcess runs `perf attack` in its own process, like the vegeta CLI runs in its own, and
-// returns its report and its peak RSS in MB (the kernel's ru_maxrss, i.e. VmHWM at exit).
-func (r *runner) attackProcess(ctx context.Context, url string, rate float64, workers int, d time.Duration) (attackReport, float64, error) {
+// returns its report, its peak RSS in MB (the kernel's ru_maxrss, i.e. VmHWM at exit) and the
+// CPU seconds it used.
+func (r *runner) attackProcess(ctx context.Context, url string, rate float64, workers int, d time.Duration) (attackReport, float64, float64, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, r.self, "attack", "-url", url, "-rate", strconv.FormatFloat(rate, 'f', 0, 64),
 		"-workers", strconv.Itoa(workers), "-duration", d.String())
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return attackReport{}, 0, fmt.Errorf("perf attack: %w: %s", err, tail(stderr.String(), 3))
+		return attackReport{}, 0, 0, fmt.Errorf("perf attack: %w: %s", err, tail(stderr.String(), 3))
 	}
 	var rep attackReport
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		return rep, 0, fmt.Errorf("perf attack: parse its report: %w", err)
+		return rep, 0, 0, fmt.Errorf("perf attack: parse its report: %w", err)
 	}
 	var mb float64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		mb = float64(ru.Maxrss) / 1024 // KiB on Linux
 	}
-	return rep, mb, nil
+	return rep, mb, processCPU(cmd.ProcessState), nil
+}
+
+// processCPU is the user+system CPU seconds of an exited process.
+func processCPU(ps *os.ProcessState) float64 {
+	if ps == nil {
+		return 0
+	}
+	return (ps.UserTime() + ps.SystemTime()).Seconds()
 }
 
 // firstLine waits for the first full line a child prints (the trivial endpoint's address).
