@@ -116,11 +116,15 @@ type MetricResult struct {
 	Current       Stat     `json:"current"`
 	ChangePct     *float64 `json:"change_pct"` // (current − base) / base × 100; null when base is 0
 	P             *float64 `json:"p"`          // U test p-value; null when not computed
-	MinP          float64  `json:"min_p"`      // smallest p-value these sample sizes can give
-	Limit         Limit    `json:"limit"`
-	Verdict       Verdict  `json:"verdict"`
-	Why           string   `json:"why"`
-	Warnings      []string `json:"warnings,omitempty"`
+	// RunP is the U test on per-run medians of a window metric, computed when each side has
+	// enough runs to reach significance; a verdict other than "same" needs it below alpha too.
+	RunP     *float64 `json:"run_p,omitempty"`
+	RunN     [2]int   `json:"run_n,omitempty"` // runs with windows: base, current
+	MinP     float64  `json:"min_p"`           // smallest p-value these sample sizes can give
+	Limit    Limit    `json:"limit"`
+	Verdict  Verdict  `json:"verdict"`
+	Why      string   `json:"why"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Stat is a side's median with its confidence interval; Lo and Hi are null when the sample is
@@ -182,6 +186,7 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 				continue // the scenario does not measure this (e.g. drain time outside shutdown)
 			}
 			mr := judge(m, bv, cv, th.Metrics[m.Name], th.Confidence)
+			mr.runLevel(m.runMedians(base, name), m.runMedians(current, name))
 			sr.Metrics = append(sr.Metrics, mr)
 			f := Finding{Scenario: name, Metric: m.Name, ChangePct: mr.ChangePct}
 			if mr.P != nil {
@@ -268,6 +273,36 @@ func judge(m Metric, bv, cv []float64, lim Limit, confidence float64) MetricResu
 		mr.Why = fmt.Sprintf("p=%.3g < α=%v and beyond ±%v%% / ±%v%s", p, lim.Alpha, lim.MaxChangePct, lim.MinAbsChange, unitSuffix(m.Unit))
 	}
 	return mr
+}
+
+// runLevel applies the run-level check to a window metric judged better or worse: with enough
+// runs a side, the per-run medians must differ significantly too, or the window-level
+// significance came from one unlucky run and the verdict becomes "same". With fewer runs the
+// window-level verdict stands and Why says the check could not be made.
+func (mr *MetricResult) runLevel(bRuns, cRuns []float64) {
+	if mr.PerRun {
+		return
+	}
+	mr.RunN = [2]int{len(bRuns), len(cRuns)}
+	if minP(len(bRuns), len(cRuns)) >= mr.Limit.Alpha {
+		if mr.Verdict == Worse || mr.Verdict == Better {
+			mr.Why += fmt.Sprintf("; runs not checked (%d+%d runs cannot reach p<%v)", len(bRuns), len(cRuns), mr.Limit.Alpha)
+		}
+		return
+	}
+	thr := &benchmath.Thresholds{CompareAlpha: mr.Limit.Alpha}
+	cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(bRuns, thr), benchmath.NewSample(cRuns, thr))
+	p := cmp.P
+	mr.RunP = &p
+	if mr.Verdict != Worse && mr.Verdict != Better {
+		return
+	}
+	if p >= mr.Limit.Alpha {
+		mr.Why = fmt.Sprintf("windows differ (%s) but per-run medians do not (runs p=%.3g ≥ α, n=%d+%d): run-to-run noise", mr.Why, p, len(bRuns), len(cRuns))
+		mr.Verdict = Same
+		return
+	}
+	mr.Why += fmt.Sprintf("; per-run medians differ too (runs p=%.3g, n=%d+%d)", p, len(bRuns), len(cRuns))
 }
 
 func unitSuffix(u string) string {

@@ -292,3 +292,38 @@ func TestPerformanceFailureIsJudgedByStatistics(t *testing.T) {
 		t.Errorf("with a lost request: outcome %s and %d correctness failures; want FAIL and 1", res.Outcome, len(res.Failures))
 	}
 }
+
+// TestRunLevelCheck: two of four CURRENT runs drew a slow machine (every window ×2). Pooled
+// windows differ significantly, but per-run medians interleave with BASE's: run-to-run noise,
+// "same". With all four runs slow the runs separate and the verdict is "worse".
+func TestRunLevelCheck(t *testing.T) {
+	for _, tt := range []struct {
+		slowRuns int
+		want     Verdict
+	}{{2, Same}, {4, Worse}} {
+		rng := rand.New(rand.NewPCG(11, 11))
+		base := defaultSynth().inputs(rng, "base", 4)
+		cur := defaultSynth().inputs(rng, "current", 4)
+		for i := 0; i < tt.slowRuns; i++ {
+			ws := cur[i].Run.Scenarios[0].Windows
+			for j := range ws {
+				ws[j].P50 *= 2
+			}
+		}
+		res, err := Compare(base, cur, DefaultThresholds())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mr, _ := res.Scenarios[0].metric("p50_ms")
+		if mr.Verdict != tt.want || mr.P == nil || *mr.P >= 0.05 || mr.RunP == nil {
+			t.Errorf("%d slow runs: %s (p=%v, runs p=%v, %s), want %s with significant windows", tt.slowRuns, mr.Verdict, deref(mr.P), deref(mr.RunP), mr.Why, tt.want)
+		}
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

@@ -106,6 +106,30 @@ func (m Metric) samples(runs []Input, scenario string) (values []float64, notes 
 	return values, notes
 }
 
+// runMedians is one value per run for a window metric: the median of that run's windows. The
+// run, not the window, is the unit that varies independently (a run that drew a slow moment is
+// slow in all its windows), so a difference must also hold across runs to count.
+func (m Metric) runMedians(runs []Input, scenario string) []float64 {
+	if m.PerRun {
+		return nil
+	}
+	var out []float64
+	for _, in := range runs {
+		v, _ := m.samples([]Input{in}, scenario)
+		if len(v) == 0 {
+			continue
+		}
+		sort.Float64s(v)
+		mid := len(v) / 2
+		med := v[mid]
+		if len(v)%2 == 0 {
+			med = (v[mid-1] + v[mid]) / 2
+		}
+		out = append(out, med)
+	}
+	return out
+}
+
 // judged says whether a scenario's figures describe the server: skipped scenarios have none,
 // invalid ones measured a generator that fell behind, interrupted ones were cut short.
 func judged(v summary.Verdict) bool {

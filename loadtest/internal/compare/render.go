@@ -124,6 +124,9 @@ func WriteMarkdown(w io.Writer, r Result) error {
 			if mr.P != nil {
 				p = fmtP(*mr.P)
 			}
+			if mr.RunP != nil {
+				p += " (runs " + fmtP(*mr.RunP) + ")"
+			}
 			samples := "windows"
 			if mr.PerRun {
 				samples = "runs"
