@@ -436,9 +436,10 @@ func failures(base, current []Input) (correctness, perf []Failure) {
 	return correctness, perf
 }
 
-// performanceNames are the harness's absolute performance objectives, recognised by name for
+// performanceNames are the harness's absolute objectives (settings -slo-p99 and
+// -max-error-rate, the ramp's capacity), each also compared statistically; recognised by name for
 // summaries written before Check.Kind existed (or by a harness that does not set it).
-var performanceNames = []string{"p99 latency", "capacity within the SLO"}
+var performanceNames = []string{"p99 latency", "error ratio", "capacity within the SLO"}
 
 // performanceOnly says whether every failed check is a performance objective. A FAIL with no
 // failed check recorded is not: without evidence, it counts as correctness.

@@ -256,6 +256,7 @@ func TestPerformanceOnly(t *testing.T) {
 		{"capacity", []summary.Check{fail("capacity within the SLO", "")}, true},
 		{"kind set by the harness", []summary.Check{fail("queue wait", summary.CheckPerformance)}, true},
 		{"kind overrides the name", []summary.Check{fail("p99 latency", "correctness")}, false},
+		{"error ratio objective", []summary.Check{fail("non-cancelled error ratio", ""), fail("error ratio", "")}, true},
 		{"lost request", []summary.Check{fail("p99 latency", ""), fail("accepted requests lost", "")}, false},
 		{"invalidating checks do not count", []summary.Check{fail("p99 latency", ""), {Name: "send lateness p99", Invalids: true}}, true},
 		{"FAIL without a failed check", []summary.Check{{Name: "p99 latency", Pass: true}}, false},

@@ -72,7 +72,7 @@ func WriteMarkdown(w io.Writer, r Result) error {
 
 	if len(r.PerfFailures) > 0 {
 		b.WriteString("## Performance objectives missed in current\n\n")
-		b.WriteString("These scenarios failed only absolute objectives (p99 under the SLO, capacity). They do not fail the comparison by themselves: the statistics below judge whether CURRENT is slower than BASE on the same machine.\n\n")
+		b.WriteString("These scenarios failed only absolute objectives (p99 and error ratio under their limits, capacity). They do not fail the comparison by themselves: the statistics below judge whether CURRENT is slower than BASE on the same machine.\n\n")
 		for _, f := range r.PerfFailures {
 			fmt.Fprintf(&b, "- **%s** in run `%s` (%s)\n", f.Scenario, f.Run, f.BaseSummary)
 			for _, reason := range f.Reasons {
