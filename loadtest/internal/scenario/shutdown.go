@@ -178,28 +178,56 @@ func (r *Run) eventAt(name string, t time.Time, detail string) {
 	r.Metrics.Event(r.Name, name)
 }
 
-// pollReadyz returns the send time of the first /readyz request answered 503. The send time,
-// not the answer's arrival: on a loaded machine the answer can come back hundreds of
-// milliseconds later, while the server flipped before it handled the request. It stops (false)
-// when the admin port stops answering or ctx ends.
+// pollReadyz returns the send time of the earliest /readyz probe answered 503. Probes leave every
+// 5 ms without waiting for the previous answer: on a loaded machine one answer can take hundreds
+// of milliseconds, which a probe-after-probe loop would add to the flip time. It stops when a
+// 503 has come back, the admin port refuses connections, or ctx ends (false when no 503 came).
 func pollReadyz(ctx context.Context, admin string) (time.Time, bool) {
-	client := &http.Client{Timeout: time.Second}
-	for ctx.Err() == nil {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/readyz", nil)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	client := &http.Client{Timeout: 2 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, Proxy: nil}}
+	defer client.CloseIdleConnections()
+	var (
+		mu      sync.Mutex
+		first   time.Time
+		refused bool
+		wg      sync.WaitGroup
+	)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		mu.Lock()
+		done := !first.IsZero() || refused
+		mu.Unlock()
+		if done || ctx.Err() != nil {
+			break
+		}
 		sent := time.Now()
-		resp, err := client.Do(req)
-		if err == nil {
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/readyz", nil)
+			resp, err := client.Do(req)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				refused = refused || isRefused(err)
+				return
+			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusServiceUnavailable {
-				return sent, true
+			if resp.StatusCode == http.StatusServiceUnavailable && (first.IsZero() || sent.Before(first)) {
+				first = sent
 			}
-		} else if isRefused(err) {
-			return time.Time{}, false
+		})
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
 		}
-		sleep(ctx, 5*time.Millisecond)
 	}
-	return time.Time{}, false
+	// Probes still in flight may have been sent earlier than the first 503 seen: wait for them
+	// (bounded by the client timeout) so the earliest send time wins.
+	wg.Wait()
+	return first, !first.IsZero()
 }
 
 // pollListener returns the start time of the first TCP connect to the API port that was
