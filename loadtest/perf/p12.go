@@ -154,15 +154,43 @@ func (r *runner) measureServer(ctx context.Context) error {
 	if err := os.WriteFile(script, []byte(pgbenchScript), 0o644); err != nil {
 		return fmt.Errorf("write pgbench script: %w", err)
 	}
+	// CPU budget per request of each side (µs): the client tool, the service, PostgreSQL.
+	// On two shared cores the ratio of throughputs can be no better than the inverse ratio of
+	// these sums, which is what tells a fixable gap from the architecture's.
+	postmaster := r.postmasterPID(ctx)
+	budget := map[string]*cpuBudget{}
+	account := func(id string, requests int, client, service, pg float64) {
+		if requests <= 0 {
+			return
+		}
+		b := budget[id]
+		if b == nil {
+			b = &cpuBudget{}
+			budget[id] = b
+		}
+		n := float64(requests) / 1e6
+		b.client = append(b.client, client/n)
+		if service >= 0 {
+			b.service = append(b.service, service/n)
+		}
+		if pg >= 0 {
+			b.pg = append(b.pg, pg/n)
+		}
+	}
 	pgbench := func(d time.Duration) (float64, error) {
-		out, err := runTool(ctx, c.pgbench, "-n", "-M", "prepared", "-c", strconv.Itoa(c.conns), "-j", "2",
+		pg0 := treeCPU(postmaster)
+		out, cpu, err := runToolCPU(ctx, c.pgbench, "-n", "-M", "prepared", "-c", strconv.Itoa(c.conns), "-j", "2",
 			"-T", strconv.Itoa(int(d/time.Second)), "-f", script, r.dbURL)
 		if err != nil {
 			return 0, err
 		}
+		pg1 := treeCPU(postmaster)
 		tps, failed, err := parsePgbench(out)
 		if err == nil && failed > 0 {
 			err = fmt.Errorf("pgbench: %d failed transactions", failed)
+		}
+		if err == nil && d == c.round && pg0 >= 0 && pg1 >= pg0 {
+			account("pgbench", int(tps*d.Seconds()), cpu, -1, pg1-pg0)
 		}
 		return tps, err
 	}
@@ -171,15 +199,20 @@ func (r *runner) measureServer(ctx context.Context) error {
 		for _, h := range headers {
 			args = append(args, "-H", h)
 		}
-		cpu0 := cpuSeconds(v.pid)
-		out, err := runTool(ctx, append(args, v.api+itemsPath)...)
+		cpu0, pg0 := cpuSeconds(v.pid), treeCPU(postmaster)
+		out, wrkCPU, err := runToolCPU(ctx, append(args, v.api+itemsPath)...)
 		if err != nil {
 			return 0, err
 		}
-		cpu1 := cpuSeconds(v.pid)
+		cpu1, pg1 := cpuSeconds(v.pid), treeCPU(postmaster)
 		res, err := parseWrk(out)
 		if err == nil && d == c.round && cpu0 >= 0 && cpu1 >= cpu0 && res.Requests > 0 {
 			v.cpuPerReq = append(v.cpuPerReq, 1e6*(cpu1-cpu0)/float64(res.Requests))
+			pg := -1.0
+			if pg0 >= 0 && pg1 >= pg0 {
+				pg = pg1 - pg0
+			}
+			account(v.id, res.Requests, wrkCPU, cpu1-cpu0, pg)
 		}
 		if err == nil && res.Non2xx+res.Errors > res.Requests/100 {
 			err = fmt.Errorf("wrk on %s server: %d non-2xx and %d socket errors of %d requests", v.id, res.Non2xx, res.Errors, res.Requests)
@@ -292,6 +325,12 @@ func (r *runner) measureServer(ctx context.Context) error {
 				"CPU ratios: off/bare %s×, traced/off %s×, default/off %s×, alt/traced %s×.",
 			strings.Join(cpuLine, ", "), cpuRatio("off", "bare"), cpuRatio("traced", "off"), cpuRatio("default", "off"), cpuRatio("alt", "traced")))
 	}
+	if b := budget["pgbench"]; b != nil && budget["off"] != nil && budget["bare"] != nil && len(b.pg) > 0 && len(budget["off"].pg) > 0 {
+		r.res.Findings = append(r.res.Findings, "CPU budget per request (µs, medians; client tool + service + PostgreSQL = total): "+
+			b.String("pgbench", false)+"; "+budget["bare"].String("bare handler", true)+"; "+budget["off"].String("server", true)+
+			fmt.Sprintf(". When the two cores are the limit, throughput ratios follow the inverse totals: server/pgbench ≤ %s, bare/pgbench ≤ %s.",
+				trim(b.total()/budget["off"].total()), trim(b.total()/budget["bare"].total())))
+	}
 	if len(altOverTraced) > 0 {
 		r.res.Findings = append(r.res.Findings, fmt.Sprintf("A/B in the same rounds: alt (%s) / traced = median %s× (%s – %s, %d rounds).",
 			r.res.Settings.Samplers["alt"], trim(median(altOverTraced)), trim(slices.Min(altOverTraced)), trim(slices.Max(altOverTraced)), len(altOverTraced)))
@@ -386,4 +425,43 @@ func (r *runner) checkQueryText(ctx context.Context) {
 		r.note("P1", "WARNING: the server ran %q, pgbench runs %q.", q, listSQL)
 		r.res.Errors = append(r.res.Errors, "P1: pgbench's SELECT differs from the server's")
 	}
+}
+
+// cpuBudget holds, per measured round, the CPU µs per request of the client tool, the service
+// (none for pgbench) and PostgreSQL (postmaster and backends).
+type cpuBudget struct{ client, service, pg []float64 }
+
+func (b *cpuBudget) total() float64 {
+	t := median(b.client) + median(b.pg)
+	if len(b.service) > 0 {
+		t += median(b.service)
+	}
+	return t
+}
+
+func (b *cpuBudget) String(name string, service bool) string {
+	if service {
+		return fmt.Sprintf("%s %.0f + %.0f + %.0f = %.0f", name, median(b.client), median(b.service), median(b.pg), b.total())
+	}
+	return fmt.Sprintf("%s %.0f + – + %.0f = %.0f", name, median(b.client), median(b.pg), b.total())
+}
+
+// postmasterPID reads the PostgreSQL server's PID from its data directory (needs a superuser
+// connection, which scripts/with-postgres.sh gives); 0 when it cannot, and the CPU budget
+// then leaves PostgreSQL out.
+func (r *runner) postmasterPID(ctx context.Context) int {
+	var dir string
+	if err := r.db.QueryRow(ctx, "SHOW data_directory").Scan(&dir); err != nil {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return 0
+	}
+	return pid
 }

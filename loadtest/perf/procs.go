@@ -206,11 +206,73 @@ func tail(s string, n int) string {
 
 // runTool runs a reference tool to completion and returns its combined output.
 func runTool(ctx context.Context, argv ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	out, _, err := runToolCPU(ctx, argv...)
+	return out, err
+}
+
+// runToolCPU is runTool that also returns the CPU seconds the tool used.
+func runToolCPU(ctx context.Context, argv ...string) (string, float64, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("%s: %w: %s", argv[0], err, tail(string(out), 3))
+		return string(out), 0, fmt.Errorf("%s: %w: %s", argv[0], err, tail(string(out), 3))
 	}
-	return string(out), nil
+	return string(out), processCPU(cmd.ProcessState), nil
+}
+
+// procStat returns a process's parent pid and CPU seconds: its own (utime+stime) and its
+// reaped children's (cutime+cstime). ok is false when /proc cannot tell.
+func procStat(pid int) (ppid int, self, children float64, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, 0, 0, false
+	}
+	f := strings.Fields(string(b)[i+1:])
+	if len(f) < 15 {
+		return 0, 0, 0, false
+	}
+	var v [4]float64
+	for j := range v {
+		x, err := strconv.ParseFloat(f[11+j], 64)
+		if err != nil {
+			return 0, 0, 0, false
+		}
+		v[j] = x / 100 // clock ticks of 1/100 s
+	}
+	ppid, err = strconv.Atoi(f[1])
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	return ppid, v[0] + v[1], v[2] + v[3], true
+}
+
+// treeCPU is the CPU seconds used so far by a process and all its children, live or reaped
+// (PostgreSQL: the postmaster and its backends, including pgbench's short-lived ones, whose
+// time moves into the postmaster's cutime when they exit). -1 when unreadable.
+func treeCPU(pid int) float64 {
+	_, self, reaped, ok := procStat(pid)
+	if !ok {
+		return -1
+	}
+	total := self + reaped
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return -1
+	}
+	for _, d := range dirs {
+		child, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, s, _, ok := procStat(child); ok && ppid == pid {
+			total += s
+		}
+	}
+	return total
 }
 
 // cpuSeconds is the user+system CPU time a process has used so far (from /proc/PID/stat,
