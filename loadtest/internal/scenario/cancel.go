@@ -76,9 +76,12 @@ func checkCancel(ctx context.Context, r *Run, sc *summary.Scenario) {
 	samples := r.sampler.Samples()
 	set := r.Settings
 	base := sampler.Stats(samples, r.attackStart.Sub(r.start), r.attackEnd.Sub(r.start), time.Since(r.start), set.GoroutineSlack)
+	// The server's counter from the end of the warm-up: the harness counts only the requests
+	// after it, so the warm-up's cancels must not count on the server's side either (the
+	// sampler's 100 ms grain leaves a few requests of slack).
 	var baseCancelled float64
 	for _, s := range samples {
-		if !s.ScrapeFailed && s.OffsetMs <= r.Offset(r.attackStart) {
+		if !s.ScrapeFailed && s.OffsetMs <= r.Offset(r.attackStart.Add(set.Warmup)) {
 			baseCancelled = s.Cancelled
 		}
 	}
