@@ -173,6 +173,9 @@ func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api, admin *
 	closePool func(), flushTraces func() error) (forced bool) {
 	begin := time.Now()
 	state.Set(telemetry.StateDraining)
+	// Clients stop reusing connections during DRAIN_DELAY: each response now says
+	// "Connection: close", so fewer requests are sent on a connection about to be closed.
+	api.SetKeepAlivesEnabled(false)
 	log.Info("draining: /readyz now 503", "phase", "draining", "drain_delay", cfg.DrainDelay.String())
 	if cfg.DrainDelay > 0 {
 		// Lets load balancers see /readyz fail before the listener closes.

@@ -209,3 +209,34 @@ func findLeaks(opts ...goleak.Option) error {
 		}
 	}
 }
+
+// TestCancelledSeriesStartAtZero: every route's cancelled series exists before the first
+// request, so "no cancels yet" reads as 0 and not as a missing series.
+func TestCancelledSeriesStartAtZero(t *testing.T) {
+	api := apitest.New(t, apitest.Options{})
+	mfs, err := api.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "http_server_requests_cancelled_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "route" {
+					seen[lp.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	for _, route := range []string{"/api/v1/items", "/api/v1/item"} {
+		v, ok := seen[route]
+		if !ok {
+			t.Errorf("no http_server_requests_cancelled_total series for %s before any request (have %v)", route, seen)
+		} else if v != 0 {
+			t.Errorf("cancelled{route=%s} = %v before any request, want 0", route, v)
+		}
+	}
+}

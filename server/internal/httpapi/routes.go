@@ -27,6 +27,13 @@ func (a *api) routes(tp trace.TracerProvider, prop propagation.TextMapPropagator
 		r.Post("/api/v1/item", a.createItem) // {"name","description"} → 201 item
 	})
 
+	// Every route's cancelled series exists at 0 from the start, so a dashboard or a harness
+	// reading the rise sees "no cancels" rather than "no data" until the first one.
+	_ = chi.Walk(r, func(_, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		a.metrics.cancelled.WithLabelValues(route)
+		return nil
+	})
+
 	opts := []otelhttp.Option{
 		// The OTel global meter is not used: request metrics come from observe (client_golang).
 		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
