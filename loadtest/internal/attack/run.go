@@ -172,11 +172,15 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 	// without this an interrupted run would wait up to Timeout for every request in flight.
 	reqCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()
+	client := newClient(cfg, reqCtx)
+	// Idle keep-alive connections would outlive the attack and hold a goroutine each in the
+	// server, skewing the next goroutine baseline: close them when the attack is over.
+	defer client.CloseIdleConnections()
 	atk := vegeta.NewAttacker(
 		vegeta.Workers(cfg.Workers),
 		vegeta.MaxWorkers(cfg.maxWorkers()),
 		vegeta.Redirects(vegeta.NoFollow),
-		vegeta.Client(newClient(cfg, reqCtx)), // must be the last option: it replaces the client
+		vegeta.Client(client), // must be the last option: it replaces the client
 	)
 
 	_, hasSched := IntendedOffset(cfg.Pacer, 0)
@@ -447,6 +451,13 @@ func newClient(cfg Config, ctx context.Context) *http.Client {
 type ctxTransport struct {
 	base http.RoundTripper
 	ctx  context.Context
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the wrapped transport.
+func (t ctxTransport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
