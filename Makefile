@@ -15,9 +15,12 @@ build:
 vet:
 	$(GO) vet ./...
 
-## test: vet, then every Go test against a throwaway PostgreSQL (fuzz seed corpora included).
+## test: vet; every Go test against a throwaway PostgreSQL (fuzz seed corpora included); the
+## compose file through the compose-spec loader; the CI workflow through actionlint; and the
+## proof that every dashboard panel has data and the slowest requests' traces are in Jaeger.
 test: vet
 	scripts/with-postgres.sh $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory compose-check lint-workflows proof
 
 clean:
 	rm -rf $(BIN) .bin
