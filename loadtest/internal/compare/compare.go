@@ -26,11 +26,10 @@ type Verdict string
 
 // Metric verdicts.
 const (
-	Better    Verdict = "better"
-	Same      Verdict = "same"
-	Worse     Verdict = "worse"
-	TooFew    Verdict = "not enough samples"
-	Exclusive Verdict = "one side only"
+	Better Verdict = "better"
+	Same   Verdict = "same"
+	Worse  Verdict = "worse"
+	TooFew Verdict = "not enough samples"
 )
 
 // Outcome is the comparison's overall result.
