@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -47,6 +49,7 @@ func attackCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "attack duration")
 	fs.DurationVar(&c.Timeout, "timeout", 5*time.Second, "per-request timeout")
 	fs.StringVar(&c.Results, "results", "", "results file (vegeta gob); default a temporary file, removed after")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the attack to this file")
 	if err := fs.Parse(args); err != nil {
 		return usageErrorf("attack: %v", err)
 	}
@@ -55,6 +58,19 @@ func attackCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if c.Workers < 1 || c.Duration <= 0 || c.Rate < 0 {
 		return usageErrorf("attack: -workers must be ≥ 1, -duration > 0, -rate ≥ 0")
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return usageErrorf("attack: -cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("attack: start CPU profile: %w", err)
+		}
+		// Stopped before the report is printed, and on every return path, so the profile is
+		// complete (never skipped by an exit).
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := harnessAttack(ctx, c)
 	if err != nil {
