@@ -38,7 +38,7 @@ var profiles = map[string]scenario.Settings{
 		CancelShare: 0.05, CancelDelay: 3 * time.Second, CancelTimeout: 100 * time.Millisecond,
 		ShutdownDuration: 8 * time.Second, ShutdownAt: 4 * time.Second, HoldShare: 0.05, HoldDelay: time.Second,
 		DrainTimeout: 5 * time.Second, DrainDelay: 300 * time.Millisecond, ShortDrainTimeout: 200 * time.Millisecond,
-		RampFrom: 50, RampTo: 450, RampSteps: 5, RampStep: 5 * time.Second,
+		RampFrom: 100, RampTo: 3200, RampSteps: 10, RampStep: 3 * time.Second,
 	},
 	"quick": {
 		Rate: 50, Duration: 5 * time.Second, Warmup: time.Second, Timeout: 5 * time.Second,
@@ -47,7 +47,7 @@ var profiles = map[string]scenario.Settings{
 		CancelShare: 0.05, CancelDelay: 3 * time.Second, CancelTimeout: 100 * time.Millisecond,
 		ShutdownDuration: 4 * time.Second, ShutdownAt: 1500 * time.Millisecond, HoldShare: 0.05, HoldDelay: time.Second,
 		DrainTimeout: 5 * time.Second, DrainDelay: 300 * time.Millisecond, ShortDrainTimeout: 200 * time.Millisecond,
-		RampFrom: 50, RampTo: 250, RampSteps: 3, RampStep: 2 * time.Second,
+		RampFrom: 100, RampTo: 1600, RampSteps: 3, RampStep: 2 * time.Second,
 	},
 }
 
@@ -132,7 +132,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.DurationVar(&set.ShortDrainTimeout, "short-drain-timeout", set.ShortDrainTimeout, "shutdown-short-drain: SHUTDOWN_TIMEOUT (shorter than -hold-delay)")
 	fs.Float64Var(&set.RampFrom, "ramp-from", set.RampFrom, "ramp: first rate")
 	fs.Float64Var(&set.RampTo, "ramp-to", set.RampTo, "ramp: last rate")
-	fs.IntVar(&set.RampSteps, "ramp-steps", set.RampSteps, "ramp: number of rates")
+	fs.IntVar(&set.RampSteps, "ramp-steps", set.RampSteps, "ramp: number of rates, geometric from -ramp-from to -ramp-to; it stops at the first that misses the SLO")
 	fs.DurationVar(&set.RampStep, "ramp-step", set.RampStep, "ramp: duration of each rate")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -343,12 +343,16 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 		}
 		outs = append(outs, out)
 		files = append(files, file)
+		withinSLO := true
 		if len(steps) > 1 {
-			r.recordStep(st, out)
+			withinSLO = r.recordStep(st, out)
 		}
 		if out.Interrupted || attackCtx.Err() != nil {
 			interrupted = true
 			break
+		}
+		if !withinSLO {
+			break // past the knee: higher rates would only be slower
 		}
 	}
 	r.attackEnd = time.Now()

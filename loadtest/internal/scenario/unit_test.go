@@ -71,20 +71,6 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-func TestRampStats(t *testing.T) {
-	steps := []summary.RampStep{{Rate: 50, WithinSLO: true}, {Rate: 100, WithinSLO: true}, {Rate: 150}, {Rate: 200, WithinSLO: true}}
-	if got := rampStats(steps, Settings{}).CapacityRate; got != 100 {
-		t.Errorf("capacity = %v, want 100 (a pass past the knee is noise)", got)
-	}
-	if got := rampStats(steps[2:3], Settings{}).CapacityRate; got != 0 {
-		t.Errorf("capacity with no step within the SLO = %v, want 0", got)
-	}
-	got := rampSteps(Settings{RampFrom: 10, RampTo: 40, RampSteps: 4, RampStep: time.Second, Warmup: time.Second})
-	if len(got) != 4 || got[0].Rate != 10 || got[3].Rate != 40 || got[1].Rate != 20 || got[0].Warmup != time.Second || got[1].Warmup != 0 {
-		t.Errorf("rampSteps = %+v", got)
-	}
-}
-
 func TestMissing(t *testing.T) {
 	got := missing([]int64{5, 1, 9, 3}, []int64{1, 3})
 	if len(got) != 2 || got[0] != 5 || got[1] != 9 {
