@@ -123,6 +123,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errLog,
 	}
+	conns := newConnTracker()
+	api.ConnState = conns.track
 	admin := &http.Server{
 		Handler:           telemetry.AdminHandler(reg, state, pool.Ping),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -156,7 +158,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		case <-gctx.Done(): // a listener failed: same ordered shutdown
 			log.Error("listener failed, shutting down")
 		}
-		forced = shutdown(log, cfg, state, api, admin, closePool, flushTraces)
+		forced = shutdown(log, cfg, state, api, conns, admin, closePool, flushTraces)
 		return nil
 	})
 	if err := g.Wait(); err != nil {
@@ -169,8 +171,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 }
 
 // shutdown runs the ordered shutdown and reports whether the API drain was forced.
-func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api, admin *http.Server,
-	closePool func(), flushTraces func() error) (forced bool) {
+func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api *http.Server, conns *connTracker,
+	admin *http.Server, closePool func(), flushTraces func() error) (forced bool) {
 	begin := time.Now()
 	state.Set(telemetry.StateDraining)
 	// Clients stop reusing connections during DRAIN_DELAY: each response now says
@@ -185,7 +187,18 @@ func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api, admin *
 
 	t := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	err := api.Shutdown(ctx)
+	done := make(chan error, 1)
+	go func() { done <- api.Shutdown(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-conns.drained():
+		// The last request is done (keep-alives are off, so its connection closes with it):
+		// close what remains now rather than at Shutdown's next poll, and wake Shutdown.
+		_ = api.Close()
+		cancel()
+		<-done
+	}
 	cancel()
 	if err != nil {
 		forced = true
