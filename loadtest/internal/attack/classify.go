@@ -47,8 +47,10 @@ func Classify(r *vegeta.Result) string {
 		return ClassReset
 	case strings.HasSuffix(e, "EOF"), strings.Contains(e, "EOF:"), strings.Contains(e, "server closed idle connection"):
 		return ClassEOF
+	// "use of closed network connection": only an interrupt closes the client's connections
+	// under a request (see connSet).
 	case strings.Contains(e, "context canceled"), strings.Contains(e, "request canceled"),
-		strings.Contains(e, "operation was canceled"):
+		strings.Contains(e, "operation was canceled"), strings.Contains(e, "use of closed network connection"):
 		return ClassCancelled
 	default:
 		return ClassOther

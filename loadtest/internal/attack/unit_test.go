@@ -35,6 +35,7 @@ func TestClassify(t *testing.T) {
 		{"unexpected eof in body", 0, `unexpected EOF`, ClassEOF},
 		{"server closed idle", 0, `Post "http://127.0.0.1:1/x": http: server closed idle connection`, ClassEOF},
 		{"cancelled", 0, `Get "http://127.0.0.1:1/x": context canceled`, ClassCancelled},
+		{"closed by an interrupt", 0, `Get "http://127.0.0.1:1/x": read tcp 127.0.0.1:5->127.0.0.1:1: use of closed network connection`, ClassCancelled},
 		{"no targeter", 0, "no targets to attack", ClassOther},
 		{"informational", 101, "101 Switching Protocols", ClassOther},
 	}
