@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -70,22 +68,5 @@ func bareCommand(ctx context.Context, args []string, getenv func(string) string,
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(b)
 	})
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintln(stdout, ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("bare: serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("bare: shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("bare: serve: %w", err)
-	}
-	return nil
+	return serveUntil(ctx, "bare", ln, r, stdout)
 }

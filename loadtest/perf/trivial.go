@@ -36,22 +36,28 @@ func trivialCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return usageErrorf("trivial: listen %s: %v", *addr, err)
 	}
-	srv := &http.Server{Handler: trivialHandler(), ReadHeaderTimeout: 5 * time.Second}
+	return serveUntil(ctx, "trivial", ln, trivialHandler(), stdout)
+}
+
+// serveUntil serves h on ln until ctx ends, printing the listen address as the first line of
+// stdout (so that a parent that asked for port 0 can find it), then shuts down.
+func serveUntil(ctx context.Context, name string, ln net.Listener, h http.Handler, stdout io.Writer) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	fmt.Fprintln(stdout, ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("trivial: serve: %w", err)
+		return fmt.Errorf("%s: serve: %w", name, err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("trivial: shutdown: %w", err)
+		return fmt.Errorf("%s: shutdown: %w", name, err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("trivial: serve: %w", err)
+		return fmt.Errorf("%s: serve: %w", name, err)
 	}
 	return nil
 }
