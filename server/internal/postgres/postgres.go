@@ -8,12 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
 
@@ -45,17 +44,14 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 	if _, ok := rp["application_name"]; !ok {
 		rp["application_name"] = ApplicationName
 	}
-	// Second line of defence: if a connection is dropped while a query runs (the deadline
-	// fallback below), PostgreSQL notices within a second instead of at the query's end.
+	// Last line of defence: when the cancel handler gives up and closes the socket, PostgreSQL
+	// notices within checkInterval instead of at the query's end (cancel.go).
 	if _, ok := rp["client_connection_check_interval"]; !ok {
-		rp["client_connection_check_interval"] = "1000"
+		rp["client_connection_check_interval"] = strconv.Itoa(int(checkInterval / time.Millisecond))
 	}
 	// pgx's default context watcher only sets a deadline on the socket: the connection dies and
-	// the query (a pg_sleep, a slow scan) runs on inside PostgreSQL. Send a cancel request at once
-	// instead, and keep the deadline as a fallback should the cancel not arrive.
-	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, CancelRequestDelay: 0, DeadlineDelay: time.Second}
-	}
+	// the query (a pg_sleep, a slow scan) runs on inside PostgreSQL. Cancel it there (cancel.go).
+	cfg.ConnConfig.BuildContextWatcherHandler = newCancelHandler
 	if opts.TracerProvider != nil {
 		// Lean on purpose (issue 6 measures tracing cost): no query parameters, no connection
 		// details, no span per pool acquire.
