@@ -38,7 +38,7 @@ var profiles = map[string]scenario.Settings{
 		CancelShare: 0.05, CancelDelay: 3 * time.Second, CancelTimeout: 100 * time.Millisecond,
 		ShutdownDuration: 8 * time.Second, ShutdownAt: 4 * time.Second, HoldShare: 0.05, HoldDelay: time.Second,
 		DrainTimeout: 5 * time.Second, DrainDelay: 300 * time.Millisecond, ShortDrainTimeout: 200 * time.Millisecond,
-		RampFrom: 100, RampTo: 3200, RampSteps: 10, RampStep: 3 * time.Second,
+		RampFrom: 100, RampTo: 6400, RampSteps: 12, RampStep: 3 * time.Second,
 	},
 	"quick": {
 		Rate: 50, Duration: 5 * time.Second, Warmup: time.Second, Timeout: 5 * time.Second,
