@@ -8,9 +8,13 @@ BIN := bin
 
 all: build
 
+# -buildvcs=auto overrides a GOFLAGS=-buildvcs=false in the environment, so that reports and
+# server_build_info name the commit they measured (and stays quiet outside a git checkout).
+BUILDFLAGS ?= -buildvcs=auto
+
 build:
-	$(GO) build -o $(BIN)/server ./server
-	$(GO) build -o $(BIN)/loadtest ./loadtest
+	$(GO) build $(BUILDFLAGS) -o $(BIN)/server ./server
+	$(GO) build $(BUILDFLAGS) -o $(BIN)/loadtest ./loadtest
 
 vet:
 	$(GO) vet ./...
