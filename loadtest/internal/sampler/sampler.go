@@ -22,11 +22,6 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
-// ApplicationName is the pg application_name the items server sets on its connections
-// (docs/contracts.md); pg_stat_activity is filtered on it so the harness's own queries and
-// other databases' sessions never count.
-const ApplicationName = "items-server"
-
 // Querier is the one database method the sampler needs; *pgxpool.Pool and *pgx.Conn have it.
 type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -36,6 +31,7 @@ type Querier interface {
 type Sampler struct {
 	metricsURL string
 	db         Querier // nil: pg_stat_activity is not read
+	appName    string  // the server's application_name: only its sessions count
 	client     *http.Client
 	interval   time.Duration
 
@@ -44,14 +40,17 @@ type Sampler struct {
 }
 
 // New returns a sampler of the server whose admin listener is adminURL (e.g.
-// http://127.0.0.1:6060). db may be nil (no database figures). interval ≤ 0 means 100 ms.
-func New(adminURL string, db Querier, interval time.Duration) *Sampler {
+// http://127.0.0.1:6060) and whose PostgreSQL sessions are named appName (pg_stat_activity is
+// filtered on it, so the harness's own queries and other servers' sessions never count). db may
+// be nil (no database figures). interval ≤ 0 means 100 ms.
+func New(adminURL string, db Querier, appName string, interval time.Duration) *Sampler {
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
 	return &Sampler{
 		metricsURL: adminURL + "/metrics",
 		db:         db,
+		appName:    appName,
 		// A scrape must never take longer than the interval by much: a stuck server would
 		// otherwise stretch the timeline. 1 s still tolerates a loaded 2-core machine.
 		client:   &http.Client{Timeout: time.Second},
@@ -79,7 +78,7 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 	}
 	if s.db != nil {
 		var active, sleeping int64
-		if err := s.db.QueryRow(ctx, pgActivityQuery, ApplicationName).Scan(&active, &sleeping); err != nil {
+		if err := s.db.QueryRow(ctx, pgActivityQuery, s.appName).Scan(&active, &sleeping); err != nil {
 			sm.DBQueryFailed = true
 		} else {
 			sm.DBActive, sm.DBSleeping = float64(active), float64(sleeping)

@@ -48,7 +48,7 @@ func TestSampleParsesMetrics(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	got := New(srv.URL, nil, 0).Sample(context.Background(), 250*time.Millisecond)
+	got := New(srv.URL, nil, "", 0).Sample(context.Background(), 250*time.Millisecond)
 	want := summary.Sample{OffsetMs: 250, Goroutines: 17, HeapBytes: 2.5e6, InFlight: 3, PoolAcquired: 2,
 		PoolIdle: 5, PoolTotal: 7, Cancelled: 6, ServerState: "draining"}
 	if got != want {
@@ -60,7 +60,7 @@ func TestSampleMarksUnreachableServer(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens any more
-	got := New(url, nil, 0).Sample(context.Background(), 0)
+	got := New(url, nil, "", 0).Sample(context.Background(), 0)
 	if !got.ScrapeFailed || got.Goroutines != 0 || got.ServerState != "" {
 		t.Fatalf("Sample of a closed port = %+v, want ScrapeFailed and zero figures", got)
 	}
@@ -90,9 +90,12 @@ func TestSampleCountsServerQueries(t *testing.T) {
 		t.Cleanup(func() { c.Close(context.Background()) })
 		return c
 	}
-	server, other, harness := connect(ApplicationName), connect("someone-else"), connect("loadtest")
+	// other is another items server on the same PostgreSQL (default name): its sleeping query
+	// must not count as this server's.
+	const app = "items-server-0123456789ab"
+	server, other, harness := connect(app), connect("items-server"), connect("loadtest")
 
-	s := New("http://127.0.0.1:1", harness, 0)
+	s := New("http://127.0.0.1:1", harness, app, 0)
 	before := s.Sample(ctx, 0)
 	if before.DBQueryFailed || before.DBActive != 0 || before.DBSleeping != 0 {
 		t.Fatalf("idle database: %+v, want 0 active", before)

@@ -27,6 +27,8 @@ import (
 type Server interface {
 	API() string   // public base URL
 	Admin() string // admin base URL (/metrics, /readyz, /debug/pprof)
+	// DBApplication is the application_name of its PostgreSQL sessions (pg_stat_activity).
+	DBApplication() string
 	// Signal sends a signal to the process; an external target returns an error.
 	Signal(os.Signal) error
 	// Exited is closed when the process exits (nil: never observed, an external target).
@@ -246,9 +248,9 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	r := &Run{Settings: set, Server: srv, Token: token, DB: rn.DB, Dir: rn.Dir, Name: s.Name, Metrics: rn.Metrics,
 		start: time.Now()}
 	if rn.DB != nil {
-		r.sampler = sampler.New(srv.Admin(), rn.DB, set.SampleEvery)
+		r.sampler = sampler.New(srv.Admin(), rn.DB, srv.DBApplication(), set.SampleEvery)
 	} else {
-		r.sampler = sampler.New(srv.Admin(), nil, set.SampleEvery)
+		r.sampler = sampler.New(srv.Admin(), nil, "", set.SampleEvery)
 	}
 	sampleCtx, stopSampling := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup

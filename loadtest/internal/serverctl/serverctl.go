@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -41,12 +42,13 @@ type Config struct {
 
 // Local is a server process the harness started.
 type Local struct {
-	cmd    *exec.Cmd
-	api    string
-	admin  string
-	secret string
-	bin    string
-	logs   *tail
+	appName string // application_name of its PostgreSQL sessions
+	cmd     *exec.Cmd
+	api     string
+	admin   string
+	secret  string
+	bin     string
+	logs    *tail
 
 	done     chan struct{} // closed when the process has exited
 	exitCode int
@@ -85,19 +87,32 @@ func Start(ctx context.Context, cfg Config) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each server gets its own application_name so that pg_stat_activity shows its queries and
+	// no one else's: other servers, replicas or test packages on the same PostgreSQL (one of
+	// them deliberately leaving queries running) must not count as this server's.
+	suffix, err := NewSecret()
+	if err != nil {
+		return nil, err
+	}
+	appName := DefaultApplicationName + "-" + suffix[:12]
+	dbURL, err := withApplicationName(cfg.DatabaseURL, appName)
+	if err != nil {
+		return nil, err
+	}
 	l := &Local{
-		api:    "http://" + apiPort,
-		admin:  "http://" + adminPort,
-		secret: cfg.JWTSecret,
-		bin:    cfg.Bin,
-		logs:   newTail(cfg.LogLines),
-		done:   make(chan struct{}),
+		appName: appName,
+		api:     "http://" + apiPort,
+		admin:   "http://" + adminPort,
+		secret:  cfg.JWTSecret,
+		bin:     cfg.Bin,
+		logs:    newTail(cfg.LogLines),
+		done:    make(chan struct{}),
 	}
 	// Not exec.CommandContext: the server must outlive the start context and be stopped by
 	// signal (SIGTERM, then SIGKILL) rather than killed outright.
 	cmd := exec.Command(cfg.Bin)
 	cmd.Env = append(baseEnv(),
-		"DATABASE_URL="+cfg.DatabaseURL,
+		"DATABASE_URL="+dbURL,
 		"JWT_SECRET="+cfg.JWTSecret,
 		"ADDR="+apiPort,
 		"ADMIN_ADDR="+adminPort,
@@ -172,6 +187,9 @@ func (l *Local) API() string { return l.api }
 
 // Admin returns the base URL of the admin listener.
 func (l *Local) Admin() string { return l.admin }
+
+// DBApplication is the application_name of the server's PostgreSQL sessions.
+func (l *Local) DBApplication() string { return l.appName }
 
 // PID returns the process id.
 func (l *Local) PID() int { return l.cmd.Process.Pid }
@@ -258,6 +276,25 @@ func NewSecret() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
+// DefaultApplicationName is the application_name the items server sets on its PostgreSQL
+// sessions unless DATABASE_URL names one (docs/contracts.md).
+const DefaultApplicationName = "items-server"
+
+// withApplicationName sets application_name in a PostgreSQL URL or keyword/value DSN.
+func withApplicationName(dsn, name string) (string, error) {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " application_name=" + name, nil // keyword/value: a later key wins
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", errors.New("start server: database URL does not parse") // never echo it: it may hold a password
+	}
+	q := u.Query()
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
 // freePort asks the kernel for a free loopback port. The port is released before the server
 // binds it; another process could take it in between, which start-up then reports.
 func freePort() (string, error) {
@@ -314,6 +351,10 @@ func (e *External) API() string { return e.api }
 
 // Admin returns the admin base URL.
 func (e *External) Admin() string { return e.admin }
+
+// DBApplication is the contract's default application_name: an external server's sessions
+// cannot be told apart from other items servers on the same PostgreSQL.
+func (e *External) DBApplication() string { return DefaultApplicationName }
 
 // Signal always fails with ErrNoSignals.
 func (e *External) Signal(os.Signal) error { return ErrNoSignals }

@@ -54,3 +54,21 @@ func TestExternalCannotSignal(t *testing.T) {
 		t.Error("NewExternal of a closed port succeeded")
 	}
 }
+
+func TestWithApplicationName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://u@127.0.0.1:5432/items?sslmode=disable", "postgres://u@127.0.0.1:5432/items?application_name=items-server-x&sslmode=disable"},
+		{"postgres://u@127.0.0.1/items?application_name=mine", "postgres://u@127.0.0.1/items?application_name=items-server-x"},
+		{"postgresql://127.0.0.1/items", "postgresql://127.0.0.1/items?application_name=items-server-x"},
+		{"host=127.0.0.1 dbname=items", "host=127.0.0.1 dbname=items application_name=items-server-x"},
+	}
+	for _, tt := range tests {
+		got, err := withApplicationName(tt.in, "items-server-x")
+		if err != nil || got != tt.want {
+			t.Errorf("withApplicationName(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := withApplicationName("postgres://u:secret@[::1/items", "x"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("bad URL: err = %v, want an error that does not echo the URL", err)
+	}
+}
