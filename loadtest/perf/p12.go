@@ -415,7 +415,7 @@ func checkItems(ctx context.Context, url string, headers []string) error {
 func (r *runner) checkQueryText(ctx context.Context) {
 	var q string
 	err := r.db.QueryRow(ctx, `SELECT query FROM pg_stat_activity
-		WHERE application_name = 'items-server' AND query LIKE 'SELECT id, name%' LIMIT 1`).Scan(&q)
+		WHERE application_name LIKE 'items-server%' AND query LIKE 'SELECT id, name%' LIMIT 1`).Scan(&q)
 	switch {
 	case err != nil:
 		r.note("P1", "Could not read the server's query from pg_stat_activity (%v).", err)

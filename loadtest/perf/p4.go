@@ -18,9 +18,11 @@ import (
 )
 
 // activeSleeps counts the server's queries sleeping in PostgreSQL right now (BENCH_DELAY's
-// pg_sleep); the poller's own session has another application_name and is not counted.
+// pg_sleep); the poller's own session has another application_name and is not counted. Each
+// server serverctl starts is named items-server-<id>; perf runs one at a time on its own
+// PostgreSQL, so the prefix finds exactly the current one.
 const activeSleeps = `SELECT count(*) FROM pg_stat_activity
-	WHERE application_name = 'items-server' AND state = 'active' AND query LIKE '%pg_sleep%'`
+	WHERE application_name LIKE 'items-server%' AND state = 'active' AND query LIKE '%pg_sleep%'`
 
 // sigtermDelays are the in-flight requests of one SIGTERM round, held in PostgreSQL for these
 // times; the longest decides when a clean drain can end at the earliest.

@@ -247,7 +247,7 @@ func newFigures(c config) []*Figure {
 	add("P4", &Figure{ID: "P4a", Name: "SIGTERM→exit minus longest in-flight", Unit: "ms", Target: Target{"<=", 100},
 		A: "SIGTERM → process exit", B: "SIGTERM → last in-flight response received"})
 	add("P4", &Figure{ID: "P4b", Name: "cancel → query gone, p99", Unit: "ms", Target: Target{"<=", 250},
-		A: "client cancels → its pg_sleep no longer active in pg_stat_activity (application_name=items-server), p99 of each round"})
+		A: "client cancels → its pg_sleep no longer active in pg_stat_activity (application_name items-server-<id>), p99 of each round"})
 	return fs
 }
 
