@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
+
+	"github.com/benchharness/benchharness/loadtest/internal/report/chart"
 )
 
 // This file holds the figures and wording the three writers share, so that the terminal table,
@@ -21,13 +23,13 @@ func ms(v float64) string {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return "n/a"
 	case math.Abs(v) >= 1000:
-		return trimFloat(v/1000, 2) + " s"
+		return chart.Trim(v/1000, 2) + " s"
 	case math.Abs(v) >= 100:
-		return trimFloat(v, 0) + " ms"
+		return chart.Trim(v, 0) + " ms"
 	case math.Abs(v) >= 10:
-		return trimFloat(v, 1) + " ms"
+		return chart.Trim(v, 1) + " ms"
 	default:
-		return trimFloat(v, 2) + " ms"
+		return chart.Trim(v, 2) + " ms"
 	}
 }
 
@@ -44,7 +46,7 @@ func rate(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "n/a"
 	}
-	return trimFloat(v, 1) + "/s"
+	return chart.Trim(v, 1) + "/s"
 }
 
 // pct formats a ratio (0..1) as a percentage with two decimals: error budgets are often < 1 %.
@@ -53,17 +55,6 @@ func pct(ratio float64) string {
 		return "n/a"
 	}
 	return strconv.FormatFloat(ratio*100, 'f', 2, 64) + "%"
-}
-
-func trimFloat(v float64, prec int) string {
-	s := strconv.FormatFloat(v, 'f', prec, 64)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	if s == "-0" {
-		s = "0"
-	}
-	return s
 }
 
 // errorCount is the number of requests that did not succeed.

@@ -29,7 +29,7 @@ func HTML(w io.Writer, r summary.Run) error {
 		"msOrNever":  msOrNever,
 		"rate":       rate,
 		"pct":        pct,
-		"num":        func(v float64) string { return trimFloat(v, 1) },
+		"num":        func(v float64) string { return chart.Trim(v, 1) },
 		"bytes":      bytesText,
 		"lower":      func(v summary.Verdict) string { return strings.ToLower(string(v)) },
 		"errs":       errorsCell,
@@ -130,8 +130,8 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 			{"cancels seen by the server", fmt.Sprint(c.CancelsSeen), c.CancelsSeen < c.CancelsSent},
 			{"cleanup (last cancel → no cancelled query)", msOrNever(c.CleanupMs), c.CleanupMs < 0},
 			{"cancelled queries still running after settle", fmt.Sprint(c.StillRunning), c.StillRunning > 0},
-			{"pool acquired after settle", trimFloat(c.PoolAcquiredAfter, 1), c.PoolAcquiredAfter > 0},
-			{"goroutines leaked (after − baseline)", trimFloat(c.GoroutinesLeaked, 1), false},
+			{"pool acquired after settle", chart.Trim(c.PoolAcquiredAfter, 1), c.PoolAcquiredAfter > 0},
+			{"goroutines leaked (after − baseline)", chart.Trim(c.GoroutinesLeaked, 1), false},
 			{"p99 of non-cancelled requests", ms(c.NonCancelledP99Ms), false},
 		}
 	}

@@ -100,7 +100,7 @@ func (m *mdWriter) verdictTable(r summary.Run) {
 			continue
 		}
 		m.row(name, verdict, fmt.Sprint(s.Requests),
-			trimFloat(s.AchievedRate, 1)+" / "+rate(s.TargetRate),
+			chart.Trim(s.AchievedRate, 1)+" / "+rate(s.TargetRate),
 			ms(s.Latency.P50)+" / "+ms(s.LatencyIntended.P50),
 			ms(s.Latency.P99)+" / "+ms(s.LatencyIntended.P99),
 			errorsCell(s), cell(keyFigure(s)))
@@ -194,8 +194,8 @@ func (m *mdWriter) cancel(c *summary.CancelStats) {
 	m.row("cancels seen by the server", fmt.Sprint(c.CancelsSeen))
 	m.row("cleanup (last cancel → no cancelled query)", msOrNever(c.CleanupMs))
 	m.row("cancelled queries still running after settle", fmt.Sprint(c.StillRunning))
-	m.row("pool acquired after settle", trimFloat(c.PoolAcquiredAfter, 1))
-	m.row("goroutines leaked (after − baseline)", trimFloat(c.GoroutinesLeaked, 1))
+	m.row("pool acquired after settle", chart.Trim(c.PoolAcquiredAfter, 1))
+	m.row("goroutines leaked (after − baseline)", chart.Trim(c.GoroutinesLeaked, 1))
 	m.row("p99 of non-cancelled requests", ms(c.NonCancelledP99Ms))
 	m.p("\n")
 }
@@ -266,8 +266,8 @@ func (m *mdWriter) server(sv summary.ServerStats) {
 		return
 	}
 	m.p("Server: goroutines %s → peak %s → %s after · heap peak %s · pool acquired peak %s · DB active peak %s · settle %s\n\n",
-		trimFloat(sv.GoroutinesBaseline, 0), trimFloat(sv.GoroutinesPeak, 0), trimFloat(sv.GoroutinesAfter, 0),
-		bytesText(sv.HeapPeakBytes), trimFloat(sv.PoolAcquiredPeak, 0), trimFloat(sv.DBActivePeak, 0), msOrNever(sv.SettleMs))
+		chart.Trim(sv.GoroutinesBaseline, 0), chart.Trim(sv.GoroutinesPeak, 0), chart.Trim(sv.GoroutinesAfter, 0),
+		bytesText(sv.HeapPeakBytes), chart.Trim(sv.PoolAcquiredPeak, 0), chart.Trim(sv.DBActivePeak, 0), msOrNever(sv.SettleMs))
 }
 
 // mdMaxRequests caps the request tables: a PR comment holds at most 65536 characters, and
@@ -315,7 +315,7 @@ func (m *mdWriter) topCPU(fs []summary.Function) {
 	m.p("### Top CPU functions\n\n")
 	m.header("lrrrr", "Function", "Flat", "Flat %", "Cum", "Cum %")
 	for _, f := range fs {
-		m.row(code(f.Name), ms(f.FlatMs), trimFloat(f.FlatPct, 1)+"%", ms(f.CumMs), trimFloat(f.CumPct, 1)+"%")
+		m.row(code(f.Name), ms(f.FlatMs), chart.Trim(f.FlatPct, 1)+"%", ms(f.CumMs), chart.Trim(f.CumPct, 1)+"%")
 	}
 	m.p("\n")
 }

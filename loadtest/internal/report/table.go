@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
+
+	"github.com/benchharness/benchharness/loadtest/internal/report/chart"
 )
 
 // Table writes the terminal verdict table printed at the end of `loadtest run`: the overall
@@ -29,7 +31,7 @@ func Table(w io.Writer, r summary.Run) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s / %s\t%s / %s\t%s / %s\t%s\t%s\n",
 			s.Verdict, oneLine(s.Name), s.Requests,
-			trimFloat(s.AchievedRate, 1), rate(s.TargetRate),
+			chart.Trim(s.AchievedRate, 1), rate(s.TargetRate),
 			ms(s.Latency.P50), ms(s.LatencyIntended.P50),
 			ms(s.Latency.P99), ms(s.LatencyIntended.P99),
 			errorsCell(s), oneLine(keyFigure(s)))

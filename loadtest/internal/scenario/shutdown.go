@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -165,15 +166,7 @@ func sigterm(ctx context.Context, r *Run, drain time.Duration) error {
 func (r *Run) eventAt(name string, t time.Time, detail string) {
 	r.mu.Lock()
 	r.events = append(r.events, summary.Event{OffsetMs: r.Offset(t), Name: name, Detail: detail})
-	slices.SortStableFunc(r.events, func(a, b summary.Event) int {
-		switch {
-		case a.OffsetMs < b.OffsetMs:
-			return -1
-		case a.OffsetMs > b.OffsetMs:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(r.events, func(a, b summary.Event) int { return cmp.Compare(a.OffsetMs, b.OffsetMs) })
 	r.mu.Unlock()
 	r.Metrics.Event(r.Name, name)
 }
@@ -325,15 +318,7 @@ func checkShutdown(ctx context.Context, r *Run, sc *summary.Scenario, drain time
 			})
 		}
 	}
-	slices.SortFunc(sc.Lost, func(a, b summary.Request) int {
-		switch {
-		case a.OffsetMs < b.OffsetMs:
-			return -1
-		case a.OffsetMs > b.OffsetMs:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(sc.Lost, func(a, b summary.Request) int { return cmp.Compare(a.OffsetMs, b.OffsetMs) })
 	ss.WritesAcked = int64(len(acked))
 	persistCheck := check("acknowledged writes persisted", false, "every POST answered 201 found in PostgreSQL", "")
 	switch {

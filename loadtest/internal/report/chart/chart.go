@@ -534,19 +534,19 @@ func Number(v float64) string {
 	case a >= 1e12:
 		return strconv.FormatFloat(v, 'g', 3, 64)
 	case a >= 1e9:
-		return trim(v/1e9, 2) + "G"
+		return Trim(v/1e9, 2) + "G"
 	case a >= 1e6:
-		return trim(v/1e6, 2) + "M"
+		return Trim(v/1e6, 2) + "M"
 	case a >= 1e4:
-		return trim(v/1e3, 1) + "k"
+		return Trim(v/1e3, 1) + "k"
 	case a >= 100:
-		return trim(v, 0)
+		return Trim(v, 0)
 	case a >= 1:
-		return trim(v, 2)
+		return Trim(v, 2)
 	case a == 0:
 		return "0"
 	case a >= 0.001:
-		return trim(v, 4)
+		return Trim(v, 4)
 	default:
 		return strconv.FormatFloat(v, 'g', 2, 64)
 	}
@@ -560,17 +560,18 @@ func Bytes(v float64) string {
 	case !finite(v):
 		return Number(v)
 	case a >= 1e9:
-		return trim(v/1e9, 2) + " GB"
+		return Trim(v/1e9, 2) + " GB"
 	case a >= 1e6:
-		return trim(v/1e6, 1) + " MB"
+		return Trim(v/1e6, 1) + " MB"
 	case a >= 1e3:
-		return trim(v/1e3, 1) + " kB"
+		return Trim(v/1e3, 1) + " kB"
 	default:
-		return trim(v, 0) + " B"
+		return Trim(v, 0) + " B"
 	}
 }
 
-func trim(v float64, prec int) string {
+// Trim formats v with at most prec decimals, dropping trailing zeros ("2.50" → "2.5", "-0" → "0").
+func Trim(v float64, prec int) string {
 	s := strconv.FormatFloat(v, 'f', prec, 64)
 	if strings.Contains(s, ".") {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
@@ -582,7 +583,7 @@ func trim(v float64, prec int) string {
 }
 
 // num formats an SVG coordinate: one decimal is plenty at these sizes and keeps files small.
-func num(v float64) string { return trim(v, 1) }
+func num(v float64) string { return Trim(v, 1) }
 
 func dash(d bool) string {
 	if d {
