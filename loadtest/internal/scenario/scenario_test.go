@@ -15,6 +15,8 @@ import (
 
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
+
+	"github.com/google/pprof/profile"
 )
 
 // The harness tests run one- to three-second scenarios against the real items server (built
@@ -163,8 +165,13 @@ func TestHealthyServerPasses(t *testing.T) {
 		}
 	}
 	steady, cancel, shutdown, ramp := out[0], out[1], out[2], out[3]
-	if len(steady.Profiles) != 5 || len(steady.TopCPU) == 0 {
-		t.Errorf("steady profiles = %+v, top cpu %d functions; want 5 profiles and a top list", steady.Profiles, len(steady.TopCPU))
+	if len(steady.Profiles) != 5 {
+		t.Errorf("steady profiles = %+v, want 5", steady.Profiles)
+	}
+	// At this test's low rate the server is nearly idle, and a 1 s CPU profile at 100 Hz may
+	// hold no sample at all; when it holds some, the report must list the top functions.
+	if n := cpuSamples(t, filepath.Join(h.runner.Dir, "steady.cpu.pprof")); n > 0 && len(steady.TopCPU) == 0 {
+		t.Errorf("steady CPU profile has %d samples but the top list is empty", n)
 	}
 	for _, p := range steady.Profiles {
 		if _, err := os.Stat(filepath.Join(h.runner.Dir, p.File)); err != nil {
@@ -351,4 +358,19 @@ func TestExternalSkipsSignals(t *testing.T) {
 	if err != nil || out[0].Verdict != summary.Skipped || !strings.Contains(reasons(out[0]), "cannot send signals") {
 		t.Fatalf("shutdown against an external target: %+v, %v", out, err)
 	}
+}
+
+// cpuSamples is the number of samples in a captured CPU profile.
+func cpuSamples(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("open CPU profile: %v", err)
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		t.Fatalf("parse CPU profile %s: %v", path, err)
+	}
+	return len(p.Sample)
 }
