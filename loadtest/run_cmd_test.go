@@ -146,7 +146,7 @@ func invalidGeneratorOnly(r summary.Run) bool {
 	}
 	for _, sc := range r.Scenarios {
 		for _, c := range sc.Checks {
-			if !c.Pass && !c.Invalids {
+			if !c.Pass && c.Kind != summary.Validity {
 				return false
 			}
 		}

@@ -319,8 +319,8 @@ func SlowestTraced(summaryJSON []byte) ([]SlowRequest, error) {
 	if err := json.Unmarshal(summaryJSON, &s); err != nil {
 		return nil, fmt.Errorf("decode summary.json: %w", err)
 	}
-	if s.SchemaVersion != 1 {
-		return nil, fmt.Errorf("summary.json schema_version %d, this proof reads 1", s.SchemaVersion)
+	if s.SchemaVersion != 1 && s.SchemaVersion != 2 {
+		return nil, fmt.Errorf("summary.json schema_version %d, this proof reads 1 and 2", s.SchemaVersion)
 	}
 	var out []SlowRequest
 	for _, sc := range s.Scenarios {

@@ -18,7 +18,7 @@
 //		Progress: line, Metrics: metrics,
 //	})
 //	out.Fill(&sc)                                // client-side fields of summary.Scenario
-//	sc.Checks = append(sc.Checks, out.Checks...) // validity checks, Invalids=true
+//	sc.Checks = append(sc.Checks, out.Checks...) // validity checks, Kind summary.Validity
 //
 // What it measures, and why:
 //   - Latency from the actual send time (vegeta's Result.Latency, aggregated with vegeta's own
@@ -31,7 +31,7 @@
 //   - Warm-up: one attack runs for Warmup+Duration; a hit is counted when its intended send time
 //     falls in (Warmup, Warmup+Duration] (or [0, Duration] without warm-up). Warm-up results are
 //     not written to the .bin file, so the file and summary.json count the same requests.
-//   - Validity (summary.Check with Invalids=true): the scenario is INVALID when fewer than 99 % of
+//   - Validity (summary.Check with Kind summary.Validity): the scenario is INVALID when fewer than 99 % of
 //     the scheduled hits were sent (one hit of slack for the window's edge), when the send
 //     lateness p99 exceeds MaxLatenessP99 (default 50 ms), or when a send was late while every
 //     one of MaxWorkers workers was busy.

@@ -95,7 +95,7 @@ type Outcome struct {
 	PeakInFlight    int64
 	ScheduleUnknown bool // the pacer's schedule cannot be inverted: lateness not measured
 
-	Checks      []summary.Check // validity checks, all Invalids=true
+	Checks      []summary.Check // validity checks, all of Kind Validity
 	ResultsPath string
 }
 
@@ -339,7 +339,7 @@ func constantPacer(p vegeta.Pacer) (vegeta.ConstantPacer, bool) {
 func (o Outcome) checks(cfg Config) []summary.Check {
 	var cs []summary.Check
 
-	rate := summary.Check{Name: "generator rate", Invalids: true,
+	rate := summary.Check{Name: "generator rate", Kind: summary.Validity,
 		Want: "≥ 99% of the scheduled requests sent"}
 	switch {
 	case o.Scheduled < 0:
@@ -358,7 +358,7 @@ func (o Outcome) checks(cfg Config) []summary.Check {
 	}
 	cs = append(cs, rate)
 
-	late := summary.Check{Name: "send lateness p99", Invalids: true,
+	late := summary.Check{Name: "send lateness p99", Kind: summary.Validity,
 		Want: fmt.Sprintf("≤ %s", cfg.MaxLatenessP99)}
 	if o.ScheduleUnknown {
 		late.Pass = true
@@ -369,7 +369,7 @@ func (o Outcome) checks(cfg Config) []summary.Check {
 	}
 	cs = append(cs, late)
 
-	workers := summary.Check{Name: "workers", Invalids: true, Want: "no send delayed by a full worker pool"}
+	workers := summary.Check{Name: "workers", Kind: summary.Validity, Want: "no send delayed by a full worker pool"}
 	if cfg.MaxWorkers == 0 {
 		workers.Pass = true
 		workers.Got = fmt.Sprintf("unbounded; peak %d in flight", o.PeakInFlight)

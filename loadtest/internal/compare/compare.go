@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 
 	"golang.org/x/perf/benchmath"
 
@@ -435,17 +434,12 @@ func failures(base, current []Input) (correctness, perf []Failure) {
 	return correctness, perf
 }
 
-// performanceNames are the harness's absolute objectives (settings -slo-p99 and
-// -max-error-rate, the ramp's capacity), each also compared statistically; recognised by name for
-// summaries written before Check.Kind existed (or by a harness that does not set it).
-var performanceNames = []string{"p99 latency", "error ratio", "capacity within the SLO"}
-
 // performanceOnly says whether every failed check is a performance objective. A FAIL with no
 // failed check recorded is not: without evidence, it counts as correctness.
 func performanceOnly(checks []summary.Check) bool {
 	failed := 0
 	for _, ch := range checks {
-		if ch.Pass || ch.Invalids {
+		if ch.Pass || ch.Kind == summary.Validity {
 			continue
 		}
 		failed++
@@ -457,15 +451,7 @@ func performanceOnly(checks []summary.Check) bool {
 }
 
 func isPerformance(ch summary.Check) bool {
-	if ch.Kind != "" {
-		return ch.Kind == summary.CheckPerformance
-	}
-	for _, n := range performanceNames {
-		if ch.Name == n || strings.HasSuffix(ch.Name, " "+n) {
-			return true
-		}
-	}
-	return false
+	return ch.Kind == summary.Performance
 }
 
 func leftOut(in []Input, side, name string) []string {

@@ -245,21 +245,18 @@ func TestFullWindows(t *testing.T) {
 }
 
 func TestPerformanceOnly(t *testing.T) {
-	fail := func(name, kind string) summary.Check { return summary.Check{Name: name, Kind: kind} }
+	fail := func(name string, kind summary.CheckKind) summary.Check { return summary.Check{Name: name, Kind: kind} }
 	tests := []struct {
 		name   string
 		checks []summary.Check
 		want   bool
 	}{
-		{"p99 SLO only", []summary.Check{{Name: "error ratio", Pass: true}, fail("p99 latency", "")}, true},
-		{"suffixed name", []summary.Check{fail("non-cancelled p99 latency", "")}, true},
-		{"capacity", []summary.Check{fail("capacity within the SLO", "")}, true},
-		{"kind set by the harness", []summary.Check{fail("queue wait", summary.CheckPerformance)}, true},
-		{"kind overrides the name", []summary.Check{fail("p99 latency", "correctness")}, false},
-		{"error ratio objective", []summary.Check{fail("non-cancelled error ratio", ""), fail("error ratio", "")}, true},
-		{"lost request", []summary.Check{fail("p99 latency", ""), fail("accepted requests lost", "")}, false},
-		{"invalidating checks do not count", []summary.Check{fail("p99 latency", ""), {Name: "send lateness p99", Invalids: true}}, true},
-		{"FAIL without a failed check", []summary.Check{{Name: "p99 latency", Pass: true}}, false},
+		{"p99 SLO only", []summary.Check{{Name: "error ratio", Pass: true, Kind: summary.Performance}, fail("p99 latency", summary.Performance)}, true},
+		{"kind set by the harness", []summary.Check{fail("queue wait", summary.Performance)}, true},
+		{"the kind decides, not the name", []summary.Check{fail("p99 latency", summary.Correctness)}, false},
+		{"lost request", []summary.Check{fail("p99 latency", summary.Performance), fail("accepted requests lost", summary.Correctness)}, false},
+		{"validity checks do not count", []summary.Check{fail("p99 latency", summary.Performance), fail("send lateness p99", summary.Validity)}, true},
+		{"FAIL without a failed check", []summary.Check{{Name: "p99 latency", Pass: true, Kind: summary.Performance}}, false},
 	}
 	for _, tt := range tests {
 		if got := performanceOnly(tt.checks); got != tt.want {
@@ -276,7 +273,7 @@ func TestPerformanceFailureIsJudgedByStatistics(t *testing.T) {
 	cur := defaultSynth().inputs(rng, "current", 4)
 	sc := &cur[1].Run.Scenarios[0]
 	sc.Verdict = summary.Fail
-	sc.Checks = []summary.Check{{Name: "p99 latency", Want: "≤ 5ms", Got: "8ms"}}
+	sc.Checks = []summary.Check{{Name: "p99 latency", Want: "≤ 5ms", Got: "8ms", Kind: summary.Performance}}
 	res, err := Compare(base, cur, DefaultThresholds())
 	if err != nil {
 		t.Fatal(err)

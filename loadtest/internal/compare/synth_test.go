@@ -77,7 +77,7 @@ func (s synth) run(rng *rand.Rand, id, commit string) summary.Run {
 		if name == s.perfFailIn {
 			sc.Verdict = summary.Fail
 			sc.Reasons = []string{"p99 latency: got 13 ms, want ≤ 10ms"}
-			sc.Checks = []summary.Check{{Name: "p99 latency", Pass: false, Want: "≤ 10ms", Got: "13 ms"}}
+			sc.Checks = []summary.Check{{Name: "p99 latency", Pass: false, Want: "≤ 10ms", Got: "13 ms", Kind: summary.Performance}}
 		}
 		r.Scenarios = append(r.Scenarios, sc)
 	}

@@ -125,7 +125,7 @@ func (m *mdWriter) scenario(r summary.Run, s summary.Scenario) {
 		for _, c := range s.Checks {
 			pass := "✅ yes"
 			switch {
-			case !c.Pass && c.Invalids:
+			case !c.Pass && c.Kind == summary.Validity:
 				pass = "⚠️ no (invalidates)"
 			case !c.Pass:
 				pass = "❌ no"

@@ -130,7 +130,7 @@ func checkCancel(ctx context.Context, r *Run, sc *summary.Scenario) {
 	// makes them INVALID, not FAIL).
 	for _, ch := range sloChecks(fastErrRatio, st.NonCancelledP99Ms, set) {
 		ch.Name = "non-cancelled " + ch.Name
-		ch.Kind = summary.CheckPerformance
+		ch.Kind = summary.Performance
 		sc.Checks = append(sc.Checks, ch)
 	}
 }

@@ -97,7 +97,9 @@ func checkRamp(r *Run, sc *summary.Scenario) {
 		fmt.Sprintf("> 0 req/s with p99 ≤ %s", r.Settings.SLOP99), got)
 	// No capacity because the generator could not keep up with the first step says nothing
 	// about the server: INVALID, not FAIL.
-	c.Invalids = rs.CapacityRate == 0 && len(rs.Steps) > 0 && !rs.Steps[0].Valid
+	if rs.CapacityRate == 0 && len(rs.Steps) > 0 && !rs.Steps[0].Valid {
+		c.Kind = summary.Validity
+	}
 	sc.Checks = append(sc.Checks, c)
 }
 

@@ -97,66 +97,17 @@ func Select(names []string) ([]Scenario, error) {
 	return out, nil
 }
 
-// judge sets sc's verdict and reasons from its checks. A failed correctness check (a lost
-// request, a missing write, a leak, an unclean exit, errors) FAILS the scenario whatever else
-// happened. Otherwise a failed validity check (the generator fell behind) makes it INVALID, since
-// latency figures measured by a struggling client judge nothing; then a failed performance
-// objective (p99, capacity: Kind summary.CheckPerformance) FAILS it.
-func judge(sc *summary.Scenario) {
-	var correctness, invalid, perf bool
-	for _, c := range sc.Checks {
-		switch {
-		case c.Pass:
-		case c.Invalids:
-			invalid = true
-		case c.Kind == summary.CheckPerformance:
-			perf = true
-		default:
-			correctness = true
-		}
-	}
-	switch {
-	case correctness:
-		sc.Verdict = summary.Fail
-	case invalid:
-		sc.Verdict = summary.Invalid
-	case perf:
-		sc.Verdict = summary.Fail
-	default:
-		sc.Verdict = summary.Pass
-	}
-	// Reasons: the checks that decided the verdict first, then the other failures.
-	decides := func(c summary.Check) bool {
-		switch {
-		case sc.Verdict == summary.Invalid:
-			return c.Invalids
-		case correctness:
-			return !c.Invalids && c.Kind != summary.CheckPerformance
-		default:
-			return c.Kind == summary.CheckPerformance
-		}
-	}
-	sc.Reasons = nil
-	for _, first := range []bool{true, false} {
-		for _, c := range sc.Checks {
-			if c.Pass || decides(c) != first {
-				continue
-			}
-			sc.Reasons = append(sc.Reasons, fmt.Sprintf("%s: got %s, want %s", c.Name, c.Got, c.Want))
-		}
-	}
-}
+// judge sets sc's verdict and reasons from its checks (summary.Judge).
+func judge(sc *summary.Scenario) { sc.Verdict, sc.Reasons = summary.Judge(sc.Checks) }
 
 // check builds a correctness Check.
 func check(name string, pass bool, want, got string) summary.Check {
-	return summary.Check{Name: name, Pass: pass, Want: want, Got: got}
+	return summary.NewCheck(summary.Correctness, name, pass, want, got)
 }
 
-// objective builds a performance Check (a latency or capacity objective; see judge).
+// objective builds a performance Check (a latency or capacity objective; see summary.Judge).
 func objective(name string, pass bool, want, got string) summary.Check {
-	c := check(name, pass, want, got)
-	c.Kind = summary.CheckPerformance
-	return c
+	return summary.NewCheck(summary.Performance, name, pass, want, got)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

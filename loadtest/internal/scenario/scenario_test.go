@@ -203,7 +203,7 @@ func generatorOnly(sc summary.Scenario) bool {
 		return false
 	}
 	for _, c := range sc.Checks {
-		if !c.Pass && !c.Invalids {
+		if !c.Pass && c.Kind != summary.Validity {
 			return false
 		}
 	}

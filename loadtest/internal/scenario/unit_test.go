@@ -5,8 +5,6 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
-
-	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
 func TestClassify(t *testing.T) {
@@ -36,36 +34,6 @@ func TestClassify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := classify(&tt.res, sigterm, closed); got != tt.want {
 				t.Errorf("classify = %s, want %s", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestJudge(t *testing.T) {
-	pass := summary.Check{Name: "a", Pass: true}
-	fail := summary.Check{Name: "slo", Got: "9", Want: "1", Kind: summary.CheckPerformance}
-	lost := summary.Check{Name: "lost", Got: "3", Want: "0"}
-	invalid := summary.Check{Name: "generator", Got: "50%", Want: "99%", Invalids: true}
-	tests := []struct {
-		name   string
-		checks []summary.Check
-		want   summary.Verdict
-		first  string
-	}{
-		{"all pass", []summary.Check{pass}, summary.Pass, ""},
-		{"one fails", []summary.Check{pass, fail}, summary.Fail, "slo: got 9, want 1"},
-		{"invalid wins over a missed objective", []summary.Check{fail, invalid}, summary.Invalid, "generator: got 50%, want 99%"},
-		{"a correctness failure wins over invalid", []summary.Check{fail, invalid, lost}, summary.Fail, "lost: got 3, want 0"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sc := summary.Scenario{Checks: tt.checks}
-			judge(&sc)
-			if sc.Verdict != tt.want {
-				t.Errorf("verdict = %s, want %s", sc.Verdict, tt.want)
-			}
-			if tt.first != "" && (len(sc.Reasons) == 0 || sc.Reasons[0] != tt.first) {
-				t.Errorf("reasons = %q, want %q first", sc.Reasons, tt.first)
 			}
 		})
 	}

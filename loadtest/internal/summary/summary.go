@@ -13,8 +13,10 @@ import (
 	"time"
 )
 
-// SchemaVersion is the version of the summary.json layout this package reads and writes.
-const SchemaVersion = 1
+// SchemaVersion is the version of the summary.json layout this package writes. Read also takes
+// version 1, whose checks said "invalids": true for a validity check and "kind": "" for a
+// correctness one (see Check.UnmarshalJSON).
+const SchemaVersion = 2
 
 // Verdict is the outcome of a scenario or of a whole run.
 type Verdict string
@@ -112,20 +114,99 @@ type Scenario struct {
 	Files map[string]string `json:"files,omitempty"` // kind → file name in the run folder ("results", "timeline", ...)
 }
 
-// Check is one assertion: what was wanted, what was seen, and whether it held.
+// Check is one assertion: what was wanted, what was seen, whether it held, and what its failure
+// means for the verdict (Kind).
 type Check struct {
-	Name     string `json:"name"`
-	Pass     bool   `json:"pass"`
-	Want     string `json:"want"`
-	Got      string `json:"got"`
-	Invalids bool   `json:"invalids,omitempty"` // a failed check that makes the scenario INVALID rather than FAIL
-	// Kind is CheckPerformance for an absolute latency or capacity objective, which compare
-	// judges by its statistics rather than as a correctness failure; empty means correctness.
-	Kind string `json:"kind,omitempty"`
+	Name string    `json:"name"`
+	Pass bool      `json:"pass"`
+	Want string    `json:"want"`
+	Got  string    `json:"got"`
+	Kind CheckKind `json:"kind"`
 }
 
-// CheckPerformance marks a Check that is an absolute performance objective (see Check.Kind).
-const CheckPerformance = "performance"
+// CheckKind is what a failed check means; Judge turns a scenario's checks into its verdict.
+type CheckKind string
+
+// The kinds of check.
+const (
+	// Correctness: the server did something wrong (a lost request, a missing write, a leak, an
+	// unclean exit). A failure FAILS the scenario whatever else happened.
+	Correctness CheckKind = "correctness"
+	// Validity: the measurement itself held (the generator kept up, the data was there). A
+	// failure makes the scenario INVALID: its figures judge nothing.
+	Validity CheckKind = "validity"
+	// Performance: an absolute latency, error-ratio or capacity objective. A failure FAILS a
+	// valid scenario; compare judges these by its statistics rather than as correctness.
+	Performance CheckKind = "performance"
+)
+
+// NewCheck builds a Check.
+func NewCheck(kind CheckKind, name string, pass bool, want, got string) Check {
+	return Check{Name: name, Pass: pass, Want: want, Got: got, Kind: kind}
+}
+
+// kind is Kind, with anything unknown (a zero Check) as Correctness: without a word on what a
+// failure means, it is the server's failure.
+func (c Check) kind() CheckKind {
+	if c.Kind == Validity || c.Kind == Performance {
+		return c.Kind
+	}
+	return Correctness
+}
+
+// UnmarshalJSON reads a check of either schema: version 1 had "invalids": true for validity
+// checks and an empty kind for correctness ones.
+func (c *Check) UnmarshalJSON(b []byte) error {
+	type plain Check
+	var v struct {
+		plain
+		Invalids bool `json:"invalids"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*c = Check(v.plain)
+	switch {
+	case v.Invalids:
+		c.Kind = Validity
+	case c.Kind == "":
+		c.Kind = Correctness
+	}
+	return nil
+}
+
+// Judge returns the verdict of a scenario's checks and the reasons behind it. A failed
+// correctness check FAILS it whatever else happened. Otherwise a failed validity check makes it
+// INVALID, since figures measured by a struggling client judge nothing; then a failed performance
+// objective FAILS it. Reasons list the checks that decided the verdict first, then the other
+// failures, one line each.
+func Judge(checks []Check) (Verdict, []string) {
+	failed := map[CheckKind]bool{}
+	for _, c := range checks {
+		if !c.Pass {
+			failed[c.kind()] = true
+		}
+	}
+	verdict, deciding := Pass, CheckKind("")
+	switch {
+	case failed[Correctness]:
+		verdict, deciding = Fail, Correctness
+	case failed[Validity]:
+		verdict, deciding = Invalid, Validity
+	case failed[Performance]:
+		verdict, deciding = Fail, Performance
+	}
+	var reasons []string
+	for _, first := range []bool{true, false} {
+		for _, c := range checks {
+			if c.Pass || (c.kind() == deciding) != first {
+				continue
+			}
+			reasons = append(reasons, fmt.Sprintf("%s: got %s, want %s", c.Name, c.Got, c.Want))
+		}
+	}
+	return verdict, reasons
+}
 
 // Latencies is a latency distribution in milliseconds.
 type Latencies struct {
@@ -290,8 +371,8 @@ func Read(path string) (Run, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Run{}, fmt.Errorf("parse summary %s: %w", path, err)
 	}
-	if r.SchemaVersion != SchemaVersion {
-		return Run{}, fmt.Errorf("summary %s has schema_version %d, this build reads %d", path, r.SchemaVersion, SchemaVersion)
+	if r.SchemaVersion != 1 && r.SchemaVersion != SchemaVersion {
+		return Run{}, fmt.Errorf("summary %s has schema_version %d, this build reads 1 and %d", path, r.SchemaVersion, SchemaVersion)
 	}
 	return r, nil
 }
