@@ -17,6 +17,7 @@ import (
 // config is the server's settings, read from the environment (defaults: docs/contracts.md).
 type config struct {
 	DatabaseURL string
+	DBMaxConns  int32 // DB_MAX_CONNS: the pool's size; 0 (unset) takes the URL's pool_max_conns, else 8
 	JWTSecret   []byte
 	JWTIssuer   string
 
@@ -64,6 +65,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		WriteTimeout:         p.duration("WRITE_TIMEOUT", 10*time.Second),
 		IdleTimeout:          p.duration("IDLE_TIMEOUT", 10*time.Second),
 		MaxBodyBytes:         int64(p.integer("MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1)),
+		DBMaxConns:           int32(p.integer("DB_MAX_CONNS", 0, 1)),
 		ExtraLatency:         p.duration("BENCH_EXTRA_LATENCY", 0),
 		BlockProfileRate:     p.integer("BLOCK_PROFILE_RATE", 0, 0),
 		MutexProfileFraction: p.integer("MUTEX_PROFILE_FRACTION", 0, 0),

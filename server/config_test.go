@@ -32,7 +32,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.Addr != ":8080" || c.AdminAddr != "127.0.0.1:6060" || c.ShutdownTimeout != 10*time.Second ||
 		c.DrainDelay != 0 || c.ReadHeaderTimeout != 5*time.Second || c.ReadTimeout != 10*time.Second ||
 		c.WriteTimeout != 10*time.Second || c.IdleTimeout != 10*time.Second || c.MaxBodyBytes != 1<<20 ||
-		c.BenchDelay || c.Faults.LeakGoroutine || c.Faults.IgnoreCancel || c.DropWrites || c.ExtraLatency != 0 {
+		c.BenchDelay || c.Faults.LeakGoroutine || c.Faults.IgnoreCancel || c.DropWrites || c.ExtraLatency != 0 || c.DBMaxConns != 0 {
 		t.Fatalf("defaults differ from docs/contracts.md: %+v", c)
 	}
 	e := validEnv()
@@ -71,6 +71,8 @@ func TestBadSettings(t *testing.T) {
 		{"BENCH_DELAY", "yes"},
 		{"BENCH_FAULTS", "leak-goroutine,explode"},
 		{"BENCH_EXTRA_LATENCY", "5"},
+		{"DB_MAX_CONNS", "0"},
+		{"DB_MAX_CONNS", "many"},
 		{"BLOCK_PROFILE_RATE", "-1"},
 		{"MUTEX_PROFILE_FRACTION", "half"},
 		{"LOG_LEVEL", "loud"},

@@ -77,7 +77,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 
 	t0 := time.Now()
-	pool, err := postgres.Open(sigCtx, cfg.DatabaseURL, postgres.Options{TracerProvider: tracing.Provider, Logger: log})
+	pool, err := postgres.Open(sigCtx, cfg.DatabaseURL, postgres.Options{TracerProvider: tracing.Provider, Logger: log, MaxConns: cfg.DBMaxConns})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -31,7 +32,14 @@ type Options struct {
 	PingTimeout time.Duration
 	// Logger receives the retry lines of the start-up ping (default: discarded).
 	Logger *slog.Logger
+	// MaxConns is the pool's size; 0 takes the URL's pool_max_conns, or DefaultMaxConns when
+	// the URL has none.
+	MaxConns int32
 }
+
+// DefaultMaxConns is the pool size when neither the settings nor the URL give one. pgx's own
+// default is max(4, cores), which made a bench verdict depend on the machine it ran on.
+const DefaultMaxConns = 8
 
 // Open parses the pgx URL, configures the pool and waits (bounded) until the database answers.
 func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
@@ -39,6 +47,12 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 	if err != nil {
 		// pgx's message may quote the URL with its password; name the setting, not its value.
 		return nil, errors.New("parse DATABASE_URL: invalid pgx connection string")
+	}
+	switch {
+	case opts.MaxConns > 0:
+		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns
 	}
 	rp := cfg.ConnConfig.RuntimeParams
 	if _, ok := rp["application_name"]; !ok {
@@ -168,28 +182,53 @@ func (s *Store) Create(ctx context.Context, n item.New, delay time.Duration) (it
 	if err := n.Validate(); err != nil {
 		return item.Item{}, err
 	}
-	var it item.Item
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if delay > 0 {
-			if err := sleep(ctx, tx.Conn(), delay); err != nil {
-				return err
-			}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return item.Item{}, fmt.Errorf("create item: begin: %w", withCtx(ctx, err))
+	}
+	it, err := insert(ctx, tx, n, delay)
+	if err == nil && s.dropWrites {
+		err = errDropped
+	}
+	if err != nil {
+		rollback(ctx, tx)
+		if errors.Is(err, errDropped) {
+			return it, nil
 		}
-		if err := tx.QueryRow(ctx, insertSQL, n.Name, n.Description).Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt); err != nil {
-			return err
-		}
-		if s.dropWrites {
-			return errDropped
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errDropped) {
 		return item.Item{}, fmt.Errorf("create item: %w", withCtx(ctx, err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return item.Item{}, fmt.Errorf("create item: commit: %w", withCtx(ctx, err))
 	}
 	return it, nil
 }
 
-// errDropped makes BeginFunc roll back the insert under the drop-writes fault.
+func insert(ctx context.Context, tx pgx.Tx, n item.New, delay time.Duration) (item.Item, error) {
+	if delay > 0 {
+		if err := sleep(ctx, tx.Conn(), delay); err != nil {
+			return item.Item{}, err
+		}
+	}
+	var it item.Item
+	err := tx.QueryRow(ctx, insertSQL, n.Name, n.Description).Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt)
+	return it, err
+}
+
+// rollbackTimeout bounds the ROLLBACK of a failed transaction: a healthy server answers in well
+// under a millisecond, and a connection that needs longer is better closed than waited for.
+const rollbackTimeout = time.Second
+
+// rollback ends a failed transaction on a context that is not cancelled. pgx rolls back on the
+// context it is given, and a ROLLBACK on the request's context, cancelled when the client went
+// away, fails at once; pgx then closes the connection (its state is unknown) and the pool must
+// dial a new one. A client that gives up on a POST would cost a connection each time.
+func rollback(ctx context.Context, tx pgx.Tx) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	_ = tx.Rollback(ctx) // on failure pgx closes the connection, which is all that is left to do
+}
+
+// errDropped makes Create roll back the insert under the drop-writes fault.
 var errDropped = errors.New("drop-writes fault: insert rolled back")
 
 // withCtx makes a query error that a cancelled context caused match context.Canceled (or

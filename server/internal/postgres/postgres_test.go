@@ -213,3 +213,73 @@ func TestPoolCollector(t *testing.T) {
 		t.Errorf("collector exports %d metrics, want 10", len(mfs))
 	}
 }
+
+// TestCancelledCreatesKeepTheirConnections: a client that gives up on a POST cancels the
+// request's context in the middle of the transaction. The rollback must still reach
+// PostgreSQL, so the pool keeps the connection; rolled back on the cancelled context, pgx
+// closed it and every cancelled POST cost the pool a new connection.
+func TestCancelledCreatesKeepTheirConnections(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	s := postgres.NewStore(pool, postgres.StoreOptions{})
+	if _, err := s.Create(context.Background(), item.New{Name: "warm"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := pool.Stat().NewConnsCount()
+	const storm = 20
+	for i := range storm {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		_, err := s.Create(ctx, item.New{Name: "cancelled"}, 5*time.Second)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("create %d: %v, want context.DeadlineExceeded", i, err)
+		}
+	}
+	if _, err := s.Create(context.Background(), item.New{Name: "after"}, 0); err != nil {
+		t.Fatalf("create after the storm: %v", err)
+	}
+	// One or two may still be lost to a cancel that lands between statements; all 20 are not.
+	if dialled := pool.Stat().NewConnsCount() - before; dialled > 2 {
+		t.Fatalf("the pool dialled %d new connections for %d cancelled creates: the rollback killed them", dialled, storm)
+	}
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM items WHERE name = 'cancelled'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d cancelled creates were persisted", n)
+	}
+}
+
+func TestPoolSize(t *testing.T) {
+	url := dbtest.NewURL(t)
+	tests := []struct {
+		name string
+		url  string
+		opts int32
+		want int32
+	}{
+		{"default, not the core count", url, 0, postgres.DefaultMaxConns},
+		{"the setting", url, 3, 3},
+		{"the URL", withParam(url, "pool_max_conns=5"), 0, 5},
+		{"the setting over the URL", withParam(url, "pool_max_conns=5"), 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool, err := postgres.Open(context.Background(), tt.url, postgres.Options{MaxConns: tt.opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			if got := pool.Config().MaxConns; got != tt.want {
+				t.Fatalf("MaxConns = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func withParam(url, kv string) string {
+	if strings.Contains(url, "?") {
+		return url + "&" + kv
+	}
+	return url + "?" + kv
+}
