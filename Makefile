@@ -4,9 +4,14 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build test vet run bench bench-quick clean
+.PHONY: all build test vet run bench bench-quick clean help
 
 all: build
+
+## help: list the targets with what each does (the `## target:` comments of Makefile and mk/*.mk).
+help:
+	@awk '/^## [a-z][a-z-]*:/ { sub(/^## /, ""); split($$0, p, ":"); t = p[1]; sub(/^[^:]*: */, ""); printf "  %-16s %s\n", t, $$0; next } \
+	     /^## / && t != "" { sub(/^## /, ""); printf "  %-16s %s\n", "", $$0; next } { t = "" }' Makefile $(sort $(wildcard mk/*.mk))
 
 # -buildvcs=auto overrides a GOFLAGS=-buildvcs=false in the environment, so that reports and
 # server_build_info name the commit they measured (and stays quiet outside a git checkout).

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -128,21 +127,13 @@ func merge(o reportOptions, stdout io.Writer) error {
 	}
 	out.Fill(&sc)
 	sc.Files = map[string]string{"results": strings.Join(paths, ",")}
-	errCheck := summary.Check{Name: "error ratio", Want: fmt.Sprintf("≤ %.2f%%", 100*o.maxErrorRate),
-		Got: fmt.Sprintf("%.2f%%", 100*sc.ErrorRatio), Pass: sc.ErrorRatio <= o.maxErrorRate}
-	sc.Checks = append(sc.Checks, errCheck)
+	sc.Checks = append(sc.Checks, summary.NewCheck(summary.Correctness, "error ratio", sc.ErrorRatio <= o.maxErrorRate,
+		fmt.Sprintf("≤ %.2f%%", 100*o.maxErrorRate), fmt.Sprintf("%.2f%%", 100*sc.ErrorRatio)))
 	if o.sloP99 > 0 {
-		slo := float64(o.sloP99) / float64(time.Millisecond)
-		sc.Checks = append(sc.Checks, summary.Check{Name: "p99 latency", Want: fmt.Sprintf("≤ %s", o.sloP99),
-			Got: fmt.Sprintf("%.2f ms", sc.Latency.P99), Pass: sc.Latency.P99 <= slo})
+		sc.Checks = append(sc.Checks, summary.NewCheck(summary.Performance, "p99 latency", sc.Latency.P99 <= summary.Ms(o.sloP99),
+			fmt.Sprintf("≤ %s", o.sloP99), fmt.Sprintf("%.2f ms", sc.Latency.P99)))
 	}
-	sc.Verdict = summary.Pass
-	for _, c := range sc.Checks {
-		if !c.Pass {
-			sc.Verdict = summary.Fail
-			sc.Reasons = append(sc.Reasons, fmt.Sprintf("%s: want %s, got %s", c.Name, c.Want, c.Got))
-		}
-	}
+	sc.Verdict, sc.Reasons = summary.Judge(sc.Checks)
 
 	run := summary.Run{
 		SchemaVersion: summary.SchemaVersion,
@@ -184,27 +175,5 @@ func merge(o reportOptions, stdout io.Writer) error {
 	return nil
 }
 
-// writeReports renders report.md and report.html into dir, each atomically (temp file, then
-// rename), so a failed render never leaves half a report over a good one.
-func writeReports(dir string, run summary.Run) error {
-	for _, f := range []struct {
-		name   string
-		render func(io.Writer, summary.Run) error
-	}{
-		{"report.md", report.Markdown},
-		{"report.html", report.HTML},
-	} {
-		var buf bytes.Buffer
-		if err := f.render(&buf, run); err != nil {
-			return fmt.Errorf("report: render %s: %w", f.name, err)
-		}
-		path := filepath.Join(dir, f.name)
-		if err := os.WriteFile(path+".tmp", buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("report: write %s: %w", f.name, err)
-		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			return fmt.Errorf("report: write %s: %w", f.name, err)
-		}
-	}
-	return nil
-}
+// writeReports renders report.md and report.html into dir (report.WriteFiles).
+func writeReports(dir string, run summary.Run) error { return report.WriteFiles(dir, run) }

@@ -67,7 +67,7 @@ func TestReportCommandMerge(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.bin"), filepath.Join(dir, "b.bin")
 	for i, p := range []string{a, b} {
-		if _, err := attack.Run(context.Background(), attack.Config{
+		if _, err := attack.Attack(context.Background(), attack.Config{
 			Scenario: "part", Pacer: vegeta.ConstantPacer{Freq: 20 + 10*i, Per: time.Second}, Duration: time.Second,
 			Targeter: attack.NewTargeter(attack.TargetOptions{BaseURL: srv.URL, Seed: int64(i)}), ResultsPath: p,
 		}); err != nil {

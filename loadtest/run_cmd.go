@@ -20,35 +20,47 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/progress"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/report"
 	"github.com/benchharness/benchharness/loadtest/internal/scenario"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
+	"github.com/benchharness/benchharness/loadtest/internal/stability"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
-// profiles are the preset knobs: default fits in 3 minutes on a 2-core machine, quick in 45 s
-// (CI smoke). Every value can be overridden by its flag.
-var profiles = map[string]scenario.Settings{
-	"default": {
+// defaults are the default profile's knobs: every scenario fits in about 1¾ minutes on a 2-core
+// machine. Every value can be overridden by its flag.
+func defaults() scenario.Settings {
+	return scenario.Settings{
 		Rate: 100, Duration: 20 * time.Second, Warmup: 3 * time.Second, Timeout: 5 * time.Second,
-		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, PostShare: 0.2, TraceSample: 0.1, SlowestN: 10,
-		Settle: time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: 5 * time.Second,
-		CancelShare: 0.05, CancelDelay: 3 * time.Second, CancelTimeout: 100 * time.Millisecond,
-		ShutdownDuration: 8 * time.Second, ShutdownAt: 4 * time.Second, HoldShare: 0.05, HoldDelay: time.Second,
-		DrainTimeout: 5 * time.Second, DrainDelay: 300 * time.Millisecond, ShortDrainTimeout: 200 * time.Millisecond,
-		RampFrom: 100, RampTo: 6400, RampSteps: 12, RampStep: 3 * time.Second,
-	},
-	"quick": {
-		Rate: 50, Duration: 5 * time.Second, Warmup: time.Second, Timeout: 5 * time.Second,
-		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, PostShare: 0.2, TraceSample: 0.1, SlowestN: 10,
-		Settle: time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: 2 * time.Second,
-		CancelShare: 0.05, CancelDelay: 3 * time.Second, CancelTimeout: 100 * time.Millisecond,
-		ShutdownDuration: 4 * time.Second, ShutdownAt: 1500 * time.Millisecond, HoldShare: 0.05, HoldDelay: time.Second,
-		DrainTimeout: 5 * time.Second, DrainDelay: 300 * time.Millisecond, ShortDrainTimeout: 200 * time.Millisecond,
-		RampFrom: 100, RampTo: 1600, RampSteps: 3, RampStep: 2 * time.Second,
-	},
+		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, PostShare: 0.2, Seed: 1, TraceSample: 0.1, SlowestN: 10,
+		MaxLateness: 50 * time.Millisecond,
+		Settle:      time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: 5 * time.Second,
+		Cancel: scenario.CancelSettings{Share: 0.05, Delay: 3 * time.Second, Timeout: 100 * time.Millisecond,
+			MaxCleanup: time.Second},
+		Shutdown: scenario.ShutdownSettings{Duration: 8 * time.Second, At: 4 * time.Second, HoldShare: 0.05,
+			HoldDelay: time.Second, DrainTimeout: 5 * time.Second, DrainDelay: 300 * time.Millisecond,
+			ShortDrainTimeout: 200 * time.Millisecond},
+		Ramp: scenario.RampSettings{From: 100, To: 6400, Steps: 12, Step: 3 * time.Second},
+	}
+}
+
+// profile returns a named profile: default, or quick (about 30 s, the CI smoke), which is
+// default with shorter durations, a lower rate and a shorter ramp.
+func profile(name string) (scenario.Settings, bool) {
+	s := defaults()
+	switch name {
+	case "default":
+	case "quick":
+		s.Rate, s.Duration, s.Warmup, s.CPUProfile = 50, 5*time.Second, time.Second, 2*time.Second
+		s.Shutdown.Duration, s.Shutdown.At = 4*time.Second, 1500*time.Millisecond
+		s.Ramp = scenario.RampSettings{From: 100, To: 1600, Steps: 3, Step: 2 * time.Second}
+	default:
+		return scenario.Settings{}, false
+	}
+	return s, true
 }
 
 // runOptions are run's flags that are not scenario settings.
@@ -66,7 +78,7 @@ type runOptions struct {
 	metricsAddr string
 	promSDFile  string
 	seedItems   int
-	seedFlag    int64
+	repeat      int
 }
 
 // envList is a repeatable K=V flag.
@@ -86,7 +98,7 @@ func (e *envList) Set(v string) error {
 // run folder and prints the verdict table.
 func runCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	profileName := preScan(args, "profile", "default")
-	set, ok := profiles[profileName]
+	set, ok := profile(profileName)
 	if !ok {
 		return usageErrorf("run: unknown -profile %q (want default or quick)", profileName)
 	}
@@ -106,34 +118,8 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve the harness's metrics on this address, e.g. 127.0.0.1:9101 (off when empty)")
 	fs.StringVar(&o.promSDFile, "prom-sd-file", "", "Prometheus file_sd file naming the current server's admin listener (off when empty)")
 	fs.IntVar(&o.seedItems, "seed-items", 100, "items created through the API before the first scenario")
-	fs.Int64Var(&set.Seed, "seed", 1, "seed of the request mix")
-	fs.Float64Var(&set.Rate, "rate", set.Rate, "requests/s of steady, cancel and shutdown")
-	fs.DurationVar(&set.Duration, "duration", set.Duration, "counted duration of steady and cancel")
-	fs.DurationVar(&set.Warmup, "warmup", set.Warmup, "warm-up before the counted duration (not counted)")
-	fs.DurationVar(&set.Timeout, "timeout", set.Timeout, "client timeout per request")
-	fs.DurationVar(&set.SLOP99, "slo-p99", set.SLOP99, "p99 latency objective")
-	fs.Float64Var(&set.MaxErrorRate, "max-error-rate", set.MaxErrorRate, "highest error ratio that passes (0.01 = 1%)")
-	fs.Float64Var(&set.PostShare, "post-share", set.PostShare, "share of POSTs in the mix")
-	fs.Float64Var(&set.TraceSample, "trace-sample", set.TraceSample, "share of requests sent with a sampled traceparent")
-	fs.StringVar(&set.JaegerURL, "jaeger-url", getenv("JAEGER_URL"), "Jaeger UI base for trace links (default $JAEGER_URL)")
-	fs.DurationVar(&set.MaxLateness, "max-lateness", 50*time.Millisecond, "send-lateness p99 above which a scenario is INVALID (the generator fell behind)")
-	fs.DurationVar(&set.Settle, "settle", set.Settle, "time the server gets after the attack before the settle checks")
-	fs.Float64Var(&set.GoroutineSlack, "goroutine-slack", set.GoroutineSlack, "goroutines over the baseline still counted as settled")
-	fs.DurationVar(&set.CPUProfile, "cpu-profile", set.CPUProfile, "length of the CPU profile captured during steady")
-	fs.Float64Var(&set.CancelShare, "cancel-share", set.CancelShare, "cancel: share of requests held past the client timeout")
-	fs.DurationVar(&set.CancelDelay, "cancel-delay", set.CancelDelay, "cancel: X-Bench-Delay of those requests")
-	fs.DurationVar(&set.CancelTimeout, "cancel-timeout", set.CancelTimeout, "cancel: client timeout")
-	fs.DurationVar(&set.ShutdownDuration, "shutdown-duration", set.ShutdownDuration, "shutdown: attack duration")
-	fs.DurationVar(&set.ShutdownAt, "shutdown-at", set.ShutdownAt, "shutdown: SIGTERM this long after the attack starts")
-	fs.Float64Var(&set.HoldShare, "hold-share", set.HoldShare, "shutdown: share of requests held in flight")
-	fs.DurationVar(&set.HoldDelay, "hold-delay", set.HoldDelay, "shutdown: X-Bench-Delay of the held requests")
-	fs.DurationVar(&set.DrainTimeout, "drain-timeout", set.DrainTimeout, "shutdown: the server's SHUTDOWN_TIMEOUT")
-	fs.DurationVar(&set.DrainDelay, "drain-delay", set.DrainDelay, "shutdown: the server's DRAIN_DELAY")
-	fs.DurationVar(&set.ShortDrainTimeout, "short-drain-timeout", set.ShortDrainTimeout, "shutdown-short-drain: SHUTDOWN_TIMEOUT (shorter than -hold-delay)")
-	fs.Float64Var(&set.RampFrom, "ramp-from", set.RampFrom, "ramp: first rate")
-	fs.Float64Var(&set.RampTo, "ramp-to", set.RampTo, "ramp: last rate")
-	fs.IntVar(&set.RampSteps, "ramp-steps", set.RampSteps, "ramp: number of rates, geometric from -ramp-from to -ramp-to; it stops at the first that misses the SLO")
-	fs.DurationVar(&set.RampStep, "ramp-step", set.RampStep, "ramp: duration of each rate")
+	fs.IntVar(&o.repeat, "repeat", 1, "run the scenarios this many times (a fresh server each time), keep every run folder and write a stability summary")
+	settingFlags(fs, &set, getenv)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -159,6 +145,44 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return usageErrorf("run: %v", err)
 	}
 	return execute(ctx, set, o, scs, fs, stdout, stderr)
+}
+
+// settingFlags defines a flag for every scenario setting, its default the profile's value.
+func settingFlags(fs *flag.FlagSet, set *scenario.Settings, getenv func(string) string) {
+	fs.Int64Var(&set.Seed, "seed", set.Seed, "seed of the request mix")
+	fs.Float64Var(&set.Rate, "rate", set.Rate, "requests/s of steady, cancel and shutdown")
+	fs.DurationVar(&set.Duration, "duration", set.Duration, "counted duration of steady and cancel")
+	fs.DurationVar(&set.Warmup, "warmup", set.Warmup, "warm-up before the counted duration (not counted)")
+	fs.DurationVar(&set.Timeout, "timeout", set.Timeout, "client timeout per request")
+	fs.DurationVar(&set.SLOP99, "slo-p99", set.SLOP99, "p99 latency objective, from the intended send time")
+	fs.Float64Var(&set.MaxErrorRate, "max-error-rate", set.MaxErrorRate, "highest error ratio that passes (0.01 = 1%)")
+	fs.Float64Var(&set.PostShare, "post-share", set.PostShare, "share of POSTs in the mix")
+	fs.Float64Var(&set.TraceSample, "trace-sample", set.TraceSample, "share of requests sent with a sampled traceparent")
+	fs.StringVar(&set.JaegerURL, "jaeger-url", getenv("JAEGER_URL"), "Jaeger UI base for trace links (default $JAEGER_URL)")
+	fs.DurationVar(&set.MaxLateness, "max-lateness", set.MaxLateness, "send-lateness p99 above which a scenario is INVALID (the generator fell behind)")
+	fs.DurationVar(&set.Settle, "settle", set.Settle, "time the server gets after the attack before the settle checks")
+	fs.Float64Var(&set.GoroutineSlack, "goroutine-slack", set.GoroutineSlack, "goroutines over the baseline still counted as settled")
+	fs.DurationVar(&set.CPUProfile, "cpu-profile", set.CPUProfile, "length of the CPU profile captured during steady")
+	fs.IntVar(&set.Pool, "pool", set.Pool, "the server's pool size (DB_MAX_CONNS) in every scenario; 0 sizes it per scenario for its held requests")
+	c := &set.Cancel
+	fs.Float64Var(&c.Share, "cancel-share", c.Share, "cancel: share of requests held past their client timeout")
+	fs.DurationVar(&c.Delay, "cancel-delay", c.Delay, "cancel: X-Bench-Delay of those requests")
+	fs.DurationVar(&c.Timeout, "cancel-timeout", c.Timeout, "cancel: client timeout of the held requests (the others keep -timeout)")
+	fs.DurationVar(&c.MaxCleanup, "max-cleanup", c.MaxCleanup, "cancel: longest time from the last cancel until no cancelled query runs in PostgreSQL")
+	sh := &set.Shutdown
+	fs.DurationVar(&sh.Duration, "shutdown-duration", sh.Duration, "shutdown: attack duration")
+	fs.DurationVar(&sh.At, "shutdown-at", sh.At, "shutdown: SIGTERM this long after the attack starts")
+	fs.Float64Var(&sh.HoldShare, "hold-share", sh.HoldShare, "shutdown: share of requests held in flight")
+	fs.DurationVar(&sh.HoldDelay, "hold-delay", sh.HoldDelay, "shutdown: X-Bench-Delay of the held requests")
+	fs.DurationVar(&sh.DrainTimeout, "drain-timeout", sh.DrainTimeout, "shutdown: the server's SHUTDOWN_TIMEOUT")
+	fs.DurationVar(&sh.DrainDelay, "drain-delay", sh.DrainDelay, "shutdown: the server's DRAIN_DELAY")
+	fs.DurationVar(&sh.ShortDrainTimeout, "short-drain-timeout", sh.ShortDrainTimeout, "shutdown-short-drain: SHUTDOWN_TIMEOUT (shorter than -hold-delay)")
+	r := &set.Ramp
+	fs.Float64Var(&r.From, "ramp-from", r.From, "ramp: first rate")
+	fs.Float64Var(&r.To, "ramp-to", r.To, "ramp: last rate")
+	fs.IntVar(&r.Steps, "ramp-steps", r.Steps, "ramp: number of rates, geometric from -ramp-from to -ramp-to; it stops at the first that misses the SLO")
+	fs.DurationVar(&r.Step, "ramp-step", r.Step, "ramp: duration of each rate")
+	fs.Float64Var(&r.MinCapacity, "min-capacity", r.MinCapacity, "ramp: a capacity below this (req/s) FAILS the ramp (0: any capacity passes)")
 }
 
 // preScan finds -name V / -name=V (or --name) in args before the flags are defined, so a profile
@@ -189,14 +213,18 @@ func validate(s scenario.Settings, o runOptions) error {
 	case s.MaxErrorRate < 0 || s.MaxErrorRate > 1:
 		return fmt.Errorf("-max-error-rate must be in [0, 1], got %g", s.MaxErrorRate)
 	case s.PostShare < 0 || s.PostShare > 1 || s.TraceSample < 0 || s.TraceSample > 1 ||
-		s.CancelShare < 0 || s.CancelShare > 1 || s.HoldShare < 0 || s.HoldShare > 1:
+		s.Cancel.Share < 0 || s.Cancel.Share > 1 || s.Shutdown.HoldShare < 0 || s.Shutdown.HoldShare > 1:
 		return fmt.Errorf("shares (-post-share, -trace-sample, -cancel-share, -hold-share) must be in [0, 1]")
-	case s.CancelDelay <= s.CancelTimeout:
-		return fmt.Errorf("-cancel-delay (%s) must be longer than -cancel-timeout (%s)", s.CancelDelay, s.CancelTimeout)
-	case s.ShutdownAt >= s.ShutdownDuration:
-		return fmt.Errorf("-shutdown-at (%s) must fall inside -shutdown-duration (%s)", s.ShutdownAt, s.ShutdownDuration)
-	case s.RampSteps < 1 || s.RampFrom <= 0 || s.RampTo < s.RampFrom || s.RampStep <= 0:
-		return fmt.Errorf("ramp: want -ramp-steps ≥ 1, 0 < -ramp-from ≤ -ramp-to, -ramp-step > 0")
+	case s.Cancel.Delay <= s.Cancel.Timeout:
+		return fmt.Errorf("-cancel-delay (%s) must be longer than -cancel-timeout (%s)", s.Cancel.Delay, s.Cancel.Timeout)
+	case s.Cancel.Timeout >= s.Timeout:
+		return fmt.Errorf("-cancel-timeout (%s) must be shorter than -timeout (%s): only the held requests are given up early", s.Cancel.Timeout, s.Timeout)
+	case s.Shutdown.At >= s.Shutdown.Duration:
+		return fmt.Errorf("-shutdown-at (%s) must fall inside -shutdown-duration (%s)", s.Shutdown.At, s.Shutdown.Duration)
+	case s.Ramp.Steps < 1 || s.Ramp.From <= 0 || s.Ramp.To < s.Ramp.From || s.Ramp.Step <= 0 || s.Ramp.MinCapacity < 0:
+		return fmt.Errorf("ramp: want -ramp-steps ≥ 1, 0 < -ramp-from ≤ -ramp-to, -ramp-step > 0, -min-capacity ≥ 0")
+	case s.Pool < 0 || o.repeat < 1:
+		return fmt.Errorf("-pool must be ≥ 0 and -repeat ≥ 1")
 	case o.target != "" && (o.admin == "" || o.token == ""):
 		return fmt.Errorf("-target needs -admin and -token")
 	case o.target == "" && (o.admin != "" || o.token != ""):
@@ -209,112 +237,71 @@ func validate(s scenario.Settings, o runOptions) error {
 	return nil
 }
 
-// execute runs the scenarios and writes the run folder. It always writes what it has, also on
-// a set-up failure mid-run or an interrupt.
+// execute runs the scenarios (-repeat times) and writes a run folder each time. It always
+// writes what it has, also on a set-up failure mid-run or an interrupt.
 func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []scenario.Scenario, fs *flag.FlagSet, stdout, stderr io.Writer) error {
-	var db *pgxpool.Pool
-	if o.databaseURL != "" {
-		cfg, err := pgxpool.ParseConfig(o.databaseURL)
-		if err != nil {
-			return usageErrorf("run: -database-url: %v", redactErr(err))
-		}
-		// The harness's own connections: named so the sampler's pg_stat_activity filter on the
-		// server's name never counts them, and few (the sampler and the shutdown check).
-		cfg.ConnConfig.RuntimeParams["application_name"] = "loadtest"
-		cfg.MaxConns = 4
-		db, err = pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			return usageErrorf("run: connect to the database: %v", redactErr(err))
-		}
+	db, err := openDB(ctx, o.databaseURL)
+	if err != nil {
+		return err
+	}
+	if db != nil {
 		defer db.Close()
-		pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = db.Ping(pingCtx)
-		cancel()
-		if err != nil {
-			return usageErrorf("run: connect to the database: %v", redactErr(err))
-		}
 	}
-
-	var metrics *promexport.Metrics
-	if o.metricsAddr != "" {
-		metrics = promexport.New()
-		ln, err := net.Listen("tcp", o.metricsAddr)
-		if err != nil {
-			return usageErrorf("run: -metrics-addr: %v", err)
-		}
-		srv := &http.Server{Handler: metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		done := make(chan struct{})
-		go func() { defer close(done); _ = srv.Serve(ln) }()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			_ = srv.Shutdown(sctx)
-			cancel()
-			<-done
-		}()
+	metrics, stopMetrics, err := serveMetrics(ctx, o.metricsAddr)
+	if err != nil {
+		return err
 	}
-
+	defer stopMetrics()
 	sd := sdFile(o.promSDFile)
 	defer sd.write("", "")
-
-	managed := o.target == ""
-	var launch scenario.Launch
 	env := environment(o)
-	if managed {
-		base := []string{"BENCH_DELAY=on"}
-		if o.otel != "" {
-			endpoint := o.otel
-			if !strings.Contains(endpoint, "://") {
-				endpoint = "http://" + endpoint
-			}
-			// The client's traceparent decides sampling (parentbased), so the harness's
-			// -trace-sample is the share of traces Jaeger gets.
-			base = append(base, "OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint,
-				"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_TRACES_SAMPLER=parentbased_always_on")
+	launch, err := launcher(ctx, o, sd, &env)
+	if err != nil {
+		return err
+	}
+	rn := &scenario.Runner{Settings: set, Launch: launch, Managed: o.target == "", DB: db,
+		SeedItems: o.seedItems, Progress: progress.New(stderr), Metrics: metrics}
+	var runs []summary.Run
+	for i := range o.repeat {
+		if i > 0 && ctx.Err() != nil {
+			break
 		}
-		base = append(base, o.serverEnv...)
-		launch = func(ctx context.Context, name string, extra []string) (scenario.Server, string, error) {
-			secret, err := serverctl.NewSecret()
-			if err != nil {
-				return nil, "", err
-			}
-			l, err := serverctl.Start(ctx, serverctl.Config{Bin: o.serverBin, DatabaseURL: o.databaseURL,
-				JWTSecret: secret, Env: append(append([]string(nil), base...), extra...)})
-			if err != nil {
-				return nil, "", err
-			}
-			token, err := l.Token(ctx, "loadtest")
-			if err != nil {
-				_ = l.Stop(5 * time.Second)
-				return nil, "", err
-			}
-			sd.write(l.Admin(), name)
-			return sdStopper{l, sd}, token, nil
+		if o.repeat > 1 {
+			fmt.Fprintf(stderr, "run %d of %d\n", i+1, o.repeat)
 		}
-	} else {
-		ext, err := serverctl.NewExternal(ctx, o.target, o.admin, 5*time.Second)
-		if err != nil {
-			return usageErrorf("run: target unreachable: %v", err)
+		run, runErr := runOnce(ctx, rn, o, env, settingsOf(set, o, scs, fs), scs, stdout)
+		if run.ID != "" {
+			runs = append(runs, run)
 		}
-		env.Target, env.Admin = ext.API(), ext.Admin()
-		sd.write(ext.Admin(), "external")
-		launch = func(context.Context, string, []string) (scenario.Server, string, error) {
-			return ext, o.token, nil
+		if runErr != nil {
+			return runErr
 		}
 	}
+	if o.repeat > 1 {
+		if err := writeStability(o.out, runs, stdout); err != nil {
+			return usageErrorf("run: %v", err)
+		}
+	}
+	for _, run := range runs {
+		if run.Verdict != summary.Pass {
+			return verdictError{reason: fmt.Sprintf("run %s: %s", run.ID, run.Verdict)}
+		}
+	}
+	return nil
+}
 
+// runOnce runs the scenarios once into a new run folder and prints the verdict table. Its error
+// is a set-up failure (exit 2); the verdict is on the returned run.
+func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary.Environment, settings summary.Settings,
+	scs []scenario.Scenario, stdout io.Writer) (summary.Run, error) {
 	id := time.Now().UTC().Format("20060102T150405Z")
 	dir := filepath.Join(o.out, id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return usageErrorf("run: create run folder: %v", err)
+		return summary.Run{}, usageErrorf("run: create run folder: %v", err)
 	}
-	run := summary.Run{ID: id, StartedAt: time.Now().UTC(), Env: env, Settings: settingsOf(set, o, scs, fs)}
-
-	rn := &scenario.Runner{Settings: set, Launch: launch, Signals: managed, DB: db, Dir: dir,
-		SeedItems: o.seedItems, Progress: progress.New(stderr), Metrics: metrics}
-	results, runErr := rn.Run(ctx, scs)
-	if managed && len(results) > 0 {
-		run.Env.ManagedBy = "harness"
-	}
+	run := summary.Run{ID: id, StartedAt: time.Now().UTC(), Env: env, Settings: settings}
+	rn.Dir = dir
+	results, runErr := rn.RunAll(ctx, scs)
 	run.Scenarios = results
 	// Scenarios not reached (set-up failure) are listed as skipped, so the report shows the plan.
 	for _, s := range scs[len(results):] {
@@ -330,46 +317,125 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 		run.Partial, run.PartialReason = true, "set-up failure: "+firstLine(runErr.Error())
 	default:
 		for _, sc := range run.Scenarios {
-			for _, e := range sc.Events {
-				if e.Name == "crash" && !run.Partial {
-					run.Partial, run.PartialReason = true, "the server crashed in "+sc.Name+"; later scenarios were skipped"
-				}
+			if sc.Verdict == summary.Skipped && len(sc.Reasons) > 0 && strings.HasPrefix(sc.Reasons[0], "not run: the server crashed") && !run.Partial {
+				run.Partial, run.PartialReason = true, strings.TrimPrefix(sc.Reasons[0], "not run: ")+"; later scenarios were skipped"
 			}
 		}
 	}
 	if err := writeRunFolder(dir, run); err != nil {
-		return usageErrorf("run: %v", err)
+		return run, usageErrorf("run: %v", err)
 	}
 	linkLatest(o.out, id)
 	if err := report.Table(stdout, run); err != nil {
-		return usageErrorf("run: %v", err)
+		return run, usageErrorf("run: %v", err)
 	}
-	switch {
-	case runErr != nil:
-		return usageErrorf("run: %v", runErr)
-	case run.Verdict == summary.Pass:
-		return nil
-	default:
-		return verdictError{reason: fmt.Sprintf("run %s: %s", id, run.Verdict)}
+	if runErr != nil {
+		return run, usageErrorf("run: %v", runErr)
 	}
+	return run, nil
+}
+
+// openDB connects the harness's own pool (nil without a URL).
+func openDB(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	if databaseURL == "" {
+		return nil, nil
+	}
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, usageErrorf("run: -database-url: %v", redactErr(err))
+	}
+	// The harness's own connections: named so the sampler's pg_stat_activity filter on the
+	// server's name never counts them, and few (the sampler and the shutdown check).
+	cfg.ConnConfig.RuntimeParams["application_name"] = "loadtest"
+	cfg.MaxConns = 4
+	db, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, usageErrorf("run: connect to the database: %v", redactErr(err))
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = db.Ping(pingCtx)
+	cancel()
+	if err != nil {
+		db.Close()
+		return nil, usageErrorf("run: connect to the database: %v", redactErr(err))
+	}
+	return db, nil
+}
+
+// serveMetrics serves the harness's metrics on addr (off when empty) until stop is called.
+func serveMetrics(ctx context.Context, addr string) (m *promexport.Metrics, stop func(), err error) {
+	if addr == "" {
+		return nil, func() {}, nil
+	}
+	m = promexport.New()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, usageErrorf("run: -metrics-addr: %v", err)
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	return m, func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+		<-done
+	}, nil
+}
+
+// launcher returns how each scenario gets its server: a fresh process (managed mode) or the
+// external target, which it checks now and records in env.
+func launcher(ctx context.Context, o runOptions, sd sdFile, env *summary.Environment) (scenario.Launch, error) {
+	if o.target != "" {
+		ext, err := serverctl.NewExternal(ctx, o.target, o.admin, 5*time.Second)
+		if err != nil {
+			return nil, usageErrorf("run: target unreachable: %v", err)
+		}
+		env.Target, env.Admin = ext.API(), ext.Admin()
+		sd.write(ext.Admin(), "external")
+		return func(context.Context, string, []string) (scenario.Server, error) {
+			return scenario.Server{Target: ext, Token: o.token}, nil
+		}, nil
+	}
+	base := []string{"BENCH_DELAY=on"}
+	if o.otel != "" {
+		endpoint := o.otel
+		if !strings.Contains(endpoint, "://") {
+			endpoint = "http://" + endpoint
+		}
+		// The client's traceparent decides sampling (parentbased), so the harness's
+		// -trace-sample is the share of traces Jaeger gets.
+		base = append(base, "OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint,
+			"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_TRACES_SAMPLER=parentbased_always_on")
+	}
+	base = append(base, o.serverEnv...)
+	return func(ctx context.Context, name string, extra []string) (scenario.Server, error) {
+		secret, err := serverctl.NewSecret()
+		if err != nil {
+			return scenario.Server{}, err
+		}
+		// The scenario's settings last: they win over a -server-env (the checks assume them).
+		env := append(append([]string(nil), base...), extra...)
+		l, err := serverctl.Start(ctx, serverctl.Config{Bin: o.serverBin, DatabaseURL: o.databaseURL,
+			JWTSecret: secret, Env: env})
+		if err != nil {
+			return scenario.Server{}, err
+		}
+		token, err := l.Token(ctx, "loadtest")
+		if err != nil {
+			_ = l.Stop(5 * time.Second)
+			return scenario.Server{}, err
+		}
+		sd.write(l.Admin(), name)
+		return scenario.Server{Target: l, Process: sdStopper{l, sd}, Token: token}, nil
+	}, nil
 }
 
 func writeRunFolder(dir string, run summary.Run) error {
 	if err := summary.Write(filepath.Join(dir, "summary.json"), run); err != nil {
 		return err
 	}
-	for name, render := range map[string]func(io.Writer, summary.Run) error{"report.md": report.Markdown, "report.html": report.HTML} {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
-		rerr := render(f, run)
-		cerr := f.Close()
-		if err := errors.Join(rerr, cerr); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	return nil
+	return report.WriteFiles(dir, run)
 }
 
 // linkLatest points out/latest at the newest run folder (best effort: a report is still
@@ -411,7 +477,7 @@ func settingsOf(s scenario.Settings, o runOptions, scs []scenario.Scenario, fs *
 		out.Scenarios = append(out.Scenarios, sc.Name)
 		switch sc.Name {
 		case "ramp":
-			out.Rates[sc.Name] = s.RampTo
+			out.Rates[sc.Name] = s.Ramp.To
 		default:
 			out.Rates[sc.Name] = s.Rate
 		}
@@ -483,4 +549,29 @@ func (s sdStopper) Stop(grace time.Duration) error {
 	err := s.Local.Stop(grace)
 	s.sd.write("", "")
 	return err
+}
+
+// writeStability writes stability.md and stability.json of repeated runs into
+// out/stability-<first run>/ and prints the Markdown.
+func writeStability(out string, runs []summary.Run, stdout io.Writer) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	rep := stability.Summarize(runs)
+	dir := filepath.Join(out, "stability-"+runs[0].ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("stability: %w", err)
+	}
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "stability.json"), rep); err != nil {
+		return fmt.Errorf("stability: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, "stability.md"), func(w io.Writer) error { return stability.Markdown(w, rep) }); err != nil {
+		return fmt.Errorf("stability: %w", err)
+	}
+	fmt.Fprintln(stdout)
+	if err := stability.Markdown(stdout, rep); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "stability: %s\n", filepath.Join(dir, "stability.md"))
+	return nil
 }

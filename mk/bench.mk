@@ -1,4 +1,4 @@
-# The bench harness (issue #3): build both binaries, run the scenarios against a throwaway
+# The bench harness: build both binaries, run the scenarios against a throwaway
 # PostgreSQL (or DATABASE_URL when set), write bench-results/<UTC time>/ and print the verdicts.
 # See docs/harness.md.
 .PHONY: bench bench-quick

@@ -1,4 +1,4 @@
-# Server targets (issue 2). `build` and `test` live in the root Makefile.
+# Server targets. `build` and `test` live in the root Makefile.
 
 # A development-only secret so that `make run` works out of the box; set JWT_SECRET to override.
 SERVER_DEV_SECRET ?= dev-only-jwt-secret-0123456789abcdef

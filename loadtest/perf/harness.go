@@ -33,7 +33,7 @@ func harnessAttack(ctx context.Context, c attackConfig) (attackReport, error) {
 		bin = f.Name()
 		defer os.Remove(bin)
 	}
-	out, err := attack.Run(ctx, attack.Config{
+	out, err := attack.Attack(ctx, attack.Config{
 		Scenario:    "perf",
 		Pacer:       pacer,
 		Duration:    c.Duration,

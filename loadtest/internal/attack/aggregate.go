@@ -12,9 +12,11 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
-// aggregator folds counted results into the client-side figures with bounded memory: t-digests
+// aggregator folds counted hits into the client-side figures with bounded memory: t-digests
 // (vegeta.LatencyMetrics) for the distributions, counters for codes and classes, open windows
-// only while a result can still land in them, and a heap for the slowest requests.
+// only while a result can still land in them, and a heap for the slowest requests. It is the
+// one reader of its digests, once, in figures: a t-digest's Quantile compresses it, so a live
+// view that queried it would change the final percentiles.
 type aggregator struct {
 	start     time.Time // the counting window's start: window indexes count from here
 	origin    time.Time // what the reported offsets (Window.StartMs, Request.OffsetMs) count from
@@ -23,6 +25,7 @@ type aggregator struct {
 	keepOpen  time.Duration // a window is final once results sent in it can no longer arrive
 	requests  int64
 	successes int64
+	warmups   int64
 	codes     map[string]int64
 	classes   map[string]int64
 
@@ -57,9 +60,15 @@ func newAggregator(start time.Time, slowestN int, jaegerURL string, keepOpen tim
 	}
 }
 
-// add folds in one counted result. lateness is actual − intended send time (≥ 0, zero when the
-// schedule is unknown); idx is the result's window (see windowIndex).
-func (a *aggregator) add(r *vegeta.Result, class string, lateness time.Duration, idx int) {
+var _ Ticker = (*aggregator)(nil)
+
+// Add folds in one hit: a counted one into the figures, a warm-up one into the warm-up count.
+func (a *aggregator) Add(h *Hit) {
+	if !h.Counted {
+		a.warmups++
+		return
+	}
+	r, class, lateness, idx := h.Result, h.Class, h.Late, h.window
 	a.requests++
 	a.codes[strconv.Itoa(int(r.Code))]++
 	ok := class == ""
@@ -118,9 +127,9 @@ func (a *aggregator) describe(r *vegeta.Result, class string) summary.Request {
 	return Describe(r, class, a.origin, a.jaeger)
 }
 
-// flush finalises every window that ended more than keepOpen before now: a result sent in it
+// Tick finalises every window that ended more than keepOpen before now: a result sent in it
 // has arrived or timed out by then.
-func (a *aggregator) flush(now time.Time) {
+func (a *aggregator) Tick(now time.Time) {
 	limit := int(now.Sub(a.start.Add(a.keepOpen)) / time.Second) // windows < limit are final
 	for a.next < limit && a.next <= a.lastIdx {
 		a.finalise(a.next, time.Second)
@@ -161,6 +170,35 @@ func (a *aggregator) finalise(idx int, length time.Duration) {
 	a.done = append(a.done, sw)
 }
 
+// figures finalises the windows of a counted span and returns what was measured: the
+// client-side figures of summary.Scenario. The caller adds what only it knows (the schedule,
+// validity checks).
+func (a *aggregator) figures(scenario string, warmup, counted time.Duration) Figures {
+	a.finish(counted)
+	f := Figures{
+		Scenario:        scenario,
+		StartedAt:       a.start.UTC(),
+		Duration:        counted,
+		Warmup:          warmup,
+		Requests:        a.requests,
+		Successes:       a.successes,
+		Warmups:         a.warmups,
+		StatusCodes:     a.codes,
+		ErrorClasses:    a.classes,
+		Latency:         latencies(&a.latency, a.requests),
+		LatencyIntended: latencies(&a.intended, a.requests),
+		SendLateness:    latencies(&a.lateness, a.requests),
+		Windows:         a.done,
+		Slowest:         a.slowestSorted(),
+		Scheduled:       -1,
+	}
+	if secs := counted.Seconds(); secs > 0 {
+		f.AchievedRate = float64(f.Requests) / secs
+		f.Throughput = float64(f.Successes) / secs
+	}
+	return f
+}
+
 // slowestSorted returns the slowest requests, slowest first.
 func (a *aggregator) slowestSorted() []summary.Request {
 	out := append([]summary.Request(nil), a.slowest...)
@@ -185,7 +223,7 @@ func latencies(l *vegeta.LatencyMetrics, n int64) summary.Latencies {
 	}
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func ms(d time.Duration) float64 { return summary.Ms(d) }
 
 // Describe turns a result into a report line: offset of its send time from start, trace id
 // from the response headers, and a Jaeger link (jaegerURL/trace/<id>) only when the trace was

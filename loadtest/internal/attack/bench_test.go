@@ -18,9 +18,12 @@ import (
 func BenchmarkSink(b *testing.B) {
 	pacer := vegeta.ConstantPacer{Freq: 1000, Per: time.Second}
 	began := time.Unix(1_700_000_000, 0)
-	cfg := &Config{Scenario: "bench", Pacer: pacer, Duration: 1 << 40, Timeout: 5 * time.Second, SlowestN: 10, Metrics: promexport.New()}
-	agg := newAggregator(began, cfg.SlowestN, "http://jaeger", cfg.Timeout+windowGrace)
-	s := &sink{cfg: cfg, began: began, hi: cfg.Duration, hasSched: true, enc: vegeta.NewEncoder(io.Discard), agg: agg}
+	metrics := promexport.New()
+	agg := newAggregator(began, 10, "http://jaeger", 5*time.Second+windowGrace)
+	st := newStamper(pacer, began, 0, 1<<40)
+	file := &resultsFile{enc: vegeta.NewEncoder(io.Discard)}
+	fan := []Consumer{file, agg, ConsumerFunc(func(h *Hit) { metrics.Result("bench", h.Code, h.Class, h.Latency) })}
+	var h Hit
 	hdr := http.Header{"Traceresponse": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, "Content-Type": {"application/json"}}
 	body := []byte(`{"items":[{"id":1,"name":"a"},{"id":2,"name":"b"}],"page":1,"per_page":20}`)
 	maxOpen := 0
@@ -36,11 +39,12 @@ func BenchmarkSink(b *testing.B) {
 		if i%5 == 0 {
 			r.Code, r.Error, r.Body = 0, `Get "http://127.0.0.1:8080/api/v1/items": EOF`, nil
 		}
-		if err := s.take(&r); err != nil {
-			b.Fatal(err)
+		st.stamp(&h, &r)
+		for _, c := range fan {
+			c.Add(&h)
 		}
 		if i%1000 == 999 {
-			agg.flush(r.Timestamp)
+			agg.Tick(r.Timestamp)
 			maxOpen = max(maxOpen, len(agg.open))
 		}
 	}

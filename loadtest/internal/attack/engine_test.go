@@ -1,11 +1,9 @@
 package attack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +17,6 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/benchharness/benchharness/loadtest/internal/progress"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
@@ -56,30 +53,17 @@ func traceServer(t *testing.T, delay func(n int64) time.Duration) (*httptest.Ser
 	return srv, &count
 }
 
-// gathered returns the value of the first series of name whose label key has value val.
+// gathered returns the value of the series of name whose label key has value val.
 func gathered(t *testing.T, m *promexport.Metrics, name, key, val string) float64 {
 	t.Helper()
-	mfs, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, ok := m.Value(name, map[string]string{key: val})
+	if !ok {
+		t.Fatalf("no series %s{%s=%q}", name, key, val)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, s := range mf.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == key && l.GetValue() == val {
-					return s.GetCounter().GetValue() + s.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no series %s{%s=%q}", name, key, val)
-	return 0
+	return v
 }
 
-func checkByName(o Outcome, name string) summary.Check {
+func checkByName(o Figures, name string) summary.Check {
 	for _, c := range o.Checks {
 		if c.Name == name {
 			return c
@@ -132,7 +116,7 @@ func TestRunKnownLatency(t *testing.T) {
 	})
 	bin := filepath.Join(t.TempDir(), "steady.bin")
 	var seen []vegeta.Result
-	out, err := Run(context.Background(), Config{
+	out, err := Attack(context.Background(), Config{
 		Scenario:    "steady",
 		Pacer:       vegeta.ConstantPacer{Freq: 50, Per: time.Second},
 		Duration:    2 * time.Second,
@@ -146,8 +130,11 @@ func TestRunKnownLatency(t *testing.T) {
 		// easy rate, so it allows what the machine does. The failing side is tested below.
 		MaxLatenessP99: time.Second,
 		SlowestN:       5,
-		OnResult:       func(r *vegeta.Result) { seen = append(seen, *r) },
-	})
+	}, ConsumerFunc(func(h *Hit) {
+		if h.Counted {
+			seen = append(seen, *h.Result)
+		}
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +147,7 @@ func TestRunKnownLatency(t *testing.T) {
 	}
 	n := out.Requests
 	if int64(len(seen)) != out.Requests {
-		t.Errorf("OnResult saw %d results, want %d", len(seen), out.Requests)
+		t.Errorf("the consumer saw %d results, want %d", len(seen), out.Requests)
 	}
 	if got := out.StatusCodes["200"] + out.StatusCodes["201"]; got != n || out.StatusCodes["201"] == 0 {
 		t.Errorf("status codes %v, want %d of 200/201 with some 201 (the POSTs)", out.StatusCodes, n)
@@ -179,7 +166,7 @@ func TestRunKnownLatency(t *testing.T) {
 	if out.LatencyIntended.P50 < out.Latency.P50 || out.LatencyIntended.Max < out.Latency.Max {
 		t.Errorf("intended-time latency %+v below actual %+v: it adds the send lateness", out.LatencyIntended, out.Latency)
 	}
-	for _, name := range []string{"generator rate", "send lateness p99", "workers"} {
+	for _, name := range []string{"generator rate", "send lateness p99"} {
 		if c := checkByName(out, name); !c.Pass || c.Kind != summary.Validity {
 			t.Errorf("check %+v at an easy rate: want pass, validity", c)
 		}
@@ -258,11 +245,11 @@ func TestRunKnownLatency(t *testing.T) {
 }
 
 // TestRunInvalidWhenGeneratorFallsBehind: one worker against a 50 ms handler can send 20/s, not
-// 100/s. The rate, lateness and workers checks must all fail, and the intended-time latency must
+// 100/s. The rate and lateness checks must fail, and the intended-time latency must
 // show what the actual-time latency hides.
 func TestRunInvalidWhenGeneratorFallsBehind(t *testing.T) {
 	srv, _ := traceServer(t, func(int64) time.Duration { return 50 * time.Millisecond })
-	out, err := Run(context.Background(), Config{
+	out, err := Attack(context.Background(), Config{
 		Scenario:   "behind",
 		Pacer:      vegeta.ConstantPacer{Freq: 100, Per: time.Second},
 		Duration:   time.Second,
@@ -274,7 +261,7 @@ func TestRunInvalidWhenGeneratorFallsBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"generator rate", "send lateness p99", "workers"} {
+	for _, name := range []string{"generator rate", "send lateness p99"} {
 		if c := checkByName(out, name); c.Pass || c.Kind != summary.Validity {
 			t.Errorf("check %+v: want a failed check with Invalids", c)
 		}
@@ -295,19 +282,16 @@ func TestRunWarmupNotCounted(t *testing.T) {
 	srv, hits := traceServer(t, func(int64) time.Duration { return 0 })
 	bin := filepath.Join(t.TempDir(), "w.bin")
 	metrics := promexport.New()
-	var lines bytes.Buffer
 	origin := time.Now()
-	out, err := Run(context.Background(), Config{
+	out, err := Attack(context.Background(), Config{
 		Origin:      origin,
-		Metrics:     metrics,
-		Progress:    progress.NewWith(&lines, false),
 		Scenario:    "warm",
 		Pacer:       vegeta.ConstantPacer{Freq: 40, Per: time.Second},
 		Warmup:      500 * time.Millisecond,
 		Duration:    time.Second,
 		Targeter:    NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: 1}),
 		ResultsPath: bin,
-	})
+	}, ConsumerFunc(func(h *Hit) { metrics.Result("warm", h.Code, h.Class, h.Latency) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,19 +315,9 @@ func TestRunWarmupNotCounted(t *testing.T) {
 			t.Errorf("slowest %+v sent at %v ms from Origin, inside the warm-up", s, s.OffsetMs)
 		}
 	}
-	// The live metrics count what reached the server (warm-up included); the progress line ends
-	// with the final counted figures.
+	// Every hit reaches the consumers (warm-up included), marked counted or not.
 	if got := gathered(t, metrics, "loadtest_requests_total", "status", "200"); got != float64(out.Warmups+out.Requests) {
 		t.Errorf("loadtest_requests_total{status=200} = %v, want %d", got, out.Warmups+out.Requests)
-	}
-	if got := gathered(t, metrics, "loadtest_events_total", "event", "end"); got != 1 {
-		t.Errorf("loadtest_events_total{event=end} = %v, want 1", got)
-	}
-	if got := gathered(t, metrics, "loadtest_scenario_running", "scenario", "warm"); got != 0 {
-		t.Errorf("loadtest_scenario_running after the attack = %v, want 0", got)
-	}
-	if l := lines.String(); !strings.Contains(l, "(warm-up)") || !strings.Contains(l, fmt.Sprintf("requests %d  errors 0", out.Requests)) {
-		t.Errorf("progress lines %q: want a warm-up line and a final line with 40 requests", l)
 	}
 }
 
@@ -359,7 +333,7 @@ func TestRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(600*time.Millisecond, cancel)
 	begin := time.Now()
-	out, err := Run(ctx, Config{
+	out, err := Attack(ctx, Config{
 		Scenario: "cut",
 		Pacer:    vegeta.ConstantPacer{Freq: 50, Per: time.Second},
 		Duration: 10 * time.Second,
@@ -392,7 +366,7 @@ func TestMerge(t *testing.T) {
 	for i, rate := range []int{30, 20} {
 		p := filepath.Join(dir, []string{"a.bin", "b.bin"}[i])
 		paths = append(paths, p)
-		part, err := Run(context.Background(), Config{
+		part, err := Attack(context.Background(), Config{
 			Scenario: "part", Pacer: vegeta.ConstantPacer{Freq: rate, Per: time.Second}, Duration: time.Second,
 			Targeter: NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: int64(i)}), ResultsPath: p,
 		})
@@ -440,7 +414,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		"no duration": {Scenario: "x", Pacer: p, Targeter: tr},
 		"workers":     {Scenario: "x", Pacer: p, Targeter: tr, Duration: time.Second, Workers: 5, MaxWorkers: 2},
 	} {
-		if _, err := Run(context.Background(), cfg); err == nil {
+		if _, err := Attack(context.Background(), cfg); err == nil {
 			t.Errorf("%s: Run accepted a bad config", name)
 		}
 	}
@@ -464,7 +438,7 @@ func TestRunTransportErrorClasses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := Run(context.Background(), Config{
+			out, err := Attack(context.Background(), Config{
 				Scenario: "errors", Pacer: vegeta.ConstantPacer{Freq: 10, Per: time.Second}, Duration: 300 * time.Millisecond,
 				Targeter: NewTargeter(TargetOptions{BaseURL: tt.url, Seed: 1}), Timeout: tt.timeout,
 			})
@@ -479,5 +453,56 @@ func TestRunTransportErrorClasses(t *testing.T) {
 				t.Errorf("slowest %+v: want the sent trace id and the URL without the engine's notes", out.Slowest)
 			}
 		})
+	}
+}
+
+// TestHeldTimeout: the requests that carry a bench delay get their own client timeout; the
+// others keep the normal one, so a short cancel timeout cuts only the held requests.
+func TestHeldTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d := 30 * time.Millisecond
+		if r.Header.Get("X-Bench-Delay") != "" {
+			d = 2 * time.Second
+		}
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, `{"items":[]}`)
+	}))
+	t.Cleanup(srv.Close)
+	var held, heldTimedOut, other, otherFailed int
+	var heldLatency time.Duration
+	_, err := Attack(context.Background(), Config{
+		Scenario:    "held",
+		Pacer:       vegeta.ConstantPacer{Freq: 50, Per: time.Second},
+		Duration:    time.Second,
+		Targeter:    NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: 1, DelayShare: 0.3, Delay: 2 * time.Second}),
+		Timeout:     time.Second,
+		HeldTimeout: 100 * time.Millisecond,
+		KeepAlive:   true,
+	}, ConsumerFunc(func(h *Hit) {
+		if Delayed(h.Result) {
+			held++
+			heldLatency = max(heldLatency, h.Latency)
+			if h.Class == ClassTimeout {
+				heldTimedOut++
+			}
+			return
+		}
+		other++
+		if h.Class != "" {
+			otherFailed++
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held == 0 || heldTimedOut != held || heldLatency > 900*time.Millisecond {
+		t.Errorf("%d held requests, %d timed out, slowest %v: want all given up after ~100 ms", held, heldTimedOut, heldLatency)
+	}
+	if other == 0 || otherFailed != 0 {
+		t.Errorf("%d other requests, %d failed: a 30 ms answer is within their 1 s timeout", other, otherFailed)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
 // MergeOptions configure Merge.
@@ -19,7 +21,7 @@ type MergeOptions struct {
 	SlowestN   int // default 10
 }
 
-// Merge aggregates the results files of several attacker processes into one Outcome, reading
+// Merge aggregates the results files of several attacker processes into one Figures, reading
 // them the way `vegeta report a.bin b.bin` does (round robin, one result from each in turn), so
 // the count and the p99 match that command exactly.
 //
@@ -27,9 +29,9 @@ type MergeOptions struct {
 // times are unknown, so LatencyIntended and SendLateness stay zero, ScheduleUnknown is set and no
 // validity check is made. Windows and rates are from the actual send times, over the span from
 // the earliest to the latest send.
-func Merge(paths []string, o MergeOptions) (Outcome, error) {
+func Merge(paths []string, o MergeOptions) (Figures, error) {
 	if len(paths) == 0 {
-		return Outcome{}, errors.New("merge: no results files")
+		return Figures{}, errors.New("merge: no results files")
 	}
 	if o.SlowestN == 0 {
 		o.SlowestN = DefaultSlowestN
@@ -43,37 +45,21 @@ func Merge(paths []string, o MergeOptions) (Outcome, error) {
 			last = r.Timestamp
 		}
 	}); err != nil {
-		return Outcome{}, err
+		return Figures{}, err
 	}
 	agg := newAggregator(first, o.SlowestN, o.JaegerURL, 0)
 	if err := decodeAll(paths, func(r *vegeta.Result) {
-		agg.add(r, Classify(r), 0, windowIndex(r.Timestamp.Sub(first), false))
+		agg.Add(&Hit{Result: r, Class: Classify(r), Counted: true, window: windowIndex(r.Timestamp.Sub(first), false)})
 	}); err != nil {
-		return Outcome{}, err
+		return Figures{}, err
 	}
-	span := last.Sub(first)
-	agg.finish(span)
-	out := Outcome{
-		Scenario:        o.Scenario,
-		StartedAt:       first.UTC(),
-		Duration:        span,
-		TargetRate:      o.TargetRate,
-		Scheduled:       -1,
-		Requests:        agg.requests,
-		Successes:       agg.successes,
-		StatusCodes:     agg.codes,
-		ErrorClasses:    agg.classes,
-		Latency:         latencies(&agg.latency, agg.requests),
-		Windows:         agg.done,
-		Slowest:         agg.slowestSorted(),
-		ScheduleUnknown: true,
-	}
-	if secs := span.Seconds(); secs > 0 {
-		// vegeta's own definitions: sends over the send span.
-		out.AchievedRate = float64(out.Requests) / secs
-		out.Throughput = float64(out.Successes) / secs
-	}
-	return out, nil
+	// vegeta's own definitions: sends over the send span.
+	f := agg.figures(o.Scenario, 0, last.Sub(first))
+	f.TargetRate = o.TargetRate
+	f.ScheduleUnknown = true
+	// Each process had its own schedule: intended times are unknown, not zero lateness.
+	f.LatencyIntended, f.SendLateness = summary.Latencies{}, summary.Latencies{}
+	return f, nil
 }
 
 // decodeAll feeds every result of the files to fn, round robin across files like vegeta's CLI.

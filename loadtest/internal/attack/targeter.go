@@ -28,7 +28,7 @@ const (
 	tracePrefix = "tp="
 )
 
-// The API paths of the items server (issue 2's contract).
+// The API paths of the items server (docs/contracts.md).
 const (
 	listPath   = "/api/v1/items"
 	createPath = "/api/v1/item"

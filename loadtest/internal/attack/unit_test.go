@@ -210,9 +210,9 @@ func TestWindows(t *testing.T) {
 	}
 	for _, r := range in {
 		off := r.Timestamp.Sub(start)
-		agg.add(r, Classify(r), 0, windowIndex(off, false))
+		agg.Add(&Hit{Result: r, Class: Classify(r), Counted: true, window: windowIndex(off, false)})
 	}
-	agg.flush(start.Add(3 * time.Second)) // windows ending ≤ 1 s: only window 0 is final
+	agg.Tick(start.Add(3 * time.Second)) // windows ending ≤ 1 s: only window 0 is final
 	if len(agg.done) != 1 || len(agg.open) != 1 {
 		t.Fatalf("after flush: %d done, %d open; want 1 done (window 0), 1 open (window 2)", len(agg.done), len(agg.open))
 	}

@@ -1,5 +1,7 @@
 // Package progress draws the one live line a scenario shows while it attacks: scenario,
-// elapsed/total, rate, errors and p99 so far.
+// elapsed/total, rate, errors and p99 so far. An Attack is the attack engine's consumer that
+// feeds the line; it keeps its own counts and its own latency histogram, never the engine's
+// t-digests (reading a t-digest compresses it and would change the final percentiles).
 //
 // On a terminal the line is redrawn in place with a carriage return a few times a second; on
 // anything else (a CI log, a pipe) it prints a plain line every few seconds instead, because a log
@@ -9,11 +11,14 @@ package progress
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync"
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
 )
 
 // Default redraw intervals: fast enough to look live on a terminal, sparse enough in a log.
@@ -78,6 +83,107 @@ func (l *Line) Update(s Snapshot) {
 	}
 	l.last = now
 	l.draw(s, false)
+}
+
+// Attack returns the consumer that shows one attack on l: scenario name, warm-up and counted
+// duration. On a plain writer its first line comes a full interval after the start, so a short
+// attack (a ramp step) prints only its final line rather than a meaningless one at its start.
+func (l *Line) Attack(scenario string, warmup, duration time.Duration) *Attack {
+	if l == nil {
+		return nil
+	}
+	now := l.now()
+	l.mu.Lock()
+	if !l.terminal {
+		l.last = now
+	}
+	l.mu.Unlock()
+	return &Attack{line: l, scenario: scenario, began: now, warmup: warmup, total: warmup + duration}
+}
+
+// Attack is the live view of one attack: an attack.Consumer (and Ticker) that redraws its Line.
+type Attack struct {
+	line          *Line
+	scenario      string
+	began         time.Time
+	warmup, total time.Duration
+	requests      int64
+	errors        int64
+	hist          histogram
+}
+
+var _ attack.Ticker = (*Attack)(nil)
+
+// Add counts a counted hit and redraws when due.
+func (a *Attack) Add(h *attack.Hit) {
+	if !h.Counted {
+		return
+	}
+	a.requests++
+	if h.Class != "" {
+		a.errors++
+	}
+	a.hist.add(h.Latency)
+	if a.line.Due() {
+		a.line.Update(a.snapshot(a.line.now()))
+	}
+}
+
+// Tick redraws when due, also while no result arrives (a hung server).
+func (a *Attack) Tick(now time.Time) { a.line.Update(a.snapshot(now)) }
+
+// Finish draws the final line with the attack's achieved rate, as the report will give it.
+func (a *Attack) Finish(achievedRate float64) {
+	if a == nil {
+		return
+	}
+	s := a.snapshot(a.line.now())
+	s.Rate = achievedRate
+	a.line.Finish(s)
+}
+
+func (a *Attack) snapshot(now time.Time) Snapshot {
+	el := now.Sub(a.began)
+	s := Snapshot{Scenario: a.scenario, Elapsed: el, Total: a.total, Requests: a.requests,
+		Errors: a.errors, Warmup: el < a.warmup}
+	if c := el - a.warmup; c > 0 && a.requests > 0 {
+		s.Rate = float64(a.requests) / c.Seconds()
+		s.P99 = a.hist.quantile(0.99)
+	}
+	return s
+}
+
+// histogram is a cumulative latency histogram with buckets 5 % apart from 1 µs: enough for a
+// live p99 to read at a glance, at the cost of one increment per result.
+type histogram struct {
+	counts [histBuckets]int64
+	n      int64
+}
+
+const (
+	histBuckets = 400 // 1µs · 1.05^400 ≈ 3 h: every client timeout fits
+	histGrowth  = 1.05
+)
+
+func (h *histogram) add(d time.Duration) {
+	i := 0
+	if us := float64(d) / float64(time.Microsecond); us > 1 {
+		i = min(int(math.Log(us)/math.Log(histGrowth))+1, histBuckets-1)
+	}
+	h.counts[i]++
+	h.n++
+}
+
+// quantile returns the upper edge of the bucket holding the q-quantile.
+func (h *histogram) quantile(q float64) time.Duration {
+	rank := int64(math.Ceil(q * float64(h.n)))
+	var seen int64
+	for i, c := range h.counts {
+		if seen += c; seen >= rank && c > 0 {
+			return time.Duration(math.Pow(histGrowth, float64(i)) * float64(time.Microsecond))
+		}
+	}
+	return 0
 }
 
 // Due reports whether Update would draw now, so a caller can skip building a costly Snapshot

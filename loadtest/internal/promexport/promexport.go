@@ -150,3 +150,31 @@ func (m *Metrics) Event(scenario, event string) {
 	}
 	m.events.WithLabelValues(scenario, event).Inc()
 }
+
+// Value returns the counter or gauge value of the series of name whose labels include every
+// one given, and whether there is one: what a dashboard query would read, for tests and checks.
+func (m *Metrics) Value(name string, labels map[string]string) (float64, bool) {
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		return 0, false
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, s := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range s.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
+				}
+			}
+			return s.GetCounter().GetValue() + s.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}

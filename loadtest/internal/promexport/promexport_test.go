@@ -8,33 +8,15 @@ import (
 	"time"
 )
 
-// value gathers the registry and returns the counter or gauge value of the series with exactly
-// these labels, and how many series the metric has; it fails the test when the series is absent.
+// value returns the value of the series with these labels; it fails the test when the series
+// is absent.
 func value(t *testing.T, m *Metrics, name string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, ok := m.Value(name, labels)
+	if !ok {
+		t.Fatalf("no series %s%v", name, labels)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, s := range mf.GetMetric() {
-			if len(s.GetLabel()) != len(labels) {
-				continue
-			}
-			for _, l := range s.GetLabel() {
-				if labels[l.GetName()] != l.GetValue() {
-					continue series
-				}
-			}
-			return s.GetCounter().GetValue() + s.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no series %s%v", name, labels)
-	return 0
+	return v
 }
 
 func seriesCount(t *testing.T, m *Metrics, name string) int {

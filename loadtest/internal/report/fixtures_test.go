@@ -97,7 +97,7 @@ func steady(verdict summary.Verdict) summary.Scenario {
 			{Name: "github.com/jackc/pgx/v5/pgproto3.(*Frontend).Receive", FlatMs: 300, FlatPct: 6, CumMs: 1200, CumPct: 24},
 			{Name: "encoding/json.(*encodeState).marshal", FlatMs: 120, FlatPct: 2.4, CumMs: 400, CumPct: 8},
 		},
-		Server: summary.ServerStats{GoroutinesBaseline: 20, GoroutinesPeak: 30, GoroutinesAfter: 20, HeapPeakBytes: 8e6, PoolAcquiredPeak: 3, DBActivePeak: 3, SettleMs: 120},
+		Server: summary.ServerStats{GoroutinesBaseline: 20, GoroutinesPeak: 30, GoroutinesAfter: 20, HeapPeakBytes: 8e6, PoolAcquiredPeak: 3, PoolMaxConns: 8, DBActivePeak: 3, SettleMs: 120},
 		Files:  map[string]string{"results": "steady.bin", "timeline": "steady.timeline.json"},
 	}
 	return s
@@ -129,12 +129,14 @@ func rampScenario() summary.Scenario {
 	s := steady(summary.Pass)
 	s.Name, s.Description = "ramp", "steps the rate up until p99 leaves the SLO"
 	s.Checks = nil
-	s.Ramp = &summary.RampStats{CapacityRate: 800, Steps: []summary.RampStep{
-		{Rate: 200, AchievedRate: 200, P99Ms: 12, WithinSLO: true},
-		{Rate: 400, AchievedRate: 399.8, P99Ms: 30, WithinSLO: true},
-		{Rate: 800, AchievedRate: 797, P99Ms: 140, ErrorRatio: 0.001, WithinSLO: true},
-		{Rate: 1600, AchievedRate: 1210, P99Ms: 900, ErrorRatio: 0.04, WithinSLO: false},
-	}}
+	s.Ramp = &summary.RampStats{CapacityRate: 800, Limit: "server",
+		StopReason: "the server saturated at 1600 req/s: p99 900.0 ms from the actual send, 1100.0 ms from the intended send; send lateness p99 30.0 ms; 1400 in flight at peak; 4.00% errors",
+		Steps: []summary.RampStep{
+			{Rate: 200, AchievedRate: 200, P99Ms: 12, P99IntendedMs: 12.5, WithinSLO: true},
+			{Rate: 400, AchievedRate: 399.8, P99Ms: 30, P99IntendedMs: 31, WithinSLO: true},
+			{Rate: 800, AchievedRate: 797, P99Ms: 140, P99IntendedMs: 150, ErrorRatio: 0.001, WithinSLO: true},
+			{Rate: 1600, AchievedRate: 1210, P99Ms: 900, P99IntendedMs: 1100, ErrorRatio: 0.04, WithinSLO: false},
+		}}
 	s.TopCPU, s.Profiles, s.Slowest = nil, nil, nil
 	return s
 }

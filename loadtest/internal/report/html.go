@@ -132,7 +132,7 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 			{"cancelled queries still running after settle", fmt.Sprint(c.StillRunning), c.StillRunning > 0},
 			{"pool acquired after settle", chart.Trim(c.PoolAcquiredAfter, 1), c.PoolAcquiredAfter > 0},
 			{"goroutines leaked (after − baseline)", chart.Trim(c.GoroutinesLeaked, 1), false},
-			{"p99 of non-cancelled requests", ms(c.NonCancelledP99Ms), false},
+			{"p99 of non-cancelled requests (from the intended send)", ms(c.NonCancelledP99Ms), false},
 		}
 	}
 	if sd := s.Shutdown; sd != nil {

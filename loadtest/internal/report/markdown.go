@@ -196,7 +196,7 @@ func (m *mdWriter) cancel(c *summary.CancelStats) {
 	m.row("cancelled queries still running after settle", fmt.Sprint(c.StillRunning))
 	m.row("pool acquired after settle", chart.Trim(c.PoolAcquiredAfter, 1))
 	m.row("goroutines leaked (after − baseline)", chart.Trim(c.GoroutinesLeaked, 1))
-	m.row("p99 of non-cancelled requests", ms(c.NonCancelledP99Ms))
+	m.row("p99 of non-cancelled requests (from the intended send)", ms(c.NonCancelledP99Ms))
 	m.p("\n")
 }
 
@@ -243,20 +243,23 @@ func (m *mdWriter) shutdown(s summary.Scenario) {
 func (m *mdWriter) ramp(r summary.Run, rs *summary.RampStats) {
 	m.p("### Ramp\n\n")
 	if rs.CapacityRate > 0 {
-		m.p("Capacity: **%s** (highest rate whose p99 stayed within the SLO of %s)\n\n", rate(rs.CapacityRate), ms(r.Settings.SLOP99Ms))
+		m.p("Capacity: **%s** (highest rate whose p99 from the intended send time stayed within the SLO of %s)\n\n", rate(rs.CapacityRate), ms(r.Settings.SLOP99Ms))
 	} else {
 		m.p("Capacity: **no rate met the SLO** of %s\n\n", ms(r.Settings.SLOP99Ms))
+	}
+	if rs.StopReason != "" {
+		m.p("Stopped by the %s: %s\n\n", mdText(rs.Limit), mdText(rs.StopReason))
 	}
 	if len(rs.Steps) == 0 {
 		return
 	}
-	m.header("rrrrl", "Target rate", "Achieved", "p99", "Errors", "Within SLO")
+	m.header("rrrrl", "Target rate", "Achieved", "p99 act / int", "Errors", "Within SLO")
 	for _, st := range rs.Steps {
 		ok := "✅ yes"
 		if !st.WithinSLO {
 			ok = "❌ no"
 		}
-		m.row(rate(st.Rate), rate(st.AchievedRate), ms(st.P99Ms), pct(st.ErrorRatio), ok)
+		m.row(rate(st.Rate), rate(st.AchievedRate), ms(st.P99Ms)+" / "+ms(st.P99IntendedMs), pct(st.ErrorRatio), ok)
 	}
 	m.p("\n")
 }
@@ -265,9 +268,13 @@ func (m *mdWriter) server(sv summary.ServerStats) {
 	if sv == (summary.ServerStats{}) {
 		return
 	}
+	pool := chart.Trim(sv.PoolAcquiredPeak, 0)
+	if sv.PoolMaxConns > 0 {
+		pool += " of " + chart.Trim(sv.PoolMaxConns, 0)
+	}
 	m.p("Server: goroutines %s → peak %s → %s after · heap peak %s · pool acquired peak %s · DB active peak %s · settle %s\n\n",
 		chart.Trim(sv.GoroutinesBaseline, 0), chart.Trim(sv.GoroutinesPeak, 0), chart.Trim(sv.GoroutinesAfter, 0),
-		bytesText(sv.HeapPeakBytes), chart.Trim(sv.PoolAcquiredPeak, 0), chart.Trim(sv.DBActivePeak, 0), msOrNever(sv.SettleMs))
+		bytesText(sv.HeapPeakBytes), pool, chart.Trim(sv.DBActivePeak, 0), msOrNever(sv.SettleMs))
 }
 
 // mdMaxRequests caps the request tables: a PR comment holds at most 65536 characters, and

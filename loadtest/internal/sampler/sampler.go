@@ -162,6 +162,7 @@ func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
 	sm.PoolAcquired = Sum(fams, "pgxpool_acquired_conns")
 	sm.PoolIdle = Sum(fams, "pgxpool_idle_conns")
 	sm.PoolTotal = Sum(fams, "pgxpool_total_conns")
+	sm.PoolMax = Sum(fams, "pgxpool_max_conns")
 	sm.Cancelled = Sum(fams, "http_server_requests_cancelled_total")
 	sm.ServerState = State(fams)
 }
@@ -223,6 +224,7 @@ func Stats(samples []summary.Sample, attackStart, attackEnd, settleAt time.Durat
 		st.GoroutinesPeak = max(st.GoroutinesPeak, s.Goroutines)
 		st.HeapPeakBytes = max(st.HeapPeakBytes, s.HeapBytes)
 		st.PoolAcquiredPeak = max(st.PoolAcquiredPeak, s.PoolAcquired)
+		st.PoolMaxConns = max(st.PoolMaxConns, s.PoolMax)
 		st.DBActivePeak = max(st.DBActivePeak, s.DBActive)
 	}
 	for _, s := range samples {
@@ -240,4 +242,4 @@ func Stats(samples []summary.Sample, attackStart, attackEnd, settleAt time.Durat
 	return st
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func ms(d time.Duration) float64 { return summary.Ms(d) }

@@ -4,142 +4,179 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
-
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
-	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
-// Cancel sends a share of requests with a bench delay longer than the client's timeout, so the
+// Cancel sends a share of requests with a bench delay longer than their client timeout, so the
 // client gives up while the query sleeps in PostgreSQL. The cancellation has to travel HTTP →
-// context → pgx → a PostgreSQL cancel. It passes when, after the settle time, the server's
-// goroutines are back at their baseline, its pool holds no connection, no cancelled query still
-// runs in PostgreSQL, and the requests that were not cancelled met the SLO.
+// context → pgx → a PostgreSQL cancel. The other requests keep the normal client timeout and are
+// judged like steady's. It passes when the server saw every cancel the client made, and after
+// the settle time its goroutines are back at their baseline, its pool holds no connection, no
+// cancelled query still runs in PostgreSQL (gone within the cleanup bound), and the requests
+// that were not held met the SLO.
 func Cancel() Scenario {
 	return Scenario{
 		Name:        "cancel",
-		Description: "a share of requests outlive the client timeout in pg_sleep; the server must clean up after the cancels",
+		Description: "a share of requests outlive their client timeout in pg_sleep; the server must clean up after the cancels",
 		Default:     true,
-		// The settle check counts the goroutines of requests, not of the client's idle
-		// keep-alive connections (one server goroutine each until IDLE_TIMEOUT, 10 s by
-		// default): an idle timeout of half the settle time closes those before the check. At
-		// the scenario's rates a busy connection is never idle that long.
 		ServerEnv: func(s Settings) []string {
-			return []string{"IDLE_TIMEOUT=" + max(s.Settle/2, 100*time.Millisecond).String()}
+			return []string{
+				// The settle check counts the goroutines of requests, not of the client's idle
+				// keep-alive connections (one server goroutine each until IDLE_TIMEOUT, 10 s by
+				// default): an idle timeout of half the settle time closes those before the
+				// check. At the scenario's rates a busy connection is never idle that long.
+				"IDLE_TIMEOUT=" + max(s.Settle/2, 100*time.Millisecond).String(),
+				// A held request keeps its connection until its cancel has reached PostgreSQL.
+				poolEnv(s, s.Rate*s.Cancel.Share, s.Cancel.Timeout+100*time.Millisecond),
+			}
 		},
 		Steps: func(s Settings) []Step {
-			return []Step{{Rate: s.Rate, Duration: s.Duration, Warmup: s.Warmup}}
+			return []Step{{Rate: s.Rate, Duration: s.Duration, Warmup: s.Warmup, HeldTimeout: s.Cancel.Timeout}}
 		},
 		Targets: func(s Settings) attack.TargetOptions {
-			return attack.TargetOptions{PostShare: s.PostShare, DelayShare: s.CancelShare, Delay: s.CancelDelay}
+			return attack.TargetOptions{PostShare: s.PostShare, DelayShare: s.Cancel.Share, Delay: s.Cancel.Delay}
 		},
-		Timeout: func(s Settings) time.Duration { return s.CancelTimeout },
-		Observe: func(r *Run, res *vegeta.Result) { r.cancel.observe(r, res) },
-		Check:   checkCancel,
+		Start: func(l *Live) Hooks {
+			c := &cancelRun{live: l}
+			return Hooks{Observe: c.observe, Check: c.check}
+		},
 	}
 }
 
-// cancelState tallies cancel's results as they arrive.
-type cancelState struct {
-	mu         sync.Mutex
-	sent       int64 // delayed requests the client gave up on
+// cancelRun tallies cancel's hits as they arrive (on the engine's goroutine; read after it).
+type cancelRun struct {
+	live       *Live
+	timeouts   int64 // client timeouts, warm-up included: each is a cancel the server must see
+	heldGiven  int64 // counted held requests the client gave up on
 	lastCancel time.Time
-	fast       []time.Duration // latencies of the requests that were not delayed
+	fast       []time.Duration // latencies from the intended send time of the counted, not held
 	fastErrors int64
 }
 
-func (c *cancelState) observe(r *Run, res *vegeta.Result) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if attack.Delayed(res) {
-		if res.Code == 0 && attack.Classify(res) == attack.ClassTimeout {
-			if c.sent == 0 {
-				r.Event("cancel_wave", "first client timeout on a delayed request")
-			}
-			c.sent++
-			c.lastCancel = res.End()
+func (c *cancelRun) observe(h *attack.Hit) {
+	timedOut := h.Code == 0 && h.Class == attack.ClassTimeout
+	if timedOut {
+		if c.timeouts == 0 {
+			c.live.Event("cancel_wave", "first client timeout")
+		}
+		c.timeouts++
+		c.lastCancel = h.End()
+	}
+	if !h.Counted {
+		return
+	}
+	if attack.Delayed(h.Result) {
+		if timedOut {
+			c.heldGiven++
 		}
 		return
 	}
-	c.fast = append(c.fast, res.Latency)
-	if res.Code == 0 || res.Code >= 400 {
+	c.fast = append(c.fast, h.IntendedLatency())
+	if h.Class != "" {
 		c.fastErrors++
 	}
 }
 
-func checkCancel(ctx context.Context, r *Run, sc *summary.Scenario) {
-	after := r.sampler.Sample(ctx, time.Since(r.start))
-	samples := r.sampler.Samples()
-	set := r.Settings
-	base := sampler.Stats(samples, r.attackStart.Sub(r.start), r.attackEnd.Sub(r.start), time.Since(r.start), set.GoroutineSlack)
-	// The server's counter from the end of the warm-up: the harness counts only the requests
-	// after it, so the warm-up's cancels must not count on the server's side either (the
-	// sampler's 100 ms grain leaves a few requests of slack).
-	var baseCancelled float64
-	for _, s := range samples {
-		if !s.ScrapeFailed && s.OffsetMs <= r.Offset(r.attackStart.Add(set.Warmup)) {
-			baseCancelled = s.Cancelled
-		}
-	}
-
-	c := &r.cancel
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *cancelRun) check(ctx context.Context, sc *summary.Scenario) {
+	l := c.live
+	set := l.Settings
+	after := l.Sampler.Sample(ctx, time.Since(l.start))
+	base := l.ServerStats(time.Now())
 	st := &summary.CancelStats{
-		CancelsSent:       c.sent,
-		CancelsSeen:       int64(after.Cancelled - baseCancelled),
-		CleanupMs:         -1,
+		CancelsSent:       c.timeouts,
+		CancelsSeen:       int64(after.Cancelled - c.cancelledBefore()),
+		CleanupMs:         c.cleanupMs(after),
 		StillRunning:      int64(after.DBSleeping),
 		PoolAcquiredAfter: after.PoolAcquired,
 		GoroutinesLeaked:  after.Goroutines - base.GoroutinesBaseline,
 		NonCancelledP99Ms: p99(c.fast),
-		DelayMs:           ms(set.CancelDelay),
-		ClientTimeoutMs:   ms(set.CancelTimeout),
-		CancelShare:       set.CancelShare,
-	}
-	if !c.lastCancel.IsZero() {
-		for _, s := range append(samples, after) {
-			if !s.DBQueryFailed && s.OffsetMs >= r.Offset(c.lastCancel) && s.DBSleeping == 0 {
-				st.CleanupMs = s.OffsetMs - r.Offset(c.lastCancel)
-				break
-			}
-		}
+		DelayMs:           ms(set.Cancel.Delay),
+		ClientTimeoutMs:   ms(set.Cancel.Timeout),
+		CancelShare:       set.Cancel.Share,
 	}
 	sc.Cancel = st
-	var fastErrRatio float64
-	if n := len(c.fast); n > 0 {
-		fastErrRatio = float64(c.fastErrors) / float64(n)
-	}
-
 	settle := fmt.Sprintf("after %s settle", set.Settle)
 	sc.Checks = append(sc.Checks,
-		check("cancels sent", c.sent > 0, "> 0 delayed requests timed out by the client", fmt.Sprint(c.sent)),
+		summary.NewCheck(summary.Validity, "cancels sent", c.heldGiven > 0,
+			"> 0 held requests given up by the client (the server honours X-Bench-Delay: BENCH_DELAY=on)", fmt.Sprint(c.heldGiven)),
 		check("server reachable "+settle, !after.ScrapeFailed, "/metrics readable", fmt.Sprint(!after.ScrapeFailed)),
+		c.seenCheck(st, after),
 		check("goroutines back at baseline "+settle, !after.ScrapeFailed && st.GoroutinesLeaked <= set.GoroutineSlack,
 			fmt.Sprintf("≤ %.0f + %.0f", base.GoroutinesBaseline, set.GoroutineSlack), fmt.Sprintf("%.0f", after.Goroutines)),
 		check("pool acquired "+settle, !after.ScrapeFailed && after.PoolAcquired == 0, "0", fmt.Sprintf("%.0f", after.PoolAcquired)),
-		check("cancelled queries still in PostgreSQL "+settle, !after.DBQueryFailed && after.DBSleeping == 0, "0",
-			dbGot(after)),
 	)
-	// "The others met their SLO": with the client timeout this short, an error among them is a
-	// request slower than the timeout, so both are performance objectives (a starved generator
-	// makes them INVALID, not FAIL).
-	for _, ch := range sloChecks(fastErrRatio, st.NonCancelledP99Ms, set) {
+	sc.Checks = append(sc.Checks, c.dbChecks(after, st, settle)...)
+	var errRatio float64
+	if n := len(c.fast); n > 0 {
+		errRatio = float64(c.fastErrors) / float64(n)
+	}
+	for _, ch := range sloChecks(errRatio, st.NonCancelledP99Ms, l) {
 		ch.Name = "non-cancelled " + ch.Name
-		ch.Kind = summary.Performance
 		sc.Checks = append(sc.Checks, ch)
 	}
 }
 
-func dbGot(s summary.Sample) string {
-	if s.DBQueryFailed {
-		return "pg_stat_activity unreadable"
+// cancelledBefore is the server's cancelled counter before the attack: the last sample before
+// it started. With the client's timeouts counted from the same start (warm-up included), the
+// two sides count the same requests.
+func (c *cancelRun) cancelledBefore() float64 {
+	var v float64
+	for _, s := range c.live.Sampler.Samples() {
+		if !s.ScrapeFailed && s.OffsetMs <= c.live.Offset(c.live.attackStart) {
+			v = s.Cancelled
+		}
 	}
-	return fmt.Sprintf("%.0f", s.DBSleeping)
+	return v
+}
+
+// seenCheck: every client timeout is a request the server must see cancelled. The slack is for
+// the race a timeout can lose: a response written in the same instant counts on the client as
+// a timeout and on the server as served.
+func (c *cancelRun) seenCheck(st *summary.CancelStats, after summary.Sample) summary.Check {
+	slack := max(2, st.CancelsSent/50)
+	diff := st.CancelsSeen - st.CancelsSent
+	return check("cancels the server saw", !after.ScrapeFailed && diff <= slack && -diff <= slack,
+		fmt.Sprintf("the client's %d ± %d", st.CancelsSent, slack),
+		fmt.Sprintf("%d (http_server_requests_cancelled_total since the attack started)", st.CancelsSeen))
+}
+
+// dbChecks read pg_stat_activity through the harness's own connection; without one they are not
+// measured (never a PASS on no data).
+func (c *cancelRun) dbChecks(after summary.Sample, st *summary.CancelStats, settle string) []summary.Check {
+	const stillName, cleanupName = "cancelled queries still in PostgreSQL ", "cleanup after the last cancel"
+	maxCleanup := c.live.Settings.Cancel.MaxCleanup
+	cleanupWant := "≤ " + maxCleanup.String()
+	switch {
+	case c.live.DB == nil:
+		why := "no database connection (-database-url)"
+		return []summary.Check{notMeasured(stillName+settle, "0", why), notMeasured(cleanupName, cleanupWant, why)}
+	case after.DBQueryFailed:
+		return []summary.Check{notMeasured(stillName+settle, "0", "pg_stat_activity unreadable"),
+			notMeasured(cleanupName, cleanupWant, "pg_stat_activity unreadable")}
+	}
+	cleanupGot := msOrNever(st.CleanupMs)
+	return []summary.Check{
+		check(stillName+settle, after.DBSleeping == 0, "0", fmt.Sprintf("%.0f", after.DBSleeping)),
+		check(cleanupName, st.CleanupMs >= 0 && st.CleanupMs <= ms(maxCleanup), cleanupWant, cleanupGot),
+	}
+}
+
+// cleanupMs is the time from the last client timeout to the first sample without a cancelled
+// query in PostgreSQL (−1: never, or nothing to clean up).
+func (c *cancelRun) cleanupMs(after summary.Sample) float64 {
+	if c.lastCancel.IsZero() || c.live.DB == nil {
+		return -1
+	}
+	from := c.live.Offset(c.lastCancel)
+	for _, s := range append(c.live.Sampler.Samples(), after) {
+		if !s.DBQueryFailed && s.OffsetMs >= from && s.DBSleeping == 0 {
+			return s.OffsetMs - from
+		}
+	}
+	return -1
 }
 
 // p99 returns the 99th percentile of ds in milliseconds (nearest rank), 0 when empty.

@@ -10,105 +10,130 @@ import (
 )
 
 // Ramp tries rising constant rates, one step after another, and reports the highest whose p99
-// and error ratio stayed within the SLO and whose generator kept up: the capacity. It passes when
-// there is one (the lowest rate met the SLO); the summary figures are those of that step.
-// The rates rise geometrically, so a wide range (a knee anywhere from 100 to several thousand
-// requests/s) is covered in a few steps, and the ramp stops at the first step past the knee:
-// a higher rate would only be slower and tell nothing more.
+// (from the intended send time) and error ratio stayed within the SLO with a generator that kept
+// up: the capacity. The rates rise geometrically, so a wide range (a knee anywhere from 100 to
+// several thousand requests/s) is covered in a few steps, and the ramp stops at the first step
+// past the knee. What stopped it is told apart: the server (slow answers to requests sent on
+// time, errors) or the generator (late sends while the server answered in time). It passes when
+// the capacity is above -min-capacity; a generator limit below that floor judges nothing
+// (INVALID).
 func Ramp() Scenario {
 	return Scenario{
 		Name:        "ramp",
 		Description: "stepped rates; capacity = the highest rate whose p99 stays under the SLO",
 		Default:     true,
+		ServerEnv:   func(s Settings) []string { return []string{poolEnv(s, 0, 0)} },
 		Steps:       rampSteps,
 		Targets:     mix,
-		Check:       func(_ context.Context, r *Run, sc *summary.Scenario) { checkRamp(r, sc) },
+		Start: func(l *Live) Hooks {
+			r := &rampRun{set: l.Settings}
+			return Hooks{AfterStep: r.afterStep, Pick: r.pick, Check: r.check, Collect: r.collect}
+		},
 	}
 }
 
 func rampSteps(s Settings) []Step {
-	n := max(1, s.RampSteps)
+	r := s.Ramp
+	n := max(1, r.Steps)
 	steps := make([]Step, n)
 	for i := range n {
-		rate := s.RampFrom
+		rate := r.From
 		if n > 1 {
-			rate *= math.Pow(s.RampTo/s.RampFrom, float64(i)/float64(n-1))
+			rate *= math.Pow(r.To/r.From, float64(i)/float64(n-1))
 		}
-		steps[i] = Step{Rate: rate, Duration: s.RampStep}
+		steps[i] = Step{Rate: rate, Duration: r.Step}
 	}
 	steps[0].Warmup = s.Warmup
 	return steps
 }
 
-// recordStep keeps one ramp step's figures and reports whether the step met the SLO with a
-// generator that kept up (false: the ramp is past its knee, or past the generator's limit).
-func (r *Run) recordStep(st Step, out attack.Outcome) bool {
-	var sc summary.Scenario
-	out.Fill(&sc)
-	valid := true
-	for _, c := range out.Checks {
-		if !c.Pass {
-			valid = false
-		}
+// rampRun records the ramp's steps as they end.
+type rampRun struct {
+	set   Settings
+	steps []summary.RampStep
+}
+
+// afterStep keeps one step's figures and reports whether the ramp goes on: the step met the
+// SLO with a generator that kept up.
+func (r *rampRun) afterStep(st Step, f attack.Figures) bool {
+	var errRatio float64
+	if f.Requests > 0 {
+		errRatio = 1 - float64(f.Successes)/float64(f.Requests)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	step := summary.RampStep{
-		Rate:         st.Rate,
-		AchievedRate: sc.AchievedRate,
-		P99Ms:        sc.Latency.P99,
-		ErrorRatio:   sc.ErrorRatio,
-		Valid:        valid,
-		WithinSLO:    valid && sc.Latency.P99 <= ms(r.Settings.SLOP99) && sc.ErrorRatio <= r.Settings.MaxErrorRate,
+		Rate:          st.Rate,
+		AchievedRate:  f.AchievedRate,
+		P99Ms:         f.Latency.P99,
+		P99IntendedMs: f.LatencyIntended.P99,
+		LatenessP99Ms: f.SendLateness.P99,
+		PeakInFlight:  f.PeakInFlight,
+		ErrorRatio:    errRatio,
+		Valid:         f.Valid(),
 	}
+	step.WithinSLO = step.Valid && step.P99IntendedMs <= ms(r.set.SLOP99) && errRatio <= r.set.MaxErrorRate
 	r.steps = append(r.steps, step)
 	return step.WithinSLO
 }
 
-// rampStats derives the capacity: the highest rate within the SLO below the first one that was
-// not (a rate past the knee that happens to pass again is noise, not capacity).
-func rampStats(steps []summary.RampStep, _ Settings) *summary.RampStats {
-	st := &summary.RampStats{Steps: steps}
-	for _, s := range steps {
-		if !s.WithinSLO {
+// pick: the figures of the capacity step stand for the ramp (the first step when none met the
+// SLO).
+func (r *rampRun) pick([]attack.Figures) int {
+	pick := 0
+	for i, st := range r.steps {
+		if !st.WithinSLO {
 			break
 		}
-		st.CapacityRate = s.Rate
+		pick = i
+	}
+	return pick
+}
+
+func (r *rampRun) collect(sc *summary.Scenario) { sc.Ramp = rampStats(r.steps, r.set) }
+
+// rampStats derives the capacity, the highest rate within the SLO below the first one that was
+// not, and what ended the ramp.
+func rampStats(steps []summary.RampStep, s Settings) *summary.RampStats {
+	st := &summary.RampStats{Steps: steps, Limit: "none", StopReason: "every step met the SLO: the capacity is at least the last rate"}
+	for _, step := range steps {
+		if !step.WithinSLO {
+			st.Limit, st.StopReason = stopReason(step, s)
+			break
+		}
+		st.CapacityRate = step.Rate
 	}
 	return st
 }
 
-func checkRamp(r *Run, sc *summary.Scenario) {
-	r.mu.Lock()
-	rs := rampStats(r.steps, r.Settings)
-	r.mu.Unlock()
-	last := 0.0
-	if len(rs.Steps) > 0 {
-		last = rs.Steps[len(rs.Steps)-1].Rate
+// stopReason tells the server's saturation from the generator's limit. The server's signals
+// come first: answers slower than the SLO from the actual send (so not the client's lateness)
+// or errors. Only when the server answered in time is a missed step the generator's: its sends
+// were late (or too few), which on a shared machine is the client starved of CPU.
+func stopReason(step summary.RampStep, s Settings) (limit, reason string) {
+	slo := ms(s.SLOP99)
+	figures := fmt.Sprintf("p99 %.1f ms from the actual send, %.1f ms from the intended send; send lateness p99 %.1f ms; %d in flight at peak; %.2f%% errors",
+		step.P99Ms, step.P99IntendedMs, step.LatenessP99Ms, step.PeakInFlight, 100*step.ErrorRatio)
+	switch {
+	case step.P99Ms > slo || step.ErrorRatio > s.MaxErrorRate:
+		return "server", fmt.Sprintf("the server saturated at %.0f req/s: %s", step.Rate, figures)
+	default:
+		return "generator", fmt.Sprintf("the generator could not keep up at %.0f req/s while the server answered in time: %s", step.Rate, figures)
 	}
-	got := fmt.Sprintf("%.0f req/s", rs.CapacityRate)
-	switch stop := firstMiss(rs.Steps); {
-	case rs.CapacityRate == last && last > 0:
-		got += " (every step met the SLO: capacity is at least this)"
-	case stop != nil && !stop.Valid:
-		got += fmt.Sprintf(" (the generator could not keep up at %.0f req/s: capacity is at least this)", stop.Rate)
+}
+
+func (r *rampRun) check(_ context.Context, sc *summary.Scenario) {
+	rs := rampStats(r.steps, r.set)
+	floor := r.set.Ramp.MinCapacity
+	got := fmt.Sprintf("%.0f req/s; %s", rs.CapacityRate, rs.StopReason)
+	want := fmt.Sprintf("> %.0f req/s with p99 ≤ %s from the intended send", floor, r.set.SLOP99)
+	if floor > 0 {
+		want = fmt.Sprintf("≥ %.0f req/s (-min-capacity) with p99 ≤ %s from the intended send", floor, r.set.SLOP99)
 	}
-	c := objective("capacity within the SLO", rs.CapacityRate > 0,
-		fmt.Sprintf("> 0 req/s with p99 ≤ %s", r.Settings.SLOP99), got)
-	// No capacity because the generator could not keep up with the first step says nothing
-	// about the server: INVALID, not FAIL.
-	if rs.CapacityRate == 0 && len(rs.Steps) > 0 && !rs.Steps[0].Valid {
+	pass := rs.CapacityRate > 0 && rs.CapacityRate >= floor
+	c := objective("capacity within the SLO", pass, want, got)
+	if !pass && rs.Limit == "generator" {
+		// The generator, not the server, ended the ramp below the floor: that says nothing
+		// about the server, INVALID rather than FAIL.
 		c.Kind = summary.Validity
 	}
 	sc.Checks = append(sc.Checks, c)
-}
-
-// firstMiss is the first step that did not meet the SLO, nil when every step did.
-func firstMiss(steps []summary.RampStep) *summary.RampStep {
-	for i := range steps {
-		if !steps[i].WithinSLO {
-			return &steps[i]
-		}
-	}
-	return nil
 }

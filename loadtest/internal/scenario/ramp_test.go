@@ -22,7 +22,7 @@ func TestRampStepsAreGeometric(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			steps := rampSteps(Settings{RampFrom: tt.from, RampTo: tt.to, RampSteps: tt.n, RampStep: time.Second, Warmup: time.Second})
+			steps := rampSteps(Settings{Ramp: RampSettings{From: tt.from, To: tt.to, Steps: tt.n, Step: time.Second}, Warmup: time.Second})
 			if len(steps) != len(tt.want) {
 				t.Fatalf("%d steps, want %d", len(steps), len(tt.want))
 			}
@@ -39,32 +39,37 @@ func TestRampStepsAreGeometric(t *testing.T) {
 }
 
 func TestRampCapacity(t *testing.T) {
+	set := Settings{SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01}
 	step := func(rate float64, within, valid bool) summary.RampStep {
 		return summary.RampStep{Rate: rate, WithinSLO: within, Valid: valid}
+	}
+	slow := func(rate float64) summary.RampStep { // the server answered slowly to sends on time
+		return summary.RampStep{Rate: rate, Valid: true, P99Ms: 900, P99IntendedMs: 950}
+	}
+	late := func(rate float64) summary.RampStep { // sends were late, answers quick
+		return summary.RampStep{Rate: rate, Valid: false, P99Ms: 2, P99IntendedMs: 300, LatenessP99Ms: 290}
+	}
+	starved := func(rate float64) summary.RampStep { // both late and slow: the server's signal wins
+		return summary.RampStep{Rate: rate, Valid: false, P99Ms: 1400, P99IntendedMs: 1500, LatenessP99Ms: 80}
 	}
 	tests := []struct {
 		name     string
 		steps    []summary.RampStep
 		capacity float64
-		miss     float64 // rate of the first miss, 0 for none
+		limit    string
 	}{
-		{"knee in the middle", []summary.RampStep{step(100, true, true), step(200, true, true), step(400, false, true)}, 200, 400},
-		{"a pass past the knee is noise", []summary.RampStep{step(100, true, true), step(200, false, true), step(400, true, true)}, 100, 200},
-		{"every step within", []summary.RampStep{step(100, true, true), step(200, true, true)}, 200, 0},
-		{"first step misses", []summary.RampStep{step(100, false, true)}, 0, 100},
-		{"generator limit", []summary.RampStep{step(100, true, true), step(200, false, false)}, 100, 200},
+		{"knee in the middle", []summary.RampStep{step(100, true, true), step(200, true, true), slow(400)}, 200, "server"},
+		{"a pass past the knee is noise", []summary.RampStep{step(100, true, true), slow(200), step(400, true, true)}, 100, "server"},
+		{"every step within", []summary.RampStep{step(100, true, true), step(200, true, true)}, 200, "none"},
+		{"first step misses", []summary.RampStep{slow(100)}, 0, "server"},
+		{"generator limit", []summary.RampStep{step(100, true, true), late(200)}, 100, "generator"},
+		{"a saturated server with a late generator is the server's", []summary.RampStep{step(100, true, true), starved(4385)}, 100, "server"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := rampStats(tt.steps, Settings{}).CapacityRate; got != tt.capacity {
-				t.Errorf("capacity = %v, want %v", got, tt.capacity)
-			}
-			miss := firstMiss(tt.steps)
-			switch {
-			case tt.miss == 0 && miss != nil:
-				t.Errorf("first miss = %+v, want none", *miss)
-			case tt.miss != 0 && (miss == nil || miss.Rate != tt.miss):
-				t.Errorf("first miss = %v, want rate %v", miss, tt.miss)
+			rs := rampStats(tt.steps, set)
+			if rs.CapacityRate != tt.capacity || rs.Limit != tt.limit {
+				t.Errorf("capacity %v, limit %q (%s); want %v, %q", rs.CapacityRate, rs.Limit, rs.StopReason, tt.capacity, tt.limit)
 			}
 		})
 	}

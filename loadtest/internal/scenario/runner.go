@@ -2,53 +2,23 @@ package scenario
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/progress"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
-	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
-
-// Server is the server a scenario loads: a process the harness started or an external target.
-// It is the harness's one seam between "we own the process" and "we only reach it over HTTP".
-type Server interface {
-	API() string   // public base URL
-	Admin() string // admin base URL (/metrics, /readyz, /debug/pprof)
-	// DBApplication is the application_name of its PostgreSQL sessions (pg_stat_activity).
-	DBApplication() string
-	// Signal sends a signal to the process; an external target returns an error.
-	Signal(os.Signal) error
-	// Exited is closed when the process exits (nil: never observed, an external target).
-	Exited() <-chan struct{}
-	ExitCode() int       // valid once Exited is closed
-	ExitedAt() time.Time // zero before the exit
-	LogTail() string     // the last lines of its output ("" when unknown)
-	// Stop ends a process the harness owns: SIGTERM, then SIGKILL after grace.
-	Stop(grace time.Duration) error
-}
-
-var (
-	_ Server = (*serverctl.Local)(nil)
-	_ Server = (*serverctl.External)(nil)
-)
-
-// Launch gives a scenario its server and a token the server accepts. In managed mode it starts
-// a fresh process with env appended to its environment; against an external target it returns
-// that target (env cannot be applied and is ignored).
-type Launch func(ctx context.Context, scenario string, env []string) (Server, string, error)
 
 // SetupError is a failure to set the run up (a server that does not start, a target that does
 // not answer, a seed that fails): the run stops and loadtest exits 2.
@@ -57,51 +27,12 @@ type SetupError struct{ Err error }
 func (e *SetupError) Error() string { return e.Err.Error() }
 func (e *SetupError) Unwrap() error { return e.Err }
 
-// Settings are the knobs of a run, defaults applied by the caller. Durations are wall time,
-// rates requests/s.
-type Settings struct {
-	Rate         float64       // steady, cancel and shutdown rate
-	Duration     time.Duration // counted attack duration of steady and cancel
-	Warmup       time.Duration // not counted, before Duration
-	Timeout      time.Duration // client timeout per request
-	SLOP99       time.Duration // p99 latency objective
-	MaxErrorRate float64       // highest error ratio that passes (0.01 = 1 %)
-	PostShare    float64       // share of POSTs in the mix (0.2)
-	Seed         int64
-	TraceSample  float64 // share of requests with a sampled traceparent
-	JaegerURL    string
-	SlowestN     int
-	// MaxLateness is the generator's validity bound: send-lateness p99 above it makes a
-	// scenario INVALID (0: the engine's default, 50 ms).
-	MaxLateness time.Duration
-
-	Settle         time.Duration // after the attack, before the settle checks (1 s)
-	GoroutineSlack float64       // goroutines over the baseline still counted as settled
-	SampleEvery    time.Duration // sampler interval (100 ms)
-	CPUProfile     time.Duration // length of the CPU profile taken during steady
-
-	CancelShare   float64       // share of cancel's requests held past the client timeout
-	CancelDelay   time.Duration // X-Bench-Delay of those requests
-	CancelTimeout time.Duration // cancel's client timeout
-
-	ShutdownDuration  time.Duration // shutdown's attack duration
-	ShutdownAt        time.Duration // SIGTERM this long after the attack starts
-	HoldShare         float64       // share of shutdown's requests held in flight
-	HoldDelay         time.Duration // their X-Bench-Delay
-	DrainTimeout      time.Duration // the server's SHUTDOWN_TIMEOUT in shutdown
-	DrainDelay        time.Duration // the server's DRAIN_DELAY in the shutdown scenarios
-	ShortDrainTimeout time.Duration // SHUTDOWN_TIMEOUT in shutdown-short-drain (< HoldDelay)
-
-	RampFrom, RampTo float64       // first and last rate of the ramp
-	RampSteps        int           // number of rates tried
-	RampStep         time.Duration // duration of each
-}
-
-// Runner runs scenarios one after another.
+// Runner runs scenarios one after another. It owns each scenario's timeline: the start and end
+// events, the running and target-rate gauges, the sampler, the crash watch.
 type Runner struct {
 	Settings  Settings
 	Launch    Launch
-	Signals   bool          // the harness owns the server process (managed mode)
+	Managed   bool          // the harness starts the server process (it may signal it)
 	DB        *pgxpool.Pool // the harness's own connection (pg_stat_activity, persisted writes); may be nil
 	Dir       string        // the run folder
 	SeedItems int           // items created through the API before the first scenario
@@ -110,63 +41,20 @@ type Runner struct {
 	Log       io.Writer // one line per scenario; nil: none
 }
 
-// Run is one scenario's state while it runs: what its disturbance and checks read and write.
-type Run struct {
-	Settings Settings
-	Server   Server
-	Token    string
-	DB       *pgxpool.Pool
-	Dir      string
-	Name     string
-	Metrics  *promexport.Metrics
+// ending is how a scenario's run ended, for the scenarios after it.
+type ending int
 
-	start       time.Time // offset 0 of the timeline
-	attackStart time.Time
-	attackEnd   time.Time
-	sampler     *sampler.Sampler
+const (
+	finished    ending = iota
+	interrupted        // Ctrl-C: the rest are not run
+	crashed            // the server died under it: the rest are skipped
+)
 
-	mu         sync.Mutex
-	events     []summary.Event
-	expectExit bool
-	profiles   []summary.Profile
-	topCPU     []summary.Function
-	steps      []summary.RampStep
-	cancel     cancelState
-	shutdown   shutdownState
-}
-
-// Event marks a moment on the scenario's timeline (and counts it in the harness metrics).
-func (r *Run) Event(name, detail string) {
-	r.mu.Lock()
-	r.events = append(r.events, summary.Event{OffsetMs: ms(time.Since(r.start)), Name: name, Detail: detail})
-	r.mu.Unlock()
-	r.Metrics.Event(r.Name, name)
-}
-
-// ExpectExit tells the crash watcher that the server is about to exit on purpose.
-func (r *Run) ExpectExit() {
-	r.mu.Lock()
-	r.expectExit = true
-	r.mu.Unlock()
-}
-
-func (r *Run) exitExpected() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.expectExit
-}
-
-// Offset returns t as milliseconds from the scenario's start.
-func (r *Run) Offset(t time.Time) float64 { return ms(t.Sub(r.start)) }
-
-// AttackStart returns when the attack (warm-up included) started.
-func (r *Run) AttackStart() time.Time { return r.attackStart }
-
-// Run runs scenarios in order and returns their summaries: one per scenario given, the ones not
-// run marked SKIPPED with the reason. It stops early on ctx cancellation (the running scenario
-// is INTERRUPTED) and after a crash (later scenarios SKIPPED). The error is a *SetupError when a
-// server could not be started or seeded; the summaries so far are still returned.
-func (rn *Runner) Run(ctx context.Context, scenarios []Scenario) ([]summary.Scenario, error) {
+// RunAll runs scenarios in order and returns their summaries: one per scenario given, the ones
+// not run marked SKIPPED with the reason. It stops early on ctx cancellation (the running
+// scenario is INTERRUPTED) and after a crash (later scenarios SKIPPED). The error is a
+// *SetupError when a server could not be started or seeded; the summaries so far are returned.
+func (rn *Runner) RunAll(ctx context.Context, scenarios []Scenario) ([]summary.Scenario, error) {
 	var out []summary.Scenario
 	skipRest := ""
 	seeded := false
@@ -178,22 +66,19 @@ func (rn *Runner) Run(ctx context.Context, scenarios []Scenario) ([]summary.Scen
 			skip(&sc, skipRest)
 		case ctx.Err() != nil:
 			skip(&sc, "not run: the run was interrupted")
-		case s.Signals && !rn.Signals:
+		case s.Signals && !rn.Managed:
 			skip(&sc, "external target: the harness cannot send signals to a server it did not start, so this scenario cannot run")
 		default:
-			if err := rn.runOne(ctx, s, &sc, !seeded); err != nil {
-				var se *SetupError
-				if errors.As(err, &se) {
-					sc.Verdict, sc.Reasons = summary.Fail, []string{firstLine(err.Error())}
-					out = append(out, sc)
-					return out, err
-				}
-				return out, err
+			end, err := rn.runOne(ctx, s, &sc, !seeded)
+			if err != nil {
+				sc.Verdict, sc.Reasons = summary.Fail, []string{firstLine(err.Error())}
+				return append(out, sc), err
 			}
 			seeded = true
-			if sc.Verdict == summary.Interrupted {
+			switch end {
+			case interrupted:
 				skipRest = "not run: the run was interrupted"
-			} else if crashed(sc) {
+			case crashed:
 				skipRest = "not run: the server crashed in " + s.Name
 			}
 		}
@@ -209,255 +94,308 @@ func skip(sc *summary.Scenario, reason string) {
 	sc.Verdict, sc.Reasons = summary.Skipped, []string{reason}
 }
 
-func crashed(sc summary.Scenario) bool {
-	for _, e := range sc.Events {
-		if e.Name == "crash" {
-			return true
+// runOne runs one scenario into sc: launch, baseline, attack, settle and judge, collect. Only
+// set-up failures are returned; everything else is a verdict on sc.
+func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, seed bool) (ending, error) {
+	l, err := rn.launch(ctx, s, seed)
+	if err != nil {
+		if ctx.Err() != nil { // Ctrl-C while the server was starting: an interrupt, not a set-up failure
+			sc.Verdict, sc.Reasons = summary.Interrupted, []string{"interrupted while the server was starting"}
+			return interrupted, nil
 		}
+		return finished, &SetupError{fmt.Errorf("scenario %s: %w", s.Name, err)}
 	}
-	return false
+	if p := l.Server.Process; p != nil {
+		defer func() { _ = p.Stop(5 * time.Second) }()
+	}
+	stopSampling := rn.sample(ctx, l)
+	defer stopSampling()
+
+	// A few samples before the attack make the baseline (goroutines of an idle server).
+	if !sleep(ctx, 3*l.Settings.SampleEvery+l.Settings.SampleEvery/2) {
+		sc.Verdict, sc.Reasons = summary.Interrupted, []string{"interrupted before the attack"}
+		return interrupted, nil
+	}
+	var h Hooks
+	if s.Start != nil {
+		h = s.Start(l)
+	}
+	run, err := rn.attack(ctx, s, l, h)
+	if err != nil {
+		return finished, err
+	}
+	// Settle: the server gets the settle time to clean up after the load before the checks
+	// that read its state (goroutines, pool, pg_stat_activity).
+	settled := sleep(ctx, l.Settings.Settle)
+	settleAt := time.Now()
+	crash := run.watch.end()
+	rn.judge(ctx, s, l, h, run, crash, settled, sc)
+	stopSampling()
+	rn.collect(l, h, settleAt, sc)
+	switch {
+	case crash != nil:
+		return crashed, nil
+	case sc.Verdict == summary.Interrupted:
+		return interrupted, nil
+	}
+	return finished, nil
 }
 
-// runOne runs one scenario into sc. Only set-up failures are returned; everything else is a
-// verdict on sc.
-func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, seed bool) error {
+// launch starts (or targets) the scenario's server and seeds it before the first scenario.
+func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, error) {
 	set := rn.Settings
 	var env []string
 	if s.ServerEnv != nil {
 		env = s.ServerEnv(set)
 	}
-	srv, token, err := rn.Launch(ctx, s.Name, env)
+	srv, err := rn.Launch(ctx, s.Name, env)
 	if err != nil {
-		if ctx.Err() != nil { // Ctrl-C while the server was starting: an interrupt, not a set-up failure
-			sc.Verdict, sc.Reasons = summary.Interrupted, []string{"interrupted while the server was starting"}
-			return nil
-		}
-		return &SetupError{fmt.Errorf("scenario %s: %w", s.Name, err)}
+		return nil, err
 	}
-	defer func() { _ = srv.Stop(5 * time.Second) }()
 	if seed && rn.SeedItems > 0 {
-		if err := Seed(ctx, srv.API(), token, rn.SeedItems); err != nil {
-			if ctx.Err() != nil {
-				sc.Verdict, sc.Reasons = summary.Interrupted, []string{"interrupted while seeding"}
-				return nil
+		if err := Seed(ctx, srv.API(), srv.Token, rn.SeedItems); err != nil {
+			if srv.Process != nil {
+				_ = srv.Process.Stop(5 * time.Second)
+				err = fmt.Errorf("seed %s: %w\n%s", srv.API(), err, srv.Process.LogTail())
 			}
-			return &SetupError{fmt.Errorf("seed %s: %w\n%s", srv.API(), err, srv.LogTail())}
+			return nil, err
 		}
 	}
-
-	r := &Run{Settings: set, Server: srv, Token: token, DB: rn.DB, Dir: rn.Dir, Name: s.Name, Metrics: rn.Metrics,
-		start: time.Now()}
+	var db sampler.Querier
 	if rn.DB != nil {
-		r.sampler = sampler.New(srv.Admin(), rn.DB, srv.DBApplication(), set.SampleEvery)
-	} else {
-		r.sampler = sampler.New(srv.Admin(), nil, "", set.SampleEvery)
+		db = rn.DB
 	}
-	sampleCtx, stopSampling := context.WithCancel(context.WithoutCancel(ctx))
+	return &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, metrics: rn.Metrics,
+		Sampler: sampler.New(srv.Admin(), db, srv.DBApplication(), set.SampleEvery), start: time.Now()}, nil
+}
+
+// sample runs the sampler from the run's start until the returned func is called (idempotent).
+func (rn *Runner) sample(ctx context.Context, l *Live) func() {
+	sampleCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { r.sampler.Run(sampleCtx, r.start) })
-	defer func() { stopSampling(); wg.Wait() }()
+	wg.Go(func() { l.Sampler.Run(sampleCtx, l.start) })
+	return sync.OnceFunc(func() { stop(); wg.Wait() })
+}
 
-	// A few samples before the attack make the baseline (goroutines of an idle server).
-	if !sleep(ctx, 3*set.SampleEvery+set.SampleEvery/2) {
-		sc.Verdict, sc.Reasons = summary.Interrupted, []string{"interrupted before the attack"}
-		return nil
-	}
+// attackRun is what the attack of one scenario left for the judge.
+type attackRun struct {
+	figs       []attack.Figures
+	files      []string
+	cut        bool // interrupted before its end (Ctrl-C or a crash)
+	disturbErr error
+	watch      *crashWatch
+}
 
-	// The attack stops on Ctrl-C (ctx) or when the server dies under it (crash).
+// attack runs the scenario's steps one after another, its disturbance beside them, and stops
+// on Ctrl-C (ctx) or when the server dies under it.
+func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (attackRun, error) {
 	attackCtx, stopAttack := context.WithCancel(ctx)
 	defer stopAttack()
-	var crash string
-	var crashMu sync.Mutex
-	watchDone := make(chan struct{})
-	var stopWatch sync.Once
-	endWatch := func() { stopWatch.Do(func() { close(watchDone) }) }
-	defer endWatch()
-	wg.Go(func() {
-		select {
-		case <-srv.Exited():
-			if r.exitExpected() {
-				return
-			}
-			msg := fmt.Sprintf("server exited unexpectedly (code %d) %.1fs into the scenario", srv.ExitCode(), time.Since(r.start).Seconds())
-			if tail := lastLine(srv.LogTail()); tail != "" {
-				msg += "; last log line: " + tail
-			}
-			crashMu.Lock()
-			crash = msg
-			crashMu.Unlock()
-			r.Event("crash", fmt.Sprintf("exit code %d", srv.ExitCode()))
-			stopAttack()
-		case <-watchDone:
-		}
-	})
-
-	r.attackStart = time.Now()
-	sc.StartedAt = r.attackStart.UTC()
-	r.Event("start", "")
+	run := attackRun{watch: watchCrash(l, stopAttack)}
+	l.attackStart = time.Now()
+	l.Event(promexport.EventStart, "")
 	rn.Metrics.Running(s.Name, true)
-	var disturbErr error
-	disturbDone := make(chan struct{})
-	if s.Disturb != nil {
-		go func() {
-			defer close(disturbDone)
-			disturbErr = s.Disturb(attackCtx, r)
-		}()
-	} else {
-		close(disturbDone)
-	}
-
-	steps := s.Steps(set)
-	timeout := set.Timeout
-	if s.Timeout != nil {
-		timeout = s.Timeout(set)
-	}
-	opts := s.Targets(set)
-	opts.BaseURL, opts.Token, opts.Seed, opts.TraceSample = srv.API(), token, set.Seed, set.TraceSample
-	var outs []attack.Outcome
-	var files []string
-	interrupted := false
+	joinDisturb := disturb(attackCtx, h.Disturb)
+	steps := s.Steps(l.Settings)
 	for i, st := range steps {
 		file := s.Name + ".bin"
 		if len(steps) > 1 {
 			file = fmt.Sprintf("%s.step%d.bin", s.Name, i+1)
 		}
-		rn.Metrics.SetTargetRate(s.Name, st.Rate)
-		out, err := attack.Run(attackCtx, attack.Config{
-			Scenario:       s.Name,
-			Pacer:          vegeta.ConstantPacer{Freq: max(1, int(st.Rate+0.5)), Per: time.Second},
-			Duration:       st.Duration,
-			Warmup:         st.Warmup,
-			Targeter:       attack.NewTargeter(opts),
-			Timeout:        timeout,
-			KeepAlive:      true, // a real client reuses connections; the shutdown race depends on it
-			ResultsPath:    filepath.Join(rn.Dir, file),
-			JaegerURL:      set.JaegerURL,
-			SlowestN:       set.SlowestN,
-			MaxLatenessP99: set.MaxLateness,
-			OnResult:       observer(s, r),
-			Progress:       rn.Progress,
-			Metrics:        rn.Metrics,
-		})
+		f, err := rn.step(attackCtx, s, l, h, st, file)
 		if err != nil {
 			stopAttack()
-			<-disturbDone
-			return &SetupError{fmt.Errorf("scenario %s: attack: %w", s.Name, err)}
+			joinDisturb()
+			run.watch.end()
+			return run, &SetupError{fmt.Errorf("scenario %s: attack: %w", s.Name, err)}
 		}
-		outs = append(outs, out)
-		files = append(files, file)
-		withinSLO := true
-		if len(steps) > 1 {
-			withinSLO = r.recordStep(st, out)
-		}
-		if out.Interrupted || attackCtx.Err() != nil {
-			interrupted = true
+		run.figs, run.files = append(run.figs, f), append(run.files, file)
+		more := h.AfterStep == nil || h.AfterStep(st, f)
+		if f.Interrupted || attackCtx.Err() != nil {
+			run.cut = true
 			break
 		}
-		if !withinSLO {
-			break // past the knee: higher rates would only be slower
+		if !more {
+			break
 		}
 	}
-	r.attackEnd = time.Now()
+	l.attackEnd = time.Now()
 	rn.Metrics.Running(s.Name, false)
-	<-disturbDone
-	r.Event("end", "")
+	run.disturbErr = joinDisturb()
+	l.Event(promexport.EventEnd, "")
+	return run, nil
+}
 
-	// Settle: the server gets the settle time to clean up after the load before the checks
-	// that read its state (goroutines, pool, pg_stat_activity).
-	settled := sleep(ctx, set.Settle)
-	settleAt := time.Now()
+// step runs one constant-rate attack, its hits fanned out to the live line, the harness metrics
+// and the scenario's observer.
+func (rn *Runner) step(ctx context.Context, s Scenario, l *Live, h Hooks, st Step, file string) (attack.Figures, error) {
+	set := l.Settings
+	rn.Metrics.SetTargetRate(s.Name, st.Rate)
+	var consumers []attack.Consumer
+	live := rn.Progress.Attack(s.Name, st.Warmup, st.Duration)
+	if live != nil {
+		consumers = append(consumers, live)
+	}
+	if m := rn.Metrics; m != nil {
+		consumers = append(consumers, attack.ConsumerFunc(func(h *attack.Hit) { m.Result(s.Name, h.Code, h.Class, h.Latency) }))
+	}
+	if h.Observe != nil {
+		consumers = append(consumers, attack.ConsumerFunc(h.Observe))
+	}
+	opts := s.Targets(set)
+	opts.BaseURL, opts.Token, opts.Seed, opts.TraceSample = l.Server.API(), l.Server.Token, set.Seed, set.TraceSample
+	timeout := cmpOr(st.Timeout, set.Timeout)
+	f, err := attack.Attack(ctx, attack.Config{
+		Scenario:       s.Name,
+		Pacer:          vegeta.ConstantPacer{Freq: max(1, int(st.Rate+0.5)), Per: time.Second},
+		Duration:       st.Duration,
+		Warmup:         st.Warmup,
+		Targeter:       attack.NewTargeter(opts),
+		Timeout:        timeout,
+		HeldTimeout:    cmpOr(st.HeldTimeout, timeout),
+		KeepAlive:      true, // a real client reuses connections; the shutdown race depends on it
+		ResultsPath:    filepath.Join(l.Dir, file),
+		Origin:         l.start,
+		JaegerURL:      set.JaegerURL,
+		SlowestN:       set.SlowestN,
+		MaxLatenessP99: set.MaxLateness,
+	}, consumers...)
+	live.Finish(f.AchievedRate)
+	return f, err
+}
 
-	pick := pickOutcome(r, outs)
-	outs[pick].Fill(sc)
-	sc.Checks = append(sc.Checks, outs[pick].Checks...)
-	sc.Files = map[string]string{"results": files[pick], "timeline": s.Name + ".timeline.json"}
-	for i, f := range files {
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// disturb starts fn beside the attack; the returned func waits for it and returns its error.
+func disturb(ctx context.Context, fn func(context.Context) error) func() error {
+	if fn == nil {
+		return func() error { return nil }
+	}
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err = fn(ctx)
+	}()
+	return func() error { <-done; return err }
+}
+
+// judge fills sc from the step that stands for the scenario and, unless the run was cut, turns
+// its checks into the verdict.
+func (rn *Runner) judge(ctx context.Context, s Scenario, l *Live, h Hooks, run attackRun, crash *crashError, settled bool, sc *summary.Scenario) {
+	pick := len(run.figs) - 1
+	if h.Pick != nil {
+		pick = h.Pick(run.figs)
+	}
+	f := run.figs[pick]
+	f.Fill(sc)
+	sc.Checks = append(sc.Checks, f.Checks...)
+	sc.Files = map[string]string{"results": run.files[pick], "timeline": s.Name + ".timeline.json"}
+	for i, file := range run.files {
 		if i != pick {
-			sc.Files[fmt.Sprintf("results_step%d", i+1)] = f
+			sc.Files[fmt.Sprintf("results_step%d", i+1)] = file
 		}
 	}
-	crashMu.Lock()
-	crashMsg := crash
-	crashMu.Unlock()
-	switch {
-	case ctx.Err() != nil || (interrupted && crashMsg == "") || !settled:
+	if ctx.Err() != nil || (run.cut && crash == nil) || !settled {
 		// Ctrl-C: keep the figures, no checks on a cut run.
 		sc.Verdict = summary.Interrupted
 		sc.Reasons = []string{"interrupted: the attack was stopped before its end"}
-	default:
-		if s.Check != nil {
-			s.Check(ctx, r, sc)
-		}
-		if disturbErr != nil {
-			sc.Checks = append(sc.Checks, check("disturbance", false, "ran", disturbErr.Error()))
-		}
-		if crashMsg != "" {
-			sc.Checks = append([]summary.Check{check("server alive", false, "running until the scenario ends", crashMsg)}, sc.Checks...)
-		}
-		judge(sc)
-		if crashMsg != "" && sc.Verdict != summary.Fail {
-			// A crash is the server's failure even when the cut attack also looks invalid.
-			sc.Verdict = summary.Fail
-		}
+		return
 	}
-
-	endWatch()
-	stopSampling()
-	wg.Wait()
-	samples := r.sampler.Samples()
-	sc.Timeline = samples
-	r.mu.Lock()
-	sc.Events = append([]summary.Event(nil), r.events...)
-	sc.Profiles, sc.TopCPU = r.profiles, r.topCPU
-	if len(r.steps) > 0 {
-		sc.Ramp = rampStats(r.steps, set)
+	if h.Check != nil {
+		h.Check(ctx, sc)
 	}
-	r.mu.Unlock()
-	sc.Server = sampler.Stats(samples, r.attackStart.Sub(r.start), r.attackEnd.Sub(r.start), settleAt.Sub(r.start), set.GoroutineSlack)
-	if err := writeTimeline(filepath.Join(rn.Dir, sc.Files["timeline"]), sc); err != nil {
-		sc.Reasons = append(sc.Reasons, err.Error())
+	if run.disturbErr != nil {
+		sc.Checks = append(sc.Checks, check("disturbance", false, "ran", run.disturbErr.Error()))
 	}
-	return nil
+	if crash != nil {
+		sc.Checks = append([]summary.Check{check("server alive", false, "running until the scenario ends", crash.Error())}, sc.Checks...)
+	}
+	sc.Verdict, sc.Reasons = summary.Judge(sc.Checks)
+	if crash != nil {
+		// A crash is the server's failure even when the cut attack also looks invalid.
+		sc.Verdict = summary.Fail
+	}
 }
 
-// pickOutcome chooses the step whose figures stand for the scenario: the only one, or for the
-// ramp the highest rate within the SLO (the capacity), else the first.
-func pickOutcome(r *Run, outs []attack.Outcome) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	// The same rule as rampStats: the last step of the unbroken run from the first that met
-	// the SLO.
-	pick := 0
-	for i, st := range r.steps {
-		if !st.WithinSLO || i >= len(outs) {
-			break
-		}
-		pick = i
+// collect adds the timeline, the events and the scenario's own figures to sc and writes the
+// timeline file.
+func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scenario) {
+	sc.Timeline = l.Sampler.Samples()
+	sc.Events = l.Events()
+	sc.Server = l.ServerStats(settleAt)
+	if h.Collect != nil {
+		h.Collect(sc)
 	}
-	return pick
-}
-
-// observer returns the attack's per-result hook: the scenario's own tallies, if it has any.
-func observer(s Scenario, r *Run) func(*vegeta.Result) {
-	if s.Observe == nil {
-		return nil
-	}
-	return func(res *vegeta.Result) { s.Observe(r, res) }
-}
-
-func writeTimeline(path string, sc *summary.Scenario) error {
-	b, err := json.MarshalIndent(struct {
+	err := atomicfile.WriteJSON(filepath.Join(rn.Dir, sc.Files["timeline"]), struct {
 		Scenario string           `json:"scenario"`
 		Samples  []summary.Sample `json:"samples"`
 		Events   []summary.Event  `json:"events"`
-	}{sc.Name, sc.Timeline, sc.Events}, "", " ")
+	}{sc.Name, sc.Timeline, sc.Events})
 	if err != nil {
-		return fmt.Errorf("encode timeline: %w", err)
+		sc.Reasons = append(sc.Reasons, fmt.Sprintf("write timeline: %v", err))
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("write timeline: %w", err)
+}
+
+// crashError is the server dying under a scenario that did not expect it to exit.
+type crashError struct {
+	code    int
+	after   time.Duration // since the scenario's start
+	lastLog string
+}
+
+func (c *crashError) Error() string {
+	msg := fmt.Sprintf("server exited unexpectedly (code %d) %.1fs into the scenario", c.code, c.after.Seconds())
+	if c.lastLog != "" {
+		msg += "; last log line: " + c.lastLog
 	}
-	return nil
+	return msg
+}
+
+// crashWatch watches the server process during a scenario and stops the attack when it dies.
+type crashWatch struct {
+	stop  chan struct{}
+	done  chan struct{}
+	crash *crashError
+}
+
+func watchCrash(l *Live, stopAttack func()) *crashWatch {
+	w := &crashWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	p := l.Server.Process
+	if p == nil {
+		close(w.done)
+		return w
+	}
+	go func() {
+		defer close(w.done)
+		select {
+		case <-p.Exited():
+			if l.exitExpected() {
+				return
+			}
+			w.crash = &crashError{code: p.ExitCode(), after: time.Since(l.start), lastLog: lastLine(p.LogTail())}
+			l.Event("crash", fmt.Sprintf("exit code %d", p.ExitCode()))
+			stopAttack()
+		case <-w.stop:
+		}
+	}()
+	return w
+}
+
+// end stops watching and returns the crash, if there was one. It may be called more than once.
+func (w *crashWatch) end() *crashError {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+	return w.crash
 }
 
 // sleep waits d or until ctx is done; it reports whether the whole d passed.
@@ -476,22 +414,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func lastLine(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '\n' {
-		s = s[:len(s)-1]
-	}
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '\n' {
-			return s[i+1:]
-		}
-	}
-	return s
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
 func firstLine(s string) string {
-	for i := range len(s) {
-		if s[i] == '\n' {
-			return s[:i]
-		}
-	}
-	return s
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

@@ -3,7 +3,8 @@
 // (profiles, SIGTERM, ...), and checks that turn the figures into a verdict.
 //
 // A Scenario is a value of one type. All of them are listed in All, in run order; adding one is
-// a constructor in its own file and a line there.
+// a constructor in its own file and a line there. What a scenario does during one run lives in
+// the Hooks its Start returns, around state of its own.
 package scenario
 
 import (
@@ -12,8 +13,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -35,17 +34,9 @@ type Scenario struct {
 	Steps func(s Settings) []Step
 	// Targets is the request mix; BaseURL, Token, Seed and TraceSample are filled by the runner.
 	Targets func(s Settings) attack.TargetOptions
-	// Timeout is the client's per-request timeout (0: Settings.Timeout).
-	Timeout func(s Settings) time.Duration
-	// Observe sees every result as it arrives (nil: nothing to tally). It may be called from
-	// several goroutines at once.
-	Observe func(r *Run, res *vegeta.Result)
-	// Disturb runs beside the attack (nil: none) and is joined before the checks. Its error
-	// fails the scenario with the reason.
-	Disturb func(ctx context.Context, r *Run) error
-	// Check judges the scenario once the attack is over and the settle time has passed: it
-	// appends Checks and fills its own stats on sc.
-	Check func(ctx context.Context, r *Run, sc *summary.Scenario)
+	// Start is called once the server is up and its baseline taken, and returns what the
+	// scenario does during this run (nil: only the attack and its validity checks).
+	Start func(l *Live) Hooks
 }
 
 // Step is one attack at a constant rate.
@@ -53,6 +44,28 @@ type Step struct {
 	Rate     float64       // requests/s
 	Duration time.Duration // counted
 	Warmup   time.Duration // run before Duration, not counted
+	Timeout  time.Duration // client timeout (0: Settings.Timeout)
+	// HeldTimeout is the client timeout of the requests that carry a bench delay (0: Timeout).
+	HeldTimeout time.Duration
+}
+
+// Hooks are what a scenario does during one run, around state of its own. Every field may be
+// nil.
+type Hooks struct {
+	// Observe sees every hit (warm-up ones too: Hit.Counted) in arrival order, on the attack
+	// engine's goroutine.
+	Observe func(*attack.Hit)
+	// Disturb runs beside the attack and is joined before the checks; its error fails the
+	// scenario with the reason.
+	Disturb func(ctx context.Context) error
+	// AfterStep sees each step's figures; false ends the attack (the ramp past its knee).
+	AfterStep func(st Step, f attack.Figures) bool
+	// Pick chooses the step whose figures stand for the scenario (nil: the last one run).
+	Pick func(figs []attack.Figures) int
+	// Check judges after the settle time, unless the run was cut: it appends checks to sc.
+	Check func(ctx context.Context, sc *summary.Scenario)
+	// Collect adds the scenario's own figures to sc (profiles, ramp steps), cut run or not.
+	Collect func(sc *summary.Scenario)
 }
 
 // All returns every scenario in run order. This list is the one place scenarios are named.
@@ -71,13 +84,7 @@ func All() []Scenario {
 func Select(names []string) ([]Scenario, error) {
 	all := All()
 	if len(names) == 0 {
-		var out []Scenario
-		for _, s := range all {
-			if s.Default {
-				out = append(out, s)
-			}
-		}
-		return out, nil
+		return slices.DeleteFunc(all, func(s Scenario) bool { return !s.Default }), nil
 	}
 	known := make([]string, 0, len(all))
 	for _, s := range all {
@@ -88,17 +95,8 @@ func Select(names []string) ([]Scenario, error) {
 			return nil, fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(known, ", "))
 		}
 	}
-	var out []Scenario
-	for _, s := range all {
-		if slices.Contains(names, s.Name) {
-			out = append(out, s)
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(all, func(s Scenario) bool { return !slices.Contains(names, s.Name) }), nil
 }
-
-// judge sets sc's verdict and reasons from its checks (summary.Judge).
-func judge(sc *summary.Scenario) { sc.Verdict, sc.Reasons = summary.Judge(sc.Checks) }
 
 // check builds a correctness Check.
 func check(name string, pass bool, want, got string) summary.Check {
@@ -110,6 +108,12 @@ func objective(name string, pass bool, want, got string) summary.Check {
 	return summary.NewCheck(summary.Performance, name, pass, want, got)
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+// notMeasured is a check the harness could not make (no database, no data): it is never a PASS,
+// and it says why. The scenario is then INVALID, not judged on what was not seen.
+func notMeasured(name, want, why string) summary.Check {
+	return summary.NewCheck(summary.Validity, name, false, want, "not measured: "+why)
+}
+
+func ms(d time.Duration) float64 { return summary.Ms(d) }
 
 func fmtMs(v float64) string { return fmt.Sprintf("%.1fms", v) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 
@@ -69,6 +70,7 @@ type harness struct {
 	mu      sync.Mutex
 	started []*serverctl.Local
 	runner  *Runner
+	metrics *promexport.Metrics
 }
 
 func newHarness(t *testing.T, set Settings, extraEnv ...string) *harness {
@@ -86,18 +88,19 @@ func newHarness(t *testing.T, set Settings, extraEnv ...string) *harness {
 	}
 	t.Cleanup(db.Close)
 	h := &harness{}
-	h.runner = &Runner{Settings: set, Signals: true, DB: db, Dir: t.TempDir(), SeedItems: 20,
-		Launch: func(ctx context.Context, _ string, env []string) (Server, string, error) {
+	h.metrics = promexport.New()
+	h.runner = &Runner{Settings: set, Managed: true, DB: db, Dir: t.TempDir(), SeedItems: 20, Metrics: h.metrics,
+		Launch: func(ctx context.Context, _ string, env []string) (Server, error) {
 			l, err := serverctl.Start(ctx, serverctl.Config{Bin: bin, DatabaseURL: dsn,
 				Env: append(append([]string{"BENCH_DELAY=on"}, extraEnv...), env...)})
 			if err != nil {
-				return nil, "", err
+				return Server{}, err
 			}
 			h.mu.Lock()
 			h.started = append(h.started, l)
 			h.mu.Unlock()
 			tok, err := l.Token(ctx, "test")
-			return l, tok, err
+			return Server{Target: l, Process: l, Token: tok}, err
 		}}
 	t.Cleanup(func() {
 		for _, l := range h.started {
@@ -113,7 +116,7 @@ func (h *harness) run(t *testing.T, ctx context.Context, names ...string) []summ
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := h.runner.Run(ctx, scs)
+	out, err := h.runner.RunAll(ctx, scs)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -141,10 +144,10 @@ func short() Settings {
 		// INVALID case sets its own bound.
 		MaxLateness: 500 * time.Millisecond,
 		Settle:      time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: time.Second,
-		CancelShare: 0.05, CancelDelay: 3 * time.Second, CancelTimeout: 200 * time.Millisecond,
-		ShutdownDuration: 3 * time.Second, ShutdownAt: time.Second, HoldShare: 0.1, HoldDelay: time.Second,
-		DrainTimeout: 5 * time.Second, DrainDelay: 200 * time.Millisecond, ShortDrainTimeout: 100 * time.Millisecond,
-		RampFrom: 20, RampTo: 60, RampSteps: 2, RampStep: time.Second,
+		Cancel: CancelSettings{Share: 0.05, Delay: 3 * time.Second, Timeout: 200 * time.Millisecond, MaxCleanup: time.Second},
+		Shutdown: ShutdownSettings{Duration: 3 * time.Second, At: time.Second, HoldShare: 0.1, HoldDelay: time.Second,
+			DrainTimeout: 5 * time.Second, DrainDelay: 200 * time.Millisecond, ShortDrainTimeout: 100 * time.Millisecond},
+		Ramp: RampSettings{From: 20, To: 60, Steps: 2, Step: time.Second},
 	}
 }
 
@@ -195,6 +198,55 @@ func TestHealthyServerPasses(t *testing.T) {
 	if ramp.Ramp == nil || len(ramp.Ramp.Steps) != 2 || (ramp.Ramp.CapacityRate <= 0 && !generatorOnly(ramp)) {
 		t.Errorf("ramp = %+v, want 2 steps and a capacity", ramp.Ramp)
 	}
+	for _, sc := range out {
+		onOneClock(t, sc)
+		if sc.Server.PoolMaxConns < defaultPool {
+			t.Errorf("%s: pool of %v connections, want at least the default %d", sc.Name, sc.Server.PoolMaxConns, defaultPool)
+		}
+		for _, ev := range []string{"start", "end"} {
+			if got := gathered(t, h.metrics, "loadtest_events_total", sc.Name, ev); got != 1 {
+				t.Errorf("%s: loadtest_events_total{event=%q} = %v, want 1", sc.Name, ev, got)
+			}
+		}
+	}
+}
+
+// onOneClock: every offset of a scenario counts from one origin, so its latency windows and
+// slowest requests lie between its start and end events (a window indexed from the counted
+// start, not the scenario's, ended seconds before the end marker in the plots).
+func onOneClock(t *testing.T, sc summary.Scenario) {
+	t.Helper()
+	var start, end float64 = -1, -1
+	for _, e := range sc.Events {
+		switch e.Name {
+		case "start":
+			start = e.OffsetMs
+		case "end":
+			end = e.OffsetMs
+		}
+	}
+	if start < 0 || end < 0 || len(sc.Windows) == 0 {
+		t.Errorf("%s: start %v, end %v, %d windows", sc.Name, start, end, len(sc.Windows))
+		return
+	}
+	first, last := sc.Windows[0], sc.Windows[len(sc.Windows)-1]
+	// The last window is filled by hits due up to its end; the end event comes after their
+	// answers, so within a second of the window's end at most.
+	if first.StartMs < start || last.StartMs+1000 > end+50 || last.StartMs+1000 < end-1500 {
+		t.Errorf("%s: windows %.0f..%.0f ms, events start %.0f end %.0f: not on one clock", sc.Name, first.StartMs, last.StartMs+1000, start, end)
+	}
+	for _, r := range sc.Slowest {
+		if r.OffsetMs < start || r.OffsetMs > end {
+			t.Errorf("%s: slowest request sent at %.0f ms, outside start %.0f .. end %.0f", sc.Name, r.OffsetMs, start, end)
+		}
+	}
+}
+
+// gathered returns the value of the series of name with the given scenario and event labels.
+func gathered(t *testing.T, m *promexport.Metrics, name, scenario, event string) float64 {
+	t.Helper()
+	v, _ := m.Value(name, map[string]string{"scenario": scenario, "event": event})
+	return v
 }
 
 // generatorOnly reports whether sc is INVALID with every failed check a validity check.
@@ -243,6 +295,16 @@ func TestVerdictsFail(t *testing.T) {
 			verdict: summary.Fail, reason: "forced shutdown: exit 3"},
 		{name: "SLO below real latency", scenario: "steady",
 			settings: func(s *Settings) { s.SLOP99 = time.Microsecond }, verdict: summary.Fail, reason: "p99 latency"},
+		{name: "capacity below the floor", scenario: "ramp",
+			settings: func(s *Settings) { s.Ramp.MinCapacity = 1e6 }, verdict: summary.Fail, reason: "capacity within the SLO"},
+		{name: "a starved pool fails cancel", scenario: "cancel",
+			settings: func(s *Settings) {
+				s.Pool, s.Cancel.Timeout, s.Cancel.Share, s.SLOP99 = 1, time.Second, 0.2, 200*time.Millisecond
+			},
+			verdict: summary.Fail, reason: "pool was exhausted"},
+		{name: "a starved pool fails shutdown", scenario: "shutdown",
+			settings: func(s *Settings) { s.Pool, s.SLOP99 = 1, 200*time.Millisecond },
+			verdict:  summary.Fail, reason: "pool was exhausted"},
 		{name: "rate the generator cannot reach", scenario: "steady",
 			settings: func(s *Settings) {
 				s.Rate, s.Duration, s.Warmup, s.Timeout = 20000, time.Second, 0, 2*time.Second
@@ -350,13 +412,25 @@ func TestSelect(t *testing.T) {
 
 func TestExternalSkipsSignals(t *testing.T) {
 	scs, _ := Select([]string{"shutdown"})
-	rn := &Runner{Signals: false, Launch: func(context.Context, string, []string) (Server, string, error) {
+	rn := &Runner{Managed: false, Launch: func(context.Context, string, []string) (Server, error) {
 		t.Fatal("launched a server for a scenario that must be skipped")
-		return nil, "", nil
+		return Server{}, nil
 	}}
-	out, err := rn.Run(context.Background(), scs)
+	out, err := rn.RunAll(context.Background(), scs)
 	if err != nil || out[0].Verdict != summary.Skipped || !strings.Contains(reasons(out[0]), "cannot send signals") {
 		t.Fatalf("shutdown against an external target: %+v, %v", out, err)
+	}
+}
+
+// TestNoDatabaseIsNotMeasured: against a target without the harness's own database connection,
+// cancel cannot see pg_stat_activity. That is "not measured" (INVALID), never a PASS on a nil
+// database read as "0 queries still running".
+func TestNoDatabaseIsNotMeasured(t *testing.T) {
+	h := newHarness(t, short())
+	h.runner.DB = nil
+	out := h.run(t, context.Background(), "cancel")
+	if out[0].Verdict == summary.Pass || !strings.Contains(reasons(out[0]), "not measured: no database connection") {
+		t.Fatalf("cancel without a database: %s (%s); want not measured", out[0].Verdict, reasons(out[0]))
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -27,7 +28,7 @@ import (
 func Shutdown() Scenario {
 	return shutdownScenario("shutdown",
 		"steady load + held requests, SIGTERM mid-attack: graceful drain, no accepted request lost, every 201 persisted",
-		true, func(s Settings) time.Duration { return s.DrainTimeout })
+		true, func(s Settings) time.Duration { return s.Shutdown.DrainTimeout })
 }
 
 // ShutdownShortDrain is Shutdown with a drain timeout shorter than the held requests: the server
@@ -36,7 +37,7 @@ func Shutdown() Scenario {
 func ShutdownShortDrain() Scenario {
 	return shutdownScenario("shutdown-short-drain",
 		"shutdown with a drain timeout shorter than the held requests: must fail as a forced shutdown",
-		false, func(s Settings) time.Duration { return s.ShortDrainTimeout })
+		false, func(s Settings) time.Duration { return s.Shutdown.ShortDrainTimeout })
 }
 
 func shutdownScenario(name, desc string, def bool, drain func(Settings) time.Duration) Scenario {
@@ -46,31 +47,38 @@ func shutdownScenario(name, desc string, def bool, drain func(Settings) time.Dur
 		Default:     def,
 		Signals:     true,
 		ServerEnv: func(s Settings) []string {
+			sh := s.Shutdown
 			return []string{
 				"SHUTDOWN_TIMEOUT=" + drain(s).String(),
-				"DRAIN_DELAY=" + s.DrainDelay.String(),
+				"DRAIN_DELAY=" + sh.DrainDelay.String(),
+				poolEnv(s, s.Rate*sh.HoldShare, sh.HoldDelay),
 			}
 		},
 		Steps: func(s Settings) []Step {
-			return []Step{{Rate: s.Rate, Duration: s.ShutdownDuration}}
+			// Held requests must not be given up by the client: only the server may end them.
+			return []Step{{Rate: s.Rate, Duration: s.Shutdown.Duration,
+				Timeout: s.Shutdown.HoldDelay + drain(s) + 5*time.Second}}
 		},
 		Targets: func(s Settings) attack.TargetOptions {
-			return attack.TargetOptions{PostShare: s.PostShare, DelayShare: s.HoldShare, Delay: s.HoldDelay}
+			return attack.TargetOptions{PostShare: s.PostShare, DelayShare: s.Shutdown.HoldShare, Delay: s.Shutdown.HoldDelay}
 		},
-		// Held requests must not be given up by the client: only the server may end them.
-		Timeout: func(s Settings) time.Duration { return s.HoldDelay + drain(s) + 5*time.Second },
-		Observe: func(r *Run, res *vegeta.Result) { r.shutdown.observe(res) },
-		Disturb: func(ctx context.Context, r *Run) error { return sigterm(ctx, r, drain(r.Settings)) },
-		Check:   func(ctx context.Context, r *Run, sc *summary.Scenario) { checkShutdown(ctx, r, sc, drain(r.Settings)) },
+		Start: func(l *Live) Hooks {
+			st := &shutdownRun{live: l, drain: drain(l.Settings)}
+			return Hooks{Observe: st.observe, Disturb: st.sigterm, Check: st.check}
+		},
 	}
 }
 
-// shutdownState is what the shutdown scenario records.
-type shutdownState struct {
+// shutdownRun is what the shutdown scenario records during one run. The results come from the
+// engine's goroutine, the moments from the disturbance's: both are read after the attack.
+type shutdownRun struct {
+	live    *Live
+	drain   time.Duration // the server's SHUTDOWN_TIMEOUT
+	results []shutdownResult
+
 	mu        sync.Mutex
-	results   []shutdownResult
-	sigterm   time.Time
-	readyz    time.Time // first /readyz 503
+	sigtermAt time.Time
+	readyz    time.Time // first /readyz 503 (by send time)
 	closed    time.Time // first connection refused on the API port
 	exited    time.Time
 	exitCode  int
@@ -80,95 +88,93 @@ type shutdownState struct {
 
 // shutdownResult is the part of a result the classification needs (bodies are not kept).
 type shutdownResult struct {
-	ts      time.Time
-	latency time.Duration
-	code    uint16
-	err     string
-	method  string
-	url     string
-	id      int64 // created item id of a 201, 0 otherwise
-	delayed bool
-	traceID string
+	ts       time.Time
+	latency  time.Duration
+	intended time.Duration // latency from the intended send time
+	code     uint16
+	err      string
+	method   string
+	url      string
+	id       int64 // created item id of a 201, 0 otherwise
+	delayed  bool
+	traceID  string
 }
 
-func (s *shutdownState) observe(res *vegeta.Result) {
-	sr := shutdownResult{ts: res.Timestamp, latency: res.Latency, code: res.Code, err: res.Error,
-		method: res.Method, url: res.URL, delayed: attack.Delayed(res)}
+func (s *shutdownRun) observe(h *attack.Hit) {
+	if !h.Counted {
+		return
+	}
+	res := h.Result
+	sr := shutdownResult{ts: res.Timestamp, latency: res.Latency, intended: h.IntendedLatency(), code: res.Code,
+		err: res.Error, method: res.Method, url: res.URL, delayed: attack.Delayed(res)}
 	sr.traceID, _ = attack.TraceOf(res)
 	if id, ok := createdID(res); ok {
 		sr.id = id
 	}
-	s.mu.Lock()
 	s.results = append(s.results, sr)
-	s.mu.Unlock()
 }
 
 // sigterm waits for the set time, signals the server and watches the drain: /readyz on the
 // admin port and connects to the API port, both polled every few milliseconds, until the
 // process exits (or is killed after its drain timeout plus a margin).
-func sigterm(ctx context.Context, r *Run, drain time.Duration) error {
-	st := &r.shutdown
-	if !sleep(ctx, time.Until(r.AttackStart().Add(r.Settings.ShutdownAt))) {
+func (s *shutdownRun) sigterm(ctx context.Context) error {
+	l := s.live
+	if !sleep(ctx, time.Until(l.AttackStart().Add(l.Settings.Shutdown.At))) {
 		return nil
 	}
-	r.ExpectExit()
+	p := l.Server.Process
+	l.ExpectExit()
 	now := time.Now()
-	if err := r.Server.Signal(syscall.SIGTERM); err != nil {
-		st.mu.Lock()
-		st.signalErr = err
-		st.mu.Unlock()
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		s.mu.Lock()
+		s.signalErr = err
+		s.mu.Unlock()
 		return fmt.Errorf("send SIGTERM: %w", err)
 	}
-	st.mu.Lock()
-	st.sigterm = now
-	st.mu.Unlock()
-	r.Event("sigterm", "")
+	s.mu.Lock()
+	s.sigtermAt = now
+	s.mu.Unlock()
+	l.Event(promexport.EventSigterm, "")
 
 	watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if t, ok := pollReadyz(watchCtx, r.Server.Admin()); ok {
-			st.mu.Lock()
-			st.readyz = t
-			st.mu.Unlock()
-			r.eventAt("readyz_503", t, "")
+		if t, ok := pollReadyz(watchCtx, l.Server.Admin()); ok {
+			s.mu.Lock()
+			s.readyz = t
+			s.mu.Unlock()
+			l.EventAt("readyz_503", t, "")
 		}
 	})
 	wg.Go(func() {
-		if t, ok := pollListener(watchCtx, r.Server.API()); ok {
-			st.mu.Lock()
-			st.closed = t
-			st.mu.Unlock()
-			r.eventAt("listener_closed", t, "")
+		if t, ok := pollListener(watchCtx, l.Server.API()); ok {
+			s.mu.Lock()
+			s.closed = t
+			s.mu.Unlock()
+			l.EventAt("listener_closed", t, "")
 		}
 	})
 	// The server has DRAIN_DELAY + SHUTDOWN_TIMEOUT to drain, then Close and the pool and
 	// telemetry teardown; 5 s past that it is stuck, and the harness kills it.
-	limit := r.Settings.DrainDelay + drain + 5*time.Second
 	killed := false
 	select {
-	case <-r.Server.Exited():
-	case <-time.After(limit):
+	case <-p.Exited():
+	case <-time.After(s.killAfter()):
 		killed = true
-		_ = r.Server.Stop(0)
+		_ = p.Stop(0)
 	}
 	stop()
 	wg.Wait()
-	st.mu.Lock()
-	st.exited, st.exitCode, st.killed = r.Server.ExitedAt(), r.Server.ExitCode(), killed
-	st.mu.Unlock()
-	r.eventAt("exit", st.exited, fmt.Sprintf("code %d", st.exitCode))
+	s.mu.Lock()
+	s.exited, s.exitCode, s.killed = p.ExitedAt(), p.ExitCode(), killed
+	s.mu.Unlock()
+	l.EventAt("exit", p.ExitedAt(), fmt.Sprintf("code %d", p.ExitCode()))
 	return nil
 }
 
-// eventAt marks an event at a past moment t.
-func (r *Run) eventAt(name string, t time.Time, detail string) {
-	r.mu.Lock()
-	r.events = append(r.events, summary.Event{OffsetMs: r.Offset(t), Name: name, Detail: detail})
-	slices.SortStableFunc(r.events, func(a, b summary.Event) int { return cmp.Compare(a.OffsetMs, b.OffsetMs) })
-	r.mu.Unlock()
-	r.Metrics.Event(r.Name, name)
+func (s *shutdownRun) killAfter() time.Duration {
+	return s.live.Settings.Shutdown.DrainDelay + s.drain + 5*time.Second
 }
 
 // pollReadyz returns the send time of the earliest /readyz probe answered 503. Probes leave every
@@ -264,113 +270,156 @@ func errorsIsRefused(err error) bool {
 	return false
 }
 
-func checkShutdown(ctx context.Context, r *Run, sc *summary.Scenario, drain time.Duration) {
-	st := &r.shutdown
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	set := r.Settings
+func (s *shutdownRun) check(ctx context.Context, sc *summary.Scenario) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ss := &summary.ShutdownStats{
-		ReadyzFlipMs: -1, ListenerClosedMs: -1, DrainMs: -1, ExitCode: st.exitCode,
-		DrainTimeoutMs: ms(drain), Classes: map[string]int64{CompletedBefore: 0, CompletedAfter: 0, Refused: 0, Lost: 0},
+		ReadyzFlipMs: -1, ListenerClosedMs: -1, DrainMs: -1, ExitCode: s.exitCode,
+		DrainTimeoutMs: ms(s.drain), Classes: map[string]int64{CompletedBefore: 0, CompletedAfter: 0, Refused: 0, Lost: 0},
 	}
 	sc.Shutdown = ss
-	if st.sigterm.IsZero() {
+	if s.sigtermAt.IsZero() {
 		reason := "SIGTERM was never sent (the attack ended first)"
-		if st.signalErr != nil {
-			reason = st.signalErr.Error()
+		if s.signalErr != nil {
+			reason = s.signalErr.Error()
 		}
 		sc.Checks = append(sc.Checks, check("SIGTERM sent", false, "sent during the attack", reason))
 		return
 	}
-	ss.SigtermOffsetMs = r.Offset(st.sigterm)
-	if !st.readyz.IsZero() {
-		ss.ReadyzFlipMs = ms(st.readyz.Sub(st.sigterm))
+	s.timings(ss)
+	acked, heldCut, before := s.classifyAll(ss, sc)
+	sc.Checks = append(sc.Checks, s.lostCheck(ss, sc.Lost, heldCut), s.persistCheck(ctx, ss, acked))
+	sc.Checks = append(sc.Checks, s.drainChecks(ss)...)
+	// Before SIGTERM the scenario is steady load with held requests: the others must meet the
+	// SLO, or the drain measured below is a queue the pool could not serve, not a drain.
+	var errRatio float64
+	if n := len(before.latencies); n > 0 {
+		errRatio = float64(before.errors) / float64(n)
 	}
-	if !st.closed.IsZero() {
-		ss.ListenerClosedMs = ms(st.closed.Sub(st.sigterm))
+	for _, ch := range sloChecks(errRatio, p99(before.latencies), s.live) {
+		ch.Name = "not held, sent before SIGTERM: " + ch.Name
+		sc.Checks = append(sc.Checks, ch)
 	}
-	if !st.exited.IsZero() {
-		ss.DrainMs = ms(st.exited.Sub(st.sigterm))
+}
+
+// timings fills the moments of the drain, as offsets from SIGTERM.
+func (s *shutdownRun) timings(ss *summary.ShutdownStats) {
+	ss.SigtermOffsetMs = s.live.Offset(s.sigtermAt)
+	if !s.readyz.IsZero() {
+		ss.ReadyzFlipMs = ms(s.readyz.Sub(s.sigtermAt))
+	}
+	if !s.closed.IsZero() {
+		ss.ListenerClosedMs = ms(s.closed.Sub(s.sigtermAt))
+	}
+	if !s.exited.IsZero() {
+		ss.DrainMs = ms(s.exited.Sub(s.sigtermAt))
 	}
 	// Exit code 3 is the server's forced drain (docs/contracts.md); a kill by the harness is
 	// forced as well.
-	ss.Forced = st.exitCode == 3 || st.killed
+	ss.Forced = s.exitCode == 3 || s.killed
+}
 
-	var acked []int64
-	var heldCut int64
-	for _, res := range st.results {
+// steadyPart is what the requests that were not held, sent before SIGTERM, measured: whether
+// they were answered before it or during the drain (a request stuck in a pool queue is answered
+// late, and leaving it out would judge only the lucky ones).
+type steadyPart struct {
+	latencies []time.Duration // from the intended send time
+	errors    int64
+}
+
+// classifyAll classifies every result (completed before/after SIGTERM, refused, lost), lists
+// the lost ones on sc, and returns the acknowledged ids, the number of held requests cut and
+// the steady part before SIGTERM.
+func (s *shutdownRun) classifyAll(ss *summary.ShutdownStats, sc *summary.Scenario) (acked []int64, heldCut int64, before steadyPart) {
+	for _, res := range s.results {
 		vr := &vegeta.Result{Code: res.code, Timestamp: res.ts, Latency: res.latency, Error: res.err}
-		class := classify(vr, st.sigterm, st.closed)
+		class := classify(vr, s.sigtermAt, s.closed)
 		ss.Classes[class]++
-		if res.ts.Before(st.sigterm) && vr.End().After(st.sigterm) {
+		if res.ts.Before(s.sigtermAt) && vr.End().After(s.sigtermAt) {
 			ss.LongestInFlightMs = max(ss.LongestInFlightMs, ms(res.latency))
+		}
+		if !res.delayed && res.ts.Before(s.sigtermAt) {
+			before.latencies = append(before.latencies, res.intended)
+			if !attack.Success(vr) {
+				before.errors++
+			}
 		}
 		if res.id != 0 {
 			acked = append(acked, res.id)
 		}
-		if class == Lost {
-			if res.delayed {
-				heldCut++
-			}
-			sc.Lost = append(sc.Lost, summary.Request{
-				OffsetMs: r.Offset(res.ts), Method: res.method, URL: res.url, Code: int(res.code),
-				LatencyMs: ms(res.latency), Error: res.err, Class: Lost, TraceID: res.traceID,
-			})
+		if class != Lost {
+			continue
 		}
+		if res.delayed {
+			heldCut++
+		}
+		sc.Lost = append(sc.Lost, summary.Request{
+			OffsetMs: s.live.Offset(res.ts), Method: res.method, URL: res.url, Code: int(res.code),
+			LatencyMs: ms(res.latency), Error: res.err, Class: Lost, TraceID: res.traceID,
+		})
 	}
 	slices.SortFunc(sc.Lost, func(a, b summary.Request) int { return cmp.Compare(a.OffsetMs, b.OffsetMs) })
 	ss.WritesAcked = int64(len(acked))
-	persistCheck := check("acknowledged writes persisted", false, "every POST answered 201 found in PostgreSQL", "")
-	switch {
-	case r.DB == nil:
-		persistCheck.Got = "no database connection to check (-database-url)"
-	case len(acked) == 0:
-		persistCheck.Got = "no POST was answered 201: nothing to check"
-	default:
-		found, err := persisted(ctx, r.DB, acked)
-		if err != nil {
-			persistCheck.Got = err.Error()
-			break
-		}
-		ss.WritesFound = int64(len(found))
-		ss.MissingIDs = missing(acked, found)
-		persistCheck.Pass = len(ss.MissingIDs) == 0
-		persistCheck.Got = fmt.Sprintf("%d of %d", len(found), len(acked))
-		if n := len(ss.MissingIDs); n > 0 {
-			persistCheck.Got += fmt.Sprintf("; missing ids %s", idList(ss.MissingIDs, 10))
-		}
-	}
+	return acked, heldCut, before
+}
 
-	lostGot := fmt.Sprint(ss.Classes[Lost])
+func (s *shutdownRun) lostCheck(ss *summary.ShutdownStats, lost []summary.Request, heldCut int64) summary.Check {
+	got := fmt.Sprint(ss.Classes[Lost])
 	if n := ss.Classes[Lost]; n > 0 {
-		first := sc.Lost[0]
+		first := lost[0]
 		what := first.Error
 		if what == "" {
 			what = fmt.Sprintf("status %d", first.Code)
 		}
-		lostGot = fmt.Sprintf("%d (%d held requests cut; first: sent %+.0fms from SIGTERM, failed after %.0fms: %s)",
+		got = fmt.Sprintf("%d (%d held requests cut; first: sent %+.0fms from SIGTERM, failed after %.0fms: %s)",
 			n, heldCut, first.OffsetMs-ss.SigtermOffsetMs, first.LatencyMs, what)
 	}
-	exitGot := fmt.Sprintf("exit %d after %.0fms", st.exitCode, ss.DrainMs)
+	return check("accepted requests lost", ss.Classes[Lost] == 0, "0", got)
+}
+
+// persistCheck looks every acknowledged write up in PostgreSQL: the 201 is a claim, the row is
+// the fact. Without a database connection, or without a 201 to look up, it is not measured.
+func (s *shutdownRun) persistCheck(ctx context.Context, ss *summary.ShutdownStats, acked []int64) summary.Check {
+	const name, want = "acknowledged writes persisted", "every POST answered 201 found in PostgreSQL"
 	switch {
-	case st.killed:
-		exitGot = fmt.Sprintf("still running %s after SIGTERM: killed", set.DrainDelay+drain+5*time.Second)
-	case st.exitCode == 3:
-		exitGot = fmt.Sprintf("forced shutdown: exit 3 after %.0fms (Close after SHUTDOWN_TIMEOUT=%s cut the held requests)", ss.DrainMs, drain)
+	case s.live.DB == nil:
+		return notMeasured(name, want, "no database connection (-database-url)")
+	case len(acked) == 0:
+		return notMeasured(name, want, "no POST was answered 201")
+	}
+	found, err := persisted(ctx, s.live.DB, acked)
+	if err != nil {
+		return notMeasured(name, want, err.Error())
+	}
+	ss.WritesFound = int64(len(found))
+	ss.MissingIDs = missing(acked, found)
+	got := fmt.Sprintf("%d of %d", len(found), len(acked))
+	if n := len(ss.MissingIDs); n > 0 {
+		got += fmt.Sprintf("; missing ids %s", idList(ss.MissingIDs, 10))
+	}
+	return check(name, len(ss.MissingIDs) == 0, want, got)
+}
+
+// drainChecks: /readyz flipped before the listener closed, a clean exit, within the timeout.
+func (s *shutdownRun) drainChecks(ss *summary.ShutdownStats) []summary.Check {
+	exitGot := fmt.Sprintf("exit %d after %.0fms", s.exitCode, ss.DrainMs)
+	switch {
+	case s.killed:
+		exitGot = fmt.Sprintf("still running %s after SIGTERM: killed", s.killAfter())
+	case s.exitCode == 3:
+		exitGot = fmt.Sprintf("forced shutdown: exit 3 after %.0fms (Close after SHUTDOWN_TIMEOUT=%s cut the held requests)", ss.DrainMs, s.drain)
 	}
 	// The server may take its drain delay plus its drain timeout, then closes the pool and
 	// flushes telemetry: one second of margin for those.
-	drainLimit := ms(set.DrainDelay + drain + time.Second)
+	drainLimit := ms(s.live.Settings.Shutdown.DrainDelay + s.drain + time.Second)
 	flip := ss.ReadyzFlipMs >= 0 && ss.ListenerClosedMs >= 0 && ss.ReadyzFlipMs <= ss.ListenerClosedMs
-	sc.Checks = append(sc.Checks,
-		check("accepted requests lost", ss.Classes[Lost] == 0, "0", lostGot),
-		persistCheck,
+	return []summary.Check{
 		check("/readyz flipped before the listener closed", flip, "readyz 503 ≤ listener closed",
 			fmt.Sprintf("readyz 503 at %s, listener closed at %s after SIGTERM", msOrNever(ss.ReadyzFlipMs), msOrNever(ss.ListenerClosedMs))),
-		check("clean exit", st.exitCode == 0 && !st.killed, "exit 0 (graceful drain)", exitGot),
+		check("clean exit", s.exitCode == 0 && !s.killed, "exit 0 (graceful drain)", exitGot),
 		check("drain within the timeout", ss.DrainMs >= 0 && ss.DrainMs <= drainLimit,
 			fmt.Sprintf("≤ %.0fms (drain delay + SHUTDOWN_TIMEOUT + 1s)", drainLimit), msOrNever(ss.DrainMs)),
-	)
+	}
 }
 
 func msOrNever(v float64) string {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
 func TestClassify(t *testing.T) {
@@ -43,5 +45,47 @@ func TestMissing(t *testing.T) {
 	got := missing([]int64{5, 1, 9, 3}, []int64{1, 3})
 	if len(got) != 2 || got[0] != 5 || got[1] != 9 {
 		t.Errorf("missing = %v, want [5 9]", got)
+	}
+}
+
+func TestCancelsSeenCheck(t *testing.T) {
+	tests := []struct {
+		sent, seen int64
+		scrapeFail bool
+		pass       bool
+	}{
+		{94, 94, false, true},
+		{94, 92, false, true},   // a timeout that raced its answer: within the slack of 2
+		{94, 656, false, false}, // the server cancelled far more than the client gave up on
+		{94, 10, false, false},  // cancels the server never noticed
+		{500, 490, false, true}, // 2 % of 500
+		{94, 94, true, false},   // /metrics unreadable: nothing seen
+	}
+	for _, tt := range tests {
+		c := &cancelRun{}
+		got := c.seenCheck(&summary.CancelStats{CancelsSent: tt.sent, CancelsSeen: tt.seen}, summary.Sample{ScrapeFailed: tt.scrapeFail})
+		if got.Pass != tt.pass {
+			t.Errorf("sent %d, seen %d, scrape failed %v: pass %v, want %v (%s, want %s)", tt.sent, tt.seen, tt.scrapeFail, got.Pass, tt.pass, got.Got, got.Want)
+		}
+	}
+}
+
+func TestPoolFor(t *testing.T) {
+	tests := []struct {
+		name     string
+		set      Settings
+		heldRate float64
+		hold     time.Duration
+		want     int
+	}{
+		{"no held requests: the default", Settings{}, 0, 0, defaultPool},
+		{"cancel's default: 5/s held 0.2 s", Settings{}, 5, 200 * time.Millisecond, 9}, // 1 + 4·1, + 4
+		{"shutdown's default: 5/s held 1 s", Settings{}, 5, time.Second, 18},           // 5 + 4·√5 = 13.9 → 14, + 4
+		{"the setting wins", Settings{Pool: 1}, 5, time.Second, 1},
+	}
+	for _, tt := range tests {
+		if got := poolFor(tt.set, tt.heldRate, tt.hold); got != tt.want {
+			t.Errorf("%s: poolFor = %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }

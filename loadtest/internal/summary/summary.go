@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 )
 
 // SchemaVersion is the version of the summary.json layout this package writes. Read also takes
@@ -241,6 +243,7 @@ type Sample struct {
 	PoolAcquired  float64 `json:"pool_acquired"`
 	PoolIdle      float64 `json:"pool_idle"`
 	PoolTotal     float64 `json:"pool_total"`
+	PoolMax       float64 `json:"pool_max"`        // pgxpool_max_conns: the pool's size
 	Cancelled     float64 `json:"cancelled"`       // http_server_requests_cancelled_total, summed
 	DBActive      float64 `json:"db_active"`       // pg_stat_activity state='active' for the server's queries
 	DBSleeping    float64 `json:"db_sleeping"`     // of which pg_sleep (bench delay)
@@ -292,6 +295,7 @@ type ServerStats struct {
 	GoroutinesAfter    float64 `json:"goroutines_after"` // after the settle time
 	HeapPeakBytes      float64 `json:"heap_peak_bytes"`
 	PoolAcquiredPeak   float64 `json:"pool_acquired_peak"`
+	PoolMaxConns       float64 `json:"pool_max_conns"` // the server's pool size (pgxpool_max_conns)
 	DBActivePeak       float64 `json:"db_active_peak"`
 	SettleMs           float64 `json:"settle_ms"` // end of attack → goroutines back at baseline (−1: never)
 }
@@ -330,17 +334,28 @@ type ShutdownStats struct {
 type RampStats struct {
 	Steps        []RampStep `json:"steps"`
 	CapacityRate float64    `json:"capacity_rate"` // highest rate whose p99 stayed under the SLO (0: none)
+	// Limit says what ended the ramp: "server" (it saturated: slow answers or errors),
+	// "generator" (the client could not keep the schedule while the server answered in time:
+	// the capacity is at least CapacityRate) or "none" (every step met the SLO).
+	Limit      string `json:"limit"`
+	StopReason string `json:"stop_reason"` // one line: the step that ended the ramp and why
 }
 
 // RampStep is one rate the ramp tried.
 type RampStep struct {
-	Rate         float64 `json:"rate"`
-	AchievedRate float64 `json:"achieved_rate"`
-	P99Ms        float64 `json:"p99_ms"`
-	ErrorRatio   float64 `json:"error_ratio"`
-	WithinSLO    bool    `json:"within_slo"`
-	Valid        bool    `json:"valid"` // the generator kept up (the engine's validity checks passed)
+	Rate          float64 `json:"rate"`
+	AchievedRate  float64 `json:"achieved_rate"`
+	P99Ms         float64 `json:"p99_ms"`          // from the actual send time: the server's answer time
+	P99IntendedMs float64 `json:"p99_intended_ms"` // from the intended send time: what users feel, judged
+	LatenessP99Ms float64 `json:"lateness_p99_ms"` // the generator's send lateness
+	PeakInFlight  int64   `json:"peak_in_flight"`
+	ErrorRatio    float64 `json:"error_ratio"`
+	WithinSLO     bool    `json:"within_slo"`
+	Valid         bool    `json:"valid"` // the generator kept up (the engine's validity checks passed)
 }
+
+// Ms converts a duration to the float milliseconds of the _ms fields.
+func Ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // Overall returns the run's verdict from its scenarios': the worst one wins, and a run with no
 // scenario that passed or failed on its merits (all skipped) is INVALID, never PASS.
@@ -381,16 +396,8 @@ func Read(path string) (Run, error) {
 // sees half a summary even when the run is interrupted while writing.
 func Write(path string, r Run) error {
 	r.SchemaVersion = SchemaVersion
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode summary: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write summary: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write summary: %w", err)
+	if err := atomicfile.WriteJSON(path, r); err != nil {
+		return fmt.Errorf("summary: %w", err)
 	}
 	return nil
 }

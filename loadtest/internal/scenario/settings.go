@@ -1,0 +1,64 @@
+package scenario
+
+import "time"
+
+// Settings are the knobs of a run, defaults applied by the caller. Durations are wall time,
+// rates requests/s.
+type Settings struct {
+	Rate         float64       // steady, cancel and shutdown rate
+	Duration     time.Duration // counted attack duration of steady and cancel
+	Warmup       time.Duration // not counted, before Duration
+	Timeout      time.Duration // client timeout per request
+	SLOP99       time.Duration // p99 latency objective, from the intended send time
+	MaxErrorRate float64       // highest error ratio that passes (0.01 = 1 %)
+	PostShare    float64       // share of POSTs in the mix (0.2)
+	Seed         int64
+	TraceSample  float64 // share of requests with a sampled traceparent
+	JaegerURL    string
+	SlowestN     int
+	// MaxLateness is the generator's validity bound: send-lateness p99 above it makes a
+	// scenario INVALID (0: the engine's default, 50 ms).
+	MaxLateness time.Duration
+
+	Settle         time.Duration // after the attack, before the settle checks (1 s)
+	GoroutineSlack float64       // goroutines over the baseline still counted as settled
+	SampleEvery    time.Duration // sampler interval (100 ms)
+	CPUProfile     time.Duration // length of the CPU profile taken during steady
+	// Pool is the server's DB_MAX_CONNS for every scenario; 0 sizes it per scenario for the
+	// connections its held requests need (see poolFor).
+	Pool int
+
+	Cancel   CancelSettings
+	Shutdown ShutdownSettings
+	Ramp     RampSettings
+}
+
+// CancelSettings are the cancel scenario's knobs.
+type CancelSettings struct {
+	Share   float64       // share of requests held past the client timeout
+	Delay   time.Duration // X-Bench-Delay of those requests
+	Timeout time.Duration // the client timeout of the held requests (the others keep Settings.Timeout)
+	// MaxCleanup bounds the time from the last cancel until no cancelled query runs in
+	// PostgreSQL: the server resends a cancel every 100 ms and closes the connection after
+	// 500 ms, which PostgreSQL notices within 250 ms (server/internal/postgres/cancel.go).
+	MaxCleanup time.Duration
+}
+
+// ShutdownSettings are the shutdown scenarios' knobs.
+type ShutdownSettings struct {
+	Duration          time.Duration // attack duration
+	At                time.Duration // SIGTERM this long after the attack starts
+	HoldShare         float64       // share of requests held in flight
+	HoldDelay         time.Duration // their X-Bench-Delay
+	DrainTimeout      time.Duration // the server's SHUTDOWN_TIMEOUT in shutdown
+	DrainDelay        time.Duration // the server's DRAIN_DELAY
+	ShortDrainTimeout time.Duration // SHUTDOWN_TIMEOUT in shutdown-short-drain (< HoldDelay)
+}
+
+// RampSettings are the ramp's knobs.
+type RampSettings struct {
+	From, To    float64       // first and last rate
+	Steps       int           // number of rates tried, geometric from From to To
+	Step        time.Duration // duration of each
+	MinCapacity float64       // a capacity below it FAILS the ramp (0: any capacity > 0 passes)
+}
