@@ -171,7 +171,7 @@ func settingFlags(fs *flag.FlagSet, set *scenario.Settings, getenv func(string) 
 	fs.DurationVar(&c.MaxCleanup, "max-cleanup", c.MaxCleanup, "cancel: longest time from the last cancel until no cancelled query runs in PostgreSQL")
 	sh := &set.Shutdown
 	fs.DurationVar(&sh.Duration, "shutdown-duration", sh.Duration, "shutdown: attack duration")
-	fs.DurationVar(&sh.At, "shutdown-at", sh.At, "shutdown: SIGTERM this long after the attack starts")
+	fs.DurationVar(&sh.At, "shutdown-at", sh.At, "shutdown: SIGTERM this long after the warm-up")
 	fs.Float64Var(&sh.HoldShare, "hold-share", sh.HoldShare, "shutdown: share of requests held in flight")
 	fs.DurationVar(&sh.HoldDelay, "hold-delay", sh.HoldDelay, "shutdown: X-Bench-Delay of the held requests")
 	fs.DurationVar(&sh.DrainTimeout, "drain-timeout", sh.DrainTimeout, "shutdown: the server's SHUTDOWN_TIMEOUT")

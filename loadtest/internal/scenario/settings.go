@@ -47,7 +47,7 @@ type CancelSettings struct {
 // ShutdownSettings are the shutdown scenarios' knobs.
 type ShutdownSettings struct {
 	Duration          time.Duration // attack duration
-	At                time.Duration // SIGTERM this long after the attack starts
+	At                time.Duration // SIGTERM this long after the warm-up
 	HoldShare         float64       // share of requests held in flight
 	HoldDelay         time.Duration // their X-Bench-Delay
 	DrainTimeout      time.Duration // the server's SHUTDOWN_TIMEOUT in shutdown
