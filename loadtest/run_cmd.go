@@ -314,7 +314,12 @@ func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary
 	case ctx.Err() != nil:
 		run.Partial, run.PartialReason, run.Verdict = true, "interrupted (SIGINT/SIGTERM): results up to the interrupt", summary.Interrupted
 	case runErr != nil:
-		run.Partial, run.PartialReason = true, "set-up failure: "+firstLine(runErr.Error())
+		// The runner gave the scenario that failed to set up the error's first line as reason.
+		reason := "see the last scenario"
+		if n := len(results); n > 0 && len(results[n-1].Reasons) > 0 {
+			reason = results[n-1].Reasons[0]
+		}
+		run.Partial, run.PartialReason = true, "set-up failure: "+reason
 	default:
 		for _, sc := range run.Scenarios {
 			if sc.Verdict == summary.Skipped && len(sc.Reasons) > 0 && strings.HasPrefix(sc.Reasons[0], "not run: the server crashed") && !run.Partial {
@@ -511,10 +516,6 @@ func redactErr(err error) string {
 	return strings.ReplaceAll(err.Error(), "password=", "password=xxxxx ")
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
 
 // sdFile writes the Prometheus file_sd list naming the current server (docs/contracts.md);
 // empty path: off.

@@ -157,15 +157,15 @@ func (a *aggregator) finalise(idx int, length time.Duration) {
 	w := a.open[idx]
 	delete(a.open, idx)
 	a.next = idx + 1
-	sw := summary.Window{StartMs: ms(a.start.Sub(a.origin)) + float64(idx)*1000}
+	sw := summary.Window{StartMs: summary.Ms(a.start.Sub(a.origin)) + float64(idx)*1000}
 	if w != nil {
 		secs := length.Seconds()
 		sw.Requests, sw.Errors = w.requests, w.errors
 		sw.Rate = float64(w.requests) / secs
 		sw.Throughput = float64(w.successes) / secs
-		sw.P50 = ms(w.lat.Quantile(0.5))
-		sw.P99 = ms(w.lat.Quantile(0.99))
-		sw.Max = ms(w.lat.Max)
+		sw.P50 = summary.Ms(w.lat.Quantile(0.5))
+		sw.P99 = summary.Ms(w.lat.Quantile(0.99))
+		sw.Max = summary.Ms(w.lat.Max)
 	}
 	a.done = append(a.done, sw)
 }
@@ -212,18 +212,16 @@ func latencies(l *vegeta.LatencyMetrics, n int64) summary.Latencies {
 		return summary.Latencies{}
 	}
 	return summary.Latencies{
-		Min:  ms(l.Min),
-		Mean: ms(time.Duration(float64(l.Total) / float64(n))),
-		P50:  ms(l.Quantile(0.50)),
-		P90:  ms(l.Quantile(0.90)),
-		P95:  ms(l.Quantile(0.95)),
-		P99:  ms(l.Quantile(0.99)),
-		P999: ms(l.Quantile(0.999)),
-		Max:  ms(l.Max),
+		Min:  summary.Ms(l.Min),
+		Mean: summary.Ms(time.Duration(float64(l.Total) / float64(n))),
+		P50:  summary.Ms(l.Quantile(0.50)),
+		P90:  summary.Ms(l.Quantile(0.90)),
+		P95:  summary.Ms(l.Quantile(0.95)),
+		P99:  summary.Ms(l.Quantile(0.99)),
+		P999: summary.Ms(l.Quantile(0.999)),
+		Max:  summary.Ms(l.Max),
 	}
 }
-
-func ms(d time.Duration) float64 { return summary.Ms(d) }
 
 // Describe turns a result into a report line: offset of its send time from start, trace id
 // from the response headers, and a Jaeger link (jaegerURL/trace/<id>) only when the trace was
@@ -231,11 +229,11 @@ func ms(d time.Duration) float64 { return summary.Ms(d) }
 func Describe(r *vegeta.Result, class string, start time.Time, jaegerURL string) summary.Request {
 	id, sampled := TraceOf(r)
 	req := summary.Request{
-		OffsetMs:  ms(r.Timestamp.Sub(start)),
+		OffsetMs:  summary.Ms(r.Timestamp.Sub(start)),
 		Method:    r.Method,
 		URL:       StripNotes(r.URL),
 		Code:      int(r.Code),
-		LatencyMs: ms(r.Latency),
+		LatencyMs: summary.Ms(r.Latency),
 		Error:     r.Error,
 		Class:     class,
 		TraceID:   id,

@@ -181,7 +181,7 @@ func TestRunKnownLatency(t *testing.T) {
 	if int64(m.Requests) != out.Requests {
 		t.Errorf(".bin holds %d results, Outcome counted %d", m.Requests, out.Requests)
 	}
-	if got, want := ms(m.Latencies.P99), out.Latency.P99; got != want {
+	if got, want := summary.Ms(m.Latencies.P99), out.Latency.P99; got != want {
 		t.Errorf(".bin p99 %v ms, Outcome p99 %v ms: want identical", got, want)
 	}
 	// And the vegeta CLI itself, when installed (go install github.com/tsenart/vegeta/v12@v12.13.0).
@@ -199,8 +199,8 @@ func TestRunKnownLatency(t *testing.T) {
 		if err := json.Unmarshal(js, &rep); err != nil {
 			t.Fatalf("vegeta report output %s: %v", js, err)
 		}
-		if rep.Requests != out.Requests || ms(rep.Latencies.P99) != out.Latency.P99 {
-			t.Errorf("vegeta report: %d requests, p99 %v ms; Outcome: %d, %v ms", rep.Requests, ms(rep.Latencies.P99), out.Requests, out.Latency.P99)
+		if rep.Requests != out.Requests || summary.Ms(rep.Latencies.P99) != out.Latency.P99 {
+			t.Errorf("vegeta report: %d requests, p99 %v ms; Outcome: %d, %v ms", rep.Requests, summary.Ms(rep.Latencies.P99), out.Requests, out.Latency.P99)
 		}
 	} else {
 		t.Log("vegeta CLI not on PATH: checked with the library's decoder only")
@@ -387,7 +387,7 @@ func TestMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
-	if got := ms(m.Latencies.P99); got != out.Latency.P99 || int64(m.Requests) != out.Requests {
+	if got := summary.Ms(m.Latencies.P99); got != out.Latency.P99 || int64(m.Requests) != out.Requests {
 		t.Errorf("vegeta: %d requests p99 %v ms; Merge: %d requests p99 %v ms", m.Requests, got, out.Requests, out.Latency.P99)
 	}
 	if !out.ScheduleUnknown || out.LatencyIntended != (summary.Latencies{}) || len(out.Checks) != 0 {

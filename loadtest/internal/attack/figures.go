@@ -58,8 +58,8 @@ func (f Figures) Fill(s *summary.Scenario) {
 	if s.StartedAt.IsZero() {
 		s.StartedAt = f.StartedAt
 	}
-	s.DurationMs = ms(f.Duration)
-	s.WarmupMs = ms(f.Warmup)
+	s.DurationMs = summary.Ms(f.Duration)
+	s.WarmupMs = summary.Ms(f.Warmup)
 	s.TargetRate = f.TargetRate
 	s.AchievedRate = f.AchievedRate
 	s.Throughput = f.Throughput
@@ -111,7 +111,7 @@ func (f Figures) validity(maxLateness time.Duration) []summary.Check {
 	lateWant := fmt.Sprintf("≤ %s", maxLateness)
 	late := summary.NewCheck(summary.Validity, lateName, true, lateWant, "not measured (pacer schedule unknown)")
 	if !f.ScheduleUnknown {
-		late = summary.NewCheck(summary.Validity, lateName, f.SendLateness.P99 <= ms(maxLateness), lateWant,
+		late = summary.NewCheck(summary.Validity, lateName, f.SendLateness.P99 <= summary.Ms(maxLateness), lateWant,
 			fmt.Sprintf("%.2f ms", f.SendLateness.P99))
 	}
 	return []summary.Check{rate, late}

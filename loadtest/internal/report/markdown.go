@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/benchharness/benchharness/loadtest/internal/md"
 	"github.com/benchharness/benchharness/loadtest/internal/report/chart"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
@@ -47,9 +48,9 @@ func (m *mdWriter) header(align string, cells ...string) {
 
 func (m *mdWriter) run(r summary.Run) {
 	v := runVerdict(r)
-	m.p("# %s Bench run %s: **%s**\n\n", verdictIcon(v), code(orDash(r.ID)), v)
+	m.p("# %s Bench run %s: **%s**\n\n", verdictIcon(v), md.Code(orDash(r.ID)), v)
 	if b := partialBanner(r); b != "" {
-		m.p("> [!WARNING]\n> **%s**\n\n", mdText(b))
+		m.p("> [!WARNING]\n> **%s**\n\n", md.Text(b))
 	}
 	m.env(r)
 	m.verdictTable(r)
@@ -61,19 +62,19 @@ func (m *mdWriter) run(r summary.Run) {
 func (m *mdWriter) env(r summary.Run) {
 	e, st := r.Env, r.Settings
 	parts := []string{
-		"commit " + code(shortCommit(e)),
-		mdText(orDash(e.GoVersion)),
-		mdText(fmt.Sprintf("%s/%s", orDash(e.OS), orDash(e.Arch))),
+		"commit " + md.Code(shortCommit(e)),
+		md.Text(orDash(e.GoVersion)),
+		md.Text(fmt.Sprintf("%s/%s", orDash(e.OS), orDash(e.Arch))),
 		fmt.Sprintf("%d CPUs", e.NumCPU),
-		"target " + code(orDash(e.Target)),
+		"target " + md.Code(orDash(e.Target)),
 	}
 	if e.ManagedBy != "" {
-		parts[len(parts)-1] += " (" + mdText(e.ManagedBy) + ")"
+		parts[len(parts)-1] += " (" + md.Text(e.ManagedBy) + ")"
 	}
 	if e.ServerInfo != "" {
-		parts = append(parts, "server "+code(e.ServerInfo))
+		parts = append(parts, "server "+md.Code(e.ServerInfo))
 	}
-	parts = append(parts, "profile "+code(orDash(st.Profile)))
+	parts = append(parts, "profile "+md.Code(orDash(st.Profile)))
 	m.p("%s  \n", strings.Join(parts, " · "))
 	settings := []string{fmt.Sprintf("SLO p99 ≤ %s", ms(st.SLOP99Ms)), "max errors " + pct(st.MaxErrorRate), fmt.Sprintf("seed %d", st.Seed), "traces sampled " + pct(st.TraceSample)}
 	if !r.StartedAt.IsZero() {
@@ -83,7 +84,7 @@ func (m *mdWriter) env(r summary.Run) {
 		}
 		settings = append(settings, when)
 	}
-	m.p("%s\n\n", mdText(strings.Join(settings, " · ")))
+	m.p("%s\n\n", md.Text(strings.Join(settings, " · ")))
 }
 
 func (m *mdWriter) verdictTable(r summary.Run) {
@@ -93,30 +94,30 @@ func (m *mdWriter) verdictTable(r summary.Run) {
 	}
 	m.header("llrrrrrl", "Scenario", "Verdict", "Requests", "Rate achieved / target", "p50 actual / intended", "p99 actual / intended", "Errors", "Key figure")
 	for _, s := range r.Scenarios {
-		name := fmt.Sprintf("[%s](#%s)", cell(s.Name), anchor(s.Name+" "+string(s.Verdict)))
-		verdict := verdictIcon(s.Verdict) + " **" + cell(string(s.Verdict)) + "**"
+		name := fmt.Sprintf("[%s](#%s)", md.Text(s.Name), anchor(s.Name+" "+string(s.Verdict)))
+		verdict := verdictIcon(s.Verdict) + " **" + md.Text(string(s.Verdict)) + "**"
 		if !scenarioRan(s) {
-			m.row(name, verdict, "–", "–", "–", "–", "–", cell(keyFigure(s)))
+			m.row(name, verdict, "–", "–", "–", "–", "–", md.Text(keyFigure(s)))
 			continue
 		}
 		m.row(name, verdict, fmt.Sprint(s.Requests),
 			chart.Trim(s.AchievedRate, 1)+" / "+rate(s.TargetRate),
 			ms(s.Latency.P50)+" / "+ms(s.LatencyIntended.P50),
 			ms(s.Latency.P99)+" / "+ms(s.LatencyIntended.P99),
-			errorsCell(s), cell(keyFigure(s)))
+			errorsCell(s), md.Text(keyFigure(s)))
 	}
 	m.p("\n")
 }
 
 func (m *mdWriter) scenario(r summary.Run, s summary.Scenario) {
-	m.p("## %s %s: %s\n\n", verdictIcon(s.Verdict), mdText(s.Name), s.Verdict)
+	m.p("## %s %s: %s\n\n", verdictIcon(s.Verdict), md.Text(s.Name), s.Verdict)
 	if s.Description != "" {
-		m.p("%s\n\n", mdText(s.Description))
+		m.p("%s\n\n", md.Text(s.Description))
 	}
 	if rs := reasons(s); len(rs) > 0 {
 		m.p("**Reasons**\n\n")
 		for _, x := range rs {
-			m.p("- %s\n", mdText(x))
+			m.p("- %s\n", md.Text(x))
 		}
 		m.p("\n")
 	}
@@ -130,14 +131,14 @@ func (m *mdWriter) scenario(r summary.Run, s summary.Scenario) {
 			case !c.Pass:
 				pass = "❌ no"
 			}
-			m.row(cell(c.Name), cell(c.Want), cell(c.Got), pass)
+			m.row(md.Text(c.Name), md.Text(c.Want), md.Text(c.Got), pass)
 		}
 		m.p("\n")
 	}
 	if !scenarioRan(s) {
 		return
 	}
-	m.p("%s\n\n", mdText(fmt.Sprintf("%d requests over %s (warm-up %s, not counted) · achieved %s of %s target · throughput %s · success %s",
+	m.p("%s\n\n", md.Text(fmt.Sprintf("%d requests over %s (warm-up %s, not counted) · achieved %s of %s target · throughput %s · success %s",
 		s.Requests, ms(s.DurationMs), ms(s.WarmupMs), rate(s.AchievedRate), rate(s.TargetRate), rate(s.Throughput), pct(s.SuccessRatio))))
 	m.latency(s)
 	m.counts(s)
@@ -170,10 +171,10 @@ func (m *mdWriter) latency(s summary.Scenario) {
 func (m *mdWriter) counts(s summary.Scenario) {
 	var codes, classes []string
 	for _, k := range sortedCounts(s.StatusCodes) {
-		codes = append(codes, fmt.Sprintf("%s × %d", code(statusName(k)), s.StatusCodes[k]))
+		codes = append(codes, fmt.Sprintf("%s × %d", md.Code(statusName(k)), s.StatusCodes[k]))
 	}
 	for _, k := range sortedCounts(s.ErrorClasses) {
-		classes = append(classes, fmt.Sprintf("%s × %d", code(k), s.ErrorClasses[k]))
+		classes = append(classes, fmt.Sprintf("%s × %d", md.Code(k), s.ErrorClasses[k]))
 	}
 	if len(codes) > 0 {
 		m.p("Status codes: %s  \n", strings.Join(codes, " · "))
@@ -230,7 +231,7 @@ func (m *mdWriter) shutdown(s summary.Scenario) {
 	if len(sd.Classes) > 0 {
 		m.header("lr", "Result class", "Requests")
 		for _, k := range shutdownClasses(sd.Classes) {
-			name := cell(k)
+			name := md.Text(k)
 			if k == "lost" && sd.Classes[k] > 0 {
 				name = "**lost**"
 			}
@@ -248,7 +249,7 @@ func (m *mdWriter) ramp(r summary.Run, rs *summary.RampStats) {
 		m.p("Capacity: **no rate met the SLO** of %s\n\n", ms(r.Settings.SLOP99Ms))
 	}
 	if rs.StopReason != "" {
-		m.p("Stopped by the %s: %s\n\n", mdText(rs.Limit), mdText(rs.StopReason))
+		m.p("Stopped by the %s: %s\n\n", md.Text(rs.Limit), md.Text(rs.StopReason))
 	}
 	if len(rs.Steps) == 0 {
 		return
@@ -294,7 +295,7 @@ func (m *mdWriter) requests(title string, qs []summary.Request, total int64) {
 	}
 	m.header("rrllrrll", "#", "At", "Method", "URL", "Code", "Latency", "Class / error", "Trace")
 	for i, q := range shown {
-		m.row(fmt.Sprint(i+1), ms(q.OffsetMs), cell(q.Method), code(displayURL(q.URL)), fmt.Sprint(q.Code), ms(q.LatencyMs), cell(requestError(q)), mdTrace(q))
+		m.row(fmt.Sprint(i+1), ms(q.OffsetMs), md.Text(q.Method), md.Code(displayURL(q.URL)), fmt.Sprint(q.Code), ms(q.LatencyMs), md.Text(requestError(q)), mdTrace(q))
 	}
 	m.p("\n")
 }
@@ -306,9 +307,9 @@ func mdTrace(q summary.Request) string {
 		return "–"
 	}
 	if u := traceLink(q); u != "" {
-		return fmt.Sprintf("[%s](%s)", code(q.TraceID), linkDest(u))
+		return fmt.Sprintf("[%s](%s)", md.Code(q.TraceID), md.LinkDest(u))
 	}
-	id := code(q.TraceID)
+	id := md.Code(q.TraceID)
 	if !q.Sampled {
 		id += " (not sampled)"
 	}
@@ -322,7 +323,7 @@ func (m *mdWriter) topCPU(fs []summary.Function) {
 	m.p("### Top CPU functions\n\n")
 	m.header("lrrrr", "Function", "Flat", "Flat %", "Cum", "Cum %")
 	for _, f := range fs {
-		m.row(code(f.Name), ms(f.FlatMs), chart.Trim(f.FlatPct, 1)+"%", ms(f.CumMs), chart.Trim(f.CumPct, 1)+"%")
+		m.row(md.Code(f.Name), ms(f.FlatMs), chart.Trim(f.FlatPct, 1)+"%", ms(f.CumMs), chart.Trim(f.CumPct, 1)+"%")
 	}
 	m.p("\n")
 }
@@ -346,52 +347,6 @@ func verdictIcon(v summary.Verdict) string {
 
 // bytesText formats bytes as the heap chart's axis does.
 func bytesText(v float64) string { return chart.Bytes(v) }
-
-// mdSpecial are the characters that start Markdown or HTML constructs inline. Escaping every one
-// with a backslash (CommonMark allows it before any ASCII punctuation) keeps input text literal.
-const mdSpecial = "\\`*_[]<>|#~!&"
-
-// mdText escapes s for running Markdown text, on one line.
-func mdText(s string) string {
-	var b strings.Builder
-	for _, r := range oneLine(s) {
-		if strings.ContainsRune(mdSpecial, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// cell escapes s for a table cell: mdText already escapes pipes, which would otherwise end the
-// cell, and folds newlines, which would end the row.
-func cell(s string) string { return mdText(s) }
-
-// code wraps s in a code span with a fence longer than any backtick run inside it. Pipes stay
-// escaped: GitHub splits table cells on them even inside code spans.
-func code(s string) string {
-	s = strings.ReplaceAll(oneLine(s), "|", `\|`)
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", longest+1)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		s = " " + s + " "
-	}
-	return fence + s + fence
-}
-
-// linkDest percent-encodes the characters that would end a Markdown link destination or a table
-// cell.
-func linkDest(u string) string {
-	return strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "|", "%7C", "<", "%3C", ">", "%3E", "\n", "", "\r", "").Replace(u)
-}
 
 // anchor is the heading id GitHub generates for "## <icon> name: VERDICT" given "name VERDICT":
 // lower case, spaces to dashes, punctuation and the icon dropped (the space after the icon stays

@@ -449,31 +449,6 @@ func stripCodeSpans(s string) string {
 	return b.String()
 }
 
-func TestMarkdownCell(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"plain text 12 ms", "plain text 12 ms"},
-		{"a|b", `a\|b`},
-		{"line1\nline2", "line1 line2"},
-		{"<b>x</b>", `\<b\>x\</b\>`},
-		{"SHUTDOWN_TIMEOUT", `SHUTDOWN\_TIMEOUT`},
-		{"[x](javascript:y)", `\[x\](javascript:y)`},
-	} {
-		if got := cell(tc.in); got != tc.want {
-			t.Errorf("cell(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-	for _, tc := range []struct{ in, want string }{
-		{"runtime.mallocgc", "`runtime.mallocgc`"},
-		{"a`b", "``a`b``"},
-		{"a|b", "`a\\|b`"},
-		{"`x", "`` `x ``"},
-	} {
-		if got := code(tc.in); got != tc.want {
-			t.Errorf("code(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 // TestTable checks the terminal table's promises directly, beside its golden files: verdict in
 // the first column, one reasons line per scenario that did not pass, the partial marking and
 // the run folder.

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"github.com/benchharness/benchharness/loadtest/internal/md"
+
 	"bufio"
 	"fmt"
 	"io"
@@ -18,23 +20,23 @@ import (
 // run folder. Plain text only: it also lands in CI logs that show escape codes literally.
 func Table(w io.Writer, r summary.Run) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "bench run %s: %s\n", oneLine(orDash(r.ID)), runVerdict(r))
+	fmt.Fprintf(bw, "bench run %s: %s\n", md.OneLine(orDash(r.ID)), runVerdict(r))
 	if b := partialBanner(r); b != "" {
-		fmt.Fprintf(bw, "!! %s\n", oneLine(b))
+		fmt.Fprintf(bw, "!! %s\n", md.OneLine(b))
 	}
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERDICT\tSCENARIO\tREQUESTS\tRATE got/want\tP50 act/int\tP99 act/int\tERRORS\tKEY FIGURE")
 	for _, s := range r.Scenarios {
 		if !scenarioRan(s) {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t%s\n", s.Verdict, oneLine(s.Name), keyFigure(s))
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t%s\n", s.Verdict, md.OneLine(s.Name), keyFigure(s))
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s / %s\t%s / %s\t%s / %s\t%s\t%s\n",
-			s.Verdict, oneLine(s.Name), s.Requests,
+			s.Verdict, md.OneLine(s.Name), s.Requests,
 			chart.Trim(s.AchievedRate, 1), rate(s.TargetRate),
 			ms(s.Latency.P50), ms(s.LatencyIntended.P50),
 			ms(s.Latency.P99), ms(s.LatencyIntended.P99),
-			errorsCell(s), oneLine(keyFigure(s)))
+			errorsCell(s), md.OneLine(keyFigure(s)))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write verdict table: %w", err)
@@ -44,10 +46,10 @@ func Table(w io.Writer, r summary.Run) error {
 			continue
 		}
 		if rs := reasons(s); len(rs) > 0 {
-			fmt.Fprintf(bw, "  %s %s: %s\n", s.Verdict, oneLine(s.Name), oneLine(strings.Join(rs, "; ")))
+			fmt.Fprintf(bw, "  %s %s: %s\n", s.Verdict, md.OneLine(s.Name), md.OneLine(strings.Join(rs, "; ")))
 		}
 	}
-	fmt.Fprintf(bw, "run folder: %s\n", oneLine(runFolder(r)))
+	fmt.Fprintf(bw, "run folder: %s\n", md.OneLine(runFolder(r)))
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write verdict table: %w", err)
 	}
@@ -57,16 +59,6 @@ func Table(w io.Writer, r summary.Run) error {
 // oneLine keeps a table row on one line and the terminal sane: a reason or name holding a
 // newline, tab or escape sequence (input we do not control) would otherwise break the alignment
 // or drive the terminal.
-func oneLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return ' '
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"

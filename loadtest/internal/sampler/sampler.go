@@ -70,7 +70,7 @@ WHERE application_name = $1 AND pid <> pg_backend_pid()`
 // query is marked on the sample rather than returned: a gap in the timeline is data (the server
 // may be down), not a reason to stop sampling.
 func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Sample {
-	sm := summary.Sample{OffsetMs: ms(offset)}
+	sm := summary.Sample{OffsetMs: summary.Ms(offset)}
 	if fams, err := s.scrape(ctx); err != nil {
 		sm.ScrapeFailed = true
 	} else {
@@ -218,7 +218,7 @@ func Stats(samples []summary.Sample, attackStart, attackEnd, settleAt time.Durat
 		if s.ScrapeFailed {
 			continue
 		}
-		if s.OffsetMs <= ms(attackStart) || !haveBase {
+		if s.OffsetMs <= summary.Ms(attackStart) || !haveBase {
 			st.GoroutinesBaseline, haveBase = s.Goroutines, true
 		}
 		st.GoroutinesPeak = max(st.GoroutinesPeak, s.Goroutines)
@@ -228,18 +228,16 @@ func Stats(samples []summary.Sample, attackStart, attackEnd, settleAt time.Durat
 		st.DBActivePeak = max(st.DBActivePeak, s.DBActive)
 	}
 	for _, s := range samples {
-		if s.ScrapeFailed || s.OffsetMs < ms(attackEnd) {
+		if s.ScrapeFailed || s.OffsetMs < summary.Ms(attackEnd) {
 			continue
 		}
 		if st.SettleMs < 0 && s.Goroutines <= st.GoroutinesBaseline+slack {
-			st.SettleMs = s.OffsetMs - ms(attackEnd)
+			st.SettleMs = s.OffsetMs - summary.Ms(attackEnd)
 		}
 		st.GoroutinesAfter = s.Goroutines
-		if s.OffsetMs >= ms(settleAt) {
+		if s.OffsetMs >= summary.Ms(settleAt) {
 			break
 		}
 	}
 	return st
 }
-
-func ms(d time.Duration) float64 { return summary.Ms(d) }

@@ -78,7 +78,7 @@ type Live struct {
 func (l *Live) Start() time.Time { return l.start }
 
 // Offset returns t as milliseconds from the run's start.
-func (l *Live) Offset(t time.Time) float64 { return ms(t.Sub(l.start)) }
+func (l *Live) Offset(t time.Time) float64 { return summary.Ms(t.Sub(l.start)) }
 
 // AttackStart returns when the attack (warm-up included) started.
 func (l *Live) AttackStart() time.Time { return l.attackStart }

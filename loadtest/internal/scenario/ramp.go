@@ -70,7 +70,7 @@ func (r *rampRun) afterStep(st Step, f attack.Figures) bool {
 		ErrorRatio:    errRatio,
 		Valid:         f.Valid(),
 	}
-	step.WithinSLO = step.Valid && step.P99IntendedMs <= ms(r.set.SLOP99) && errRatio <= r.set.MaxErrorRate
+	step.WithinSLO = step.Valid && step.P99IntendedMs <= summary.Ms(r.set.SLOP99) && errRatio <= r.set.MaxErrorRate
 	r.steps = append(r.steps, step)
 	return step.WithinSLO
 }
@@ -109,7 +109,7 @@ func rampStats(steps []summary.RampStep, s Settings) *summary.RampStats {
 // or errors. Only when the server answered in time is a missed step the generator's: its sends
 // were late (or too few), which on a shared machine is the client starved of CPU.
 func stopReason(step summary.RampStep, s Settings) (limit, reason string) {
-	slo := ms(s.SLOP99)
+	slo := summary.Ms(s.SLOP99)
 	figures := fmt.Sprintf("p99 %.1f ms from the actual send, %.1f ms from the intended send; send lateness p99 %.1f ms; %d in flight at peak; %.2f%% errors",
 		step.P99Ms, step.P99IntendedMs, step.LatenessP99Ms, step.PeakInFlight, 100*step.ErrorRatio)
 	switch {

@@ -114,6 +114,4 @@ func notMeasured(name, want, why string) summary.Check {
 	return summary.NewCheck(summary.Validity, name, false, want, "not measured: "+why)
 }
 
-func ms(d time.Duration) float64 { return summary.Ms(d) }
-
 func fmtMs(v float64) string { return fmt.Sprintf("%.1fms", v) }

@@ -279,7 +279,7 @@ func (s *shutdownRun) check(ctx context.Context, sc *summary.Scenario) {
 	defer s.mu.Unlock()
 	ss := &summary.ShutdownStats{
 		ReadyzFlipMs: -1, ListenerClosedMs: -1, DrainMs: -1, ExitCode: s.exitCode,
-		DrainTimeoutMs: ms(s.drain), Classes: map[string]int64{CompletedBefore: 0, CompletedAfter: 0, Refused: 0, Lost: 0},
+		DrainTimeoutMs: summary.Ms(s.drain), Classes: map[string]int64{CompletedBefore: 0, CompletedAfter: 0, Refused: 0, Lost: 0},
 	}
 	sc.Shutdown = ss
 	if s.sigtermAt.IsZero() {
@@ -310,13 +310,13 @@ func (s *shutdownRun) check(ctx context.Context, sc *summary.Scenario) {
 func (s *shutdownRun) timings(ss *summary.ShutdownStats) {
 	ss.SigtermOffsetMs = s.live.Offset(s.sigtermAt)
 	if !s.readyz.IsZero() {
-		ss.ReadyzFlipMs = ms(s.readyz.Sub(s.sigtermAt))
+		ss.ReadyzFlipMs = summary.Ms(s.readyz.Sub(s.sigtermAt))
 	}
 	if !s.closed.IsZero() {
-		ss.ListenerClosedMs = ms(s.closed.Sub(s.sigtermAt))
+		ss.ListenerClosedMs = summary.Ms(s.closed.Sub(s.sigtermAt))
 	}
 	if !s.exited.IsZero() {
-		ss.DrainMs = ms(s.exited.Sub(s.sigtermAt))
+		ss.DrainMs = summary.Ms(s.exited.Sub(s.sigtermAt))
 	}
 	// Exit code 3 is the server's forced drain (docs/contracts.md); a kill by the harness is
 	// forced as well.
@@ -342,7 +342,7 @@ func (s *shutdownRun) classifyAll(ss *summary.ShutdownStats, sc *summary.Scenari
 		class := classify(vr, s.sigtermAt, s.closed)
 		ss.Classes[class]++
 		if res.ts.Before(s.sigtermAt) && vr.End().After(s.sigtermAt) {
-			ss.LongestInFlightMs = max(ss.LongestInFlightMs, ms(res.latency))
+			ss.LongestInFlightMs = max(ss.LongestInFlightMs, summary.Ms(res.latency))
 		}
 		if res.counted && !res.delayed && res.sentAt.Before(s.sigtermAt) {
 			before.latencies = append(before.latencies, min(res.intended, s.sigtermAt.Sub(res.sentAt)))
@@ -361,7 +361,7 @@ func (s *shutdownRun) classifyAll(ss *summary.ShutdownStats, sc *summary.Scenari
 		}
 		sc.Lost = append(sc.Lost, summary.Request{
 			OffsetMs: s.live.Offset(res.ts), Method: res.method, URL: res.url, Code: int(res.code),
-			LatencyMs: ms(res.latency), Error: res.err, Class: Lost, TraceID: res.traceID,
+			LatencyMs: summary.Ms(res.latency), Error: res.err, Class: Lost, TraceID: res.traceID,
 		})
 	}
 	slices.SortFunc(sc.Lost, func(a, b summary.Request) int { return cmp.Compare(a.OffsetMs, b.OffsetMs) })
@@ -417,7 +417,7 @@ func (s *shutdownRun) drainChecks(ss *summary.ShutdownStats) []summary.Check {
 	}
 	// The server may take its drain delay plus its drain timeout, then closes the pool and
 	// flushes telemetry: one second of margin for those.
-	drainLimit := ms(s.live.Settings.Shutdown.DrainDelay + s.drain + time.Second)
+	drainLimit := summary.Ms(s.live.Settings.Shutdown.DrainDelay + s.drain + time.Second)
 	flip := ss.ReadyzFlipMs >= 0 && ss.ListenerClosedMs >= 0 && ss.ReadyzFlipMs <= ss.ListenerClosedMs
 	return []summary.Check{
 		check("/readyz flipped before the listener closed", flip, "readyz 503 ≤ listener closed",

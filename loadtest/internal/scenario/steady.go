@@ -52,7 +52,7 @@ func mix(s Settings) attack.TargetOptions {
 // p99 says so when the server's pool was exhausted, the usual cause under held requests.
 func sloChecks(errorRatio, p99 float64, l *Live) []summary.Check {
 	s := l.Settings
-	p99Check := objective("p99 latency", p99 <= ms(s.SLOP99), "≤ "+fmtMs(ms(s.SLOP99))+" from the intended send time", fmtMs(p99))
+	p99Check := objective("p99 latency", p99 <= summary.Ms(s.SLOP99), "≤ "+fmtMs(summary.Ms(s.SLOP99))+" from the intended send time", fmtMs(p99))
 	if !p99Check.Pass {
 		p99Check.Got += poolNote(l)
 	}

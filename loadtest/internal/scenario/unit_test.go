@@ -50,22 +50,27 @@ func TestMissing(t *testing.T) {
 
 func TestCancelsSeenCheck(t *testing.T) {
 	tests := []struct {
-		sent, seen int64
-		scrapeFail bool
-		pass       bool
+		sent, seen  int64
+		scrapeFail  bool
+		generatorOK bool
+		pass        bool
+		kind        summary.CheckKind
 	}{
-		{94, 94, false, true},
-		{94, 92, false, true},   // a timeout that raced its answer: within the slack of 2
-		{94, 656, false, false}, // the server cancelled far more than the client gave up on
-		{94, 10, false, false},  // cancels the server never noticed
-		{500, 490, false, true}, // 2 % of 500
-		{94, 94, true, false},   // /metrics unreadable: nothing seen
+		{94, 94, false, true, true, summary.Correctness},
+		{94, 92, false, true, true, summary.Correctness},    // a timeout that raced its answer: within the slack of 2
+		{94, 656, false, true, false, summary.Correctness},  // the server cancelled far more than the client gave up on
+		{94, 656, false, false, false, summary.Correctness}, // ... even on a starved machine
+		{94, 10, false, true, false, summary.Correctness},   // cancels the server never noticed
+		{111, 101, false, false, false, summary.Validity},   // starved: timeouts before the server read them
+		{500, 490, false, true, true, summary.Correctness},  // 2 % of 500
+		{94, 94, true, true, false, summary.Correctness},    // /metrics unreadable: nothing seen
 	}
 	for _, tt := range tests {
 		c := &cancelRun{}
-		got := c.seenCheck(&summary.CancelStats{CancelsSent: tt.sent, CancelsSeen: tt.seen}, summary.Sample{ScrapeFailed: tt.scrapeFail})
-		if got.Pass != tt.pass {
-			t.Errorf("sent %d, seen %d, scrape failed %v: pass %v, want %v (%s, want %s)", tt.sent, tt.seen, tt.scrapeFail, got.Pass, tt.pass, got.Got, got.Want)
+		got := c.seenCheck(&summary.CancelStats{CancelsSent: tt.sent, CancelsSeen: tt.seen}, summary.Sample{ScrapeFailed: tt.scrapeFail}, tt.generatorOK)
+		if got.Pass != tt.pass || got.Kind != tt.kind {
+			t.Errorf("sent %d, seen %d, scrape failed %v, generator ok %v: pass %v %s, want %v %s (%s, want %s)",
+				tt.sent, tt.seen, tt.scrapeFail, tt.generatorOK, got.Pass, got.Kind, tt.pass, tt.kind, got.Got, got.Want)
 		}
 	}
 }
