@@ -26,10 +26,6 @@ import (
 	"time"
 )
 
-// ErrNoSignals is returned by External.Signal: the harness did not start that server and cannot
-// signal it.
-var ErrNoSignals = errors.New("external target: the harness cannot send signals to it")
-
 // Config describes a server process to start.
 type Config struct {
 	Bin         string        // server binary; default "bin/server"
@@ -355,24 +351,6 @@ func (e *External) Admin() string { return e.admin }
 // DBApplication is the contract's default application_name: an external server's sessions
 // cannot be told apart from other items servers on the same PostgreSQL.
 func (e *External) DBApplication() string { return DefaultApplicationName }
-
-// Signal always fails with ErrNoSignals.
-func (e *External) Signal(os.Signal) error { return ErrNoSignals }
-
-// Exited returns nil: an external server's exit is not observed (a nil channel never fires).
-func (e *External) Exited() <-chan struct{} { return nil }
-
-// ExitCode returns −1: unknown.
-func (e *External) ExitCode() int { return -1 }
-
-// ExitedAt returns the zero time: unknown.
-func (e *External) ExitedAt() time.Time { return time.Time{} }
-
-// LogTail returns "": the harness does not see an external server's output.
-func (e *External) LogTail() string { return "" }
-
-// Stop does nothing: the harness does not own an external server.
-func (e *External) Stop(time.Duration) error { return nil }
 
 // tail is an io.Writer keeping the last n lines written to it.
 type tail struct {
