@@ -292,7 +292,7 @@ func (s *shutdownRun) check(ctx context.Context, sc *summary.Scenario) {
 	}
 	s.timings(ss)
 	acked, heldCut, before := s.classifyAll(ss, sc)
-	sc.Checks = append(sc.Checks, s.lostCheck(ss, sc.Lost, heldCut), s.persistCheck(ctx, ss, acked))
+	sc.Checks = append(sc.Checks, s.lostCheck(ss, sc.Lost, heldCut, sc.SendLateness.P99), s.persistCheck(ctx, ss, acked))
 	sc.Checks = append(sc.Checks, s.drainChecks(ss)...)
 	// Before SIGTERM the scenario is steady load with held requests: the others must meet the
 	// SLO, or the drain measured below is a queue the pool could not serve, not a drain.
@@ -369,7 +369,7 @@ func (s *shutdownRun) classifyAll(ss *summary.ShutdownStats, sc *summary.Scenari
 	return acked, heldCut, before
 }
 
-func (s *shutdownRun) lostCheck(ss *summary.ShutdownStats, lost []summary.Request, heldCut int64) summary.Check {
+func (s *shutdownRun) lostCheck(ss *summary.ShutdownStats, lost []summary.Request, heldCut int64, latenessP99 float64) summary.Check {
 	got := fmt.Sprint(ss.Classes[Lost])
 	if n := ss.Classes[Lost]; n > 0 {
 		first := lost[0]
@@ -380,7 +380,33 @@ func (s *shutdownRun) lostCheck(ss *summary.ShutdownStats, lost []summary.Reques
 		got = fmt.Sprintf("%d (%d held requests cut; first: sent %+.0fms from SIGTERM, failed after %.0fms: %s)",
 			n, heldCut, first.OffsetMs-ss.SigtermOffsetMs, first.LatencyMs, what)
 	}
-	return check("accepted requests lost", ss.Classes[Lost] == 0, "0", got)
+	ch := check("accepted requests lost", ss.Classes[Lost] == 0, "0", got)
+	if n := s.uncertainAtClose(latenessP99); n > 0 && int64(n) == ss.Classes[Lost] {
+		// Every loss is an EOF or reset at the listener's close, within the machine's own
+		// scheduling delay of it: a connection reset in the listen backlog (never accepted)
+		// cannot be told from a dropped request on a machine this slow. Not a PASS, not the
+		// server's failure: INVALID.
+		ch.Kind = summary.Validity
+		ch.Got += fmt.Sprintf("; all %d failed within the generator's send lateness p99 (%.0f ms) of the listener's close, too slow a machine to tell a backlog reset from a drop", n, latenessP99)
+	}
+	return ch
+}
+
+// uncertainAtClose counts the lost results that failed near the listener's close within the
+// measured scheduling delay (send lateness p99), when that delay is wider than closeWindow.
+func (s *shutdownRun) uncertainAtClose(latenessP99 float64) int {
+	w := time.Duration(latenessP99 * float64(time.Millisecond))
+	if w <= closeWindow {
+		return 0
+	}
+	n := 0
+	for _, res := range s.results {
+		vr := &vegeta.Result{Code: res.code, Timestamp: res.ts, Latency: res.latency, Error: res.err}
+		if classify(vr, s.sigtermAt, s.closed) == Lost && nearClose(vr, s.closed, w) {
+			n++
+		}
+	}
+	return n
 }
 
 // persistCheck looks every acknowledged write up in PostgreSQL: the 201 is a claim, the row is

@@ -52,13 +52,17 @@ func classify(r *vegeta.Result, sigterm, closed time.Time) string {
 // closeWindow: see classify.
 const closeWindow = 50 * time.Millisecond
 
-func atClose(r *vegeta.Result, closed time.Time) bool {
+func atClose(r *vegeta.Result, closed time.Time) bool { return nearClose(r, closed, closeWindow) }
+
+// nearClose reports whether r failed with an EOF or a reset, sent at most w before the listener
+// closed and failed at most w after.
+func nearClose(r *vegeta.Result, closed time.Time, w time.Duration) bool {
 	switch attack.Classify(r) {
 	case attack.ClassEOF, attack.ClassReset:
 	default:
 		return false
 	}
-	return !r.Timestamp.Before(closed.Add(-closeWindow)) && !r.End().After(closed.Add(closeWindow))
+	return !closed.IsZero() && !r.Timestamp.Before(closed.Add(-w)) && !r.End().After(closed.Add(w))
 }
 
 func refusedError(msg string) bool {

@@ -94,3 +94,32 @@ func TestPoolFor(t *testing.T) {
 		}
 	}
 }
+
+// TestLostAtCloseOnASlowMachine: losses at the listener's close within the machine's measured
+// scheduling delay are INVALID (a backlog reset cannot be told from a drop); a loss away from the
+// close, or any loss on a machine that kept time, stays a FAIL.
+func TestLostAtCloseOnASlowMachine(t *testing.T) {
+	sigterm := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	closed := sigterm.Add(300 * time.Millisecond)
+	atClose := shutdownResult{ts: closed.Add(-35 * time.Millisecond), latency: 328 * time.Millisecond, err: `Get "x": EOF`}
+	held := shutdownResult{ts: sigterm.Add(-time.Second), latency: 1400 * time.Millisecond, err: `Get "x": EOF`, delayed: true}
+	tests := []struct {
+		name     string
+		results  []shutdownResult
+		lateness float64 // send lateness p99, ms
+		kind     summary.CheckKind
+	}{
+		{"slow machine, every loss at the close", []shutdownResult{atClose}, 400, summary.Validity},
+		{"a machine that kept time", []shutdownResult{atClose}, 20, summary.Correctness},
+		{"slow machine, a held request cut too", []shutdownResult{atClose, held}, 400, summary.Correctness},
+	}
+	for _, tt := range tests {
+		s := &shutdownRun{results: tt.results, sigtermAt: sigterm, closed: closed}
+		ss := &summary.ShutdownStats{Classes: map[string]int64{Lost: int64(len(tt.results))}}
+		lost := []summary.Request{{Error: "EOF"}}
+		ch := s.lostCheck(ss, lost, 0, tt.lateness)
+		if ch.Pass || ch.Kind != tt.kind {
+			t.Errorf("%s: pass %v, kind %s; want a failed %s check (%s)", tt.name, ch.Pass, ch.Kind, tt.kind, ch.Got)
+		}
+	}
+}
