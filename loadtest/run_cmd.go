@@ -516,7 +516,6 @@ func redactErr(err error) string {
 	return strings.ReplaceAll(err.Error(), "password=", "password=xxxxx ")
 }
 
-
 // sdFile writes the Prometheus file_sd list naming the current server (docs/contracts.md);
 // empty path: off.
 type sdFile string
