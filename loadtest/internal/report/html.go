@@ -200,21 +200,49 @@ func idSafe(s string) string {
 
 // charts builds a scenario's plots from its windows, timeline, events and ramp.
 func charts(r summary.Run, s summary.Scenario) []chart.Line {
-	markers := eventMarkers(s.Events)
-	secs := func(v float64) float64 { return v / 1000 }
+	p := newPlotter(r, s)
+	out := append(p.latency(), p.throughput())
+	if len(s.Timeline) > 0 || len(s.Events) > 0 {
+		out = append(out, p.server()...)
+	}
+	if rs := s.Ramp; rs != nil && len(rs.Steps) > 0 {
+		out = append(out, p.ramp(rs)...)
+	}
+	return out
+}
+
+// plotter holds what every chart of a scenario shares: one time span, the event markers, the
+// SLO reference and the windows' lengths.
+type plotter struct {
+	s       summary.Scenario
+	markers []chart.Marker
+	refs    []chart.Ref
+	lengths []float64
+	span    [2]float64
+}
+
+func newPlotter(r summary.Run, s summary.Scenario) plotter {
+	p := plotter{s: s, markers: eventMarkers(s.Events), lengths: windowLengths(s.Windows)}
+	p.span = timeSpan(s, p.lengths)
+	if r.Settings.SLOP99Ms > 0 {
+		p.refs = []chart.Ref{{Y: r.Settings.SLOP99Ms, Label: "SLO p99 " + ms(r.Settings.SLOP99Ms)}}
+	}
+	return p
+}
+
+func secs(v float64) float64 { return v / 1000 }
+
+// mid is where window i is drawn: a window's figures describe the whole window, so they are
+// drawn at its middle; events keep their exact times.
+func (p plotter) mid(i int) float64 { return secs(p.s.Windows[i].StartMs + p.lengths[i]/2) }
+
+// latency: over time (a window with no request is a gap, not a zero), and the percentiles
+// actual vs intended, whose distance is coordinated omission.
+func (p plotter) latency() []chart.Line {
 	nan := math.NaN()
-	var out []chart.Line
-
-	// A window's figures describe the whole window, so they are drawn at its middle; events keep
-	// their exact times.
-	lengths := windowLengths(s.Windows)
-	span := timeSpan(s, lengths)
-	mid := func(i int) float64 { return secs(s.Windows[i].StartMs + lengths[i]/2) }
-
-	// Latency over time: a window with no request has no latency, which is a gap, not a zero.
 	var p50, p99, mx []chart.Point
-	for i, w := range s.Windows {
-		x := mid(i)
+	for i, w := range p.s.Windows {
+		x := p.mid(i)
 		if w.Requests == 0 {
 			p50, p99, mx = append(p50, chart.Point{X: x, Y: nan}), append(p99, chart.Point{X: x, Y: nan}), append(mx, chart.Point{X: x, Y: nan})
 			continue
@@ -223,18 +251,7 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 		p99 = append(p99, chart.Point{X: x, Y: w.P99})
 		mx = append(mx, chart.Point{X: x, Y: w.Max})
 	}
-	var refs []chart.Ref
-	if r.Settings.SLOP99Ms > 0 {
-		refs = []chart.Ref{{Y: r.Settings.SLOP99Ms, Label: "SLO p99 " + ms(r.Settings.SLOP99Ms)}}
-	}
-	overTime := sloRefIfNear(refs, p99, mx)
-	out = append(out, chart.Line{
-		Title: "Latency over time (actual, per second)" + sloNote(refs, overTime), XLabel: "time since start (s)", YLabel: "latency (ms)", XUnit: " s", XSpan: span, YUnit: " ms",
-		Series:  []chart.Series{{Name: "p50", Points: p50}, {Name: "p99", Points: p99}, {Name: "max", Points: mx, Dashed: true}},
-		Markers: markers, Refs: overTime,
-	})
-
-	// Percentiles, actual vs intended: the distance between the two lines is coordinated omission.
+	overTime := sloRefIfNear(p.refs, p99, mx)
 	names := []string{"p50", "p90", "p95", "p99", "p99.9", "max"}
 	pick := func(l summary.Latencies) []chart.Point {
 		vs := []float64{l.P50, l.P90, l.P95, l.P99, l.P999, l.Max}
@@ -248,106 +265,115 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	for i, n := range names {
 		ticks[i] = chart.Tick{V: float64(i), Label: n}
 	}
-	pcts := sloRefIfNear(refs, pick(s.Latency), pick(s.LatencyIntended))
-	out = append(out, chart.Line{
-		Title: "Latency percentiles, actual vs intended: the gap is coordinated omission" + sloNote(refs, pcts), XLabel: "percentile", YLabel: "latency (ms)", YUnit: " ms",
+	pcts := sloRefIfNear(p.refs, pick(p.s.Latency), pick(p.s.LatencyIntended))
+	return []chart.Line{{
+		Title: "Latency over time (actual, per second)" + sloNote(p.refs, overTime), XLabel: "time since start (s)", YLabel: "latency (ms)", XUnit: " s", XSpan: p.span, YUnit: " ms",
+		Series:  []chart.Series{{Name: "p50", Points: p50}, {Name: "p99", Points: p99}, {Name: "max", Points: mx, Dashed: true}},
+		Markers: p.markers, Refs: overTime,
+	}, {
+		Title: "Latency percentiles, actual vs intended: the gap is coordinated omission" + sloNote(p.refs, pcts), XLabel: "percentile", YLabel: "latency (ms)", YUnit: " ms",
 		Series: []chart.Series{
-			{Name: "actual (from send)", Points: pick(s.Latency), Dots: true},
-			{Name: "intended (from schedule)", Points: pick(s.LatencyIntended), Dots: true, Dashed: true},
+			{Name: "actual (from send)", Points: pick(p.s.Latency), Dots: true},
+			{Name: "intended (from schedule)", Points: pick(p.s.LatencyIntended), Dots: true, Dashed: true},
 		},
 		XTicks: ticks, Refs: pcts, Height: 260,
-	})
+	}}
+}
 
-	// Throughput and errors per second.
+// throughput: sent, successful and errors per second.
+func (p plotter) throughput() chart.Line {
 	var sent, ok, errs []chart.Point
-	for i, w := range s.Windows {
-		x := mid(i)
-		length := secs(lengths[i])
+	for i, w := range p.s.Windows {
+		x := p.mid(i)
+		length := secs(p.lengths[i])
 		sent = append(sent, chart.Point{X: x, Y: w.Rate})
 		ok = append(ok, chart.Point{X: x, Y: w.Throughput})
 		errs = append(errs, chart.Point{X: x, Y: float64(w.Errors) / length})
 	}
-	out = append(out, chart.Line{
-		Title: "Throughput and errors over time", XLabel: "time since start (s)", YLabel: "requests per second", XUnit: " s", XSpan: span, YUnit: "/s",
+	return chart.Line{
+		Title: "Throughput and errors over time", XLabel: "time since start (s)", YLabel: "requests per second", XUnit: " s", XSpan: p.span, YUnit: "/s",
 		Series: []chart.Series{
 			{Name: "sent", Points: sent, Dashed: true, Color: "#777777"},
 			{Name: "successful", Points: ok, Color: "#009e73"},
 			{Name: "errors", Points: errs, Color: "#d55e00"},
 		},
-		Markers: markers,
-	})
+		Markers: p.markers,
+	}
+}
 
-	// Server timeline: three charts because goroutines, bytes and connections do not share a scale.
-	tl := func(get func(summary.Sample) float64, db bool) []chart.Point {
-		ps := make([]chart.Point, 0, len(s.Timeline))
-		for _, smp := range s.Timeline {
-			y := get(smp)
-			if (db && smp.DBQueryFailed) || (!db && smp.ScrapeFailed) {
-				y = nan // a failed read is a gap, never a zero
-			}
-			ps = append(ps, chart.Point{X: secs(smp.OffsetMs), Y: y})
+// timeline is one sampler figure over time; a failed read is a gap, never a zero.
+func (p plotter) timeline(get func(summary.Sample) float64, db bool) []chart.Point {
+	ps := make([]chart.Point, 0, len(p.s.Timeline))
+	for _, smp := range p.s.Timeline {
+		y := get(smp)
+		if (db && smp.DBQueryFailed) || (!db && smp.ScrapeFailed) {
+			y = math.NaN()
 		}
-		return ps
+		ps = append(ps, chart.Point{X: secs(smp.OffsetMs), Y: y})
 	}
-	if len(s.Timeline) > 0 || len(s.Events) > 0 {
-		out = append(out,
-			chart.Line{
-				Title: "Server: goroutines and requests in flight", XLabel: "time since start (s)", YLabel: "count", XUnit: " s", XSpan: span,
-				Series: []chart.Series{
-					{Name: "goroutines", Points: tl(func(x summary.Sample) float64 { return x.Goroutines }, false)},
-					{Name: "in flight", Points: tl(func(x summary.Sample) float64 { return x.InFlight }, false)},
-				},
-				Markers: markers, Height: 240,
-			},
-			chart.Line{
-				Title: "Server: heap in use", XLabel: "time since start (s)", YLabel: "heap", XUnit: " s", XSpan: span,
-				Series:  []chart.Series{{Name: "heap alloc", Points: tl(func(x summary.Sample) float64 { return x.HeapBytes }, false)}},
-				Markers: markers, YFormat: chart.Bytes, Height: 220,
-			},
-			chart.Line{
-				Title: "Server: connection pool", XLabel: "time since start (s)", YLabel: "connections", XUnit: " s", XSpan: span,
-				Series: []chart.Series{
-					{Name: "acquired", Points: tl(func(x summary.Sample) float64 { return x.PoolAcquired }, false)},
-					{Name: "idle", Points: tl(func(x summary.Sample) float64 { return x.PoolIdle }, false), Color: "#009e73"},
-					{Name: "total", Points: tl(func(x summary.Sample) float64 { return x.PoolTotal }, false), Dashed: true, Color: "#777777"},
-				},
-				Markers: markers, Height: 220,
-			},
-			chart.Line{
-				Title: "PostgreSQL: the server's queries (pg_stat_activity)", XLabel: "time since start (s)", YLabel: "queries", XUnit: " s", XSpan: span,
-				Series: []chart.Series{
-					{Name: "active", Points: tl(func(x summary.Sample) float64 { return x.DBActive }, true), Color: "#cc79a7"},
-					{Name: "sleeping (bench delay)", Points: tl(func(x summary.Sample) float64 { return x.DBSleeping }, true), Dashed: true, Color: "#e69f00"},
-				},
-				Markers: markers, Height: 220,
-			},
-		)
-	}
+	return ps
+}
 
-	if rs := s.Ramp; rs != nil && len(rs.Steps) > 0 {
-		var p99s, achieved, ideal []chart.Point
-		for _, st := range rs.Steps {
-			p99s = append(p99s, chart.Point{X: st.Rate, Y: st.P99Ms})
-			achieved = append(achieved, chart.Point{X: st.Rate, Y: st.AchievedRate})
-			ideal = append(ideal, chart.Point{X: st.Rate, Y: st.Rate})
-		}
-		var capMarker []chart.Marker
-		if rs.CapacityRate > 0 {
-			capMarker = []chart.Marker{{X: rs.CapacityRate, Label: "capacity " + rate(rs.CapacityRate), Color: "#009e73"}}
-		}
-		out = append(out,
-			chart.Line{
-				Title: "Ramp: p99 per step", XLabel: "target rate (requests/s)", YLabel: "p99 latency (ms)", XUnit: "/s", YUnit: " ms",
-				Series: []chart.Series{{Name: "p99", Points: p99s, Dots: true}}, Refs: refs, Markers: capMarker, Height: 240,
+// server: four charts, because goroutines, bytes, connections and queries share no scale.
+func (p plotter) server() []chart.Line {
+	tl := p.timeline
+	return []chart.Line{
+		{
+			Title: "Server: goroutines and requests in flight", XLabel: "time since start (s)", YLabel: "count", XUnit: " s", XSpan: p.span,
+			Series: []chart.Series{
+				{Name: "goroutines", Points: tl(func(x summary.Sample) float64 { return x.Goroutines }, false)},
+				{Name: "in flight", Points: tl(func(x summary.Sample) float64 { return x.InFlight }, false)},
 			},
-			chart.Line{
-				Title: "Ramp: achieved vs target rate", XLabel: "target rate (requests/s)", YLabel: "requests/s", XUnit: "/s", YUnit: "/s",
-				Series:  []chart.Series{{Name: "achieved", Points: achieved, Dots: true}, {Name: "target", Points: ideal, Dashed: true, Color: "#777777"}},
-				Markers: capMarker, Height: 240,
+			Markers: p.markers, Height: 240,
+		},
+		{
+			Title: "Server: heap in use", XLabel: "time since start (s)", YLabel: "heap", XUnit: " s", XSpan: p.span,
+			Series:  []chart.Series{{Name: "heap alloc", Points: tl(func(x summary.Sample) float64 { return x.HeapBytes }, false)}},
+			Markers: p.markers, YFormat: chart.Bytes, Height: 220,
+		},
+		{
+			Title: "Server: connection pool", XLabel: "time since start (s)", YLabel: "connections", XUnit: " s", XSpan: p.span,
+			Series: []chart.Series{
+				{Name: "acquired", Points: tl(func(x summary.Sample) float64 { return x.PoolAcquired }, false)},
+				{Name: "idle", Points: tl(func(x summary.Sample) float64 { return x.PoolIdle }, false), Color: "#009e73"},
+				{Name: "total", Points: tl(func(x summary.Sample) float64 { return x.PoolTotal }, false), Dashed: true, Color: "#777777"},
 			},
-		)
+			Markers: p.markers, Height: 220,
+		},
+		{
+			Title: "PostgreSQL: the server's queries (pg_stat_activity)", XLabel: "time since start (s)", YLabel: "queries", XUnit: " s", XSpan: p.span,
+			Series: []chart.Series{
+				{Name: "active", Points: tl(func(x summary.Sample) float64 { return x.DBActive }, true), Color: "#cc79a7"},
+				{Name: "sleeping (bench delay)", Points: tl(func(x summary.Sample) float64 { return x.DBSleeping }, true), Dashed: true, Color: "#e69f00"},
+			},
+			Markers: p.markers, Height: 220,
+		},
 	}
-	return out
+}
+
+// ramp: p99 per step and achieved vs target rate, the capacity marked.
+func (p plotter) ramp(rs *summary.RampStats) []chart.Line {
+	var p99s, achieved, ideal []chart.Point
+	for _, st := range rs.Steps {
+		p99s = append(p99s, chart.Point{X: st.Rate, Y: st.P99Ms})
+		achieved = append(achieved, chart.Point{X: st.Rate, Y: st.AchievedRate})
+		ideal = append(ideal, chart.Point{X: st.Rate, Y: st.Rate})
+	}
+	var capMarker []chart.Marker
+	if rs.CapacityRate > 0 {
+		capMarker = []chart.Marker{{X: rs.CapacityRate, Label: "capacity " + rate(rs.CapacityRate), Color: "#009e73"}}
+	}
+	return []chart.Line{
+		{
+			Title: "Ramp: p99 per step", XLabel: "target rate (requests/s)", YLabel: "p99 latency (ms)", XUnit: "/s", YUnit: " ms",
+			Series: []chart.Series{{Name: "p99", Points: p99s, Dots: true}}, Refs: p.refs, Markers: capMarker, Height: 240,
+		},
+		{
+			Title: "Ramp: achieved vs target rate", XLabel: "target rate (requests/s)", YLabel: "requests/s", XUnit: "/s", YUnit: "/s",
+			Series:  []chart.Series{{Name: "achieved", Points: achieved, Dots: true}, {Name: "target", Points: ideal, Dashed: true, Color: "#777777"}},
+			Markers: capMarker, Height: 240,
+		},
+	}
 }
 
 // timeSpan is the time range (s) every time chart of a scenario shows, so that the client's

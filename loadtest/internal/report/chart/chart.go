@@ -114,9 +114,49 @@ func (c Line) SVG() string {
 		s.Points = reduce(s.Points, maxPoints)
 		series[i] = s
 	}
+	legend, top := c.legend(series, w)
+	plot := rect{x0: marginLeft, y0: float64(top) + 4, x1: float64(w - marginRight), y1: float64(h - marginBottom)}
+	if plot.y1-plot.y0 < 60 { // a legend too long for the height: grow the chart rather than squash the plot
+		plot.y1 = plot.y0 + 60
+		h = int(plot.y1) + marginBottom
+	}
 
-	// Legend under the title, wrapped to the chart width; laid out first because its height
-	// decides where the plot area starts.
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s" font-family="sans-serif" font-size="%d">`,
+		w, h, w, h, esc(c.Title), fontSize)
+	fmt.Fprintf(&b, `<title>%s</title>`, esc(c.Title))
+	fmt.Fprintf(&b, `<text x="%d" y="15" font-weight="bold" font-size="13">%s</text>`, marginLeft, esc(c.Title))
+	b.WriteString(legend)
+
+	xr, yr, ok := c.ranges(series)
+	fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#bbb"/>`,
+		num(plot.x0), num(plot.y0), num(plot.x1-plot.x0), num(plot.y1-plot.y0))
+	if !ok {
+		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" fill="#666">no data</text>`,
+			num((plot.x0+plot.x1)/2), num((plot.y0+plot.y1)/2))
+		c.axisLabels(&b, plot, w, h)
+		b.WriteString(`</svg>`)
+		return b.String()
+	}
+	yfmt := c.YFormat
+	if yfmt == nil {
+		yfmt = Number
+	}
+	c.grid(&b, plot, xr, yr, yfmt)
+	c.axisLabels(&b, plot, w, h)
+	// Reference lines, then markers, then series on top.
+	c.refs(&b, plot, yr)
+	c.markers(&b, plot, xr)
+	for _, s := range series {
+		c.drawSeries(&b, s, plot, xr, yr, yfmt)
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// legend lays out the legend under the title, wrapped to the chart width, and returns it with
+// where the plot area starts (the legend's height decides it).
+func (c Line) legend(series []Series, w int) (string, int) {
 	top := titleHeight
 	legendY := top + 12
 	x := float64(marginLeft)
@@ -140,41 +180,16 @@ func (c Line) SVG() string {
 	if len(series) > 0 {
 		top = legendY + 8
 	}
-	plot := rect{x0: marginLeft, y0: float64(top) + 4, x1: float64(w - marginRight), y1: float64(h - marginBottom)}
-	if plot.y1-plot.y0 < 60 { // a legend too long for the height: grow the chart rather than squash the plot
-		plot.y1 = plot.y0 + 60
-		h = int(plot.y1) + marginBottom
-	}
+	return legend.String(), top
+}
 
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s" font-family="sans-serif" font-size="%d">`,
-		w, h, w, h, esc(c.Title), fontSize)
-	fmt.Fprintf(&b, `<title>%s</title>`, esc(c.Title))
-	fmt.Fprintf(&b, `<text x="%d" y="15" font-weight="bold" font-size="13">%s</text>`, marginLeft, esc(c.Title))
-	b.WriteString(legend.String())
-
-	xr, yr, ok := c.ranges(series)
-	fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#bbb"/>`,
-		num(plot.x0), num(plot.y0), num(plot.x1-plot.x0), num(plot.y1-plot.y0))
-	if !ok {
-		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" fill="#666">no data</text>`,
-			num((plot.x0+plot.x1)/2), num((plot.y0+plot.y1)/2))
-		c.axisLabels(&b, plot, w, h)
-		b.WriteString(`</svg>`)
-		return b.String()
-	}
-
-	// Y grid and ticks.
-	yfmt := c.YFormat
-	if yfmt == nil {
-		yfmt = Number
-	}
+// grid draws the Y grid with its ticks, then the X ticks.
+func (c Line) grid(b *strings.Builder, plot rect, xr, yr axis, yfmt func(float64) string) {
 	for _, t := range yr.ticks {
 		y := plot.y(yr, t)
-		fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e4e4e4"/>`, num(plot.x0), num(y), num(plot.x1), num(y))
-		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end">%s</text>`, num(plot.x0-6), num(y+4), esc(yfmt(t)))
+		fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e4e4e4"/>`, num(plot.x0), num(y), num(plot.x1), num(y))
+		fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="end">%s</text>`, num(plot.x0-6), num(y+4), esc(yfmt(t)))
 	}
-	// X ticks.
 	xticks := c.XTicks
 	if xticks == nil {
 		for _, t := range xr.ticks {
@@ -186,12 +201,13 @@ func (c Line) SVG() string {
 			continue
 		}
 		x := plot.x(xr, t.V)
-		fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e4e4e4"/>`, num(x), num(plot.y0), num(x), num(plot.y1))
-		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle">%s</text>`, num(x), num(plot.y1+16), esc(t.Label))
+		fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e4e4e4"/>`, num(x), num(plot.y0), num(x), num(plot.y1))
+		fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="middle">%s</text>`, num(x), num(plot.y1+16), esc(t.Label))
 	}
-	c.axisLabels(&b, plot, w, h)
+}
 
-	// Reference lines, then markers, then series on top.
+// refs draws the horizontal reference lines (an SLO) that fall in the Y range.
+func (c Line) refs(b *strings.Builder, plot rect, yr axis) {
 	for _, r := range c.Refs {
 		if !finite(r.Y) || r.Y < yr.min || r.Y > yr.max {
 			continue
@@ -201,9 +217,14 @@ func (c Line) SVG() string {
 			col = "#c00"
 		}
 		y := plot.y(yr, r.Y)
-		fmt.Fprintf(&b, `<line class="ref" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="2 3"/>`, num(plot.x0), num(y), num(plot.x1), num(y), esc(col))
-		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end" fill="%s">%s</text>`, num(plot.x1-4), num(y-4), esc(col), esc(r.Label))
+		fmt.Fprintf(b, `<line class="ref" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="2 3"/>`, num(plot.x0), num(y), num(plot.x1), num(y), esc(col))
+		fmt.Fprintf(b, `<text x="%s" y="%s" text-anchor="end" fill="%s">%s</text>`, num(plot.x1-4), num(y-4), esc(col), esc(r.Label))
 	}
+}
+
+// markers draws the vertical event markers that fall in the X range, their labels placed so
+// that they do not collide.
+func (c Line) markers(b *strings.Builder, plot rect, xr axis) {
 	var placed []box
 	for _, m := range c.Markers {
 		if !finite(m.X) || m.X < xr.min || m.X > xr.max {
@@ -214,22 +235,17 @@ func (c Line) SVG() string {
 			col = "#777"
 		}
 		x := plot.x(xr, m.X)
-		fmt.Fprintf(&b, `<g class="marker"><line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="4 3"/>`, num(x), num(plot.y0), num(x), num(plot.y1), esc(col))
+		fmt.Fprintf(b, `<g class="marker"><line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="4 3"/>`, num(x), num(plot.y0), num(x), num(plot.y1), esc(col))
 		// Vertical text beside the line: neighbouring events overlap far less than horizontal
 		// labels, and place() moves a label that would still collide (SIGTERM and the readiness
 		// flip are often milliseconds apart).
 		lb := place(placed, x, plot.x0, plot.y0+4, markerCharWidth*float64(len([]rune(m.Label))))
 		placed = append(placed, lb)
 		tx, ty := lb.x1-2, lb.y0
-		fmt.Fprintf(&b, `<text x="%s" y="%s" transform="rotate(-90 %s %s)" text-anchor="end" font-size="11" fill="%s">%s</text>`,
+		fmt.Fprintf(b, `<text x="%s" y="%s" transform="rotate(-90 %s %s)" text-anchor="end" font-size="11" fill="%s">%s</text>`,
 			num(tx), num(ty), num(tx), num(ty), esc(col), esc(m.Label))
-		fmt.Fprintf(&b, `<title>%s at %s</title></g>`, esc(m.Label), esc(Number(m.X)+c.XUnit))
+		fmt.Fprintf(b, `<title>%s at %s</title></g>`, esc(m.Label), esc(Number(m.X)+c.XUnit))
 	}
-	for _, s := range series {
-		c.drawSeries(&b, s, plot, xr, yr, yfmt)
-	}
-	b.WriteString(`</svg>`)
-	return b.String()
 }
 
 func (c Line) axisLabels(b *strings.Builder, plot rect, w, h int) {
