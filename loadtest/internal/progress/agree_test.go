@@ -30,24 +30,36 @@ func TestFiguresAgreeWithVegetaUnderALiveLine(t *testing.T) {
 	t.Cleanup(srv.Close)
 	bin := filepath.Join(t.TempDir(), "agree.bin")
 	line := progress.NewWith(io.Discard, true) // a terminal: redrawn every 200 ms
-	const rate, secs = 5000, 8
-	live := line.Attack("agree", 0, secs*time.Second)
-	f, err := attack.Attack(context.Background(), attack.Config{
-		Scenario:       "agree",
-		Pacer:          vegeta.ConstantPacer{Freq: rate, Per: time.Second},
-		Duration:       secs * time.Second,
-		Targeter:       attack.NewTargeter(attack.TargetOptions{BaseURL: srv.URL, Seed: 1}),
-		Timeout:        5 * time.Second,
-		KeepAlive:      true,
-		ResultsPath:    bin,
-		MaxLatenessP99: time.Minute,
-	}, live)
+	// At the maximum rate until 20,000 results have arrived (however long a loaded machine
+	// takes), then stopped: an interrupted attack keeps every result in both the figures and
+	// the file, so they must still agree.
+	const want, limit = 20000, 2 * time.Minute
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var n int
+	enough := attack.ConsumerFunc(func(*attack.Hit) {
+		if n++; n == want {
+			stop()
+		}
+	})
+	live := line.Attack("agree", 0, limit)
+	f, err := attack.Attack(ctx, attack.Config{
+		Scenario:    "agree",
+		Pacer:       vegeta.ConstantPacer{}, // no rate: as fast as 16 workers go
+		Duration:    limit,
+		Targeter:    attack.NewTargeter(attack.TargetOptions{BaseURL: srv.URL, Seed: 1}),
+		Timeout:     5 * time.Second,
+		Workers:     16,
+		MaxWorkers:  16,
+		KeepAlive:   true,
+		ResultsPath: bin,
+	}, live, enough)
 	if err != nil {
 		t.Fatal(err)
 	}
 	live.Finish(f.AchievedRate)
-	if f.Requests < 20000 {
-		t.Fatalf("only %d results in %d s; the comparison needs ≥ 20000", f.Requests, secs)
+	if f.Requests < want {
+		t.Fatalf("only %d results in %s; the comparison needs ≥ %d", f.Requests, limit, want)
 	}
 	m := vegetaMetrics(t, bin)
 	var sc summary.Scenario
