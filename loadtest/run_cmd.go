@@ -294,9 +294,8 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 // is a set-up failure (exit 2); the verdict is on the returned run.
 func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary.Environment, settings summary.Settings,
 	scs []scenario.Scenario, stdout io.Writer) (summary.Run, error) {
-	id := time.Now().UTC().Format("20060102T150405Z")
-	dir := filepath.Join(o.out, id)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	id, dir, err := newRunFolder(o.out)
+	if err != nil {
 		return summary.Run{}, usageErrorf("run: create run folder: %v", err)
 	}
 	run := summary.Run{ID: id, StartedAt: time.Now().UTC(), Env: env, Settings: settings}
@@ -338,6 +337,26 @@ func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary
 		return run, usageErrorf("run: %v", runErr)
 	}
 	return run, nil
+}
+
+// newRunFolder creates out/<UTC time>, or out/<UTC time>-2, -3, ... when a run of the same
+// second has it already (-repeat of scenarios that were all skipped).
+func newRunFolder(out string) (id, dir string, err error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", "", err
+	}
+	base := time.Now().UTC().Format("20060102T150405Z")
+	for n := 1; ; n++ {
+		id = base
+		if n > 1 {
+			id = fmt.Sprintf("%s-%d", base, n)
+		}
+		dir = filepath.Join(out, id)
+		err := os.Mkdir(dir, 0o755)
+		if err == nil || !errors.Is(err, os.ErrExist) {
+			return id, dir, err
+		}
+	}
 }
 
 // openDB connects the harness's own pool (nil without a URL).

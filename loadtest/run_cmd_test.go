@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,4 +205,45 @@ func children(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+// TestRunCommandRepeat: -repeat 2 keeps both run folders and writes the stability summary that
+// names them, with one verdict per run and scenario.
+func TestRunCommandRepeat(t *testing.T) {
+	dsn, bin := runEnv(t)
+	out := t.TempDir()
+	stdout, _ := runRun(context.Background(), noEnv, append(shortRunArgs(dsn, bin, out), "-scenarios", "steady", "-duration", "1s", "-repeat", "2")...)
+	dirs, err := filepath.Glob(filepath.Join(out, "stability-*", "stability.json"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("stability files %v (%v); stdout:\n%s", dirs, err, stdout)
+	}
+	var rep struct {
+		Runs      []string `json:"runs"`
+		Scenarios []struct {
+			Name     string         `json:"name"`
+			Verdicts map[string]int `json:"verdicts"`
+		} `json:"scenarios"`
+	}
+	b, err := os.ReadFile(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range rep.Scenarios[0].Verdicts {
+		total += n
+	}
+	if len(rep.Runs) != 2 || len(rep.Scenarios) != 1 || total != 2 {
+		t.Fatalf("stability: %+v, want 2 runs of steady", rep)
+	}
+	for _, id := range rep.Runs {
+		if _, err := os.Stat(filepath.Join(out, id, "summary.json")); err != nil {
+			t.Errorf("run folder %s: %v", id, err)
+		}
+	}
+	if !strings.Contains(stdout, "# Stability of 2 runs") {
+		t.Errorf("stdout does not show the stability summary:\n%s", stdout)
+	}
 }
