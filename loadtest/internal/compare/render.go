@@ -58,6 +58,15 @@ func WriteMarkdown(w io.Writer, r Result) error {
 		b.WriteString("\n")
 	}
 
+	if len(r.Invalid) > 0 {
+		b.WriteString("## Cannot judge\n\n")
+		b.WriteString("A run with an INVALID scenario measured a generator that fell behind, not the server (on a shared machine a CPU-hungry change starves the generator). Re-run those rounds (`make regress` does, up to REGRESS_INVALID_RETRIES times).\n\n")
+		for _, s := range r.Invalid {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(s))
+		}
+		b.WriteString("\n")
+	}
+
 	if len(r.Failures) > 0 {
 		b.WriteString("## Correctness failures in current\n\n")
 		b.WriteString("A scenario that fails its own checks fails the comparison whatever the baseline did: a lost request or a leaked goroutine is never noise.\n\n")
@@ -127,6 +136,9 @@ func WriteMarkdown(w io.Writer, r Result) error {
 			if mr.RunP != nil {
 				p += " (runs " + fmtP(*mr.RunP) + ")"
 			}
+			if mr.FamilyP != nil {
+				p += "; family " + fmtP(*mr.FamilyP)
+			}
 			samples := "windows"
 			if mr.PerRun {
 				samples = "runs"
@@ -172,9 +184,12 @@ func WriteMarkdown(w io.Writer, r Result) error {
 	b.WriteString("Latency (p50, p99), throughput and error ratio are sampled once per one-second window; goroutine peak, " +
 		"settle, drain and cleanup times once per run. Samples of all runs of a side are pooled (interleaved A B A B runs " +
 		"put machine drift on both sides). Each side is summarised by its median with a distribution-free confidence " +
-		"interval, and the sides are compared with the Mann-Whitney U test (golang.org/x/perf/benchmath). A metric is " +
-		"worse or better only when p < α and the change of the medians is beyond both its relative and absolute limit; " +
-		"\"not enough samples\" means the sample sizes cannot reach p < α whatever the data.\n")
+		"interval, and the sides are compared with the Mann-Whitney U test (golang.org/x/perf/benchmath), on windows and on " +
+		"per-run medians. A metric is worse or better only when those p < α, the change of the medians is beyond both its " +
+		"relative and absolute limit, and the family-wise p (a max-T permutation test that relabels whole runs, over all " +
+		fmt.Sprint(r.FamilySize) + " metric tests of this comparison) is below α too, so that the chance of flagging any " +
+		"metric of an unchanged server stays under α. \"Not enough samples\" means the sample sizes cannot reach p < α " +
+		"whatever the data.\n")
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
 		return fmt.Errorf("write compare.md: %w", err)
