@@ -27,6 +27,24 @@ func (r *Result) LinkReports(base, current []Input, outDir string) {
 	link(r.Current, current)
 }
 
+// NameCommits names the commit each side's server was built from. A run records the commit of
+// the harness binary that ran it, which make regress builds from the working tree for both
+// sides; make regress knows which commit each server came from. A commit given as "SHA dirty"
+// marks the runs dirty; an empty one keeps what the runs recorded.
+func (r *Result) NameCommits(base, current string) {
+	name := func(refs []RunRef, commit string) {
+		sha, rest, _ := strings.Cut(strings.TrimSpace(commit), " ")
+		if sha == "" {
+			return
+		}
+		for i := range refs {
+			refs[i].Commit, refs[i].Dirty = sha, strings.TrimSpace(rest) == "dirty"
+		}
+	}
+	name(r.Base, base)
+	name(r.Current, current)
+}
+
 func absOr(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
 		return a
