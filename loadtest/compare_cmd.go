@@ -77,6 +77,19 @@ func compareCommand(_ context.Context, args []string, _ func(string) string, std
 	res.LinkReports(base, current, *out)
 	res.BaseLabel, res.CurrentLabel = *baseLabel, *currentLabel
 	res.NameCommits(*baseCommit, *currentCommit)
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return usageErrorf("compare: create output folder: %v", err)
+	}
+	diff, merged, err := compare.DiffProfiles(base, current)
+	if err != nil {
+		// The profile diff explains a verdict; it never makes one. A bad profile is reported.
+		res.Notes = append(res.Notes, "no CPU profile diff: "+err.Error())
+	} else if diff != nil {
+		if err := diff.WriteProfiles(*out, merged); err != nil {
+			return fmt.Errorf("compare: %w", err)
+		}
+		res.ProfileDiff = diff
+	}
 
 	var md, js bytes.Buffer
 	if err := compare.WriteMarkdown(&md, res); err != nil {
@@ -84,9 +97,6 @@ func compareCommand(_ context.Context, args []string, _ func(string) string, std
 	}
 	if err := compare.WriteJSON(&js, res); err != nil {
 		return fmt.Errorf("compare: %w", err)
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return usageErrorf("compare: create output folder: %v", err)
 	}
 	for name, b := range map[string][]byte{"compare.md": md.Bytes(), "compare.json": js.Bytes()} {
 		if err := os.WriteFile(filepath.Join(*out, name), b, 0o644); err != nil {

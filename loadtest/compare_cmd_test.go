@@ -255,3 +255,34 @@ func TestCompareCommandOutputAndCommits(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareCommandProfileDiff: on real recorded runs with BENCH_EXTRA_CPU on the current side,
+// compare.md says where the CPU went, names burnCPU first, writes the merged profiles and prints
+// the pprof command that opens them.
+func TestCompareCommandProfileDiff(t *testing.T) {
+	rec := func(variant string) string {
+		dirs, err := filepath.Glob(filepath.Join("..", "bench", "recordings", "*", variant))
+		if err != nil || len(dirs) == 0 {
+			t.Fatalf("no recordings of %s (bench/record.sh): %v", variant, err)
+		}
+		return strings.Join(dirs, ",")
+	}
+	out := t.TempDir()
+	stdout, msg, code := runCompare("-out", out, rec("aa"), rec("capacity-drop"))
+	if code == 0 {
+		t.Fatalf("exit 0 with 2 ms of CPU burnt per request: %s", msg)
+	}
+	section := stdout[strings.Index(stdout, "## Where the CPU time went"):]
+	if i := strings.Index(section, "| `"); i < 0 || !strings.HasPrefix(section[i:], "| `github.com/benchharness/benchharness/server/internal/httpapi.burnCPU`") {
+		t.Errorf("burnCPU does not top the flat list:\n%s", section)
+	}
+	cmd := "go tool pprof -top -diff_base=" + filepath.Join(out, "base.steady.cpu.pprof") + " " + filepath.Join(out, "current.steady.cpu.pprof")
+	if !strings.Contains(stdout, cmd) {
+		t.Errorf("compare.md lacks %q", cmd)
+	}
+	for _, f := range []string{"base.steady.cpu.pprof", "current.steady.cpu.pprof"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("merged profile: %v", err)
+		}
+	}
+}

@@ -70,6 +70,8 @@ type Result struct {
 	CurrentLabel string           `json:"current_label,omitempty"` // e.g. "def456 + uncommitted changes"
 	Notes        []string         `json:"notes,omitempty"`         // comparability warnings (profile, CPU count differ)
 	Thresholds   Thresholds       `json:"thresholds"`
+	// ProfileDiff is where the CPU time went (nil when a side has no CPU profile).
+	ProfileDiff *ProfileDiff `json:"profile_diff,omitempty"`
 }
 
 // ResultSchemaVersion is the version of compare.json's layout.

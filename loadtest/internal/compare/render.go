@@ -181,6 +181,8 @@ func WriteMarkdown(w io.Writer, r Result) error {
 		}
 	}
 
+	writeProfileDiff(&b, r.ProfileDiff)
+
 	b.WriteString("## Runs\n\n| side | run | commit | profile | verdict | report |\n|---|---|---|---|---|---|\n")
 	for _, side := range []struct {
 		name string
@@ -362,4 +364,39 @@ func upperFirst(s string) string {
 func mdEscape(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	return strings.ReplaceAll(s, "|", "\\|")
+}
+
+// writeProfileDiff renders where the CPU time went: the functions whose CPU per request grew
+// most, flat and cumulative, and the pprof command that opens the same diff.
+func writeProfileDiff(b *strings.Builder, d *ProfileDiff) {
+	if d == nil {
+		return
+	}
+	fmt.Fprintf(b, "## Where the CPU time went (%s)\n\n", d.Scenario)
+	fmt.Fprintf(b, "CPU profiles of %d base and %d current runs, each scaled to CPU per request sent while it was taken, then merged per side: %s µs per request in base, %s µs in current (%s).\n\n",
+		d.Runs[0], d.Runs[1], fmtNum(d.TotalUs[0], "µs"), fmtNum(d.TotalUs[1], "µs"), pct(changeOf(d.TotalUs)))
+	for _, list := range []struct {
+		title string
+		fs    []FuncDelta
+	}{{"flat (in the function itself)", d.Flat}, {"cum (in it and what it calls)", d.Cum}} {
+		fmt.Fprintf(b, "Largest growth, %s:\n\n| function | base µs/req | current µs/req | Δ µs/req |\n|---|---|---|---|\n", list.title)
+		for _, f := range list.fs {
+			fmt.Fprintf(b, "| `%s` | %s | %s | +%s |\n", mdEscape(f.Name), fmtNum(f.BaseUs, "µs"), fmtNum(f.CurrentUs, "µs"), fmtNum(f.DeltaUs, "µs"))
+		}
+		if len(list.fs) == 0 {
+			b.WriteString("| (no function grew) | | | |\n")
+		}
+		b.WriteString("\n")
+	}
+	if d.Command != "" {
+		fmt.Fprintf(b, "The same diff in pprof: `%s` (or `-http=127.0.0.1:0` instead of `-top`).\n\n", d.Command)
+	}
+}
+
+func changeOf(v [2]float64) *float64 {
+	if v[0] == 0 {
+		return nil
+	}
+	c := (v[1] - v[0]) / v[0] * 100
+	return &c
 }
