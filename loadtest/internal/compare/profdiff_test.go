@@ -8,7 +8,7 @@ import (
 
 // recordings returns the runs bench/record.sh recorded for a variant (real quick-profile runs
 // of one commit, docs/compare.md).
-func recordings(t *testing.T, variant string) []Input {
+func recordings(t testing.TB, variant string) []Input {
 	t.Helper()
 	dirs, err := filepath.Glob(filepath.Join("..", "..", "..", "bench", "recordings", "*", variant))
 	if err != nil || len(dirs) == 0 {
