@@ -3,6 +3,8 @@
 # the data that docs/compare.md's false-alarm and detection figures are computed from.
 #
 #   bench/record.sh                # ROUNDS=8: 16 unchanged runs + 8 of each fault, ~30 min
+#   VARIANTS="aa cpu-400us aa" ROUNDS=4 RECORD_OUT=bench/recordings/<folder> bench/record.sh
+#                                  # more runs of some variants into an existing recording
 #
 # Runs are sequential (the machine is shared; parallel runs would measure each other) and
 # interleaved round by round, so that a drift through the session falls on every variant alike.
@@ -21,12 +23,13 @@ cd "$root"
 declare -A env_of=(
 	[aa]=""
 	[latency-5ms]="BENCH_EXTRA_LATENCY=5ms"
-	[cpu-25pct]="BENCH_EXTRA_CPU=100us"
+	[cpu-100us]="BENCH_EXTRA_CPU=100us"
+	[cpu-400us]="BENCH_EXTRA_CPU=400us" # +25 % of the server's CPU per request (docs/compare.md)
 	[leak-goroutine]="BENCH_FAULTS=leak-goroutine"
 	[capacity-drop]="BENCH_EXTRA_CPU=2ms"
 )
 # Two unchanged runs a round: the A/A figure needs ≥ 16 of them.
-order=(aa latency-5ms cpu-25pct aa leak-goroutine capacity-drop)
+order=(aa latency-5ms cpu-100us aa leak-goroutine capacity-drop)
 if [[ -n "${VARIANTS:-}" ]]; then
 	read -r -a order <<<"$VARIANTS"
 fi

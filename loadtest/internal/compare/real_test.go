@@ -27,7 +27,7 @@ import (
 func BenchmarkRealRuns(b *testing.B) {
 	const draws, runs = 300, 4
 	aa := recordings(b, "aa")
-	for _, variant := range []string{"aa", "latency-5ms", "cpu-25pct", "leak-goroutine", "capacity-drop"} {
+	for _, variant := range []string{"aa", "latency-5ms", "cpu-100us", "cpu-400us", "leak-goroutine", "capacity-drop"} {
 		cur := aa
 		if variant != "aa" {
 			cur = recordings(b, variant)
