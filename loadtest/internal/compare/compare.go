@@ -128,7 +128,7 @@ type MetricResult struct {
 	// enough runs to reach significance; a verdict other than "same" needs it below alpha too.
 	RunP *float64 `json:"run_p,omitempty"`
 	RunN [2]int   `json:"run_n,omitempty"` // runs with windows: base, current
-	// FamilyP is the family-wise adjusted p-value (max-T over run relabellings, see family.go);
+	// FamilyP is the family-wise adjusted p-value (Holm over run-level Welch t tests, family.go);
 	// a verdict other than "same" needs it below alpha. Null when the metric was not tested.
 	FamilyP  *float64 `json:"family_p"`
 	MinP     float64  `json:"min_p"` // smallest p-value these sample sizes can give
@@ -193,9 +193,10 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 		}
 		res.Scenarios = append(res.Scenarios, sr)
 	}
-	// Two relabellings (the observed one and its mirror) always reach the observed |t|.
-	floor := 2 / float64(binomial(len(base)+len(current), len(base)))
-	for k, p := range familyP(tests, len(base)) {
+	// Below 4 runs a side the per-run rank check cannot be made (see runLevel); a t test on 2 or
+	// 3 runs alone is not trusted with a gate.
+	floor := minP(len(base), len(current))
+	for k, p := range holmP(tests, len(base)) {
 		res.Scenarios[at[k][0]].Metrics[at[k][1]].family(p, floor, len(base), len(current))
 	}
 	res.FamilySize = len(tests)
@@ -256,10 +257,12 @@ func compareScenario(base, current []Input, name string, th Thresholds) (Scenari
 		lim := th.Metrics[m.Name]
 		mr := judge(m, bv, cv, lim, th.Confidence)
 		mr.runLevel(m.runMedians(base, name, sc), m.runMedians(current, name, sc))
-		ft := familyTest{sdMin: lim.MinAbsChange / 2}
+		// Logarithms: a relative change is what the limits speak of, and latencies are skewed.
+		// The offset keeps zeros (no errors, capacity 0) finite; the floor is half the relative limit.
+		ft := familyTest{sdMin: math.Log1p(lim.MaxChangePct/100) / 2}
 		if mr.Verdict != TooFew {
 			for _, in := range append(append([]Input(nil), base...), current...) {
-				ft.values = append(ft.values, m.runValue(in, name, sc))
+				ft.values = append(ft.values, math.Log(m.runValue(in, name, sc)+lim.MinAbsChange))
 			}
 		}
 		sr.Metrics = append(sr.Metrics, mr)

@@ -87,7 +87,7 @@ func WriteMarkdown(w io.Writer, r Result) error {
 		"put machine drift on both sides). Each side is summarised by its median with a distribution-free confidence " +
 		"interval, and the sides are compared with the Mann-Whitney U test (golang.org/x/perf/benchmath), on windows and on " +
 		"per-run medians. A metric is worse or better only when those p < α, the change of the medians is beyond both its " +
-		"relative and absolute limit, and the family-wise p (a max-T permutation test that relabels whole runs, over all " +
+		"relative and absolute limit, and the family-wise p (Holm over Welch t tests on the runs' log values, over all " +
 		fmt.Sprint(r.FamilySize) + " metric tests of this comparison) is below α too, so that the chance of flagging any " +
 		"metric of an unchanged server stays under α. \"Not enough samples\" means the sample sizes cannot reach p < α " +
 		"whatever the data.\n")
