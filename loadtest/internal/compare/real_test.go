@@ -19,7 +19,7 @@ import (
 //	flagged-%     exit 1 (REGRESSION or FAIL): a false alarm for aa, a detection for a fault
 //	regression-%  of which a metric judged worse by the statistics (aa: the statistical false alarms)
 //	unjudged-%    exit 2, CANNOT JUDGE: a run had an INVALID scenario
-//	nofamily-%    comparisons that flagged a metric before the family-wise correction
+//	nofamily-%    comparisons with a metric judged worse before the family-wise correction
 //
 // "all" draws from every recorded run; "valid" only from runs without an INVALID scenario, as
 // make regress's re-runs of INVALID rounds give it.
@@ -116,7 +116,9 @@ func (c *counts) add(r Result) {
 	}
 	for _, s := range r.Scenarios {
 		for _, m := range s.Metrics {
-			if m.Verdict == Worse || strings.Contains(m.Why, "not significant once every metric") {
+			demoted := strings.Contains(m.Why, "not significant once every metric") &&
+				m.ChangePct != nil && (*m.ChangePct > 0) == m.HigherIsWorse // a worse change, not a better one
+			if m.Verdict == Worse || demoted {
 				c.nofamily++
 				return
 			}
