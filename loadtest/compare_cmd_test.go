@@ -133,7 +133,8 @@ func TestCompareCommandVerdicts(t *testing.T) {
 	}{
 		{"A/A", summary.Pass, summary.Pass, 0, 0, "**No significant change.**"},
 		{"+5 ms", summary.Pass, summary.Pass, 5, 1, "steady p50_ms +"},
-		{"failure in current", summary.Fail, summary.Fail, 0, 1, "FAIL: 2 correctness failures in current"},
+		{"failure in current", summary.Fail, summary.Fail, 0, 1, "FAIL: 4 correctness failures in current"},
+		{"INVALID in current", summary.Pass, summary.Invalid, 0, 2, "cannot judge: 4 of 4 current runs INVALID"},
 		{"failure only in base", summary.Fail, summary.Pass, 0, 0, "**No significant change.**"},
 	}
 	for i, tt := range tests {
@@ -141,7 +142,7 @@ func TestCompareCommandVerdicts(t *testing.T) {
 			dir := t.TempDir()
 			rng := rand.New(rand.NewPCG(uint64(i), 3))
 			var base, cur []string
-			for r := 0; r < 2; r++ { // interleaved, as make regress does
+			for r := 0; r < 4; r++ { // interleaved, as make regress does
 				base = append(base, writeRun(t, filepath.Join(dir, "runs"), fixtureRun(rng, fmt.Sprintf("a%d", r), 0, tt.baseVerdict)))
 				cur = append(cur, writeRun(t, filepath.Join(dir, "runs"), fixtureRun(rng, fmt.Sprintf("b%d", r), tt.extraMs, tt.curVerdict)))
 			}
@@ -175,7 +176,7 @@ func TestCompareCommandVerdicts(t *testing.T) {
 			if err := json.Unmarshal(b, &js); err != nil {
 				t.Fatal(err)
 			}
-			if len(js.Base) != 2 || (code == 0) != (js.Outcome == "PASS") {
+			if len(js.Base) != 4 || (code == 0) != (js.Outcome == "PASS") {
 				t.Errorf("compare.json: outcome %q with %d base runs, exit %d", js.Outcome, len(js.Base), code)
 			}
 		})
@@ -215,5 +216,73 @@ func TestCompareCommandFolderOfRuns(t *testing.T) {
 	}
 	if len(js.Base) != 3 {
 		t.Errorf("base has %d runs, want 3 (latest must not count twice): %+v", len(js.Base), js.Base)
+	}
+}
+
+// TestCompareCommandOutputAndCommits: without -out, compare.md and compare.json go beside
+// CURRENT (not into the working directory, where they would be untracked files in a
+// repository), stderr says where, and the runs table names the commits given.
+func TestCompareCommandOutputAndCommits(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 5))
+	for r := 0; r < 4; r++ {
+		writeRun(t, filepath.Join(dir, "regress", "base"), fixtureRun(rng, fmt.Sprintf("a%d", r), 0, summary.Pass))
+		writeRun(t, filepath.Join(dir, "regress", "current"), fixtureRun(rng, fmt.Sprintf("b%d", r), 0, summary.Pass))
+	}
+	cwd := filepath.Join(dir, "cwd")
+	if err := os.Mkdir(cwd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(cwd)
+	stdout, stderr, code := runCompare("-base-commit", "1111111111111111", "-current-commit", "2222222222222222 dirty",
+		filepath.Join(dir, "regress", "base"), filepath.Join(dir, "regress", "current"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if des, _ := os.ReadDir(cwd); len(des) != 0 {
+		t.Errorf("compare wrote %d files into the working directory", len(des))
+	}
+	want := filepath.Join(dir, "regress", "compare.md")
+	if _, err := os.Stat(want); err != nil {
+		t.Errorf("no compare.md beside CURRENT: %v", err)
+	}
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not say where compare.md is (%s)", stderr, want)
+	}
+	for _, w := range []string{"| base | `a0` | 111111111111 |", "| current | `b0` | 222222222222 (dirty) |"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("runs table lacks %q", w)
+		}
+	}
+}
+
+// TestCompareCommandProfileDiff: on real recorded runs with BENCH_EXTRA_CPU on the current side,
+// compare.md says where the CPU went, names burnCPU first, writes the merged profiles and prints
+// the pprof command that opens them.
+func TestCompareCommandProfileDiff(t *testing.T) {
+	rec := func(variant string) string {
+		dirs, err := filepath.Glob(filepath.Join("..", "bench", "recordings", "*", variant))
+		if err != nil || len(dirs) == 0 {
+			t.Fatalf("no recordings of %s (bench/record.sh): %v", variant, err)
+		}
+		return strings.Join(dirs, ",")
+	}
+	out := t.TempDir()
+	stdout, msg, code := runCompare("-out", out, rec("aa"), rec("capacity-drop"))
+	if code == 0 {
+		t.Fatalf("exit 0 with 2 ms of CPU burnt per request: %s", msg)
+	}
+	section := stdout[strings.Index(stdout, "## Where the CPU time went"):]
+	if i := strings.Index(section, "| `"); i < 0 || !strings.HasPrefix(section[i:], "| `github.com/benchharness/benchharness/server/internal/httpapi.burnCPU`") {
+		t.Errorf("burnCPU does not top the flat list:\n%s", section)
+	}
+	cmd := "go tool pprof -top -diff_base=" + filepath.Join(out, "base.steady.cpu.pprof") + " " + filepath.Join(out, "current.steady.cpu.pprof")
+	if !strings.Contains(stdout, cmd) {
+		t.Errorf("compare.md lacks %q", cmd)
+	}
+	for _, f := range []string{"base.steady.cpu.pprof", "current.steady.cpu.pprof"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("merged profile: %v", err)
+		}
 	}
 }

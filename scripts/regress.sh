@@ -5,7 +5,12 @@
 # a temporary git worktree, runs the bench on both in alternating rounds on one throwaway
 # PostgreSQL, then runs `loadtest compare` on the two sets of runs. Exit code is compare's:
 # 0 no significant regression, 1 a significant regression or a correctness failure in the
-# working tree's runs, 2 bad input or set-up failure.
+# working tree's runs, 2 bad input, set-up failure, or cannot judge (runs still INVALID after
+# REGRESS_INVALID_RETRIES re-runs). The code is also written to <out>/exit-code.
+#
+# This script is the entry point whose exit code means something: `make regress` runs it, but
+# make reports every failed recipe as 2, so a caller that must tell a regression (1) from a
+# broken bench (2), such as CI, runs scripts/regress.sh directly or reads <out>/exit-code.
 #
 # Settings (environment, all optional):
 #   BASE                commit to compare against; default `git merge-base HEAD origin/main`,
@@ -26,6 +31,10 @@
 #   REGRESS_RUN_ARGS    extra flags for every `loadtest run`, e.g. "-duration 5s"
 #   REGRESS_RUN_TIMEOUT limit on one `loadtest run` (default 15m): a hung run must not hang CI;
 #                       it gets SIGINT first (the harness then writes what it has), SIGKILL 30 s later
+#   REGRESS_INVALID_RETRIES  re-runs of a round in which a run had an INVALID scenario (the
+#                       generator fell behind, e.g. a loaded machine), per round (default 2); the
+#                       INVALID runs move to <out>/invalid/. Still INVALID after that: compare
+#                       says "cannot judge" and the exit code is 2
 #
 # Rounds alternate their order (A B, B A, A B, ...): a drift that grows steadily through the
 # session (a warming cache, a growing table, a throttling CPU) then falls on both sides alike.
@@ -69,20 +78,41 @@ if [[ "${1:-}" == "__rounds" ]]; then
 			tail -n 20 "$out/logs/$name-$round.log" >&2
 			exit 2
 		fi
+		last_run=$(readlink -f "$out/$name/latest")
 	}
+	invalid() { # invalid RUN_FOLDER: the INVALID scenarios of a run, if any
+		jq -r '[.scenarios[] | select(.verdict == "INVALID") | .name] | join(",")' "$1/summary.json"
+	}
+	retries=${REGRESS_INVALID_RETRIES:-2}
 	for ((r = 1; r <= rounds; r++)); do
-		if ((r % 2)); then
-			side base "$r"
-			side current "$r"
-		else
-			side current "$r"
-			side base "$r"
-		fi
+		for ((try = 0; ; try++)); do
+			if ((r % 2)); then order=(base current); else order=(current base); fi
+			runs=()
+			for name in "${order[@]}"; do
+				side "$name" "$r"
+				runs+=("$last_run")
+			done
+			bad=""
+			for run in "${runs[@]}"; do
+				[[ -n "$(invalid "$run")" ]] && bad+=" $(basename "$(dirname "$run")")/$(basename "$run") ($(invalid "$run"))"
+			done
+			if [[ -z "$bad" ]] || ((try >= retries)); then
+				[[ -n "$bad" ]] && echo "regress: round $r still INVALID after $retries re-runs:$bad" >&2
+				break
+			fi
+			# A round is re-run whole, so that both sides keep the same interleaving.
+			echo "regress: round $r INVALID:$bad; re-running it ($((try + 1))/$retries)" >&2
+			for run in "${runs[@]}"; do
+				mkdir -p "$out/invalid/$(basename "$(dirname "$run")")"
+				mv "$run" "$out/invalid/$(basename "$(dirname "$run")")/"
+			done
+		done
 	done
 	exit 0
 fi
 
 command -v go >/dev/null || die "go is not on PATH"
+command -v jq >/dev/null || die "jq is not on PATH (it reads each run's verdicts)"
 rounds=${ROUNDS:-4}
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS=$rounds is not a positive integer"
 
@@ -99,7 +129,9 @@ mkdir -p "$out/bin" "$out/logs"
 out=$(cd "$out" && pwd)
 
 base_label="$(git rev-parse --short "$base_commit") ($(git log -1 --format=%s "$base_commit" | cut -c1-60))"
-cur_label="$(git rev-parse --short "$cur_commit")$(git diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes')"
+cur_dirty=""
+[[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] && cur_dirty=" dirty"
+cur_label="$(git rev-parse --short "$cur_commit")${cur_dirty:+ + uncommitted changes}"
 [[ -n "${REGRESS_SERVER_ENV:-}" ]] && cur_label+=" with $REGRESS_SERVER_ENV"
 echo "regress: base $base_label, current $cur_label, $rounds rounds → $out" >&2
 
@@ -124,12 +156,17 @@ if [[ "${REGRESS_HARNESS:-current}" == base ]]; then
 fi
 cp "$cur_server" "$out/bin/current-server"
 
+finish() {
+	echo "$1" >"$out/exit-code"
+	exit "$1"
+}
 rc=0
 scripts/with-postgres.sh "$0" __rounds "$out" "$out/bin/base-server" "$base_loadtest" "$out/bin/current-server" "$cur_loadtest" || rc=$?
-((rc == 0)) || exit "$rc"
+((rc == 0)) || finish "$rc"
 
 rc=0
 "$cur_loadtest" compare -thresholds "$thresholds" -out "$out" \
-	-base-label "$base_label" -current-label "$cur_label" "$out/base" "$out/current" || rc=$?
-echo "regress: compare.md and compare.json in $out (exit $rc)" >&2
-exit "$rc"
+	-base-label "$base_label" -current-label "$cur_label" \
+	-base-commit "$base_commit" -current-commit "$cur_commit$cur_dirty" "$out/base" "$out/current" || rc=$?
+echo "regress: compare.md and compare.json in $out (exit $rc: 0 pass, 1 regression or correctness failure, 2 cannot judge or broken)" >&2
+finish "$rc"

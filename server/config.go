@@ -36,6 +36,7 @@ type config struct {
 	DropWrites   bool
 	FaultNames   []string      // as given, for the start-up warnings
 	ExtraLatency time.Duration // BENCH_EXTRA_LATENCY, default 0
+	ExtraCPU     time.Duration // BENCH_EXTRA_CPU: CPU work per request (idle-core time), default 0
 
 	BlockProfileRate     int // runtime.SetBlockProfileRate, default 0 (off)
 	MutexProfileFraction int // runtime.SetMutexProfileFraction, default 0 (off)
@@ -67,6 +68,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MaxBodyBytes:         int64(p.integer("MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1)),
 		DBMaxConns:           int32(p.integer("DB_MAX_CONNS", 0, 1)),
 		ExtraLatency:         p.duration("BENCH_EXTRA_LATENCY", 0),
+		ExtraCPU:             p.duration("BENCH_EXTRA_CPU", 0),
 		BlockProfileRate:     p.integer("BLOCK_PROFILE_RATE", 0, 0),
 		MutexProfileFraction: p.integer("MUTEX_PROFILE_FRACTION", 0, 0),
 	}

@@ -32,16 +32,21 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.Addr != ":8080" || c.AdminAddr != "127.0.0.1:6060" || c.ShutdownTimeout != 10*time.Second ||
 		c.DrainDelay != 0 || c.ReadHeaderTimeout != 5*time.Second || c.ReadTimeout != 10*time.Second ||
 		c.WriteTimeout != 10*time.Second || c.IdleTimeout != 10*time.Second || c.MaxBodyBytes != 1<<20 ||
-		c.BenchDelay || c.Faults.LeakGoroutine || c.Faults.IgnoreCancel || c.DropWrites || c.ExtraLatency != 0 || c.DBMaxConns != 0 {
+		c.BenchDelay || c.Faults.LeakGoroutine || c.Faults.IgnoreCancel || c.DropWrites || c.ExtraLatency != 0 || c.ExtraCPU != 0 ||
+		c.DBMaxConns != 0 {
 		t.Fatalf("defaults differ from docs/contracts.md: %+v", c)
 	}
 	e := validEnv()
 	e["BENCH_FAULTS"] = "leak-goroutine, ignore-cancel,drop-writes"
 	e["BENCH_DELAY"] = "on"
 	e["ADDR"] = "127.0.0.1:0"
+	e["BENCH_EXTRA_CPU"] = "250us"
 	c, err = loadConfig(env(e))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.ExtraCPU != 250*time.Microsecond {
+		t.Fatalf("BENCH_EXTRA_CPU=250us read as %s", c.ExtraCPU)
 	}
 	if !c.Faults.LeakGoroutine || !c.Faults.IgnoreCancel || !c.DropWrites || !c.BenchDelay || len(c.FaultNames) != 3 {
 		t.Fatalf("faults/bench delay not read: %+v", c)
@@ -73,6 +78,8 @@ func TestBadSettings(t *testing.T) {
 		{"BENCH_EXTRA_LATENCY", "5"},
 		{"DB_MAX_CONNS", "0"},
 		{"DB_MAX_CONNS", "many"},
+		{"BENCH_EXTRA_CPU", "-1ms"},
+		{"BENCH_EXTRA_CPU", "lots"},
 		{"BLOCK_PROFILE_RATE", "-1"},
 		{"MUTEX_PROFILE_FRACTION", "half"},
 		{"LOG_LEVEL", "loud"},

@@ -448,3 +448,34 @@ func TestBinaryBadSetting(t *testing.T) {
 		t.Fatalf("output %q: want one line naming SHUTDOWN_TIMEOUT", s)
 	}
 }
+
+// TestFaultWarnings: every fault that is on says so at start with a WARN naming it, and none is
+// logged when they are off (an operator must never run a misbehaving server unknowingly).
+func TestFaultWarnings(t *testing.T) {
+	warnings := map[string]string{
+		"BENCH_EXTRA_CPU":     "fault enabled: extra CPU work on every API request",
+		"BENCH_EXTRA_LATENCY": "fault enabled: extra latency on every API request",
+		"leak-goroutine":      "fault enabled: the server misbehaves on purpose",
+	}
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("on=%v", on), func(t *testing.T) {
+			extra := map[string]string{}
+			if on {
+				extra = map[string]string{"BENCH_EXTRA_CPU": "1ms", "BENCH_EXTRA_LATENCY": "1ms", "BENCH_FAULTS": "leak-goroutine"}
+			}
+			p := start(t, serverEnv(t, extra))
+			for fault, msg := range warnings {
+				m, _ := p.logs.find(msg)
+				if got := m != nil && m["level"] == "WARN" && m["fault"] == fault; got != on {
+					t.Errorf("WARN %q naming %s logged: %v, want %v; logs:\n%s", msg, fault, got, on, p.logs)
+				}
+			}
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if code := p.wait(t); code != 0 {
+				t.Fatalf("exit code %d, want 0", code)
+			}
+		})
+	}
+}

@@ -49,6 +49,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if cfg.ExtraLatency > 0 {
 		log.Warn("fault enabled: extra latency on every API request", "fault", "BENCH_EXTRA_LATENCY", "latency", cfg.ExtraLatency.String())
 	}
+	if cfg.ExtraCPU > 0 {
+		log.Warn("fault enabled: extra CPU work on every API request", "fault", "BENCH_EXTRA_CPU", "cpu", cfg.ExtraCPU.String())
+	}
 	runtime.SetBlockProfileRate(cfg.BlockProfileRate)
 	runtime.SetMutexProfileFraction(cfg.MutexProfileFraction)
 
@@ -101,6 +104,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		BenchDelay:     cfg.BenchDelay,
 		ExtraLatency:   cfg.ExtraLatency,
+		ExtraCPU:       cfg.ExtraCPU,
 		Faults:         cfg.Faults,
 	})
 

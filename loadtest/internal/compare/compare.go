@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"golang.org/x/perf/benchmath"
 
@@ -39,6 +40,9 @@ const (
 	OK         Outcome = "PASS"       // no correctness failure, no significant regression
 	Regression Outcome = "REGRESSION" // a metric is significantly worse beyond its threshold
 	Failed     Outcome = "FAIL"       // a scenario failed its checks in CURRENT
+	// Unjudged: a run of either side has an INVALID scenario (the generator fell behind), so
+	// its figures describe the client; a gate that could not judge must not pass.
+	Unjudged Outcome = "CANNOT JUDGE"
 )
 
 // Result is the whole comparison: what compare.json holds and compare.md renders.
@@ -47,6 +51,10 @@ type Result struct {
 	Outcome       Outcome   `json:"outcome"`
 	Headline      string    `json:"headline"`
 	Failures      []Failure `json:"failures"` // correctness failures in CURRENT, first in the report
+	// Invalid says, per side, which runs had an INVALID scenario (outcome CANNOT JUDGE).
+	Invalid []string `json:"invalid,omitempty"`
+	// FamilySize is how many metric tests the family-wise correction covered.
+	FamilySize int `json:"family_size"`
 	// PerfFailures are CURRENT scenarios that failed only absolute performance objectives (p99
 	// under the SLO, capacity): shown, but judged by the statistics, because on a loaded machine
 	// both sides miss them alike.
@@ -62,10 +70,12 @@ type Result struct {
 	CurrentLabel string           `json:"current_label,omitempty"` // e.g. "def456 + uncommitted changes"
 	Notes        []string         `json:"notes,omitempty"`         // comparability warnings (profile, CPU count differ)
 	Thresholds   Thresholds       `json:"thresholds"`
+	// ProfileDiff is where the CPU time went (nil when a side has no CPU profile).
+	ProfileDiff *ProfileDiff `json:"profile_diff,omitempty"`
 }
 
 // ResultSchemaVersion is the version of compare.json's layout.
-const ResultSchemaVersion = 1
+const ResultSchemaVersion = 2
 
 // RunRef identifies one input run.
 type RunRef struct {
@@ -116,9 +126,12 @@ type MetricResult struct {
 	P             *float64 `json:"p"`          // U test p-value; null when not computed
 	// RunP is the U test on per-run medians of a window metric, computed when each side has
 	// enough runs to reach significance; a verdict other than "same" needs it below alpha too.
-	RunP     *float64 `json:"run_p,omitempty"`
-	RunN     [2]int   `json:"run_n,omitempty"` // runs with windows: base, current
-	MinP     float64  `json:"min_p"`           // smallest p-value these sample sizes can give
+	RunP *float64 `json:"run_p,omitempty"`
+	RunN [2]int   `json:"run_n,omitempty"` // runs with windows: base, current
+	// FamilyP is the family-wise adjusted p-value (Holm over run-level Welch t tests, family.go);
+	// a verdict other than "same" needs it below alpha. Null when the metric was not tested.
+	FamilyP  *float64 `json:"family_p"`
+	MinP     float64  `json:"min_p"` // smallest p-value these sample sizes can give
 	Limit    Limit    `json:"limit"`
 	Verdict  Verdict  `json:"verdict"`
 	Why      string   `json:"why"`
@@ -166,29 +179,32 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 	}
 	res.Notes = comparability(base, current)
 	res.Failures, res.PerfFailures = failures(base, current)
+	res.Invalid = invalidRuns(base, current)
 
+	var tests []familyTest
+	var at [][2]int // scenario and metric index of each family test
 	for _, name := range common {
-		sr := ScenarioResult{Name: name}
-		sr.Notes = append(sr.Notes, leftOut(base, "base", name)...)
-		sr.Notes = append(sr.Notes, leftOut(current, "current", name)...)
-		for _, m := range Metrics() {
-			bv, bnotes := m.samples(base, name)
-			cv, cnotes := m.samples(current, name)
-			for _, n := range bnotes {
-				sr.Notes = append(sr.Notes, "base "+n)
+		sr, ft := compareScenario(base, current, name, th)
+		for j, t := range ft {
+			if t.values != nil {
+				tests = append(tests, t)
+				at = append(at, [2]int{len(res.Scenarios), j})
 			}
-			for _, n := range cnotes {
-				sr.Notes = append(sr.Notes, "current "+n)
-			}
-			if len(bv) == 0 && len(cv) == 0 && len(bnotes) == 0 && len(cnotes) == 0 {
-				continue // the scenario does not measure this (e.g. drain time outside shutdown)
-			}
-			mr := judge(m, bv, cv, th.Metrics[m.Name], th.Confidence)
-			mr.runLevel(m.runMedians(base, name), m.runMedians(current, name))
-			sr.Metrics = append(sr.Metrics, mr)
-			f := Finding{Scenario: name, Metric: m.Name, ChangePct: mr.ChangePct}
-			if mr.P != nil {
-				f.P = *mr.P
+		}
+		res.Scenarios = append(res.Scenarios, sr)
+	}
+	// Below 4 runs a side the per-run rank check cannot be made (see runLevel); a t test on 2 or
+	// 3 runs alone is not trusted with a gate.
+	floor := minP(len(base), len(current))
+	for k, p := range holmP(tests, len(base)) {
+		res.Scenarios[at[k][0]].Metrics[at[k][1]].family(p, floor, len(base), len(current))
+	}
+	res.FamilySize = len(tests)
+	for _, sr := range res.Scenarios {
+		for _, mr := range sr.Metrics {
+			f := Finding{Scenario: sr.Name, Metric: mr.Metric, ChangePct: mr.ChangePct}
+			if mr.FamilyP != nil {
+				f.P = *mr.FamilyP
 			}
 			switch mr.Verdict {
 			case Worse:
@@ -197,12 +213,13 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 				res.Improvements = append(res.Improvements, f)
 			}
 		}
-		res.Scenarios = append(res.Scenarios, sr)
 	}
 
 	switch {
 	case len(res.Failures) > 0:
 		res.Outcome = Failed
+	case len(res.Invalid) > 0:
+		res.Outcome = Unjudged
 	case len(res.Regressions) > 0:
 		res.Outcome = Regression
 	default:
@@ -210,6 +227,92 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 	}
 	res.Headline = headline(res)
 	return res, nil
+}
+
+// compareScenario judges every metric of one scenario and returns, per metric, its runs' values
+// for the family-wise test (values nil when the metric cannot reach a verdict anyway).
+func compareScenario(base, current []Input, name string, th Thresholds) (ScenarioResult, []familyTest) {
+	sr := ScenarioResult{Name: name}
+	sr.Notes = append(sr.Notes, leftOut(base, "base", name)...)
+	sr.Notes = append(sr.Notes, leftOut(current, "current", name)...)
+	sc := rampScope(base, current, name)
+	if sc.windowRate < 0 {
+		sr.Notes = append(sr.Notes, "no step rate reported by both sides: windows not compared, capacity and the p99 at the top common rate are")
+	} else if sc.windowRate > 0 {
+		sr.Notes = append(sr.Notes, fmt.Sprintf("windows compared at %g req/s, the step both sides reported most; runs at other steps left out of the window figures", sc.windowRate))
+	}
+	var tests []familyTest
+	for _, m := range Metrics() {
+		bv, bnotes := m.samples(base, name, sc)
+		cv, cnotes := m.samples(current, name, sc)
+		for _, n := range bnotes {
+			sr.Notes = append(sr.Notes, "base "+n)
+		}
+		for _, n := range cnotes {
+			sr.Notes = append(sr.Notes, "current "+n)
+		}
+		if len(bv) == 0 && len(cv) == 0 && len(bnotes) == 0 && len(cnotes) == 0 {
+			continue // the scenario does not measure this (e.g. drain time outside shutdown)
+		}
+		lim := th.Metrics[m.Name]
+		mr := judge(m, bv, cv, lim, th.Confidence)
+		mr.runLevel(m.runMedians(base, name, sc), m.runMedians(current, name, sc))
+		// Logarithms: a relative change is what the limits speak of, and latencies are skewed.
+		// The offset keeps zeros (no errors, capacity 0) finite; the floor is half the relative limit.
+		ft := familyTest{sdMin: math.Log1p(lim.MaxChangePct/100) / 2}
+		if mr.Verdict != TooFew {
+			for _, in := range append(append([]Input(nil), base...), current...) {
+				ft.values = append(ft.values, math.Log(m.runValue(in, name, sc)+lim.MinAbsChange))
+			}
+		}
+		sr.Metrics = append(sr.Metrics, mr)
+		tests = append(tests, ft)
+	}
+	return sr, tests
+}
+
+// family applies the family-wise adjusted p-value: a better or worse verdict stands only when
+// it is below alpha too.
+func (mr *MetricResult) family(p, floor float64, nBase, nCurrent int) {
+	mr.FamilyP = &p
+	if mr.Verdict != Worse && mr.Verdict != Better {
+		return
+	}
+	if floor >= mr.Limit.Alpha {
+		mr.Why = fmt.Sprintf("%s; but %d+%d runs cannot reach a family-wise p<%v (need ≥%d a side): not judged", mr.Why, nBase, nCurrent, mr.Limit.Alpha, needN(mr.Limit.Alpha))
+		mr.Verdict = TooFew
+		return
+	}
+	if p >= mr.Limit.Alpha {
+		mr.Why = fmt.Sprintf("%s; but not significant once every metric of the comparison is accounted for (family-wise p=%.3g ≥ α): a change this size shows up by chance among this many metrics", mr.Why, p)
+		mr.Verdict = Same
+		return
+	}
+	mr.Why += fmt.Sprintf("; family-wise p=%.3g", p)
+}
+
+// invalidRuns names, per side, the runs with an INVALID scenario: their figures describe a
+// generator that fell behind, so the comparison cannot judge the server from them.
+func invalidRuns(base, current []Input) []string {
+	var out []string
+	for _, side := range []struct {
+		name string
+		in   []Input
+	}{{"current", current}, {"base", base}} {
+		var ids []string
+		for _, i := range side.in {
+			for _, s := range i.Run.Scenarios {
+				if s.Verdict == summary.Invalid {
+					ids = append(ids, fmt.Sprintf("%s (%s)", i.Run.ID, s.Name))
+					break
+				}
+			}
+		}
+		if len(ids) > 0 {
+			out = append(out, fmt.Sprintf("%d of %d %s runs INVALID: %s", len(ids), len(side.in), side.name, strings.Join(ids, ", ")))
+		}
+	}
+	return out
 }
 
 // judge compares one metric's two samples.
@@ -499,6 +602,9 @@ func comparability(base, current []Input) []string {
 
 func headline(r Result) string {
 	var parts []string
+	if len(r.Invalid) > 0 && len(r.Failures) == 0 {
+		return "cannot judge: " + strings.Join(r.Invalid, "; ")
+	}
 	if n := len(r.Failures); n > 0 {
 		parts = append(parts, plural(n, "correctness failure", "correctness failures")+" in current")
 	}

@@ -44,11 +44,16 @@ func TestCompare(t *testing.T) {
 		{name: "A/A one distribution", base: defaultSynth(), current: defaultSynth(), runs: 4, outcome: OK},
 		{name: "p99 +5 ms", base: defaultSynth(), current: shifted, runs: 4, outcome: Regression,
 			want: map[string]Verdict{"steady/p99_ms": Worse, "shutdown/p99_ms": Worse, "cancel/p99_ms": Worse}},
-		{name: "every request +5 ms", base: defaultSynth(), current: slow, runs: 2, outcome: Regression,
+		{name: "every request +5 ms", base: defaultSynth(), current: slow, runs: 4, outcome: Regression,
 			want: map[string]Verdict{
 				"steady/p50_ms": Worse, "steady/p99_ms": Worse, "shutdown/p50_ms": Worse, "shutdown/p99_ms": Worse,
 				"cancel/p50_ms": Worse, "cancel/p99_ms": Worse,
-				// two runs a side: per-run figures cannot reach significance, and say so.
+			}},
+		{name: "two runs a side cannot be judged, and say so", base: defaultSynth(), current: slow, runs: 2, outcome: OK,
+			want: map[string]Verdict{
+				// the windows differ, but 2+2 runs cannot reach a family-wise p < 0.05.
+				"steady/p50_ms": TooFew, "steady/p99_ms": TooFew, "shutdown/p50_ms": TooFew, "shutdown/p99_ms": TooFew,
+				"cancel/p50_ms": TooFew, "cancel/p99_ms": TooFew,
 				"steady/goroutines_peak": TooFew, "steady/settle_ms": TooFew, "shutdown/drain_ms": TooFew,
 				"cancel/cleanup_ms": TooFew, "shutdown/goroutines_peak": TooFew,
 				"cancel/goroutines_peak": TooFew, "cancel/settle_ms": TooFew,
@@ -102,8 +107,8 @@ func TestGolden(t *testing.T) {
 	cur.p99ExtraMs = 5
 	cur.failIn = "shutdown"
 	cur.perfFailIn = "steady"
-	baseDir := defaultSynth().writeRuns(t, rng, dir, "base", 2)
-	curDir := cur.writeRuns(t, rng, dir, "current", 2)
+	baseDir := defaultSynth().writeRuns(t, rng, dir, "base", 4)
+	curDir := cur.writeRuns(t, rng, dir, "current", 4)
 	base, err := LoadSide(baseDir)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,10 @@
 package compare
 
 import (
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -52,7 +54,7 @@ func LoadSide(spec string) ([]Input, error) {
 			continue
 		}
 		seen[abs] = true
-		r, err := summary.Read(p)
+		r, err := readRun(p)
 		if err != nil {
 			return nil, err
 		}
@@ -72,9 +74,8 @@ func resolve(entry string) ([]string, error) {
 	if !fi.IsDir() {
 		return []string{entry}, nil
 	}
-	direct := filepath.Join(entry, "summary.json")
-	if _, err := os.Stat(direct); err == nil {
-		return []string{direct}, nil
+	if p, ok := summaryIn(entry); ok {
+		return []string{p}, nil
 	}
 	des, err := os.ReadDir(entry)
 	if err != nil {
@@ -85,8 +86,7 @@ func resolve(entry string) ([]string, error) {
 		if !de.IsDir() { // a symlink's DirEntry is not a dir: latest → newest is skipped here
 			continue
 		}
-		p := filepath.Join(entry, de.Name(), "summary.json")
-		if _, err := os.Stat(p); err == nil {
+		if p, ok := summaryIn(filepath.Join(entry, de.Name())); ok {
 			found = append(found, p)
 		}
 	}
@@ -95,4 +95,53 @@ func resolve(entry string) ([]string, error) {
 	}
 	sort.Strings(found)
 	return found, nil
+}
+
+// summaryIn finds a run folder's summary: summary.json, or summary.json.gz as recordings keep it.
+func summaryIn(dir string) (string, bool) {
+	for _, name := range []string{"summary.json", "summary.json.gz"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// readRun reads a summary.json, gunzipping it first when its name ends in .gz.
+func readRun(path string) (summary.Run, error) {
+	if !strings.HasSuffix(path, ".gz") {
+		return summary.Read(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return summary.Run{}, fmt.Errorf("read summary: %w", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return summary.Run{}, fmt.Errorf("read summary %s: %w", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return summary.Run{}, fmt.Errorf("read summary %s: %w", path, err)
+	}
+	// summary.Read checks the schema version; it reads files, so the bytes go through one.
+	tmp, err := os.CreateTemp("", "summary-*.json")
+	if err != nil {
+		return summary.Run{}, fmt.Errorf("read summary %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return summary.Run{}, fmt.Errorf("read summary %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return summary.Run{}, fmt.Errorf("read summary %s: %w", path, err)
+	}
+	r, err := summary.Read(tmp.Name())
+	if err != nil {
+		return summary.Run{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
 }

@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -22,7 +23,15 @@ type Metric struct {
 	window func(w summary.Window) (float64, bool)
 	// run returns the scenario's value, whether it has one, and a note when the value exists
 	// but cannot be used (e.g. "never settled").
-	run func(s summary.Scenario) (float64, bool, string)
+	run func(s summary.Scenario, sc scope) (float64, bool, string)
+}
+
+// scope is what makes one scenario's runs comparable across the two sides. Only the ramp needs
+// it: its windows come from the step it reported (its capacity), which may differ between runs,
+// and comparing 400 req/s windows with 100 req/s ones would measure the rate, not the server.
+type scope struct {
+	windowRate float64 // ramp: windows count only from runs that reported this step rate; 0: any
+	stepRate   float64 // ramp: the highest step rate both sides ran with the generator keeping up
 }
 
 // Metrics returns the judged metrics in report order.
@@ -42,12 +51,12 @@ func Metrics() []Metric {
 				return float64(w.Errors) / float64(w.Requests), true
 			}},
 		{Name: "goroutines_peak", Label: "goroutine peak", Unit: "", HigherIsWorse: true, PerRun: true,
-			run: func(s summary.Scenario) (float64, bool, string) {
+			run: func(s summary.Scenario, _ scope) (float64, bool, string) {
 				// 0 means the sampler never read /metrics: no figure rather than a perfect one.
 				return s.Server.GoroutinesPeak, s.Server.GoroutinesPeak > 0, ""
 			}},
 		{Name: "settle_ms", Label: "settle time", Unit: "ms", HigherIsWorse: true, PerRun: true,
-			run: func(s summary.Scenario) (float64, bool, string) {
+			run: func(s summary.Scenario, _ scope) (float64, bool, string) {
 				// The shutdown scenario stops the server: there is nothing left to settle.
 				if s.Server.GoroutinesPeak == 0 || s.Shutdown != nil {
 					return 0, false, ""
@@ -58,7 +67,7 @@ func Metrics() []Metric {
 				return s.Server.SettleMs, true, ""
 			}},
 		{Name: "drain_ms", Label: "shutdown drain time", Unit: "ms", HigherIsWorse: true, PerRun: true,
-			run: func(s summary.Scenario) (float64, bool, string) {
+			run: func(s summary.Scenario, _ scope) (float64, bool, string) {
 				if s.Shutdown == nil {
 					return 0, false, ""
 				}
@@ -68,7 +77,7 @@ func Metrics() []Metric {
 				return s.Shutdown.DrainMs, true, ""
 			}},
 		{Name: "cleanup_ms", Label: "cancel cleanup time", Unit: "ms", HigherIsWorse: true, PerRun: true,
-			run: func(s summary.Scenario) (float64, bool, string) {
+			run: func(s summary.Scenario, _ scope) (float64, bool, string) {
 				if s.Cancel == nil {
 					return 0, false, ""
 				}
@@ -77,25 +86,91 @@ func Metrics() []Metric {
 				}
 				return s.Cancel.CleanupMs, true, ""
 			}},
+		{Name: "capacity_rps", Label: "ramp capacity", Unit: "req/s", HigherIsWorse: false, PerRun: true,
+			run: func(s summary.Scenario, _ scope) (float64, bool, string) {
+				// Each run's own capacity (0: no step met the SLO, the worst there is).
+				if s.Ramp == nil {
+					return 0, false, ""
+				}
+				return s.Ramp.CapacityRate, true, ""
+			}},
+		{Name: "ramp_p99_ms", Label: "ramp p99 at the top common rate", Unit: "ms", HigherIsWorse: true, PerRun: true,
+			run: func(s summary.Scenario, sc scope) (float64, bool, string) {
+				if s.Ramp == nil || sc.stepRate == 0 {
+					return 0, false, ""
+				}
+				for _, st := range s.Ramp.Steps {
+					if st.Rate == sc.stepRate && st.Valid {
+						return st.P99Ms, true, ""
+					}
+				}
+				return 0, false, fmt.Sprintf("no valid %g req/s step", sc.stepRate)
+			}},
 	}
+}
+
+// rampScope picks, for a ramp scenario, the step rate whose windows are compared (the rate most
+// runs reported among those both sides reported) and the highest step rate that a majority of
+// each side's runs ran with the generator keeping up. Other scenarios get the zero scope.
+func rampScope(base, current []Input, scenario string) scope {
+	reported := [2]map[float64]int{{}, {}}
+	valid := [2]map[float64]int{{}, {}}
+	runs := [2]int{}
+	for side, in := range [][]Input{base, current} {
+		for _, i := range in {
+			s, ok := findScenario(i.Run, scenario)
+			if !ok || s.Ramp == nil || !judged(s.Verdict) {
+				continue
+			}
+			runs[side]++
+			reported[side][s.TargetRate]++
+			for _, st := range s.Ramp.Steps {
+				if st.Valid {
+					valid[side][st.Rate]++
+				}
+			}
+		}
+	}
+	var sc scope
+	best := 0
+	for r, n := range reported[0] {
+		if m := reported[1][r]; m > 0 && (n+m > best || n+m == best && r > sc.windowRate) {
+			sc.windowRate, best = r, n+m
+		}
+	}
+	for r, n := range valid[0] {
+		if 2*n > runs[0] && 2*valid[1][r] > runs[1] && r > sc.stepRate {
+			sc.stepRate = r
+		}
+	}
+	if runs[0] == 0 || runs[1] == 0 {
+		return scope{}
+	}
+	if sc.windowRate == 0 {
+		sc.windowRate = -1 // no rate in common: no ramp windows are comparable
+	}
+	return sc
 }
 
 // samples collects a metric's samples for one scenario over the runs of one side. notes says
 // which runs gave no usable value and why.
-func (m Metric) samples(runs []Input, scenario string) (values []float64, notes []string) {
+func (m Metric) samples(runs []Input, scenario string, sc scope) (values []float64, notes []string) {
 	for _, in := range runs {
 		s, ok := findScenario(in.Run, scenario)
 		if !ok || !judged(s.Verdict) {
 			continue
 		}
 		if m.PerRun {
-			v, ok, why := m.run(s)
+			v, ok, why := m.run(s, sc)
 			if ok {
 				values = append(values, v)
 			} else if why != "" {
 				notes = append(notes, fmt.Sprintf("%s: %s", in.Run.ID, why))
 			}
 			continue
+		}
+		if sc.windowRate != 0 && s.TargetRate != sc.windowRate {
+			continue // a ramp run that reported another step: its windows measure another rate
 		}
 		for _, w := range fullWindows(s.Windows) {
 			if v, ok := m.window(w); ok {
@@ -109,25 +184,32 @@ func (m Metric) samples(runs []Input, scenario string) (values []float64, notes 
 // runMedians is one value per run for a window metric: the median of that run's windows. The
 // run, not the window, is the unit that varies independently (a run that drew a slow moment is
 // slow in all its windows), so a difference must also hold across runs to count.
-func (m Metric) runMedians(runs []Input, scenario string) []float64 {
+func (m Metric) runMedians(runs []Input, scenario string, sc scope) []float64 {
 	if m.PerRun {
 		return nil
 	}
 	var out []float64
 	for _, in := range runs {
-		v, _ := m.samples([]Input{in}, scenario)
-		if len(v) == 0 {
-			continue
+		if v := m.runValue(in, scenario, sc); !math.IsNaN(v) {
+			out = append(out, v)
 		}
-		sort.Float64s(v)
-		mid := len(v) / 2
-		med := v[mid]
-		if len(v)%2 == 0 {
-			med = (v[mid-1] + v[mid]) / 2
-		}
-		out = append(out, med)
 	}
 	return out
+}
+
+// runValue is one run's value of the metric: its per-run figure, or the median of its windows;
+// NaN when the run gives none. The family-wise test takes one per run.
+func (m Metric) runValue(in Input, scenario string, sc scope) float64 {
+	v, _ := m.samples([]Input{in}, scenario, sc)
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	sort.Float64s(v)
+	mid := len(v) / 2
+	if len(v)%2 == 0 {
+		return (v[mid-1] + v[mid]) / 2
+	}
+	return v[mid]
 }
 
 // judged says whether a scenario's figures describe the server: skipped scenarios have none,

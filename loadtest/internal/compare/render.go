@@ -27,6 +27,24 @@ func (r *Result) LinkReports(base, current []Input, outDir string) {
 	link(r.Current, current)
 }
 
+// NameCommits names the commit each side's server was built from. A run records the commit of
+// the harness binary that ran it, which make regress builds from the working tree for both
+// sides; make regress knows which commit each server came from. A commit given as "SHA dirty"
+// marks the runs dirty; an empty one keeps what the runs recorded.
+func (r *Result) NameCommits(base, current string) {
+	name := func(refs []RunRef, commit string) {
+		sha, rest, _ := strings.Cut(strings.TrimSpace(commit), " ")
+		if sha == "" {
+			return
+		}
+		for i := range refs {
+			refs[i].Commit, refs[i].Dirty = sha, strings.TrimSpace(rest) == "dirty"
+		}
+	}
+	name(r.Base, base)
+	name(r.Current, current)
+}
+
 func absOr(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
 		return a
@@ -58,13 +76,47 @@ func WriteMarkdown(w io.Writer, r Result) error {
 		b.WriteString("\n")
 	}
 
+	writeProblems(&b, r)
+	writeVerdicts(&b, r)
+	writeDetails(&b, r)
+	writeProfileDiff(&b, r.ProfileDiff)
+	writeRuns(&b, r)
+	b.WriteString("\n## Method\n\n")
+	b.WriteString("Latency (p50, p99), throughput and error ratio are sampled once per one-second window; goroutine peak, " +
+		"settle, drain and cleanup times once per run. Samples of all runs of a side are pooled (interleaved A B A B runs " +
+		"put machine drift on both sides). Each side is summarised by its median with a distribution-free confidence " +
+		"interval, and the sides are compared with the Mann-Whitney U test (golang.org/x/perf/benchmath), on windows and on " +
+		"per-run medians. A metric is worse or better only when those p < α, the change of the medians is beyond both its " +
+		"relative and absolute limit, and the family-wise p (Holm over Welch t tests on the runs' log values, over all " +
+		fmt.Sprint(r.FamilySize) + " metric tests of this comparison) is below α too, so that the chance of flagging any " +
+		"metric of an unchanged server stays under α. \"Not enough samples\" means the sample sizes cannot reach p < α " +
+		"whatever the data.\n")
+	_, err := io.WriteString(w, b.String())
+	if err != nil {
+		return fmt.Errorf("write compare.md: %w", err)
+	}
+	return nil
+}
+
+// writeProblems renders what stops a judgement or fails the comparison whatever the statistics:
+// INVALID runs, correctness failures, and the absolute objectives CURRENT missed.
+func writeProblems(b *strings.Builder, r Result) {
+	if len(r.Invalid) > 0 {
+		b.WriteString("## Cannot judge\n\n")
+		b.WriteString("A run with an INVALID scenario measured a generator that fell behind, not the server (on a shared machine a CPU-hungry change starves the generator). Re-run those rounds (`make regress` does, up to REGRESS_INVALID_RETRIES times).\n\n")
+		for _, s := range r.Invalid {
+			fmt.Fprintf(b, "- %s\n", mdEscape(s))
+		}
+		b.WriteString("\n")
+	}
+
 	if len(r.Failures) > 0 {
 		b.WriteString("## Correctness failures in current\n\n")
 		b.WriteString("A scenario that fails its own checks fails the comparison whatever the baseline did: a lost request or a leaked goroutine is never noise.\n\n")
 		for _, f := range r.Failures {
-			fmt.Fprintf(&b, "- **%s** in run `%s`: %s (%s)\n", f.Scenario, f.Run, f.Verdict, f.BaseSummary)
+			fmt.Fprintf(b, "- **%s** in run `%s`: %s (%s)\n", f.Scenario, f.Run, f.Verdict, f.BaseSummary)
 			for _, reason := range f.Reasons {
-				fmt.Fprintf(&b, "  - %s\n", mdEscape(reason))
+				fmt.Fprintf(b, "  - %s\n", mdEscape(reason))
 			}
 		}
 		b.WriteString("\n")
@@ -74,19 +126,23 @@ func WriteMarkdown(w io.Writer, r Result) error {
 		b.WriteString("## Performance objectives missed in current\n\n")
 		b.WriteString("These scenarios failed only absolute objectives (p99 and error ratio under their limits, capacity). They do not fail the comparison by themselves: the statistics below judge whether CURRENT is slower than BASE on the same machine.\n\n")
 		for _, f := range r.PerfFailures {
-			fmt.Fprintf(&b, "- **%s** in run `%s` (%s)\n", f.Scenario, f.Run, f.BaseSummary)
+			fmt.Fprintf(b, "- **%s** in run `%s` (%s)\n", f.Scenario, f.Run, f.BaseSummary)
 			for _, reason := range f.Reasons {
-				fmt.Fprintf(&b, "  - %s\n", mdEscape(reason))
+				fmt.Fprintf(b, "  - %s\n", mdEscape(reason))
 			}
 		}
 		b.WriteString("\n")
 	}
 
+}
+
+// writeVerdicts renders the scenario × metric verdict table.
+func writeVerdicts(b *strings.Builder, r Result) {
 	b.WriteString("## Verdicts\n\n")
 	metrics := Metrics()
 	b.WriteString("| scenario |")
 	for _, m := range metrics {
-		fmt.Fprintf(&b, " %s |", m.Label)
+		fmt.Fprintf(b, " %s |", m.Label)
 	}
 	b.WriteString("\n|---|")
 	for range metrics {
@@ -94,29 +150,33 @@ func WriteMarkdown(w io.Writer, r Result) error {
 	}
 	b.WriteString("\n")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(&b, "| %s |", s.Name)
+		fmt.Fprintf(b, "| %s |", s.Name)
 		for _, m := range metrics {
 			mr, ok := s.metric(m.Name)
 			if !ok {
 				b.WriteString(" |")
 				continue
 			}
-			fmt.Fprintf(&b, " %s |", verdictCell(mr))
+			fmt.Fprintf(b, " %s |", verdictCell(mr))
 		}
 		b.WriteString("\n")
 	}
 	if len(r.OnlyBase) > 0 {
-		fmt.Fprintf(&b, "\nOnly in base (not compared): %s.\n", strings.Join(r.OnlyBase, ", "))
+		fmt.Fprintf(b, "\nOnly in base (not compared): %s.\n", strings.Join(r.OnlyBase, ", "))
 	}
 	if len(r.OnlyCurrent) > 0 {
-		fmt.Fprintf(&b, "\nOnly in current (not compared): %s.\n", strings.Join(r.OnlyCurrent, ", "))
+		fmt.Fprintf(b, "\nOnly in current (not compared): %s.\n", strings.Join(r.OnlyCurrent, ", "))
 	}
 	b.WriteString("\n")
 
+}
+
+// writeDetails renders, per scenario, the figures behind each verdict and the notes.
+func writeDetails(b *strings.Builder, r Result) {
 	b.WriteString("## Details\n\n")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(&b, "### %s\n\n", s.Name)
-		fmt.Fprintf(&b, "| metric | base median [%s CI] | current median [%s CI] | n base+current | change | p | limit | verdict |\n",
+		fmt.Fprintf(b, "### %s\n\n", s.Name)
+		fmt.Fprintf(b, "| metric | base median [%s CI] | current median [%s CI] | n base+current | change | p | limit | verdict |\n",
 			confLabel(r.Thresholds.Confidence), confLabel(r.Thresholds.Confidence))
 		b.WriteString("|---|---|---|---|---|---|---|---|\n")
 		for _, mr := range s.Metrics {
@@ -127,11 +187,14 @@ func WriteMarkdown(w io.Writer, r Result) error {
 			if mr.RunP != nil {
 				p += " (runs " + fmtP(*mr.RunP) + ")"
 			}
+			if mr.FamilyP != nil {
+				p += "; family " + fmtP(*mr.FamilyP)
+			}
 			samples := "windows"
 			if mr.PerRun {
 				samples = "runs"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %d+%d %s | %s | %s | %s | %s |\n",
+			fmt.Fprintf(b, "| %s | %s | %s | %d+%d %s | %s | %s | %s | %s |\n",
 				mr.Label, statCell(mr.Base, mr.Unit), statCell(mr.Current, mr.Unit), mr.Base.N, mr.Current.N, samples,
 				changeCell(mr), p, limitCell(mr), verdictText(mr))
 		}
@@ -144,13 +207,17 @@ func WriteMarkdown(w io.Writer, r Result) error {
 		}
 		notes = append(notes, s.Notes...)
 		for _, n := range notes {
-			fmt.Fprintf(&b, "- %s\n", mdEscape(n))
+			fmt.Fprintf(b, "- %s\n", mdEscape(n))
 		}
 		if len(notes) > 0 {
 			b.WriteString("\n")
 		}
 	}
 
+}
+
+// writeRuns renders the runs of both sides with their commits and report links.
+func writeRuns(b *strings.Builder, r Result) {
 	b.WriteString("## Runs\n\n| side | run | commit | profile | verdict | report |\n|---|---|---|---|---|---|\n")
 	for _, side := range []struct {
 		name string
@@ -165,21 +232,9 @@ func WriteMarkdown(w io.Writer, r Result) error {
 			if ref.Report != "" {
 				report = fmt.Sprintf("[report.html](%s)", ref.Report)
 			}
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s |\n", side.name, ref.ID, commit, ref.Profile, ref.Verdict, report)
+			fmt.Fprintf(b, "| %s | `%s` | %s | %s | %s | %s |\n", side.name, ref.ID, commit, ref.Profile, ref.Verdict, report)
 		}
 	}
-	b.WriteString("\n## Method\n\n")
-	b.WriteString("Latency (p50, p99), throughput and error ratio are sampled once per one-second window; goroutine peak, " +
-		"settle, drain and cleanup times once per run. Samples of all runs of a side are pooled (interleaved A B A B runs " +
-		"put machine drift on both sides). Each side is summarised by its median with a distribution-free confidence " +
-		"interval, and the sides are compared with the Mann-Whitney U test (golang.org/x/perf/benchmath). A metric is " +
-		"worse or better only when p < α and the change of the medians is beyond both its relative and absolute limit; " +
-		"\"not enough samples\" means the sample sizes cannot reach p < α whatever the data.\n")
-	_, err := io.WriteString(w, b.String())
-	if err != nil {
-		return fmt.Errorf("write compare.md: %w", err)
-	}
-	return nil
 }
 
 func (s ScenarioResult) metric(name string) (MetricResult, bool) {
@@ -329,4 +384,39 @@ func upperFirst(s string) string {
 func mdEscape(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	return strings.ReplaceAll(s, "|", "\\|")
+}
+
+// writeProfileDiff renders where the CPU time went: the functions whose CPU per request grew
+// most, flat and cumulative, and the pprof command that opens the same diff.
+func writeProfileDiff(b *strings.Builder, d *ProfileDiff) {
+	if d == nil {
+		return
+	}
+	fmt.Fprintf(b, "## Where the CPU time went (%s)\n\n", d.Scenario)
+	fmt.Fprintf(b, "CPU profiles of %d base and %d current runs, each scaled to CPU per request sent while it was taken, then merged per side: %s µs per request in base, %s µs in current (%s).\n\n",
+		d.Runs[0], d.Runs[1], fmtNum(d.TotalUs[0], "µs"), fmtNum(d.TotalUs[1], "µs"), pct(changeOf(d.TotalUs)))
+	for _, list := range []struct {
+		title string
+		fs    []FuncDelta
+	}{{"flat (in the function itself)", d.Flat}, {"cum (in it and what it calls)", d.Cum}} {
+		fmt.Fprintf(b, "Largest growth, %s:\n\n| function | base µs/req | current µs/req | Δ µs/req |\n|---|---|---|---|\n", list.title)
+		for _, f := range list.fs {
+			fmt.Fprintf(b, "| `%s` | %s | %s | +%s |\n", mdEscape(f.Name), fmtNum(f.BaseUs, "µs"), fmtNum(f.CurrentUs, "µs"), fmtNum(f.DeltaUs, "µs"))
+		}
+		if len(list.fs) == 0 {
+			b.WriteString("| (no function grew) | | | |\n")
+		}
+		b.WriteString("\n")
+	}
+	if d.Command != "" {
+		fmt.Fprintf(b, "The same diff in pprof: `%s` (or `-http=127.0.0.1:0` instead of `-top`).\n\n", d.Command)
+	}
+}
+
+func changeOf(v [2]float64) *float64 {
+	if v[0] == 0 {
+		return nil
+	}
+	c := (v[1] - v[0]) / v[0] * 100
+	return &c
 }

@@ -21,6 +21,7 @@ type synth struct {
 	p99ExtraMs float64 // added to p99 only
 	rate       float64 // requests/s
 	drift      float64 // σ of the per-run log-normal drift factor on latencies
+	scDrift    float64 // σ of a further drift factor per scenario of a run (scenarios drift apart)
 	failIn     string  // scenario that FAILs a correctness check
 	perfFailIn string  // scenario that FAILs only its p99 objective
 }
@@ -39,7 +40,9 @@ func (s synth) run(rng *rand.Rand, id, commit string) summary.Run {
 		Env:      summary.Environment{Commit: commit, GoVersion: "go1.26.0", OS: "linux", Arch: "amd64", NumCPU: 2},
 		Settings: summary.Settings{Profile: "quick", Seed: 1},
 	}
+	runDrift := drift
 	for _, name := range []string{"steady", "shutdown", "cancel"} {
+		drift := runDrift * math.Exp(rng.NormFloat64()*s.scDrift)
 		sc := summary.Scenario{Name: name, Verdict: summary.Pass, DurationMs: float64(s.windows) * 1000, TargetRate: s.rate}
 		for i := 0; i < s.windows; i++ {
 			req := int64(s.rate)

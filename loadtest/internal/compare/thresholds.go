@@ -41,6 +41,9 @@ func DefaultThresholds() Thresholds {
 			"settle_ms":       {MaxChangePct: 50, MinAbsChange: 250, Alpha: 0.05},
 			"drain_ms":        {MaxChangePct: 25, MinAbsChange: 100, Alpha: 0.05},
 			"cleanup_ms":      {MaxChangePct: 50, MinAbsChange: 100, Alpha: 0.05},
+			// The quick ramp's steps are 4× apart: a capacity that moves at all moves by 75 %.
+			"capacity_rps": {MaxChangePct: 15, MinAbsChange: 1, Alpha: 0.05},
+			"ramp_p99_ms":  {MaxChangePct: 20, MinAbsChange: 1, Alpha: 0.05},
 		},
 	}
 }

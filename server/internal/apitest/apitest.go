@@ -35,6 +35,7 @@ type Options struct {
 	Faults       httpapi.Faults
 	DropWrites   bool
 	ExtraLatency time.Duration
+	ExtraCPU     time.Duration
 	MaxBodyBytes int64
 	// Sampler defaults to AlwaysSample; pass sdktrace.NeverSample() to measure without tracing.
 	Sampler sdktrace.Sampler
@@ -88,6 +89,7 @@ func New(t testing.TB, opts Options) *API {
 		MaxBodyBytes:   opts.MaxBodyBytes,
 		BenchDelay:     opts.BenchDelay,
 		ExtraLatency:   opts.ExtraLatency,
+		ExtraCPU:       opts.ExtraCPU,
 		Faults:         opts.Faults,
 	})
 	srv := httptest.NewServer(h)

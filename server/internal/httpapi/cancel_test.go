@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -196,6 +197,44 @@ func TestFaultExtraLatency(t *testing.T) {
 			t.Fatalf("GET %s took %s, want at least %s", path, el, extra)
 		}
 	}
+}
+
+// TestFaultExtraCPU: BENCH_EXTRA_CPU adds CPU work, not waiting, to every request. The process's
+// CPU time over a few requests must reach most of what was asked; without the fault the same
+// requests cost a small fraction of it, so the check fails when the burn is missing.
+func TestFaultExtraCPU(t *testing.T) {
+	const extra, n = 20 * time.Millisecond, 10
+	for _, tt := range []struct {
+		name     string
+		extraCPU time.Duration
+		wantMin  time.Duration
+		wantMax  time.Duration
+	}{
+		{"off", 0, 0, n * extra / 2},
+		{"on", extra, n * extra / 2, time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			api := apitest.New(t, apitest.Options{ExtraCPU: tt.extraCPU})
+			api.Do(t, api.Request(t, "GET", "/api/v1/items", "")) // warm the pool and the route
+			before := processCPU(t)
+			for range n {
+				api.Do(t, api.Request(t, "GET", "/api/v1/items", ""))
+			}
+			if used := processCPU(t) - before; used < tt.wantMin || used > tt.wantMax {
+				t.Fatalf("%d requests used %s of CPU, want between %s and %s", n, used, tt.wantMin, tt.wantMax)
+			}
+		})
+	}
+}
+
+// processCPU is this process's user+system CPU time: the test's handler runs in it.
+func processCPU(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // findLeaks retries goleak.Find for up to 10 s: on a loaded machine connection goroutines can

@@ -41,7 +41,11 @@ type Config struct {
 	BenchDelay bool
 	// ExtraLatency is added to every API request (test-only regression injection).
 	ExtraLatency time.Duration
-	Faults       Faults
+	// ExtraCPU is CPU work done on every API request (test-only regression injection): a busy
+	// loop in burnCPU, sized at start to take this long on an idle core, so that a loaded
+	// machine slows it down as it would real work. 0 (default): none.
+	ExtraCPU time.Duration
+	Faults   Faults
 }
 
 // DefaultMaxBodyBytes is the body limit when Config.MaxBodyBytes is zero.
@@ -55,6 +59,7 @@ type api struct {
 	maxBody      int64
 	benchDelay   bool
 	extraLatency time.Duration
+	burnIters    int // burnCPU iterations per request (BENCH_EXTRA_CPU); 0: none
 	faults       Faults
 	bufs         sync.Pool // *[]byte response buffers
 }
@@ -70,6 +75,7 @@ func NewHandler(cfg Config) http.Handler {
 		maxBody:      cfg.MaxBodyBytes,
 		benchDelay:   cfg.BenchDelay,
 		extraLatency: cfg.ExtraLatency,
+		burnIters:    burnItersFor(cfg.ExtraCPU),
 		faults:       cfg.Faults,
 	}
 	if a.log == nil {

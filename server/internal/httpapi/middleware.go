@@ -144,12 +144,17 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// injectFaults applies leak-goroutine and BENCH_EXTRA_LATENCY.
+// injectFaults applies leak-goroutine, BENCH_EXTRA_CPU and BENCH_EXTRA_LATENCY.
 func (a *api) injectFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.faults.LeakGoroutine {
 			// Deliberately never joined nor stopped: that is the fault.
 			go func() { select {} }()
+		}
+		if a.burnIters > 0 && burnCPU(a.burnIters) == 0 {
+			// Never true (xorshift never reaches 0); using the result keeps the loop from
+			// being optimised away.
+			w.Header().Set("X-Bench-Burn", "0")
 		}
 		if a.extraLatency > 0 {
 			t := time.NewTimer(a.extraLatency)

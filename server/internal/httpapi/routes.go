@@ -14,7 +14,7 @@ import (
 func (a *api) routes(tp trace.TracerProvider, prop propagation.TextMapPropagator) http.Handler {
 	r := chi.NewRouter()
 	r.Use(a.observe) // trace headers, span name + http.route, metrics, 499, request log
-	if a.faults.LeakGoroutine || a.extraLatency > 0 {
+	if a.faults.LeakGoroutine || a.extraLatency > 0 || a.burnIters > 0 {
 		r.Use(a.injectFaults) // only installed when asked: no cost on the normal path
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errNotFound) })

@@ -1,0 +1,131 @@
+package compare
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+func TestHolmP(t *testing.T) {
+	sep := familyTest{values: []float64{1, 1.1, 0.9, 1.05, 2, 2.1, 1.9, 2.05}} // 4 base, 4 current
+	same := familyTest{values: []float64{1, 1, 1, 1, 1, 1, 1, 1}, sdMin: 0.1}
+	below := familyTest{values: []float64{6, 6, 6, 6, 6.01, 6.01, 6.01, 6.01}, sdMin: 0.07} // a change under the floor
+	noise := familyTest{values: []float64{1, 2, 3, 4, 4, 3, 2, 1}}
+	tests := []struct {
+		name   string
+		tests  []familyTest
+		signif []bool // adjusted p < 0.05
+	}{
+		{"clear separation", []familyTest{sep}, []bool{true}},
+		{"identical runs", []familyTest{same}, []bool{false}},
+		{"a separation under the floor is no evidence", []familyTest{below}, []bool{false}},
+		{"one real change among noise survives", []familyTest{sep, noise, noise, noise, noise}, []bool{true, false, false, false, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := holmP(tt.tests, 4)
+			for i := range got {
+				if (got[i] < 0.05) != tt.signif[i] {
+					t.Errorf("test %d: adjusted p=%v, want significant %v", i, got[i], tt.signif[i])
+				}
+			}
+		})
+	}
+	// Adjusted p-values are probabilities.
+	for _, p := range holmP([]familyTest{sep, noise, same}, 4) {
+		if p < 0 || p > 1 {
+			t.Errorf("adjusted p %v outside [0, 1]", p)
+		}
+	}
+}
+
+// TestFamilyWiseErrorRate draws A/A families of 25 noisy metrics, 4 runs a side, and counts
+// how often ANY metric gets p < 0.05. Family-wise (Holm) it must stay at or under 5 %; tested one
+// by one (the uncorrected rate, also computed here) it is far above, which is what the
+// correction is for.
+func TestFamilyWiseErrorRate(t *testing.T) {
+	const families, metrics, alpha = 400, 25, 0.05
+	rng := rand.New(rand.NewPCG(3, 3))
+	var corrected, uncorrected int
+	for range families {
+		tests := make([]familyTest, metrics)
+		for j := range tests {
+			tests[j].values = make([]float64, 8)
+			for i := range tests[j].values {
+				tests[j].values[i] = rng.NormFloat64()
+			}
+		}
+		anyC, anyU := false, false
+		for j, p := range holmP(tests, 4) {
+			anyC = anyC || p < alpha
+			if p1 := holmP(tests[j:j+1], 4)[0]; p1 < alpha { // a family of one: the raw p
+				anyU = true
+			}
+		}
+		if anyC {
+			corrected++
+		}
+		if anyU {
+			uncorrected++
+		}
+	}
+	c, u := float64(corrected)/families, float64(uncorrected)/families
+	if c > 0.06 {
+		t.Errorf("family-wise false alarms %.1f%%, want ≤ 6%% (α=5%% plus sampling error)", 100*c)
+	}
+	if u < 0.3 {
+		t.Errorf("uncorrected false alarms %.1f%%: the test cannot show what the correction does", 100*u)
+	}
+	t.Logf("A/A families with any p<%.2f: %.1f%% corrected, %.1f%% uncorrected", alpha, 100*c, 100*u)
+}
+
+// rampRun is one run with a ramp that reported the step at rate and ran steps 100, 400, 1600
+// (valid up to top).
+func rampRun(id string, rate, capacity, top float64, p99 map[float64]float64) Input {
+	st := &summary.RampStats{CapacityRate: capacity}
+	for _, r := range []float64{100, 400, 1600} {
+		st.Steps = append(st.Steps, summary.RampStep{Rate: r, AchievedRate: r, P99Ms: p99[r], Valid: r <= top})
+	}
+	sc := summary.Scenario{Name: "ramp", Verdict: summary.Pass, TargetRate: rate, Ramp: st}
+	for i := range 3 {
+		sc.Windows = append(sc.Windows, summary.Window{StartMs: float64(i) * 1000, Requests: int64(rate), Throughput: rate, P50: 1, P99: 5})
+	}
+	return Input{Path: id, Run: summary.Run{ID: id, Scenarios: []summary.Scenario{sc}}}
+}
+
+// TestRampComparedAtCommonRates: ramp windows only from runs at a step both sides reported,
+// capacity per run, and the p99 at the highest step both sides ran validly, so that a capacity
+// drop is judged rather than compared at different rates.
+func TestRampComparedAtCommonRates(t *testing.T) {
+	p99 := map[float64]float64{100: 3, 400: 12, 1600: 900}
+	slow := map[float64]float64{100: 30, 400: 400, 1600: 2000}
+	var base, cur []Input
+	for i := range 4 {
+		base = append(base, rampRun(fmt.Sprint("b", i), 400, 400, 400, p99))
+		cur = append(cur, rampRun(fmt.Sprint("c", i), 100, 100, 400, slow))
+	}
+	sc := rampScope(base, cur, "ramp")
+	if sc.windowRate != -1 || sc.stepRate != 400 {
+		t.Fatalf("scope %+v, want no common window rate (-1) and step 400", sc)
+	}
+	res, err := Compare(base, cur, DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := verdicts(res)
+	for k, want := range map[string]Verdict{"ramp/capacity_rps": Worse, "ramp/ramp_p99_ms": Worse} {
+		if got[k] != want {
+			t.Errorf("%s: %s, want %s (%v)", k, got[k], want, got)
+		}
+	}
+	if _, ok := got["ramp/p50_ms"]; ok && got["ramp/p50_ms"] != TooFew {
+		t.Errorf("ramp windows at 400 and 100 req/s were compared: p50 %s", got["ramp/p50_ms"])
+	}
+	// One side at 400 in 3 of 4 runs: windows at 400 only.
+	cur[0] = rampRun("c0", 400, 400, 400, p99)
+	if sc := rampScope(base, cur, "ramp"); sc.windowRate != 400 {
+		t.Errorf("window rate %v, want 400", sc.windowRate)
+	}
+}

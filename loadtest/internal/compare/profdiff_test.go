@@ -1,0 +1,56 @@
+package compare
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// recordings returns the runs bench/record.sh recorded for a variant (real quick-profile runs
+// of one commit, docs/compare.md).
+func recordings(t testing.TB, variant string) []Input {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join("..", "..", "..", "bench", "recordings", "*", variant))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no recordings of %s under bench/recordings (bench/record.sh makes them): %v", variant, err)
+	}
+	in, err := LoadSide(strings.Join(dirs, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// TestProfileDiffNamesTheBurningFunction: on real runs of a server with BENCH_EXTRA_CPU, the
+// function that burns the CPU tops the flat list; an A/A diff of unchanged runs must not name
+// it at all (the check fails when the diff shows noise rather than the change).
+func TestProfileDiffNamesTheBurningFunction(t *testing.T) {
+	const burner = "/server/internal/httpapi.burnCPU"
+	aa := recordings(t, "aa")
+	tests := []struct {
+		name          string
+		base, current []Input
+		wantTop       bool
+	}{
+		{"BENCH_EXTRA_CPU=2ms", aa, recordings(t, "capacity-drop"), true},
+		{"A/A", aa[:len(aa)/2], aa[len(aa)/2:], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, merged, err := DiffProfiles(tt.base, tt.current)
+			if err != nil || d == nil {
+				t.Fatalf("DiffProfiles: %v, %v", d, err)
+			}
+			if merged[0] == nil || merged[1] == nil || d.TotalUs[0] <= 0 {
+				t.Fatalf("no merged profiles or no CPU in base: %+v", d)
+			}
+			top := len(d.Flat) > 0 && strings.HasSuffix(d.Flat[0].Name, burner)
+			if top != tt.wantTop {
+				t.Errorf("burnCPU on top of the flat list: %v, want %v; flat list: %+v", top, tt.wantTop, d.Flat)
+			}
+			if d.Scenario != ProfileScenario || d.Runs[0] != len(tt.base) || d.Runs[1] != len(tt.current) {
+				t.Errorf("merged %v profiles of %s, want %d+%d", d.Runs, d.Scenario, len(tt.base), len(tt.current))
+			}
+		})
+	}
+}
