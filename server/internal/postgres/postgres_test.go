@@ -112,6 +112,55 @@ func TestStoreListAndCreate(t *testing.T) {
 	}
 }
 
+// TestListReturnsStoredText: List shares one string among a page's names and descriptions;
+// every item must still read back exactly as Create stored it, whatever the lengths.
+func TestListReturnsStoredText(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	ctx := context.Background()
+	s := postgres.NewStore(pool, postgres.StoreOptions{})
+	news := []item.New{
+		{Name: "a", Description: ""},
+		{Name: "ü" + strings.Repeat("名", 199), Description: strings.Repeat("é😀", 1000)}, // longer than the builder's guess
+		{Name: "b", Description: "short"},
+		{Name: `"quoted" \ <tag>`, Description: "line\nbreak"},
+		{Name: "z", Description: strings.Repeat("d", 100)},
+	}
+	var want []item.Item
+	for _, n := range news {
+		it, err := s.Create(ctx, n, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, it)
+	}
+	for _, size := range []int{1, 2, 5, 20} {
+		var got []item.Item
+		for number := 1; len(got) < len(want); number++ {
+			p, err := item.NewPage(number, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := s.List(ctx, p, 0)
+			if err != nil {
+				t.Fatalf("List(%+v): %v", p, err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, page...)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("per_page %d: listed %d items, want %d", size, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].ID != want[i].ID || got[i].Name != want[i].Name || got[i].Description != want[i].Description ||
+				!got[i].CreatedAt.Equal(want[i].CreatedAt) {
+				t.Fatalf("per_page %d: item %d = %+.40v, want %+.40v", size, i, got[i], want[i])
+			}
+		}
+	}
+}
+
 func TestDropWritesFault(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	ctx := context.Background()
