@@ -66,6 +66,13 @@ func TestListPagination(t *testing.T) {
 		{"?page=x", 400, 0, 0, 0, 0},
 		{"?page=99999999999999999999", 400, 0, 0, 0, 0},
 		{"?page=1000000001", 400, 0, 0, 0, 0},
+		// As url.Query reads them: escapes decoded, a pair with ';' or a bad escape dropped.
+		{"?per%5Fpage=%37&page=%37", 200, 7, 7, 43, 3},
+		{"?page=2;x=1", 200, 1, 20, 1, 20},
+		{"?page=%zz&per_page=5", 200, 1, 5, 1, 5},
+		{"?&&per_page=5&", 200, 1, 5, 1, 5},
+		{"?page=+2", 400, 0, 0, 0, 0},
+		{"?per_page=abc&per_page=2", 400, 0, 0, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
