@@ -51,6 +51,13 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 	if _, ok := rp["client_connection_check_interval"]; !ok {
 		rp["client_connection_check_interval"] = strconv.Itoa(int(checkInterval / time.Millisecond))
 	}
+	// The page query's LIMIT and OFFSET are parameters, so PostgreSQL's plan cache keeps
+	// choosing a custom plan and plans it again on every execution (pg_stat_statements: plans =
+	// calls, planning longer than executing). The generic plan is the same primary-key index scan
+	// (docs/perf.md, P1b), and the insert has nothing to choose: plan once per connection.
+	if _, ok := rp["plan_cache_mode"]; !ok {
+		rp["plan_cache_mode"] = "force_generic_plan"
+	}
 	// pgx's default context watcher only sets a deadline on the socket: the connection dies and
 	// the query (a pg_sleep, a slow scan) runs on inside PostgreSQL. Cancel it there (cancel.go).
 	cfg.ConnConfig.BuildContextWatcherHandler = newCancelHandler

@@ -161,6 +161,46 @@ func TestListReturnsStoredText(t *testing.T) {
 	}
 }
 
+// TestSessionSettings: the server's connections name themselves, bound how long PostgreSQL runs
+// a query for a client that has gone, and plan the page query once per connection (with
+// LIMIT/OFFSET as parameters PostgreSQL re-plans it on every execution otherwise: docs/perf.md,
+// P1b); a setting named in DATABASE_URL wins.
+func TestSessionSettings(t *testing.T) {
+	url := dbtest.NewURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	tests := []struct {
+		name, url string
+		want      map[string]string
+	}{
+		{"defaults", url, map[string]string{
+			"application_name": postgres.ApplicationName, "client_connection_check_interval": "250ms",
+			"plan_cache_mode": "force_generic_plan"}},
+		{"URL wins", url + sep + "plan_cache_mode=auto&application_name=mine", map[string]string{
+			"application_name": "mine", "plan_cache_mode": "auto"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool, err := postgres.Open(context.Background(), tt.url, postgres.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			for name, want := range tt.want {
+				var got string
+				if err := pool.QueryRow(context.Background(), "SELECT current_setting($1)", name).Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("%s = %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
 func TestDropWritesFault(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	ctx := context.Background()
