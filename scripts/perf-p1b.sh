@@ -88,7 +88,8 @@ profile() { # label cmd...
 	perf record -q -a -F 499 -e cpu-clock -o "$data" -- sleep 4 >/dev/null 2>&1
 	wait $load
 	echo "  $label:"
-	perf report -i "$data" --comm postgres --no-children --sort sym --stdio 2>/dev/null | grep -E "^ +[0-9]" | head -8
+	perf report -i "$data" --comm postgres --percentage relative --no-children --sort sym --stdio 2>/dev/null |
+		grep -E "^ +[0-9]" | head -8 || true # head closes the pipe early: not a failure
 	rm -f "$data"
 }
 profile "under the server" wrk -t2 -c32 -d7s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/items?page=1&per_page=20"
