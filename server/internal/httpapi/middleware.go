@@ -77,10 +77,12 @@ func (a *api) observe(next http.Handler) http.Handler {
 			a.metrics.duration.WithLabelValues(route, method, strconv.Itoa(code)).Observe(elapsed.Seconds())
 			if span.IsRecording() {
 				span.SetName(method + " " + route)
-				span.SetAttributes(attribute.String("http.route", route))
-				if cancelled {
-					span.SetAttributes(attribute.Int("http.response.status_code", code))
+				span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", code))
+				switch {
+				case cancelled:
 					span.SetStatus(codes.Error, "client closed request")
+				case code >= 500: // a server span's error is the server's: 4xx are the client's
+					span.SetStatus(codes.Error, "")
 				}
 			}
 			a.logRequest(r, route, method, code, elapsed, sc)
