@@ -55,13 +55,28 @@ func (d *serverData) account(id string, requests int, client, service, pg float6
 
 // startJaeger reads Jaeger's counters before the measured rounds.
 func (d *serverData) startJaeger(ctx context.Context, set *serverSet) {
-	traced := set.variant("traced")
-	if set.jaeger == nil || traced == nil {
+	if set.jaeger == nil || set.variant("traced") == nil {
 		return
 	}
 	d.jaegerCPU0 = cpuSeconds(set.jaeger.cmd.Process.Pid)
 	d.spans0, _ = set.jaeger.acceptedSpans(ctx)
-	d.tracedRequests0, _ = requestCount(ctx, traced.srv.Admin())
+	d.tracedRequests0, _ = exportedRequests(ctx, set)
+}
+
+// exportedRequests counts the requests served by the servers that record and export every
+// request (traced, and alt when there is one): Jaeger's span counter holds the spans of both.
+func exportedRequests(ctx context.Context, set *serverSet) (float64, error) {
+	var n float64
+	for _, id := range []string{"traced", "alt"} {
+		if v := set.variant(id); v != nil {
+			c, err := requestCount(ctx, v.srv.Admin())
+			if err != nil {
+				return n, err
+			}
+			n += c
+		}
+	}
+	return n, nil
 }
 
 // p2aNotes say whether every traced request's spans reached Jaeger.
@@ -70,7 +85,7 @@ func (d *serverData) p2aNotes() []string {
 	case d.spansErr != nil:
 		return []string{fmt.Sprintf("Could not count the spans Jaeger accepted: %v.", d.spansErr)}
 	case d.tracedRequests > 0:
-		return []string{fmt.Sprintf("Jaeger accepted %.2f spans per traced request (%.0f spans, %.0f requests; 2 expected: the HTTP span and the query span). Fewer means spans were dropped and the figure flatters tracing.",
+		return []string{fmt.Sprintf("Jaeger accepted %.2f spans per traced request (%.0f spans, %.0f requests of the 100 %%-sampled servers; 2 expected: the HTTP span and the query span). Fewer means spans were dropped and the figure flatters tracing.",
 			d.spans/d.tracedRequests, d.spans, d.tracedRequests)}
 	}
 	return nil

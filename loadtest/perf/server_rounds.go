@@ -157,9 +157,9 @@ func (l *serverLoad) addRound(got map[string]measurement) {
 // reads how many spans Jaeger accepted per traced request.
 func (l *serverLoad) countSpans() {
 	time.Sleep(6 * time.Second) // one OTEL_BSP_SCHEDULE_DELAY (5 s default): the last batch lands
-	j, traced, d := l.set.jaeger, l.set.variant("traced"), l.data
+	j, d := l.set.jaeger, l.data
 	spans, err1 := j.acceptedSpans(l.ctx)
-	reqs, err2 := requestCount(l.ctx, traced.srv.Admin())
+	reqs, err2 := exportedRequests(l.ctx, l.set)
 	d.spansErr = errors.Join(err1, err2)
 	d.spans, d.tracedRequests = spans-d.spans0, reqs-d.tracedRequests0
 	d.jaegerCPU = cpuDelta(d.jaegerCPU0, cpuSeconds(j.cmd.Process.Pid))
