@@ -7,22 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/benchharness/benchharness/loadtest/cli"
 )
 
-func main() {
-	// SIGINT and SIGTERM cancel ctx; each subcommand stops its attack, keeps what it has and
-	// writes a partial report before returning.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
-		os.Exit(exitCode(err))
-	}
-}
+// main: SIGINT and SIGTERM cancel run's context; each subcommand stops its attack, keeps what it
+// has and writes a partial report before returning.
+func main() { cli.Main("loadtest", run, exitCode) }
 
 const usage = `usage: loadtest <command> [flags]
 
@@ -53,13 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
-// usageError is bad input or a set-up failure: exit code 2 with a one-line reason.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usageErrorf(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+// usageErrorf is bad input or a set-up failure: exit code 2 with a one-line reason.
+func usageErrorf(format string, a ...any) error { return cli.Usagef(format, a...) }
 
 // verdictError is a run or comparison whose verdict failed (or was invalid or interrupted):
 // exit code 1. Its message is the one-line reason.
@@ -68,10 +54,9 @@ type verdictError struct{ reason string }
 func (e verdictError) Error() string { return e.reason }
 
 func exitCode(err error) int {
-	var ue usageError
 	var ve verdictError
 	switch {
-	case errors.As(err, &ue):
+	case cli.IsUsage(err):
 		return 2
 	case errors.As(err, &ve):
 		return 1

@@ -1,5 +1,5 @@
-# Performance against the limits and the peers (issue #6). See docs/perf.md.
-.PHONY: perf perf-smoke
+# Performance against the limits and the peers: make perf, make perf-p1b. See docs/perf.md.
+.PHONY: perf perf-smoke perf-p1b
 
 ## perf: measure P1–P4 (≈ 10 minutes), write perf-results/<UTC time>/perf.md + perf.json and
 ## print the table. Extra flags of `perf run` in PERF_ARGS (e.g. PERF_ARGS="-only P3 -rounds 3").
@@ -10,3 +10,8 @@ perf:
 ## not produced, never on a target.
 perf-smoke:
 	scripts/perf.sh --smoke $(PERF_ARGS)
+
+## perf-p1b: why PostgreSQL spends more CPU per request on the server's query than on pgbench's
+## (protocol, planning, arrival rate, profile; ≈ 4 minutes; docs/perf.md, P1b).
+perf-p1b:
+	scripts/perf-p1b.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # perf.sh [--smoke] [perf run flags...]
 #
-# Measures P1–P4 of docs/perf.md (issue #6) and writes perf-results/<UTC time>/perf.md + perf.json,
+# Measures P1–P4 of docs/perf.md and writes perf-results/<UTC time>/perf.md + perf.json,
 # printing the P1–P4 table. Every figure is a ratio (or difference) of two measurements taken here,
 # in interleaved rounds, on a throwaway PostgreSQL (scripts/with-postgres.sh).
 #

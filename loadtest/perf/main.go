@@ -1,34 +1,21 @@
 // Command perf measures the items server and the harness against references run side by side on
-// the same machine (issue #6): P1 server vs pgbench, P2 the price of tracing, P3 the harness's
-// attacker vs the vegeta CLI and wrk, P4 shutdown and cancel costs. Every figure is a ratio (or a
+// the same machine: P1 the server vs a bare chi+pgx handler and pgbench, P2 the price of
+// tracing, P3 the harness's attacker vs the vegeta CLI and wrk, P4 shutdown and cancel costs. Every figure is a ratio (or a
 // difference) of two measurements interleaved round by round, reported as median, min and max,
 // and written to perf.json and perf.md. scripts/perf.sh installs the tools and runs it.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/benchharness/benchharness/loadtest/cli"
 )
 
-func main() {
-	// SIGINT/SIGTERM cancel ctx: every child process is stopped and what was measured is written.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "perf:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+// main: SIGINT/SIGTERM cancel run's context: every child process is stopped and what was
+// measured is written.
+func main() { cli.Main("perf", run, cli.ExitCode) }
 
 const usage = `usage: perf <command> [flags]
 
@@ -38,6 +25,7 @@ commands:
   trivial  serve the trivial endpoint P3 attacks (prints its address)
   bare     serve GET /api/v1/items as a bare chi+pgx handler, P1's calibration (prints its address)
   attack   run the harness's attacker once and print a JSON line (used by run for P3)
+  pgclient run the page query through pgx from N connections, print rate and PostgreSQL CPU per query (P1b)
 
 'perf <command> -h' lists a command's flags.`
 
@@ -56,18 +44,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return bareCommand(ctx, rest, getenv, stdout, stderr)
 	case "attack":
 		return attackCommand(ctx, rest, stdout, stderr)
+	case "pgclient":
+		return pgclientCommand(ctx, rest, getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	default:
-		return usageErrorf("unknown command %q (want run, render, trivial, bare or attack)", cmd)
+		return usageErrorf("unknown command %q (want run, render, trivial, bare, attack or pgclient)", cmd)
 	}
 }
 
-// usageError is bad input or a set-up failure: exit code 2 with a one-line reason.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usageErrorf(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+// usageErrorf is bad input or a set-up failure: exit code 2 with a one-line reason.
+func usageErrorf(format string, a ...any) error { return cli.Usagef(format, a...) }

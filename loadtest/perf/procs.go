@@ -212,7 +212,15 @@ func runTool(ctx context.Context, argv ...string) (string, error) {
 
 // runToolCPU is runTool that also returns the CPU seconds the tool used.
 func runToolCPU(ctx context.Context, argv ...string) (string, float64, error) {
+	return runToolEnvCPU(ctx, nil, argv...)
+}
+
+// runToolEnvCPU is runToolCPU with env added to perf's environment.
+func runToolEnvCPU(ctx context.Context, env []string, argv ...string) (string, float64, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), 0, fmt.Errorf("%s: %w: %s", argv[0], err, tail(string(out), 3))

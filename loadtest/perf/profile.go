@@ -18,9 +18,11 @@ import (
 )
 
 // tracingFrame reports whether a function belongs to the tracing stack: the OTel API and SDK,
-// the exporters, otelhttp and otelpgx.
+// the exporters, otelpgx, and the server's own HTTP span middleware (httpapi.traceRequests and
+// the request attributes it builds; its closure is traceRequests.func1).
 func tracingFrame(fn string) bool {
-	return strings.HasPrefix(fn, "go.opentelemetry.io/") || strings.HasPrefix(fn, "github.com/exaring/otelpgx")
+	return strings.HasPrefix(fn, "go.opentelemetry.io/") || strings.HasPrefix(fn, "github.com/exaring/otelpgx") ||
+		strings.Contains(fn, "/server/internal/httpapi.traceRequests") || strings.Contains(fn, "/server/internal/httpapi.requestAttributes")
 }
 
 // neutralPrefixes are helpers that work for whoever calls them (allocation, maps, locks,

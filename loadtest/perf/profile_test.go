@@ -52,6 +52,18 @@ func TestOwner(t *testing.T) {
 			s:      stack("github.com/jackc/pgx/v5/pgconn.(*PgConn).receiveMessage", "github.com/exaring/otelpgx.(*Tracer).TraceQueryStart"),
 			wantFn: "github.com/jackc/pgx/v5/pgconn.(*PgConn).receiveMessage",
 		},
+		{
+			name:    "the server's span middleware is tracing",
+			s:       stack("runtime.mallocgc", "go.opentelemetry.io/otel/attribute.String", "github.com/benchharness/benchharness/server/internal/httpapi.requestAttributes"),
+			wantFn:  "go.opentelemetry.io/otel/attribute.String",
+			tracing: true,
+		},
+		{
+			name:    "the middleware's own frame is tracing",
+			s:       stack("runtime.mallocgc", "github.com/benchharness/benchharness/server/internal/httpapi.traceRequests.func1"),
+			wantFn:  "github.com/benchharness/benchharness/server/internal/httpapi.traceRequests.func1",
+			tracing: true,
+		},
 		{name: "GC alone is nobody's", s: stack("runtime.gcDrain", "runtime.gcBgMarkWorker")},
 	}
 	for _, tt := range tests {

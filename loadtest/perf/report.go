@@ -61,6 +61,17 @@ func (r *Results) Missing() []string {
 	return ids
 }
 
+// TooManyFailed lists the figures of which more than one round in five failed.
+func (r *Results) TooManyFailed() []string {
+	var ids []string
+	for _, f := range r.Figures {
+		if f.Produced && f.TooManyFailed() {
+			ids = append(ids, f.ID)
+		}
+	}
+	return ids
+}
+
 // WriteFiles writes perf.json and perf.md into dir.
 func (r *Results) WriteFiles(dir string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
@@ -80,15 +91,19 @@ func (r *Results) WriteFiles(dir string) error {
 
 // Table writes the P1–P4 table (Markdown, readable as plain text too).
 func (r *Results) Table(w io.Writer) {
-	fmt.Fprintln(w, "| figure | measured (median) | min – max | rounds | target | result |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| figure | measured (median) | min – max | rounds | failed rounds | target | result |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for _, f := range r.Figures {
 		result := "miss"
 		switch {
 		case !f.Produced:
 			result = "NOT PRODUCED"
+		case f.TooManyFailed() && f.Target.Op == "":
+			result = "context, too many failed rounds"
+		case f.TooManyFailed():
+			result = "FAIL: too many failed rounds"
 		case f.Target.Op == "":
-			result = "calibration"
+			result = "context"
 		case f.Pass:
 			result = "pass"
 		}
@@ -101,8 +116,8 @@ func (r *Results) Table(w io.Writer) {
 		if f.Target.Op != "" {
 			target += " " + f.Unit
 		}
-		fmt.Fprintf(w, "| %s %s | %s | %s | %d | %s | %s |\n",
-			f.ID, f.Name, measured, span, f.Rounds, target, result)
+		fmt.Fprintf(w, "| %s %s | %s | %s | %d | %d | %s | %s |\n",
+			f.ID, f.Name, measured, span, f.Rounds, f.Failed, target, result)
 	}
 }
 

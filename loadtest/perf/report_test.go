@@ -19,6 +19,10 @@ func sampleResults() *Results {
 	p1.Add(Sample{A: 800, B: 1000, Value: 0.8})
 	p4 := &Figure{ID: "P4b", Name: "cancel → query gone, p99", A: "cancel", Unit: "ms", Target: Target{"<=", 250}, Notes: "A note."}
 	p4.Add(Sample{A: 4, Value: 4})
+	flaky := &Figure{ID: "P2a", Name: "traced / off", A: "traced", B: "off", Unit: "×", Target: Target{">=", 0.75}}
+	for _, v := range []float64{0.9, math.NaN(), 0.8, math.NaN(), 0.85} {
+		flaky.Add(Sample{A: v, B: 1, Value: v})
+	}
 	gone := &Figure{ID: "P3a", Name: "harness / vegeta", A: "h", B: "v", Unit: "×", Target: Target{">=", 0.95}}
 	gone.Add(Sample{A: 1, B: 0, Value: math.NaN()})
 	r := &Results{
@@ -27,7 +31,7 @@ func sampleResults() *Results {
 		Finished:      time.Date(2026, 11, 25, 3, 10, 0, 0, time.UTC),
 		Host:          Host{Cores: 2, GoVersion: "go1.26", Load1At: 1.5, Load1End: 2.25},
 		Settings:      Settings{Rounds: 3, PoolMaxConns: 8},
-		Figures:       []*Figure{p1, gone, p4},
+		Figures:       []*Figure{p1, flaky, gone, p4},
 		Findings:      []string{"A finding."},
 		Allocs:        []AllocBench{{"BenchmarkListItems-2", 6, 16000, 171}},
 		AllocsFile:    "allocs.txt",
@@ -62,6 +66,9 @@ func TestMissingAndRender(t *testing.T) {
 	if got := strings.Join(r.Missing(), ","); got != "P3a" {
 		t.Errorf("Missing = %q, want P3a", got)
 	}
+	if got := strings.Join(r.TooManyFailed(), ","); got != "P2a" {
+		t.Errorf("TooManyFailed = %q, want P2a (P3a, not produced, is listed by Missing)", got)
+	}
 	dir := t.TempDir()
 	if err := r.WriteFiles(dir); err != nil {
 		t.Fatal(err)
@@ -70,7 +77,9 @@ func TestMissingAndRender(t *testing.T) {
 	if err := renderCommand([]string{dir}, &out, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| P1 server / pgbench | 0.7 × | 0.6 – 0.8 | 3 | ≥ 0.7 × | pass |", "| P3a harness / vegeta | – | – | 0 | ≥ 0.95 × | NOT PRODUCED |"} {
+	for _, want := range []string{"| P1 server / pgbench | 0.7 × | 0.6 – 0.8 | 3 | 0 | ≥ 0.7 × | pass |",
+		"| P2a traced / off | 0.85 × | 0.8 – 0.9 | 3 | 2 | ≥ 0.75 × | FAIL: too many failed rounds |",
+		"| P3a harness / vegeta | – | – | 0 | 1 | ≥ 0.95 × | NOT PRODUCED |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("rendered table lacks %q:\n%s", want, out.String())
 		}

@@ -60,16 +60,19 @@ type Figure struct {
 	Median   float64  `json:"median"`
 	Min      float64  `json:"min"`
 	Max      float64  `json:"max"`
-	Rounds   int      `json:"rounds"`
-	Produced bool     `json:"produced"` // false when no round gave a finite value
-	Pass     bool     `json:"pass"`
+	Rounds   int      `json:"rounds"`        // rounds that gave a finite value
+	Failed   int      `json:"failed_rounds"` // rounds that did not (an error, a missing measurement)
+	Produced bool     `json:"produced"`      // false when no round gave a finite value
+	Pass     bool     `json:"pass"`          // the median meets the target and at most 1 round in 5 failed
 	Notes    string   `json:"notes,omitempty"`
 }
 
 // Add records one round.
 func (f *Figure) Add(s Sample) { f.Samples = append(f.Samples, s) }
 
-// Summarize computes median, min and max of the finite samples and judges the median.
+// Summarize computes median, min and max of the finite samples and judges the median. A
+// figure fails whatever its median when more than one round in five failed: the rounds that
+// survive may be the lucky ones.
 func (f *Figure) Summarize() {
 	var vs []float64
 	for _, s := range f.Samples {
@@ -78,14 +81,18 @@ func (f *Figure) Summarize() {
 		}
 	}
 	f.Rounds = len(vs)
+	f.Failed = len(f.Samples) - len(vs)
 	f.Produced = len(vs) > 0
 	if !f.Produced {
 		f.Median, f.Min, f.Max, f.Pass = 0, 0, 0, false
 		return
 	}
 	f.Median, f.Min, f.Max = median(vs), slices.Min(vs), slices.Max(vs)
-	f.Pass = f.Target.Met(f.Median)
+	f.Pass = f.Target.Met(f.Median) && !f.TooManyFailed()
 }
+
+// TooManyFailed reports whether more than one round in five failed.
+func (f *Figure) TooManyFailed() bool { return f.Failed*5 > len(f.Samples) }
 
 // median of vs (not modified); the mean of the two middle values for an even count.
 func median(vs []float64) float64 {

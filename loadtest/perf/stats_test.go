@@ -36,11 +36,15 @@ func TestSummarize(t *testing.T) {
 		wantRounds       int
 		wantPass         bool
 		wantProduced     bool
+		wantFailed       int
 	}{
 		{name: "odd", values: []float64{0.8, 0.6, 0.75}, wantMed: 0.75, wantMin: 0.6, wantMax: 0.8, wantRounds: 3, wantPass: true, wantProduced: true},
-		{name: "even, NaN skipped", values: []float64{0.5, math.NaN(), 1}, wantMed: 0.75, wantMin: 0.5, wantMax: 1, wantRounds: 2, wantPass: true, wantProduced: true},
+		{name: "even, NaN skipped", values: []float64{0.5, math.NaN(), 1, 0.75, 0.75}, wantMed: 0.75, wantMin: 0.5, wantMax: 1, wantRounds: 4, wantPass: true, wantProduced: true, wantFailed: 1},
+		// More than one round in five failed: the median of the rest is not trusted.
+		{name: "2 of 5 rounds failed", values: []float64{0.8, math.NaN(), 0.9, math.NaN(), 1}, wantMed: 0.9, wantMin: 0.8, wantMax: 1, wantRounds: 3, wantProduced: true, wantFailed: 2},
+		{name: "1 of 2 rounds failed", values: []float64{0.8, math.NaN()}, wantMed: 0.8, wantMin: 0.8, wantMax: 0.8, wantRounds: 1, wantProduced: true, wantFailed: 1},
 		{name: "median below target", values: []float64{0.5, 0.6, 0.9}, wantMed: 0.6, wantMin: 0.5, wantMax: 0.9, wantRounds: 3, wantProduced: true},
-		{name: "nothing measured", values: []float64{math.NaN(), math.Inf(1)}},
+		{name: "nothing measured", values: []float64{math.NaN(), math.Inf(1)}, wantFailed: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,8 +54,8 @@ func TestSummarize(t *testing.T) {
 			}
 			f.Summarize()
 			if f.Median != tt.wantMed || f.Min != tt.wantMin || f.Max != tt.wantMax || f.Rounds != tt.wantRounds ||
-				f.Pass != tt.wantPass || f.Produced != tt.wantProduced {
-				t.Errorf("got median %v min %v max %v rounds %d pass %v produced %v", f.Median, f.Min, f.Max, f.Rounds, f.Pass, f.Produced)
+				f.Pass != tt.wantPass || f.Produced != tt.wantProduced || f.Failed != tt.wantFailed {
+				t.Errorf("got median %v min %v max %v rounds %d pass %v produced %v failed %d", f.Median, f.Min, f.Max, f.Rounds, f.Pass, f.Produced, f.Failed)
 			}
 		})
 	}

@@ -3,6 +3,8 @@
 package auth
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -89,7 +91,7 @@ func (v *Verifier) Verify(raw string) (string, error) {
 		delete(v.cache, raw)
 		v.mu.Unlock()
 	}
-	var claims jwt.RegisteredClaims
+	var claims strictClaims
 	if _, err := v.parser.ParseWithClaims(raw, &claims, v.keyFn); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -103,6 +105,31 @@ func (v *Verifier) Verify(raw string) (string, error) {
 	v.cache[raw] = cached{sub: claims.Subject, exp: claims.ExpiresAt.Time}
 	v.mu.Unlock()
 	return claims.Subject, nil
+}
+
+// strictClaims are the registered claims with RFC 7519's NumericDate taken literally: exp, nbf
+// and iat must be JSON numbers. jwt.NumericDate also decodes a string ("exp":"9999999999"),
+// which no conforming issuer sends.
+type strictClaims struct {
+	jwt.RegisteredClaims
+}
+
+// UnmarshalJSON refuses a time claim that is present but not a number, then decodes the rest.
+func (c *strictClaims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for name, v := range map[string]json.RawMessage{"exp": times.Exp, "nbf": times.Nbf, "iat": times.Iat} {
+		if len(v) > 0 && !bytes.Equal(v, []byte("null")) && (v[0] < '0' || v[0] > '9') && v[0] != '-' {
+			return fmt.Errorf("claim %s is not a NumericDate (a JSON number): %s", name, v)
+		}
+	}
+	return json.Unmarshal(b, &c.RegisteredClaims)
 }
 
 // VerifyHeader checks an Authorization header value ("Bearer <token>").

@@ -68,6 +68,12 @@ func TestVerify(t *testing.T) {
 		{"wrong issuer", "bench", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "a", "exp": exp, "iss": "evil"}), "", auth.ErrInvalid},
 		{"missing issuer", "bench", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "a", "exp": exp}), "", auth.ErrInvalid},
 		{"tampered payload", "", "Bearer " + tamper(sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "a", "exp": exp})), "", auth.ErrInvalid},
+		// RFC 7519 §2: NumericDate is a JSON number; jwt's NumericDate also decodes a string.
+		{"exp as string", "", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "a", "exp": "9999999999"}), "", auth.ErrInvalid},
+		{"nbf as string", "", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "a", "exp": exp, "nbf": "0"}), "", auth.ErrInvalid},
+		{"iat as string", "", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "a", "exp": exp, "iat": "0"}), "", auth.ErrInvalid},
+		{"exp as fraction", "", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "a", "exp": float64(exp) + 0.5}), "a", nil},
+		{"exp null", "", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "a", "exp": nil}), "", auth.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

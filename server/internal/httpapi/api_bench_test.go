@@ -12,7 +12,7 @@ import (
 )
 
 // The allocation benchmarks of the two API routes (issue #6): the real handler (auth, metrics,
-// otelhttp, otelpgx) on a real PostgreSQL, called through ServeHTTP so that the figures are the
+// the server span, otelpgx) on a real PostgreSQL, called through ServeHTTP so that the figures are the
 // server's allocations, not an HTTP client's. `make perf` saves their -benchmem output beside
 // perf.json; compare two saved runs with benchstat. ns/op is not a figure here: the machine is
 // shared, and speed is measured as ratios by make perf.

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/benchharness/benchharness/server/internal/item"
@@ -65,35 +67,75 @@ func (a *api) queryContext(r *http.Request) context.Context {
 }
 
 // parsePage reads page and per_page; absent means the default, anything not an integer in range
-// is a 400.
+// is a 400. It reads the raw query as url.Values would (pairs split on '&', escapes decoded, a
+// pair holding ';' or a bad escape dropped) without building the map: url.Query was 4 of the
+// list route's allocations per request.
 func parsePage(r *http.Request) (item.Page, error) {
-	number, size := 1, item.DefaultPerPage
-	if r.URL.RawQuery != "" {
-		q := r.URL.Query()
-		var err error
-		if number, err = intParam(q, "page", number); err != nil {
-			return item.Page{}, err
+	var number, size param
+	for q := r.URL.RawQuery; q != ""; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
 		}
-		if size, err = intParam(q, "per_page", size); err != nil {
-			return item.Page{}, err
+		k, v, _ := strings.Cut(pair, "=")
+		k, err1 := unescape(k)
+		v, err2 := unescape(v)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		switch k {
+		case "page":
+			number.add(v)
+		case "per_page":
+			size.add(v)
 		}
 	}
-	return item.NewPage(number, size)
+	n, err := number.int("page", 1)
+	if err != nil {
+		return item.Page{}, err
+	}
+	sz, err := size.int("per_page", item.DefaultPerPage)
+	if err != nil {
+		return item.Page{}, err
+	}
+	return item.NewPage(n, sz)
 }
 
-func intParam(q map[string][]string, name string, def int) (int, error) {
-	vs, ok := q[name]
-	if !ok {
-		return def, nil
+// param is one query parameter: its first value and how many times it was given.
+type param struct {
+	first string
+	count int
+}
+
+func (p *param) add(v string) {
+	if p.count == 0 {
+		p.first = v
 	}
-	if len(vs) != 1 {
+	p.count++
+}
+
+func (p param) int(name string, def int) (int, error) {
+	switch p.count {
+	case 0:
+		return def, nil
+	case 1:
+	default:
 		return 0, &item.ValidationError{Field: name, Reason: "given more than once"}
 	}
-	n, err := strconv.Atoi(vs[0])
+	n, err := strconv.Atoi(p.first)
 	if err != nil {
 		return 0, &item.ValidationError{Field: name, Reason: "must be an integer"}
 	}
 	return n, nil
+}
+
+// unescape decodes a query component, allocating only when it holds an escape.
+func unescape(s string) (string, error) {
+	if !strings.ContainsAny(s, "%+") {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
 }
 
 // delay reads X-Bench-Delay when BENCH_DELAY=on; otherwise the header is ignored.

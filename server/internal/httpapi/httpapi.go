@@ -64,8 +64,8 @@ type api struct {
 	bufs         sync.Pool // *[]byte response buffers
 }
 
-// NewHandler returns the API: otelhttp outermost (it starts the server span from any incoming
-// traceparent), then the chi router.
+// NewHandler returns the API: the server-span middleware outermost (traceRequests: it starts the
+// span from any incoming traceparent), then the chi router.
 func NewHandler(cfg Config) http.Handler {
 	a := &api{
 		store:        cfg.Store,

@@ -46,9 +46,13 @@ func (a *api) observe(next http.Handler) http.Handler {
 		span := trace.SpanFromContext(r.Context())
 		sc := span.SpanContext()
 		if sc.IsValid() {
+			// One string and one backing array for both headers: X-Trace-Id is the trace id
+			// inside traceresponse.
+			tr := traceresponse(sc)
+			vs := [...]string{tr, tr[3:35]}
 			h := w.Header()
-			h["Traceresponse"] = []string{traceresponse(sc)}
-			h["X-Trace-Id"] = []string{sc.TraceID().String()}
+			h["Traceresponse"] = vs[0:1:1]
+			h["X-Trace-Id"] = vs[1:2:2]
 		}
 		a.metrics.inFlight.Inc()
 		sw := &statusWriter{ResponseWriter: w}
@@ -73,10 +77,12 @@ func (a *api) observe(next http.Handler) http.Handler {
 			a.metrics.duration.WithLabelValues(route, method, strconv.Itoa(code)).Observe(elapsed.Seconds())
 			if span.IsRecording() {
 				span.SetName(method + " " + route)
-				span.SetAttributes(attribute.String("http.route", route))
-				if cancelled {
-					span.SetAttributes(attribute.Int("http.response.status_code", code))
+				span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", code))
+				switch {
+				case cancelled:
 					span.SetStatus(codes.Error, "client closed request")
+				case code >= 500: // a server span's error is the server's: 4xx are the client's
+					span.SetStatus(codes.Error, "")
 				}
 			}
 			a.logRequest(r, route, method, code, elapsed, sc)
@@ -97,10 +103,10 @@ func (a *api) logRequest(r *http.Request, route, method string, code int, elapse
 	case code == StatusClientClosedRequest:
 		level, msg = slog.LevelInfo, "client went away"
 	}
-	ctx := context.WithoutCancel(r.Context())
-	if !a.log.Enabled(ctx, level) {
+	if !a.log.Enabled(r.Context(), level) {
 		return
 	}
+	ctx := context.WithoutCancel(r.Context()) // the line is written even when the client has gone
 	a.log.LogAttrs(ctx, level, msg,
 		slog.String("method", method),
 		slog.String("route", route),

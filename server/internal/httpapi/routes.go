@@ -4,8 +4,6 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -34,17 +32,6 @@ func (a *api) routes(tp trace.TracerProvider, prop propagation.TextMapPropagator
 		return nil
 	})
 
-	opts := []otelhttp.Option{
-		// The OTel global meter is not used: request metrics come from observe (client_golang).
-		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
-	}
-	if tp != nil {
-		opts = append(opts, otelhttp.WithTracerProvider(tp))
-	}
-	if prop != nil {
-		opts = append(opts, otelhttp.WithPropagators(prop))
-	}
-	// The operation name is a placeholder: observe renames the span to "METHOD /route/pattern"
-	// once chi has matched the route.
-	return otelhttp.NewHandler(r, "http.request", opts...)
+	// The server span wraps routing: it starts from any incoming traceparent before chi runs.
+	return traceRequests(r, tp, prop)
 }

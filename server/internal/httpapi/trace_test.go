@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/benchharness/benchharness/server/internal/apitest"
 )
@@ -41,8 +42,17 @@ func TestSpans(t *testing.T) {
 		}
 		return server != nil
 	}, "no span named GET /api/v1/items among %d", len(rec.Ended()))
-	if got := attr(server, "http.route"); got != "/api/v1/items" {
-		t.Fatalf("http.route = %q", got)
+	for key, want := range map[string]string{
+		"http.route": "/api/v1/items", "http.request.method": "GET", "url.path": "/api/v1/items",
+		"url.scheme": "http", "http.response.status_code": "200", "client.address": "127.0.0.1",
+		"network.protocol.version": "1.1",
+	} {
+		if got := attr(server, key); got != want {
+			t.Errorf("server span %s = %q, want %q", key, got, want)
+		}
+	}
+	if server.SpanKind() != trace.SpanKindServer || server.Status().Code == codes.Error {
+		t.Errorf("server span kind %v status %v, want a server span without error", server.SpanKind(), server.Status())
 	}
 	if server.SpanContext().TraceID().String() != r.Header.Get("X-Trace-Id") {
 		t.Fatalf("X-Trace-Id %s is not the server span's trace", r.Header.Get("X-Trace-Id"))

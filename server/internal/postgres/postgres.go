@@ -14,6 +14,7 @@ import (
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
 
@@ -62,6 +63,13 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 	// notices within checkInterval instead of at the query's end (cancel.go).
 	if _, ok := rp["client_connection_check_interval"]; !ok {
 		rp["client_connection_check_interval"] = strconv.Itoa(int(checkInterval / time.Millisecond))
+	}
+	// The page query's LIMIT and OFFSET are parameters, so PostgreSQL's plan cache keeps
+	// choosing a custom plan and plans it again on every execution (pg_stat_statements: plans =
+	// calls, planning longer than executing). The generic plan is the same primary-key index scan
+	// (docs/perf.md, P1b), and the insert has nothing to choose: plan once per connection.
+	if _, ok := rp["plan_cache_mode"]; !ok {
+		rp["plan_cache_mode"] = "force_generic_plan"
 	}
 	// pgx's default context watcher only sets a deadline on the socket: the connection dies and
 	// the query (a pg_sleep, a slow scan) runs on inside PostgreSQL. Cancel it there (cancel.go).
@@ -159,17 +167,48 @@ func (s *Store) List(ctx context.Context, p item.Page, delay time.Duration) ([]i
 		return nil, fmt.Errorf("list items page %d: %w", p.Number, withCtx(ctx, err))
 	}
 	defer rows.Close()
-	items := make([]item.Item, 0, p.Size)
+	items, err := scanPage(rows, p.Size)
+	if err != nil {
+		return nil, fmt.Errorf("list items page %d: %w", p.Number, withCtx(ctx, err))
+	}
+	return items, nil
+}
+
+// scanPage reads up to size items with a constant number of allocations, not a few per row
+// (the list route's allocations per request were dominated by them): the scan destinations
+// are built once, and the names and descriptions of the whole page share one string.
+// pgtype.DriverBytes borrows a value from pgx's read buffer (valid until the next row); it is
+// copied into one builder, whose String() does not copy again, and each item's strings are
+// slices of it. Scanning by position, not pgx.RowToStructByName: no reflection on the hot path.
+func scanPage(rows pgx.Rows, size int) ([]item.Item, error) {
+	items := make([]item.Item, 0, size)
+	var (
+		it         item.Item
+		name, desc pgtype.DriverBytes
+		text       strings.Builder
+		ends       []int // end offsets in text of each item's name and description
+	)
+	dst := []any{&it.ID, &name, &desc, &it.CreatedAt}
+	ends = make([]int, 0, 2*size)
+	text.Grow(size * 64) // a guess; the builder grows when the rows are longer
 	for rows.Next() {
-		var it item.Item
-		// Scan by position, not pgx.RowToStructByName: no reflection on the hot path.
-		if err := rows.Scan(&it.ID, &it.Name, &it.Description, &it.CreatedAt); err != nil {
-			return nil, fmt.Errorf("list items page %d: scan: %w", p.Number, err)
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
 		}
+		text.Write(name)
+		ends = append(ends, text.Len())
+		text.Write(desc)
+		ends = append(ends, text.Len())
 		items = append(items, it)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list items page %d: %w", p.Number, withCtx(ctx, err))
+		return nil, err
+	}
+	all, start := text.String(), 0
+	for i := range items {
+		items[i].Name = all[start:ends[2*i]]
+		items[i].Description = all[ends[2*i]:ends[2*i+1]]
+		start = ends[2*i+1]
 	}
 	return items, nil
 }

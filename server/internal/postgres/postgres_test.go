@@ -112,6 +112,95 @@ func TestStoreListAndCreate(t *testing.T) {
 	}
 }
 
+// TestListReturnsStoredText: List shares one string among a page's names and descriptions;
+// every item must still read back exactly as Create stored it, whatever the lengths.
+func TestListReturnsStoredText(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	ctx := context.Background()
+	s := postgres.NewStore(pool, postgres.StoreOptions{})
+	news := []item.New{
+		{Name: "a", Description: ""},
+		{Name: "ü" + strings.Repeat("名", 199), Description: strings.Repeat("é😀", 1000)}, // longer than the builder's guess
+		{Name: "b", Description: "short"},
+		{Name: `"quoted" \ <tag>`, Description: "line\nbreak"},
+		{Name: "z", Description: strings.Repeat("d", 100)},
+	}
+	var want []item.Item
+	for _, n := range news {
+		it, err := s.Create(ctx, n, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, it)
+	}
+	for _, size := range []int{1, 2, 5, 20} {
+		var got []item.Item
+		for number := 1; len(got) < len(want); number++ {
+			p, err := item.NewPage(number, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := s.List(ctx, p, 0)
+			if err != nil {
+				t.Fatalf("List(%+v): %v", p, err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, page...)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("per_page %d: listed %d items, want %d", size, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].ID != want[i].ID || got[i].Name != want[i].Name || got[i].Description != want[i].Description ||
+				!got[i].CreatedAt.Equal(want[i].CreatedAt) {
+				t.Fatalf("per_page %d: item %d = %+.40v, want %+.40v", size, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestSessionSettings: the server's connections name themselves, bound how long PostgreSQL runs
+// a query for a client that has gone, and plan the page query once per connection (with
+// LIMIT/OFFSET as parameters PostgreSQL re-plans it on every execution otherwise: docs/perf.md,
+// P1b); a setting named in DATABASE_URL wins.
+func TestSessionSettings(t *testing.T) {
+	url := dbtest.NewURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	tests := []struct {
+		name, url string
+		want      map[string]string
+	}{
+		{"defaults", url, map[string]string{
+			"application_name": postgres.ApplicationName, "client_connection_check_interval": "250ms",
+			"plan_cache_mode": "force_generic_plan"}},
+		{"URL wins", url + sep + "plan_cache_mode=auto&application_name=mine", map[string]string{
+			"application_name": "mine", "plan_cache_mode": "auto"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool, err := postgres.Open(context.Background(), tt.url, postgres.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			for name, want := range tt.want {
+				var got string
+				if err := pool.QueryRow(context.Background(), "SELECT current_setting($1)", name).Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("%s = %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
 func TestDropWritesFault(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	ctx := context.Background()

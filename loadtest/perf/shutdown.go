@@ -90,6 +90,14 @@ func (r *runner) measureShutdown(ctx context.Context) error {
 	r.note("P4a", "Each round: a fresh server (BENCH_DELAY=on, SHUTDOWN_TIMEOUT=10s, DRAIN_DELAY=0), %d requests held in PostgreSQL for %v, SIGTERM once all are sleeping; every request must answer 200 and the exit code be 0.",
 		len(sigtermDelays), sigtermDelays)
 
+	return r.cancelRounds(ctx, start, token, waitFor)
+}
+
+// cancelRounds is P4b: on one server, requests held in PostgreSQL are cancelled by the client,
+// and a back-to-back poll measures how long until PostgreSQL no longer runs them.
+func (r *runner) cancelRounds(ctx context.Context, start func() (*serverctl.Local, error), token string,
+	waitFor func(int, time.Duration) (time.Time, error)) error {
+	c := r.cfg
 	srv, err := start()
 	if err != nil {
 		return err

@@ -1,0 +1,53 @@
+// Package cli is what the harness's commands (loadtest and loadtest/perf) share around their run
+// function: main's signal handling and exit, and the usage error that exits with code 2.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Run is a command's whole behaviour; main does nothing but call it through Main.
+type Run func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+
+// Main calls run with the process's arguments, environment and output. SIGINT and SIGTERM
+// cancel run's context, so that it stops what it started and writes what it has before it
+// returns (no os.Exit skips its defers). An error is printed as "name: reason" and exits with
+// exitCode(err).
+func Main(name string, run Run, exitCode func(error) int) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// UsageError is bad input or a set-up failure: exit code 2 with a one-line reason.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a UsageError with a formatted reason (%w wraps as in fmt.Errorf).
+func Usagef(format string, a ...any) error { return UsageError{fmt.Errorf(format, a...)} }
+
+// IsUsage reports whether err is, or wraps, a UsageError.
+func IsUsage(err error) bool {
+	var ue UsageError
+	return errors.As(err, &ue)
+}
+
+// ExitCode is 2 for a usage error and 1 for any other failure.
+func ExitCode(err error) int {
+	if IsUsage(err) {
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// generator is P3's set-up: the trivial endpoint every generator attacks, and the files the
+// vegeta CLI reads and writes.
+type generator struct {
+	r       *runner
+	ctx     context.Context
+	url     string
+	targets string // vegeta CLI targets file
+	bin     string // vegeta CLI results file, removed at the end
+	workers string
+
+	// CPU per request of each generator process at maximum rate (µs): steadier than its rate
+	// when neighbours take the cores, so it tells whether a rate gap is the engine's cost or
+	// the machine's.
+	harnessCPU, vegetaCPU []float64
+}
+
+// measureGenerator is P3: the harness's attacker against the vegeta CLI and wrk at maximum rate
+// on a trivial endpoint; then, at half the harness's maximum, the attacker and the vegeta CLI
+// side by side for pacing (rate achieved, send lateness), and the attacker alone for peak
+// memory over a short and a long run.
+func (r *runner) measureGenerator(ctx context.Context) error {
+	triv, err := startChild("trivial", nil, r.self, "trivial", "-addr", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer triv.stop()
+	addr, err := firstLine(ctx, triv, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	g := &generator{r: r, ctx: ctx, url: "http://" + addr + "/", workers: strconv.Itoa(r.cfg.p3Workers),
+		targets: filepath.Join(r.cfg.out, "p3.targets"), bin: filepath.Join(r.cfg.out, "p3.vegeta.bin")}
+	defer os.Remove(g.bin)
+	if err := os.WriteFile(g.targets, []byte("GET "+g.url+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write vegeta targets: %w", err)
+	}
+	r.logf("P3: trivial endpoint on %s; warm-up", addr)
+	if _, _, err := g.harness(0, time.Second, ""); err != nil {
+		return fmt.Errorf("warm-up attack: %w", err)
+	}
+	maxes := g.maxRateRounds()
+	if len(maxes) == 0 {
+		return errors.New("no maximum rate measured: cannot run the fixed-rate part")
+	}
+	rate := math.Floor(median(maxes) / 2)
+	r.res.Settings.FixedRate = rate
+	r.logf("P3: fixed rate %.0f/s (half the harness's median maximum)", rate)
+	g.latenessRounds(rate)
+	g.memoryRounds(rate)
+	return nil
+}
+
+// harness runs the harness's attacker in its own process; results, when set, keeps its .bin.
+func (g *generator) harness(rate float64, d time.Duration, results string) (attackReport, float64, error) {
+	rep, mb, cpu, err := g.r.attackProcess(g.ctx, g.url, rate, g.r.cfg.p3Workers, d, results)
+	if err == nil && rate == 0 && rep.Requests > 0 && d == g.r.cfg.p3Round {
+		g.harnessCPU = append(g.harnessCPU, 1e6*cpu/float64(rep.Requests))
+	}
+	return rep, mb, err
+}
+
+// vegeta runs the vegeta CLI with the same workers (rate 0: as fast as they allow) into g.bin
+// and returns its report.
+func (g *generator) vegeta(rate float64, d time.Duration) (vegetaReport, error) {
+	cmd := exec.CommandContext(g.ctx, g.r.cfg.vegeta, "attack", "-targets="+g.targets,
+		"-rate="+strconv.FormatFloat(rate, 'f', 0, 64), "-max-workers="+g.workers, "-workers="+g.workers,
+		"-duration="+d.String(), "-output="+g.bin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return vegetaReport{}, fmt.Errorf("vegeta attack: %w: %s", err, tail(string(out), 3))
+	}
+	cpu := processCPU(cmd.ProcessState)
+	out, err := exec.CommandContext(g.ctx, g.r.cfg.vegeta, "report", "-type=json", g.bin).Output()
+	if err != nil {
+		return vegetaReport{}, fmt.Errorf("vegeta report: %w", err)
+	}
+	rep, err := parseVegetaReport(out)
+	if err == nil && rate == 0 {
+		g.vegetaCPU = append(g.vegetaCPU, 1e6*cpu/float64(rep.Requests))
+	}
+	return rep, err
+}
+
+func (g *generator) wrk() (float64, error) {
+	out, err := runTool(g.ctx, g.r.cfg.wrk, "-t2", "-c"+g.workers, "-d"+strconv.Itoa(int(g.r.cfg.p3Round/time.Second))+"s", g.url)
+	if err != nil {
+		return 0, err
+	}
+	res, err := parseWrk(out)
+	return res.GoodRate(), err
+}
+
+// maxRateRounds is P3a: the harness, the vegeta CLI and wrk at maximum rate, the order rotating
+// round by round. It returns the harness's maximum rates.
+func (g *generator) maxRateRounds() []float64 {
+	r, c := g.r, g.r.cfg
+	var maxes, wrkRatios []float64
+	for i := 0; i < c.rounds && g.ctx.Err() == nil; i++ {
+		var h, v, k float64
+		steps := []func() error{
+			func() error { rep, _, err := g.harness(0, c.p3Round, ""); h = rep.Throughput; return err },
+			func() error { rep, err := g.vegeta(0, c.p3Round); v = rep.Throughput; return err },
+			func() error { var err error; k, err = g.wrk(); return err },
+		}
+		for j := range steps {
+			if err := steps[(i+j)%len(steps)](); err != nil {
+				r.res.Errors = append(r.res.Errors, fmt.Sprintf("P3 round %d: %v", i+1, err))
+			}
+		}
+		r.logf("P3 round %d: harness %.0f/s, vegeta %.0f/s, wrk %.0f/s", i+1, h, v, k)
+		r.fig("P3a").Add(Sample{A: h, B: v, Value: ratio(h, v)})
+		if h > 0 {
+			maxes = append(maxes, h)
+		}
+		if wr := ratio(k, v); !math.IsNaN(wr) {
+			wrkRatios = append(wrkRatios, wr)
+		}
+	}
+	if len(wrkRatios) > 0 {
+		r.note("P3a", "wrk -t2 -c%s / vegeta CLI on the same endpoint: median %s× (a C reference: what an event-loop client reaches here).",
+			g.workers, trim(median(wrkRatios)))
+	}
+	if len(g.harnessCPU) > 0 && len(g.vegetaCPU) > 0 {
+		r.note("P3a", "Generator CPU per request at max rate (µs, median): harness %s, vegeta CLI %s (harness/vegeta %s×).",
+			trim(median(g.harnessCPU)), trim(median(g.vegetaCPU)), trim(median(g.harnessCPU)/median(g.vegetaCPU)))
+	}
+	return maxes
+}
+
+// latenessRounds is P3b and P3c: the harness and the vegeta CLI at the same fixed rate, side
+// by side, the order alternating. Both send lateness p99 come from the results files by the
+// same rule (resultsLateness), so neither is favoured by how it is computed.
+func (g *generator) latenessRounds(rate float64) {
+	r, c := g.r, g.r.cfg
+	hbin := filepath.Join(c.out, "p3.harness.bin")
+	defer os.Remove(hbin)
+	var engine, vegetaP99 []float64
+	for i := 0; i < c.rounds && g.ctx.Err() == nil; i++ {
+		hp, vp := math.NaN(), math.NaN()
+		steps := []func() error{
+			func() error {
+				rep, _, err := g.harness(rate, c.p3Round, hbin)
+				if err != nil {
+					r.fig("P3b").Add(Sample{A: math.NaN(), B: rate, Value: math.NaN()})
+					return err
+				}
+				r.fig("P3b").Add(Sample{A: rep.Rate, B: rate, Value: ratio(rep.Rate, rate)})
+				engine = append(engine, rep.LatenessP99Ms)
+				hp, err = resultsLateness(hbin, rate)
+				return err
+			},
+			func() error {
+				if _, err := g.vegeta(rate, c.p3Round); err != nil {
+					return err
+				}
+				var err error
+				vp, err = resultsLateness(g.bin, rate)
+				return err
+			},
+		}
+		for j := range steps {
+			if err := steps[(i+j)%len(steps)](); err != nil {
+				r.res.Errors = append(r.res.Errors, fmt.Sprintf("P3 fixed-rate round %d: %v", i+1, err))
+			}
+		}
+		r.logf("P3 fixed-rate round %d: send lateness p99 harness %.3f ms, vegeta CLI %.3f ms", i+1, hp, vp)
+		r.fig("P3c").Add(Sample{A: hp, B: vp, Value: ratio(hp, vp)})
+		if !math.IsNaN(vp) {
+			vegetaP99 = append(vegetaP99, vp)
+		}
+	}
+	r.note("P3b", "Rate asked: %.0f/s, %s per run.", rate, c.p3Round)
+	r.note("P3c", "Rate %.0f/s, %s per run, %s workers each. The harness engine's own p99 (from the pacer's schedule, attack.IntendedOffset): %s ms. "+
+		"The vegeta CLI's p99 over the rounds: %s ms: the spread one tool shows against itself on this machine.",
+		rate, c.p3Round, g.workers, joinFloats(engine), joinFloats(vegetaP99))
+}
+
+// memoryRounds is P3d and P3e: the harness's peak RSS over a short and a long run at the fixed rate.
+func (g *generator) memoryRounds(rate float64) {
+	r, c := g.r, g.r.cfg
+	var short, long []float64
+	for i := 0; i < c.rssRounds && g.ctx.Err() == nil; i++ {
+		var rss [2]float64
+		for j, d := range []time.Duration{c.rssShort, c.rssLong} {
+			rep, mb, err := g.harness(rate, d, "")
+			if err != nil {
+				r.res.Errors = append(r.res.Errors, fmt.Sprintf("P3 fixed rate %s: %v", d, err))
+				continue
+			}
+			r.logf("P3 fixed %s: sent %.1f/s of %.0f, peak RSS %.1f MB", d, rep.Rate, rate, mb)
+			rss[j] = mb
+		}
+		short, long = append(short, rss[0]), append(long, rss[1])
+		r.fig("P3d").Add(Sample{A: rss[1], Value: nanIfZero(rss[1])})
+		r.fig("P3e").Add(Sample{A: rss[1], B: rss[0], Value: ratio(rss[1], rss[0])})
+	}
+	r.note("P3d", "Short runs' peak RSS (MB): %s; long runs': %s.", joinFloats(short), joinFloats(long))
+}
+
+// attackProcess runs `perf attack` in its own process, like the vegeta CLI runs in its own, and
+// returns its report (results, when set, is the .bin it keeps), its peak RSS in MB (the kernel's ru_maxrss, i.e. VmHWM at exit) and the
+// CPU seconds it used.
+func (r *runner) attackProcess(ctx context.Context, url string, rate float64, workers int, d time.Duration, results string) (attackReport, float64, float64, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, r.self, "attack", "-url", url, "-rate", strconv.FormatFloat(rate, 'f', 0, 64),
+		"-workers", strconv.Itoa(workers), "-duration", d.String(), "-results", results)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return attackReport{}, 0, 0, fmt.Errorf("perf attack: %w: %s", err, tail(stderr.String(), 3))
+	}
+	var rep attackReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		return rep, 0, 0, fmt.Errorf("perf attack: parse its report: %w", err)
+	}
+	var mb float64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		mb = float64(ru.Maxrss) / 1024 // KiB on Linux
+	}
+	return rep, mb, processCPU(cmd.ProcessState), nil
+}
+
+// processCPU is the user+system CPU seconds of an exited process.
+func processCPU(ps *os.ProcessState) float64 {
+	if ps == nil {
+		return 0
+	}
+	return (ps.UserTime() + ps.SystemTime()).Seconds()
+}
+
+// firstLine waits for the first full line a child prints (the trivial endpoint's address).
+func firstLine(ctx context.Context, c *child, wait time.Duration) (string, error) {
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if line, _, ok := strings.Cut(c.out.String(), "\n"); ok {
+			return strings.TrimSpace(line), nil
+		}
+		select {
+		case <-c.done:
+			return "", fmt.Errorf("%s exited: %s", c.name, tail(c.out.String(), 3))
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return "", fmt.Errorf("%s printed no address within %s", c.name, wait)
+}
+
+func nanIfZero(v float64) float64 {
+	if v <= 0 {
+		return math.NaN()
+	}
+	return v
+}
+
+func joinFloats(vs []float64) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = trim(v)
+	}
+	return strings.Join(s, ", ")
+}
