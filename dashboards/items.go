@@ -16,7 +16,7 @@ const ItemsUID = "items-server"
 // Selectors shared by the Items server queries. The job matcher keeps the harness's own Go
 // runtime metrics (same names) out of the server's panels.
 const (
-	serverSel      = `job="` + ServerJob + `", instance=~"$instance"`
+	serverSel      = serverJobSel + `, instance=~"$instance"`
 	serverRouteSel = serverSel + `, route=~"$route"`
 )
 
@@ -41,7 +41,8 @@ func ItemsServer() (dashboard.Dashboard, error) {
 		Timezone(common.TimeZoneBrowser).
 		Readonly().
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
-		WithVariable(queryVariable("instance", "Instance", fmt.Sprintf("label_values(go_goroutines{job=%q}, instance)", ServerJob))).
+		WithVariable(jobVariable()).
+		WithVariable(queryVariable("instance", "Instance", "label_values(go_goroutines{"+serverJobSel+"}, instance)")).
 		WithVariable(queryVariable("route", "Route", `label_values(http_server_request_duration_seconds_count{`+serverSel+`}, route)`)).
 		WithVariable(jaegerURLVariable()).
 		Link(dashboard.NewDashboardLinkBuilder("Jaeger: items-server traces").
@@ -68,8 +69,8 @@ func ItemsServer() (dashboard.Dashboard, error) {
 			"Server-side request duration quantiles from the http_server_request_duration_seconds histogram. "+
 				"Exemplars (when the server attaches trace ids) open the trace in Jaeger; the panel link searches Jaeger for the route's slow traces.",
 			units.Seconds, 12,
-			query(quantile("0.5"), "p50 {{route}}"),
-			query(quantile("0.95"), "p95 {{route}}"),
+			query(quantile("0.5"), "p50 {{route}}").Exemplar(true),
+			query(quantile("0.95"), "p95 {{route}}").Exemplar(true),
 			query(quantile("0.99"), "p99 {{route}}").Exemplar(true),
 		).DataLinks([]cog.Builder[dashboard.DashboardLink]{
 			dashboard.NewDashboardLinkBuilder("Slow traces of ${__field.labels.route} in Jaeger").

@@ -68,6 +68,9 @@ func TestProof(t *testing.T) {
 	t.Run("every dashboard query returns data", func(t *testing.T) {
 		checkQueries(ctx, t, client, env)
 	})
+	t.Run("server queries follow the job variable", func(t *testing.T) {
+		checkJobVariable(ctx, t, client, env)
+	})
 	t.Run("slowest requests are complete traces in Jaeger", func(t *testing.T) {
 		runDir := os.Getenv("PROOF_RUN_DIR")
 		if runDir == "" {
@@ -79,21 +82,13 @@ func TestProof(t *testing.T) {
 
 func loadDashboards(t *testing.T) []dashboardFile {
 	t.Helper()
-	paths, err := filepath.Glob("../json/*.json")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no dashboards in ../json (err %v)", err)
+	files, err := dashboards.ReadDir("../json")
+	if err != nil {
+		t.Fatal(err)
 	}
 	var out []dashboardFile
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := dashboards.Parse(b)
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		out = append(out, dashboardFile{path: p, queries: dashboards.Queries(d), uids: dashboards.DatasourceUIDs(d)})
+	for _, f := range files {
+		out = append(out, dashboardFile{path: f.Name, queries: dashboards.Queries(f.Dashboard), uids: dashboards.DatasourceUIDs(f.Dashboard)})
 	}
 	return out
 }
@@ -130,11 +125,13 @@ func checkProvisioning(t *testing.T) {
 	}
 }
 
-// variableValues are what a viewer gets with every variable on All; the intervals are the ones
-// Grafana would pick for a 1 s scrape interval (at least four scrapes per rate window).
-func variableValues(scrape time.Duration) map[string]string {
+// variableValues are what a viewer gets with every variable on All and the server's scrape job
+// set to job; the intervals are the ones Grafana would pick for a 1 s scrape interval (at least
+// four scrapes per rate window).
+func variableValues(scrape time.Duration, job string) map[string]string {
 	win := max(4*scrape, 5*time.Second)
 	return map[string]string{
+		dashboards.JobVar: job,
 		"instance":        ".+",
 		"route":           ".+",
 		"scenario":        ".+",
@@ -146,7 +143,13 @@ func variableValues(scrape time.Duration) map[string]string {
 	}
 }
 
-func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[string]string) {
+// queryWindow is the bench's span of time and the variables' values for its scrape interval.
+type queryWindow struct {
+	start, end time.Time
+	scrape     time.Duration
+}
+
+func windowOf(t *testing.T, env map[string]string) queryWindow {
 	started, err := strconv.ParseInt(env["STARTED_AT"], 10, 64)
 	if err != nil {
 		t.Fatalf("STARTED_AT %q: %v", env["STARTED_AT"], err)
@@ -155,8 +158,27 @@ func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[str
 	if err != nil {
 		scrape = time.Second
 	}
-	values := variableValues(scrape)
-	start, end := time.Unix(started, 0), time.Now()
+	return queryWindow{start: time.Unix(started, 0), end: time.Now(), scrape: scrape}
+}
+
+// seriesOf runs one dashboard query with the variables of job substituted and counts its series
+// with a finite value. A query that does not parse is an error; an unreachable Prometheus fails
+// the test.
+func seriesOf(ctx context.Context, t *testing.T, c *http.Client, promURL string, w queryWindow, q dashboards.Query, job string) (int, string, error) {
+	expr, err := proof.Substitute(proof.VariableQuery(q.Expr), variableValues(w.scrape, job))
+	if err != nil {
+		return 0, "", err
+	}
+	body, err := proof.QueryRange(ctx, c, promURL, expr, w.start, w.end, time.Second)
+	if err != nil {
+		t.Fatalf("Prometheus at %s: %v", promURL, err)
+	}
+	n, err := proof.CountSeries(body)
+	return n, expr, err
+}
+
+func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[string]string) {
+	w := windowOf(t, env)
 	n := 0
 	// Annotations mark events (a SIGTERM, a cancel wave) that a given bench may not have; one
 	// annotation with data is enough to show the expression works. Panels must all have data.
@@ -165,16 +187,7 @@ func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[str
 	for _, d := range loadDashboards(t) {
 		for _, q := range d.queries {
 			n++
-			expr, err := proof.Substitute(proof.VariableQuery(q.Expr), values)
-			if err != nil {
-				t.Errorf("%s: %v", q, err)
-				continue
-			}
-			body, err := proof.QueryRange(ctx, c, env["PROMETHEUS_URL"], expr, start, end, time.Second)
-			if err != nil {
-				t.Fatalf("Prometheus at %s: %v", env["PROMETHEUS_URL"], err)
-			}
-			series, err := proof.CountSeries(body)
+			series, expr, err := seriesOf(ctx, t, c, env["PROMETHEUS_URL"], w, q, dashboards.ServerJob)
 			if err != nil {
 				t.Errorf("%s\n\t%v", q, err)
 				continue
@@ -203,6 +216,42 @@ func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[str
 			t.Logf("annotations without events in this bench: %v", annotationsEmpty)
 		}
 	}
+}
+
+// checkJobVariable runs every query that uses the job variable twice more: with the stack's
+// second scrape job over the same servers (SERVER_JOB_ALIAS, a Prometheus that names jobs its
+// own way) each must have data, and with a job nobody scrapes each must have none (the query
+// really filters on the variable).
+func checkJobVariable(ctx context.Context, t *testing.T, c *http.Client, env map[string]string) {
+	alias := env["SERVER_JOB_ALIAS"]
+	if alias == "" {
+		t.Fatal("the stack has no SERVER_JOB_ALIAS (scripts/proof.sh sets STACK_SERVER_JOB_ALIAS)")
+	}
+	w := windowOf(t, env)
+	n := 0
+	for _, d := range loadDashboards(t) {
+		for _, q := range d.queries {
+			if !strings.Contains(q.Expr, "$"+dashboards.JobVar) || strings.HasPrefix(q.Panel, "annotation: ") {
+				continue
+			}
+			n++
+			for _, job := range []string{alias, "no-such-job"} {
+				series, expr, err := seriesOf(ctx, t, c, env["PROMETHEUS_URL"], w, q, job)
+				switch {
+				case err != nil:
+					t.Errorf("%s\n\t%v", q, err)
+				case job == alias && series == 0:
+					t.Errorf("no data with job %q: %s / %s / %s: %s", job, q.Dashboard, q.Panel, q.RefID, expr)
+				case job != alias && series > 0:
+					t.Errorf("%d series with job %q that nobody scrapes: %s / %s / %s: %s", series, job, q.Dashboard, q.Panel, q.RefID, expr)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no dashboard query uses the job variable")
+	}
+	t.Logf("%d queries with $%s: data under job %q, none under a job nobody scrapes", n, dashboards.JobVar, alias)
 }
 
 func checkTraces(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, summaryPath string) {
@@ -272,7 +321,7 @@ func TestSubstitute(t *testing.T) {
 // TestEveryDashboardQuerySubstitutes catches a dashboard variable the proof does not know: its
 // queries would be sent with a literal $ and fail for the wrong reason.
 func TestEveryDashboardQuerySubstitutes(t *testing.T) {
-	values := variableValues(time.Second)
+	values := variableValues(time.Second, dashboards.ServerJob)
 	for _, d := range loadDashboards(t) {
 		for _, q := range d.queries {
 			if _, err := proof.Substitute(q.Expr, values); err != nil {
