@@ -322,6 +322,7 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 			Verdict: summary.Skipped, Reasons: []string{"not run: the run stopped at a set-up failure"}})
 	}
 	run.FinishedAt = time.Now().UTC()
+	markTraces(ctx, set.JaegerURL, o.otel, run.Scenarios, stderr) // issue 12: trace links checked in Jaeger
 	run.Verdict = summary.Overall(run.Scenarios)
 	switch {
 	case ctx.Err() != nil:
