@@ -309,8 +309,9 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 	}
 	run := summary.Run{ID: id, StartedAt: time.Now().UTC(), Env: env, Settings: settingsOf(set, o, scs, fs)}
 
+	keeper := traceKeeper(set, o) // issue 12: nil without the stack
 	rn := &scenario.Runner{Settings: set, Launch: launch, Signals: managed, DB: db, Dir: dir,
-		SeedItems: o.seedItems, Progress: progress.New(stderr), Metrics: metrics}
+		SeedItems: o.seedItems, Progress: progress.New(stderr), Metrics: metrics, OnResult: keeper.Observe}
 	results, runErr := rn.Run(ctx, scs)
 	if managed && len(results) > 0 {
 		run.Env.ManagedBy = "harness"
@@ -322,7 +323,7 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 			Verdict: summary.Skipped, Reasons: []string{"not run: the run stopped at a set-up failure"}})
 	}
 	run.FinishedAt = time.Now().UTC()
-	markTraces(ctx, set.JaegerURL, o.otel, run.Scenarios, stderr) // issue 12: trace links checked in Jaeger
+	markTraces(ctx, keeper, set.JaegerURL, run.Scenarios, stderr) // issue 12: trace links checked in Jaeger
 	run.Verdict = summary.Overall(run.Scenarios)
 	switch {
 	case ctx.Err() != nil:

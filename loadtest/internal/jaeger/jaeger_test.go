@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"github.com/benchharness/benchharness/loadtest/internal/jaeger"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
@@ -226,5 +228,80 @@ func TestResolveJaegerDown(t *testing.T) {
 	defer srv.Close()
 	if _, err := jaeger.Resolve(context.Background(), srv.Client(), srv.URL, []string{"aa"}, time.Second); err == nil {
 		t.Fatal("Resolve accepted a 500 from Jaeger")
+	}
+}
+
+// result is a vegeta result as the harness's targeter leaves it: the trace id in the URL's
+// fragment.
+func result(id string, code uint16, latency time.Duration) *vegeta.Result {
+	return &vegeta.Result{Code: code, Latency: latency, Timestamp: time.Now().Add(-latency),
+		URL: "http://127.0.0.1:1/api/v1/items#tp=" + id + "-01"}
+}
+
+// TestKeeper: the traces of the results still in the top N when sent, and of the failed ones,
+// are kept by a real Jaeger's tail sampling although their server spans were fast; results
+// that left the top N before their marker was due, and the rest, are dropped; a marker alone
+// (the server never traced that request) does not resolve.
+func TestKeeper(t *testing.T) {
+	j := startJaeger(t)
+	const n = 3
+	spans := map[string]span{}
+	k := jaeger.NewKeeper(j.otlp, n)
+	observe := func(scenario string, code uint16, latency time.Duration, traced bool) string {
+		id := randomHex(t, 16)
+		if traced {
+			spans[id] = span{duration: 2 * time.Millisecond, status: 200}
+		}
+		k.Observe(scenario, result(id, code, latency))
+		return id
+	}
+	var early, slow, fast []string
+	// Two fast results fill the empty top 3, then three slow ones push them out before their
+	// markers are due; later, faster results never enter.
+	for i := 0; i < 2; i++ {
+		early = append(early, observe("steady", 200, time.Millisecond, true))
+	}
+	for i := 0; i < n; i++ {
+		slow = append(slow, observe("steady", 200, time.Duration(100-i)*time.Millisecond, true))
+	}
+	for i := 0; i < 5; i++ {
+		fast = append(fast, observe("steady", 200, time.Duration(10+i)*time.Millisecond, true))
+	}
+	failed := observe("steady", 0, time.Millisecond, true)
+	// Another scenario has its own top N: its first result enters it whatever steady saw.
+	other := observe("cancel", 200, time.Millisecond, true)
+	ghost := observe("cancel", 200, time.Second, false) // only the marker reaches Jaeger
+	send(t, j.otlp, spans)
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	all := append(append(append(append([]string(nil), early...), slow...), fast...), failed, other, ghost)
+	found, err := jaeger.Resolve(context.Background(), http.DefaultClient, j.query, all, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range append(append(slow, failed), other) {
+		if !found[id] {
+			t.Errorf("trace %s (slowest, failed or first of its scenario) not kept", id)
+		}
+	}
+	for _, id := range append(append(early, fast...), ghost) {
+		if found[id] {
+			t.Errorf("trace %s (out of the top %d when due, or only a marker) resolves", id, n)
+		}
+	}
+}
+
+// TestKeeperReportsSendFailure: markers that cannot be delivered surface at Close.
+func TestKeeperReportsSendFailure(t *testing.T) {
+	k := jaeger.NewKeeper("http://"+freePort(t), 1)
+	k.Observe("steady", result("0af7651916cd43dd8448eb211c80319c", 200, time.Millisecond))
+	if err := k.Close(); err == nil {
+		t.Fatal("Close = nil after markers could not be sent")
+	}
+	var none *jaeger.Keeper
+	none.Observe("steady", result("0af7651916cd43dd8448eb211c80319c", 200, time.Millisecond))
+	if err := none.Close(); err != nil {
+		t.Fatalf("nil Keeper Close = %v", err)
 	}
 }

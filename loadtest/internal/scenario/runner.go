@@ -108,6 +108,9 @@ type Runner struct {
 	Progress  *progress.Line
 	Metrics   *promexport.Metrics
 	Log       io.Writer // one line per scenario; nil: none
+	// OnResult sees every counted result of every scenario after the scenario's own observer
+	// (issue 12: jaeger.Keeper tells tail sampling which traces the report lists); nil: none.
+	OnResult func(scenario string, res *vegeta.Result)
 }
 
 // Run is one scenario's state while it runs: what its disturbance and checks read and write.
@@ -334,7 +337,7 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 			JaegerURL:      set.JaegerURL,
 			SlowestN:       set.SlowestN,
 			MaxLatenessP99: set.MaxLateness,
-			OnResult:       observer(s, r),
+			OnResult:       observer(s, r, rn.OnResult),
 			Progress:       rn.Progress,
 			Metrics:        rn.Metrics,
 		})
@@ -437,12 +440,20 @@ func pickOutcome(r *Run, outs []attack.Outcome) int {
 	return pick
 }
 
-// observer returns the attack's per-result hook: the scenario's own tallies, if it has any.
-func observer(s Scenario, r *Run) func(*vegeta.Result) {
-	if s.Observe == nil {
+// observer returns the attack's per-result hook: the scenario's own tallies, if it has any,
+// then the runner's also, if set.
+func observer(s Scenario, r *Run, also func(string, *vegeta.Result)) func(*vegeta.Result) {
+	if s.Observe == nil && also == nil {
 		return nil
 	}
-	return func(res *vegeta.Result) { s.Observe(r, res) }
+	return func(res *vegeta.Result) {
+		if s.Observe != nil {
+			s.Observe(r, res)
+		}
+		if also != nil {
+			also(s.Name, res)
+		}
+	}
 }
 
 func writeTimeline(path string, sc *summary.Scenario) error {
