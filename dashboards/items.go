@@ -96,7 +96,9 @@ func ItemsServer() (dashboard.Dashboard, error) {
 		WithPanel(l.series("GC pause", "Mean stop-the-world pause per GC cycle over the window, and the largest recent pause (quantile 1 of go_gc_duration_seconds).",
 			units.Seconds, 8,
 			query("rate(go_gc_duration_seconds_sum{"+serverSel+"}[$__rate_interval]) / rate(go_gc_duration_seconds_count{"+serverSel+"}[$__rate_interval])", "mean {{instance}}"),
-			query(`go_gc_duration_seconds{`+serverSel+`, quantile="1"}`, "max {{instance}}")))
+			// "1" in the text format, "1.0" in OpenMetrics (what Prometheus scrapes since the
+			// server serves exemplars): either, so that both kinds of scrape show the maximum.
+			query(`go_gc_duration_seconds{`+serverSel+`, quantile=~"1|1.0"}`, "max {{instance}}")))
 
 	b.WithRow(l.row("PostgreSQL pool")).
 		WithPanel(l.series("Pool connections", "pgxpool: connections checked out (acquired), idle, total and the configured maximum.",
