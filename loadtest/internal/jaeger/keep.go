@@ -83,8 +83,9 @@ func NewKeeper(base string, n int) *Keeper {
 	return k
 }
 
-// Observe sees one result of a scenario (attack's OnResult order). A nil Keeper does nothing,
-// so that a run without the stack pays one nil check per result.
+// Observe sees one result of an attack (a scenario, or one step of the ramp, which reports the
+// slowest of its own step), in OnResult order; each attack has its own top N. A nil Keeper
+// does nothing, so that a run without the stack pays one nil check per result.
 func (k *Keeper) Observe(scenario string, r *vegeta.Result) {
 	if k == nil {
 		return

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,9 +109,10 @@ type Runner struct {
 	Progress  *progress.Line
 	Metrics   *promexport.Metrics
 	Log       io.Writer // one line per scenario; nil: none
-	// OnResult sees every counted result of every scenario after the scenario's own observer
-	// (issue 12: jaeger.Keeper tells tail sampling which traces the report lists); nil: none.
-	OnResult func(scenario string, res *vegeta.Result)
+	// OnResult sees every counted result of every attack after the scenario's own observer,
+	// with the attack's name (its results file without .bin: steady, ramp.step2); nil: none.
+	// Issue 12: jaeger.Keeper tells tail sampling which traces the report lists.
+	OnResult func(attack string, res *vegeta.Result)
 }
 
 // Run is one scenario's state while it runs: what its disturbance and checks read and write.
@@ -337,7 +339,7 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 			JaegerURL:      set.JaegerURL,
 			SlowestN:       set.SlowestN,
 			MaxLatenessP99: set.MaxLateness,
-			OnResult:       observer(s, r, rn.OnResult),
+			OnResult:       observer(s, r, rn.OnResult, strings.TrimSuffix(file, ".bin")),
 			Progress:       rn.Progress,
 			Metrics:        rn.Metrics,
 		})
@@ -441,8 +443,8 @@ func pickOutcome(r *Run, outs []attack.Outcome) int {
 }
 
 // observer returns the attack's per-result hook: the scenario's own tallies, if it has any,
-// then the runner's also, if set.
-func observer(s Scenario, r *Run, also func(string, *vegeta.Result)) func(*vegeta.Result) {
+// then the runner's also, if set, told the attack's name.
+func observer(s Scenario, r *Run, also func(string, *vegeta.Result), attack string) func(*vegeta.Result) {
 	if s.Observe == nil && also == nil {
 		return nil
 	}
@@ -451,7 +453,7 @@ func observer(s Scenario, r *Run, also func(string, *vegeta.Result)) func(*veget
 			s.Observe(r, res)
 		}
 		if also != nil {
-			also(s.Name, res)
+			also(attack, res)
 		}
 	}
 }
