@@ -86,6 +86,27 @@ func ItemsServer() (dashboard.Dashboard, error) {
 			units.RequestsPerSecond, 6,
 			query("sum by (route) (rate(http_server_requests_cancelled_total{"+serverRouteSel+"}[$__rate_interval]))", "{{route}}")))
 
+	runtimeAndPoolRows(b, &l)
+
+	b.WithRow(l.row("Lifecycle")).
+		WithPanel(statetimeline.NewPanelBuilder().
+			Id(l.id()).
+			Title("Server state").
+			Description("server_state: ready, then draining after SIGTERM (/readyz answers 503), then stopped. One row per instance.").
+			Datasource(promRef()).
+			Unit(units.NoUnit).
+			Height(6).
+			Span(24).
+			Mappings(valueMap(
+				map[string]string{"0": "ready", "1": "draining", "2": "stopped"},
+				map[string]string{"0": "green", "1": "orange", "2": "red"})).
+			WithTarget(query(`sum by (instance) (server_state{`+serverSel+`, state="draining"}) + 2 * sum by (instance) (server_state{`+serverSel+`, state="stopped"})`, "{{instance}}").RefId("A")))
+
+	return b.Build()
+}
+
+// runtimeAndPoolRows adds the Go runtime and PostgreSQL pool rows of the Items server dashboard.
+func runtimeAndPoolRows(b *dashboard.DashboardBuilder, l *layout) {
 	b.WithRow(l.row("Go runtime")).
 		WithPanel(l.series("Goroutines", "go_goroutines: a count that keeps climbing under steady load is a leak.",
 			units.Short, 8,
@@ -116,20 +137,4 @@ func ItemsServer() (dashboard.Dashboard, error) {
 			query("rate(pgxpool_empty_acquire_count_total{"+serverSel+"}[$__rate_interval])", "empty {{instance}}"),
 			query("rate(pgxpool_canceled_acquire_count_total{"+serverSel+"}[$__rate_interval])", "cancelled {{instance}}"),
 			query("rate(pgxpool_new_conns_count_total{"+serverSel+"}[$__rate_interval])", "new conns {{instance}}")))
-
-	b.WithRow(l.row("Lifecycle")).
-		WithPanel(statetimeline.NewPanelBuilder().
-			Id(l.id()).
-			Title("Server state").
-			Description("server_state: ready, then draining after SIGTERM (/readyz answers 503), then stopped. One row per instance.").
-			Datasource(promRef()).
-			Unit(units.NoUnit).
-			Height(6).
-			Span(24).
-			Mappings(valueMap(
-				map[string]string{"0": "ready", "1": "draining", "2": "stopped"},
-				map[string]string{"0": "green", "1": "orange", "2": "red"})).
-			WithTarget(query(`sum by (instance) (server_state{`+serverSel+`, state="draining"}) + 2 * sum by (instance) (server_state{`+serverSel+`, state="stopped"})`, "{{instance}}").RefId("A")))
-
-	return b.Build()
 }
