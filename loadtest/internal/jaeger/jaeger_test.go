@@ -271,11 +271,18 @@ func TestKeeper(t *testing.T) {
 	// Another scenario has its own top N: its first result enters it whatever steady saw.
 	other := observe("cancel", 200, time.Millisecond, true)
 	ghost := observe("cancel", 200, time.Second, false) // only the marker reaches Jaeger
+	// Refused: never reached the server, so no marker either (it would be a trace of nothing);
+	// its span here stands for one the Keeper must not cause to be kept.
+	refused := randomHex(t, 16)
+	spans[refused] = span{duration: 2 * time.Millisecond, status: 200}
+	refusedResult := result(refused, 0, 5*time.Second)
+	refusedResult.Error = "dial tcp 127.0.0.1:1: connect: connection refused"
+	k.Observe("shutdown", refusedResult)
 	send(t, j.otlp, spans)
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
-	all := append(append(append(append([]string(nil), early...), slow...), fast...), failed, other, ghost)
+	all := append(append(append(append([]string(nil), early...), slow...), fast...), failed, other, ghost, refused)
 	found, err := jaeger.Resolve(context.Background(), http.DefaultClient, j.query, all, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +292,7 @@ func TestKeeper(t *testing.T) {
 			t.Errorf("trace %s (slowest, failed or first of its scenario) not kept", id)
 		}
 	}
-	for _, id := range append(append(early, fast...), ghost) {
+	for _, id := range append(append(early, fast...), ghost, refused) {
 		if found[id] {
 			t.Errorf("trace %s (out of the top %d when due, or only a marker) resolves", id, n)
 		}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +60,7 @@ type Keeper struct {
 }
 
 type marker struct {
+	name     string // the request, as the span's name: GET /api/v1/items
 	scenario string
 	traceID  string
 	reason   string // slowest or failed
@@ -91,7 +93,9 @@ func (k *Keeper) Observe(scenario string, r *vegeta.Result) {
 		return
 	}
 	id, _ := attack.TraceOf(r)
-	if id == "" {
+	// A refused connection never reached the server: there is no trace to keep, and a marker
+	// alone would only make a trace of nothing.
+	if id == "" || strings.Contains(r.Error, "connection refused") {
 		return
 	}
 	reason := ""
@@ -118,7 +122,7 @@ func (k *Keeper) Observe(scenario string, r *vegeta.Result) {
 		// Due hold after the response, not after it was seen: on a loaded machine results can
 		// reach the Keeper late, and the decision wait runs from the server's export.
 		end := r.Timestamp.Add(r.Latency)
-		k.pending = append(k.pending, marker{scenario: scenario, traceID: id, reason: reason, latency: r.Latency,
+		k.pending = append(k.pending, marker{name: r.Method + " " + path(r.URL), scenario: scenario, traceID: id, reason: reason, latency: r.Latency,
 			at: end, due: end.Add(hold)})
 	}
 }
@@ -196,7 +200,7 @@ func (k *Keeper) send(batch []marker) error {
 			end = time.Now()
 		}
 		spans = append(spans, map[string]any{
-			"traceId": m.traceID, "spanId": hex.EncodeToString(sid), "name": "bench keep (" + m.reason + ")", "kind": 1,
+			"traceId": m.traceID, "spanId": hex.EncodeToString(sid), "name": "loadtest " + m.name + " (kept: " + m.reason + ")", "kind": 3,
 			"startTimeUnixNano": strconv.FormatInt(end.Add(-m.latency).UnixNano(), 10),
 			"endTimeUnixNano":   strconv.FormatInt(end.UnixNano(), 10),
 			"attributes": []map[string]any{
@@ -226,6 +230,15 @@ func (k *Keeper) send(batch []marker) error {
 		return fmt.Errorf("send %d keep markers to %s: %s", len(batch), k.endpoint, resp.Status)
 	}
 	return nil
+}
+
+// path is a request URL's path: the marker's name, without host, query or the harness's notes.
+func path(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "?"
+	}
+	return u.Path
 }
 
 // minHeap holds latencies with the smallest at the root: the one a slower result replaces.
