@@ -102,7 +102,7 @@ func (r *runner) measureTail(ctx context.Context) error {
 	used := cpuSeconds(j.cmd.Process.Pid) - cpu0
 	load := float64(len(r.fig("P2c").Samples)) * c.round.Seconds()
 	if used >= 0 && load > 0 {
-		r.note("P2c", "Jaeger (tail sampling, decision wait 7 s, at most 50000 traces held) used %.1f CPU-seconds over the %.0f s of traced load, %.0f %% of one core, and peaked at %s resident.",
+		r.note("P2c", "Jaeger (tail sampling, decision wait 10 s, at most 50000 traces held) used %.1f CPU-seconds over the %.0f s of traced load, %.0f %% of one core, and peaked at %s resident.",
 			used, load, 100*used/load, peakRSS(j.cmd.Process.Pid))
 	}
 	return nil

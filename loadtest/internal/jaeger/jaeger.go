@@ -17,10 +17,10 @@ import (
 )
 
 // DefaultWait is how long Resolve keeps asking for a trace Jaeger does not hold yet: the
-// server's span batches leave every 5 s and the stack's tail sampling decides 7 s after a
+// server's span batches leave every 5 s and the stack's tail sampling decides 10 s after a
 // trace's first span (deploy/jaeger/config.yaml), so a trace of the run's last second can take
-// about 12 s to appear.
-const DefaultWait = 15 * time.Second
+// about 15 s to appear.
+const DefaultWait = 18 * time.Second
 
 // poll is the pause between two rounds over the traces still missing.
 const poll = 500 * time.Millisecond

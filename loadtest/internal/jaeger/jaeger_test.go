@@ -39,7 +39,7 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startJaeger runs Jaeger with a 1 s decision wait (the stack's is 7 s: a test need not wait
+// startJaeger runs Jaeger with a 1 s decision wait (the stack's is 10 s: a test need not wait
 // for a server's 5 s export interval) and no probabilistic share, so that a kept trace was kept
 // by a rule. It is stopped, by its PID, when the test ends.
 func startJaeger(t *testing.T) stack {

@@ -28,13 +28,14 @@ const KeepAttribute = "bench.keep"
 const markerService = "loadtest"
 
 // A marker waits hold after its response in the Keeper and is sent only if its request is
-// still among the scenario's slowest N then: early in a scenario almost every result enters the
+// still among the attack's slowest N then: early in an attack almost every result enters the
 // top N and most leave it within seconds, and a marker for each would keep those traces for
-// nothing. It must still reach Jaeger within the tail-sampling decision wait (7 s, counted
-// from the trace's first span, which the server may export right at the response): 4 s plus
-// one flushEvery leaves ~3 s of margin.
+// nothing (an attack shorter than hold has its final top N by then: no waste at all). It must
+// still reach Jaeger within the tail-sampling decision wait (10 s, counted from the trace's
+// first span, which the server may export right at the response): 7 s plus one flushEvery
+// leaves ~3 s of margin.
 const (
-	hold       = 4 * time.Second
+	hold       = 7 * time.Second
 	flushEvery = 200 * time.Millisecond
 )
 
