@@ -27,11 +27,24 @@ const (
 )
 
 // Prometheus job names, as written by deploy/prometheus/prometheus.yml.tmpl and the compose
-// Prometheus config.
+// Prometheus config. ServerJob is only the default of the dashboards' job variable: a
+// Prometheus of the user's own (a Kubernetes ServiceMonitor names jobs after the service) picks
+// another, and every server query follows it.
 const (
 	ServerJob  = "items-server"
 	HarnessJob = "loadtest"
 )
+
+// JobVar is the dashboard variable holding the server's scrape job; serverJobSel uses it.
+const (
+	JobVar       = "job"
+	serverJobSel = `job="$` + JobVar + `"`
+)
+
+// ExemplarTraceIDLabel is the exemplar label the server puts a trace id in (the server's
+// httpapi.ExemplarTraceIDLabel; server packages are internal, so the name is repeated here and
+// the live proof checks that Prometheus really holds exemplars under it).
+const ExemplarTraceIDLabel = "trace_id"
 
 // DefaultJaegerURL is the Jaeger UI the trace links open unless the dashboard's jaeger_url
 // variable is changed: both the compose stack and the local stack publish it there.
@@ -146,6 +159,24 @@ func queryVariable(name, label, promQL string) *dashboard.QueryVariableBuilder {
 		Current(dashboard.VariableOption{
 			Text:  dashboard.StringOrArrayOfString{ArrayOfString: []string{"All"}},
 			Value: dashboard.StringOrArrayOfString{ArrayOfString: []string{"$__all"}},
+		})
+}
+
+// jobVariable picks the server's scrape job among the jobs that have its request histogram,
+// items-server by default: a single value, as a job is one deployment.
+func jobVariable() *dashboard.QueryVariableBuilder {
+	promQL := "label_values(http_server_request_duration_seconds_count, job)"
+	return dashboard.NewQueryVariableBuilder(JobVar).
+		Label("Server job").
+		Description("Prometheus job that scrapes the items server's admin /metrics (items-server in this project's stacks).").
+		Datasource(promRef()).
+		Query(dashboard.StringOrMap{String: &promQL}).
+		Definition(promQL).
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+		Sort(dashboard.VariableSortAlphabeticalAsc).
+		Current(dashboard.VariableOption{
+			Text:  dashboard.StringOrArrayOfString{String: cog.ToPtr(ServerJob)},
+			Value: dashboard.StringOrArrayOfString{String: cog.ToPtr(ServerJob)},
 		})
 }
 

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -197,4 +200,83 @@ func Check(d dashboard.Dashboard) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// selector matches a PromQL vector selector with matchers: metric{...}.
+var selector = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}`)
+
+// CheckJobs enforces that every selector of a server metric filters on the job variable
+// (job="$job") and every harness metric (loadtest_*) on the harness's job: a server query with
+// the job name written out shows nothing on a Prometheus that names its jobs differently, and
+// one with no job matcher mixes in the harness's own Go runtime series of the same name.
+func CheckJobs(d dashboard.Dashboard) error {
+	var errs []error
+	for _, q := range Queries(d) {
+		if q.Panel == "variable: "+JobVar {
+			continue // lists the jobs: it cannot filter on itself
+		}
+		for _, m := range selector.FindAllStringSubmatch(q.Expr, -1) {
+			want := serverJobSel
+			if strings.HasPrefix(m[1], "loadtest_") {
+				want = fmt.Sprintf("job=%q", HarnessJob)
+			}
+			if !strings.Contains(m[2], want) {
+				errs = append(errs, fmt.Errorf("%s: selector %s{%s} does not filter on %s", q, m[1], m[2], want))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LatencyTargets returns the Prometheus targets that read the server's request-duration
+// histogram buckets (the latency panels), with their panel titles.
+func LatencyTargets(d dashboard.Dashboard) map[string][]prometheus.Dataquery {
+	out := map[string][]prometheus.Dataquery{}
+	for _, p := range Panels(d) {
+		for _, t := range p.Targets {
+			if q, ok := promQuery(t); ok && strings.Contains(q.Expr, "http_server_request_duration_seconds_bucket") {
+				out[deref(p.Title)] = append(out[deref(p.Title)], q)
+			}
+		}
+	}
+	return out
+}
+
+// CheckExemplars enforces that every query of the server's latency histogram asks Grafana for
+// its exemplars, so that a point on a latency panel opens its trace (the Prometheus data source
+// maps the exemplar's trace_id to Jaeger).
+func CheckExemplars(d dashboard.Dashboard) error {
+	var errs []error
+	for panel, qs := range LatencyTargets(d) {
+		for _, q := range qs {
+			if q.Exemplar == nil || !*q.Exemplar {
+				errs = append(errs, fmt.Errorf("%s / %s / %s: exemplars off on a latency query", deref(d.Title), panel, deref(q.RefId)))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ReadDir parses every *.json dashboard in dir (the committed dashboards/json/), sorted by name.
+func ReadDir(dir string) ([]File, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("list dashboards in %s: %w", dir, err)
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no dashboards in %s", dir)
+	}
+	out := make([]File, 0, len(paths))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read dashboard: %w", err)
+		}
+		d, err := Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out = append(out, File{Name: filepath.Base(p), Dashboard: d})
+	}
+	return out, nil
 }

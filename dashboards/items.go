@@ -16,7 +16,7 @@ const ItemsUID = "items-server"
 // Selectors shared by the Items server queries. The job matcher keeps the harness's own Go
 // runtime metrics (same names) out of the server's panels.
 const (
-	serverSel      = `job="` + ServerJob + `", instance=~"$instance"`
+	serverSel      = serverJobSel + `, instance=~"$instance"`
 	serverRouteSel = serverSel + `, route=~"$route"`
 )
 
@@ -41,7 +41,8 @@ func ItemsServer() (dashboard.Dashboard, error) {
 		Timezone(common.TimeZoneBrowser).
 		Readonly().
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
-		WithVariable(queryVariable("instance", "Instance", fmt.Sprintf("label_values(go_goroutines{job=%q}, instance)", ServerJob))).
+		WithVariable(jobVariable()).
+		WithVariable(queryVariable("instance", "Instance", "label_values(go_goroutines{"+serverJobSel+"}, instance)")).
 		WithVariable(queryVariable("route", "Route", `label_values(http_server_request_duration_seconds_count{`+serverSel+`}, route)`)).
 		WithVariable(jaegerURLVariable()).
 		Link(dashboard.NewDashboardLinkBuilder("Jaeger: items-server traces").
@@ -68,8 +69,8 @@ func ItemsServer() (dashboard.Dashboard, error) {
 			"Server-side request duration quantiles from the http_server_request_duration_seconds histogram. "+
 				"Exemplars (when the server attaches trace ids) open the trace in Jaeger; the panel link searches Jaeger for the route's slow traces.",
 			units.Seconds, 12,
-			query(quantile("0.5"), "p50 {{route}}"),
-			query(quantile("0.95"), "p95 {{route}}"),
+			query(quantile("0.5"), "p50 {{route}}").Exemplar(true),
+			query(quantile("0.95"), "p95 {{route}}").Exemplar(true),
 			query(quantile("0.99"), "p99 {{route}}").Exemplar(true),
 		).DataLinks([]cog.Builder[dashboard.DashboardLink]{
 			dashboard.NewDashboardLinkBuilder("Slow traces of ${__field.labels.route} in Jaeger").
@@ -85,6 +86,27 @@ func ItemsServer() (dashboard.Dashboard, error) {
 			units.RequestsPerSecond, 6,
 			query("sum by (route) (rate(http_server_requests_cancelled_total{"+serverRouteSel+"}[$__rate_interval]))", "{{route}}")))
 
+	runtimeAndPoolRows(b, &l)
+
+	b.WithRow(l.row("Lifecycle")).
+		WithPanel(statetimeline.NewPanelBuilder().
+			Id(l.id()).
+			Title("Server state").
+			Description("server_state: ready, then draining after SIGTERM (/readyz answers 503), then stopped. One row per instance.").
+			Datasource(promRef()).
+			Unit(units.NoUnit).
+			Height(6).
+			Span(24).
+			Mappings(valueMap(
+				map[string]string{"0": "ready", "1": "draining", "2": "stopped"},
+				map[string]string{"0": "green", "1": "orange", "2": "red"})).
+			WithTarget(query(`sum by (instance) (server_state{`+serverSel+`, state="draining"}) + 2 * sum by (instance) (server_state{`+serverSel+`, state="stopped"})`, "{{instance}}").RefId("A")))
+
+	return b.Build()
+}
+
+// runtimeAndPoolRows adds the Go runtime and PostgreSQL pool rows of the Items server dashboard.
+func runtimeAndPoolRows(b *dashboard.DashboardBuilder, l *layout) {
 	b.WithRow(l.row("Go runtime")).
 		WithPanel(l.series("Goroutines", "go_goroutines: a count that keeps climbing under steady load is a leak.",
 			units.Short, 8,
@@ -95,7 +117,9 @@ func ItemsServer() (dashboard.Dashboard, error) {
 		WithPanel(l.series("GC pause", "Mean stop-the-world pause per GC cycle over the window, and the largest recent pause (quantile 1 of go_gc_duration_seconds).",
 			units.Seconds, 8,
 			query("rate(go_gc_duration_seconds_sum{"+serverSel+"}[$__rate_interval]) / rate(go_gc_duration_seconds_count{"+serverSel+"}[$__rate_interval])", "mean {{instance}}"),
-			query(`go_gc_duration_seconds{`+serverSel+`, quantile="1"}`, "max {{instance}}")))
+			// "1" in the text format, "1.0" in OpenMetrics (what Prometheus scrapes since the
+			// server serves exemplars): either, so that both kinds of scrape show the maximum.
+			query(`go_gc_duration_seconds{`+serverSel+`, quantile=~"1|1.0"}`, "max {{instance}}")))
 
 	b.WithRow(l.row("PostgreSQL pool")).
 		WithPanel(l.series("Pool connections", "pgxpool: connections checked out (acquired), idle, total and the configured maximum.",
@@ -113,20 +137,4 @@ func ItemsServer() (dashboard.Dashboard, error) {
 			query("rate(pgxpool_empty_acquire_count_total{"+serverSel+"}[$__rate_interval])", "empty {{instance}}"),
 			query("rate(pgxpool_canceled_acquire_count_total{"+serverSel+"}[$__rate_interval])", "cancelled {{instance}}"),
 			query("rate(pgxpool_new_conns_count_total{"+serverSel+"}[$__rate_interval])", "new conns {{instance}}")))
-
-	b.WithRow(l.row("Lifecycle")).
-		WithPanel(statetimeline.NewPanelBuilder().
-			Id(l.id()).
-			Title("Server state").
-			Description("server_state: ready, then draining after SIGTERM (/readyz answers 503), then stopped. One row per instance.").
-			Datasource(promRef()).
-			Unit(units.NoUnit).
-			Height(6).
-			Span(24).
-			Mappings(valueMap(
-				map[string]string{"0": "ready", "1": "draining", "2": "stopped"},
-				map[string]string{"0": "green", "1": "orange", "2": "red"})).
-			WithTarget(query(`sum by (instance) (server_state{`+serverSel+`, state="draining"}) + 2 * sum by (instance) (server_state{`+serverSel+`, state="stopped"})`, "{{instance}}").RefId("A")))
-
-	return b.Build()
 }

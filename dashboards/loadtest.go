@@ -17,7 +17,7 @@ const harnessSel = `job="` + HarnessJob + `", instance=~"$instance", scenario=~"
 
 // serverAllSel selects every server the harness started: the load-test view shows the server
 // side of whichever server is under load, without a second instance picker.
-const serverAllSel = `job="` + ServerJob + `"`
+const serverAllSel = serverJobSel
 
 // eventAnnotation marks each loadtest_events_total increment. A counter that is created by its
 // first increment has no earlier sample for increase() to compare with, so the second branch
@@ -55,6 +55,7 @@ func LoadTest() (dashboard.Dashboard, error) {
 		Timezone(common.TimeZoneBrowser).
 		Readonly().
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
+		WithVariable(jobVariable()).
 		WithVariable(queryVariable("instance", "Harness", fmt.Sprintf("label_values(loadtest_target_rate{job=%q}, instance)", HarnessJob))).
 		WithVariable(queryVariable("scenario", "Scenario", fmt.Sprintf(`label_values(loadtest_target_rate{job=%q, instance=~"$instance"}, scenario)`, HarnessJob))).
 		WithVariable(jaegerURLVariable()).

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/progress"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/report"
@@ -269,7 +270,7 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 		if o.repeat > 1 {
 			fmt.Fprintf(stderr, "run %d of %d\n", i+1, o.repeat)
 		}
-		run, runErr := runOnce(ctx, rn, o, env, settingsOf(set, o, scs, fs), scs, stdout)
+		run, runErr := runOnce(ctx, rn, o, env, settingsOf(set, o, scs, fs), scs, stdout, stderr)
 		if run.ID != "" {
 			runs = append(runs, run)
 		}
@@ -293,13 +294,20 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 // runOnce runs the scenarios once into a new run folder and prints the verdict table. Its error
 // is a set-up failure (exit 2); the verdict is on the returned run.
 func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary.Environment, settings summary.Settings,
-	scs []scenario.Scenario, stdout io.Writer) (summary.Run, error) {
+	scs []scenario.Scenario, stdout, stderr io.Writer) (summary.Run, error) {
 	id, dir, err := newRunFolder(o.out)
 	if err != nil {
 		return summary.Run{}, usageErrorf("run: create run folder: %v", err)
 	}
 	run := summary.Run{ID: id, StartedAt: time.Now().UTC(), Env: env, Settings: settings}
 	rn.Dir = dir
+	keeper := traceKeeper(rn.Settings, o) // nil without the stack
+	rn.Watch = func(name string) attack.Consumer {
+		if keeper == nil {
+			return nil
+		}
+		return attack.Counted(attack.ConsumerFunc(func(h *attack.Hit) { keeper.Observe(name, h.Result) }))
+	}
 	results, runErr := rn.RunAll(ctx, scs)
 	run.Scenarios = results
 	// Scenarios not reached (set-up failure) are listed as skipped, so the report shows the plan.
@@ -308,6 +316,7 @@ func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary
 			Verdict: summary.Skipped, Reasons: []string{"not run: the run stopped at a set-up failure"}})
 	}
 	run.FinishedAt = time.Now().UTC()
+	markTraces(ctx, keeper, rn.Settings.JaegerURL, run.Scenarios, stderr) // trace links checked in Jaeger
 	run.Verdict = summary.Overall(run.Scenarios)
 	switch {
 	case ctx.Err() != nil:

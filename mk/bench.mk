@@ -5,9 +5,11 @@
 
 # When the local observability stack runs (`make stack` writes .stack/env), the bench exports
 # the server's traces to it, links traces in Jaeger and serves the harness metrics it scrapes.
+# Every request is sent sampled (-trace-sample 1): Jaeger's tail sampling decides what it keeps
+# once each request has ended (docs/observability.md). A -trace-sample in BENCH_ARGS still wins.
 STACK_ENV := .stack/env
 bench_stack_args = $(shell [ -f $(STACK_ENV) ] && . ./$(STACK_ENV) && \
-	printf '%s ' $${OTEL_ENDPOINT:+-otel-endpoint $$OTEL_ENDPOINT} $${JAEGER_URL:+-jaeger-url $$JAEGER_URL} \
+	printf '%s ' $${OTEL_ENDPOINT:+-otel-endpoint $$OTEL_ENDPOINT -trace-sample 1} $${JAEGER_URL:+-jaeger-url $$JAEGER_URL} \
 	$${HARNESS_METRICS_ADDR:+-metrics-addr $$HARNESS_METRICS_ADDR} $${PROM_SD_FILE:+-prom-sd-file $$PROM_SD_FILE})
 
 ## bench: every default scenario (≤ 3 minutes); extra `loadtest run` flags in BENCH_ARGS.

@@ -26,6 +26,9 @@ die() {
 
 STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/proof-stack.XXXXXX")
 export STACK_DIR
+# A second scrape job over the same servers, named the way a Kubernetes ServiceMonitor would:
+# the dashboards' $job variable must work with it too (TestProof checks both names).
+export STACK_SERVER_JOB_ALIAS=server
 cleanup() {
 	local rc=$?
 	scripts/stack.sh down || true

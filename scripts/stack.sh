@@ -5,9 +5,10 @@
 #   - PostgreSQL: scripts/with-postgres.sh holding a throwaway cluster open (or DATABASE_URL when
 #     given: then nothing is started);
 #   - Jaeger v2 (built from tools/jaeger by scripts/build-jaeger.sh), deploy/jaeger/config.yaml,
-#     in-memory storage, every listener on 127.0.0.1;
+#     in-memory storage, tail sampling (slow, failed and bench-delayed traces plus a share of
+#     the rest), every listener on 127.0.0.1;
 #   - Prometheus from Debian's package, with deploy/prometheus/prometheus.yml.tmpl rendered and
-#     checked by `promtool check config`.
+#     checked by `promtool check config`, exemplar storage on.
 #
 # `up` writes $STACK_DIR/env (default .stack/env): KEY=VALUE lines, readable by `source` and by
 # make's `include`, with the URLs the harness needs and the PIDs this script started. `down`
@@ -25,10 +26,31 @@ mkdir -p "$stack_dir"
 stack_dir=$(cd "$stack_dir" && pwd)
 env_file=$stack_dir/env
 scrape_interval=${STACK_SCRAPE_INTERVAL:-1s}
+# Tail sampling in Jaeger (deploy/jaeger/config.yaml): a trace is "slow", and always kept, above a
+# fifth of the p99 objective (the harness's -slo-p99, default 100ms): a request that used a fifth
+# of the budget is worth opening, while the usual 1-3 ms ones are not. Plus a probabilistic share
+# of the rest. STACK_SLOW_MS sets the threshold directly.
+slo_p99=${STACK_SLO_P99:-100ms}
+keep_percent=${STACK_TAIL_KEEP_PERCENT:-5}
+# An extra Prometheus scrape job over the same servers under another name (the proof uses it to
+# show that the dashboards' $job variable works for a Prometheus that names jobs its own way).
+server_job_alias=${STACK_SERVER_JOB_ALIAS:-}
 
 die() {
 	echo "stack: $*" >&2
 	exit 2
+}
+
+# slow_ms DURATION: a fifth of a duration given in ms or s (100ms, 0.5s), in whole milliseconds.
+slow_ms() {
+	local d=$1 ms
+	case "$d" in
+	*ms) ms=${d%ms} ;;
+	*s) ms=$(awk -v s="${d%s}" 'BEGIN { printf "%d", s * 1000 }') ;;
+	*) die "STACK_SLO_P99=$d: want a duration in ms or s, e.g. 100ms" ;;
+	esac
+	[[ "$ms" =~ ^[0-9]+$ && "$ms" -ge 5 ]] || die "STACK_SLO_P99=$d: want at least 5ms"
+	echo $((ms / 5))
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -155,7 +177,11 @@ up() {
 	jaeger_ui=$(pick_port 16686)
 	jaeger_grpc=$(pick_port 16685)
 	jaeger_health=$(pick_port 13133)
-	JAEGER_OTLP_GRPC_ADDR=127.0.0.1:$otlp_grpc \
+	local tail_slow_ms
+	tail_slow_ms=${STACK_SLOW_MS:-$(slow_ms "$slo_p99")}
+	JAEGER_TAIL_SLOW_MS=$tail_slow_ms \
+		JAEGER_TAIL_KEEP_PERCENT=$keep_percent \
+		JAEGER_OTLP_GRPC_ADDR=127.0.0.1:$otlp_grpc \
 		JAEGER_OTLP_HTTP_ADDR=127.0.0.1:$otlp_http \
 		JAEGER_QUERY_HTTP_ADDR=127.0.0.1:$jaeger_ui \
 		JAEGER_QUERY_GRPC_ADDR=127.0.0.1:$jaeger_grpc \
@@ -175,6 +201,16 @@ up() {
 		-e "s|@SERVER_SD_FILE@|$sd_file|g" \
 		-e "s|@HARNESS_METRICS_ADDR@|127.0.0.1:$harness_port|g" \
 		"$root/deploy/prometheus/prometheus.yml.tmpl" >"$stack_dir/prometheus.yml"
+	if [[ -n "$server_job_alias" ]]; then
+		cat >>"$stack_dir/prometheus.yml" <<EOF
+
+  # STACK_SERVER_JOB_ALIAS: the same servers under another job name.
+  - job_name: $server_job_alias
+    file_sd_configs:
+      - files: ["$sd_file"]
+        refresh_interval: 5s
+EOF
+	fi
 	promtool check config "$stack_dir/prometheus.yml" >"$stack_dir/promtool.log" 2>&1 || {
 		cat "$stack_dir/promtool.log" >&2
 		die "promtool check config rejected $stack_dir/prometheus.yml"
@@ -183,6 +219,7 @@ up() {
 		--web.listen-address="127.0.0.1:$prom_port" \
 		--storage.tsdb.path="$stack_dir/prometheus-data" \
 		--storage.tsdb.retention.time=2d \
+		--enable-feature=exemplar-storage \
 		>"$stack_dir/prometheus.log" 2>&1 </dev/null &
 	prom_pid=$!
 	wait_http "http://127.0.0.1:$prom_port/-/ready" "$prom_pid" prometheus "$stack_dir/prometheus.log" || exit 2
@@ -199,6 +236,9 @@ PROMETHEUS_URL=http://127.0.0.1:$prom_port
 HARNESS_METRICS_ADDR=127.0.0.1:$harness_port
 PROM_SD_FILE=$sd_file
 SCRAPE_INTERVAL=$scrape_interval
+TAIL_SLOW_MS=$tail_slow_ms
+TAIL_KEEP_PERCENT=$keep_percent
+SERVER_JOB_ALIAS=$server_job_alias
 POSTGRES_PID=$pg_pid
 JAEGER_PID=$jaeger_pid
 PROMETHEUS_PID=$prom_pid

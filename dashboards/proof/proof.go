@@ -231,7 +231,13 @@ func sameTraceID(a, b string) bool {
 // CheckTrace verifies one trace of Jaeger's /api/traces/ID answer: it is the trace asked for,
 // it holds a server span with an http.route tag, and a PostgreSQL span (db.system or
 // db.system.name = postgresql) that descends from that server span.
-func CheckTrace(id string, body []byte) error {
+func CheckTrace(id string, body []byte) error { return checkTrace(id, body, true) }
+
+// CheckServerSpan verifies that Jaeger's answer is the trace asked for with a server span that
+// carries http.route: what a request the client gave up on before its query started has.
+func CheckServerSpan(id string, body []byte) error { return checkTrace(id, body, false) }
+
+func checkTrace(id string, body []byte, needDB bool) error {
 	var t jaegerTrace
 	if err := json.Unmarshal(body, &t); err != nil {
 		return fmt.Errorf("trace %s: decode Jaeger answer: %w", id, err)
@@ -264,6 +270,9 @@ func CheckTrace(id string, body []byte) error {
 	if len(servers) == 0 {
 		return fmt.Errorf("trace %s: no server span with an http.route tag among %d spans", id, len(tr.Spans))
 	}
+	if !needDB {
+		return nil
+	}
 	under := func(span, ancestor string) bool {
 		for i := 0; i < len(tr.Spans); i++ { // bounded: a reference cycle must not hang the proof
 			p, ok := parent[span]
@@ -290,30 +299,39 @@ func CheckTrace(id string, body []byte) error {
 	return fmt.Errorf("trace %s: no PostgreSQL span (db.system[.name]=postgresql) under the server span (route %s)", id, tags[servers[0]]["http.route"])
 }
 
-// SlowRequest is one of the slowest requests listed in summary.json.
+// SlowRequest is one of the slowest or lost requests listed in summary.json.
 type SlowRequest struct {
 	Scenario  string
+	List      string // slowest or lost
 	TraceID   string
 	Code      int
 	LatencyMs float64
 	TraceURL  string // the report's link, when the harness had a Jaeger URL
+	Sampled   bool
+	// TraceFound is the harness's own check against Jaeger (nil: it did not check).
+	TraceFound *bool
 }
 
-// SlowestTraced reads summary.json and returns, per scenario, the slowest requests that carried
-// a sampled trace and got an HTTP response (a refused connection never reached the server, so
-// it has no trace to find).
-func SlowestTraced(summaryJSON []byte) ([]SlowRequest, error) {
+// ListedRequests reads summary.json and returns, per scenario, the slowest and the lost
+// requests that carry a trace id and reached the server (a refused connection never did, so
+// it has no trace to find). With tail sampling every one of them must be in Jaeger, sampled
+// at the start or not.
+func ListedRequests(summaryJSON []byte) ([]SlowRequest, error) {
+	type request struct {
+		Code       int     `json:"code"`
+		LatencyMs  float64 `json:"latency_ms"`
+		Error      string  `json:"error"`
+		TraceID    string  `json:"trace_id"`
+		TraceURL   string  `json:"trace_url"`
+		Sampled    bool    `json:"sampled"`
+		TraceFound *bool   `json:"trace_found"`
+	}
 	var s struct {
 		SchemaVersion int `json:"schema_version"`
 		Scenarios     []struct {
-			Name    string `json:"name"`
-			Slowest []struct {
-				Code      int     `json:"code"`
-				LatencyMs float64 `json:"latency_ms"`
-				TraceID   string  `json:"trace_id"`
-				TraceURL  string  `json:"trace_url"`
-				Sampled   bool    `json:"sampled"`
-			} `json:"slowest"`
+			Name    string    `json:"name"`
+			Slowest []request `json:"slowest"`
+			Lost    []request `json:"lost"`
 		} `json:"scenarios"`
 	}
 	if err := json.Unmarshal(summaryJSON, &s); err != nil {
@@ -324,9 +342,16 @@ func SlowestTraced(summaryJSON []byte) ([]SlowRequest, error) {
 	}
 	var out []SlowRequest
 	for _, sc := range s.Scenarios {
-		for _, r := range sc.Slowest {
-			if r.Sampled && r.TraceID != "" && r.Code > 0 {
-				out = append(out, SlowRequest{Scenario: sc.Name, TraceID: r.TraceID, Code: r.Code, LatencyMs: r.LatencyMs, TraceURL: r.TraceURL})
+		for _, l := range []struct {
+			name string
+			reqs []request
+		}{{"slowest", sc.Slowest}, {"lost", sc.Lost}} {
+			for _, r := range l.reqs {
+				if r.TraceID == "" || strings.Contains(r.Error, "connection refused") {
+					continue
+				}
+				out = append(out, SlowRequest{Scenario: sc.Name, List: l.name, TraceID: r.TraceID, Code: r.Code,
+					LatencyMs: r.LatencyMs, TraceURL: r.TraceURL, Sampled: r.Sampled, TraceFound: r.TraceFound})
 			}
 		}
 	}

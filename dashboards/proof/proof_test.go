@@ -37,7 +37,7 @@ func TestProof(t *testing.T) {
 			t.Fatalf("%s: no %s", envPath, k)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	client := &http.Client{Timeout: 10 * time.Second}
 
@@ -68,40 +68,35 @@ func TestProof(t *testing.T) {
 	t.Run("every dashboard query returns data", func(t *testing.T) {
 		checkQueries(ctx, t, client, env)
 	})
-	t.Run("slowest requests are complete traces in Jaeger", func(t *testing.T) {
-		runDir := os.Getenv("PROOF_RUN_DIR")
-		if runDir == "" {
-			t.Fatal("PROOF_RUN_DIR (the bench's run folder) is not set")
-		}
-		checkTraces(ctx, t, client, env["JAEGER_URL"], filepath.Join(runDir, "summary.json"))
+	t.Run("server queries follow the job variable", func(t *testing.T) {
+		checkJobVariable(ctx, t, client, env)
 	})
+	runDir := os.Getenv("PROOF_RUN_DIR")
+	if runDir == "" {
+		t.Fatal("PROOF_RUN_DIR (the bench's run folder) is not set")
+	}
+	checkTailSampling(ctx, t, client, env, runDir)
 }
 
 func loadDashboards(t *testing.T) []dashboardFile {
 	t.Helper()
-	paths, err := filepath.Glob("../json/*.json")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no dashboards in ../json (err %v)", err)
+	files, err := dashboards.ReadDir("../json")
+	if err != nil {
+		t.Fatal(err)
 	}
 	var out []dashboardFile
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := dashboards.Parse(b)
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		out = append(out, dashboardFile{path: p, queries: dashboards.Queries(d), uids: dashboards.DatasourceUIDs(d)})
+	for _, f := range files {
+		out = append(out, dashboardFile{path: f.Name, queries: dashboards.Queries(f.Dashboard), uids: dashboards.DatasourceUIDs(f.Dashboard), exemplars: dashboards.CheckExemplars(f.Dashboard), jobs: dashboards.CheckJobs(f.Dashboard)})
 	}
 	return out
 }
 
 type dashboardFile struct {
-	path    string
-	queries []dashboards.Query
-	uids    []string
+	path      string
+	queries   []dashboards.Query
+	uids      []string
+	exemplars error // dashboards.CheckExemplars: latency queries without exemplars
+	jobs      error // dashboards.CheckJobs: server selectors not on $job
 }
 
 func checkProvisioning(t *testing.T) {
@@ -122,6 +117,9 @@ func checkProvisioning(t *testing.T) {
 		provisioned = append(provisioned, ds.UID)
 	}
 	for _, d := range loadDashboards(t) {
+		if err := errors.Join(d.exemplars, d.jobs); err != nil {
+			t.Errorf("%s: %v", d.path, err)
+		}
 		for _, u := range d.uids {
 			if !slices.Contains(provisioned, u) {
 				t.Errorf("%s uses data source %q; provisioning has %v", d.path, u, provisioned)
@@ -130,11 +128,13 @@ func checkProvisioning(t *testing.T) {
 	}
 }
 
-// variableValues are what a viewer gets with every variable on All; the intervals are the ones
-// Grafana would pick for a 1 s scrape interval (at least four scrapes per rate window).
-func variableValues(scrape time.Duration) map[string]string {
+// variableValues are what a viewer gets with every variable on All and the server's scrape job
+// set to job; the intervals are the ones Grafana would pick for a 1 s scrape interval (at least
+// four scrapes per rate window).
+func variableValues(scrape time.Duration, job string) map[string]string {
 	win := max(4*scrape, 5*time.Second)
 	return map[string]string{
+		dashboards.JobVar: job,
 		"instance":        ".+",
 		"route":           ".+",
 		"scenario":        ".+",
@@ -146,7 +146,13 @@ func variableValues(scrape time.Duration) map[string]string {
 	}
 }
 
-func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[string]string) {
+// queryWindow is the bench's span of time and the variables' values for its scrape interval.
+type queryWindow struct {
+	start, end time.Time
+	scrape     time.Duration
+}
+
+func windowOf(t *testing.T, env map[string]string) queryWindow {
 	started, err := strconv.ParseInt(env["STARTED_AT"], 10, 64)
 	if err != nil {
 		t.Fatalf("STARTED_AT %q: %v", env["STARTED_AT"], err)
@@ -155,8 +161,27 @@ func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[str
 	if err != nil {
 		scrape = time.Second
 	}
-	values := variableValues(scrape)
-	start, end := time.Unix(started, 0), time.Now()
+	return queryWindow{start: time.Unix(started, 0), end: time.Now(), scrape: scrape}
+}
+
+// seriesOf runs one dashboard query with the variables of job substituted and counts its series
+// with a finite value. A query that does not parse is an error; an unreachable Prometheus fails
+// the test.
+func seriesOf(ctx context.Context, t *testing.T, c *http.Client, promURL string, w queryWindow, q dashboards.Query, job string) (int, string, error) {
+	expr, err := proof.Substitute(proof.VariableQuery(q.Expr), variableValues(w.scrape, job))
+	if err != nil {
+		return 0, "", err
+	}
+	body, err := proof.QueryRange(ctx, c, promURL, expr, w.start, w.end, time.Second)
+	if err != nil {
+		t.Fatalf("Prometheus at %s: %v", promURL, err)
+	}
+	n, err := proof.CountSeries(body)
+	return n, expr, err
+}
+
+func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[string]string) {
+	w := windowOf(t, env)
 	n := 0
 	// Annotations mark events (a SIGTERM, a cancel wave) that a given bench may not have; one
 	// annotation with data is enough to show the expression works. Panels must all have data.
@@ -165,16 +190,7 @@ func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[str
 	for _, d := range loadDashboards(t) {
 		for _, q := range d.queries {
 			n++
-			expr, err := proof.Substitute(proof.VariableQuery(q.Expr), values)
-			if err != nil {
-				t.Errorf("%s: %v", q, err)
-				continue
-			}
-			body, err := proof.QueryRange(ctx, c, env["PROMETHEUS_URL"], expr, start, end, time.Second)
-			if err != nil {
-				t.Fatalf("Prometheus at %s: %v", env["PROMETHEUS_URL"], err)
-			}
-			series, err := proof.CountSeries(body)
+			series, expr, err := seriesOf(ctx, t, c, env["PROMETHEUS_URL"], w, q, dashboards.ServerJob)
 			if err != nil {
 				t.Errorf("%s\n\t%v", q, err)
 				continue
@@ -205,44 +221,40 @@ func checkQueries(ctx context.Context, t *testing.T, c *http.Client, env map[str
 	}
 }
 
-func checkTraces(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, summaryPath string) {
-	b, err := os.ReadFile(summaryPath)
-	if err != nil {
-		t.Fatal(err)
+// checkJobVariable runs every query that uses the job variable twice more: with the stack's
+// second scrape job over the same servers (SERVER_JOB_ALIAS, a Prometheus that names jobs its
+// own way) each must have data, and with a job nobody scrapes each must have none (the query
+// really filters on the variable).
+func checkJobVariable(ctx context.Context, t *testing.T, c *http.Client, env map[string]string) {
+	alias := env["SERVER_JOB_ALIAS"]
+	if alias == "" {
+		t.Fatal("the stack has no SERVER_JOB_ALIAS (scripts/proof.sh sets STACK_SERVER_JOB_ALIAS)")
 	}
-	slow, err := proof.SlowestTraced(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(slow) == 0 {
-		t.Fatalf("%s lists no sampled slow request with a response: nothing to look up in Jaeger", summaryPath)
-	}
-	for _, r := range slow {
-		// The server's span processor batches; give it a few seconds before calling a trace lost.
-		var body []byte
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			body, err = proof.FetchTrace(ctx, c, jaegerURL, r.TraceID)
-			if err == nil || !errors.Is(err, proof.ErrTraceNotFound) || time.Now().After(deadline) {
-				break
+	w := windowOf(t, env)
+	n := 0
+	for _, d := range loadDashboards(t) {
+		for _, q := range d.queries {
+			if !strings.Contains(q.Expr, "$"+dashboards.JobVar) || strings.HasPrefix(q.Panel, "annotation: ") {
+				continue
 			}
-			time.Sleep(250 * time.Millisecond)
+			n++
+			for _, job := range []string{alias, "no-such-job"} {
+				series, expr, err := seriesOf(ctx, t, c, env["PROMETHEUS_URL"], w, q, job)
+				switch {
+				case err != nil:
+					t.Errorf("%s\n\t%v", q, err)
+				case job == alias && series == 0:
+					t.Errorf("no data with job %q: %s / %s / %s: %s", job, q.Dashboard, q.Panel, q.RefID, expr)
+				case job != alias && series > 0:
+					t.Errorf("%d series with job %q that nobody scrapes: %s / %s / %s: %s", series, job, q.Dashboard, q.Panel, q.RefID, expr)
+				}
+			}
 		}
-		if err != nil {
-			t.Errorf("scenario %s, %.1f ms, status %d: %v", r.Scenario, r.LatencyMs, r.Code, err)
-			continue
-		}
-		if err := proof.CheckTrace(r.TraceID, body); err != nil {
-			t.Errorf("scenario %s, %.1f ms, status %d: %v", r.Scenario, r.LatencyMs, r.Code, err)
-			continue
-		}
-		if r.TraceURL == "" {
-			t.Errorf("scenario %s: trace %s has no trace_url in summary.json although the bench had -jaeger-url", r.Scenario, r.TraceID)
-		} else if err := proof.CheckLink(ctx, c, r.TraceURL); err != nil {
-			t.Errorf("scenario %s: %v", r.Scenario, err)
-		}
-		t.Logf("trace %s (%s, %.1f ms): server span with route, PostgreSQL span under it; link %s", r.TraceID, r.Scenario, r.LatencyMs, r.TraceURL)
 	}
+	if n == 0 {
+		t.Fatal("no dashboard query uses the job variable")
+	}
+	t.Logf("%d queries with $%s: data under job %q, none under a job nobody scrapes", n, dashboards.JobVar, alias)
 }
 
 func TestSubstitute(t *testing.T) {
@@ -272,7 +284,7 @@ func TestSubstitute(t *testing.T) {
 // TestEveryDashboardQuerySubstitutes catches a dashboard variable the proof does not know: its
 // queries would be sent with a literal $ and fail for the wrong reason.
 func TestEveryDashboardQuerySubstitutes(t *testing.T) {
-	values := variableValues(time.Second)
+	values := variableValues(time.Second, dashboards.ServerJob)
 	for _, d := range loadDashboards(t) {
 		for _, q := range d.queries {
 			if _, err := proof.Substitute(q.Expr, values); err != nil {
@@ -393,25 +405,30 @@ func TestCheckLink(t *testing.T) {
 	}
 }
 
-func TestSlowestTraced(t *testing.T) {
-	got, err := proof.SlowestTraced([]byte(`{"schema_version":1,"scenarios":[
+func TestListedRequests(t *testing.T) {
+	got, err := proof.ListedRequests([]byte(`{"schema_version":2,"scenarios":[
 		{"name":"steady","slowest":[
-			{"code":200,"latency_ms":9,"trace_id":"aa","sampled":true},
+			{"code":200,"latency_ms":9,"trace_id":"aa","sampled":true,"trace_found":true},
 			{"code":200,"latency_ms":8,"trace_id":"bb","sampled":false},
-			{"code":0,"latency_ms":7,"trace_id":"cc","sampled":true}]},
-		{"name":"cancel","slowest":[{"code":499,"latency_ms":5,"trace_id":"dd","sampled":true}]}]}`))
+			{"code":0,"latency_ms":7,"trace_id":"cc","sampled":true,"error":"dial tcp: connect: connection refused"},
+			{"code":0,"latency_ms":100,"trace_id":"ee","sampled":true,"error":"context deadline exceeded"},
+			{"code":200,"latency_ms":6,"sampled":true}]},
+		{"name":"shutdown","slowest":[],"lost":[{"code":0,"latency_ms":5,"trace_id":"dd","sampled":true,"error":"EOF"}]}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
 	for _, r := range got {
-		ids = append(ids, r.TraceID)
+		ids = append(ids, r.List+":"+r.TraceID)
 	}
-	if !slices.Equal(ids, []string{"aa", "dd"}) {
-		t.Fatalf("SlowestTraced ids = %v, want [aa dd] (unsampled and no-response requests left out)", ids)
+	if want := []string{"slowest:aa", "slowest:bb", "slowest:ee", "lost:dd"}; !slices.Equal(ids, want) {
+		t.Fatalf("ListedRequests = %v, want %v (refused and id-less requests left out, unsampled ones kept)", ids, want)
 	}
-	if _, err := proof.SlowestTraced([]byte(`{"schema_version":99}`)); err == nil {
-		t.Fatal("SlowestTraced accepted schema_version 99")
+	if got[0].TraceFound == nil || !*got[0].TraceFound || got[1].TraceFound != nil {
+		t.Fatalf("trace_found not read: %v, %v", got[0].TraceFound, got[1].TraceFound)
+	}
+	if _, err := proof.ListedRequests([]byte(`{"schema_version":99}`)); err == nil {
+		t.Fatal("ListedRequests accepted schema_version 99")
 	}
 }
 

@@ -65,7 +65,7 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.vegeta, "vegeta", "vegeta", "vegeta CLI binary (v12.13.0)")
 	fs.StringVar(&c.jaeger, "jaeger", ".bin/jaeger", "Jaeger v2 binary (started on loopback, in-memory storage, for P2)")
 	fs.StringVar(&c.allocs, "allocs", "", "go test -bench -benchmem output of the API routes to include (optional)")
-	only := fs.String("only", "P1,P2,P3,P4", "comma list of the parts to measure")
+	only := fs.String("only", "P1,P2,P2c,P3,P4", "comma list of the parts to measure")
 	fs.StringVar(&c.altServer, "alt-server", "", "P2 A/B: also run the traced variant on this server binary, in the same rounds")
 	altEnv := fs.String("alt-env", "", "P2 A/B: also run the traced variant with these extra settings (comma list of K=V), in the same rounds")
 	fs.IntVar(&c.rounds, "rounds", 5, "interleaved rounds per figure (P1–P3c)")
@@ -102,8 +102,8 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	c.only = map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(p)
-		if p != "P1" && p != "P2" && p != "P3" && p != "P4" {
-			return c, usageErrorf("run: -only: unknown part %q (want P1..P4)", p)
+		if p != "P1" && p != "P2" && p != "P2c" && p != "P3" && p != "P4" {
+			return c, usageErrorf("run: -only: unknown part %q (want P1, P2, P2c, P3, P4)", p)
 		}
 		c.only[p] = true
 	}
@@ -160,6 +160,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		fn func(context.Context) error
 	}{
 		{"P1", r.measureServer}, // P1 and P2 share their rounds: same servers, same load
+		{"P2c", r.measureTail},  // issue 12: its own rounds, tail-sampling Jaeger
 		{"P3", r.measureGenerator},
 		{"P4", r.measureShutdown},
 	}
@@ -256,6 +257,7 @@ func newFigures(c config) []*Figure {
 		A: "same load, OTEL_TRACES_SAMPLER=always_on, OTLP/HTTP to a local Jaeger", B: "same load, OTEL_TRACES_EXPORTER=none"})
 	add("P2", &Figure{ID: "P2b", Name: "tracing default sampler / off", Unit: "×", Target: Target{">=", 0.95},
 		A: "same load, the default sampler (see Settings.samplers)", B: "same load, OTEL_TRACES_EXPORTER=none"})
+	add("P2c", tailFigure(c))
 	add("P3", &Figure{ID: "P3a", Name: "harness attacker / vegeta CLI at max rate", Unit: "×", Target: Target{">=", 0.95},
 		A: "loadtest/internal/attack against the trivial endpoint: 2xx per second", B: "vegeta attack -rate=0 with the same workers: 2xx per second"})
 	add("P3", &Figure{ID: "P3b", Name: "achieved / target rate at half max", Unit: "×", Target: Target{"within", 0.01},

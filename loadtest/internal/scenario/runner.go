@@ -39,6 +39,10 @@ type Runner struct {
 	Progress  *progress.Line
 	Metrics   *promexport.Metrics
 	Log       io.Writer // one line per scenario; nil: none
+	// Watch returns a consumer of one attack's hits, told the attack's name (its results file
+	// without .bin: steady, ramp.step2); nil, or a nil consumer: none. The trace keeper uses
+	// it to tell tail sampling which traces the report will list.
+	Watch func(attack string) attack.Consumer
 }
 
 // ending is how a scenario's run ended, for the scenarios after it.
@@ -241,6 +245,11 @@ func (rn *Runner) step(ctx context.Context, s Scenario, l *Live, h Hooks, st Ste
 	}
 	if h.Observe != nil {
 		consumers = append(consumers, attack.ConsumerFunc(h.Observe))
+	}
+	if rn.Watch != nil {
+		if c := rn.Watch(strings.TrimSuffix(file, ".bin")); c != nil {
+			consumers = append(consumers, c)
+		}
 	}
 	opts := s.Targets(set)
 	opts.BaseURL, opts.Token, opts.Seed, opts.TraceSample = l.Server.API(), l.Server.Token, set.Seed, set.TraceSample

@@ -271,6 +271,9 @@ type Request struct {
 	TraceID   string  `json:"trace_id,omitempty"`
 	Sampled   bool    `json:"sampled"`
 	TraceURL  string  `json:"trace_url,omitempty"` // only when sampled and a Jaeger URL is set
+	// TraceFound: whether Jaeger held the trace when the harness asked after the run (nil: not
+	// asked). A link that did not resolve is removed (loadtest/internal/jaeger.Mark).
+	TraceFound *bool `json:"trace_found,omitempty"`
 }
 
 // Profile is a pprof file captured from the admin port.

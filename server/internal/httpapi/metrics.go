@@ -2,6 +2,11 @@ package httpapi
 
 import "github.com/prometheus/client_golang/prometheus"
 
+// ExemplarTraceIDLabel names the exemplar label that holds a sampled request's trace id on
+// http_server_request_duration_seconds; Grafana's Prometheus data source maps it to Jaeger
+// (exemplarTraceIdDestinations in deploy/grafana/provisioning/datasources/datasources.yaml).
+const ExemplarTraceIDLabel = "trace_id"
+
 // Metrics are the API's request metrics (names and labels: docs/contracts.md).
 type Metrics struct {
 	duration  *prometheus.HistogramVec

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -74,10 +75,17 @@ func (a *api) observe(next http.Handler) http.Handler {
 			}
 			method := methodLabel(r.Method)
 			elapsed := time.Since(start)
-			a.metrics.duration.WithLabelValues(route, method, strconv.Itoa(code)).Observe(elapsed.Seconds())
+			a.observeDuration(route, method, code, elapsed, sc)
 			if span.IsRecording() {
 				span.SetName(method + " " + route)
 				span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", code))
+				if a.benchDelay {
+					// Tail sampling keeps every trace that asked for a bench delay (the cancel
+					// and shutdown scenarios' held requests), whatever its outcome.
+					if d := r.Header.Get("X-Bench-Delay"); d != "" {
+						span.SetAttributes(attribute.String("bench.delay", d))
+					}
+				}
 				switch {
 				case cancelled:
 					span.SetStatus(codes.Error, "client closed request")
@@ -89,6 +97,20 @@ func (a *api) observe(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// observeDuration records the request in the duration histogram; a sampled request carries its
+// trace id as the bucket's exemplar, so that a latency panel links to the trace. Unsampled ones
+// do not: their trace is in no backend, and an exemplar would replace a useful one.
+func (a *api) observeDuration(route, method string, code int, elapsed time.Duration, sc trace.SpanContext) {
+	o := a.metrics.duration.WithLabelValues(route, method, strconv.Itoa(code))
+	if sc.IsSampled() {
+		if eo, ok := o.(prometheus.ExemplarObserver); ok {
+			eo.ObserveWithExemplar(elapsed.Seconds(), prometheus.Labels{ExemplarTraceIDLabel: sc.TraceID().String()})
+			return
+		}
+	}
+	o.Observe(elapsed.Seconds())
 }
 
 // logRequest: 5xx at error (the cause was logged where it happened), a client that went away

@@ -78,7 +78,7 @@ func NewTracing(ctx context.Context, getenv func(string) string, version string)
 			return nil, &SettingError{Name: "OTEL_TRACES_EXPORTER", Value: exporter, Reason: err.Error()}
 		}
 		if !autoexport.IsNoneSpanExporter(exp) {
-			opts = append(opts, sdktrace.WithBatcher(exp))
+			opts = append(opts, sdktrace.WithBatcher(exp, batchOptions(getenv)...))
 		}
 	}
 	return &Tracing{
@@ -86,6 +86,20 @@ func NewTracing(ctx context.Context, getenv func(string) string, version string)
 		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 		Exporter:   exporter,
 	}, nil
+}
+
+// exportQueue is the span queue of the batch processor unless OTEL_BSP_MAX_QUEUE_SIZE says
+// otherwise. The SDK's 2048 fills in about half a second of a ramp at a few thousand requests
+// per second (two or three spans each) on a loaded machine, and the spans beyond it are
+// dropped: with tail sampling deciding in the collector, a dropped span is a slow request's
+// trace that cannot be kept. 16384 spans are a few MB at most.
+const exportQueue = 16384
+
+func batchOptions(getenv func(string) string) []sdktrace.BatchSpanProcessorOption {
+	if getenv("OTEL_BSP_MAX_QUEUE_SIZE") != "" {
+		return nil // the SDK reads it
+	}
+	return []sdktrace.BatchSpanProcessorOption{sdktrace.WithMaxQueueSize(exportQueue)}
 }
 
 // Shutdown flushes queued spans and stops the exporter.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/benchharness/benchharness/server/internal/telemetry"
 )
 
@@ -105,4 +107,33 @@ func TestAdminHandler(t *testing.T) {
 	// net/http/pprof's init registers on http.DefaultServeMux whatever the import style; what
 	// matters is that no listener serves the default mux: the API answers 404 there
 	// (httpapi TestHostileInput), the admin listener serves this explicit mux.
+}
+
+// TestAdminMetricsExemplars: Prometheus asks for OpenMetrics and gets the histogram's exemplars;
+// the plain text format (a curl) has none, as the format cannot carry them.
+func TestAdminMetricsExemplars(t *testing.T) {
+	reg := telemetry.NewRegistry("v-test")
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "t_seconds", Help: "t", Buckets: []float64{1}})
+	reg.MustRegister(h)
+	h.(prometheus.ExemplarObserver).ObserveWithExemplar(0.5, prometheus.Labels{"trace_id": "0af7651916cd43dd8448eb211c80319c"})
+	admin := telemetry.AdminHandler(reg, telemetry.NewState(reg), nil)
+	tests := []struct {
+		accept string
+		want   bool
+	}{
+		{"application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5", true},
+		{"", false},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if tt.accept != "" {
+			req.Header.Set("Accept", tt.accept)
+		}
+		rec := httptest.NewRecorder()
+		admin.ServeHTTP(rec, req)
+		got := strings.Contains(rec.Body.String(), `t_seconds_bucket{le="1.0"} 1 # {trace_id="0af7651916cd43dd8448eb211c80319c"} 0.5`)
+		if got != tt.want {
+			t.Errorf("Accept %q: exemplar in /metrics = %v, want %v; Content-Type %s", tt.accept, got, tt.want, rec.Header().Get("Content-Type"))
+		}
+	}
 }
