@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/benchharness/benchharness/server/internal/auth"
@@ -43,15 +44,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	version := buildVersion()
-	for _, f := range cfg.FaultNames {
-		log.Warn("fault enabled: the server misbehaves on purpose", "fault", f)
-	}
-	if cfg.ExtraLatency > 0 {
-		log.Warn("fault enabled: extra latency on every API request", "fault", "BENCH_EXTRA_LATENCY", "latency", cfg.ExtraLatency.String())
-	}
-	if cfg.ExtraCPU > 0 {
-		log.Warn("fault enabled: extra CPU work on every API request", "fault", "BENCH_EXTRA_CPU", "cpu", cfg.ExtraCPU.String())
-	}
+	warnFaults(log, cfg)
 	runtime.SetBlockProfileRate(cfg.BlockProfileRate)
 	runtime.SetMutexProfileFraction(cfg.MutexProfileFraction)
 
@@ -59,12 +52,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	sigCtx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 
-	tracing, err := telemetry.NewTracing(ctx, getenv, version)
+	tracing, err := newTracing(ctx, getenv, version)
 	if err != nil {
-		var se *telemetry.SettingError
-		if errors.As(err, &se) {
-			return &settingError{se.Name, fmt.Sprintf("%q: %s", se.Value, se.Reason)}
-		}
 		return err
 	}
 	flushTraces := sync.OnceValue(func() error {
@@ -79,17 +68,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return &settingError{"JWT_SECRET", err.Error()}
 	}
 
-	t0 := time.Now()
-	pool, err := postgres.Open(sigCtx, cfg.DatabaseURL, postgres.Options{TracerProvider: tracing.Provider, Logger: log, MaxConns: cfg.DBMaxConns})
+	pool, err := openDatabase(sigCtx, cfg, tracing, log)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	closePool := sync.OnceFunc(pool.Close)
 	defer closePool()
-	if err := postgres.Migrate(sigCtx, pool); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	log.Info("database ready", "duration", time.Since(t0).String())
 
 	reg := telemetry.NewRegistry(version)
 	state := telemetry.NewState(reg)
@@ -108,34 +92,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Faults:         cfg.Faults,
 	})
 
-	apiLn, err := net.Listen("tcp", cfg.Addr)
+	apiLn, adminLn, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("listen on ADDR: %w", err)
+		return err
 	}
-	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
-	if err != nil {
-		apiLn.Close()
-		return fmt.Errorf("listen on ADMIN_ADDR: %w", err)
-	}
-	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	api := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          errLog,
-	}
-	conns := newConnTracker()
-	api.ConnState = conns.track
-	admin := &http.Server{
-		Handler:           telemetry.AdminHandler(reg, state, pool.Ping),
-		ReadHeaderTimeout: 5 * time.Second,
-		// No WriteTimeout: /debug/pprof/profile?seconds=30 writes after 30 s.
-		IdleTimeout: 30 * time.Second,
-		ErrorLog:    errLog,
-	}
+	api, admin, conns := newServers(cfg, log, handler, telemetry.AdminHandler(reg, state, pool.Ping))
 
 	g, gctx := errgroup.WithContext(context.Background())
 	g.Go(func() error {
@@ -172,6 +133,85 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return errForcedShutdown
 	}
 	return nil
+}
+
+// newTracing sets up traces from the OTEL_* settings; a bad one is a setting error (exit 2).
+func newTracing(ctx context.Context, getenv func(string) string, version string) (*telemetry.Tracing, error) {
+	tracing, err := telemetry.NewTracing(ctx, getenv, version)
+	var se *telemetry.SettingError
+	if errors.As(err, &se) {
+		return nil, &settingError{se.Name, fmt.Sprintf("%q: %s", se.Value, se.Reason)}
+	}
+	return tracing, err
+}
+
+// openDatabase opens the pool (traced when tracing is on) and migrates the schema; a signal
+// during the wait for a database that is coming up ends it.
+func openDatabase(ctx context.Context, cfg config, tracing *telemetry.Tracing, log *slog.Logger) (*pgxpool.Pool, error) {
+	t0 := time.Now()
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{TracerProvider: tracing.Provider, Logger: log, MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("database ready", "duration", time.Since(t0).String())
+	return pool, nil
+}
+
+// warnFaults logs a WARN line for every test-only fault that is on: a server that misbehaves
+// on purpose must say so where its operator looks first.
+func warnFaults(log *slog.Logger, cfg config) {
+	for _, f := range cfg.FaultNames {
+		log.Warn("fault enabled: the server misbehaves on purpose", "fault", f)
+	}
+	if cfg.ExtraLatency > 0 {
+		log.Warn("fault enabled: extra latency on every API request", "fault", "BENCH_EXTRA_LATENCY", "latency", cfg.ExtraLatency.String())
+	}
+	if cfg.ExtraCPU > 0 {
+		log.Warn("fault enabled: extra CPU work on every API request", "fault", "BENCH_EXTRA_CPU", "cpu", cfg.ExtraCPU.String())
+	}
+}
+
+// listen opens the API and admin listeners (both or neither).
+func listen(cfg config) (api, admin net.Listener, err error) {
+	api, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on ADDR: %w", err)
+	}
+	admin, err = net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		api.Close()
+		return nil, nil, fmt.Errorf("listen on ADMIN_ADDR: %w", err)
+	}
+	return api, admin, nil
+}
+
+// newServers builds the API server (the settings' timeouts, a connection tracker for the drain)
+// and the admin server.
+func newServers(cfg config, log *slog.Logger, handler, adminHandler http.Handler) (api, admin *http.Server, conns *connTracker) {
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	api = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errLog,
+	}
+	conns = newConnTracker()
+	api.ConnState = conns.track
+	admin = &http.Server{
+		Handler:           adminHandler,
+		ReadHeaderTimeout: 5 * time.Second,
+		// No WriteTimeout: /debug/pprof/profile?seconds=30 writes after 30 s.
+		IdleTimeout: 30 * time.Second,
+		ErrorLog:    errLog,
+	}
+	return api, admin, conns
 }
 
 // shutdown runs the ordered shutdown and reports whether the API drain was forced.
