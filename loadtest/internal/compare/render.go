@@ -1,6 +1,8 @@
 package compare
 
 import (
+	"github.com/benchharness/benchharness/loadtest/internal/md"
+
 	"encoding/json"
 	"fmt"
 	"io"
@@ -105,7 +107,7 @@ func writeProblems(b *strings.Builder, r Result) {
 		b.WriteString("## Cannot judge\n\n")
 		b.WriteString("A run with an INVALID scenario measured a generator that fell behind, not the server (on a shared machine a CPU-hungry change starves the generator). Re-run those rounds (`make regress` does, up to REGRESS_INVALID_RETRIES times).\n\n")
 		for _, s := range r.Invalid {
-			fmt.Fprintf(b, "- %s\n", mdEscape(s))
+			fmt.Fprintf(b, "- %s\n", md.Text(s))
 		}
 		b.WriteString("\n")
 	}
@@ -116,7 +118,7 @@ func writeProblems(b *strings.Builder, r Result) {
 		for _, f := range r.Failures {
 			fmt.Fprintf(b, "- **%s** in run `%s`: %s (%s)\n", f.Scenario, f.Run, f.Verdict, f.BaseSummary)
 			for _, reason := range f.Reasons {
-				fmt.Fprintf(b, "  - %s\n", mdEscape(reason))
+				fmt.Fprintf(b, "  - %s\n", md.Text(reason))
 			}
 		}
 		b.WriteString("\n")
@@ -128,7 +130,7 @@ func writeProblems(b *strings.Builder, r Result) {
 		for _, f := range r.PerfFailures {
 			fmt.Fprintf(b, "- **%s** in run `%s` (%s)\n", f.Scenario, f.Run, f.BaseSummary)
 			for _, reason := range f.Reasons {
-				fmt.Fprintf(b, "  - %s\n", mdEscape(reason))
+				fmt.Fprintf(b, "  - %s\n", md.Text(reason))
 			}
 		}
 		b.WriteString("\n")
@@ -207,7 +209,7 @@ func writeDetails(b *strings.Builder, r Result) {
 		}
 		notes = append(notes, s.Notes...)
 		for _, n := range notes {
-			fmt.Fprintf(b, "- %s\n", mdEscape(n))
+			fmt.Fprintf(b, "- %s\n", md.Text(n))
 		}
 		if len(notes) > 0 {
 			b.WriteString("\n")
@@ -380,12 +382,6 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// mdEscape keeps a reason from breaking the Markdown list (pipes, newlines).
-func mdEscape(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	return strings.ReplaceAll(s, "|", "\\|")
-}
-
 // writeProfileDiff renders where the CPU time went: the functions whose CPU per request grew
 // most, flat and cumulative, and the pprof command that opens the same diff.
 func writeProfileDiff(b *strings.Builder, d *ProfileDiff) {
@@ -401,7 +397,7 @@ func writeProfileDiff(b *strings.Builder, d *ProfileDiff) {
 	}{{"flat (in the function itself)", d.Flat}, {"cum (in it and what it calls)", d.Cum}} {
 		fmt.Fprintf(b, "Largest growth, %s:\n\n| function | base µs/req | current µs/req | Δ µs/req |\n|---|---|---|---|\n", list.title)
 		for _, f := range list.fs {
-			fmt.Fprintf(b, "| `%s` | %s | %s | +%s |\n", mdEscape(f.Name), fmtNum(f.BaseUs, "µs"), fmtNum(f.CurrentUs, "µs"), fmtNum(f.DeltaUs, "µs"))
+			fmt.Fprintf(b, "| %s | %s | %s | +%s |\n", md.Code(f.Name), fmtNum(f.BaseUs, "µs"), fmtNum(f.CurrentUs, "µs"), fmtNum(f.DeltaUs, "µs"))
 		}
 		if len(list.fs) == 0 {
 			b.WriteString("| (no function grew) | | | |\n")
