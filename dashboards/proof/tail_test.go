@@ -117,9 +117,11 @@ func checkListed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, s
 
 // checkDelayed: every held request (shutdown: answered after its 1 s pg_sleep) is a complete
 // trace; every cancelled one (cancel: the client gave up at 100 ms) has its server span, and at
-// least one has the query span it was cancelled in.
+// least one has the query span it was cancelled in. A cancelled request with no server span at
+// all never reached the server's handler (on an overloaded machine the client can give up
+// first): counted and shown, as the harness does for its listed requests.
 func checkDelayed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, runDir string) {
-	n, cancelledWithQuery := 0, 0
+	n, cancelledWithQuery, unhandled := 0, 0, 0
 	for _, name := range []string{"cancel", "shutdown"} {
 		sent, err := proof.ReadResults(filepath.Join(runDir, name+".bin"))
 		if err != nil {
@@ -139,6 +141,11 @@ func checkDelayed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, 
 					cancelledWithQuery++
 				}
 			}
+			if err != nil && s.Code == 0 && (errors.Is(err, proof.ErrTraceNotFound) || strings.Contains(err.Error(), "no server span")) {
+				unhandled++
+				t.Logf("%s: cancelled request (%s) never reached the server's handler: %v", name, s.Latency, err)
+				continue
+			}
 			if err != nil {
 				t.Errorf("%s: delayed request (status %d, %s, %q): %v", name, s.Code, s.Latency, s.Error, err)
 			}
@@ -150,7 +157,8 @@ func checkDelayed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, 
 	if cancelledWithQuery == 0 {
 		t.Error("no cancelled request's trace has its PostgreSQL span: cancelled queries are not traced")
 	}
-	t.Logf("%d held/cancelled requests: each a trace in Jaeger with its server span; the held ones and %d cancelled ones with their PostgreSQL span", n, cancelledWithQuery)
+	t.Logf("%d held/cancelled requests: %d never reached the handler, the others each a trace in Jaeger with its server span; the held ones and %d cancelled ones with their PostgreSQL span",
+		n, unhandled, cancelledWithQuery)
 }
 
 // checkFastDropped: of steady's fast requests (not among the slowest the report lists, which
