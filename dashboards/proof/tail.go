@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -132,4 +133,29 @@ func ParseExemplars(body []byte, label string) ([]Exemplar, error) {
 		}
 	}
 	return out, nil
+}
+
+// TraceDuration is a trace's length as tail sampling's latency policy measures it: from its
+// earliest span start to its latest span end (Jaeger's startTime and duration, in µs).
+func TraceDuration(body []byte) (time.Duration, error) {
+	var t struct {
+		Data []struct {
+			Spans []struct {
+				StartTime int64 `json:"startTime"`
+				Duration  int64 `json:"duration"`
+			} `json:"spans"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &t); err != nil {
+		return 0, fmt.Errorf("decode Jaeger answer: %w", err)
+	}
+	if len(t.Data) != 1 || len(t.Data[0].Spans) == 0 {
+		return 0, errors.New("Jaeger's answer holds no trace with spans")
+	}
+	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, s := range t.Data[0].Spans {
+		first = min(first, s.StartTime)
+		last = max(last, s.StartTime+s.Duration)
+	}
+	return time.Duration(last-first) * time.Microsecond, nil
 }

@@ -117,9 +117,11 @@ func checkListed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, s
 
 // checkDelayed: every held request (shutdown: answered after its 1 s pg_sleep) is a complete
 // trace; every cancelled one (cancel: the client gave up at 100 ms) has its server span, and at
-// least one has the query span it was cancelled in.
+// least one has the query span it was cancelled in. A cancelled request with no server span at
+// all never reached the server's handler (on an overloaded machine the client can give up
+// first): counted and shown, as the harness does for its listed requests.
 func checkDelayed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, runDir string) {
-	n, cancelledWithQuery := 0, 0
+	n, cancelledWithQuery, unhandled := 0, 0, 0
 	for _, name := range []string{"cancel", "shutdown"} {
 		sent, err := proof.ReadResults(filepath.Join(runDir, name+".bin"))
 		if err != nil {
@@ -139,6 +141,11 @@ func checkDelayed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, 
 					cancelledWithQuery++
 				}
 			}
+			if err != nil && s.Code == 0 && (errors.Is(err, proof.ErrTraceNotFound) || strings.Contains(err.Error(), "no server span")) {
+				unhandled++
+				t.Logf("%s: cancelled request (%s) never reached the server's handler: %v", name, s.Latency, err)
+				continue
+			}
 			if err != nil {
 				t.Errorf("%s: delayed request (status %d, %s, %q): %v", name, s.Code, s.Latency, s.Error, err)
 			}
@@ -150,7 +157,8 @@ func checkDelayed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, 
 	if cancelledWithQuery == 0 {
 		t.Error("no cancelled request's trace has its PostgreSQL span: cancelled queries are not traced")
 	}
-	t.Logf("%d held/cancelled requests: each a trace in Jaeger with its server span; the held ones and %d cancelled ones with their PostgreSQL span", n, cancelledWithQuery)
+	t.Logf("%d held/cancelled requests: %d never reached the handler, the others each a trace in Jaeger with its server span; the held ones and %d cancelled ones with their PostgreSQL span",
+		n, unhandled, cancelledWithQuery)
 }
 
 // checkFastDropped: of steady's fast requests (not among the slowest the report lists, which
@@ -172,25 +180,38 @@ func checkFastDropped(ctx context.Context, t *testing.T, c *http.Client, jaegerU
 	for _, r := range listed {
 		reported[r.TraceID] = true
 	}
-	kept, total := 0, 0
+	kept, total, slowOnServer := 0, 0, 0
 	for _, s := range sent {
-		// Fast as the client saw it, so certainly fast as the server's span saw it.
 		if s.Delayed || s.Code < 200 || s.Code >= 400 || s.Latency >= slow || reported[s.TraceID] {
 			continue
 		}
-		total++
-		_, err := proof.FetchTrace(ctx, c, jaegerURL, s.TraceID)
+		body, err := proof.FetchTrace(ctx, c, jaegerURL, s.TraceID)
 		switch {
-		case err == nil:
-			kept++
-		case !errors.Is(err, proof.ErrTraceNotFound):
+		case errors.Is(err, proof.ErrTraceNotFound):
+			total++
+			continue
+		case err != nil:
 			t.Fatal(err)
 		}
+		// Fast for the client, yet the trace can be slow: on a loaded machine the server's
+		// span may end well after the response went out (the deferred metrics and log line
+		// waiting for a core). The latency policy rightly kept it; it is not a fast trace.
+		d, err := proof.TraceDuration(body)
+		if err != nil {
+			t.Fatalf("trace %s: %v", s.TraceID, err)
+		}
+		if d >= slow {
+			slowOnServer++
+			continue
+		}
+		total++
+		kept++
 	}
 	if err := proof.CheckKeptShare(kept, total, keepPct); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d of %d fast requests (< %s) kept by Jaeger (probabilistic share %.0f %%)", kept, total, slow, keepPct)
+	t.Logf("%d of %d fast requests (< %s for the client and in Jaeger) kept by Jaeger (probabilistic share %.0f %%); %d more fast for the client were slow traces, kept by the latency rule",
+		kept, total, slow, keepPct, slowOnServer)
 }
 
 func checkExemplars(ctx context.Context, t *testing.T, c *http.Client, env map[string]string, slowSeconds float64) {
@@ -310,6 +331,18 @@ func TestCheckServerSpan(t *testing.T) {
 	for name, body := range map[string]string{"no route": jaegerJSON(id, ""), "marker only": markerOnly, "another trace": jaegerJSON("1111", "/x")} {
 		if err := proof.CheckServerSpan(id, []byte(body)); err == nil {
 			t.Errorf("%s: CheckServerSpan = nil, want an error", name)
+		}
+	}
+}
+
+func TestTraceDuration(t *testing.T) {
+	body := `{"data":[{"traceID":"aa","spans":[{"startTime":1000,"duration":5000},{"startTime":2000,"duration":30000},{"startTime":500,"duration":10}]}]}`
+	if d, err := proof.TraceDuration([]byte(body)); err != nil || d != 31500*time.Microsecond {
+		t.Fatalf("TraceDuration = %s, %v; want 31.5ms", d, err)
+	}
+	for _, bad := range []string{`{"data":[]}`, `{"data":[{"spans":[]}]}`, `<html>`} {
+		if _, err := proof.TraceDuration([]byte(bad)); err == nil {
+			t.Errorf("TraceDuration(%s) = nil error", bad)
 		}
 	}
 }
