@@ -97,6 +97,7 @@ type requestRow struct {
 	summary.Request
 	Link     string
 	ErrorTxt string
+	NotFound bool // the harness asked Jaeger and the trace was not there
 }
 
 func newHTMLView(r summary.Run) htmlView {
@@ -161,10 +162,10 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 		}
 	}
 	for _, q := range s.Lost {
-		sv.Lost = append(sv.Lost, requestRow{Request: q, Link: traceLink(q), ErrorTxt: requestError(q)})
+		sv.Lost = append(sv.Lost, newRequestRow(q))
 	}
 	for _, q := range s.Slowest {
-		sv.Slowest = append(sv.Slowest, requestRow{Request: q, Link: traceLink(q), ErrorTxt: requestError(q)})
+		sv.Slowest = append(sv.Slowest, newRequestRow(q))
 	}
 	if sv.Ran {
 		for _, c := range charts(r, s) {
@@ -196,6 +197,10 @@ func idSafe(s string) string {
 		}
 	}
 	return b.String()
+}
+
+func newRequestRow(q summary.Request) requestRow {
+	return requestRow{Request: q, Link: traceLink(q), ErrorTxt: requestError(q), NotFound: q.TraceFound != nil && !*q.TraceFound}
 }
 
 // charts builds a scenario's plots from its windows, timeline, events and ramp.

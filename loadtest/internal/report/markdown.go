@@ -310,7 +310,10 @@ func mdTrace(q summary.Request) string {
 		return fmt.Sprintf("[%s](%s)", md.Code(q.TraceID), md.LinkDest(u))
 	}
 	id := md.Code(q.TraceID)
-	if !q.Sampled {
+	switch {
+	case q.TraceFound != nil && !*q.TraceFound:
+		id += " (not in Jaeger)"
+	case !q.Sampled:
 		id += " (not sampled)"
 	}
 	return id

@@ -645,3 +645,21 @@ func TestDisplayURL(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceNotInJaeger: a trace the harness looked up and Jaeger did not hold is said so in both
+// reports, instead of a link that would open nothing.
+func TestTraceNotInJaeger(t *testing.T) {
+	r := passingRun()
+	missing := false
+	r.Scenarios[0].Slowest = []summary.Request{{Method: "GET", URL: "http://x/api/v1/items", Code: 200, LatencyMs: 9,
+		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Sampled: true, TraceFound: &missing}}
+	for name, render := range map[string]func(io.Writer, summary.Run) error{"report.md": Markdown, "report.html": HTML} {
+		var b strings.Builder
+		if err := render(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "(not in Jaeger)") {
+			t.Errorf("%s does not say the trace was not in Jaeger", name)
+		}
+	}
+}
