@@ -289,6 +289,9 @@ func TestVerdictsFail(t *testing.T) {
 	}{
 		{name: "leaked goroutines", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"},
 			verdict: summary.Fail, reason: "goroutines back at baseline"},
+		{name: "a leak beside a generator that fell behind", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"},
+			settings: func(s *Settings) { s.MaxLateness = time.Nanosecond }, // INVALID generator: the leak must outlast the extra settle
+			verdict: summary.Fail, reason: "goroutines back at baseline"},
 		{name: "ignored cancellation", scenario: "cancel", env: []string{"BENCH_FAULTS=ignore-cancel"},
 			verdict: summary.Fail, reason: "cancelled queries still in PostgreSQL"},
 		{name: "dropped writes", scenario: "shutdown", env: []string{"BENCH_FAULTS=drop-writes"},
