@@ -37,8 +37,8 @@ func defaults() scenario.Settings {
 	return scenario.Settings{
 		Rate: 100, Duration: 20 * time.Second, Warmup: 3 * time.Second, Timeout: 5 * time.Second,
 		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, PostShare: 0.2, Seed: 1, TraceSample: 0.1, SlowestN: 10,
-		MaxLateness: 50 * time.Millisecond,
-		Settle:      time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: 5 * time.Second,
+		MaxLateness: 50 * time.Millisecond, MaxForeignCPU: 0.5,
+		Settle: time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: 5 * time.Second,
 		Cancel: scenario.CancelSettings{Share: 0.05, Delay: 3 * time.Second, Timeout: 100 * time.Millisecond,
 			MaxCleanup: time.Second},
 		Shutdown: scenario.ShutdownSettings{Duration: 8 * time.Second, At: 4 * time.Second, HoldShare: 0.05,
@@ -164,6 +164,7 @@ func settingFlags(fs *flag.FlagSet, set *scenario.Settings, getenv func(string) 
 	fs.DurationVar(&set.Settle, "settle", set.Settle, "time the server gets after the attack before the settle checks")
 	fs.Float64Var(&set.GoroutineSlack, "goroutine-slack", set.GoroutineSlack, "goroutines over the baseline still counted as settled")
 	fs.DurationVar(&set.CPUProfile, "cpu-profile", set.CPUProfile, "length of the CPU profile captured during steady")
+	fs.Float64Var(&set.MaxForeignCPU, "max-foreign-cpu", set.MaxForeignCPU, "CPUs' worth of time other processes may use during an attack before the scenario is INVALID (0: not checked; measured when the server and PostgreSQL run here)")
 	fs.IntVar(&set.Pool, "pool", set.Pool, "the server's pool size (DB_MAX_CONNS) in every scenario; 0 sizes it per scenario for its held requests")
 	c := &set.Cancel
 	fs.Float64Var(&c.Share, "cancel-share", c.Share, "cancel: share of requests held past their client timeout")
@@ -379,7 +380,7 @@ func openDB(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	}
 	// The harness's own connections: named so the sampler's pg_stat_activity filter on the
 	// server's name never counts them, and few (the sampler and the shutdown check).
-	cfg.ConnConfig.RuntimeParams["application_name"] = "loadtest"
+	cfg.ConnConfig.RuntimeParams["application_name"] = scenario.HarnessApplication
 	cfg.MaxConns = 4
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -30,8 +30,11 @@ func Cancel() Scenario {
 				// default): an idle timeout of half the settle time closes those before the
 				// check. At the scenario's rates a busy connection is never idle that long.
 				"IDLE_TIMEOUT=" + max(s.Settle/2, 100*time.Millisecond).String(),
-				// A held request keeps its connection until its cancel has reached PostgreSQL.
-				poolEnv(s, s.Rate*s.Cancel.Share, s.Cancel.Timeout+100*time.Millisecond),
+				// A held request keeps its connection until its cancel has reached PostgreSQL: at
+				// most the client timeout plus the server's cancel give-up, after which it closes
+				// the connection. Sized for the 100 ms a quiet machine takes, the pool ran out
+				// beside two CPU hogs (PostgreSQL forks a process per cancel request).
+				poolEnv(s, s.Rate*s.Cancel.Share, s.Cancel.Timeout+serverCancelGiveUp),
 			}
 		},
 		Steps: func(s Settings) []Step {
@@ -46,6 +49,10 @@ func Cancel() Scenario {
 		},
 	}
 }
+
+// serverCancelGiveUp is the server's bound on a cancel: it resends the cancel request every
+// 100 ms and closes the connection after 500 ms (server/internal/postgres/cancel.go).
+const serverCancelGiveUp = 500 * time.Millisecond
 
 // cancelRun tallies cancel's hits as they arrive (on the engine's goroutine; read after it).
 type cancelRun struct {

@@ -27,6 +27,7 @@ type Target interface {
 
 // Process is a server process the harness started and may signal; an external target has none.
 type Process interface {
+	PID() int
 	Signal(os.Signal) error
 	Exited() <-chan struct{} // closed when the process exits
 	ExitCode() int           // valid once Exited is closed

@@ -4,16 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/progress"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
@@ -136,6 +139,7 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	rn.judge(ctx, s, l, h, run, crash, settled, sc)
 	stopSampling()
 	rn.collect(l, h, settleAt, sc)
+	sc.Server.ForeignCPUCores = run.foreign.cores
 	switch {
 	case crash != nil:
 		return crashed, nil
@@ -188,6 +192,7 @@ type attackRun struct {
 	cut        bool // interrupted before its end (Ctrl-C or a crash)
 	disturbErr error
 	watch      *crashWatch
+	foreign    foreignLoad
 }
 
 // attack runs the scenario's steps one after another, its disturbance beside them, and stops
@@ -200,6 +205,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	l.Event(promexport.EventStart, "")
 	rn.Metrics.Running(s.Name, true)
 	joinDisturb := disturb(attackCtx, h.Disturb)
+	cpuBefore, cpuOK := rn.cpu(ctx, l)
 	steps := s.Steps(l.Settings)
 	for i, st := range steps {
 		file := s.Name + ".bin"
@@ -224,6 +230,10 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 		}
 	}
 	l.attackEnd = time.Now()
+	if cpuAfter, ok := rn.cpu(ctx, l); ok && cpuOK {
+		run.foreign.cores, run.foreign.share = machine.Foreign(cpuBefore, cpuAfter)
+		run.foreign.cpus, run.foreign.measured = cpuAfter.CPUs, true
+	}
 	rn.Metrics.Running(s.Name, false)
 	run.disturbErr = joinDisturb()
 	l.Event(promexport.EventEnd, "")
@@ -325,6 +335,9 @@ func (rn *Runner) judge(ctx context.Context, s Scenario, l *Live, h Hooks, run a
 	if crash != nil {
 		sc.Checks = append([]summary.Check{check("server alive", false, "running until the scenario ends", crash.Error())}, sc.Checks...)
 	}
+	if run.foreign.measured && l.Settings.MaxForeignCPU > 0 {
+		sc.Checks = append(sc.Checks, run.foreign.check(l.Settings.MaxForeignCPU))
+	}
 	sc.Verdict, sc.Reasons = summary.Judge(sc.Checks)
 	if crash != nil {
 		// A crash is the server's failure even when the cut attack also looks invalid.
@@ -350,6 +363,57 @@ func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scen
 		sc.Reasons = append(sc.Reasons, fmt.Sprintf("write timeline: %v", err))
 	}
 }
+
+// foreignLoad is the CPU that processes outside the benchmark (not the harness, the server or
+// its PostgreSQL backends) used during the attack.
+type foreignLoad struct {
+	measured bool
+	cores    float64 // CPUs' worth
+	share    float64 // of the machine
+	cpus     int
+}
+
+// check: a machine busy with other work slows the server the way a slow server would, so the
+// scenario's figures judge the machine: INVALID, as when the generator falls behind.
+func (f foreignLoad) check(maxCores float64) summary.Check {
+	return summary.NewCheck(summary.Validity, "machine free of other work", f.cores <= maxCores,
+		fmt.Sprintf("≤ %.2f CPUs used by processes outside the benchmark", maxCores),
+		fmt.Sprintf("%.2f of %d CPUs (%.0f%%)", f.cores, f.cpus, 100*f.share))
+}
+
+// cpu reads the machine's CPU counters with the benchmark's processes: this harness, the server
+// and the PostgreSQL backends of the server and of the harness. It measures only when all of
+// them run here: a server the harness started, and a database whose backends are local
+// processes.
+func (rn *Runner) cpu(ctx context.Context, l *Live) (machine.Reading, bool) {
+	p := l.Server.Process
+	if p == nil || rn.DB == nil {
+		return machine.Reading{}, false
+	}
+	rows, err := rn.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)`,
+		[]string{l.Server.DBApplication(), HarnessApplication})
+	if err != nil {
+		return machine.Reading{}, false
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return machine.Reading{}, false
+	}
+	local := pids[:0]
+	for _, pid := range pids {
+		if machine.IsProcess(pid, "postgres") {
+			local = append(local, pid)
+		}
+	}
+	if len(local) == 0 {
+		return machine.Reading{}, false
+	}
+	r, err := machine.Read(append(local, os.Getpid(), p.PID()))
+	return r, err == nil
+}
+
+// HarnessApplication is the application_name of the harness's own PostgreSQL connections.
+const HarnessApplication = "loadtest"
 
 // crashError is the server dying under a scenario that did not expect it to exit.
 type crashError struct {

@@ -291,7 +291,7 @@ func TestVerdictsFail(t *testing.T) {
 			verdict: summary.Fail, reason: "goroutines back at baseline"},
 		{name: "a leak beside a generator that fell behind", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"},
 			settings: func(s *Settings) { s.MaxLateness = time.Nanosecond }, // INVALID generator: the leak must outlast the extra settle
-			verdict: summary.Fail, reason: "goroutines back at baseline"},
+			verdict:  summary.Fail, reason: "goroutines back at baseline"},
 		{name: "ignored cancellation", scenario: "cancel", env: []string{"BENCH_FAULTS=ignore-cancel"},
 			verdict: summary.Fail, reason: "cancelled queries still in PostgreSQL"},
 		{name: "dropped writes", scenario: "shutdown", env: []string{"BENCH_FAULTS=drop-writes"},
@@ -452,4 +452,26 @@ func cpuSamples(t *testing.T, path string) int {
 		t.Fatalf("parse CPU profile %s: %v", path, err)
 	}
 	return len(p.Sample)
+}
+
+// TestBusyMachineIsInvalid: two busy loops beside the benchmark (what a neighbour on a shared
+// CI runner does) make steady INVALID, naming the machine, whatever its latency was: the
+// figures describe the machine, not the server.
+func TestBusyMachineIsInvalid(t *testing.T) {
+	set := short()
+	set.MaxForeignCPU = 0.5
+	h := newHarness(t, set)
+	for range 2 {
+		hog := exec.Command("sh", "-c", "while :; do :; done")
+		if err := hog.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = hog.Process.Kill(); _ = hog.Wait() })
+	}
+	out := h.run(t, context.Background(), "steady")
+	if out[0].Verdict != summary.Invalid || !strings.Contains(reasons(out[0]), "machine free of other work") || out[0].Server.ForeignCPUCores < 0.5 {
+		t.Fatalf("steady beside two busy loops: %s (%s), foreign %.2f CPUs; want INVALID naming the machine",
+			out[0].Verdict, reasons(out[0]), out[0].Server.ForeignCPUCores)
+	}
+	t.Logf("%s: %s", out[0].Verdict, reasons(out[0]))
 }

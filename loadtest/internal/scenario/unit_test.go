@@ -84,8 +84,8 @@ func TestPoolFor(t *testing.T) {
 		want     int
 	}{
 		{"no held requests: the default", Settings{}, 0, 0, defaultPool},
-		{"cancel's default: 5/s held 0.2 s", Settings{}, 5, 200 * time.Millisecond, 9}, // 1 + 4·1, + 4
-		{"shutdown's default: 5/s held 1 s", Settings{}, 5, time.Second, 18},           // 5 + 4·√5 = 13.9 → 14, + 4
+		{"cancel's default: 5/s held 0.6 s", Settings{}, 5, 600 * time.Millisecond, 14}, // 3 + 4·√3 = 9.9 → 10, + 4
+		{"shutdown's default: 5/s held 1 s", Settings{}, 5, time.Second, 18},            // 5 + 4·√5 = 13.9 → 14, + 4
 		{"the setting wins", Settings{Pool: 1}, 5, time.Second, 1},
 	}
 	for _, tt := range tests {

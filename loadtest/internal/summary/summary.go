@@ -301,6 +301,9 @@ type ServerStats struct {
 	PoolMaxConns       float64 `json:"pool_max_conns"` // the server's pool size (pgxpool_max_conns)
 	DBActivePeak       float64 `json:"db_active_peak"`
 	SettleMs           float64 `json:"settle_ms"` // end of attack → goroutines back at baseline (−1: never)
+	// ForeignCPUCores is the CPU that processes outside the benchmark used during the attack, in
+	// CPUs' worth (0 when not measured: an external target or a remote database).
+	ForeignCPUCores float64 `json:"foreign_cpu_cores,omitempty"`
 }
 
 // CancelStats are the figures of the client-cancel scenario.

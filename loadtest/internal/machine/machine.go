@@ -1,0 +1,108 @@
+// Package machine measures how much of this machine's CPU went to processes outside a benchmark
+// while it ran: a neighbour's load (a CI job beside it, a CPU hog) slows the server under test
+// the way a slow server would, and a verdict on its latency would judge the machine instead.
+// Linux only (/proc); elsewhere Read reports that it cannot measure.
+package machine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Reading is one look at the machine's CPU counters, in clock ticks since boot.
+type Reading struct {
+	Busy  uint64         // user, nice, system and steal time of every CPU (interrupts left out: no process owns them)
+	Total uint64         // Busy plus idle and iowait
+	Ours  map[int]uint64 // user and system time of each of the benchmark's own processes
+	CPUs  int
+}
+
+// Read takes a Reading of the machine and of pids, the benchmark's processes. A process that
+// is gone by the next Reading (a closed PostgreSQL connection) has its time counted as
+// another's, which errs towards "busy".
+func Read(pids []int) (Reading, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return Reading{}, fmt.Errorf("read /proc/stat: %w", err)
+	}
+	var r Reading
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 8 && f[0] == "cpu":
+			v := make([]uint64, 9)
+			for i := range v {
+				v[i], _ = strconv.ParseUint(f[i+1], 10, 64)
+			}
+			// user nice system idle iowait irq softirq steal
+			r.Busy = v[0] + v[1] + v[2] + v[7]
+			r.Total = r.Busy + v[3] + v[4]
+		case strings.HasPrefix(f0(f), "cpu"):
+			r.CPUs++
+		}
+	}
+	if r.Total == 0 {
+		return Reading{}, errors.New("read /proc/stat: no cpu line")
+	}
+	r.Ours = make(map[int]uint64, len(pids))
+	for _, pid := range pids {
+		if t, ok := processTicks(pid); ok {
+			r.Ours[pid] = t
+		}
+	}
+	return r, nil
+}
+
+func f0(f []string) string {
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+// processTicks is a process's user + system time, and whether it is there.
+func processTicks(pid int) (uint64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name is in parentheses and may hold spaces: fields count from after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, _ := strconv.ParseUint(f[11], 10, 64)
+	stime, _ := strconv.ParseUint(f[12], 10, 64)
+	return utime + stime, true
+}
+
+// IsProcess reports whether pid is a running process named name (a PostgreSQL backend's pid
+// from pg_stat_activity is only ours to read when the database runs on this machine).
+func IsProcess(pid int, name string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return err == nil && strings.TrimSpace(string(b)) == name
+}
+
+// Foreign returns how many CPUs' worth of time went to other processes between a and b, and
+// the share of the machine that is.
+func Foreign(a, b Reading) (cores, share float64) {
+	total := float64(b.Total - a.Total)
+	if total <= 0 || b.CPUs == 0 {
+		return 0, 0
+	}
+	busy := float64(b.Busy - a.Busy)
+	var ours float64
+	for pid, t := range b.Ours { // a process new since a: all of its time is in the interval
+		ours += float64(t - min(a.Ours[pid], t))
+	}
+	share = max(busy-ours, 0) / total
+	return share * float64(b.CPUs), share
+}
