@@ -42,7 +42,7 @@ func (r *runner) measureGenerator(ctx context.Context) error {
 		return err
 	}
 	defer triv.stop()
-	addr, err := firstLine(ctx, triv, 10*time.Second)
+	addr, err := readFirstLine(ctx, triv, 10*time.Second)
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func processCPU(ps *os.ProcessState) float64 {
 }
 
 // firstLine waits for the first full line a child prints (the trivial endpoint's address).
-func firstLine(ctx context.Context, c *child, wait time.Duration) (string, error) {
+func readFirstLine(ctx context.Context, c *child, wait time.Duration) (string, error) {
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		if line, _, ok := strings.Cut(c.out.String(), "\n"); ok {

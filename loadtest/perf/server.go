@@ -215,7 +215,7 @@ func (r *runner) startBare(ctx context.Context, dbURL string, set *serverSet) (*
 		return nil, err
 	}
 	set.stops = append(set.stops, ch.stop)
-	addr, err := firstLine(ctx, ch, 20*time.Second)
+	addr, err := readFirstLine(ctx, ch, 20*time.Second)
 	if err != nil {
 		return nil, err
 	}

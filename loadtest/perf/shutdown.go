@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
 // activeSleeps counts the server's queries sleeping in PostgreSQL right now (BENCH_DELAY's
@@ -136,7 +137,7 @@ func (r *runner) cancelRounds(ctx context.Context, start func() (*serverctl.Loca
 					return fmt.Errorf("cancel: %w", err)
 				}
 			}
-			d := ms(t1.Sub(t0))
+			d := summary.Ms(t1.Sub(t0))
 			ds = append(ds, d)
 			all = append(all, d)
 		}
@@ -199,7 +200,7 @@ func (r *runner) sigtermRound(ctx context.Context, start func() (*serverctl.Loca
 	case <-time.After(15 * time.Second):
 		return math.NaN(), math.NaN(), errors.New("server did not exit within 15s of SIGTERM")
 	}
-	a, b := ms(srv.ExitedAt().Sub(t0)), ms(last.Sub(t0))
+	a, b := summary.Ms(srv.ExitedAt().Sub(t0)), summary.Ms(last.Sub(t0))
 	if len(errs) > 0 {
 		return a, b, fmt.Errorf("in-flight requests failed: %w", errors.Join(errs...))
 	}
@@ -245,5 +246,3 @@ func quantile(vs []float64, q float64) float64 {
 	i := int(math.Ceil(q*float64(len(s)))) - 1
 	return s[max(0, min(i, len(s)-1))]
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
