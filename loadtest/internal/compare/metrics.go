@@ -55,6 +55,11 @@ func Metrics() []Metric {
 				// 0 means the sampler never read /metrics: no figure rather than a perfect one.
 				return s.Server.GoroutinesPeak, s.Server.GoroutinesPeak > 0, ""
 			}},
+		{Name: "cpu_us_per_request", Label: "server CPU per request", Unit: "µs", HigherIsWorse: true, PerRun: true,
+			run: func(s summary.Scenario, _ scope) (float64, bool, string) {
+				// 0: not measured (an external target, a server that exited: shutdown).
+				return s.Server.CPUPerRequestUs, s.Server.CPUPerRequestUs > 0, ""
+			}},
 		{Name: "settle_ms", Label: "settle time", Unit: "ms", HigherIsWorse: true, PerRun: true,
 			run: func(s summary.Scenario, _ scope) (float64, bool, string) {
 				// The shutdown scenario stops the server: there is nothing left to settle.

@@ -85,7 +85,7 @@ func WriteMarkdown(w io.Writer, r Result) error {
 	writeRuns(&b, r)
 	b.WriteString("\n## Method\n\n")
 	b.WriteString("Latency (p50, p99), throughput and error ratio are sampled once per one-second window; goroutine peak, " +
-		"settle, drain and cleanup times once per run. Samples of all runs of a side are pooled (interleaved A B A B runs " +
+		"server CPU per request, settle, drain and cleanup times, ramp capacity once per run. Samples of all runs of a side are pooled (interleaved A B A B runs " +
 		"put machine drift on both sides). Each side is summarised by its median with a distribution-free confidence " +
 		"interval, and the sides are compared with the Mann-Whitney U test (golang.org/x/perf/benchmath), on windows and on " +
 		"per-run medians. A metric is worse or better only when those p < α, the change of the medians is beyond both its " +

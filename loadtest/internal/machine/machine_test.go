@@ -43,3 +43,26 @@ func TestIsProcess(t *testing.T) {
 		t.Error("IsProcess named this test, or a pid that does not exist, postgres")
 	}
 }
+
+// TestProcessCPUCountsWhatRan: 300 ms of spinning on this process's threads shows as ≈ 300 ms
+// of its CPU, to the millisecond rather than the clock tick, and a missing process is not 0.
+func TestProcessCPUCountsWhatRan(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	self := os.Getpid()
+	before, ok := ProcessCPU(self)
+	if !ok {
+		t.Fatal("ProcessCPU of this process: not measured")
+	}
+	start := time.Now()
+	for time.Since(start) < 300*time.Millisecond {
+	}
+	after, _ := ProcessCPU(self)
+	if got := after - before; got < 250*time.Millisecond || got > 600*time.Millisecond {
+		t.Errorf("300 ms of spinning counted as %v of CPU", got)
+	}
+	if _, ok := ProcessCPU(1 << 30); ok {
+		t.Error("ProcessCPU of a pid that does not exist reported a figure")
+	}
+}

@@ -1,11 +1,13 @@
 package report
 
 import (
+	"cmp"
 	_ "embed"
 	"fmt"
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/benchharness/benchharness/loadtest/internal/report/chart"
@@ -359,7 +361,10 @@ func (p plotter) server() []chart.Line {
 // ramp: p99 per step and achieved vs target rate, the capacity marked.
 func (p plotter) ramp(rs *summary.RampStats) []chart.Line {
 	var p99s, achieved, ideal []chart.Point
-	for _, st := range rs.Steps {
+	// By rate: the refinements come after the step past the knee but belong below it.
+	byRate := slices.Clone(rs.Steps)
+	slices.SortStableFunc(byRate, func(a, b summary.RampStep) int { return cmp.Compare(a.Rate, b.Rate) })
+	for _, st := range byRate {
 		p99s = append(p99s, chart.Point{X: st.Rate, Y: st.P99Ms})
 		achieved = append(achieved, chart.Point{X: st.Rate, Y: st.AchievedRate})
 		ideal = append(ideal, chart.Point{X: st.Rate, Y: st.Rate})

@@ -260,7 +260,11 @@ func (m *mdWriter) ramp(r summary.Run, rs *summary.RampStats) {
 		if !st.WithinSLO {
 			ok = "❌ no"
 		}
-		m.row(rate(st.Rate), rate(st.AchievedRate), ms(st.P99Ms)+" / "+ms(st.P99IntendedMs), pct(st.ErrorRatio), ok)
+		target := rate(st.Rate)
+		if st.Refined {
+			target += " (refining)"
+		}
+		m.row(target, rate(st.AchievedRate), ms(st.P99Ms)+" / "+ms(st.P99IntendedMs), pct(st.ErrorRatio), ok)
 	}
 	m.p("\n")
 }
@@ -273,9 +277,13 @@ func (m *mdWriter) server(sv summary.ServerStats) {
 	if sv.PoolMaxConns > 0 {
 		pool += " of " + chart.Trim(sv.PoolMaxConns, 0)
 	}
-	m.p("Server: goroutines %s → peak %s → %s after · heap peak %s · pool acquired peak %s · DB active peak %s · settle %s\n\n",
+	var cpu string
+	if sv.CPUPerRequestUs > 0 {
+		cpu = " · CPU " + chart.Trim(sv.CPUPerRequestUs, 0) + " µs per request"
+	}
+	m.p("Server: goroutines %s → peak %s → %s after · heap peak %s · pool acquired peak %s · DB active peak %s · settle %s%s\n\n",
 		chart.Trim(sv.GoroutinesBaseline, 0), chart.Trim(sv.GoroutinesPeak, 0), chart.Trim(sv.GoroutinesAfter, 0),
-		bytesText(sv.HeapPeakBytes), pool, chart.Trim(sv.DBActivePeak, 0), msOrNever(sv.SettleMs))
+		bytesText(sv.HeapPeakBytes), pool, chart.Trim(sv.DBActivePeak, 0), msOrNever(sv.SettleMs), cpu)
 }
 
 // mdMaxRequests caps the request tables: a PR comment holds at most 65536 characters, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -13,7 +14,9 @@ import (
 // (from the intended send time) and error ratio stayed within the SLO with a generator that kept
 // up: the capacity. The rates rise geometrically, so a wide range (a knee anywhere from 100 to
 // several thousand requests/s) is covered in a few steps, and the ramp stops at the first step
-// past the knee. What stopped it is told apart: the server (slow answers to requests sent on
+// past the knee, then refines: -ramp-refine more rates, each halfway (in ratio) between the
+// highest rate met and the lowest missed, so that the capacity is not a point of the coarse
+// geometric grid (a 20 % change in capacity must move it). What stopped it is told apart: the server (slow answers to requests sent on
 // time, errors) or the generator (late sends while the server answered in time). It passes when
 // the capacity is above -min-capacity; a generator limit below that floor judges nothing
 // (INVALID).
@@ -27,7 +30,7 @@ func Ramp() Scenario {
 		Targets:     mix,
 		Start: func(l *Live) Hooks {
 			r := &rampRun{set: l.Settings}
-			return Hooks{AfterStep: r.afterStep, Pick: r.pick, Check: r.check, Collect: r.collect}
+			return Hooks{AfterStep: r.afterStep, Next: r.next, Pick: r.pick, Check: r.check, Collect: r.collect}
 		},
 	}
 }
@@ -49,8 +52,41 @@ func rampSteps(s Settings) []Step {
 
 // rampRun records the ramp's steps as they end.
 type rampRun struct {
-	set   Settings
-	steps []summary.RampStep
+	set     Settings
+	steps   []summary.RampStep
+	refined int // refinement steps handed out
+}
+
+// refinePause is the idle time before a refinement step: it follows a step past the knee,
+// whose backlog (thousands of requests in flight) has just drained.
+const refinePause = 500 * time.Millisecond
+
+// next is the next refinement: the geometric mean of the highest rate met below the lowest
+// missed and that lowest missed rate, until -ramp-refine are done or the two are within 1 %.
+// Nothing to refine when every step met the SLO or the first one missed.
+func (r *rampRun) next() (Step, bool) {
+	met, missed := bracket(r.steps)
+	if r.refined >= r.set.Ramp.Refine || met == 0 || missed == 0 || missed/met < 1.01 {
+		return Step{}, false
+	}
+	r.refined++
+	return Step{Rate: math.Sqrt(met * missed), Duration: r.set.Ramp.Step, Pause: refinePause}, true
+}
+
+// bracket returns the lowest rate that missed the SLO (0: none did) and the highest rate below
+// it that met it (0: none).
+func bracket(steps []summary.RampStep) (met, missed float64) {
+	for _, st := range steps {
+		if !st.WithinSLO && (missed == 0 || st.Rate < missed) {
+			missed = st.Rate
+		}
+	}
+	for _, st := range steps {
+		if st.WithinSLO && st.Rate > met && (missed == 0 || st.Rate < missed) {
+			met = st.Rate
+		}
+	}
+	return met, missed
 }
 
 // afterStep keeps one step's figures and reports whether the ramp goes on: the step met the
@@ -69,6 +105,7 @@ func (r *rampRun) afterStep(st Step, f attack.Figures) bool {
 		PeakInFlight:  f.PeakInFlight,
 		ErrorRatio:    errRatio,
 		Valid:         f.Valid(),
+		Refined:       r.refined > 0,
 	}
 	step.WithinSLO = step.Valid && step.P99IntendedMs <= summary.Ms(r.set.SLOP99) && errRatio <= r.set.MaxErrorRate
 	r.steps = append(r.steps, step)
@@ -78,14 +115,13 @@ func (r *rampRun) afterStep(st Step, f attack.Figures) bool {
 // pick: the figures of the capacity step stand for the ramp (the first step when none met the
 // SLO).
 func (r *rampRun) pick([]attack.Figures) int {
-	pick := 0
+	met, _ := bracket(r.steps)
 	for i, st := range r.steps {
-		if !st.WithinSLO {
-			break
+		if st.WithinSLO && st.Rate == met {
+			return i
 		}
-		pick = i
 	}
-	return pick
+	return 0
 }
 
 func (r *rampRun) collect(sc *summary.Scenario) { sc.Ramp = rampStats(r.steps, r.set) }
@@ -94,12 +130,13 @@ func (r *rampRun) collect(sc *summary.Scenario) { sc.Ramp = rampStats(r.steps, r
 // not, and what ended the ramp.
 func rampStats(steps []summary.RampStep, s Settings) *summary.RampStats {
 	st := &summary.RampStats{Steps: steps, Limit: "none", StopReason: "every step met the SLO: the capacity is at least the last rate"}
+	met, missed := bracket(steps)
+	st.CapacityRate = met
 	for _, step := range steps {
-		if !step.WithinSLO {
+		if !step.WithinSLO && step.Rate == missed {
 			st.Limit, st.StopReason = stopReason(step, s)
 			break
 		}
-		st.CapacityRate = step.Rate
 	}
 	return st
 }

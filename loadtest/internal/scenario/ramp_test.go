@@ -64,6 +64,8 @@ func TestRampCapacity(t *testing.T) {
 		{"first step misses", []summary.RampStep{slow(100)}, 0, "server"},
 		{"generator limit", []summary.RampStep{step(100, true, true), late(200)}, 100, "generator"},
 		{"a saturated server with a late generator is the server's", []summary.RampStep{step(100, true, true), starved(4385)}, 100, "server"},
+		{"refined: the highest met below the lowest missed", []summary.RampStep{step(100, true, true), step(200, true, true), slow(400), step(283, true, true), late(336), step(308, true, true)}, 308, "generator"},
+		{"refined: a met rate above a missed one is not capacity", []summary.RampStep{step(100, true, true), slow(400), slow(200), step(283, true, true)}, 100, "server"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,5 +74,53 @@ func TestRampCapacity(t *testing.T) {
 				t.Errorf("capacity %v, limit %q (%s); want %v, %q", rs.CapacityRate, rs.Limit, rs.StopReason, tt.capacity, tt.limit)
 			}
 		})
+	}
+}
+
+// TestRampRefinesBetweenMetAndMissed: after the first miss the ramp bisects (in ratio) between
+// the highest rate met and the lowest missed, -ramp-refine times, and not at all when there is
+// no knee to refine.
+func TestRampRefinesBetweenMetAndMissed(t *testing.T) {
+	set := Settings{SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Ramp: RampSettings{Refine: 3, Step: time.Second}}
+	capacity := 3000.0 // a server that meets the SLO up to here
+	r := &rampRun{set: set}
+	for _, own := range []float64{1000, 2000, 4000} {
+		r.steps = append(r.steps, summary.RampStep{Rate: own, WithinSLO: own <= capacity, Valid: true})
+	}
+	var rates []float64
+	for {
+		st, ok := r.next()
+		if !ok {
+			break
+		}
+		if st.Pause == 0 || st.Duration != time.Second {
+			t.Errorf("refinement step %+v: want a pause and the step duration", st)
+		}
+		rates = append(rates, st.Rate)
+		r.steps = append(r.steps, summary.RampStep{Rate: st.Rate, WithinSLO: st.Rate <= capacity, Valid: true, Refined: true})
+	}
+	want := []float64{2828.4, 3363.6, 3084.4}
+	if len(rates) != len(want) {
+		t.Fatalf("refined at %v, want %v", rates, want)
+	}
+	for i := range want {
+		if math.Abs(rates[i]-want[i]) > 0.1 {
+			t.Errorf("refinement %d at %.1f, want %.1f", i, rates[i], want[i])
+		}
+	}
+	if got := rampStats(r.steps, set).CapacityRate; math.Abs(got-2828.4) > 0.1 {
+		t.Errorf("capacity after refinement %.1f, want 2828.4: the highest rate met below the lowest missed", got)
+	}
+	for _, tt := range []struct {
+		name  string
+		steps []summary.RampStep
+	}{
+		{"every step met", []summary.RampStep{{Rate: 100, WithinSLO: true}, {Rate: 200, WithinSLO: true}}},
+		{"the first step missed", []summary.RampStep{{Rate: 100}}},
+	} {
+		r := &rampRun{set: set, steps: tt.steps}
+		if st, ok := r.next(); ok {
+			t.Errorf("%s: refined at %v", tt.name, st.Rate)
+		}
 	}
 }

@@ -140,6 +140,7 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	stopSampling()
 	rn.collect(l, h, settleAt, sc)
 	sc.Server.ForeignCPUCores = run.foreign.cores
+	sc.Server.CPUPerRequestUs = run.cpuPerRequest()
 	switch {
 	case crash != nil:
 		return crashed, nil
@@ -193,6 +194,57 @@ type attackRun struct {
 	disturbErr error
 	watch      *crashWatch
 	foreign    foreignLoad
+	// serverCPU is the CPU time the server's process ran during the attack (measured: a
+	// server this harness started, alive at the end).
+	serverCPU         time.Duration
+	serverCPUMeasured bool
+}
+
+// steps hands out a scenario's steps: its own, in order, while AfterStep says go on (more),
+// then whatever Next adds.
+type steps struct {
+	own   []Step
+	i     int
+	more  bool
+	next  func() (Step, bool)
+	multi bool // more than one step is possible: their results files are numbered
+}
+
+func stepper(own []Step, next func() (Step, bool)) *steps {
+	return &steps{own: own, more: true, next: next, multi: len(own) > 1 || next != nil}
+}
+
+func (s *steps) step() (Step, bool) {
+	if s.more && s.i < len(s.own) {
+		s.i++
+		return s.own[s.i-1], true
+	}
+	s.i = len(s.own) // the own steps are over for good once one said stop
+	if s.next == nil {
+		return Step{}, false
+	}
+	return s.next()
+}
+
+// serverCPU is the CPU time the server's process has run, when this harness started it.
+func serverCPU(l *Live) (time.Duration, bool) {
+	if l.Server.Process == nil {
+		return 0, false
+	}
+	return machine.ProcessCPU(l.Server.Process.PID())
+}
+
+// cpuPerRequest is the server's CPU per request sent during the attack (warm-up included:
+// the CPU reading spans it), in µs; 0 when not measured.
+func (run attackRun) cpuPerRequest() float64 {
+	var sent int64
+	for _, f := range run.figs {
+		sent += f.Requests + f.Warmups
+	}
+	if !run.serverCPUMeasured || sent == 0 {
+		return 0
+	}
+	return float64(run.serverCPU.Microseconds()) / float64(sent)
 }
 
 // attack runs the scenario's steps one after another, its disturbance beside them, and stops
@@ -206,11 +258,20 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	rn.Metrics.Running(s.Name, true)
 	joinDisturb := disturb(attackCtx, h.Disturb)
 	cpuBefore, cpuOK := rn.cpu(ctx, l)
-	steps := s.Steps(l.Settings)
-	for i, st := range steps {
+	serverBefore, serverOK := serverCPU(l)
+	next := stepper(s.Steps(l.Settings), h.Next)
+	for i := 1; ; i++ {
+		st, ok := next.step()
+		if !ok {
+			break
+		}
 		file := s.Name + ".bin"
-		if len(steps) > 1 {
-			file = fmt.Sprintf("%s.step%d.bin", s.Name, i+1)
+		if next.multi {
+			file = fmt.Sprintf("%s.step%d.bin", s.Name, i)
+		}
+		if st.Pause > 0 && !sleep(attackCtx, st.Pause) {
+			run.cut = true
+			break
 		}
 		f, err := rn.step(attackCtx, s, l, h, st, file)
 		if err != nil {
@@ -220,14 +281,14 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 			return run, &SetupError{fmt.Errorf("scenario %s: attack: %w", s.Name, err)}
 		}
 		run.figs, run.files = append(run.figs, f), append(run.files, file)
-		more := h.AfterStep == nil || h.AfterStep(st, f)
+		next.more = h.AfterStep == nil || h.AfterStep(st, f)
 		if f.Interrupted || attackCtx.Err() != nil {
 			run.cut = true
 			break
 		}
-		if !more {
-			break
-		}
+	}
+	if after, ok := serverCPU(l); ok && serverOK {
+		run.serverCPU, run.serverCPUMeasured = after-serverBefore, true
 	}
 	l.attackEnd = time.Now()
 	if cpuAfter, ok := rn.cpu(ctx, l); ok && cpuOK {

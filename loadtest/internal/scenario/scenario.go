@@ -47,6 +47,9 @@ type Step struct {
 	Timeout  time.Duration // client timeout (0: Settings.Timeout)
 	// HeldTimeout is the client timeout of the requests that carry a bench delay (0: Timeout).
 	HeldTimeout time.Duration
+	// Pause is idle time before the step, so that what a saturated step left behind (its
+	// thousands of connections closing, the server's garbage) does not weigh on this one.
+	Pause time.Duration
 }
 
 // Hooks are what a scenario does during one run, around state of its own. Every field may be
@@ -60,6 +63,10 @@ type Hooks struct {
 	Disturb func(ctx context.Context) error
 	// AfterStep sees each step's figures; false ends the attack (the ramp past its knee).
 	AfterStep func(st Step, f attack.Figures) bool
+	// Next adds steps once the scenario's own have ended (all run, or AfterStep said stop),
+	// one at a time until it says no: the ramp's refinement around its knee. Each goes to
+	// AfterStep too, whose answer Next then decides with.
+	Next func() (Step, bool)
 	// Pick chooses the step whose figures stand for the scenario (nil: the last one run).
 	Pick func(figs []attack.Figures) int
 	// Check judges after the settle time, unless the run was cut: it appends checks to sc.

@@ -61,8 +61,12 @@ type ShutdownSettings struct {
 
 // RampSettings are the ramp's knobs.
 type RampSettings struct {
-	From, To    float64       // first and last rate
-	Steps       int           // number of rates tried, geometric from From to To
-	Step        time.Duration // duration of each
-	MinCapacity float64       // a capacity below it FAILS the ramp (0: any capacity > 0 passes)
+	From, To float64       // first and last rate
+	Steps    int           // number of rates tried, geometric from From to To
+	Step     time.Duration // duration of each
+	// Refine is how many more rates the ramp tries after its first miss, each halfway (in
+	// ratio) between the highest rate met and the lowest missed: the geometric steps alone
+	// put the capacity on a grid as coarse as their ratio (1.46 by default).
+	Refine      int
+	MinCapacity float64 // a capacity below it FAILS the ramp (0: any capacity > 0 passes)
 }

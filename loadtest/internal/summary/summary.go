@@ -304,6 +304,9 @@ type ServerStats struct {
 	// ForeignCPUCores is the CPU that processes outside the benchmark used during the attack, in
 	// CPUs' worth (0 when not measured: an external target or a remote database).
 	ForeignCPUCores float64 `json:"foreign_cpu_cores,omitempty"`
+	// CPUPerRequestUs is the CPU time the server's process ran during the attack per request
+	// sent (µs; 0 when not measured: an external target, or a server that exited).
+	CPUPerRequestUs float64 `json:"cpu_per_request_us,omitempty"`
 }
 
 // CancelStats are the figures of the client-cancel scenario.
@@ -357,7 +360,8 @@ type RampStep struct {
 	PeakInFlight  int64   `json:"peak_in_flight"`
 	ErrorRatio    float64 `json:"error_ratio"`
 	WithinSLO     bool    `json:"within_slo"`
-	Valid         bool    `json:"valid"` // the generator kept up (the engine's validity checks passed)
+	Valid         bool    `json:"valid"`             // the generator kept up (the engine's validity checks passed)
+	Refined       bool    `json:"refined,omitempty"` // a refinement between the highest rate met and the lowest missed
 }
 
 // Ms converts a duration to the float milliseconds of the _ms fields.
