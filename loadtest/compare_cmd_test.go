@@ -268,7 +268,7 @@ func TestCompareCommandProfileDiff(t *testing.T) {
 		return strings.Join(dirs, ",")
 	}
 	out := t.TempDir()
-	stdout, msg, code := runCompare("-out", out, rec("aa"), rec("capacity-drop"))
+	stdout, msg, code := runCompare("-out", out, rec("aa"), rec("cpu-2ms"))
 	if code == 0 {
 		t.Fatalf("exit 0 with 2 ms of CPU burnt per request: %s", msg)
 	}

@@ -32,7 +32,7 @@ func TestProfileDiffNamesTheBurningFunction(t *testing.T) {
 		base, current []Input
 		wantTop       bool
 	}{
-		{"BENCH_EXTRA_CPU=2ms", aa, recordings(t, "capacity-drop"), true},
+		{"BENCH_EXTRA_CPU=2ms", aa, recordings(t, "cpu-2ms"), true},
 		{"A/A", aa[:len(aa)/2], aa[len(aa)/2:], false},
 	}
 	for _, tt := range tests {

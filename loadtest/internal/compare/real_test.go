@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,6 +21,11 @@ import (
 //	regression-%  of which a metric judged worse by the statistics (aa: the statistical false alarms)
 //	unjudged-%    exit 2, CANNOT JUDGE: a run had an INVALID scenario
 //	nofamily-%    comparisons with a metric judged worse before the family-wise correction
+//	expected-%    comparisons that caught the variant by what it changed (expected below):
+//	              the metric it moves judged worse, or for the leak a correctness failure
+//
+// and, per variant, the median over its runs of the figures each fault moves (steady p50,
+// ramp CPU per request and capacity), so that the size of each injected change is measured.
 //
 // "all" draws from every recorded run; "valid" only from runs without an INVALID scenario, as
 // make regress's re-runs of INVALID rounds give it.
@@ -28,7 +34,7 @@ import (
 func BenchmarkRealRuns(b *testing.B) {
 	const draws, runs = 300, 4
 	aa := recordings(b, "aa")
-	for _, variant := range []string{"aa", "latency-5ms", "cpu-100us", "cpu-400us", "leak-goroutine", "capacity-drop"} {
+	for _, variant := range []string{"aa", "latency-5ms", "cpu-50us", "leak-goroutine", "capacity-drop", "cpu-2ms"} {
 		cur := aa
 		if variant != "aa" {
 			if dirs, _ := filepath.Glob(filepath.Join("..", "..", "..", "bench", "recordings", "*", variant)); len(dirs) == 0 {
@@ -55,10 +61,11 @@ func BenchmarkRealRuns(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
-						c.add(res)
+						c.add(res, expected[variant])
 					}
 				}
 				c.report(b, draws)
+				reportFigures(b, current)
 				b.ReportMetric(float64(len(base)), "base-runs")
 				b.ReportMetric(float64(len(current)), "current-runs")
 			})
@@ -100,9 +107,62 @@ func validOnly(in []Input) []Input {
 	return out
 }
 
-type counts struct{ pass, flagged, regression, unjudged, nofamily int }
+// expected says whether a comparison caught a variant by what it changes.
+var expected = map[string]func(Result) bool{
+	"latency-5ms":    worse("steady", "p50_ms"),
+	"cpu-50us":       worse("ramp", "cpu_us_per_request"),
+	"capacity-drop":  worse("ramp", "capacity_rps"),
+	"cpu-2ms":        worse("ramp", "capacity_rps"),
+	"leak-goroutine": func(r Result) bool { return len(r.Failures) > 0 },
+}
 
-func (c *counts) add(r Result) {
+func worse(scenario, metric string) func(Result) bool {
+	return func(r Result) bool {
+		for _, f := range r.Regressions {
+			if f.Scenario == scenario && f.Metric == metric {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// reportFigures reports the medians over runs of the figures the faults move.
+func reportFigures(b *testing.B, runs []Input) {
+	figures := map[string]func(summary.Scenario) (float64, bool){
+		"steady-p50-ms": func(s summary.Scenario) (float64, bool) { return s.Latency.P50, s.Name == "steady" },
+		"ramp-cpu-us": func(s summary.Scenario) (float64, bool) {
+			return s.Server.CPUPerRequestUs, s.Name == "ramp" && s.Server.CPUPerRequestUs > 0
+		},
+		"ramp-capacity": func(s summary.Scenario) (float64, bool) {
+			if s.Ramp == nil {
+				return 0, false
+			}
+			return s.Ramp.CapacityRate, true
+		},
+	}
+	for unit, f := range figures {
+		var v []float64
+		for _, in := range runs {
+			for _, s := range in.Run.Scenarios {
+				if x, ok := f(s); ok {
+					v = append(v, x)
+				}
+			}
+		}
+		if len(v) > 0 {
+			slices.Sort(v)
+			b.ReportMetric(v[len(v)/2], unit)
+		}
+	}
+}
+
+type counts struct{ pass, flagged, regression, unjudged, nofamily, expected int }
+
+func (c *counts) add(r Result, caught func(Result) bool) {
+	if caught != nil && caught(r) {
+		c.expected++
+	}
 	switch r.Outcome {
 	case OK:
 		c.pass++
@@ -133,4 +193,5 @@ func (c counts) report(b *testing.B, n int) {
 	b.ReportMetric(pct(c.regression), "regression-%")
 	b.ReportMetric(pct(c.unjudged), "unjudged-%")
 	b.ReportMetric(pct(c.nofamily), "nofamily-%")
+	b.ReportMetric(pct(c.expected), "expected-%")
 }

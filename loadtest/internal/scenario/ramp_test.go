@@ -1,10 +1,13 @@
 package scenario
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -31,8 +34,8 @@ func TestRampStepsAreGeometric(t *testing.T) {
 					t.Errorf("step %d rate = %v, want %v", i, st.Rate, tt.want[i])
 				}
 			}
-			if steps[0].Warmup != time.Second || (len(steps) > 1 && steps[1].Warmup != 0) {
-				t.Errorf("only the first step warms up: %+v", steps)
+			if steps[0].Warmup != time.Second || (len(steps) > 1 && steps[1].Warmup != 500*time.Millisecond) {
+				t.Errorf("the first step warms up for -warmup, the others for half a step: %+v", steps)
 			}
 		})
 	}
@@ -77,50 +80,76 @@ func TestRampCapacity(t *testing.T) {
 	}
 }
 
-// TestRampRefinesBetweenMetAndMissed: after the first miss the ramp bisects (in ratio) between
-// the highest rate met and the lowest missed, -ramp-refine times, and not at all when there is
-// no knee to refine.
-func TestRampRefinesBetweenMetAndMissed(t *testing.T) {
-	set := Settings{SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Ramp: RampSettings{Refine: 3, Step: time.Second}}
-	capacity := 3000.0 // a server that meets the SLO up to here
-	r := &rampRun{set: set}
-	for _, own := range []float64{1000, 2000, 4000} {
-		r.steps = append(r.steps, summary.RampStep{Rate: own, WithinSLO: own <= capacity, Valid: true})
+// TestRampRetriesAndRefines drives the ramp's hooks as the runner does (its own rates while
+// they meet the SLO, then Next) against a server that meets the SLO up to 3000 req/s: a miss is
+// tried again before it counts, a retry that meets the SLO takes the ramp on up, and a
+// confirmed miss starts the bisection between the highest rate met and the lowest missed.
+func TestRampRetriesAndRefines(t *testing.T) {
+	set := Settings{SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Warmup: time.Second,
+		Ramp: RampSettings{From: 1000, To: 4000, Steps: 3, Refine: 3, Step: time.Second}}
+	tests := []struct {
+		name     string
+		flaky    float64 // a rate whose first try misses whatever the server can do
+		want     []string
+		capacity float64
+	}{
+		{"a knee at 3000", 0, []string{"1000", "2000", "4000", "4000 retry", "2828", "3364", "3084"}, 2828.4},
+		{"a stall at 2000 is retried, and the ramp goes on", 2000, []string{"1000", "2000", "2000 retry", "4000", "4000 retry", "2828", "3364", "3084"}, 2828.4},
 	}
-	var rates []float64
-	for {
-		st, ok := r.next()
-		if !ok {
-			break
-		}
-		if st.Pause == 0 || st.Duration != time.Second {
-			t.Errorf("refinement step %+v: want a pause and the step duration", st)
-		}
-		rates = append(rates, st.Rate)
-		r.steps = append(r.steps, summary.RampStep{Rate: st.Rate, WithinSLO: st.Rate <= capacity, Valid: true, Refined: true})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &rampRun{set: set}
+			next := stepper(rampSteps(set), r.next)
+			var got []string
+			tried := map[float64]bool{}
+			for len(got) < 30 {
+				st, ok := next.step()
+				if !ok {
+					break
+				}
+				if st.Warmup == 0 || st.Duration != time.Second {
+					t.Errorf("step %+v: want a warm-up and the step duration", st)
+				}
+				name := fmt.Sprintf("%.0f", st.Rate)
+				if r.retry {
+					name += " retry"
+				}
+				got = append(got, name)
+				p99 := 10.0
+				if st.Rate > 3000 || (st.Rate == tt.flaky && !tried[st.Rate]) {
+					p99 = 900
+				}
+				tried[st.Rate] = true
+				f := attack.Figures{Requests: 100, Successes: 100, LatencyIntended: summary.Latencies{P99: p99}}
+				next.more = r.afterStep(st, f, 20*time.Millisecond)
+			}
+			if strings.Join(got, ", ") != strings.Join(tt.want, ", ") {
+				t.Errorf("steps\n %s\nwant\n %s", strings.Join(got, ", "), strings.Join(tt.want, ", "))
+			}
+			if c := rampStats(r.steps, set).CapacityRate; math.Abs(c-tt.capacity) > 0.1 {
+				t.Errorf("capacity %.1f, want %.1f", c, tt.capacity)
+			}
+			if cpu := r.steps[0].CPUPerRequestUs; cpu != 200 {
+				t.Errorf("CPU per request of a step: %v µs, want 200", cpu)
+			}
+		})
 	}
-	want := []float64{2828.4, 3363.6, 3084.4}
-	if len(rates) != len(want) {
-		t.Fatalf("refined at %v, want %v", rates, want)
-	}
-	for i := range want {
-		if math.Abs(rates[i]-want[i]) > 0.1 {
-			t.Errorf("refinement %d at %.1f, want %.1f", i, rates[i], want[i])
-		}
-	}
-	if got := rampStats(r.steps, set).CapacityRate; math.Abs(got-2828.4) > 0.1 {
-		t.Errorf("capacity after refinement %.1f, want 2828.4: the highest rate met below the lowest missed", got)
-	}
+}
+
+// TestRampDoesNotRefineWithoutAKnee: nothing to refine when every rate met the SLO or the first
+// missed twice.
+func TestRampDoesNotRefineWithoutAKnee(t *testing.T) {
+	set := Settings{Ramp: RampSettings{Refine: 3, Step: time.Second}}
 	for _, tt := range []struct {
 		name  string
 		steps []summary.RampStep
 	}{
 		{"every step met", []summary.RampStep{{Rate: 100, WithinSLO: true}, {Rate: 200, WithinSLO: true}}},
-		{"the first step missed", []summary.RampStep{{Rate: 100}}},
+		{"the first step missed twice", []summary.RampStep{{Rate: 100, Retried: true}, {Rate: 100, Retry: true}}},
 	} {
 		r := &rampRun{set: set, steps: tt.steps}
 		if st, ok := r.next(); ok {
-			t.Errorf("%s: refined at %v", tt.name, st.Rate)
+			t.Errorf("%s: stepped on at %v", tt.name, st.Rate)
 		}
 	}
 }

@@ -138,9 +138,7 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	crash := run.watch.end()
 	rn.judge(ctx, s, l, h, run, crash, settled, sc)
 	stopSampling()
-	rn.collect(l, h, settleAt, sc)
-	sc.Server.ForeignCPUCores = run.foreign.cores
-	sc.Server.CPUPerRequestUs = run.cpuPerRequest()
+	rn.collect(l, h, settleAt, sc, run)
 	switch {
 	case crash != nil:
 		return crashed, nil
@@ -273,6 +271,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 			run.cut = true
 			break
 		}
+		cpu0, cpuOK0 := serverCPU(l)
 		f, err := rn.step(attackCtx, s, l, h, st, file)
 		if err != nil {
 			stopAttack()
@@ -281,7 +280,11 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 			return run, &SetupError{fmt.Errorf("scenario %s: attack: %w", s.Name, err)}
 		}
 		run.figs, run.files = append(run.figs, f), append(run.files, file)
-		next.more = h.AfterStep == nil || h.AfterStep(st, f)
+		var cpu time.Duration
+		if cpu1, ok := serverCPU(l); ok && cpuOK0 {
+			cpu = cpu1 - cpu0
+		}
+		next.more = h.AfterStep == nil || h.AfterStep(st, f, cpu)
 		if f.Interrupted || attackCtx.Err() != nil {
 			run.cut = true
 			break
@@ -408,10 +411,12 @@ func (rn *Runner) judge(ctx context.Context, s Scenario, l *Live, h Hooks, run a
 
 // collect adds the timeline, the events and the scenario's own figures to sc and writes the
 // timeline file.
-func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scenario) {
+func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scenario, run attackRun) {
 	sc.Timeline = l.Sampler.Samples()
 	sc.Events = l.Events()
 	sc.Server = l.ServerStats(settleAt)
+	sc.Server.ForeignCPUCores = run.foreign.cores
+	sc.Server.CPUPerRequestUs = run.cpuPerRequest()
 	if h.Collect != nil {
 		h.Collect(sc)
 	}

@@ -61,8 +61,9 @@ type Hooks struct {
 	// Disturb runs beside the attack and is joined before the checks; its error fails the
 	// scenario with the reason.
 	Disturb func(ctx context.Context) error
-	// AfterStep sees each step's figures; false ends the attack (the ramp past its knee).
-	AfterStep func(st Step, f attack.Figures) bool
+	// AfterStep sees each step's figures and the CPU time the server ran meanwhile (0: not
+	// measured); false ends the attack (the ramp past its knee).
+	AfterStep func(st Step, f attack.Figures, serverCPU time.Duration) bool
 	// Next adds steps once the scenario's own have ended (all run, or AfterStep said stop),
 	// one at a time until it says no: the ramp's refinement around its knee. Each goes to
 	// AfterStep too, whose answer Next then decides with.

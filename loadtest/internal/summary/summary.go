@@ -362,6 +362,11 @@ type RampStep struct {
 	WithinSLO     bool    `json:"within_slo"`
 	Valid         bool    `json:"valid"`             // the generator kept up (the engine's validity checks passed)
 	Refined       bool    `json:"refined,omitempty"` // a refinement between the highest rate met and the lowest missed
+	Retry         bool    `json:"retry,omitempty"`   // a second try of the rate the step before missed
+	Retried       bool    `json:"retried,omitempty"` // a miss tried again: the next step decides
+	// CPUPerRequestUs is the server process's CPU time during the step per request sent (µs;
+	// 0 when not measured).
+	CPUPerRequestUs float64 `json:"cpu_per_request_us,omitempty"`
 }
 
 // Ms converts a duration to the float milliseconds of the _ms fields.
