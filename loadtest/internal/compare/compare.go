@@ -196,8 +196,9 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 	// Below 4 runs a side the per-run rank check cannot be made (see runLevel); a t test on 2 or
 	// 3 runs alone is not trusted with a gate.
 	floor := minP(len(base), len(current))
-	for k, p := range holmP(tests, len(base)) {
-		res.Scenarios[at[k][0]].Metrics[at[k][1]].family(p, floor, len(base), len(current))
+	worseP, betterP := holmP(tests, len(base), towardsWorse), holmP(tests, len(base), towardsBetter)
+	for k := range tests {
+		res.Scenarios[at[k][0]].Metrics[at[k][1]].family(worseP[k], betterP[k], floor, len(base), len(current))
 	}
 	res.FamilySize = len(tests)
 	for _, sr := range res.Scenarios {
@@ -259,7 +260,10 @@ func compareScenario(base, current []Input, name string, th Thresholds) (Scenari
 		mr.runLevel(m.runMedians(base, name, sc), m.runMedians(current, name, sc))
 		// Logarithms: a relative change is what the limits speak of, and latencies are skewed.
 		// The offset keeps zeros (no errors, capacity 0) finite; the floor is half the relative limit.
-		ft := familyTest{sdMin: math.Log1p(lim.MaxChangePct/100) / 2}
+		ft := familyTest{sdMin: math.Log1p(lim.MaxChangePct/100) / 2, worse: towardsBetter}
+		if m.HigherIsWorse {
+			ft.worse = towardsWorse
+		}
 		if mr.Verdict != TooFew {
 			for _, in := range append(append([]Input(nil), base...), current...) {
 				ft.values = append(ft.values, math.Log(m.runValue(in, name, sc)+lim.MinAbsChange))
@@ -271,9 +275,13 @@ func compareScenario(base, current []Input, name string, th Thresholds) (Scenari
 	return sr, tests
 }
 
-// family applies the family-wise adjusted p-value: a better or worse verdict stands only when
-// it is below alpha too.
-func (mr *MetricResult) family(p, floor float64, nBase, nCurrent int) {
+// family applies the family-wise adjusted p-value of the verdict's direction (the worse one for
+// a verdict of neither): a better or worse verdict stands only when it is below alpha too.
+func (mr *MetricResult) family(worseP, betterP, floor float64, nBase, nCurrent int) {
+	p := worseP
+	if mr.Verdict == Better {
+		p = betterP
+	}
 	mr.FamilyP = &p
 	if mr.Verdict != Worse && mr.Verdict != Better {
 		return

@@ -9,10 +9,12 @@ import (
 )
 
 func TestHolmP(t *testing.T) {
-	sep := familyTest{values: []float64{1, 1.1, 0.9, 1.05, 2, 2.1, 1.9, 2.05}} // 4 base, 4 current
-	same := familyTest{values: []float64{1, 1, 1, 1, 1, 1, 1, 1}, sdMin: 0.1}
-	below := familyTest{values: []float64{6, 6, 6, 6, 6.01, 6.01, 6.01, 6.01}, sdMin: 0.07} // a change under the floor
-	noise := familyTest{values: []float64{1, 2, 3, 4, 4, 3, 2, 1}}
+	sep := familyTest{values: []float64{1, 1.1, 0.9, 1.05, 2, 2.1, 1.9, 2.05}, worse: towardsWorse} // 4 base, 4 current
+	same := familyTest{values: []float64{1, 1, 1, 1, 1, 1, 1, 1}, sdMin: 0.1, worse: towardsWorse}
+	below := familyTest{values: []float64{6, 6, 6, 6, 6.01, 6.01, 6.01, 6.01}, sdMin: 0.07, worse: towardsWorse} // a change under the floor
+	noise := familyTest{values: []float64{1, 2, 3, 4, 4, 3, 2, 1}, worse: towardsWorse}
+	better := sep
+	better.worse = towardsBetter // the same rise, of a metric where higher is better
 	tests := []struct {
 		name   string
 		tests  []familyTest
@@ -22,10 +24,11 @@ func TestHolmP(t *testing.T) {
 		{"identical runs", []familyTest{same}, []bool{false}},
 		{"a separation under the floor is no evidence", []familyTest{below}, []bool{false}},
 		{"one real change among noise survives", []familyTest{sep, noise, noise, noise, noise}, []bool{true, false, false, false, false}},
+		{"a change for the better is no evidence of worse", []familyTest{better}, []bool{false}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := holmP(tt.tests, 4)
+			got := holmP(tt.tests, 4, towardsWorse)
 			for i := range got {
 				if (got[i] < 0.05) != tt.signif[i] {
 					t.Errorf("test %d: adjusted p=%v, want significant %v", i, got[i], tt.signif[i])
@@ -33,8 +36,11 @@ func TestHolmP(t *testing.T) {
 			}
 		})
 	}
+	if p := holmP([]familyTest{better}, 4, towardsBetter)[0]; p >= 0.05 {
+		t.Errorf("a clear change for the better: p=%v in the family of better verdicts", p)
+	}
 	// Adjusted p-values are probabilities.
-	for _, p := range holmP([]familyTest{sep, noise, same}, 4) {
+	for _, p := range holmP([]familyTest{sep, noise, same}, 4, towardsWorse) {
 		if p < 0 || p > 1 {
 			t.Errorf("adjusted p %v outside [0, 1]", p)
 		}
@@ -52,15 +58,15 @@ func TestFamilyWiseErrorRate(t *testing.T) {
 	for range families {
 		tests := make([]familyTest, metrics)
 		for j := range tests {
-			tests[j].values = make([]float64, 8)
+			tests[j].values, tests[j].worse = make([]float64, 8), towardsWorse
 			for i := range tests[j].values {
 				tests[j].values[i] = rng.NormFloat64()
 			}
 		}
 		anyC, anyU := false, false
-		for j, p := range holmP(tests, 4) {
+		for j, p := range holmP(tests, 4, towardsWorse) {
 			anyC = anyC || p < alpha
-			if p1 := holmP(tests[j:j+1], 4)[0]; p1 < alpha { // a family of one: the raw p
+			if p1 := holmP(tests[j:j+1], 4, towardsWorse)[0]; p1 < alpha { // a family of one: the raw p
 				anyU = true
 			}
 		}

@@ -89,9 +89,10 @@ func WriteMarkdown(w io.Writer, r Result) error {
 		"put machine drift on both sides). Each side is summarised by its median with a distribution-free confidence " +
 		"interval, and the sides are compared with the Mann-Whitney U test (golang.org/x/perf/benchmath), on windows and on " +
 		"per-run medians. A metric is worse or better only when those p < α, the change of the medians is beyond both its " +
-		"relative and absolute limit, and the family-wise p (Holm over Welch t tests on the runs' log values, over all " +
-		fmt.Sprint(r.FamilySize) + " metric tests of this comparison) is below α too, so that the chance of flagging any " +
-		"metric of an unchanged server stays under α. \"Not enough samples\" means the sample sizes cannot reach p < α " +
+		"relative and absolute limit, and the family-wise p (Holm over one-sided Welch t tests on the runs' log values, " +
+		"towards worse for a worse verdict and towards better for a better one, over all " +
+		fmt.Sprint(r.FamilySize) + " metric tests of this comparison) is below α too, so that the chance of calling any " +
+		"metric of an unchanged server worse stays under α. \"Not enough samples\" means the sample sizes cannot reach p < α " +
 		"whatever the data.\n")
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
