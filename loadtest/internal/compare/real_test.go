@@ -34,7 +34,7 @@ import (
 func BenchmarkRealRuns(b *testing.B) {
 	const draws, runs = 300, 4
 	aa := recordings(b, "aa")
-	for _, variant := range []string{"aa", "latency-5ms", "cpu-50us", "leak-goroutine", "capacity-drop", "cpu-2ms"} {
+	for _, variant := range []string{"aa", "latency-5ms", "cpu-60us", "leak-goroutine", "capacity-drop", "cpu-2ms"} {
 		cur := aa
 		if variant != "aa" {
 			if dirs, _ := filepath.Glob(filepath.Join("..", "..", "..", "bench", "recordings", "*", variant)); len(dirs) == 0 {
@@ -110,7 +110,7 @@ func validOnly(in []Input) []Input {
 // expected says whether a comparison caught a variant by what it changes.
 var expected = map[string]func(Result) bool{
 	"latency-5ms":    worse("steady", "p50_ms"),
-	"cpu-50us":       worse("ramp", "cpu_us_per_request"),
+	"cpu-60us":       worse("ramp", "server_cpu_ratio"),
 	"capacity-drop":  worse("ramp", "capacity_rps"),
 	"cpu-2ms":        worse("ramp", "capacity_rps"),
 	"leak-goroutine": func(r Result) bool { return len(r.Failures) > 0 },

@@ -40,10 +40,10 @@ func DefaultThresholds() Thresholds {
 			"goroutines_peak": {MaxChangePct: 20, MinAbsChange: 10, Alpha: 0.05},
 			// A CPU regression shows here before latency moves: at a low rate a request's CPU
 			// is a fraction of its latency.
-			"cpu_us_per_request": {MaxChangePct: 10, MinAbsChange: 20, Alpha: 0.05},
-			"settle_ms":          {MaxChangePct: 50, MinAbsChange: 250, Alpha: 0.05},
-			"drain_ms":           {MaxChangePct: 25, MinAbsChange: 100, Alpha: 0.05},
-			"cleanup_ms":         {MaxChangePct: 50, MinAbsChange: 100, Alpha: 0.05},
+			"server_cpu_ratio": {MaxChangePct: 10, MinAbsChange: 0.02, Alpha: 0.05},
+			"settle_ms":        {MaxChangePct: 50, MinAbsChange: 250, Alpha: 0.05},
+			"drain_ms":         {MaxChangePct: 25, MinAbsChange: 100, Alpha: 0.05},
+			"cleanup_ms":       {MaxChangePct: 50, MinAbsChange: 100, Alpha: 0.05},
 			// The ramp refines its knee to ~2 % (quick profile): a 10 % drop is worth a build.
 			"capacity_rps": {MaxChangePct: 10, MinAbsChange: 1, Alpha: 0.05},
 			"ramp_p99_ms":  {MaxChangePct: 20, MinAbsChange: 1, Alpha: 0.05},

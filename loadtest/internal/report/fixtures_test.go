@@ -97,7 +97,7 @@ func steady(verdict summary.Verdict) summary.Scenario {
 			{Name: "github.com/jackc/pgx/v5/pgproto3.(*Frontend).Receive", FlatMs: 300, FlatPct: 6, CumMs: 1200, CumPct: 24},
 			{Name: "encoding/json.(*encodeState).marshal", FlatMs: 120, FlatPct: 2.4, CumMs: 400, CumPct: 8},
 		},
-		Server: summary.ServerStats{GoroutinesBaseline: 20, GoroutinesPeak: 30, GoroutinesAfter: 20, HeapPeakBytes: 8e6, PoolAcquiredPeak: 3, PoolMaxConns: 8, DBActivePeak: 3, SettleMs: 120, CPUPerRequestUs: 412},
+		Server: summary.ServerStats{GoroutinesBaseline: 20, GoroutinesPeak: 30, GoroutinesAfter: 20, HeapPeakBytes: 8e6, PoolAcquiredPeak: 3, PoolMaxConns: 8, DBActivePeak: 3, SettleMs: 120, CPUPerRequestUs: 412, HarnessCPUPerRequestUs: 380},
 		Files:  map[string]string{"results": "steady.bin", "timeline": "steady.timeline.json"},
 	}
 	return s

@@ -279,7 +279,7 @@ func (m *mdWriter) server(sv summary.ServerStats) {
 	}
 	var cpu string
 	if sv.CPUPerRequestUs > 0 {
-		cpu = " · CPU " + chart.Trim(sv.CPUPerRequestUs, 0) + " µs per request"
+		cpu = " · CPU " + chart.Trim(sv.CPUPerRequestUs, 0) + " µs per request (the harness's " + chart.Trim(sv.HarnessCPUPerRequestUs, 0) + ")"
 	}
 	m.p("Server: goroutines %s → peak %s → %s after · heap peak %s · pool acquired peak %s · DB active peak %s · settle %s%s\n\n",
 		chart.Trim(sv.GoroutinesBaseline, 0), chart.Trim(sv.GoroutinesPeak, 0), chart.Trim(sv.GoroutinesAfter, 0),

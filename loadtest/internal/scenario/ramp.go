@@ -120,7 +120,7 @@ func bracket(steps []summary.RampStep) (met, missed float64) {
 
 // afterStep keeps one step's figures and reports whether the ramp goes on: the step met the
 // SLO with a generator that kept up.
-func (r *rampRun) afterStep(st Step, f attack.Figures, serverCPU time.Duration) bool {
+func (r *rampRun) afterStep(st Step, f attack.Figures, cpu StepCPU) bool {
 	var errRatio float64
 	if f.Requests > 0 {
 		errRatio = 1 - float64(f.Successes)/float64(f.Requests)
@@ -137,9 +137,7 @@ func (r *rampRun) afterStep(st Step, f attack.Figures, serverCPU time.Duration) 
 		Refined:       r.refined > 0,
 		Retry:         r.retry,
 	}
-	if sent := f.Requests + f.Warmups; serverCPU > 0 && sent > 0 {
-		step.CPUPerRequestUs = float64(serverCPU.Microseconds()) / float64(sent)
-	}
+	step.CPUPerRequestUs, step.HarnessCPUPerRequestUs = cpu.perRequest(f.Requests + f.Warmups)
 	step.WithinSLO = step.Valid && step.P99IntendedMs <= summary.Ms(r.set.SLOP99) && errRatio <= r.set.MaxErrorRate
 	if r.retry {
 		r.steps[len(r.steps)-1].Retried = true

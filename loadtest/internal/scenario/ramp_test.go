@@ -121,7 +121,7 @@ func TestRampRetriesAndRefines(t *testing.T) {
 				}
 				tried[st.Rate] = true
 				f := attack.Figures{Requests: 100, Successes: 100, LatencyIntended: summary.Latencies{P99: p99}}
-				next.more = r.afterStep(st, f, 20*time.Millisecond)
+				next.more = r.afterStep(st, f, StepCPU{Server: 20 * time.Millisecond, Harness: 10 * time.Millisecond})
 			}
 			if strings.Join(got, ", ") != strings.Join(tt.want, ", ") {
 				t.Errorf("steps\n %s\nwant\n %s", strings.Join(got, ", "), strings.Join(tt.want, ", "))

@@ -192,10 +192,10 @@ type attackRun struct {
 	disturbErr error
 	watch      *crashWatch
 	foreign    foreignLoad
-	// serverCPU is the CPU time the server's process ran during the attack (measured: a
-	// server this harness started, alive at the end).
-	serverCPU         time.Duration
-	serverCPUMeasured bool
+	// cpu is the CPU time the server's process and this harness ran during the attack
+	// (measured: a server this harness started, alive at the end).
+	cpu         StepCPU
+	cpuMeasured bool
 }
 
 // steps hands out a scenario's steps: its own, in order, while AfterStep says go on (more),
@@ -224,25 +224,38 @@ func (s *steps) step() (Step, bool) {
 	return s.next()
 }
 
-// serverCPU is the CPU time the server's process has run, when this harness started it.
-func serverCPU(l *Live) (time.Duration, bool) {
+// readCPU is the CPU time the server's process (when this harness started it) and this harness
+// have run.
+func readCPU(l *Live) (StepCPU, bool) {
 	if l.Server.Process == nil {
-		return 0, false
+		return StepCPU{}, false
 	}
-	return machine.ProcessCPU(l.Server.Process.PID())
+	server, ok := machine.ProcessCPU(l.Server.Process.PID())
+	harness, ok2 := machine.ProcessCPU(os.Getpid())
+	return StepCPU{Server: server, Harness: harness}, ok && ok2
 }
 
-// cpuPerRequest is the server's CPU per request sent during the attack (warm-up included:
-// the CPU reading spans it), in µs; 0 when not measured.
-func (run attackRun) cpuPerRequest() float64 {
+func (c StepCPU) sub(d StepCPU) StepCPU { return StepCPU{c.Server - d.Server, c.Harness - d.Harness} }
+
+// perRequest divides c by the requests sent (warm-up included: the CPU readings span it), in µs.
+func (c StepCPU) perRequest(sent int64) (server, harness float64) {
+	if sent <= 0 || c.Server <= 0 {
+		return 0, 0
+	}
+	return float64(c.Server.Microseconds()) / float64(sent), float64(c.Harness.Microseconds()) / float64(sent)
+}
+
+// cpuPerRequest is the server's and the harness's CPU per request sent during the attack, in
+// µs; 0 when not measured.
+func (run attackRun) cpuPerRequest() (server, harness float64) {
 	var sent int64
 	for _, f := range run.figs {
 		sent += f.Requests + f.Warmups
 	}
-	if !run.serverCPUMeasured || sent == 0 {
-		return 0
+	if !run.cpuMeasured {
+		return 0, 0
 	}
-	return float64(run.serverCPU.Microseconds()) / float64(sent)
+	return run.cpu.perRequest(sent)
 }
 
 // attack runs the scenario's steps one after another, its disturbance beside them, and stops
@@ -256,7 +269,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	rn.Metrics.Running(s.Name, true)
 	joinDisturb := disturb(attackCtx, h.Disturb)
 	cpuBefore, cpuOK := rn.cpu(ctx, l)
-	serverBefore, serverOK := serverCPU(l)
+	cpuBefore0, cpuOK0 := readCPU(l)
 	next := stepper(s.Steps(l.Settings), h.Next)
 	for i := 1; ; i++ {
 		st, ok := next.step()
@@ -271,7 +284,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 			run.cut = true
 			break
 		}
-		cpu0, cpuOK0 := serverCPU(l)
+		stepBefore, stepOK := readCPU(l)
 		f, err := rn.step(attackCtx, s, l, h, st, file)
 		if err != nil {
 			stopAttack()
@@ -280,9 +293,9 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 			return run, &SetupError{fmt.Errorf("scenario %s: attack: %w", s.Name, err)}
 		}
 		run.figs, run.files = append(run.figs, f), append(run.files, file)
-		var cpu time.Duration
-		if cpu1, ok := serverCPU(l); ok && cpuOK0 {
-			cpu = cpu1 - cpu0
+		var cpu StepCPU
+		if after, ok := readCPU(l); ok && stepOK {
+			cpu = after.sub(stepBefore)
 		}
 		next.more = h.AfterStep == nil || h.AfterStep(st, f, cpu)
 		if f.Interrupted || attackCtx.Err() != nil {
@@ -290,8 +303,8 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 			break
 		}
 	}
-	if after, ok := serverCPU(l); ok && serverOK {
-		run.serverCPU, run.serverCPUMeasured = after-serverBefore, true
+	if after, ok := readCPU(l); ok && cpuOK0 {
+		run.cpu, run.cpuMeasured = after.sub(cpuBefore0), true
 	}
 	l.attackEnd = time.Now()
 	if cpuAfter, ok := rn.cpu(ctx, l); ok && cpuOK {
@@ -416,7 +429,7 @@ func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scen
 	sc.Events = l.Events()
 	sc.Server = l.ServerStats(settleAt)
 	sc.Server.ForeignCPUCores = run.foreign.cores
-	sc.Server.CPUPerRequestUs = run.cpuPerRequest()
+	sc.Server.CPUPerRequestUs, sc.Server.HarnessCPUPerRequestUs = run.cpuPerRequest()
 	if h.Collect != nil {
 		h.Collect(sc)
 	}

@@ -52,6 +52,10 @@ type Step struct {
 	Pause time.Duration
 }
 
+// StepCPU is the CPU time the server's process and this harness's ran during a step (zero when
+// not measured: an external target).
+type StepCPU struct{ Server, Harness time.Duration }
+
 // Hooks are what a scenario does during one run, around state of its own. Every field may be
 // nil.
 type Hooks struct {
@@ -63,7 +67,7 @@ type Hooks struct {
 	Disturb func(ctx context.Context) error
 	// AfterStep sees each step's figures and the CPU time the server ran meanwhile (0: not
 	// measured); false ends the attack (the ramp past its knee).
-	AfterStep func(st Step, f attack.Figures, serverCPU time.Duration) bool
+	AfterStep func(st Step, f attack.Figures, cpu StepCPU) bool
 	// Next adds steps once the scenario's own have ended (all run, or AfterStep said stop),
 	// one at a time until it says no: the ramp's refinement around its knee. Each goes to
 	// AfterStep too, whose answer Next then decides with.

@@ -307,6 +307,9 @@ type ServerStats struct {
 	// CPUPerRequestUs is the CPU time the server's process ran during the attack per request
 	// sent (µs; 0 when not measured: an external target, or a server that exited).
 	CPUPerRequestUs float64 `json:"cpu_per_request_us,omitempty"`
+	// HarnessCPUPerRequestUs is this harness's own CPU time over the same span per request: the
+	// reference that a machine's speed of the moment moves alike (see docs/compare.md).
+	HarnessCPUPerRequestUs float64 `json:"harness_cpu_per_request_us,omitempty"`
 }
 
 // CancelStats are the figures of the client-cancel scenario.
@@ -367,6 +370,8 @@ type RampStep struct {
 	// CPUPerRequestUs is the server process's CPU time during the step per request sent (µs;
 	// 0 when not measured).
 	CPUPerRequestUs float64 `json:"cpu_per_request_us,omitempty"`
+	// HarnessCPUPerRequestUs is this harness's own CPU time during the step per request sent.
+	HarnessCPUPerRequestUs float64 `json:"harness_cpu_per_request_us,omitempty"`
 }
 
 // Ms converts a duration to the float milliseconds of the _ms fields.
