@@ -32,6 +32,9 @@ type Metric struct {
 type scope struct {
 	windowRate float64 // ramp: windows count only from runs that reported this step rate; 0: any
 	stepRate   float64 // ramp: the highest step rate both sides ran with the generator keeping up
+	// cpuRates are the ramp's own rates that every run of both sides ran with the generator
+	// keeping up and its CPU measured: where the server's CPU is compared.
+	cpuRates []float64
 }
 
 // Metrics returns the judged metrics in report order.
@@ -63,9 +66,12 @@ func Metrics() []Metric {
 				// that in the ratio), a server that does more work per request moves only one.
 				if s.Ramp != nil {
 					// A request's CPU falls with the rate (the sampler's scrapes and the GC's
-					// floor spread over more requests: ~550 µs at 400 req/s, ~210 at 3200), so
-					// the ramp's is read at one rate both sides ran.
-					return rampStep(s, sc, func(st summary.RampStep) float64 { return cpuRatio(st.CPUPerRequestUs, st.HarnessCPUPerRequestUs) })
+					// floor spread over more requests: ~500 µs at 800 req/s, ~230 at 3200), so
+					// the ramp's is read at the rates every run of both sides ran, each run's
+					// value the geometric mean of its ratios there: no run drops out because
+					// it missed the top one (a CPU regression brings the knee down to it), and
+					// three steps' noise averages (3–7 % each on quiet cores).
+					return rampCPU(s, sc)
 				}
 				// 0: not measured (an external target, a server that exited: shutdown).
 				r := cpuRatio(s.Server.CPUPerRequestUs, s.Server.HarnessCPUPerRequestUs)
@@ -127,6 +133,27 @@ func cpuRatio(server, harness float64) float64 {
 	return server / harness
 }
 
+// rampCPU is the geometric mean of a ramp run's server-to-harness CPU ratios at sc.cpuRates.
+func rampCPU(s summary.Scenario, sc scope) (float64, bool, string) {
+	if len(sc.cpuRates) == 0 {
+		return 0, false, ""
+	}
+	var sum float64
+	for _, rate := range sc.cpuRates {
+		r := 0.0
+		for _, st := range s.Ramp.Steps {
+			if st.Rate == rate && st.Valid && !st.Retried && !st.Refined {
+				r = cpuRatio(st.CPUPerRequestUs, st.HarnessCPUPerRequestUs)
+			}
+		}
+		if r <= 0 {
+			return 0, false, fmt.Sprintf("no CPU measured at %g req/s", rate)
+		}
+		sum += math.Log(r)
+	}
+	return math.Exp(sum / float64(len(sc.cpuRates))), true, ""
+}
+
 // rampStep returns a figure of the ramp step at the top common rate (sc.stepRate) that the
 // generator kept up with (a retried first try counts no more).
 func rampStep(s summary.Scenario, sc scope, figure func(summary.RampStep) float64) (float64, bool, string) {
@@ -147,6 +174,7 @@ func rampStep(s summary.Scenario, sc scope, figure func(summary.RampStep) float6
 func rampScope(base, current []Input, scenario string) scope {
 	reported := [2]map[float64]int{{}, {}}
 	valid := [2]map[float64]int{{}, {}}
+	measured := map[float64]int{} // own rates with a valid step and its CPU, counted over all runs
 	runs := [2]int{}
 	for side, in := range [][]Input{base, current} {
 		for _, i := range in {
@@ -161,6 +189,9 @@ func rampScope(base, current []Input, scenario string) scope {
 				// where that run's knee was.
 				if st.Valid && !st.Refined && !st.Retried {
 					valid[side][st.Rate]++
+					if cpuRatio(st.CPUPerRequestUs, st.HarnessCPUPerRequestUs) > 0 {
+						measured[st.Rate]++
+					}
 				}
 			}
 		}
@@ -180,6 +211,16 @@ func rampScope(base, current []Input, scenario string) scope {
 	if runs[0] == 0 || runs[1] == 0 {
 		return scope{}
 	}
+	first := math.Inf(1) // the first own rate carries the scenario's warm-up of a cold server
+	for r := range measured {
+		first = math.Min(first, r)
+	}
+	for r, n := range measured {
+		if n == runs[0]+runs[1] && r > first {
+			sc.cpuRates = append(sc.cpuRates, r)
+		}
+	}
+	sort.Float64s(sc.cpuRates)
 	if sc.windowRate == 0 {
 		sc.windowRate = -1 // no rate in common: no ramp windows are comparable
 	}

@@ -24,8 +24,8 @@ import (
 //	expected-%    comparisons that caught the variant by what it changed (expected below):
 //	              the metric it moves judged worse, or for the leak a correctness failure
 //
-// and, per variant, the median over its runs of the figures each fault moves (steady p50,
-// ramp CPU per request and capacity), so that the size of each injected change is measured.
+// and, per variant, the median over its runs of the figures each fault moves (steady p50, the
+// server's CPU per request at the ramp's 3200 req/s and the capacity), so that the size of each injected change is measured.
 //
 // "all" draws from every recorded run; "valid" only from runs without an INVALID scenario, as
 // make regress's re-runs of INVALID rounds give it.
@@ -131,8 +131,16 @@ func worse(scenario, metric string) func(Result) bool {
 func reportFigures(b *testing.B, runs []Input) {
 	figures := map[string]func(summary.Scenario) (float64, bool){
 		"steady-p50-ms": func(s summary.Scenario) (float64, bool) { return s.Latency.P50, s.Name == "steady" },
-		"ramp-cpu-us": func(s summary.Scenario) (float64, bool) {
-			return s.Server.CPUPerRequestUs, s.Name == "ramp" && s.Server.CPUPerRequestUs > 0
+		"cpu-us-at-3200": func(s summary.Scenario) (float64, bool) { // the server's, in the ramp's 3200 req/s step
+			if s.Ramp == nil {
+				return 0, false
+			}
+			for _, st := range s.Ramp.Steps {
+				if st.Rate == 3200 && !st.Retried {
+					return st.CPUPerRequestUs, st.CPUPerRequestUs > 0
+				}
+			}
+			return 0, false
 		},
 		"ramp-capacity": func(s summary.Scenario) (float64, bool) {
 			if s.Ramp == nil {
