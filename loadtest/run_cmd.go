@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -73,6 +74,9 @@ type runOptions struct {
 	target      string
 	admin       string
 	token       string
+	tokenFile   string
+	signalCmd   string
+	signalWait  time.Duration
 	serverBin   string
 	serverEnv   envList
 	databaseURL string
@@ -113,6 +117,9 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.StringVar(&o.target, "target", "", "API base URL of a running server (external mode; needs -admin and -token)")
 	fs.StringVar(&o.admin, "admin", "", "admin base URL of the running server (external mode)")
 	fs.StringVar(&o.token, "token", "", "bearer token for the running server (external mode)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the bearer token, instead of -token (external mode; a mounted Secret)")
+	fs.StringVar(&o.signalCmd, "signal-cmd", "", "shell command (sh -c) that makes the running server shut down, for the shutdown scenario (external mode), e.g. 'kubectl delete pod items-0 --wait=false'")
+	fs.DurationVar(&o.signalWait, "signal-timeout", 15*time.Second, "longest time -signal-cmd may take before it is killed (a set-up failure)")
 	fs.StringVar(&o.serverBin, "server-bin", "bin/server", "server binary to start per scenario (managed mode)")
 	fs.Var(&o.serverEnv, "server-env", "extra K=V for the started server (repeatable), e.g. BENCH_FAULTS=leak-goroutine")
 	fs.StringVar(&o.databaseURL, "database-url", getenv("DATABASE_URL"), "PostgreSQL URL for the server and the harness's own checks (default $DATABASE_URL)")
@@ -144,8 +151,17 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return usageErrorf("run: %v", err)
 	}
+	if err := readTokenFile(&o); err != nil {
+		return usageErrorf("run: %v", err)
+	}
 	if err := validate(set, o); err != nil {
 		return usageErrorf("run: %v", err)
+	}
+	if err := validateSignalCmd(o, fs); err != nil {
+		return usageErrorf("run: %v", err)
+	}
+	if o.target != "" {
+		scs = scenario.SignalsLast(scs)
 	}
 	return execute(ctx, set, o, scs, fs, stdout, stderr)
 }
@@ -231,13 +247,52 @@ func validate(s scenario.Settings, o runOptions) error {
 	case s.Pool < 0 || o.repeat < 1:
 		return fmt.Errorf("-pool must be ≥ 0 and -repeat ≥ 1")
 	case o.target != "" && (o.admin == "" || o.token == ""):
-		return fmt.Errorf("-target needs -admin and -token")
+		return fmt.Errorf("-target needs -admin and -token (or -token-file)")
 	case o.target == "" && (o.admin != "" || o.token != ""):
 		return fmt.Errorf("-admin and -token are for an external target: give -target too")
 	case o.target == "" && o.databaseURL == "":
 		return fmt.Errorf("no database: set DATABASE_URL or -database-url (or use scripts/with-postgres.sh)")
 	case o.seedItems < 0:
 		return fmt.Errorf("-seed-items must be ≥ 0")
+	}
+	return nil
+}
+
+// readTokenFile reads -token-file into o.token: one token, surrounding white space trimmed.
+func readTokenFile(o *runOptions) error {
+	if o.tokenFile == "" {
+		return nil
+	}
+	if o.token != "" {
+		return errors.New("give -token or -token-file, not both")
+	}
+	b, err := os.ReadFile(o.tokenFile)
+	if err != nil {
+		return fmt.Errorf("-token-file: %w", err)
+	}
+	if o.token = strings.TrimSpace(string(b)); o.token == "" {
+		return fmt.Errorf("-token-file %s is empty", o.tokenFile)
+	}
+	return nil
+}
+
+// validateSignalCmd: -signal-cmd is for a server the harness did not start, not empty, and
+// needs sh.
+func validateSignalCmd(o runOptions, fs *flag.FlagSet) error {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "signal-cmd" })
+	switch {
+	case !given:
+		return nil
+	case strings.TrimSpace(o.signalCmd) == "":
+		return errors.New("-signal-cmd is empty")
+	case o.target == "":
+		return errors.New("-signal-cmd is for an external target (-target): the harness sends SIGTERM itself to the servers it starts")
+	case o.signalWait <= 0:
+		return fmt.Errorf("-signal-timeout must be > 0, got %s", o.signalWait)
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		return fmt.Errorf("-signal-cmd runs with sh -c: %w", err)
 	}
 	return nil
 }
@@ -264,7 +319,7 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 	if err != nil {
 		return err
 	}
-	rn := &scenario.Runner{Settings: set, Launch: launch, Managed: o.target == "", DB: db,
+	rn := &scenario.Runner{Settings: set, Launch: launch, Managed: o.target == "", Terminate: o.signalCmd != "", DB: db,
 		SeedItems: o.seedItems, Progress: progress.New(stderr), Metrics: metrics}
 	var runs []summary.Run
 	for i := range o.repeat {
@@ -430,8 +485,18 @@ func launcher(ctx context.Context, o runOptions, sd sdFile, env *summary.Environ
 		}
 		env.Target, env.Admin = ext.API(), ext.Admin()
 		sd.write(ext.Admin(), "external")
-		return func(context.Context, string, []string) (scenario.Server, error) {
-			return scenario.Server{Target: ext, Token: o.token}, nil
+		srv := scenario.Server{Target: ext, Token: o.token}
+		if o.signalCmd == "" {
+			return func(context.Context, string, []string) (scenario.Server, error) { return srv, nil }, nil
+		}
+		srv.Terminate = serverctl.Command{Line: o.signalCmd, Timeout: o.signalWait, Secrets: []string{o.token}}.Run
+		// A -signal-cmd stops the target: the next run (-repeat) waits for it to be back (a
+		// StatefulSet restarts its pod), within a minute, before seeding it.
+		return func(ctx context.Context, _ string, _ []string) (scenario.Server, error) {
+			if _, err := serverctl.NewExternal(ctx, o.target, o.admin, time.Minute); err != nil {
+				return scenario.Server{}, err
+			}
+			return srv, nil
 		}, nil
 	}
 	base := []string{"BENCH_DELAY=on"}
@@ -525,6 +590,9 @@ func settingsOf(s scenario.Settings, o runOptions, scs []scenario.Scenario, fs *
 			return
 		case "database-url":
 			out.Values[f.Name] = redactURL(f.Value.String())
+			return
+		case "signal-cmd": // the operator's command line: the bearer token has no business in it
+			out.Values[f.Name] = serverctl.Redact(f.Value.String(), o.token)
 			return
 		}
 		out.Values[f.Name] = f.Value.String()

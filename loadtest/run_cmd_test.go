@@ -71,6 +71,11 @@ func TestRunCommandBadInput(t *testing.T) {
 		{"target without admin", []string{"-target", "http://127.0.0.1:1", "-token", "x"}, "-target needs -admin and -token"},
 		{"no database", []string{}, "no database"},
 		{"cancel delay within timeout", []string{"-database-url", "postgres://x", "-cancel-delay", "10ms"}, "-cancel-delay"},
+		{"signal command in managed mode", []string{"-database-url", "postgres://x", "-signal-cmd", "kill -TERM 1"}, "-signal-cmd is for an external target"},
+		{"empty signal command", append(external(), "-signal-cmd", " "), "-signal-cmd is empty"},
+		{"signal timeout zero", append(external(), "-signal-cmd", "true", "-signal-timeout", "0s"), "-signal-timeout must be > 0"},
+		{"token and token file", append(external(), "-token-file", "/nonexistent/token"), "-token or -token-file, not both"},
+		{"token file missing", []string{"-target", "http://127.0.0.1:1", "-admin", "http://127.0.0.1:1", "-token-file", "/nonexistent/token"}, "-token-file: open /nonexistent/token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +84,34 @@ func TestRunCommandBadInput(t *testing.T) {
 				t.Fatalf("run %v = %v (exit %d); want exit 2 and one line containing %q", tt.args, err, exitCode(err), tt.want)
 			}
 		})
+	}
+}
+
+// external are the flags of an external target that is never reached (bad input is found first).
+func external() []string {
+	return []string{"-target", "http://127.0.0.1:1", "-admin", "http://127.0.0.1:1", "-token", "x"}
+}
+
+// TestRunCommandTokenFile: a token file (a mounted Secret) stands for -token, trimmed; an empty
+// one is bad input.
+func TestRunCommandTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	empty, good := filepath.Join(dir, "empty"), filepath.Join(dir, "token")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte("a.b.c\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := []string{"-target", "http://127.0.0.1:1", "-admin", "http://127.0.0.1:1", "-out", t.TempDir()}
+	_, err := runRun(context.Background(), noEnv, append(target, "-token-file", empty)...)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("empty token file: %v (exit %d), want exit 2 saying it is empty", err, exitCode(err))
+	}
+	// Read and accepted: the run gets as far as the target, which is not there.
+	_, err = runRun(context.Background(), noEnv, append(target, "-token-file", good)...)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "target unreachable") {
+		t.Errorf("token file: %v (exit %d), want the unreachable target as the first problem", err, exitCode(err))
 	}
 }
 

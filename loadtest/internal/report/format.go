@@ -93,7 +93,7 @@ func keyFigure(s summary.Scenario) string {
 		return "capacity " + rate(s.Ramp.CapacityRate)
 	case s.Shutdown != nil:
 		sd := s.Shutdown
-		f := fmt.Sprintf("lost %d, writes %d/%d, drain %s, exit %d", lostCount(s), sd.WritesFound, sd.WritesAcked, ms(sd.DrainMs), sd.ExitCode)
+		f := fmt.Sprintf("lost %d, writes %d/%d, drain %s, exit %s", lostCount(s), sd.WritesFound, sd.WritesAcked, msOrNever(sd.DrainMs), exitText(sd))
 		if sd.Forced {
 			f += " (forced)"
 		}
@@ -104,6 +104,24 @@ func keyFigure(s summary.Scenario) string {
 	default:
 		return "success " + pct(s.SuccessRatio)
 	}
+}
+
+// exitText is the shutdown's exit code, or "not measured" for a server signalled by
+// -signal-cmd, whose exit the harness does not see.
+func exitText(sd *summary.ShutdownStats) string {
+	if sd.SignalCmd {
+		return "not measured (-signal-cmd)"
+	}
+	return fmt.Sprint(sd.ExitCode)
+}
+
+// drainLabel names what the drain figure measures: until the process exited, or, for a server
+// signalled by -signal-cmd, until its admin listener (closed last) refused a connection.
+func drainLabel(sd *summary.ShutdownStats) string {
+	if sd.SignalCmd {
+		return "drain (signal command → admin listener closed)"
+	}
+	return "drain (SIGTERM → exit)"
 }
 
 // reasons are the scenario's reasons, or, when the runner gave none for a verdict that is not a

@@ -139,7 +139,7 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 		}
 	}
 	if sd := s.Shutdown; sd != nil {
-		exit := fmt.Sprint(sd.ExitCode)
+		exit := exitText(sd)
 		if sd.Forced {
 			exit += " (forced: stragglers closed)"
 		}
@@ -147,8 +147,8 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 			{"SIGTERM at", ms(sd.SigtermOffsetMs), false},
 			{"/readyz → 503 after SIGTERM", msOrNever(sd.ReadyzFlipMs), sd.ReadyzFlipMs < 0},
 			{"listener closed after SIGTERM", msOrNever(sd.ListenerClosedMs), false},
-			{"drain (SIGTERM → exit)", fmt.Sprintf("%s of %s allowed", ms(sd.DrainMs), ms(sd.DrainTimeoutMs)), sd.DrainMs > sd.DrainTimeoutMs},
-			{"exit code", exit, sd.ExitCode != 0 || sd.Forced},
+			{drainLabel(sd), fmt.Sprintf("%s of %s allowed", msOrNever(sd.DrainMs), ms(sd.DrainTimeoutMs)), sd.DrainMs > sd.DrainTimeoutMs},
+			{"exit code", exit, (sd.ExitCode != 0 && !sd.SignalCmd) || sd.Forced},
 			{"longest request in flight at SIGTERM", ms(sd.LongestInFlightMs), false},
 			{"writes acknowledged (201) / found in PostgreSQL", fmt.Sprintf("%d / %d", sd.WritesAcked, sd.WritesFound), sd.WritesFound < sd.WritesAcked},
 		}

@@ -126,6 +126,8 @@ func (m *mdWriter) scenario(r summary.Run, s summary.Scenario) {
 		for _, c := range s.Checks {
 			pass := "✅ yes"
 			switch {
+			case c.NotMeasured:
+				pass = "– not measured"
 			case !c.Pass && c.Kind == summary.Validity:
 				pass = "⚠️ no (invalidates)"
 			case !c.Pass:
@@ -208,8 +210,8 @@ func (m *mdWriter) shutdown(s summary.Scenario) {
 	m.row("SIGTERM at", ms(sd.SigtermOffsetMs))
 	m.row("/readyz → 503 after SIGTERM", msOrNever(sd.ReadyzFlipMs))
 	m.row("listener closed after SIGTERM", msOrNever(sd.ListenerClosedMs))
-	m.row("drain (SIGTERM → exit)", fmt.Sprintf("%s of %s allowed", ms(sd.DrainMs), ms(sd.DrainTimeoutMs)))
-	exit := fmt.Sprint(sd.ExitCode)
+	m.row(drainLabel(sd), fmt.Sprintf("%s of %s allowed", msOrNever(sd.DrainMs), ms(sd.DrainTimeoutMs)))
+	exit := exitText(sd)
 	if sd.Forced {
 		exit += " **(forced: stragglers closed)**"
 	}

@@ -494,12 +494,46 @@ func TestKeyFigure(t *testing.T) {
 		{"steady", steady(summary.Pass), "success 99.95%"},
 		{"cancel", cancelScenario(), "cancels seen 100/100, still running 0, cleanup 35 ms"},
 		{"shutdown", failingRun().Scenarios[1], "lost 3, writes 40/41, drain 1.02 s, exit 3 (forced)"},
+		{"shutdown by -signal-cmd", signalCmdScenario(), "lost 0, writes 40/40, drain 850 ms, exit not measured (-signal-cmd)"},
 		{"ramp", rampScenario(), "capacity 800/s"},
 		{"ramp none", func() summary.Scenario { s := rampScenario(); s.Ramp.CapacityRate = 0; return s }(), "capacity: no rate met the SLO"},
 		{"skipped", summary.Scenario{Verdict: summary.Skipped}, "not run"},
 	} {
 		if got := keyFigure(tc.s); got != tc.want {
 			t.Errorf("%s: keyFigure = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// signalCmdScenario is a shutdown of a server the harness did not start: its exit code is
+// not measured, which the checks table must say rather than show as a pass.
+func signalCmdScenario() summary.Scenario {
+	s := failingRun().Scenarios[1]
+	s.Verdict, s.Reasons, s.Lost = summary.Pass, nil, nil
+	s.Shutdown = &summary.ShutdownStats{SigtermOffsetMs: 3000, ReadyzFlipMs: 12, ListenerClosedMs: 310, DrainMs: 850, ExitCode: -1,
+		DrainTimeoutMs: 5000, SignalCmd: true, Classes: map[string]int64{"completed_before": 300, "completed_after": 120},
+		WritesAcked: 40, WritesFound: 40}
+	exit := summary.NewCheck(summary.Correctness, "clean exit", true, "exit 0 (graceful drain)", "not measured: the harness did not start the server")
+	exit.NotMeasured = true
+	s.Checks = []summary.Check{exit}
+	return s
+}
+
+func TestNotMeasuredIsNoPass(t *testing.T) {
+	sc := []summary.Scenario{signalCmdScenario()}
+	r := summary.Run{ID: "x", Verdict: summary.Pass, Env: env(), Settings: settings("quick"), Scenarios: sc}
+	for _, w := range writers() {
+		if w.ext == "txt" {
+			continue
+		}
+		out := render(t, w.write, r)
+		for _, want := range []string{"not measured", "drain (signal command → admin listener closed)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q in the report of a -signal-cmd shutdown", w.ext, want)
+			}
+		}
+		if strings.Contains(out, "✅ yes") || strings.Contains(out, "✔ yes") {
+			t.Errorf("%s: a check that was not measured is shown as a pass", w.ext)
 		}
 	}
 }

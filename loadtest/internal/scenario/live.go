@@ -47,7 +47,11 @@ var (
 type Server struct {
 	Target
 	Process Process
-	Token   string
+	// Terminate asks a server the harness did not start to shut down (the operator's
+	// -signal-cmd) and returns what the command printed; nil: none. The shutdown scenario
+	// signals Process when there is one, else calls Terminate.
+	Terminate func(ctx context.Context) (output string, err error)
+	Token     string
 }
 
 // Launch gives a scenario its server. In managed mode it starts a fresh process with env

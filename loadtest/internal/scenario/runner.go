@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,6 +47,9 @@ type Runner struct {
 	// without .bin: steady, ramp.step2); nil, or a nil consumer: none. The trace keeper uses
 	// it to tell tail sampling which traces the report will list.
 	Watch func(attack string) attack.Consumer
+	// Terminate: against an external target, each Server carries a Terminate (-signal-cmd),
+	// so the scenarios that signal the server run.
+	Terminate bool
 }
 
 // ending is how a scenario's run ended, for the scenarios after it.
@@ -73,8 +77,10 @@ func (rn *Runner) RunAll(ctx context.Context, scenarios []Scenario) ([]summary.S
 			skip(&sc, skipRest)
 		case ctx.Err() != nil:
 			skip(&sc, "not run: the run was interrupted")
-		case s.Signals && !rn.Managed:
-			skip(&sc, "external target: the harness cannot send signals to a server it did not start, so this scenario cannot run")
+		case s.ManagedOnly && !rn.Managed:
+			skip(&sc, "external target: this scenario tests a server setting that only a server the harness starts can be given")
+		case s.Signals && !rn.Managed && !rn.Terminate:
+			skip(&sc, "external target without -signal-cmd: the harness cannot send signals to a server it did not start, so this scenario cannot run")
 		default:
 			end, err := rn.runOne(ctx, s, &sc, !seeded)
 			if err != nil {
@@ -130,6 +136,11 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	run, err := rn.attack(ctx, s, l, h)
 	if err != nil {
 		return finished, err
+	}
+	var setup *SetupError
+	if errors.As(run.disturbErr, &setup) { // the -signal-cmd failed: the harness's doing, not the server's
+		run.watch.end()
+		return finished, &SetupError{fmt.Errorf("scenario %s: %w", s.Name, setup.Err)}
 	}
 	// Settle: the server gets the settle time to clean up after the load before the checks
 	// that read its state (goroutines, pool, pg_stat_activity).

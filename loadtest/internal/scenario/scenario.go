@@ -25,9 +25,13 @@ type Scenario struct {
 	// Default: part of the run when -scenarios is not given. Variants that are meant to fail
 	// (shutdown-short-drain) are selectable by name only.
 	Default bool
-	// Signals: the scenario signals the server process, so it is skipped against an external
-	// target the harness did not start.
+	// Signals: the scenario signals the server process, so against an external target the
+	// harness did not start it is skipped, unless a -signal-cmd does it (Server.Terminate).
 	Signals bool
+	// ManagedOnly: the scenario tests a server setting it gives through ServerEnv (a drain
+	// timeout), which a server the harness did not start does not take: skipped against an
+	// external target.
+	ManagedOnly bool
 	// ServerEnv returns extra K=V for the scenario's fresh server (nil: none).
 	ServerEnv func(s Settings) []string
 	// Steps is the pacing: one constant-rate step, or several (ramp) run one after another.
@@ -110,6 +114,23 @@ func Select(names []string) ([]Scenario, error) {
 	return slices.DeleteFunc(all, func(s Scenario) bool { return !slices.Contains(names, s.Name) }), nil
 }
 
+// SignalsLast returns scs with the scenarios that signal the server moved to the end, each
+// group in its order: against an external target a signal stops the one server every
+// scenario shares.
+func SignalsLast(scs []Scenario) []Scenario {
+	out := slices.Clone(scs)
+	slices.SortStableFunc(out, func(a, b Scenario) int {
+		switch {
+		case a.Signals == b.Signals:
+			return 0
+		case a.Signals:
+			return 1
+		}
+		return -1
+	})
+	return out
+}
+
 // check builds a correctness Check.
 func check(name string, pass bool, want, got string) summary.Check {
 	return summary.NewCheck(summary.Correctness, name, pass, want, got)
@@ -124,6 +145,14 @@ func objective(name string, pass bool, want, got string) summary.Check {
 // and it says why. The scenario is then INVALID, not judged on what was not seen.
 func notMeasured(name, want, why string) summary.Check {
 	return summary.NewCheck(summary.Validity, name, false, want, "not measured: "+why)
+}
+
+// outOfReach is a check the harness cannot make where it runs, by design (the exit code of a
+// server it did not start): it decides nothing, and the reports say "not measured" and why.
+func outOfReach(name, want, why string) summary.Check {
+	c := summary.NewCheck(summary.Correctness, name, true, want, "not measured: "+why)
+	c.NotMeasured = true
+	return c
 }
 
 func fmtMs(v float64) string { return fmt.Sprintf("%.1fms", v) }

@@ -3,6 +3,7 @@ package scenario
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -35,9 +36,11 @@ func Shutdown() Scenario {
 // has to Close them, and the scenario must FAIL naming the forced shutdown and the requests it
 // cut. It shows the shutdown checks can fail; it is selectable by name only.
 func ShutdownShortDrain() Scenario {
-	return shutdownScenario("shutdown-short-drain",
+	sc := shutdownScenario("shutdown-short-drain",
 		"shutdown with a drain timeout shorter than the held requests: must fail as a forced shutdown",
 		false, func(s Settings) time.Duration { return s.Shutdown.ShortDrainTimeout })
+	sc.ManagedOnly = true // the short drain timeout is the server's setting, given by the harness
+	return sc
 }
 
 func shutdownScenario(name, desc string, def bool, drain func(Settings) time.Duration) Scenario {
@@ -86,6 +89,12 @@ type shutdownRun struct {
 	exitCode  int
 	killed    bool // did not exit within its drain timeout (plus margin): killed by the harness
 	signalErr error
+	// byCommand: the -signal-cmd signalled a server the harness did not start. The exit code is
+	// not seen; exited is when its admin listener (closed last) first refused a connection.
+	byCommand bool
+	// stillDraining: after its drain time the command-signalled server's admin listener was
+	// still open, and /readyz answered 503.
+	stillDraining bool
 }
 
 // shutdownResult is the part of a result the classification needs (bodies are not kept).
@@ -118,15 +127,23 @@ func (s *shutdownRun) observe(h *attack.Hit) {
 	s.results = append(s.results, sr)
 }
 
-// sigterm waits for the set time, signals the server and watches the drain: /readyz on the
-// admin port and connects to the API port, both polled every few milliseconds, until the
-// process exits (or is killed after its drain timeout plus a margin).
+// sigterm waits for the set time, then signals the server: SIGTERM to the process the harness
+// started, or the operator's -signal-cmd for a server it did not start.
 func (s *shutdownRun) sigterm(ctx context.Context) error {
 	l := s.live
 	if !sleep(ctx, time.Until(l.AttackStart().Add(l.Settings.Warmup+l.Settings.Shutdown.At))) {
 		return nil
 	}
-	p := l.Server.Process
+	if p := l.Server.Process; p != nil {
+		return s.signalProcess(ctx, p)
+	}
+	return s.signalCommand(ctx)
+}
+
+// signalProcess sends SIGTERM and watches the drain until the process exits (or is killed after
+// its drain timeout plus a margin).
+func (s *shutdownRun) signalProcess(ctx context.Context, p Process) error {
+	l := s.live
 	l.ExpectExit()
 	now := time.Now()
 	if err := p.Signal(syscall.SIGTERM); err != nil {
@@ -139,9 +156,83 @@ func (s *shutdownRun) sigterm(ctx context.Context) error {
 	s.sigtermAt = now
 	s.mu.Unlock()
 	l.Event(promexport.EventSigterm, "")
+	stopWatch := s.watch(ctx)
+	// The server has DRAIN_DELAY + SHUTDOWN_TIMEOUT to drain, then Close and the pool and
+	// telemetry teardown; 5 s past that it is stuck, and the harness kills it.
+	killed := false
+	select {
+	case <-p.Exited():
+	case <-time.After(s.killAfter()):
+		killed = true
+		_ = p.Stop(0)
+	}
+	stopWatch()
+	s.mu.Lock()
+	s.exited, s.exitCode, s.killed = p.ExitedAt(), p.ExitCode(), killed
+	s.mu.Unlock()
+	l.EventAt("exit", p.ExitedAt(), fmt.Sprintf("code %d", p.ExitCode()))
+	return nil
+}
 
-	watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	defer stop()
+// signalCommand runs the -signal-cmd and watches the drain as a client sees it, until the admin
+// listener (the server's last step before it exits) refuses connections, or the drain's
+// time is up. Its output goes into the events; its failure is a set-up failure, not the
+// server's.
+func (s *shutdownRun) signalCommand(ctx context.Context) error {
+	l := s.live
+	if l.Server.Terminate == nil {
+		return &SetupError{errors.New("the harness did not start this server and has no -signal-cmd to signal it")}
+	}
+	now := time.Now()
+	s.mu.Lock()
+	s.sigtermAt, s.byCommand = now, true
+	s.mu.Unlock()
+	// The signal lands while the command runs (kubectl: after an API call and the kubelet), so
+	// the watch starts with it and every offset counts from the command's start.
+	l.Event(promexport.EventSigterm, "-signal-cmd")
+	stopWatch := s.watch(ctx)
+	defer stopWatch()
+	out, err := l.Server.Terminate(ctx)
+	l.Event("signal_cmd", commandDetail(out, err, time.Since(now)))
+	if err != nil {
+		s.mu.Lock()
+		s.signalErr = err
+		s.mu.Unlock()
+		return &SetupError{fmt.Errorf("-signal-cmd: %w", err)}
+	}
+	waitCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), now.Add(s.killAfter()))
+	defer cancel()
+	gone, ok := pollListener(waitCtx, l.Server.Admin())
+	if !ok {
+		s.mu.Lock()
+		s.stillDraining = readyzStatus(context.WithoutCancel(ctx), l.Server.Admin()) == http.StatusServiceUnavailable
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Lock()
+	s.exited = gone
+	s.mu.Unlock()
+	l.EventAt("admin_closed", gone, "")
+	return nil
+}
+
+// commandDetail is the signal command's event detail: how it ended and its output on one line.
+func commandDetail(out string, err error, took time.Duration) string {
+	d := fmt.Sprintf("exit 0 after %s", took.Round(time.Millisecond))
+	if err != nil {
+		d = fmt.Sprintf("failed after %s: %v", took.Round(time.Millisecond), err)
+	}
+	if out = strings.Join(strings.Fields(out), " "); out != "" {
+		d += "; output: " + out
+	}
+	return d
+}
+
+// watch polls /readyz on the admin port and connects to the API port every few milliseconds,
+// marking the first 503 and the first refused connection, until the returned func is called.
+func (s *shutdownRun) watch(ctx context.Context) (stop func()) {
+	l := s.live
+	watchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if t, ok := pollReadyz(watchCtx, l.Server.Admin()); ok {
@@ -159,22 +250,26 @@ func (s *shutdownRun) sigterm(ctx context.Context) error {
 			l.EventAt("listener_closed", t, "")
 		}
 	})
-	// The server has DRAIN_DELAY + SHUTDOWN_TIMEOUT to drain, then Close and the pool and
-	// telemetry teardown; 5 s past that it is stuck, and the harness kills it.
-	killed := false
-	select {
-	case <-p.Exited():
-	case <-time.After(s.killAfter()):
-		killed = true
-		_ = p.Stop(0)
+	return sync.OnceFunc(func() { cancel(); wg.Wait() })
+}
+
+// readyzStatus is the status of one /readyz probe (0 when none came back).
+func readyzStatus(ctx context.Context, admin string) int {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/readyz", nil)
+	if err != nil {
+		return 0
 	}
-	stop()
-	wg.Wait()
-	s.mu.Lock()
-	s.exited, s.exitCode, s.killed = p.ExitedAt(), p.ExitCode(), killed
-	s.mu.Unlock()
-	l.EventAt("exit", p.ExitedAt(), fmt.Sprintf("code %d", p.ExitCode()))
-	return nil
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func (s *shutdownRun) killAfter() time.Duration {
@@ -318,6 +413,10 @@ func (s *shutdownRun) timings(ss *summary.ShutdownStats) {
 	if !s.exited.IsZero() {
 		ss.DrainMs = summary.Ms(s.exited.Sub(s.sigtermAt))
 	}
+	if s.byCommand { // the harness never sees a process it did not start exit
+		ss.SignalCmd, ss.ExitCode = true, -1
+		return
+	}
 	// Exit code 3 is the server's forced drain (docs/contracts.md); a kill by the harness is
 	// forced as well.
 	ss.Forced = s.exitCode == 3 || s.killed
@@ -432,8 +531,25 @@ func (s *shutdownRun) persistCheck(ctx context.Context, ss *summary.ShutdownStat
 	return check(name, len(ss.MissingIDs) == 0, want, got)
 }
 
+// The names of the drain checks.
+const (
+	cleanExitName = "clean exit"
+	drainName     = "drain within the timeout"
+)
+
 // drainChecks: /readyz flipped before the listener closed, a clean exit, within the timeout.
 func (s *shutdownRun) drainChecks(ss *summary.ShutdownStats) []summary.Check {
+	flip := ss.ReadyzFlipMs >= 0 && ss.ListenerClosedMs >= 0 && ss.ReadyzFlipMs <= ss.ListenerClosedMs
+	flipCheck := check("/readyz flipped before the listener closed", flip, "readyz 503 ≤ listener closed",
+		fmt.Sprintf("readyz 503 at %s, listener closed at %s after SIGTERM", msOrNever(ss.ReadyzFlipMs), msOrNever(ss.ListenerClosedMs)))
+	// The server may take its drain delay plus its drain timeout, then closes the pool and
+	// flushes telemetry: one second of margin for those.
+	drainLimit := summary.Ms(s.live.Settings.Shutdown.DrainDelay + s.drain + time.Second)
+	if s.byCommand {
+		return []summary.Check{flipCheck, outOfReach(cleanExitName, "exit 0 (graceful drain)",
+			"the harness did not start the server (-signal-cmd); a forced drain shows as held requests lost"),
+			s.commandDrainCheck(ss, drainLimit)}
+	}
 	exitGot := fmt.Sprintf("exit %d after %.0fms", s.exitCode, ss.DrainMs)
 	switch {
 	case s.killed:
@@ -441,17 +557,27 @@ func (s *shutdownRun) drainChecks(ss *summary.ShutdownStats) []summary.Check {
 	case s.exitCode == 3:
 		exitGot = fmt.Sprintf("forced shutdown: exit 3 after %.0fms (Close after SHUTDOWN_TIMEOUT=%s cut the held requests)", ss.DrainMs, s.drain)
 	}
-	// The server may take its drain delay plus its drain timeout, then closes the pool and
-	// flushes telemetry: one second of margin for those.
-	drainLimit := summary.Ms(s.live.Settings.Shutdown.DrainDelay + s.drain + time.Second)
-	flip := ss.ReadyzFlipMs >= 0 && ss.ListenerClosedMs >= 0 && ss.ReadyzFlipMs <= ss.ListenerClosedMs
 	return []summary.Check{
-		check("/readyz flipped before the listener closed", flip, "readyz 503 ≤ listener closed",
-			fmt.Sprintf("readyz 503 at %s, listener closed at %s after SIGTERM", msOrNever(ss.ReadyzFlipMs), msOrNever(ss.ListenerClosedMs))),
-		check("clean exit", s.exitCode == 0 && !s.killed, "exit 0 (graceful drain)", exitGot),
-		check("drain within the timeout", ss.DrainMs >= 0 && ss.DrainMs <= drainLimit,
+		flipCheck,
+		check(cleanExitName, s.exitCode == 0 && !s.killed, "exit 0 (graceful drain)", exitGot),
+		check(drainName, ss.DrainMs >= 0 && ss.DrainMs <= drainLimit,
 			fmt.Sprintf("≤ %.0fms (drain delay + SHUTDOWN_TIMEOUT + 1s)", drainLimit), msOrNever(ss.DrainMs)),
 	}
+}
+
+// commandDrainCheck judges the drain of a server signalled by -signal-cmd by its admin
+// listener, which the server closes last: its first refused connection is the end of the drain
+// as a client sees it. -drain-delay and -drain-timeout say what the server is set to.
+func (s *shutdownRun) commandDrainCheck(ss *summary.ShutdownStats, limit float64) summary.Check {
+	want := fmt.Sprintf("≤ %.0fms (-drain-delay + -drain-timeout + 1s, until the admin listener closed)", limit)
+	switch {
+	case ss.DrainMs >= 0:
+		return check(drainName, ss.DrainMs <= limit, want, fmt.Sprintf("admin listener closed %.0fms after the signal command started", ss.DrainMs))
+	case s.stillDraining:
+		return check(drainName, false, want, fmt.Sprintf("still draining %s after the signal command started: admin listener open, /readyz 503", s.killAfter()))
+	}
+	return notMeasured(drainName, want, fmt.Sprintf("the admin listener was still open %s after the signal command started and /readyz did not answer 503: "+
+		"something in front of the server (a Service, a proxy) hides its exit; give -admin the server's own address", s.killAfter()))
 }
 
 func msOrNever(v float64) string {

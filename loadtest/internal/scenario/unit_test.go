@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +123,34 @@ func TestLostAtCloseOnASlowMachine(t *testing.T) {
 		if ch.Pass || ch.Kind != tt.kind {
 			t.Errorf("%s: pass %v, kind %s; want a failed %s check (%s)", tt.name, ch.Pass, ch.Kind, tt.kind, ch.Got)
 		}
+	}
+}
+
+func TestSignalsLast(t *testing.T) {
+	all, err := Select([]string{"steady", "cancel", "shutdown", "shutdown-short-drain", "ramp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range SignalsLast(all) {
+		names = append(names, s.Name)
+	}
+	if got, want := strings.Join(names, ","), "steady,cancel,ramp,shutdown,shutdown-short-drain"; got != want {
+		t.Errorf("SignalsLast = %s, want %s", got, want)
+	}
+}
+
+// TestExternalSkipsManagedOnly: with a -signal-cmd the shutdown scenario runs against an
+// external target, but shutdown-short-drain tests a drain timeout only the harness can give
+// a server, so it is skipped with that reason.
+func TestExternalSkipsManagedOnly(t *testing.T) {
+	scs, _ := Select([]string{"shutdown-short-drain"})
+	rn := &Runner{Managed: false, Terminate: true, Launch: func(context.Context, string, []string) (Server, error) {
+		t.Fatal("launched a server for a scenario that must be skipped")
+		return Server{}, nil
+	}}
+	out, err := rn.RunAll(context.Background(), scs)
+	if err != nil || out[0].Verdict != summary.Skipped || !strings.Contains(strings.Join(out[0].Reasons, ";"), "only a server the harness starts") {
+		t.Fatalf("shutdown-short-drain against an external target: %+v, %v", out, err)
 	}
 }

@@ -124,6 +124,10 @@ type Check struct {
 	Want string    `json:"want"`
 	Got  string    `json:"got"`
 	Kind CheckKind `json:"kind"`
+	// NotMeasured: the harness cannot make this check where it ran, by design (the exit code
+	// of a server it did not start). Pass is true, so it decides nothing; reports say "not
+	// measured" instead of a pass.
+	NotMeasured bool `json:"not_measured,omitempty"`
 }
 
 // CheckKind is what a failed check means; Judge turns a scenario's checks into its verdict.
@@ -340,6 +344,10 @@ type ShutdownStats struct {
 	WritesFound       int64            `json:"writes_found"`     // of those, ids found in PostgreSQL
 	MissingIDs        []int64          `json:"missing_ids,omitempty"`
 	LongestInFlightMs float64          `json:"longest_in_flight_ms"` // the longest request in flight at SIGTERM
+	// SignalCmd: the operator's -signal-cmd signalled a server the harness did not start. Its
+	// exit code was not seen (ExitCode −1); SigtermOffsetMs is the command's start, and DrainMs
+	// ends when its admin listener, closed last, first refused a connection.
+	SignalCmd bool `json:"signal_cmd,omitempty"`
 }
 
 // RampStats are the figures of the capacity ramp.
