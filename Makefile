@@ -10,7 +10,7 @@ all: build
 
 ## help: list the targets with what each does (the `## target:` comments of Makefile and mk/*.mk).
 help:
-	@awk '/^## [a-z][a-z-]*:/ { sub(/^## /, ""); split($$0, p, ":"); t = p[1]; sub(/^[^:]*: */, ""); printf "  %-16s %s\n", t, $$0; next } \
+	@awk '/^## [a-z][a-z0-9-]*:/ { sub(/^## /, ""); split($$0, p, ":"); t = p[1]; sub(/^[^:]*: */, ""); printf "  %-16s %s\n", t, $$0; next } \
 	     /^## / && t != "" { sub(/^## /, ""); printf "  %-16s %s\n", "", $$0; next } { t = "" }' Makefile $(sort $(wildcard mk/*.mk))
 
 # -buildvcs=auto overrides a GOFLAGS=-buildvcs=false in the environment, so that reports and
@@ -25,11 +25,12 @@ vet:
 	$(GO) vet ./...
 
 ## test: vet; every Go test against a throwaway PostgreSQL (fuzz seed corpora included); the
-## compose file through the compose-spec loader; the CI workflow through actionlint; and the
+## compose file through the compose-spec loader; the Kubernetes manifests decoded strictly into
+## the API types; the CI workflow through actionlint; and the
 ## proof that every dashboard panel has data and the slowest requests' traces are in Jaeger.
 test: vet
 	scripts/with-postgres.sh $(GO) test -count=1 ./...
-	$(MAKE) --no-print-directory compose-check lint-workflows proof
+	$(MAKE) --no-print-directory compose-check k8s-check lint-workflows proof
 
 clean:
 	rm -rf $(BIN) .bin
