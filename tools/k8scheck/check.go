@@ -52,8 +52,8 @@ func check(m *manifests) error {
 			checkJob(&p, o.id(), t)
 		}
 	}
-	if svc, port, ok := m.checkWorkers(&p); ok {
-		m.checkCoordinator(&p, svc, port)
+	if w, ok := m.checkWorkers(&p); ok {
+		m.checkCoordinator(&p, w)
 	}
 	m.checkPatches(&p)
 	return p.err()

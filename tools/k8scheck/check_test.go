@@ -75,6 +75,9 @@ func TestCheckFails(t *testing.T) {
 		{"expansion without env", "base/coordinator.yaml", "-profile=$(PROFILE)", "-profile=$(PROFILES)", "refers to $(PROFILES)"},
 		{"manifest never applied", "base/kustomization.yaml", "  - coordinator.yaml\n", "", "base/coordinator.yaml: not listed in any kustomization.yaml"},
 		{"patch drifts from its base", "shutdown/coordinator.yaml", "            - -profile=$(PROFILE)\n", "", "differ from the base's"},
+		{"worker count not the Job's", "base/coordinator.yaml", "-worker-count=3", "-worker-count=2", "-worker-count 2, the worker Job runs 3"},
+		{"worker key from another Secret", "base/coordinator.yaml", "secretKeyRef: {name: loadtest-worker-key, key: key}", "secretKeyRef: {name: other-key, key: key}", "LOADTEST_WORKER_KEY does not come from the Secret key the workers take it from"},
+		{"worker key inline", "base/workers.yaml", "              valueFrom:\n                secretKeyRef: {name: loadtest-worker-key, key: key}", "              value: not-a-secret-at-all", "env LOADTEST_WORKER_KEY holds a literal value"},
 		{"job retried", "base/coordinator.yaml", "backoffLimit: 0", "backoffLimit: 3", "backoffLimit must be 0"},
 		{"image override to latest", "base/kustomization.yaml", "resources:", "images:\n  - name: benchharness/loadtest\n    newName: registry.example.com/benchharness/loadtest\n    newTag: latest\nresources:", "images: benchharness/loadtest: image registry.example.com/benchharness/loadtest:latest: tag latest moves"},
 		{"claim not defined", "fetch.yaml", "claimName: loadtest-results", "claimName: results", "no PersistentVolumeClaim results here"},
@@ -120,6 +123,28 @@ func TestPinned(t *testing.T) {
 		err := pinned(tt.image)
 		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("pinned(%s) = %v, want %q", tt.image, err, tt.want)
+		}
+	}
+}
+
+func TestWorkerItem(t *testing.T) {
+	tests := []struct{ item, want string }{
+		{"loadtest-workers:7070", ""},
+		{"loadtest-workers.loadtest.svc.cluster.local:7070", ""},
+		{"loadtest-workers-0.loadtest-workers:7070", ""},
+		{"srv:loadtest-workers", ""},
+		{"srv:_control._tcp.loadtest-workers.loadtest.svc.cluster.local", ""},
+		{"srv:_control._tcp.other", "does not name"},
+		{"srv:other", "does not name"},
+		{"other:7070", "does not name"},
+		{"loadtest-workers:8080", "port 8080"},
+	}
+	for _, tt := range tests {
+		var p problems
+		checkWorkerItem(&p, "x", tt.item, "loadtest-workers", 7070)
+		err := p.err()
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: %v, want %q", tt.item, err, tt.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"regexp"
@@ -12,11 +13,18 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
+// workers is what the coordinator must agree with: the worker Job and its Service and port.
+type workers struct {
+	job  *batchv1.Job
+	svc  *corev1.Service
+	port int32
+}
+
 // checkWorkers: one Indexed Job runs the workers, parallelism = completions (all N at once),
 // its pods in the DNS subdomain of a headless Service that selects them and publishes them
 // before they are ready (the coordinator's barrier decides readiness), on the port `loadtest
-// worker -listen` serves. It returns that Service and its port.
-func (m *manifests) checkWorkers(p *problems) (*corev1.Service, int32, bool) {
+// worker -listen` serves.
+func (m *manifests) checkWorkers(p *problems) (workers, bool) {
 	var jobs []object
 	for _, o := range m.objects {
 		if j, ok := o.obj.(*batchv1.Job); ok && !o.patch && j.Spec.CompletionMode != nil && *j.Spec.CompletionMode == batchv1.IndexedCompletion {
@@ -25,7 +33,7 @@ func (m *manifests) checkWorkers(p *problems) (*corev1.Service, int32, bool) {
 	}
 	if len(jobs) != 1 {
 		p.add(m.root, "want one Indexed Job of workers (completionMode: Indexed), found %d", len(jobs))
-		return nil, 0, false
+		return workers{}, false
 	}
 	id, job := jobs[0].id(), jobs[0].obj.(*batchv1.Job)
 	s := job.Spec
@@ -36,7 +44,7 @@ func (m *manifests) checkWorkers(p *problems) (*corev1.Service, int32, bool) {
 	svc := m.service(spec.Subdomain)
 	if svc == nil {
 		p.add(id, "subdomain %q names no Service here: the workers have no DNS names", spec.Subdomain)
-		return nil, 0, false
+		return workers{}, false
 	}
 	if svc.Spec.ClusterIP != corev1.ClusterIPNone {
 		p.add(id, "Service %s is not headless (clusterIP: None): its name would be one balanced address, not the workers", svc.Name)
@@ -50,22 +58,22 @@ func (m *manifests) checkWorkers(p *problems) (*corev1.Service, int32, bool) {
 	c, ok := runs(spec, "worker")
 	if !ok {
 		p.add(id, "no container runs `loadtest worker`")
-		return svc, 0, false
+		return workers{}, false
 	}
 	listen, _ := flagValue(c.Args, "listen")
 	_, portStr, err := net.SplitHostPort(listen)
 	cport, found := containerPort(spec, portStr)
 	if err != nil || !found {
 		p.add(id, "-listen %q is not one of the container's ports", listen)
-		return svc, 0, false
+		return workers{}, false
 	}
 	for _, sp := range svc.Spec.Ports {
 		if tp, ok := containerPort(spec, sp.TargetPort.String()); ok && tp == cport {
-			return svc, sp.Port, true
+			return workers{job: job, svc: svc, port: sp.Port}, true
 		}
 	}
 	p.add(id, "Service %s has no port to the workers' -listen port %d", svc.Name, cport)
-	return svc, 0, false
+	return workers{}, false
 }
 
 func intp(v *int32) string {
@@ -85,10 +93,12 @@ func runs(spec corev1.PodSpec, cmd string) (corev1.Container, bool) {
 	return corev1.Container{}, false
 }
 
-// checkCoordinator: a Job runs `loadtest run -workers` naming the worker Service and its port,
+// checkCoordinator: a Job runs `loadtest run -workers` naming the worker Service and its port
+// (and, with -worker-count, the workers' number), holds the workers' key when they want one,
 // writes the run folder to a volume, reads the token from a mounted Secret, and every $(VAR)
 // of its arguments is in its environment.
-func (m *manifests) checkCoordinator(p *problems, svc *corev1.Service, port int32) {
+func (m *manifests) checkCoordinator(p *problems, w workers) {
+	svc, port := w.svc, w.port
 	found := false
 	for _, o := range m.objects {
 		job, ok := o.obj.(*batchv1.Job)
@@ -96,21 +106,20 @@ func (m *manifests) checkCoordinator(p *problems, svc *corev1.Service, port int3
 			continue
 		}
 		c, ok := runs(job.Spec.Template.Spec, "run")
-		workers, hasWorkers := flagValue(c.Args, "workers")
-		if !ok || !hasWorkers {
+		list, hasList := flagValue(c.Args, "workers")
+		if !ok || !hasList {
 			continue
 		}
 		found = true
 		id, spec := o.id(), job.Spec.Template.Spec
-		host, portStr, err := net.SplitHostPort(workers)
-		if err != nil {
-			host, portStr = workers, "" // a name alone: the ports come from SRV records
+		for item := range strings.SplitSeq(list, ",") {
+			checkWorkerItem(p, id, strings.TrimSpace(item), svc.Name, port)
 		}
-		if first, _, _ := strings.Cut(host, "."); first != svc.Name {
-			p.add(id, "-workers %s does not name the worker Service %s", workers, svc.Name)
+		if n, ok := flagValue(c.Args, "worker-count"); ok && n != intp(w.job.Spec.Completions) {
+			p.add(id, "-worker-count %s, the worker Job runs %s", n, intp(w.job.Spec.Completions))
 		}
-		if portStr != "" && portStr != fmt.Sprint(port) {
-			p.add(id, "-workers %s: port %s, the worker Service's is %d", workers, portStr, port)
+		if wc, ok := runs(w.job.Spec.Template.Spec, "worker"); ok && !sameEnvSource(wc, c, workerKey) {
+			p.add(id, "%s does not come from the Secret key the workers take it from", workerKey)
 		}
 		checkMounted(p, id, spec, c, "out", func(v corev1.Volume) bool { return v.PersistentVolumeClaim != nil || v.EmptyDir != nil })
 		checkMounted(p, id, spec, c, "token-file", func(v corev1.Volume) bool { return v.Secret != nil })
@@ -119,6 +128,41 @@ func (m *manifests) checkCoordinator(p *problems, svc *corev1.Service, port int3
 	if !found {
 		p.add(m.root, "no coordinator Job (a container running `loadtest run -workers ...`)")
 	}
+}
+
+// checkWorkerItem: one -workers item names the worker Service (its name, a name under it such
+// as a pod's loadtest-workers-0.loadtest-workers, or srv:_control._tcp.NAME) and its port.
+func checkWorkerItem(p *problems, id, item, svc string, port int32) {
+	host, portStr, err := net.SplitHostPort(item)
+	if name, ok := strings.CutPrefix(item, "srv:"); ok || err != nil {
+		host, portStr = cmp.Or(name, item), "" // SRV records carry the port
+	}
+	parts := strings.Split(host, ".")
+	for len(parts) > 1 && strings.HasPrefix(parts[0], "_") { // _control._tcp.NAME: an SRV name
+		parts = parts[1:]
+	}
+	if parts[0] != svc && (len(parts) < 2 || parts[1] != svc) {
+		p.add(id, "-workers %s does not name the worker Service %s", item, svc)
+	}
+	if portStr != "" && portStr != fmt.Sprint(port) {
+		p.add(id, "-workers %s: port %s, the worker Service's is %d", item, portStr, port)
+	}
+}
+
+// workerKey is the environment variable of the key the workers require of a coordinator.
+const workerKey = "LOADTEST_WORKER_KEY"
+
+// sameEnvSource: a and b take env name from the same Secret key (or neither has it).
+func sameEnvSource(a, b corev1.Container, name string) bool {
+	ref := func(c corev1.Container) string {
+		for _, e := range c.Env {
+			if e.Name == name && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				return e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+			}
+		}
+		return ""
+	}
+	return ref(a) == ref(b)
 }
 
 // checkMounted: the path of -flag lies on a volume of the wanted kind.

@@ -18,7 +18,7 @@ var digest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 // secretName is an environment variable or flag whose value is a credential: it must come from
 // a Secret, never a literal in the manifest.
-var secretName = regexp.MustCompile(`(?i)(secret|token|password|passwd|database_url|database-url|dsn)`)
+var secretName = regexp.MustCompile(`(?i)(secret|token|password|passwd|database_url|database-url|dsn|(^|[_-])key$)`)
 
 // checkPod: the restricted security profile, requests and limits, pinned images and no inline
 // secret, for every container of the pod.
