@@ -1,11 +1,9 @@
 package attack
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -26,12 +24,15 @@ const windowGrace = 5 * time.Second
 
 // Config is one attack. Zero values take the documented defaults.
 type Config struct {
-	Scenario string          // names the attack (vegeta's Result.Attack)
-	Pacer    vegeta.Pacer    // vegeta.ConstantPacer, or vegeta.LinearPacer; required
-	Duration time.Duration   // counted part of the attack; required
-	Warmup   time.Duration   // sent before Duration at the same pacing, not counted, not written
-	Targeter vegeta.Targeter // NewTargeter's, or the scenario's own; required
-	Timeout  time.Duration   // client timeout per request (default 30s)
+	Scenario string        // names the attack (vegeta's Result.Attack)
+	Pacer    vegeta.Pacer  // vegeta.ConstantPacer, or vegeta.LinearPacer; required
+	Duration time.Duration // counted part of the attack; required
+	Warmup   time.Duration // sent before Duration at the same pacing, not counted, not written
+	// Targeter makes the requests; nil: NewTargeter(Targets). A source that sends from other
+	// processes (a fleet of workers) needs Targets, which it can send them, and no Targeter.
+	Targeter vegeta.Targeter
+	Targets  TargetOptions
+	Timeout  time.Duration // client timeout per request (default 30s)
 	// HeldTimeout is the client timeout of the requests that carry a bench delay (Delayed),
 	// which a scenario may want the client to give up on sooner than on the others; 0: Timeout.
 	HeldTimeout time.Duration
@@ -53,18 +54,29 @@ type Config struct {
 	JaegerURL      string        // base of trace links (JAEGER_URL/trace/<id>); empty: no links
 	SlowestN       int           // how many slowest requests to keep (default 10; negative: none)
 	MaxLatenessP99 time.Duration // validity: send lateness p99 allowed (default 50ms)
+
+	// Shards names the workers the results come from, when several processes sent shares of
+	// one schedule (a hit of sequence number seq came from Shards[seq mod len(Shards)]): the
+	// figures then have a row and a validity check per worker. Empty: one process.
+	Shards []string
 }
 
-// Attack performs the attack described by cfg. Every result becomes a Hit that goes, in arrival
-// order, to the engine's own consumers (the results file, then the aggregator behind the
-// returned Figures) and then to consumers. Cancelling ctx stops the attack at once (in-flight
-// requests are aborted) and returns what arrived, with Interrupted set and a nil error. Errors
-// are set-up or write failures.
+// Attack performs the attack described by cfg with vegeta in this process. Every result becomes
+// a Hit that goes, in arrival order, to the engine's own consumers (the results file, then the
+// aggregator behind the returned Figures) and then to consumers. Cancelling ctx stops the attack
+// at once (in-flight requests are aborted) and returns what arrived, with Interrupted set and a
+// nil error. Errors are set-up or write failures.
 func Attack(ctx context.Context, cfg Config, consumers ...Consumer) (Figures, error) {
-	if err := cfg.validate(); err != nil {
+	return Run(ctx, cfg, &Local{}, consumers...)
+}
+
+// Run is Attack with the hits sent by src: the same stamps, figures, checks and consumers
+// whoever sends. An error from src.Start is returned wrapped, with no figures.
+func Run(ctx context.Context, cfg Config, src Source, consumers ...Consumer) (Figures, error) {
+	cfg, err := Prepare(cfg)
+	if err != nil {
 		return Figures{}, err
 	}
-	cfg.defaults()
 	var file *resultsFile
 	if cfg.ResultsPath != "" {
 		f, err := createResults(cfg.ResultsPath)
@@ -73,24 +85,16 @@ func Attack(ctx context.Context, cfg Config, consumers ...Consumer) (Figures, er
 		}
 		file = f
 	}
-
-	// Requests carry a context that ctx's cancellation aborts: vegeta's own client has none, so
-	// without this an interrupted run would wait up to Timeout for every request in flight.
-	reqCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
-	defer abort()
-	client := newClient(cfg, reqCtx)
-	// Idle keep-alive connections would outlive the attack and hold a goroutine each in the
-	// server, skewing the next goroutine baseline: close them when the attack is over.
-	defer client.CloseIdleConnections()
-	e := &engine{cfg: cfg, file: file, abort: abort, began: time.Now()}
-	e.atk = vegeta.NewAttacker(
-		vegeta.Workers(cfg.Workers),
-		vegeta.MaxWorkers(cmp.Or(cfg.MaxWorkers, vegeta.DefaultMaxWorkers)),
-		vegeta.Redirects(vegeta.NoFollow),
-		vegeta.Client(client), // must be the last option: it replaces the client
-	)
-	e.stamp = newStamper(cfg.Pacer, e.began, cfg.Warmup, cfg.Duration)
-	e.agg = newAggregator(e.began.Add(cfg.Warmup), cfg.SlowestN, cfg.JaegerURL, cfg.Timeout+max(cfg.HeldTimeout, 0)+windowGrace)
+	began, results, err := src.Start(ctx, cfg)
+	if err != nil {
+		if file != nil {
+			_ = file.Close()
+		}
+		return Figures{}, fmt.Errorf("attack %s: %w", cfg.Scenario, err)
+	}
+	e := &engine{cfg: cfg, file: file, src: src, began: began}
+	e.stamp = newStamper(cfg.Pacer, began, cfg.Warmup, cfg.Duration)
+	e.agg = newAggregator(began.Add(cfg.Warmup), cfg.SlowestN, cfg.JaegerURL, cfg.Timeout+max(cfg.HeldTimeout, 0)+windowGrace)
 	if !cfg.Origin.IsZero() {
 		e.agg.origin = cfg.Origin
 	}
@@ -98,13 +102,21 @@ func Attack(ctx context.Context, cfg Config, consumers ...Consumer) (Figures, er
 		e.fan = append(e.fan, file)
 	}
 	e.fan = append(e.fan, e.agg)
+	if len(cfg.Shards) > 0 {
+		e.shards = newShardStats(cfg, began)
+		e.fan = append(e.fan, e.shards)
+	}
+	if c, ok := src.(Consumer); ok {
+		e.fan = append(e.fan, c)
+	}
 	for _, c := range consumers {
 		if c != nil {
 			e.fan = append(e.fan, c)
 		}
 	}
-	counted := e.loop(ctx)
+	counted := e.loop(ctx, results)
 	f := e.figures(counted)
+	src.Finish(&f)
 	var werr error
 	if file != nil {
 		if err := file.Close(); err != nil {
@@ -114,26 +126,34 @@ func Attack(ctx context.Context, cfg Config, consumers ...Consumer) (Figures, er
 	return f, werr
 }
 
+// Prepare validates cfg and applies the documented defaults: what Run does first, and what a
+// process that runs a Source without the engine (a worker) does before Start.
+func Prepare(cfg Config) (Config, error) {
+	if err := cfg.validate(); err != nil {
+		return Config{}, err
+	}
+	cfg.defaults()
+	return cfg, nil
+}
+
 // engine is one attack while it runs.
 type engine struct {
-	cfg   Config
-	atk   *vegeta.Attacker
-	abort context.CancelFunc // aborts the requests in flight
-	began time.Time
-	stamp stamper
-	agg   *aggregator
-	file  *resultsFile // nil: no results file
-	fan   []Consumer
+	cfg    Config
+	src    Source
+	began  time.Time
+	stamp  stamper
+	agg    *aggregator
+	shards *shardStats  // nil: one process sent everything
+	file   *resultsFile // nil: no results file
+	fan    []Consumer
 
-	sent, received, peak atomic.Int64
-	interrupted          bool
+	interrupted bool
 }
 
 // loop hands every result to the consumers until the attack ends, ctx is cancelled, or the
 // results file fails, and returns the counted span.
-func (e *engine) loop(ctx context.Context) time.Duration {
+func (e *engine) loop(ctx context.Context, results <-chan *vegeta.Result) time.Duration {
 	lo, hi := e.cfg.Warmup, e.cfg.Warmup+e.cfg.Duration
-	results := e.atk.Attack(e.countInFlight(e.cfg.Targeter), e.cfg.Pacer, hi, e.cfg.Scenario)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	done := ctx.Done()
@@ -145,8 +165,7 @@ func (e *engine) loop(ctx context.Context) time.Duration {
 			done = nil
 			e.interrupted = true
 			stoppedAt = time.Since(e.began)
-			e.atk.Stop()
-			e.abort()
+			e.src.Stop()
 		case now := <-tick.C:
 			for _, c := range e.fan {
 				if t, ok := c.(Ticker); ok {
@@ -157,7 +176,6 @@ func (e *engine) loop(ctx context.Context) time.Duration {
 			if !ok {
 				return min(max(stoppedAt-lo, 0), e.cfg.Duration)
 			}
-			e.received.Add(1)
 			e.stamp.stamp(&h, r)
 			for _, c := range e.fan {
 				c.Add(&h)
@@ -165,34 +183,17 @@ func (e *engine) loop(ctx context.Context) time.Duration {
 			if e.file != nil && e.file.err != nil && done != nil {
 				// A full disk: stop sending, keep aggregating what is in flight.
 				done = nil
-				e.atk.Stop()
-				e.abort()
+				e.src.Stop()
 			}
 		}
 	}
 }
 
-// countInFlight wraps the targeter, which vegeta calls once per send, to track the most
-// requests in flight at once.
-func (e *engine) countInFlight(tr vegeta.Targeter) vegeta.Targeter {
-	return func(t *vegeta.Target) error {
-		inflight := e.sent.Add(1) - e.received.Load()
-		for {
-			p := e.peak.Load()
-			if inflight <= p || e.peak.CompareAndSwap(p, inflight) {
-				break
-			}
-		}
-		return tr(t)
-	}
-}
-
-// figures is the aggregator's figures plus what only the engine knows: the schedule, the peak
-// in flight, whether it was interrupted, and the validity checks.
+// figures is the aggregator's figures plus what only the engine knows: the schedule, whether it
+// was interrupted, the per-worker rows, and the validity checks.
 func (e *engine) figures(counted time.Duration) Figures {
 	f := e.agg.figures(e.cfg.Scenario, e.cfg.Warmup, counted)
 	f.Interrupted = e.interrupted
-	f.PeakInFlight = e.peak.Load()
 	f.ScheduleUnknown = !e.stamp.hasSched
 	f.ResultsPath = e.cfg.ResultsPath
 	if n, ok := scheduled(e.cfg.Pacer, e.cfg.Warmup, e.cfg.Warmup+counted); ok {
@@ -205,6 +206,10 @@ func (e *engine) figures(counted time.Duration) Figures {
 		}
 	}
 	f.Checks = f.validity(e.cfg.MaxLatenessP99)
+	if e.shards != nil {
+		f.Workers = e.shards.rows(e.cfg, counted)
+		f.Checks = append(f.Checks, workersCheck(f.Workers, e.cfg.MaxLatenessP99))
+	}
 	return f
 }
 
@@ -224,8 +229,8 @@ func (c *Config) validate() error {
 		return errors.New("attack: no scenario name")
 	case c.Pacer == nil:
 		return fmt.Errorf("attack %s: no pacer", c.Scenario)
-	case c.Targeter == nil:
-		return fmt.Errorf("attack %s: no targeter", c.Scenario)
+	case c.Targeter == nil && c.Targets.BaseURL == "":
+		return fmt.Errorf("attack %s: no targeter and no target URL", c.Scenario)
 	case c.Duration <= 0:
 		return fmt.Errorf("attack %s: duration %s must be > 0", c.Scenario, c.Duration)
 	case c.Warmup < 0:

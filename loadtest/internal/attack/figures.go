@@ -37,6 +37,13 @@ type Figures struct {
 	PeakInFlight    int64 // most requests in flight at once (the generator's workers are unbounded)
 	ScheduleUnknown bool  // the pacer's schedule cannot be inverted: lateness not measured
 
+	// Workers are the per-worker figures when several processes sent the attack (Config.Shards);
+	// the Source adds what it knows of each (clock offset, peak in flight, a loss).
+	Workers []summary.Worker
+	// Cut says why the source cut the attack short when nobody interrupted it (a worker lost
+	// mid-attack, named); Interrupted is then set too.
+	Cut string
+
 	Checks      []summary.Check // validity checks
 	ResultsPath string
 }
@@ -77,6 +84,7 @@ func (f Figures) Fill(s *summary.Scenario) {
 	s.SendLateness = f.SendLateness
 	s.Windows = f.Windows
 	s.Slowest = f.Slowest
+	s.Workers = f.Workers
 	if f.ResultsPath != "" {
 		if s.Files == nil {
 			s.Files = map[string]string{}

@@ -70,8 +70,7 @@ func newStamper(p vegeta.Pacer, began time.Time, warmup, duration time.Duration)
 	return stamper{pacer: p, hasSched: has, began: began, lo: warmup, hi: warmup + duration}
 }
 
-// stamp fills h from r. It drops the body of a successful GET: large, and never read (POST
-// bodies carry the created ids the shutdown scenario checks).
+// stamp fills h from r, and trims r (Trim).
 func (s *stamper) stamp(h *Hit, r *vegeta.Result) {
 	off := r.Timestamp.Sub(s.began)
 	due := off
@@ -82,7 +81,14 @@ func (s *stamper) stamp(h *Hit, r *vegeta.Result) {
 	if h.Counted {
 		h.window = windowIndex(due-s.lo, s.hasSched)
 	}
-	if h.Class == "" && r.Method == http.MethodGet {
+	Trim(r)
+}
+
+// Trim drops the body of a successful GET: large, and never read (POST bodies carry the created
+// ids the shutdown scenario checks; error bodies explain errors). A worker trims before it
+// sends a result on.
+func Trim(r *vegeta.Result) {
+	if Success(r) && r.Method == http.MethodGet {
 		r.Body = nil
 	}
 }

@@ -9,8 +9,9 @@ import (
 
 // IntendedOffset returns when hit seq (vegeta's Result.Seq, 0-based) was due, as an offset from
 // the attack's start, for the pacers whose schedule can be inverted: vegeta.ConstantPacer and
-// vegeta.LinearPacer (values or pointers). ok is false for any other pacer; the engine then
-// treats every send as on time and says so in its lateness check.
+// vegeta.LinearPacer (values or pointers), and a ShardPacer of either (its hit seq is the
+// schedule's hit Shard.Global(seq)). ok is false for any other pacer; the engine then treats
+// every send as on time and says so in its lateness check.
 //
 // The formulas follow vegeta's pacer.go (v12.13): a ConstantPacer waits (hits+1)·interval −
 // elapsed, so hit n is due at (n+1)·interval with interval = Per/Freq in whole nanoseconds; a
@@ -26,6 +27,8 @@ func IntendedOffset(p vegeta.Pacer, seq uint64) (time.Duration, bool) {
 		return linearOffset(p, seq)
 	case *vegeta.LinearPacer:
 		return linearOffset(*p, seq)
+	case ShardPacer:
+		return IntendedOffset(p.Pacer, p.Shard.Global(seq))
 	default:
 		return 0, false
 	}

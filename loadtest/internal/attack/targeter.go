@@ -45,6 +45,9 @@ type TargetOptions struct {
 	Delay       time.Duration // the bench delay asked for; needs the server's BENCH_DELAY=on
 	TraceSample float64       // share of requests whose traceparent is sampled (flags 01)
 	Seed        int64         // seeds the mix, the pages, the delays and the sampling decisions
+	// Shard makes the targeter one worker's share of the schedule's requests: its n-th target
+	// is the one the whole schedule's targeter makes for hit Shard.Global(n). Zero: the whole.
+	Shard Shard
 }
 
 // NewTargeter returns a Targeter for the items API: a seeded GET/POST mix (the choices depend
@@ -65,9 +68,10 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 		pages = 1
 	}
 	var (
-		mu  sync.Mutex
-		rng = rand.New(rand.NewSource(o.Seed))
-		n   uint64
+		mu    sync.Mutex
+		rng   = rand.New(rand.NewSource(o.Seed))
+		drawn uint64 // hits of the schedule whose choices were drawn
+		calls uint64 // this targeter's hits
 	)
 	delay := o.Delay.String()
 	return func(t *vegeta.Target) error {
@@ -75,12 +79,16 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 			return vegeta.ErrNilTarget
 		}
 		mu.Lock()
-		n++
-		seq := n
-		post := rng.Float64() < o.PostShare
-		page := 1 + rng.Intn(pages)
-		delayed := o.Delay > 0 && rng.Float64() < o.DelayShare
-		sampled := rng.Float64() < o.TraceSample
+		// A shard draws the choices of every hit of the schedule up to its own, the other
+		// workers' too, and keeps its own: together the workers send the one process's mix,
+		// held requests and sampling decisions, hit for hit.
+		seq := o.Shard.Global(calls) + 1
+		calls++
+		var c choice
+		for drawn < seq {
+			c = o.draw(rng, pages)
+			drawn++
+		}
 		mu.Unlock()
 
 		h := make(http.Header, 6)
@@ -88,12 +96,12 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 			h.Set("Authorization", "Bearer "+o.Token)
 		}
 		traceID, flags := randomHex(16), "00"
-		if sampled {
+		if c.sampled {
 			flags = "01"
 		}
 		h.Set("Traceparent", "00-"+traceID+"-"+randomHex(8)+"-"+flags)
 		t.Body = nil
-		if post {
+		if c.post {
 			t.Method = http.MethodPost
 			t.URL = base + createPath
 			t.Body = []byte(fmt.Sprintf(`{"name":"bench-%d","description":"created by the load harness"}`, seq))
@@ -101,16 +109,31 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 			h.Set("Idempotency-Key", randomHex(16))
 		} else {
 			t.Method = http.MethodGet
-			t.URL = base + listPath + "?per_page=" + strconv.Itoa(perPage) + "&page=" + strconv.Itoa(page)
+			t.URL = base + listPath + "?per_page=" + strconv.Itoa(perPage) + "&page=" + strconv.Itoa(c.page)
 		}
 		t.URL += "#" + tracePrefix + traceID + "-" + flags
-		if delayed {
+		if c.delayed {
 			h.Set("X-Bench-Delay", delay)
 			t.URL += "&" + DelayMarker
 		}
 		t.Header = h
 		return nil
 	}
+}
+
+// choice is what the seeded mix decided for one hit.
+type choice struct {
+	post, delayed, sampled bool
+	page                   int
+}
+
+// draw decides one hit, always drawing the same random numbers in the same order for the same
+// options (a shard's skipped hits must consume what the one process would).
+func (o TargetOptions) draw(rng *rand.Rand, pages int) choice {
+	c := choice{post: rng.Float64() < o.PostShare, page: 1 + rng.Intn(pages)}
+	c.delayed = o.Delay > 0 && rng.Float64() < o.DelayShare
+	c.sampled = rng.Float64() < o.TraceSample
+	return c
 }
 
 // Delayed reports whether r was sent with X-Bench-Delay by a Targeter from NewTargeter.

@@ -59,6 +59,9 @@ type Environment struct {
 	ManagedBy  string `json:"managed_by"`  // "harness" when the harness started the server, "external" otherwise
 	JaegerURL  string `json:"jaeger_url"`  // base for trace links; empty when none
 	ServerInfo string `json:"server_info"` // version line from server_build_info, when read
+	// Workers are the load generators the attack was spread over (loadtest run -workers), in
+	// shard order; empty when the harness sent it itself.
+	Workers []string `json:"workers,omitempty"`
 }
 
 // Settings are the knobs the run used, as given (after defaults).
@@ -103,6 +106,9 @@ type Scenario struct {
 	Events   []Event   `json:"events"`
 	Slowest  []Request `json:"slowest"` // slowest N requests, slowest first
 	Lost     []Request `json:"lost"`    // accepted then lost (shutdown)
+	// Workers is each load generator's part of a distributed attack (loadtest run -workers);
+	// every other figure is from the merged results.
+	Workers []Worker `json:"workers,omitempty"`
 
 	Profiles []Profile  `json:"profiles,omitempty"`
 	TopCPU   []Function `json:"top_cpu,omitempty"`
@@ -278,6 +284,30 @@ type Request struct {
 	// TraceFound: whether Jaeger held the trace when the harness asked after the run (nil: not
 	// asked). A link that did not resolve is removed (loadtest/internal/jaeger.Mark).
 	TraceFound *bool `json:"trace_found,omitempty"`
+}
+
+// Worker is one load generator's part of a distributed attack: what it sent of its share of the
+// schedule, how late, and how its clock was corrected.
+type Worker struct {
+	Addr      string `json:"addr"`      // its control address (host:port)
+	Shard     int    `json:"shard"`     // it sent the hits whose sequence number ≡ shard (mod the number of workers)
+	Scheduled int64  `json:"scheduled"` // its hits in the counted window (−1: pacer schedule unknown)
+	Requests  int64  `json:"requests"`  // counted
+	Errors    int64  `json:"errors"`
+	// AchievedRate is its counted requests per second.
+	AchievedRate      float64 `json:"achieved_rate"`
+	SendLatenessP99Ms float64 `json:"send_lateness_p99_ms"`
+	// FirstSendLateMs is its first hit's actual − intended send time on the coordinator's
+	// timeline, signed: the spread across workers is the start skew.
+	FirstSendLateMs float64 `json:"first_send_late_ms"`
+	// ClockOffsetMs is its clock minus the coordinator's, measured before the attack; the
+	// start time it was sent is corrected by it.
+	ClockOffsetMs float64 `json:"clock_offset_ms"`
+	// ClockUncertaintyMs bounds the offset's error: half the round trip of the exchange that
+	// measured it (the quickest of several).
+	ClockUncertaintyMs float64 `json:"clock_uncertainty_ms"`
+	PeakInFlight       int64   `json:"peak_in_flight"`
+	Lost               string  `json:"lost,omitempty"` // why it stopped answering mid-attack; empty when it did not
 }
 
 // Profile is a pprof file captured from the admin port.
