@@ -131,3 +131,18 @@ func ProcessCPU(pid int) (time.Duration, bool) {
 	}
 	return total, true
 }
+
+// ProcessNamespace names this machine's boot and process namespace, "" when it cannot tell:
+// two processes that give the same name can read each other's /proc/<pid> (a load generator on
+// this machine, whose CPU is the benchmark's own, not a neighbour's).
+func ProcessNamespace() string {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(boot)) + "/" + ns
+}

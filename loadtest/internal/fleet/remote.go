@@ -1,0 +1,301 @@
+package fleet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+const (
+	// startLead is how far ahead of now the start time is set, on top of a few round trips:
+	// enough for every worker to take its plan (a POST on a warm connection) before it.
+	startLead = 150 * time.Millisecond
+	// stopGrace is how long a stopped worker has to send its last results and end its
+	// stream (it aborts its requests in flight at once) before the stream is closed.
+	stopGrace = 3 * time.Second
+)
+
+// remote is the Source of a Coordinator's attack: every worker's results stream, merged in
+// arrival order into one channel.
+type remote struct {
+	c     *Coordinator
+	cut   context.CancelFunc // cuts the engine's attack: a worker was lost
+	links []*link
+	out   chan *vegeta.Result
+	wg    sync.WaitGroup
+
+	began    time.Time
+	stopOnce sync.Once
+	stopping atomic.Bool
+	stops    sync.WaitGroup // the stop requests, joined by Finish
+	grace    *time.Timer    // closes the streams stopGrace after Stop
+}
+
+var _ attack.Source = (*remote)(nil)
+
+// link is one worker's part of an attack.
+type link struct {
+	peer   peer
+	clock  offset
+	cancel context.CancelFunc // closes its results stream
+	silent atomic.Bool        // its watchdog fired
+	end    *end               // its end frame, once read
+	lost   string             // why it was lost, once it was
+}
+
+// Start measures every worker's clock, sends each its plan with the start time in its own
+// clock, and merges their streams. A worker that fails any of it fails the start, named.
+func (r *remote) Start(ctx context.Context, cfg attack.Config) (time.Time, <-chan *vegeta.Result, error) {
+	var maxRTT time.Duration
+	for _, p := range r.c.peers {
+		off, err := r.c.measure(ctx, p)
+		if err != nil {
+			return time.Time{}, nil, fmt.Errorf("worker %s: clock: %w", p.addr, err)
+		}
+		r.links = append(r.links, &link{peer: p, clock: off})
+		maxRTT = max(maxRTT, off.rtt)
+	}
+	r.began = time.Now().Add(startLead + 4*maxRTT)
+	bodies := make([]io.ReadCloser, len(r.links))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, l := range r.links {
+		g.Go(func() error {
+			body, err := r.open(gctx, l, cfg, attack.Shard{Index: i, Count: len(r.links)})
+			bodies[i] = body
+			return err
+		})
+	}
+	err := g.Wait()
+	if err == nil && !time.Now().Before(r.began) {
+		err = fmt.Errorf("the workers took their plans after the start time (%s lead)", time.Until(r.began))
+	}
+	if err != nil {
+		for i, l := range r.links {
+			if bodies[i] != nil {
+				bodies[i].Close()
+			}
+			if l.cancel != nil {
+				l.cancel()
+			}
+		}
+		return time.Time{}, nil, err
+	}
+	r.out = make(chan *vegeta.Result, 256)
+	for i, l := range r.links {
+		r.wg.Go(func() { r.read(l, bodies[i], cfg.Scenario) })
+	}
+	go func() { r.wg.Wait(); close(r.out) }()
+	return r.began, r.out, nil
+}
+
+// open sends a worker its plan and returns its results stream. The stream has a context of its
+// own: Ctrl-C stops the attack (Stop) but the last results still come in.
+func (r *remote) open(ctx context.Context, l *link, cfg attack.Config, shard attack.Shard) (io.ReadCloser, error) {
+	plan, err := planFor(cfg, shard, r.began.Add(l.clock.offset))
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(plan)
+	if err != nil {
+		return nil, fmt.Errorf("worker %s: plan: %w", l.peer.addr, err)
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.cancel = cancel
+	stop := context.AfterFunc(ctx, cancel) // until the stream is open, ctx still cancels it
+	defer stop()
+	req, err := http.NewRequestWithContext(sctx, http.MethodPost, "http://"+l.peer.addr+"/v1/attack", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.c.do(r.c.streams, req)
+	if err != nil {
+		return nil, fmt.Errorf("worker %s: %w", l.peer.addr, err)
+	}
+	return resp.Body, nil
+}
+
+// read decodes one worker's stream onto the merged channel until its end frame and EOF. A
+// stream that breaks or falls silent before its end frame, while nobody stopped the attack,
+// is a lost worker: it is named and the attack is cut.
+func (r *remote) read(l *link, body io.ReadCloser, scenario string) {
+	defer body.Close()
+	dog := time.AfterFunc(r.c.o.LostAfter, func() { l.silent.Store(true); l.cancel() })
+	defer dog.Stop()
+	br := bufio.NewReaderSize(body, 64<<10)
+	var (
+		buf []byte
+		dec decoder
+	)
+	for {
+		kind, p, err := readFrame(br, &buf)
+		if err == nil {
+			dog.Reset(r.c.o.LostAfter)
+			err = r.frame(l, kind, p, &dec, scenario, dog)
+		}
+		if err == nil {
+			continue
+		}
+		if l.end == nil && !r.stopping.Load() {
+			if l.silent.Load() {
+				err = fmt.Errorf("no word from it for %s", r.c.o.LostAfter)
+			}
+			l.lost = fmt.Sprintf("worker %s lost %.1fs into the attack: %v", l.peer.addr, time.Since(r.began).Seconds(), err)
+			r.cut()
+		}
+		return
+	}
+}
+
+// frame handles one frame of a worker's stream. The watchdog counts the worker's silence, not
+// the engine's: it is stopped while a result waits for the engine to take it.
+func (r *remote) frame(l *link, kind byte, p []byte, dec *decoder, scenario string, dog *time.Timer) error {
+	switch kind {
+	case frameResult:
+		res := &vegeta.Result{Attack: scenario}
+		if err := dec.result(p, res, r.began); err != nil {
+			return err
+		}
+		select {
+		case r.out <- res:
+		default:
+			dog.Stop()
+			r.out <- res
+			dog.Reset(r.c.o.LostAfter)
+		}
+	case frameEnd:
+		var e end
+		if err := json.Unmarshal(p, &e); err != nil {
+			return fmt.Errorf("end frame: %w", err)
+		}
+		l.end = &e
+	case frameBeat:
+	default:
+		return fmt.Errorf("unknown frame kind %q", kind)
+	}
+	return nil
+}
+
+// Stop tells every worker to stop (POST /v1/stop); their streams end with their last results,
+// or are closed after stopGrace.
+func (r *remote) Stop() {
+	r.stopOnce.Do(func() {
+		r.stopping.Store(true)
+		for _, l := range r.links {
+			r.stops.Go(func() { r.c.stop(l.peer.addr) })
+		}
+		r.grace = time.AfterFunc(stopGrace, func() {
+			for _, l := range r.links {
+				l.cancel()
+			}
+		})
+	})
+}
+
+// Finish adds each worker's clock, peak in flight and loss to its row, the clock check, and
+// the loss that cut the attack.
+func (r *remote) Finish(f *attack.Figures) {
+	r.stops.Wait()
+	if r.grace != nil {
+		r.grace.Stop()
+	}
+	f.PeakInFlight = 0
+	for i, l := range r.links {
+		l.cancel()
+		if l.end != nil {
+			// The sum of the workers' peaks: an upper bound of the merged peak, since they
+			// need not peak together.
+			f.PeakInFlight += l.end.PeakInFlight
+		}
+		if i < len(f.Workers) {
+			w := &f.Workers[i]
+			w.ClockOffsetMs, w.ClockUncertaintyMs = summary.Ms(l.clock.offset), summary.Ms(l.clock.rtt/2)
+			w.Lost = l.lost
+			if l.end != nil {
+				w.PeakInFlight = l.end.PeakInFlight
+			}
+		}
+		if l.lost != "" && f.Cut == "" {
+			f.Cut, f.Interrupted = l.lost, true
+		}
+	}
+	f.Checks = append(f.Checks, clockCheck(r.links, r.c.o.MaxClockUncertainty))
+}
+
+// clockCheck: every worker's start time was corrected by an offset known within the limit.
+func clockCheck(links []*link, limit time.Duration) summary.Check {
+	worst := links[0]
+	offsets := make([]string, len(links))
+	for i, l := range links {
+		if l.clock.rtt > worst.clock.rtt {
+			worst = l
+		}
+		offsets[i] = fmt.Sprintf("%+.3f", summary.Ms(l.clock.offset))
+	}
+	u := worst.clock.rtt / 2
+	return summary.NewCheck(summary.Validity, "worker clocks", u <= limit,
+		fmt.Sprintf("every worker's clock offset known within ±%s", limit),
+		fmt.Sprintf("±%.3f ms at worst (worker %s); offsets %s ms", summary.Ms(u), worst.peer.addr, strings.Join(offsets, ", ")))
+}
+
+func (c *Coordinator) stop(addr string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/stop", nil)
+	if err != nil {
+		return
+	}
+	if resp, err := c.do(c.control, req); err == nil {
+		resp.Body.Close()
+	}
+}
+
+// offset is a worker's clock offset (its clock − ours) measured over the quickest of several
+// exchanges; the true offset is within rtt/2 of it.
+type offset struct {
+	offset, rtt time.Duration
+}
+
+// exchanges is how many clock readings a measurement takes: the first pays for the
+// connection, and the quickest of the rest bounds the error.
+const exchanges = 8
+
+// measure reads p's clock several times and keeps the reading of the quickest round trip,
+// taking the worker's reading to be from the middle of it.
+func (c *Coordinator) measure(ctx context.Context, p peer) (offset, error) {
+	best := offset{rtt: -1}
+	var firstErr error
+	for range exchanges {
+		var cr clockReading
+		t0 := time.Now()
+		err := c.get(ctx, p.addr, "/v1/clock", &cr)
+		rtt := time.Since(t0)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if best.rtt < 0 || rtt < best.rtt {
+			best = offset{offset: time.Unix(0, cr.UnixNano).Sub(t0.Add(rtt / 2)), rtt: rtt}
+		}
+	}
+	if best.rtt < 0 {
+		return offset{}, firstErr
+	}
+	return best, nil
+}

@@ -1,0 +1,325 @@
+package fleet
+
+import (
+	"bufio"
+	"context"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/machine"
+)
+
+// Protocol is the version of the control API; a coordinator refuses a worker that speaks
+// another.
+const Protocol = 1
+
+const (
+	contentType = "application/x-loadtest-results"
+	// flushEvery bounds how long a result waits in the worker's buffer before it is sent on:
+	// the coordinator's live line and windows see results at most this late, and a result
+	// costs a write system call only at low rates.
+	flushEvery = 50 * time.Millisecond
+	// beatEvery is how often a worker with nothing to send says it is alive.
+	beatEvery = 500 * time.Millisecond
+	// wakeEarly is how long before the start time the worker starts vegeta (see anchored).
+	wakeEarly = 20 * time.Millisecond
+	// maxLead refuses a start time further ahead than this: a clock gone wrong, not a plan.
+	maxLead = time.Minute
+)
+
+// WorkerOptions configure a Worker.
+type WorkerOptions struct {
+	// Key, when set, must be sent by the coordinator as "Authorization: Bearer <Key>": a worker
+	// sends load wherever its plan says, so on a shared network it should not take plans from
+	// anyone.
+	Key string
+	// ClockSkew is test-only: the worker's clock reads this much ahead of the machine's, as a
+	// remote machine's clock may, to show the coordinator measures and corrects it.
+	ClockSkew time.Duration
+	// Lag is test-only: every send waits this much longer than the pacer asks, so the worker
+	// falls behind its share.
+	Lag time.Duration
+	Log io.Writer // one line per attack; nil: none
+}
+
+// Worker serves the control API of one load generator (`loadtest worker`): GET /v1/ready,
+// GET /v1/clock, POST /v1/attack (a Plan; the answer streams the results) and POST /v1/stop. It
+// runs one attack at a time and never starts one on its own.
+type Worker struct {
+	o    WorkerOptions
+	host string
+	pid  int
+
+	mu   sync.Mutex
+	busy bool
+	stop chan struct{} // closed by Stop for the attack that runs
+}
+
+// NewWorker returns a worker.
+func NewWorker(o WorkerOptions) *Worker {
+	return &Worker{o: o, host: machine.ProcessNamespace(), pid: os.Getpid()}
+}
+
+// Handler is the control API.
+func (w *Worker) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ready", w.ready)
+	mux.HandleFunc("GET /v1/clock", w.clockNow)
+	mux.HandleFunc("POST /v1/attack", w.attack)
+	mux.HandleFunc("POST /v1/stop", func(rw http.ResponseWriter, _ *http.Request) {
+		w.Stop()
+		rw.WriteHeader(http.StatusNoContent)
+	})
+	return w.auth(mux)
+}
+
+func (w *Worker) auth(next http.Handler) http.Handler {
+	if w.o.Key == "" {
+		return next
+	}
+	want := []byte("Bearer " + w.o.Key)
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			http.Error(rw, "missing or wrong worker key", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// Stop stops the attack that runs, if any; its stream still ends with its end frame.
+func (w *Worker) Stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stop != nil {
+		close(w.stop)
+		w.stop = nil
+	}
+}
+
+func (w *Worker) clock() time.Time { return time.Now().Add(w.o.ClockSkew) }
+
+// readiness is GET /v1/ready's answer. Host and PID let a coordinator on the same machine count
+// the worker's CPU as the benchmark's own, not a neighbour's.
+type readiness struct {
+	Protocol int    `json:"protocol"`
+	Busy     bool   `json:"busy"`
+	PID      int    `json:"pid"`
+	Host     string `json:"host"`
+}
+
+func (w *Worker) ready(rw http.ResponseWriter, _ *http.Request) {
+	w.mu.Lock()
+	busy := w.busy
+	w.mu.Unlock()
+	writeJSON(rw, readiness{Protocol: Protocol, Busy: busy, PID: w.pid, Host: w.host})
+}
+
+// clockReading is GET /v1/clock's answer: the worker's clock when it answered.
+type clockReading struct {
+	UnixNano int64 `json:"unix_nano"`
+}
+
+func (w *Worker) clockNow(rw http.ResponseWriter, _ *http.Request) {
+	writeJSON(rw, clockReading{UnixNano: w.clock().UnixNano()})
+}
+
+func writeJSON(rw http.ResponseWriter, v any) {
+	rw.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(rw).Encode(v)
+}
+
+// attack takes a plan, answers 200 at once and streams the results; 400 for a bad plan, 409
+// while another attack runs.
+func (w *Worker) attack(rw http.ResponseWriter, r *http.Request) {
+	var p Plan
+	if err := json.NewDecoder(http.MaxBytesReader(rw, r.Body, 1<<20)).Decode(&p); err != nil {
+		http.Error(rw, "plan: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	cfg, err := p.config(w.o.Lag)
+	if err != nil {
+		http.Error(rw, err.Error(), http.StatusBadRequest)
+		return
+	}
+	lead := time.Unix(0, p.StartUnixNano).Sub(w.clock())
+	if lead <= 0 || lead > maxLead {
+		http.Error(rw, fmt.Sprintf("plan: start time %s from now (want within (0, %s])", lead, maxLead), http.StatusBadRequest)
+		return
+	}
+	stop, ok := w.claim()
+	if !ok {
+		http.Error(rw, "busy with another attack", http.StatusConflict)
+		return
+	}
+	defer w.release()
+	// The schedule's start on this process's monotonic clock: immune to the wall clock moving
+	// during the attack.
+	t0 := time.Now().Add(lead)
+	rw.Header().Set("Content-Type", contentType)
+	rw.WriteHeader(http.StatusOK)
+	s := &stream{w: bufio.NewWriterSize(rw, 64<<10), rc: http.NewResponseController(rw), t0: t0, last: time.Now()}
+	s.flush()
+	e := w.run(r.Context(), cfg, p.anchored(cfg.Pacer, t0), stop, s)
+	b, _ := json.Marshal(e) // a plain struct: it cannot fail
+	s.frame(frameEnd, b)
+	s.flush()
+	w.logf("attack %s shard %d/%d: %d results sent, stopped %v", p.Scenario, p.Shard.Index, p.Shard.Count, e.Sent, e.Stopped)
+}
+
+func (w *Worker) claim() (<-chan struct{}, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.busy {
+		return nil, false
+	}
+	w.busy, w.stop = true, make(chan struct{})
+	return w.stop, true
+}
+
+func (w *Worker) release() {
+	w.mu.Lock()
+	w.busy, w.stop = false, nil
+	w.mu.Unlock()
+}
+
+func (w *Worker) logf(format string, a ...any) {
+	if w.o.Log != nil {
+		fmt.Fprintf(w.o.Log, format+"\n", a...)
+	}
+}
+
+// run waits for the start time, then sends its shard and streams each result until the attack
+// ends, is stopped, or the coordinator goes (its connection closes: ctx). The wait beats, so a
+// coordinator can tell a waiting worker from a dead one.
+func (w *Worker) run(ctx context.Context, cfg attack.Config, pacer anchored, stop <-chan struct{}, s *stream) end {
+	wake := time.NewTimer(time.Until(s.t0) - wakeEarly)
+	defer wake.Stop()
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-ctx.Done():
+			return end{Stopped: true}
+		case <-stop:
+			return end{Stopped: true}
+		case now := <-tick.C:
+			s.tick(now)
+		case <-wake.C:
+			waiting = false
+		}
+	}
+	// vegeta starts now, before t0, and paces from t0, where the pacer also ends the schedule;
+	// vegeta's own duration runs from now and is only a backstop, a second longer.
+	cfg.Pacer = pacer
+	cfg.Warmup += max(time.Until(s.t0), 0) + time.Second
+	src := &attack.Local{}
+	_, results, err := src.Start(ctx, cfg)
+	if err != nil {
+		return end{Error: err.Error()}
+	}
+	var e end
+	done := ctx.Done()
+	for {
+		select {
+		case <-done:
+			done, stop, e.Stopped = nil, nil, true
+			src.Stop()
+		case <-stop:
+			stop, e.Stopped = nil, true
+			src.Stop()
+		case now := <-tick.C:
+			s.tick(now)
+		case r, ok := <-results:
+			if !ok {
+				var f attack.Figures
+				src.Finish(&f)
+				e.PeakInFlight = f.PeakInFlight
+				return e
+			}
+			src.Returned()
+			w.send(s, r, cfg.Targets.Shard)
+			e.Sent++
+			if s.err != nil && done != nil {
+				// The coordinator cannot hear any more: stop sending load it will never see.
+				done, stop, e.Stopped = nil, nil, true
+				src.Stop()
+			}
+		}
+	}
+}
+
+// send streams r as the schedule's hit. Its timestamp travels as an offset from the schedule's
+// start, which the coordinator maps to its own start: a skewed clock moves both alike.
+func (w *Worker) send(s *stream, r *vegeta.Result, shard attack.Shard) {
+	attack.Trim(r)
+	r.Seq = shard.Global(r.Seq)
+	s.result(r)
+}
+
+// stream writes frames to the coordinator through a buffer that is flushed every flushEvery
+// (or when full). A write blocks while the coordinator does not read: the backpressure reaches
+// the worker's loop instead of a queue.
+type stream struct {
+	w       *bufio.Writer
+	rc      *http.ResponseController
+	t0      time.Time
+	buf     []byte
+	last    time.Time // last flush
+	pending bool
+	err     error // the first write failure: the coordinator is gone
+}
+
+func (s *stream) result(r *vegeta.Result) {
+	s.buf = appendResult(s.buf[:0], r, s.t0)
+	s.frame(frameResult, s.buf)
+}
+
+func (s *stream) frame(kind byte, payload []byte) {
+	if s.err != nil {
+		return
+	}
+	var head [1 + binary.MaxVarintLen64]byte
+	if _, err := s.w.Write(appendHead(head[:0], kind, len(payload))); err != nil {
+		s.err = err
+		return
+	}
+	if _, err := s.w.Write(payload); err != nil {
+		s.err = err
+	}
+	s.pending = true
+}
+
+// tick flushes what is pending, or sends a beat after beatEvery of silence.
+func (s *stream) tick(now time.Time) {
+	if !s.pending && now.Sub(s.last) >= beatEvery {
+		s.frame(frameBeat, nil)
+	}
+	if s.pending {
+		s.flush()
+	}
+}
+
+func (s *stream) flush() {
+	s.last, s.pending = time.Now(), false
+	if s.err != nil {
+		return
+	}
+	if err := s.w.Flush(); err != nil {
+		s.err = err
+		return
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.err = err
+	}
+}
