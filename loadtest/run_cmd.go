@@ -23,6 +23,7 @@ import (
 
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/fleet"
 	"github.com/benchharness/benchharness/loadtest/internal/progress"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/report"
@@ -78,6 +79,7 @@ type runOptions struct {
 	signalCmd   string
 	signalWait  time.Duration
 	serverBin   string
+	serverHost  string
 	serverEnv   envList
 	databaseURL string
 	out         string
@@ -86,6 +88,12 @@ type runOptions struct {
 	promSDFile  string
 	seedItems   int
 	repeat      int
+
+	workers             string // -workers: spread the attacks over these (docs/distributed.md)
+	workerCount         int
+	workersWait         time.Duration
+	maxClockUncertainty time.Duration
+	workerKey           string // $LOADTEST_WORKER_KEY: never a flag, never in a report
 }
 
 // envList is a repeatable K=V flag.
@@ -121,6 +129,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.StringVar(&o.signalCmd, "signal-cmd", "", "shell command (sh -c) that makes the running server shut down, for the shutdown scenario (external mode), e.g. 'kubectl delete pod items-0 --wait=false'")
 	fs.DurationVar(&o.signalWait, "signal-timeout", 15*time.Second, "longest time -signal-cmd may take before it is killed (a set-up failure)")
 	fs.StringVar(&o.serverBin, "server-bin", "bin/server", "server binary to start per scenario (managed mode)")
+	fs.StringVar(&o.serverHost, "server-host", "127.0.0.1", "IP the started server's public listener binds (managed mode; its admin listener stays on loopback): workers in other network namespaces reach it there")
 	fs.Var(&o.serverEnv, "server-env", "extra K=V for the started server (repeatable), e.g. BENCH_FAULTS=leak-goroutine")
 	fs.StringVar(&o.databaseURL, "database-url", getenv("DATABASE_URL"), "PostgreSQL URL for the server and the harness's own checks (default $DATABASE_URL)")
 	fs.StringVar(&o.out, "out", "bench-results", "folder of run folders")
@@ -129,6 +138,11 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.StringVar(&o.promSDFile, "prom-sd-file", "", "Prometheus file_sd file naming the current server's admin listener (off when empty)")
 	fs.IntVar(&o.seedItems, "seed-items", 100, "items created through the API before the first scenario")
 	fs.IntVar(&o.repeat, "repeat", 1, "run the scenarios this many times (a fresh server each time), keep every run folder and write a stability summary")
+	fs.StringVar(&o.workers, "workers", "", "spread every attack over these load generators (loadtest worker): host:port,..., a DNS name:port standing for every address it resolves to (a Kubernetes headless Service), or srv:NAME")
+	fs.IntVar(&o.workerCount, "worker-count", 0, "with -workers: how many workers the list must resolve to (0: as many as it does)")
+	fs.DurationVar(&o.workersWait, "workers-wait", fleet.DefaultWait, "how long to wait for every worker to be ready before giving up (exit 2)")
+	fs.DurationVar(&o.maxClockUncertainty, "max-clock-uncertainty", fleet.DefaultMaxClockUncertainty, "with -workers: a worker's clock offset known less precisely than this makes the scenario INVALID")
+	o.workerKey = getenv("LOADTEST_WORKER_KEY")
 	settingFlags(fs, &set, getenv)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -255,7 +269,22 @@ func validate(s scenario.Settings, o runOptions) error {
 	case o.seedItems < 0:
 		return fmt.Errorf("-seed-items must be ≥ 0")
 	}
-	return nil
+	return validateWorkers(o)
+}
+
+func validateWorkers(o runOptions) error {
+	switch {
+	case net.ParseIP(o.serverHost) == nil:
+		return fmt.Errorf("-server-host must be an IP address, got %q", o.serverHost)
+	case o.workers == "" && o.workerCount != 0:
+		return fmt.Errorf("-worker-count needs -workers")
+	case o.workerCount < 0 || o.workersWait <= 0 || o.maxClockUncertainty <= 0:
+		return fmt.Errorf("want -worker-count ≥ 0, -workers-wait > 0 and -max-clock-uncertainty > 0")
+	case o.workers == "":
+		return nil
+	}
+	_, err := fleet.ParseList(o.workers)
+	return err
 }
 
 // readTokenFile reads -token-file into o.token: one token, surrounding white space trimmed.
@@ -321,6 +350,15 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 	}
 	rn := &scenario.Runner{Settings: set, Launch: launch, Managed: o.target == "", Terminate: o.signalCmd != "", DB: db,
 		SeedItems: o.seedItems, Progress: progress.New(stderr), Metrics: metrics}
+	if o.workers != "" {
+		coord, err := fleet.Dial(ctx, o.workers, fleet.Options{Wait: o.workersWait, Count: o.workerCount,
+			MaxClockUncertainty: o.maxClockUncertainty, Key: o.workerKey})
+		if err != nil {
+			return usageErrorf("run: %v", err)
+		}
+		rn.Attack, rn.Helpers, env.Workers = coord.Attack, coord.LocalPIDs(), coord.Addrs()
+		fmt.Fprintf(stderr, "attacks spread over %d workers: %s\n", len(env.Workers), strings.Join(env.Workers, ", "))
+	}
 	var runs []summary.Run
 	for i := range o.repeat {
 		if i > 0 && ctx.Err() != nil {
@@ -391,6 +429,10 @@ func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary
 		for _, sc := range run.Scenarios {
 			if sc.Verdict == summary.Skipped && len(sc.Reasons) > 0 && strings.HasPrefix(sc.Reasons[0], "not run: the server crashed") && !run.Partial {
 				run.Partial, run.PartialReason = true, strings.TrimPrefix(sc.Reasons[0], "not run: ")+"; later scenarios were skipped"
+			}
+			// Cut short without a Ctrl-C: a worker lost mid-attack (named in the reason).
+			if sc.Verdict == summary.Interrupted && len(sc.Reasons) > 0 && !run.Partial {
+				run.Partial, run.PartialReason = true, sc.Reasons[0]
 			}
 		}
 	}
@@ -519,7 +561,7 @@ func launcher(ctx context.Context, o runOptions, sd sdFile, env *summary.Environ
 		// The scenario's settings last: they win over a -server-env (the checks assume them).
 		env := append(append([]string(nil), base...), extra...)
 		l, err := serverctl.Start(ctx, serverctl.Config{Bin: o.serverBin, DatabaseURL: o.databaseURL,
-			JWTSecret: secret, Env: env})
+			JWTSecret: secret, Env: env, Host: o.serverHost})
 		if err != nil {
 			return scenario.Server{}, err
 		}
@@ -557,6 +599,9 @@ func environment(o runOptions) summary.Environment {
 		NumCPU: runtime.NumCPU(), ManagedBy: "external", Target: o.target, Admin: o.admin}
 	if o.target == "" {
 		env.ManagedBy, env.Target, env.Admin = "harness", "per-scenario server on free loopback ports", ""
+		if o.serverHost != "127.0.0.1" {
+			env.Target = "per-scenario server on free ports of " + o.serverHost
+		}
 	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {

@@ -282,3 +282,29 @@ func requestError(q summary.Request) string {
 func scenarioRan(s summary.Scenario) bool {
 	return s.Requests > 0 || len(s.Windows) > 0 || len(s.Timeline) > 0
 }
+
+// workerColumns head the per-worker table of a distributed run, in both reports.
+var workerColumns = []string{"Worker", "Shard", "Sent / its share", "Rate", "Send lateness p99", "First send late", "Errors", "Clock offset", "Status"}
+
+// workerCells is one worker's row of that table, and whether it needs attention (it was lost).
+// Its figures are its part of the merged run; every percentile above is from the merged results.
+func workerCells(w summary.Worker) (cells []string, alarm bool) {
+	sent := fmt.Sprint(w.Requests)
+	if w.Scheduled >= 0 {
+		sent += " / " + fmt.Sprint(w.Scheduled)
+	}
+	status := "ok"
+	if w.Lost != "" {
+		status = "lost: " + w.Lost
+	}
+	return []string{w.Addr, fmt.Sprint(w.Shard), sent, rate(w.AchievedRate), ms(w.SendLatenessP99Ms),
+		signedMs(w.FirstSendLateMs), fmt.Sprint(w.Errors), signedMs(w.ClockOffsetMs) + " ± " + ms(w.ClockUncertaintyMs), status}, w.Lost != ""
+}
+
+// signedMs is ms with a sign: an offset or a start that may be early.
+func signedMs(v float64) string {
+	if v >= 0 {
+		return "+" + ms(v)
+	}
+	return "−" + ms(-v)
+}

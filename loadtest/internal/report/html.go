@@ -51,13 +51,14 @@ func HTML(w io.Writer, r summary.Run) error {
 // htmlView is what the template reads: the run plus everything precomputed, so that the
 // template holds layout only.
 type htmlView struct {
-	Run       summary.Run
-	Verdict   summary.Verdict
-	Banner    string
-	Commit    string
-	Elapsed   string
-	Folder    string
-	Scenarios []scenarioView
+	Run           summary.Run
+	WorkerColumns []string
+	Verdict       summary.Verdict
+	Banner        string
+	Commit        string
+	Elapsed       string
+	Folder        string
+	Scenarios     []scenarioView
 }
 
 type scenarioView struct {
@@ -77,6 +78,12 @@ type scenarioView struct {
 	LostTitle string
 	HasServer bool
 	Slowest   []requestRow
+	Workers   []workerRow
+}
+
+type workerRow struct {
+	Cells []string
+	Alarm bool
 }
 
 type latencyRow struct {
@@ -103,7 +110,7 @@ type requestRow struct {
 }
 
 func newHTMLView(r summary.Run) htmlView {
-	v := htmlView{Run: r, Verdict: runVerdict(r), Banner: partialBanner(r), Commit: shortCommit(r.Env), Elapsed: elapsed(r), Folder: runFolder(r)}
+	v := htmlView{Run: r, WorkerColumns: workerColumns, Verdict: runVerdict(r), Banner: partialBanner(r), Commit: shortCommit(r.Env), Elapsed: elapsed(r), Folder: runFolder(r)}
 	for i, s := range r.Scenarios {
 		v.Scenarios = append(v.Scenarios, newScenarioView(r, i, s))
 	}
@@ -162,6 +169,10 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 		for _, k := range shutdownClasses(sd.Classes) {
 			sv.SDClasses = append(sv.SDClasses, countRow{Name: k, N: sd.Classes[k], Alarm: k == "lost" && sd.Classes[k] > 0})
 		}
+	}
+	for _, w := range s.Workers {
+		cells, alarm := workerCells(w)
+		sv.Workers = append(sv.Workers, workerRow{Cells: cells, Alarm: alarm})
 	}
 	for _, q := range s.Lost {
 		sv.Lost = append(sv.Lost, newRequestRow(q))

@@ -74,6 +74,9 @@ func (m *mdWriter) env(r summary.Run) {
 	if e.ServerInfo != "" {
 		parts = append(parts, "server "+md.Code(e.ServerInfo))
 	}
+	if len(e.Workers) > 0 {
+		parts = append(parts, fmt.Sprintf("load from %d workers", len(e.Workers)))
+	}
 	parts = append(parts, "profile "+md.Code(orDash(st.Profile)))
 	m.p("%s  \n", strings.Join(parts, " · "))
 	settings := []string{fmt.Sprintf("SLO p99 ≤ %s", ms(st.SLOP99Ms)), "max errors " + pct(st.MaxErrorRate), fmt.Sprintf("seed %d", st.Seed), "traces sampled " + pct(st.TraceSample)}
@@ -144,6 +147,7 @@ func (m *mdWriter) scenario(r summary.Run, s summary.Scenario) {
 		s.Requests, ms(s.DurationMs), ms(s.WarmupMs), rate(s.AchievedRate), rate(s.TargetRate), rate(s.Throughput), pct(s.SuccessRatio))))
 	m.latency(s)
 	m.counts(s)
+	m.workers(s.Workers)
 	if s.Cancel != nil {
 		m.cancel(s.Cancel)
 	}
@@ -166,6 +170,26 @@ func (m *mdWriter) latency(s summary.Scenario) {
 		l    summary.Latencies
 	}{{"actual (from send)", s.Latency}, {"intended (from schedule)", s.LatencyIntended}, {"send lateness", s.SendLateness}} {
 		m.row(l.name, ms(l.l.Min), ms(l.l.Mean), ms(l.l.P50), ms(l.l.P90), ms(l.l.P95), ms(l.l.P99), ms(l.l.P999), ms(l.l.Max))
+	}
+	m.p("\n")
+}
+
+// workers is the per-worker table of a distributed run (nothing otherwise).
+func (m *mdWriter) workers(ws []summary.Worker) {
+	if len(ws) == 0 {
+		return
+	}
+	m.p("### Workers\n\n")
+	m.header("lrrrrrrrl", workerColumns...)
+	for _, w := range ws {
+		cells, alarm := workerCells(w)
+		for i := range cells {
+			cells[i] = md.Text(cells[i])
+		}
+		if alarm {
+			cells[len(cells)-1] = "**" + cells[len(cells)-1] + "**"
+		}
+		m.row(cells...)
 	}
 	m.p("\n")
 }

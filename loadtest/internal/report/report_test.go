@@ -697,3 +697,37 @@ func TestTraceNotInJaeger(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkersTable: a distributed run's scenario has a per-worker table in both reports, its
+// cells escaped, a lost worker marked; a single-process run has none.
+func TestWorkersTable(t *testing.T) {
+	r := passingRun()
+	r.Scenarios[0].Workers = []summary.Worker{
+		{Addr: "198.18.77.11:7070", Shard: 0, Scheduled: 667, Requests: 667, AchievedRate: 33.35, SendLatenessP99Ms: 0.8,
+			FirstSendLateMs: 0.31, ClockOffsetMs: 2000.012, ClockUncertaintyMs: 0.04},
+		{Addr: "198.18.77.12:7070", Shard: 1, Scheduled: 667, Requests: 310, Errors: 2, ClockOffsetMs: -0.02, ClockUncertaintyMs: 0.05,
+			Lost: "worker 198.18.77.12:7070 lost 9.3s into the attack: unexpected EOF <b>|</b>"},
+	}
+	for name, render := range map[string]func(io.Writer, summary.Run) error{"report.md": Markdown, "report.html": HTML} {
+		var b strings.Builder
+		if err := render(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		out := html.UnescapeString(b.String()) // html/template writes + as &#43;
+		for _, want := range []string{"Workers", "198.18.77.11:7070", "667 / 667", "+2 s ± 0.04 ms", "+0.31 ms", "−0.02 ms", "lost: worker 198.18.77.12:7070"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q in the workers table", name, want)
+			}
+		}
+		if strings.Contains(b.String(), "<b>|</b>") {
+			t.Errorf("%s: a worker's loss reason reached the report unescaped", name)
+		}
+	}
+	var b strings.Builder
+	if err := Markdown(&b, passingRun()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "### Workers") {
+		t.Error("a single-process run has a workers table")
+	}
+}

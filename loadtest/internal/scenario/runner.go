@@ -50,6 +50,13 @@ type Runner struct {
 	// Terminate: against an external target, each Server carries a Terminate (-signal-cmd),
 	// so the scenarios that signal the server run.
 	Terminate bool
+	// Attack sends each step's load and hands its hits, in arrival order, to the consumers:
+	// nil is attack.Attack, vegeta in this process; a fleet.Coordinator's Attack spreads it
+	// over workers and merges their results into the same figures.
+	Attack func(ctx context.Context, cfg attack.Config, consumers ...attack.Consumer) (attack.Figures, error)
+	// Helpers are the PIDs of the benchmark's other processes on this machine (the workers
+	// that run here): their CPU is the benchmark's own, not a neighbour's.
+	Helpers []int
 }
 
 // ending is how a scenario's run ended, for the scenarios after it.
@@ -59,6 +66,7 @@ const (
 	finished    ending = iota
 	interrupted        // Ctrl-C: the rest are not run
 	crashed            // the server died under it: the rest are skipped
+	workerLost         // a load generator was lost mid-attack: the rest are skipped
 )
 
 // RunAll runs scenarios in order and returns their summaries: one per scenario given, the ones
@@ -93,6 +101,8 @@ func (rn *Runner) RunAll(ctx context.Context, scenarios []Scenario) ([]summary.S
 				skipRest = "not run: the run was interrupted"
 			case crashed:
 				skipRest = "not run: the server crashed in " + s.Name
+			case workerLost:
+				skipRest = "not run: a worker was lost in " + s.Name
 			}
 		}
 		if rn.Log != nil {
@@ -153,6 +163,8 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	switch {
 	case crash != nil:
 		return crashed, nil
+	case run.lost != "":
+		return workerLost, nil
 	case sc.Verdict == summary.Interrupted:
 		return interrupted, nil
 	}
@@ -199,7 +211,8 @@ func (rn *Runner) sample(ctx context.Context, l *Live) func() {
 type attackRun struct {
 	figs       []attack.Figures
 	files      []string
-	cut        bool // interrupted before its end (Ctrl-C or a crash)
+	cut        bool   // interrupted before its end (Ctrl-C, a crash or a lost worker)
+	lost       string // a worker lost mid-attack, named (attack.Figures.Cut)
 	disturbErr error
 	watch      *crashWatch
 	foreign    foreignLoad
@@ -236,13 +249,17 @@ func (s *steps) step() (Step, bool) {
 }
 
 // readCPU is the CPU time the server's process (when this harness started it) and this harness
-// have run.
-func readCPU(l *Live) (StepCPU, bool) {
+// have run; the harness's includes its workers on this machine (helpers), which send its load.
+func readCPU(l *Live, helpers []int) (StepCPU, bool) {
 	if l.Server.Process == nil {
 		return StepCPU{}, false
 	}
 	server, ok := machine.ProcessCPU(l.Server.Process.PID())
 	harness, ok2 := machine.ProcessCPU(os.Getpid())
+	for _, pid := range helpers {
+		t, ok3 := machine.ProcessCPU(pid)
+		harness, ok2 = harness+t, ok2 && ok3
+	}
 	return StepCPU{Server: server, Harness: harness}, ok && ok2
 }
 
@@ -280,7 +297,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	rn.Metrics.Running(s.Name, true)
 	joinDisturb := disturb(attackCtx, h.Disturb)
 	cpuBefore, cpuOK := rn.cpu(ctx, l)
-	cpuBefore0, cpuOK0 := readCPU(l)
+	cpuBefore0, cpuOK0 := readCPU(l, rn.Helpers)
 	next := stepper(s.Steps(l.Settings), h.Next)
 	for i := 1; ; i++ {
 		st, ok := next.step()
@@ -295,7 +312,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 			run.cut = true
 			break
 		}
-		stepBefore, stepOK := readCPU(l)
+		stepBefore, stepOK := readCPU(l, rn.Helpers)
 		f, err := rn.step(attackCtx, s, l, h, st, file)
 		if err != nil {
 			stopAttack()
@@ -305,16 +322,16 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 		}
 		run.figs, run.files = append(run.figs, f), append(run.files, file)
 		var cpu StepCPU
-		if after, ok := readCPU(l); ok && stepOK {
+		if after, ok := readCPU(l, rn.Helpers); ok && stepOK {
 			cpu = after.sub(stepBefore)
 		}
 		next.more = h.AfterStep == nil || h.AfterStep(st, f, cpu)
 		if f.Interrupted || attackCtx.Err() != nil {
-			run.cut = true
+			run.cut, run.lost = true, f.Cut
 			break
 		}
 	}
-	if after, ok := readCPU(l); ok && cpuOK0 {
+	if after, ok := readCPU(l, rn.Helpers); ok && cpuOK0 {
 		run.cpu, run.cpuMeasured = after.sub(cpuBefore0), true
 	}
 	l.attackEnd = time.Now()
@@ -352,12 +369,16 @@ func (rn *Runner) step(ctx context.Context, s Scenario, l *Live, h Hooks, st Ste
 	opts := s.Targets(set)
 	opts.BaseURL, opts.Token, opts.Seed, opts.TraceSample = l.Server.API(), l.Server.Token, set.Seed, set.TraceSample
 	timeout := cmpOr(st.Timeout, set.Timeout)
-	f, err := attack.Attack(ctx, attack.Config{
+	send := rn.Attack
+	if send == nil {
+		send = attack.Attack
+	}
+	f, err := send(ctx, attack.Config{
 		Scenario:       s.Name,
 		Pacer:          vegeta.ConstantPacer{Freq: max(1, int(st.Rate+0.5)), Per: time.Second},
 		Duration:       st.Duration,
 		Warmup:         st.Warmup,
-		Targeter:       attack.NewTargeter(opts),
+		Targets:        opts,
 		Timeout:        timeout,
 		HeldTimeout:    cmpOr(st.HeldTimeout, timeout),
 		KeepAlive:      true, // a real client reuses connections; the shutdown race depends on it
@@ -409,9 +430,12 @@ func (rn *Runner) judge(ctx context.Context, s Scenario, l *Live, h Hooks, run a
 		}
 	}
 	if ctx.Err() != nil || (run.cut && crash == nil) || !settled {
-		// Ctrl-C: keep the figures, no checks on a cut run.
+		// Ctrl-C or a lost worker: keep the figures, no checks on a cut run.
 		sc.Verdict = summary.Interrupted
 		sc.Reasons = []string{"interrupted: the attack was stopped before its end"}
+		if run.lost != "" {
+			sc.Reasons = []string{"interrupted: " + run.lost + "; the results that arrived are kept"}
+		}
 		return
 	}
 	if h.Check != nil {
@@ -498,7 +522,7 @@ func (rn *Runner) cpu(ctx context.Context, l *Live) (machine.Reading, bool) {
 	if len(local) == 0 {
 		return machine.Reading{}, false
 	}
-	r, err := machine.Read(append(local, os.Getpid(), p.PID()))
+	r, err := machine.Read(append(append(local, os.Getpid(), p.PID()), rn.Helpers...))
 	return r, err == nil
 }
 

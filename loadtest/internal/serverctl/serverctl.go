@@ -9,6 +9,7 @@ package serverctl
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -33,7 +34,10 @@ type Config struct {
 	JWTSecret   string        // JWT_SECRET; empty: a fresh random 32-byte secret (hex)
 	Env         []string      // extra K=V, appended last so they override (BENCH_FAULTS, SHUTDOWN_TIMEOUT, ...)
 	StartWait   time.Duration // how long to wait for /readyz; default 20s
-	LogLines    int           // output lines kept for reports; default 40
+	// Host is the IP the public listener binds (default 127.0.0.1): load generators in other
+	// network namespaces reach the server there. The admin listener stays on loopback.
+	Host     string
+	LogLines int // output lines kept for reports; default 40
 }
 
 // Local is a server process the harness started.
@@ -75,11 +79,11 @@ func Start(ctx context.Context, cfg Config) (*Local, error) {
 		}
 		cfg.JWTSecret = s
 	}
-	apiPort, err := freePort()
+	apiPort, err := freePort(cmp.Or(cfg.Host, "127.0.0.1"))
 	if err != nil {
 		return nil, err
 	}
-	adminPort, err := freePort()
+	adminPort, err := freePort("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
@@ -291,10 +295,10 @@ func withApplicationName(dsn, name string) (string, error) {
 	return u.String(), nil
 }
 
-// freePort asks the kernel for a free loopback port. The port is released before the server
+// freePort asks the kernel for a free port on host. The port is released before the server
 // binds it; another process could take it in between, which start-up then reports.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(host string) (string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", fmt.Errorf("pick a free port: %w", err)
 	}
