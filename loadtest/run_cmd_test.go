@@ -15,11 +15,36 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
-var (
-	runBuildOnce sync.Once
-	runServerBin string
-	runBuildErr  error
-)
+// builds are the binaries of this module built for the tests, once per test binary each.
+var builds sync.Map // package path → *builtBin
+
+type builtBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// build builds pkg of this module once per test binary and returns the binary's path.
+func build(t *testing.T, pkg string) string {
+	t.Helper()
+	v, _ := builds.LoadOrStore(pkg, &builtBin{})
+	b := v.(*builtBin)
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "loadtest-build-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, filepath.Base(pkg))
+		if out, err := exec.Command("go", "build", "-o", b.path, pkg).CombinedOutput(); err != nil {
+			b.err, b.path = err, string(out)
+		}
+	})
+	if b.err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, b.err, b.path)
+	}
+	return b.path
+}
 
 // runEnv returns the database URL for `loadtest run` tests and the real server binary, built once.
 func runEnv(t *testing.T) (dsn, bin string) {
@@ -31,22 +56,7 @@ func runEnv(t *testing.T) (dsn, bin string) {
 		}
 		t.Skip("TEST_DATABASE_URL is not set")
 	}
-	runBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "loadtest-run-")
-		if err != nil {
-			runBuildErr = err
-			return
-		}
-		runServerBin = filepath.Join(dir, "server")
-		if out, err := exec.Command("go", "build", "-o", runServerBin, "github.com/benchharness/benchharness/server").CombinedOutput(); err != nil {
-			runBuildErr = err
-			runServerBin = string(out)
-		}
-	})
-	if runBuildErr != nil {
-		t.Fatalf("build server: %v\n%s", runBuildErr, runServerBin)
-	}
-	return dsn, runServerBin
+	return dsn, build(t, "github.com/benchharness/benchharness/server")
 }
 
 func runRun(ctx context.Context, getenv func(string) string, args ...string) (stdout string, err error) {
