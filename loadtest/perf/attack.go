@@ -35,6 +35,11 @@ type attackConfig struct {
 	Duration time.Duration
 	Timeout  time.Duration
 	Results  string // .bin file the engine streams results to; empty: a temporary file
+	// Mix sends the harness's items targeter (GETs of the items API) instead of one static
+	// GET: what workers can rebuild, so P3f's two sides send the same requests.
+	Mix bool
+	// Fleet spreads the attack over these workers (`perf worker`, loopback): P3f.
+	Fleet string
 }
 
 // attackCommand runs the harness's attacker once in its own process, so that its throughput
@@ -49,6 +54,8 @@ func attackCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "attack duration")
 	fs.DurationVar(&c.Timeout, "timeout", 5*time.Second, "per-request timeout")
 	fs.StringVar(&c.Results, "results", "", "results file (vegeta gob); default a temporary file, removed after")
+	fs.BoolVar(&c.Mix, "mix", false, "send the harness's items targeter (GETs) instead of one static GET (needed by -fleet)")
+	fs.StringVar(&c.Fleet, "fleet", "", "spread the attack over these workers (perf worker), comma list of 127.0.0.1:port")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the attack to this file")
 	if err := fs.Parse(args); err != nil {
 		return usageErrorf("attack: %v", err)
@@ -58,6 +65,9 @@ func attackCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if c.Workers < 1 || c.Duration <= 0 || c.Rate < 0 {
 		return usageErrorf("attack: -workers must be ≥ 1, -duration > 0, -rate ≥ 0")
+	}
+	if err := checkFleet(c); err != nil {
+		return usageErrorf("attack: -fleet: %v", err)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/fleet"
 )
 
 // harnessAttack runs one attack through the harness's engine exactly as a scenario does
@@ -33,7 +36,7 @@ func harnessAttack(ctx context.Context, c attackConfig) (attackReport, error) {
 		bin = f.Name()
 		defer os.Remove(bin)
 	}
-	out, err := attack.Attack(ctx, attack.Config{
+	cfg := attack.Config{
 		Scenario:    "perf",
 		Pacer:       pacer,
 		Duration:    c.Duration,
@@ -44,7 +47,19 @@ func harnessAttack(ctx context.Context, c attackConfig) (attackReport, error) {
 		KeepAlive:   true,
 		ResultsPath: bin,
 		SlowestN:    -1,
-	})
+	}
+	if c.Mix {
+		cfg.Targeter, cfg.Targets = nil, attack.TargetOptions{BaseURL: strings.TrimRight(c.URL, "/"), Seed: 1}
+	}
+	send := attack.Attack
+	if c.Fleet != "" {
+		co, err := fleet.Dial(ctx, c.Fleet, fleet.Options{Wait: 10 * time.Second})
+		if err != nil {
+			return attackReport{}, err
+		}
+		send = co.Attack
+	}
+	out, err := send(ctx, cfg)
 	if err != nil {
 		return attackReport{}, err
 	}
@@ -74,6 +89,26 @@ func checkLoopbackURL(raw string) error {
 	}
 	if h := u.Hostname(); h != "127.0.0.1" && h != "::1" {
 		return fmt.Errorf("%q is not a loopback address (127.0.0.1 or ::1)", raw)
+	}
+	return nil
+}
+
+// checkFleet: workers on loopback only, and the targeter they can rebuild (-mix).
+func checkFleet(c attackConfig) error {
+	if c.Fleet == "" {
+		return nil
+	}
+	if !c.Mix {
+		return fmt.Errorf("needs -mix: workers rebuild the items targeter, not a static one")
+	}
+	items, err := fleet.ParseList(c.Fleet)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if host, _, err := net.SplitHostPort(it); err != nil || (host != "127.0.0.1" && host != "::1") {
+			return fmt.Errorf("%q is not a loopback address (127.0.0.1 or ::1)", it)
+		}
 	}
 	return nil
 }

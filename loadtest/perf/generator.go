@@ -37,15 +37,11 @@ type generator struct {
 // side by side for pacing (rate achieved, send lateness), and the attacker alone for peak
 // memory over a short and a long run.
 func (r *runner) measureGenerator(ctx context.Context) error {
-	triv, err := startChild("trivial", nil, r.self, "trivial", "-addr", "127.0.0.1:0")
+	triv, addr, err := r.serve(ctx, "trivial", "-addr", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	defer triv.stop()
-	addr, err := readFirstLine(ctx, triv, 10*time.Second)
-	if err != nil {
-		return err
-	}
 	g := &generator{r: r, ctx: ctx, url: "http://" + addr + "/", workers: strconv.Itoa(r.cfg.p3Workers),
 		targets: filepath.Join(r.cfg.out, "p3.targets"), bin: filepath.Join(r.cfg.out, "p3.vegeta.bin")}
 	defer os.Remove(g.bin)
@@ -214,13 +210,13 @@ func (g *generator) memoryRounds(rate float64) {
 	r.note("P3d", "Short runs' peak RSS (MB): %s; long runs': %s.", joinFloats(short), joinFloats(long))
 }
 
-// attackProcess runs `perf attack` in its own process, like the vegeta CLI runs in its own, and
-// returns its report (results, when set, is the .bin it keeps), its peak RSS in MB (the kernel's ru_maxrss, i.e. VmHWM at exit) and the
+// attackProcess runs `perf attack` (with extra flags) in its own process, like the vegeta CLI runs
+// in its own, and returns its report (results, when set, is the .bin it keeps), its peak RSS in MB (the kernel's ru_maxrss, i.e. VmHWM at exit) and the
 // CPU seconds it used.
-func (r *runner) attackProcess(ctx context.Context, url string, rate float64, workers int, d time.Duration, results string) (attackReport, float64, float64, error) {
+func (r *runner) attackProcess(ctx context.Context, url string, rate float64, workers int, d time.Duration, results string, extra ...string) (attackReport, float64, float64, error) {
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, r.self, "attack", "-url", url, "-rate", strconv.FormatFloat(rate, 'f', 0, 64),
-		"-workers", strconv.Itoa(workers), "-duration", d.String(), "-results", results)
+	cmd := exec.CommandContext(ctx, r.self, append([]string{"attack", "-url", url, "-rate", strconv.FormatFloat(rate, 'f', 0, 64),
+		"-workers", strconv.Itoa(workers), "-duration", d.String(), "-results", results}, extra...)...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return attackReport{}, 0, 0, fmt.Errorf("perf attack: %w: %s", err, tail(stderr.String(), 3))
@@ -242,6 +238,21 @@ func processCPU(ps *os.ProcessState) float64 {
 		return 0
 	}
 	return (ps.UserTime() + ps.SystemTime()).Seconds()
+}
+
+// serve starts `perf <command> args...`, a server that prints its address as its first line, and
+// returns it with that address.
+func (r *runner) serve(ctx context.Context, command string, args ...string) (*child, string, error) {
+	c, err := startChild(command, nil, append([]string{r.self, command}, args...)...)
+	if err != nil {
+		return nil, "", err
+	}
+	addr, err := readFirstLine(ctx, c, 10*time.Second)
+	if err != nil {
+		c.stop()
+		return nil, "", err
+	}
+	return c, addr, nil
 }
 
 // firstLine waits for the first full line a child prints (the trivial endpoint's address).

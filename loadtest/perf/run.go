@@ -65,7 +65,7 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.vegeta, "vegeta", "vegeta", "vegeta CLI binary (v12.13.0)")
 	fs.StringVar(&c.jaeger, "jaeger", ".bin/jaeger", "Jaeger v2 binary (started on loopback, in-memory storage, for P2)")
 	fs.StringVar(&c.allocs, "allocs", "", "go test -bench -benchmem output of the API routes to include (optional)")
-	only := fs.String("only", "P1,P2,P2c,P3,P4", "comma list of the parts to measure")
+	only := fs.String("only", "P1,P2,P2c,P3,P3f,P4", "comma list of the parts to measure")
 	fs.StringVar(&c.altServer, "alt-server", "", "P2 A/B: also run the traced variant on this server binary, in the same rounds")
 	altEnv := fs.String("alt-env", "", "P2 A/B: also run the traced variant with these extra settings (comma list of K=V), in the same rounds")
 	fs.IntVar(&c.rounds, "rounds", 5, "interleaved rounds per figure (P1–P3c)")
@@ -102,8 +102,8 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	c.only = map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(p)
-		if p != "P1" && p != "P2" && p != "P2c" && p != "P3" && p != "P4" {
-			return c, usageErrorf("run: -only: unknown part %q (want P1, P2, P2c, P3, P4)", p)
+		if p != "P1" && p != "P2" && p != "P2c" && p != "P3" && p != "P3f" && p != "P4" {
+			return c, usageErrorf("run: -only: unknown part %q (want P1, P2, P2c, P3, P3f, P4)", p)
 		}
 		c.only[p] = true
 	}
@@ -162,6 +162,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		{"P1", r.measureServer}, // P1 and P2 share their rounds: same servers, same load
 		{"P2c", r.measureTail},  // issue 12: its own rounds, tail-sampling Jaeger
 		{"P3", r.measureGenerator},
+		{"P3f", r.measureFleet},
 		{"P4", r.measureShutdown},
 	}
 	for _, p := range parts {
@@ -272,6 +273,9 @@ func newFigures(c config) []*Figure {
 		A: "VmHWM (wait4 ru_maxrss) of the attacker process over the long fixed-rate run"})
 	add("P3", &Figure{ID: "P3e", Name: "peak RSS long / short run", Unit: "×", Target: Target{"<=", 1.10},
 		A: "peak RSS of the long run", B: "peak RSS of the short run (≤ 1.10: does not grow with duration)"})
+	add("P3f", &Figure{ID: "P3f", Name: "3 workers / one process at max rate", Unit: "×", Target: Target{">=", 0.95},
+		A: fmt.Sprintf("the attack spread over %d `perf worker` processes and merged by the coordinator (loadtest/internal/fleet), items targeter, against the trivial endpoint: 2xx per second", fleetWorkers),
+		B: "the same attack in one process, the same total workers: 2xx per second"})
 	add("P4", &Figure{ID: "P4a", Name: "SIGTERM→exit minus longest in-flight", Unit: "ms", Target: Target{"<=", 100},
 		A: "SIGTERM → process exit", B: "SIGTERM → last in-flight response received"})
 	add("P4", &Figure{ID: "P4b", Name: "cancel → query gone, p99", Unit: "ms", Target: Target{"<=", 250},
