@@ -1,7 +1,7 @@
 # The bench harness: build both binaries, run the scenarios against a throwaway
 # PostgreSQL (or DATABASE_URL when set), write bench-results/<UTC time>/ and print the verdicts.
 # See docs/harness.md.
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-distributed
 
 # When the local observability stack runs (`make stack` writes .stack/env), the bench exports
 # the server's traces to it, links traces in Jaeger and serves the harness metrics it scrapes.
@@ -19,3 +19,10 @@ bench: build
 ## bench-quick: the quick profile (≤ 45 s, CI smoke).
 bench-quick: build
 	scripts/with-postgres.sh $(BIN)/loadtest run -profile quick -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS)
+
+## bench-distributed: the scenarios with the attack spread over WORKERS (default 3) `loadtest
+## worker` processes, each in its own network namespace when this machine allows (else on
+## loopback), and the coordinator; extra `loadtest run` flags in BENCH_ARGS. docs/distributed.md.
+WORKERS ?= 3
+bench-distributed: build
+	scripts/with-postgres.sh scripts/bench-distributed.sh $(WORKERS) $(bench_stack_args) $(BENCH_ARGS)
