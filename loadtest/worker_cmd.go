@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -60,6 +61,9 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 		return usageErrorf("worker: %v", err)
 	}
 	o.Key, o.Log = getenv("LOADTEST_WORKER_KEY"), stderr
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(fleet.WorkerGCPercent)
+	}
 	w := fleet.NewWorker(o)
 	srv := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	fmt.Fprintf(stdout, "%s\n", ln.Addr())

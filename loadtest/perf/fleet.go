@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 const fleetWorkers = 3
 
 // workerCommand serves one load generator (the harness's fleet worker) on -addr until ctx ends.
-func workerCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func workerCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("listen", "127.0.0.1:0", "control API address (loopback only)")
@@ -26,6 +27,9 @@ func workerCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return usageErrorf("worker: listen %s: %v", *addr, err)
+	}
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(fleet.WorkerGCPercent) // as `loadtest worker` does
 	}
 	w := fleet.NewWorker(fleet.WorkerOptions{})
 	context.AfterFunc(ctx, w.Stop) // its attack ends with its last results sent, then the server drains

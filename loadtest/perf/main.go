@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "attack":
 		return attackCommand(ctx, rest, stdout, stderr)
 	case "worker":
-		return workerCommand(ctx, rest, stdout, stderr)
+		return workerCommand(ctx, rest, getenv, stdout, stderr)
 	case "pgclient":
 		return pgclientCommand(ctx, rest, getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
