@@ -125,10 +125,11 @@ func steadyRun(t *testing.T, ctx context.Context, dsn, bin, workers string, extr
 
 // TestDistributedMergedEqualsSingle runs steady at the same total rate in one process and over
 // three worker processes, interleaved (A B A B): the same requests, the same achieved rate
-// within 1 %, the same windows, p50/p99 within what separates the two single runs, and the
-// merged .bin read by vegeta's own metrics agrees with summary.json. One of the workers' clocks
-// is 2 s ahead (-test-clock-skew): its offset is measured and corrected, so the windows still
-// align and the workers start within 5 ms of each other.
+// within 1 %, the same windows, p50/p99 within what separates the two single runs (when neither
+// run found the machine busy), and the merged .bin read by vegeta's own metrics agrees with
+// summary.json. One of the workers' clocks is 2 s ahead (-test-clock-skew): its offset is
+// measured and corrected, so the windows still align and the workers start within 5 ms of each
+// other.
 func TestDistributedMergedEqualsSingle(t *testing.T) {
 	dsn, bin := runEnv(t)
 	ws := startWorkers(t, nil, nil, []string{"-test-clock-skew", "2s"})
@@ -146,16 +147,24 @@ func TestDistributedMergedEqualsSingle(t *testing.T) {
 	p99 := noise(single[0].Latency.P99, single[1].Latency.P99, 1, 2)
 	for i, b := range merged {
 		a := single[i]
-		if a.Requests != b.Requests || math.Abs(b.AchievedRate/a.AchievedRate-1) > 0.01 {
-			t.Errorf("round %d: single %d requests at %.2f/s, merged %d at %.2f/s; want the same count, rate within 1%%",
+		if d := a.Requests - b.Requests; d > 1 || d < -1 || math.Abs(b.AchievedRate/a.AchievedRate-1) > 0.01 {
+			t.Errorf("round %d: single %d requests at %.2f/s, merged %d at %.2f/s; want the same count (± the hit at the edge), rate within 1%%",
 				i+1, a.Requests, a.AchievedRate, b.Requests, b.AchievedRate)
 		}
 		if !windowsAlign(a.Windows, b.Windows) {
 			t.Errorf("round %d: windows differ:\nsingle %+v\nmerged %+v", i+1, a.Windows, b.Windows)
 		}
 		if !p50(b.Latency.P50) || !p99(b.Latency.P99) {
-			t.Errorf("round %d: merged p50 %.2f / p99 %.2f ms; single runs %.2f, %.2f / %.2f, %.2f ms",
+			msg := fmt.Sprintf("round %d: merged p50 %.2f / p99 %.2f ms; single runs %.2f, %.2f / %.2f, %.2f ms",
 				i+1, b.Latency.P50, b.Latency.P99, single[0].Latency.P50, single[1].Latency.P50, single[0].Latency.P99, single[1].Latency.P99)
+			if a.Verdict != summary.Pass || b.Verdict != summary.Pass {
+				// Four processes on two cores feel a neighbour's load more than one does (each
+				// result's latency is measured in its worker, which must be scheduled to read
+				// it): on a machine the scenario found busy the tail judges the machine.
+				t.Logf("%s (on a busy machine: %s %v / %s %v)", msg, a.Verdict, a.Reasons, b.Verdict, b.Reasons)
+				continue
+			}
+			t.Error(msg)
 		}
 	}
 }
