@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -347,5 +348,26 @@ func TestDistributedInterrupt(t *testing.T) {
 		if !mine[pid] {
 			t.Errorf("child process %s left after the interrupt", pid)
 		}
+	}
+}
+
+func TestWorkerCommandBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no listen", nil, "-listen is required"},
+		{"unknown flag", []string{"-nope"}, "flag provided but not defined"},
+		{"bad address", []string{"-listen", "127.0.0.1:99999"}, "invalid port"},
+		{"stray argument", []string{"-listen", "127.0.0.1:0", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), append([]string{"loadtest", "worker"}, tt.args...), noEnv, io.Discard, io.Discard)
+			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("worker %v = %v (exit %d); want exit 2 and one line containing %q", tt.args, err, exitCode(err), tt.want)
+			}
+		})
 	}
 }
