@@ -114,13 +114,13 @@ func startTailJaeger(ctx context.Context, bin string) (*child, string, error) {
 	names := []string{"JAEGER_OTLP_GRPC_ADDR", "JAEGER_OTLP_HTTP_ADDR", "JAEGER_QUERY_HTTP_ADDR", "JAEGER_QUERY_GRPC_ADDR", "JAEGER_HEALTH_ADDR"}
 	env := make([]string, 0, len(names))
 	addrs := map[string]string{}
-	for _, n := range names {
-		a, err := freeAddr()
-		if err != nil {
-			return nil, "", err
-		}
-		addrs[n] = a
-		env = append(env, n+"="+a)
+	free, err := freeAddrs(len(names))
+	if err != nil {
+		return nil, "", err
+	}
+	for i, n := range names {
+		addrs[n] = free[i]
+		env = append(env, n+"="+free[i])
 	}
 	ch, err := startChild("jaeger", env, bin, "--config=file:"+tailJaegerConfig)
 	if err != nil {

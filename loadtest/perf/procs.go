@@ -77,16 +77,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("pick a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // jaeger is a Jaeger v2 that perf starts for P2: OTLP receivers on loopback, in-memory
 // storage bounded to a number of traces, its own telemetry off so it sends nothing anywhere.
 type jaeger struct {
@@ -143,14 +133,39 @@ exporters:
     trace_storage: mem
 `
 
-func startJaeger(ctx context.Context, bin, dir string) (*jaeger, error) {
-	var addrs [5]string
+// freeAddrs returns n distinct loopback addresses with ports free right now: each listener is
+// held until all are picked, since a port just closed can be handed out again at once (CI
+// once gave Jaeger's query API a port its config also gave to another of its listeners).
+func freeAddrs(n int) ([]string, error) {
+	addrs := make([]string, n)
 	for i := range addrs {
-		a, err := freeAddr()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("pick a free port: %w", err)
 		}
-		addrs[i] = a
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
+	}
+	return addrs, nil
+}
+
+// startJaeger starts Jaeger on free ports, and tries again (three times in all) when another
+// process took one of them between the pick and Jaeger's bind.
+func startJaeger(ctx context.Context, bin, dir string) (*jaeger, error) {
+	var err error
+	for range 3 {
+		var j *jaeger
+		if j, err = startJaegerOnce(ctx, bin, dir); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			return j, err
+		}
+	}
+	return nil, err
+}
+
+func startJaegerOnce(ctx context.Context, bin, dir string) (*jaeger, error) {
+	addrs, err := freeAddrs(5)
+	if err != nil {
+		return nil, err
 	}
 	cfgPath := filepath.Join(dir, "jaeger.yaml")
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(jaegerConfig, port(addrs[4]), addrs[0], addrs[1], addrs[2], addrs[3])), 0o644); err != nil {
