@@ -54,3 +54,37 @@ func TestProfileDiffNamesTheBurningFunction(t *testing.T) {
 		})
 	}
 }
+
+// TestServerCPURatioCatchesExtraCPU: on real recorded runs, 120 µs of CPU burnt per request
+// (+38 % at 3200 req/s) makes the ramp's server CPU ratio worse in the first four runs of each
+// side, and four unchanged runs against four others leave it "same".
+func TestServerCPURatioCatchesExtraCPU(t *testing.T) {
+	aa := recordings(t, "aa")
+	tests := []struct {
+		name          string
+		base, current []Input
+		want          Verdict
+	}{
+		{"BENCH_EXTRA_CPU=120us", aa[:4], recordings(t, "capacity-drop")[:4], Worse},
+		{"A/A", aa[:4], aa[4:8], Same},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Compare(tt.base, tt.current, DefaultThresholds())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range res.Scenarios {
+				for _, m := range s.Metrics {
+					if s.Name == "ramp" && m.Metric == "server_cpu_ratio" {
+						if m.Verdict != tt.want {
+							t.Errorf("ramp server_cpu_ratio: %s (%s), want %s", m.Verdict, m.Why, tt.want)
+						}
+						return
+					}
+				}
+			}
+			t.Error("no ramp server_cpu_ratio in the comparison")
+		})
+	}
+}
