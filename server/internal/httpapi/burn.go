@@ -21,18 +21,29 @@ func burnCPU(n int) uint64 {
 // on a 2020s core) that the clock's resolution does not matter.
 const burnCalibration = 200_000
 
-// burnItersFor returns how many burnCPU iterations take d on an idle core. It times a few
-// batches and keeps the fastest: on a shared machine a slow batch was interrupted, and the
-// fault must add the same CPU work per request however busy the machine was at start.
+// burnBatches and burnPause shape the calibration: the fastest of 40 batches spread over
+// ~25 ms. Seven back-to-back batches (0.7 ms) were once all slowed ~2× together (a fresh
+// process on a core whose sibling was busy, measured: 1 start in 12 calibrated to 113 k
+// iterations for 60 µs instead of ~220 k), and 2 of 8 recorded BENCH_EXTRA_CPU=60us runs then
+// added about half the work they were named for. Spread over time, 30 starts agreed within ±3 %.
+const (
+	burnBatches = 40
+	burnPause   = 500 * time.Microsecond
+)
+
+// burnItersFor returns how many burnCPU iterations take d on an idle core. It times batches
+// and keeps the fastest: on a shared machine a slow batch was interrupted or shared its core,
+// and the fault must add the same CPU work per request however busy the machine was at start.
 func burnItersFor(d time.Duration) int {
 	if d <= 0 {
 		return 0
 	}
 	fastest := time.Duration(1<<63 - 1)
-	for range 7 {
+	for range burnBatches {
 		t0 := time.Now()
 		burnCPU(burnCalibration)
 		fastest = min(fastest, time.Since(t0))
+		time.Sleep(burnPause)
 	}
 	fastest = max(fastest, time.Microsecond)
 	return max(1, int(float64(burnCalibration)*float64(d)/float64(fastest)))

@@ -84,5 +84,9 @@ func NewHandler(cfg Config) http.Handler {
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
 	}
+	if a.burnIters > 0 {
+		// The fault's size in work, so that a run's log says what was injected.
+		a.log.Info("BENCH_EXTRA_CPU calibrated", "extra_cpu", cfg.ExtraCPU, "iterations_per_request", a.burnIters)
+	}
 	return a.routes(cfg.TracerProvider, cfg.Propagator)
 }
