@@ -3,6 +3,7 @@ package compare
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -133,5 +134,56 @@ func TestRampComparedAtCommonRates(t *testing.T) {
 	cur[0] = rampRun("c0", 400, 400, 400, p99)
 	if sc := rampScope(base, cur, "ramp"); sc.windowRate != 400 {
 		t.Errorf("window rate %v, want 400", sc.windowRate)
+	}
+}
+
+// cpuRampRun is one ramp run with the own rates 400–6400: met up to and including metTop, the
+// generator keeping up except at the rates in behind, and the CPU measured except at those in
+// unmeasured.
+func cpuRampRun(id string, metTop float64, behind, unmeasured []float64) Input {
+	st := &summary.RampStats{CapacityRate: metTop}
+	for _, r := range []float64{400, 800, 1600, 3200, 6400} {
+		step := summary.RampStep{Rate: r, AchievedRate: r, Valid: !slices.Contains(behind, r), WithinSLO: r <= metTop,
+			CPUPerRequestUs: 300, HarnessCPUPerRequestUs: 200}
+		if slices.Contains(unmeasured, r) {
+			step.CPUPerRequestUs = 0
+		}
+		st.Steps = append(st.Steps, step)
+	}
+	sc := summary.Scenario{Name: "ramp", Verdict: summary.Pass, TargetRate: metTop, Ramp: st}
+	return Input{Path: id, Run: summary.Run{ID: id, Scenarios: []summary.Scenario{sc}}}
+}
+
+// TestRampCPURates: the ramp's CPU is compared at the own rates after the first that every run
+// measured and most runs met: not past the knee, where a request's CPU measures the backlog,
+// and not lost because one run's generator fell behind at a rate the others met.
+func TestRampCPURates(t *testing.T) {
+	healthy := func(id string) Input { return cpuRampRun(id, 3200, nil, nil) }
+	tests := []struct {
+		name string
+		odd  []Input // replace the first runs of base
+		want []float64
+	}{
+		{"6400 missed by every run", nil, []float64{800, 1600, 3200}},
+		{"one run's generator fell behind at 3200", []Input{cpuRampRun("b0", 1600, []float64{3200}, nil)}, []float64{800, 1600, 3200}},
+		{"two of eight runs missed 3200", []Input{cpuRampRun("b0", 1600, nil, nil), cpuRampRun("b1", 1600, nil, nil)}, []float64{800, 1600, 3200}},
+		{"half the runs missed 3200", []Input{cpuRampRun("b0", 1600, nil, nil), cpuRampRun("b1", 1600, nil, nil),
+			cpuRampRun("b2", 1600, nil, nil), cpuRampRun("b3", 1600, nil, nil)}, []float64{800, 1600}},
+		{"one run without CPU at 1600", []Input{cpuRampRun("b0", 3200, nil, []float64{1600})}, []float64{800, 3200}},
+		{"every run met 6400", []Input{cpuRampRun("b0", 6400, nil, nil), cpuRampRun("b1", 6400, nil, nil),
+			cpuRampRun("b2", 6400, nil, nil), cpuRampRun("b3", 6400, nil, nil)}, []float64{800, 1600, 3200}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var base, cur []Input
+			for i := range 4 {
+				base = append(base, healthy(fmt.Sprint("b", i)))
+				cur = append(cur, healthy(fmt.Sprint("c", i)))
+			}
+			copy(base, tt.odd)
+			if got := rampScope(base, cur, "ramp").cpuRates; !slices.Equal(got, tt.want) {
+				t.Errorf("CPU rates %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -55,9 +55,9 @@ func TestProfileDiffNamesTheBurningFunction(t *testing.T) {
 	}
 }
 
-// TestServerCPURatioCatchesExtraCPU: on real recorded runs, 120 µs of CPU burnt per request
-// (+38 % at 3200 req/s) makes the ramp's server CPU ratio worse in the first four runs of each
-// side, and four unchanged runs against four others leave it "same".
+// TestServerCPURatioCatchesExtraCPU: on real recorded runs, 60 µs of CPU burnt per request
+// (+27 % at 3200 req/s) and 120 µs (+51 %) make the ramp's server CPU ratio worse in the first
+// four runs of each side, and four unchanged runs against four others leave it "same".
 func TestServerCPURatioCatchesExtraCPU(t *testing.T) {
 	aa := recordings(t, "aa")
 	tests := []struct {
@@ -65,6 +65,7 @@ func TestServerCPURatioCatchesExtraCPU(t *testing.T) {
 		base, current []Input
 		want          Verdict
 	}{
+		{"BENCH_EXTRA_CPU=60us", aa[:4], recordings(t, "cpu-60us")[:4], Worse},
 		{"BENCH_EXTRA_CPU=120us", aa[:4], recordings(t, "capacity-drop")[:4], Worse},
 		{"A/A", aa[:4], aa[4:8], Same},
 	}

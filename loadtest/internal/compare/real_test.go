@@ -12,9 +12,10 @@ import (
 )
 
 // BenchmarkRealRuns measures compare on real run-to-run noise: the runs bench/record.sh
-// recorded (quick profile, one commit, interleaved). For each variant it draws seeded random
-// 4-vs-4 comparisons, base from the unchanged runs and current from the variant's (for "aa",
-// two disjoint sets of unchanged runs), and reports the share of comparisons by outcome:
+// recorded (quick profile, interleaved). For each variant it draws seeded random 4-vs-4
+// comparisons, base from the unchanged runs recorded in the same sessions and current from the
+// variant's (for "aa", two disjoint sets of all unchanged runs), and reports the share of
+// comparisons by outcome:
 //
 //	pass-%        exit 0
 //	flagged-%     exit 1 (REGRESSION or FAIL): a false alarm for aa, a detection for a fault
@@ -35,17 +36,19 @@ func BenchmarkRealRuns(b *testing.B) {
 	const draws, runs = 300, 4
 	aa := recordings(b, "aa")
 	for _, variant := range []string{"aa", "latency-5ms", "cpu-60us", "leak-goroutine", "capacity-drop", "cpu-2ms"} {
-		cur := aa
+		base, cur := aa, aa
 		if variant != "aa" {
-			if dirs, _ := filepath.Glob(filepath.Join("..", "..", "..", "bench", "recordings", "*", variant)); len(dirs) == 0 {
+			dirs, _ := filepath.Glob(filepath.Join("..", "..", "..", "bench", "recordings", "*", variant))
+			if len(dirs) == 0 {
 				continue // not recorded (yet): bench/record.sh with VARIANTS
 			}
 			cur = recordings(b, variant)
+			base = sessionBase(b, dirs)
 		}
 		for _, pool := range []string{"all", "valid"} {
-			base, current := aa, cur
+			base, current := base, cur
 			if pool == "valid" {
-				base, current = validOnly(aa), validOnly(cur)
+				base, current = validOnly(base), validOnly(cur)
 			}
 			b.Run(fmt.Sprintf("%s/%s", variant, pool), func(b *testing.B) {
 				if len(base) < runs || len(current) < runs || (variant == "aa" && len(base) < 2*runs) {
@@ -65,12 +68,28 @@ func BenchmarkRealRuns(b *testing.B) {
 					}
 				}
 				c.report(b, draws)
-				reportFigures(b, current)
+				reportFigures(b, current, "")
+				reportFigures(b, base, "base-")
 				b.ReportMetric(float64(len(base)), "base-runs")
 				b.ReportMetric(float64(len(current)), "current-runs")
 			})
 		}
 	}
+}
+
+// sessionBase returns the unchanged runs recorded in the same sessions (recording folders) as a
+// variant's runs, the ones interleaved with them round by round: a variant is judged against
+// the machine of its own hour, as make regress judges a change.
+func sessionBase(b *testing.B, variantDirs []string) []Input {
+	var dirs []string
+	for _, d := range variantDirs {
+		dirs = append(dirs, filepath.Join(filepath.Dir(d), "aa"))
+	}
+	in, err := LoadSide(strings.Join(dirs, ","))
+	if err != nil {
+		b.Fatalf("the unchanged runs recorded with %v: %v", variantDirs, err)
+	}
+	return in
 }
 
 // draw picks n base and n current runs at random; for an A/A the two sets are disjoint.
@@ -127,8 +146,9 @@ func worse(scenario, metric string) func(Result) bool {
 	}
 }
 
-// reportFigures reports the medians over runs of the figures the faults move.
-func reportFigures(b *testing.B, runs []Input) {
+// reportFigures reports the medians over runs of the figures the faults move, each unit
+// prefixed (base- for the unchanged runs a variant is drawn against).
+func reportFigures(b *testing.B, runs []Input, prefix string) {
 	figures := map[string]func(summary.Scenario) (float64, bool){
 		"steady-p50-ms": func(s summary.Scenario) (float64, bool) { return s.Latency.P50, s.Name == "steady" },
 		"cpu-us-at-3200": func(s summary.Scenario) (float64, bool) { // the server's, in the ramp's 3200 req/s step
@@ -160,7 +180,7 @@ func reportFigures(b *testing.B, runs []Input) {
 		}
 		if len(v) > 0 {
 			slices.Sort(v)
-			b.ReportMetric(v[len(v)/2], unit)
+			b.ReportMetric(v[len(v)/2], prefix+unit)
 		}
 	}
 }
