@@ -18,6 +18,7 @@ import (
 type config struct {
 	DatabaseURL string
 	DBMaxConns  int32 // DB_MAX_CONNS: the pool's size; 0 (unset) takes the URL's pool_max_conns, else 8
+	DBMinConns  int32 // DB_MIN_CONNS: connections opened at start and kept; 0 (unset): the URL's pool_min_conns, else none
 	JWTSecret   []byte
 	JWTIssuer   string
 
@@ -67,6 +68,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		IdleTimeout:          p.duration("IDLE_TIMEOUT", 10*time.Second),
 		MaxBodyBytes:         int64(p.integer("MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1)),
 		DBMaxConns:           int32(p.integer("DB_MAX_CONNS", 0, 1)),
+		DBMinConns:           int32(p.integer("DB_MIN_CONNS", 0, 0)),
 		ExtraLatency:         p.duration("BENCH_EXTRA_LATENCY", 0),
 		ExtraCPU:             p.duration("BENCH_EXTRA_CPU", 0),
 		BlockProfileRate:     p.integer("BLOCK_PROFILE_RATE", 0, 0),
@@ -74,6 +76,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if p.err != nil {
 		return config{}, p.err
+	}
+	if c.DBMaxConns > 0 && c.DBMinConns > c.DBMaxConns {
+		return config{}, &settingError{"DB_MIN_CONNS", fmt.Sprintf("%d: want at most DB_MAX_CONNS (%d)", c.DBMinConns, c.DBMaxConns)}
 	}
 	if c.DatabaseURL == "" {
 		return config{}, &settingError{"DATABASE_URL", "required (a pgx URL such as postgres://user@host:5432/db)"}

@@ -78,6 +78,8 @@ func TestBadSettings(t *testing.T) {
 		{"BENCH_EXTRA_LATENCY", "5"},
 		{"DB_MAX_CONNS", "0"},
 		{"DB_MAX_CONNS", "many"},
+		{"DB_MIN_CONNS", "-1"},
+		{"DB_MIN_CONNS", "9"}, // over DB_MAX_CONNS=8, set below
 		{"BENCH_EXTRA_CPU", "-1ms"},
 		{"BENCH_EXTRA_CPU", "lots"},
 		{"BLOCK_PROFILE_RATE", "-1"},
@@ -90,8 +92,11 @@ func TestBadSettings(t *testing.T) {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			e := validEnv()
 			e[tt.name] = tt.value
-			if tt.name == "OTEL_TRACES_SAMPLER_ARG" {
+			switch tt.name {
+			case "OTEL_TRACES_SAMPLER_ARG":
 				e["OTEL_TRACES_SAMPLER"] = "traceidratio"
+			case "DB_MIN_CONNS":
+				e["DB_MAX_CONNS"] = "8"
 			}
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), []string{"server"}, env(e), &stdout, &stderr)

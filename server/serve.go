@@ -149,7 +149,7 @@ func newTracing(ctx context.Context, getenv func(string) string, version string)
 // during the wait for a database that is coming up ends it.
 func openDatabase(ctx context.Context, cfg config, tracing *telemetry.Tracing, log *slog.Logger) (*pgxpool.Pool, error) {
 	t0 := time.Now()
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{TracerProvider: tracing.Provider, Logger: log, MaxConns: cfg.DBMaxConns})
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{TracerProvider: tracing.Provider, Logger: log, MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -23,18 +23,18 @@ func Cancel() Scenario {
 		Description: "a share of requests outlive their client timeout in pg_sleep; the server must clean up after the cancels",
 		Default:     true,
 		ServerEnv: func(s Settings) []string {
-			return []string{
+			return append([]string{
 				// The settle check counts the goroutines of requests, not of the client's idle
 				// keep-alive connections (one server goroutine each until IDLE_TIMEOUT, 10 s by
 				// default): an idle timeout of half the settle time closes those before the
 				// check. At the scenario's rates a busy connection is never idle that long.
 				"IDLE_TIMEOUT=" + max(s.Settle/2, 100*time.Millisecond).String(),
+			},
 				// A held request keeps its connection until its cancel has reached PostgreSQL: at
 				// most the client timeout plus the server's cancel give-up, after which it closes
 				// the connection. Sized for the 100 ms a quiet machine takes, the pool ran out
 				// beside two CPU hogs (PostgreSQL forks a process per cancel request).
-				poolEnv(s, s.Rate*s.Cancel.Share, s.Cancel.Timeout+serverCancelGiveUp),
-			}
+				poolEnv(s, s.Rate*s.Cancel.Share, s.Cancel.Timeout+serverCancelGiveUp)...)
 		},
 		Steps: func(s Settings) []Step {
 			return []Step{{Rate: s.Rate, Duration: s.Duration, Warmup: s.Warmup, HeldTimeout: s.Cancel.Timeout}}

@@ -51,11 +51,10 @@ func shutdownScenario(name, desc string, def bool, drain func(Settings) time.Dur
 		Signals:     true,
 		ServerEnv: func(s Settings) []string {
 			sh := s.Shutdown
-			return []string{
+			return append([]string{
 				"SHUTDOWN_TIMEOUT=" + drain(s).String(),
 				"DRAIN_DELAY=" + sh.DrainDelay.String(),
-				poolEnv(s, s.Rate*sh.HoldShare, sh.HoldDelay),
-			}
+			}, poolEnv(s, s.Rate*sh.HoldShare, sh.HoldDelay)...)
 		},
 		Steps: func(s Settings) []Step {
 			// Held requests must not be given up by the client: only the server may end them.

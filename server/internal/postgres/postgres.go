@@ -36,6 +36,10 @@ type Options struct {
 	// MaxConns is the pool's size; 0 takes the URL's pool_max_conns, or DefaultMaxConns when
 	// the URL has none.
 	MaxConns int32
+	// MinConns are opened in the background at start and kept (pgx re-opens them when they
+	// close); 0 takes the URL's pool_min_conns, else none. A request that has to wait for a new
+	// PostgreSQL backend waits ~25 ms on a quiet machine, over 100 ms on a busy one.
+	MinConns int32
 }
 
 // DefaultMaxConns is the pool size when neither the settings nor the URL give one. pgx's own
@@ -54,6 +58,12 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 		cfg.MaxConns = opts.MaxConns
 	case !strings.Contains(url, "pool_max_conns"):
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if opts.MinConns > 0 {
+		cfg.MinConns = opts.MinConns
+	}
+	if cfg.MinConns > cfg.MaxConns {
+		return nil, fmt.Errorf("pool: %d connections kept open (DB_MIN_CONNS or pool_min_conns) exceed the pool's size %d", cfg.MinConns, cfg.MaxConns)
 	}
 	rp := cfg.ConnConfig.RuntimeParams
 	if _, ok := rp["application_name"]; !ok {

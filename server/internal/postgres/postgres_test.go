@@ -366,6 +366,50 @@ func TestPoolSize(t *testing.T) {
 	}
 }
 
+// TestPoolOpensMinConnsAtStart: DB_MIN_CONNS connections are opened at start, before any
+// request asks for one, so that no request waits for a new PostgreSQL backend (~25 ms); more
+// than the pool holds is refused with a message naming both.
+func TestPoolOpensMinConnsAtStart(t *testing.T) {
+	url := dbtest.NewURL(t)
+	tests := []struct {
+		name     string
+		url      string
+		min, max int32
+		want     int32 // connections open without a request; -1: Open fails
+	}{
+		{"none by default", url, 0, 4, 0},
+		{"the setting", url, 4, 4, 4},
+		{"the URL", withParam(url, "pool_min_conns=2"), 0, 4, 2},
+		{"the setting over the URL", withParam(url, "pool_min_conns=2"), 3, 4, 3},
+		{"more than the pool", url, 5, 4, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool, err := postgres.Open(context.Background(), tt.url, postgres.Options{MaxConns: tt.max, MinConns: tt.min})
+			if tt.want < 0 {
+				if err == nil || !strings.Contains(err.Error(), "exceed the pool's size") {
+					pool.Close()
+					t.Fatalf("Open: %v, want the pool's size exceeded", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			// The connections open in the background: wait for them, bounded. Open's ping may
+			// have opened one more while they were being made.
+			deadline := time.Now().Add(10 * time.Second)
+			for pool.Stat().TotalConns() < tt.want && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := pool.Stat().TotalConns(); got < tt.want || got > min(tt.want+1, tt.max) {
+				t.Fatalf("%d connections open without a request, want %d (or one more, the ping's)", got, tt.want)
+			}
+		})
+	}
+}
+
 func withParam(url, kv string) string {
 	if strings.Contains(url, "?") {
 		return url + "&" + kv
