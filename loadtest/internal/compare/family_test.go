@@ -154,6 +154,15 @@ func cpuRampRun(id string, metTop float64, behind, unmeasured []float64) Input {
 	return Input{Path: id, Run: summary.Run{ID: id, Scenarios: []summary.Scenario{sc}}}
 }
 
+// holdAt marks a run's ramp step at rate as held for the CPU (-ramp-cpu-hold).
+func holdAt(in Input, rate float64) {
+	for i, st := range in.Run.Scenarios[0].Ramp.Steps {
+		if st.Rate == rate {
+			in.Run.Scenarios[0].Ramp.Steps[i].CPUHold = true
+		}
+	}
+}
+
 // TestRampCPURates: the ramp's CPU is compared at the own rates after the first that every run
 // measured and most runs met: not past the knee, where a request's CPU measures the backlog,
 // and not lost because one run's generator fell behind at a rate the others met.
@@ -162,16 +171,19 @@ func TestRampCPURates(t *testing.T) {
 	tests := []struct {
 		name string
 		odd  []Input // replace the first runs of base
+		hold bool    // every run held 1600 req/s for the CPU, but the odd ones
 		want []float64
 	}{
-		{"6400 missed by every run", nil, []float64{800, 1600, 3200}},
-		{"one run's generator fell behind at 3200", []Input{cpuRampRun("b0", 1600, []float64{3200}, nil)}, []float64{800, 1600, 3200}},
-		{"two of eight runs missed 3200", []Input{cpuRampRun("b0", 1600, nil, nil), cpuRampRun("b1", 1600, nil, nil)}, []float64{800, 1600, 3200}},
+		{"6400 missed by every run", nil, false, []float64{800, 1600, 3200}},
+		{"every run held 1600 for the CPU", nil, true, []float64{1600}},
+		{"one run did not hold", []Input{healthy("b0")}, true, []float64{800, 1600, 3200}},
+		{"one run's generator fell behind at 3200", []Input{cpuRampRun("b0", 1600, []float64{3200}, nil)}, false, []float64{800, 1600, 3200}},
+		{"two of eight runs missed 3200", []Input{cpuRampRun("b0", 1600, nil, nil), cpuRampRun("b1", 1600, nil, nil)}, false, []float64{800, 1600, 3200}},
 		{"half the runs missed 3200", []Input{cpuRampRun("b0", 1600, nil, nil), cpuRampRun("b1", 1600, nil, nil),
-			cpuRampRun("b2", 1600, nil, nil), cpuRampRun("b3", 1600, nil, nil)}, []float64{800, 1600}},
-		{"one run without CPU at 1600", []Input{cpuRampRun("b0", 3200, nil, []float64{1600})}, []float64{800, 3200}},
+			cpuRampRun("b2", 1600, nil, nil), cpuRampRun("b3", 1600, nil, nil)}, false, []float64{800, 1600}},
+		{"one run without CPU at 1600", []Input{cpuRampRun("b0", 3200, nil, []float64{1600})}, false, []float64{800, 3200}},
 		{"every run met 6400", []Input{cpuRampRun("b0", 6400, nil, nil), cpuRampRun("b1", 6400, nil, nil),
-			cpuRampRun("b2", 6400, nil, nil), cpuRampRun("b3", 6400, nil, nil)}, []float64{800, 1600, 3200}},
+			cpuRampRun("b2", 6400, nil, nil), cpuRampRun("b3", 6400, nil, nil)}, false, []float64{800, 1600, 3200}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,6 +191,11 @@ func TestRampCPURates(t *testing.T) {
 			for i := range 4 {
 				base = append(base, healthy(fmt.Sprint("b", i)))
 				cur = append(cur, healthy(fmt.Sprint("c", i)))
+			}
+			if tt.hold {
+				for _, in := range append(base, cur...) {
+					holdAt(in, 1600)
+				}
 			}
 			copy(base, tt.odd)
 			if got := rampScope(base, cur, "ramp").cpuRates; !slices.Equal(got, tt.want) {

@@ -35,7 +35,7 @@ import (
 func BenchmarkRealRuns(b *testing.B) {
 	const draws, runs = 300, 4
 	aa := recordings(b, "aa")
-	for _, variant := range []string{"aa", "latency-5ms", "cpu-60us", "leak-goroutine", "capacity-drop", "cpu-2ms"} {
+	for _, variant := range []string{"aa", "latency-5ms", "cpu-60us", "leak-goroutine", "capacity-drop", "cpu-50us", "cpu-2ms"} {
 		base, cur := aa, aa
 		if variant != "aa" {
 			dirs, _ := filepath.Glob(filepath.Join("..", "..", "..", "bench", "recordings", "*", variant))
@@ -130,6 +130,7 @@ func validOnly(in []Input) []Input {
 var expected = map[string]func(Result) bool{
 	"latency-5ms":    worse("steady", "p50_ms"),
 	"cpu-60us":       worse("ramp", "server_cpu_ratio"),
+	"cpu-50us":       worse("ramp", "server_cpu_ratio"),
 	"capacity-drop":  worse("ramp", "capacity_rps"),
 	"cpu-2ms":        worse("ramp", "capacity_rps"),
 	"leak-goroutine": func(r Result) bool { return len(r.Failures) > 0 },

@@ -38,6 +38,8 @@ func HTML(w io.Writer, r summary.Run) error {
 		"inc":        func(i int) int { return i + 1 },
 		"displayURL": displayURL,
 		"pair":       pair,
+		"stepLabel":  stepLabel,
+		"stepCPU":    stepCPU,
 	}).Parse(htmlSource)
 	if err != nil {
 		return fmt.Errorf("parse html report template: %w", err)

@@ -280,19 +280,40 @@ func (m *mdWriter) ramp(r summary.Run, rs *summary.RampStats) {
 	if len(rs.Steps) == 0 {
 		return
 	}
-	m.header("rrrrl", "Target rate", "Achieved", "p99 act / int", "Errors", "Within SLO")
+	m.header("rrrrrl", "Target rate", "Achieved", "p99 act / int", "Errors", "Server CPU µs/req (harness)", "Within SLO")
 	for _, st := range rs.Steps {
 		ok := "✅ yes"
 		if !st.WithinSLO {
 			ok = "❌ no"
 		}
-		target := rate(st.Rate)
-		if st.Refined {
-			target += " (refining)"
-		}
-		m.row(target, rate(st.AchievedRate), ms(st.P99Ms)+" / "+ms(st.P99IntendedMs), pct(st.ErrorRatio), ok)
+		m.row(stepLabel(st), rate(st.AchievedRate), ms(st.P99Ms)+" / "+ms(st.P99IntendedMs), pct(st.ErrorRatio), stepCPU(st), ok)
 	}
 	m.p("\n")
+}
+
+// stepLabel is a ramp step's rate and what kind of step it was.
+func stepLabel(st summary.RampStep) string {
+	label := rate(st.Rate)
+	switch {
+	case st.Refined:
+		label += " (refining)"
+	case st.Retried:
+		label += " (tried again)"
+	case st.Retry:
+		label += " (second try)"
+	}
+	if st.CPUHold {
+		label += " (held for CPU)"
+	}
+	return label
+}
+
+// stepCPU is a ramp step's server CPU per request and the harness's, "—" when not measured.
+func stepCPU(st summary.RampStep) string {
+	if st.CPUPerRequestUs <= 0 {
+		return "—"
+	}
+	return chart.Trim(st.CPUPerRequestUs, 0) + " (" + chart.Trim(st.HarnessCPUPerRequestUs, 0) + ")"
 }
 
 func (m *mdWriter) server(sv summary.ServerStats) {

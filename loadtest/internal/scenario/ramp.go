@@ -25,7 +25,7 @@ func Ramp() Scenario {
 		Name:        "ramp",
 		Description: "stepped rates; capacity = the highest rate whose p99 stays under the SLO",
 		Default:     true,
-		ServerEnv:   func(s Settings) []string { return []string{poolEnv(s, 0, 0)} },
+		ServerEnv:   func(s Settings) []string { return poolEnv(s, 0, 0) },
 		Steps:       rampSteps,
 		Targets:     mix,
 		Start: func(l *Live) Hooks {
@@ -37,17 +37,30 @@ func Ramp() Scenario {
 
 func rampSteps(s Settings) []Step {
 	r := s.Ramp
-	n := max(1, r.Steps)
-	steps := make([]Step, n)
-	for i := range n {
-		rate := r.From
-		if n > 1 {
-			rate *= math.Pow(r.To/r.From, float64(i)/float64(n-1))
-		}
+	rates := ownRates(r)
+	hold := r.cpuHoldRate(rates)
+	steps := make([]Step, len(rates))
+	for i, rate := range rates {
 		steps[i] = Step{Rate: rate, Duration: r.Step, Warmup: stepWarmup(r.Step)}
+		if rate == hold {
+			steps[i].Duration = r.CPUHold
+		}
 	}
 	steps[0].Warmup = max(s.Warmup, steps[0].Warmup)
 	return steps
+}
+
+// ownRates are the ramp's geometric rates from From to To.
+func ownRates(r RampSettings) []float64 {
+	n := max(1, r.Steps)
+	rates := make([]float64, n)
+	for i := range n {
+		rates[i] = r.From
+		if n > 1 {
+			rates[i] *= math.Pow(r.To/r.From, float64(i)/float64(n-1))
+		}
+	}
+	return rates
 }
 
 // stepWarmup is each ramp step's warm-up at its own rate: a step that doubles the rate first
@@ -82,14 +95,18 @@ func (r *rampRun) next() (Step, bool) {
 	warm, dur := stepWarmup(r.set.Ramp.Step), r.set.Ramp.Step
 	if !last.WithinSLO && !last.Retry && !last.Refined {
 		r.retry = true
-		return Step{Rate: last.Rate, Duration: dur, Warmup: warm, Pause: refinePause}, true
+		again := Step{Rate: last.Rate, Duration: dur, Warmup: warm, Pause: refinePause}
+		if last.CPUHold {
+			again.Duration = r.set.Ramp.CPUHold
+		}
+		return again, true
 	}
 	r.retry = false
 	met, missed := bracket(r.steps)
 	if missed == 0 { // the retry met it: on up
 		for _, st := range rampSteps(r.set) {
 			if st.Rate > met*1.0001 {
-				return Step{Rate: st.Rate, Duration: dur, Warmup: warm}, true
+				return st, true
 			}
 		}
 		return Step{}, false
@@ -136,6 +153,7 @@ func (r *rampRun) afterStep(st Step, f attack.Figures, cpu StepCPU) bool {
 		Valid:         f.Valid(),
 		Refined:       r.refined > 0,
 		Retry:         r.retry,
+		CPUHold:       r.refined == 0 && st.Rate == r.set.Ramp.cpuHoldRate(ownRates(r.set.Ramp)),
 	}
 	step.CPUPerRequestUs, step.HarnessCPUPerRequestUs = cpu.perRequest(f.Requests + f.Warmups)
 	step.WithinSLO = step.Valid && step.P99IntendedMs <= summary.Ms(r.set.SLOP99) && errRatio <= r.set.MaxErrorRate

@@ -153,3 +153,51 @@ func TestRampDoesNotRefineWithoutAKnee(t *testing.T) {
 		}
 	}
 }
+
+// TestRampHoldsOneRateForCPU: the highest own rate not above -ramp-cpu-rate lasts
+// -ramp-cpu-hold, on its second try too, and is marked; the other steps, refinements included,
+// last -ramp-step. Without a rate, or with a hold no longer than a step, nothing is held.
+func TestRampHoldsOneRateForCPU(t *testing.T) {
+	tests := []struct {
+		name    string
+		cpuRate float64
+		hold    time.Duration
+		want    []string // rate/duration of each step, * when marked held
+	}{
+		{"held at 2000, its stall retried", 2500, 5 * time.Second,
+			[]string{"1000/1s", "2000/5s*", "2000/5s*", "4000/1s", "4000/1s", "2828/1s"}},
+		{"no rate", 0, 5 * time.Second, []string{"1000/1s", "2000/1s", "2000/1s", "4000/1s", "4000/1s", "2828/1s"}},
+		{"a hold no longer than a step", 2500, time.Second, []string{"1000/1s", "2000/1s", "2000/1s", "4000/1s", "4000/1s", "2828/1s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set := Settings{SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Warmup: time.Second,
+				Ramp: RampSettings{From: 1000, To: 4000, Steps: 3, Refine: 1, Step: time.Second, CPURate: tt.cpuRate, CPUHold: tt.hold}}
+			r := &rampRun{set: set}
+			next := stepper(rampSteps(set), r.next)
+			var got []string
+			tried := map[float64]bool{}
+			for len(got) < 30 {
+				st, ok := next.step()
+				if !ok {
+					break
+				}
+				p99 := 10.0
+				if st.Rate > 3000 || (st.Rate == 2000 && !tried[st.Rate]) {
+					p99 = 900
+				}
+				tried[st.Rate] = true
+				f := attack.Figures{Requests: 100, Successes: 100, LatencyIntended: summary.Latencies{P99: p99}}
+				next.more = r.afterStep(st, f, StepCPU{Server: 20 * time.Millisecond, Harness: 10 * time.Millisecond})
+				name := fmt.Sprintf("%.0f/%s", st.Rate, st.Duration)
+				if r.steps[len(r.steps)-1].CPUHold {
+					name += "*"
+				}
+				got = append(got, name)
+			}
+			if strings.Join(got, ", ") != strings.Join(tt.want, ", ") {
+				t.Errorf("steps\n %s\nwant\n %s", strings.Join(got, ", "), strings.Join(tt.want, ", "))
+			}
+		})
+	}
+}

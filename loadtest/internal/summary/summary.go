@@ -405,6 +405,9 @@ type RampStep struct {
 	Refined       bool    `json:"refined,omitempty"` // a refinement between the highest rate met and the lowest missed
 	Retry         bool    `json:"retry,omitempty"`   // a second try of the rate the step before missed
 	Retried       bool    `json:"retried,omitempty"` // a miss tried again: the next step decides
+	// CPUHold: the own rate held longer (-ramp-cpu-hold) so that its CPU per request is steady
+	// enough to compare.
+	CPUHold bool `json:"cpu_hold,omitempty"`
 	// CPUPerRequestUs is the server process's CPU time during the step per request sent (µs;
 	// 0 when not measured).
 	CPUPerRequestUs float64 `json:"cpu_per_request_us,omitempty"`
