@@ -98,30 +98,17 @@ func TestRampRetriesAndRefines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &rampRun{set: set}
-			next := stepper(rampSteps(set), r.next)
+			steps, r := driveRamp(set, tt.flaky)
 			var got []string
-			tried := map[float64]bool{}
-			for len(got) < 30 {
-				st, ok := next.step()
-				if !ok {
-					break
-				}
+			for i, st := range steps {
 				if st.Warmup == 0 || st.Duration != time.Second {
 					t.Errorf("step %+v: want a warm-up and the step duration", st)
 				}
 				name := fmt.Sprintf("%.0f", st.Rate)
-				if r.retry {
+				if r.steps[i].Retry {
 					name += " retry"
 				}
 				got = append(got, name)
-				p99 := 10.0
-				if st.Rate > 3000 || (st.Rate == tt.flaky && !tried[st.Rate]) {
-					p99 = 900
-				}
-				tried[st.Rate] = true
-				f := attack.Figures{Requests: 100, Successes: 100, LatencyIntended: summary.Latencies{P99: p99}}
-				next.more = r.afterStep(st, f, StepCPU{Server: 20 * time.Millisecond, Harness: 10 * time.Millisecond})
 			}
 			if strings.Join(got, ", ") != strings.Join(tt.want, ", ") {
 				t.Errorf("steps\n %s\nwant\n %s", strings.Join(got, ", "), strings.Join(tt.want, ", "))
@@ -134,6 +121,30 @@ func TestRampRetriesAndRefines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// driveRamp runs the ramp's step logic against a server whose knee is at 3000 req/s and whose
+// first try at the flaky rate misses whatever it can do, and returns the steps handed out.
+func driveRamp(set Settings, flaky float64) ([]Step, *rampRun) {
+	r := &rampRun{set: set}
+	next := stepper(rampSteps(set), r.next)
+	var steps []Step
+	tried := map[float64]bool{}
+	for len(steps) < 30 {
+		st, ok := next.step()
+		if !ok {
+			break
+		}
+		steps = append(steps, st)
+		p99 := 10.0
+		if st.Rate > 3000 || (st.Rate == flaky && !tried[st.Rate]) {
+			p99 = 900
+		}
+		tried[st.Rate] = true
+		f := attack.Figures{Requests: 100, Successes: 100, LatencyIntended: summary.Latencies{P99: p99}}
+		next.more = r.afterStep(st, f, StepCPU{Server: 20 * time.Millisecond, Harness: 10 * time.Millisecond})
+	}
+	return steps, r
 }
 
 // TestRampDoesNotRefineWithoutAKnee: nothing to refine when every rate met the SLO or the first
@@ -173,24 +184,11 @@ func TestRampHoldsOneRateForCPU(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			set := Settings{SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Warmup: time.Second,
 				Ramp: RampSettings{From: 1000, To: 4000, Steps: 3, Refine: 1, Step: time.Second, CPURate: tt.cpuRate, CPUHold: tt.hold}}
-			r := &rampRun{set: set}
-			next := stepper(rampSteps(set), r.next)
+			steps, r := driveRamp(set, 2000)
 			var got []string
-			tried := map[float64]bool{}
-			for len(got) < 30 {
-				st, ok := next.step()
-				if !ok {
-					break
-				}
-				p99 := 10.0
-				if st.Rate > 3000 || (st.Rate == 2000 && !tried[st.Rate]) {
-					p99 = 900
-				}
-				tried[st.Rate] = true
-				f := attack.Figures{Requests: 100, Successes: 100, LatencyIntended: summary.Latencies{P99: p99}}
-				next.more = r.afterStep(st, f, StepCPU{Server: 20 * time.Millisecond, Harness: 10 * time.Millisecond})
+			for i, st := range steps {
 				name := fmt.Sprintf("%.0f/%s", st.Rate, st.Duration)
-				if r.steps[len(r.steps)-1].CPUHold {
+				if r.steps[i].CPUHold {
 					name += "*"
 				}
 				got = append(got, name)
