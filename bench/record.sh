@@ -26,13 +26,10 @@ declare -A env_of=(
 	[aa]=""
 	[latency-5ms]="BENCH_EXTRA_LATENCY=5ms"
 	# The server costs ~215 µs of CPU per request at the ramp's 3200 req/s on this machine (its
-	# steps' cpu_per_request_us); 60 µs measured +27 % there (d5f5b01a23f8). At the knee
+	# steps' cpu_per_request_us); 60 µs measured +25 % there (4f208d5c0a35). At the knee
 	# (~5000 req/s) a request costs the 2 cores the server, PostgreSQL and the generator share
 	# ~400 µs: 120 µs more took 26 % off the capacity (docs/compare.md has the figures).
 	[cpu-60us]="BENCH_EXTRA_CPU=60us"
-	# Under the goal's +25 %, to show how much margin the CPU verdict has. Not in the default
-	# order.
-	[cpu-50us]="BENCH_EXTRA_CPU=50us"
 	[leak-goroutine]="BENCH_FAULTS=leak-goroutine"
 	[capacity-drop]="BENCH_EXTRA_CPU=120us"
 	# Big enough to show in steady's CPU profile (2 s at 50 req/s: 100 samples of 10 ms, of
