@@ -71,8 +71,8 @@ type RampSettings struct {
 	MinCapacity float64 // a capacity below it FAILS the ramp (0: any capacity > 0 passes)
 	// CPURate and CPUHold: the highest own rate not above CPURate lasts CPUHold rather than
 	// Step, and compare reads the server's CPU per request there. A one-second step's CPU
-	// figure spreads 4–8 % from step to step, and most of that is time, not the run: ten such
-	// steps at one rate averaged to within 1.6 % of each other across runs. 0: no hold.
+	// figure spreads 4–8 % from step to step, and most of that is time, not the run: the means
+	// of ten such steps at one rate had a standard deviation of 1.6 % across runs. 0: no hold.
 	CPURate float64
 	CPUHold time.Duration
 }
