@@ -60,6 +60,20 @@ type Local struct {
 // /readyz answers 200. On failure the process is stopped and the error carries its last log
 // lines. ctx bounds the start only; the process lives until Stop (or its own exit).
 func Start(ctx context.Context, cfg Config) (*Local, error) {
+	return startPicking(ctx, cfg, freePorts)
+}
+
+// portTries bounds the starts that lose a picked port to another process.
+const portTries = 3
+
+// errPortTaken: the server exited because a port picked for it was bound by someone else in
+// the moment between the pick and the server's own bind.
+var errPortTaken = errors.New("a port picked for it was taken before it could bind it")
+
+// startPicking starts the server on ports from pick, and again on fresh ones when another
+// process took one in between (a load generator's outgoing connection can be given any free
+// ephemeral port): that is the harness's race, not the server's failure.
+func startPicking(ctx context.Context, cfg Config, pick func(hosts ...string) ([]string, error)) (*Local, error) {
 	if cfg.Bin == "" {
 		cfg.Bin = "bin/server"
 	}
@@ -79,14 +93,22 @@ func Start(ctx context.Context, cfg Config) (*Local, error) {
 		}
 		cfg.JWTSecret = s
 	}
-	apiPort, err := freePort(cmp.Or(cfg.Host, "127.0.0.1"))
-	if err != nil {
-		return nil, err
+	var err error
+	for range portTries {
+		var ports []string
+		if ports, err = pick(cmp.Or(cfg.Host, "127.0.0.1"), "127.0.0.1"); err != nil {
+			return nil, err
+		}
+		var l *Local
+		if l, err = startOn(ctx, cfg, ports[0], ports[1]); !errors.Is(err, errPortTaken) {
+			return l, err
+		}
 	}
-	adminPort, err := freePort("127.0.0.1")
-	if err != nil {
-		return nil, err
-	}
+	return nil, err
+}
+
+// startOn starts the server with its listeners on apiPort and adminPort and waits for /readyz.
+func startOn(ctx context.Context, cfg Config, apiPort, adminPort string) (*Local, error) {
 	// Each server gets its own application_name so that pg_stat_activity shows its queries and
 	// no one else's: other servers, replicas or test packages on the same PostgreSQL (one of
 	// them deliberately leaving queries running) must not count as this server's.
@@ -131,6 +153,9 @@ func Start(ctx context.Context, cfg Config) (*Local, error) {
 
 	if err := l.waitReady(ctx, cfg.StartWait); err != nil {
 		_ = l.Stop(2 * time.Second)
+		if l.exitCode > 0 && strings.Contains(l.LogTail(), "address already in use") {
+			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		}
 		return nil, fmt.Errorf("start server %s: %w\n%s", cfg.Bin, err, l.LogTail())
 	}
 	return l, nil
@@ -295,18 +320,21 @@ func withApplicationName(dsn, name string) (string, error) {
 	return u.String(), nil
 }
 
-// freePort asks the kernel for a free port on host. The port is released before the server
-// binds it; another process could take it in between, which start-up then reports.
-func freePort(host string) (string, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", fmt.Errorf("pick a free port: %w", err)
+// freePorts asks the kernel for a free port on each host. Each listener is held until all are
+// picked, since a port just closed can be handed out again at once (two back-to-back picks
+// returned the same port 2 times in 20000 here). They are released before the server binds them; another
+// process could take one in between, which start-up then reports.
+func freePorts(hosts ...string) ([]string, error) {
+	addrs := make([]string, len(hosts))
+	for i, host := range hosts {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("pick a free port: %w", err)
+		}
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
 	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		return "", fmt.Errorf("pick a free port: %w", err)
-	}
-	return addr, nil
+	return addrs, nil
 }
 
 // External is a server the harness did not start: it is reached over HTTP only.
