@@ -309,7 +309,7 @@ func TestDistributedFaults(t *testing.T) {
 		_, sc, _, err := steadyRun(t, context.Background(), dsn, bin, addrs(ws), "-rate", "60", "-duration", "2s")
 		if exitCode(err) != 1 || sc.Verdict != summary.Invalid || !strings.Contains(strings.Join(sc.Reasons, " "), "worker "+ws[1].addr+" fell behind") ||
 			strings.Contains(strings.Join(sc.Reasons, " "), "worker "+ws[0].addr+" fell") {
-			t.Fatalf("verdict %s, reasons %v; want INVALID naming %s alone", sc.Verdict, sc.Reasons, ws[1].addr)
+			t.Fatalf("verdict %s, reasons %v (run: %v); want INVALID naming %s alone", sc.Verdict, sc.Reasons, err, ws[1].addr)
 		}
 	})
 	t.Run("clock uncertainty", func(t *testing.T) {

@@ -92,7 +92,7 @@ func (rn *Runner) RunAll(ctx context.Context, scenarios []Scenario) ([]summary.S
 		default:
 			end, err := rn.runOne(ctx, s, &sc, !seeded)
 			if err != nil {
-				sc.Verdict, sc.Reasons = summary.Fail, []string{firstLine(err.Error())}
+				sc.Verdict, sc.Reasons = summary.Fail, []string{failReason(err)}
 				return append(out, sc), err
 			}
 			seeded = true
@@ -603,6 +603,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func lastLine(s string) string {
 	s = strings.TrimRight(s, "\n")
 	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+// failReason is err on one line: its first line and, when output follows it (the log of a
+// server that would not start), that output's last line, where the server says why.
+func failReason(err error) string {
+	msg := strings.TrimSpace(err.Error())
+	if first := firstLine(msg); first != msg {
+		return first + "; last output line: " + lastLine(msg)
+	}
+	return msg
 }
 
 func firstLine(s string) string {

@@ -377,6 +377,21 @@ func TestCrashFailsAndSkipsTheRest(t *testing.T) {
 	}
 }
 
+// TestStartFailureSaysWhy: a server that exits before it is ready fails the scenario with its
+// own last words in the reason, not only "exited with code 2".
+func TestStartFailureSaysWhy(t *testing.T) {
+	h := newHarness(t, short(), "READ_TIMEOUT=soon")
+	scs, err := Select([]string{"steady"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.runner.RunAll(context.Background(), scs)
+	if err == nil || len(out) != 1 || out[0].Verdict != summary.Fail ||
+		!strings.Contains(reasons(out[0]), "exited with code 2") || !strings.Contains(reasons(out[0]), "READ_TIMEOUT") {
+		t.Fatalf("RunAll = %v; scenarios %+v; want FAIL naming the exit code and READ_TIMEOUT", err, out)
+	}
+}
+
 // TestInterruptKeepsResults cancels the context mid-attack: the scenario is INTERRUPTED with
 // the requests so far, later ones are SKIPPED, and no server is left running (checked by run).
 func TestInterruptKeepsResults(t *testing.T) {
