@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,9 +21,16 @@ import (
 // (a lost cancel only happens in the instant before the query starts, so a retry lands), and
 // after cancelGiveUp closes the socket, which PostgreSQL notices within checkInterval
 // (client_connection_check_interval). Worst case: about cancelGiveUp + checkInterval.
+//
+// Every cancel request sent is waited for until PostgreSQL acknowledges it (closes the cancel
+// connection, after it has signalled the backend), up to cancelAckWait, before the connection
+// runs its next query. One given up on earlier is still delivered later, and cancels whatever
+// the backend runs then: under load an acknowledgement can take over 100 ms, and the next
+// query on the connection, of a request that did nothing wrong, failed with 57014.
 const (
 	cancelRetry   = 100 * time.Millisecond
 	cancelGiveUp  = 500 * time.Millisecond
+	cancelAckWait = 5 * time.Second
 	checkInterval = 250 * time.Millisecond
 )
 
@@ -31,7 +39,7 @@ const (
 type cancelHandler struct {
 	conn *pgconn.PgConn
 	stop chan struct{} // closed when the query has returned
-	done chan struct{} // closed when the cancelling goroutine has ended
+	done chan struct{} // closed when every cancel request sent has been acknowledged (or the socket closed)
 }
 
 var _ ctxwatch.Handler = (*cancelHandler)(nil)
@@ -43,20 +51,25 @@ func (h *cancelHandler) HandleCancel(context.Context) {
 	h.stop, h.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(h.done)
+		var sent sync.WaitGroup
 		giveUp := time.NewTimer(cancelGiveUp)
 		defer giveUp.Stop()
 		retry := time.NewTicker(cancelRetry)
 		defer retry.Stop()
 		for {
-			ctx, cancel := context.WithTimeout(context.Background(), cancelRetry)
-			_ = h.conn.CancelRequest(ctx) // best effort: no error does not mean cancelled either
-			cancel()
+			sent.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), cancelAckWait)
+				defer cancel()
+				_ = h.conn.CancelRequest(ctx) // best effort: no error does not mean cancelled either
+			})
 			select {
 			case <-h.stop:
+				sent.Wait()
 				return
 			case <-giveUp.C:
 				// Closing the socket fails the pending read at once (pgx then discards the
-				// connection) and lets PostgreSQL see the client is gone.
+				// connection, so no late cancel can reach a later query) and lets PostgreSQL
+				// see the client is gone.
 				_ = h.conn.Conn().Close()
 				return
 			case <-retry.C:

@@ -65,10 +65,47 @@ func TestLostCancelIsBounded(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to a target until told to refuse new ones.
+// TestLateCancelLandsOnNoOtherQuery: a cancel request that PostgreSQL acknowledges late (here
+// a proxy holds the cancel's connection 300 ms, as a postmaster slow to fork does under load)
+// must not cancel the next query that runs on the connection.
+func TestLateCancelLandsOnNoOtherQuery(t *testing.T) {
+	dbURL := dbtest.NewURL(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, u.Host)
+	u.Host = p.addr()
+	q := u.Query()
+	q.Set("pool_max_conns", "1")
+	u.RawQuery = q.Encode()
+	pool, err := postgres.Open(context.Background(), u.String(), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := pool.Ping(context.Background()); err != nil { // the one connection, through the proxy
+		t.Fatal(err)
+	}
+	p.delayNew(300 * time.Millisecond) // pgx sends its cancel requests on new connections
+
+	s := postgres.NewStore(pool, postgres.StoreOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := s.List(ctx, item.Page{Number: 1, Size: 1}, 5*time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("List on a context that ran out = %v, want context.DeadlineExceeded", err)
+	}
+	if _, err := s.List(context.Background(), item.Page{Number: 1, Size: 1}, 500*time.Millisecond); err != nil {
+		t.Fatalf("the next query on the connection: %v; a cancel meant for the one before landed on it", err)
+	}
+}
+
+// proxy forwards TCP connections to a target until told to refuse new ones, or holds new ones
+// for a while before it forwards them.
 type proxy struct {
 	ln     net.Listener
 	refuse atomic.Bool
+	delay  atomic.Int64 // nanoseconds
 	mu     sync.Mutex
 	conns  []net.Conn
 	wg     sync.WaitGroup
@@ -93,17 +130,8 @@ func startProxy(t *testing.T, target string) *proxy {
 				c.Close()
 				continue
 			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			p.wg.Add(2)
-			go p.pipe(up, c)
-			go p.pipe(c, up)
+			p.wg.Add(1)
+			go p.forward(c, target, time.Duration(p.delay.Load()))
 		}
 	}()
 	t.Cleanup(func() {
@@ -118,6 +146,26 @@ func startProxy(t *testing.T, target string) *proxy {
 	return p
 }
 
+// forward connects c to target after delay; what c sent meanwhile waits in its socket.
+func (p *proxy) forward(c net.Conn, target string, delay time.Duration) {
+	defer p.wg.Done()
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	p.mu.Unlock()
+	time.Sleep(delay)
+	up, err := net.Dial("tcp", target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns = append(p.conns, up)
+	p.mu.Unlock()
+	p.wg.Add(2)
+	go p.pipe(up, c)
+	go p.pipe(c, up)
+}
+
 func (p *proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
 	_, err := io.Copy(dst, src)
@@ -130,3 +178,5 @@ func (p *proxy) pipe(dst, src net.Conn) {
 
 func (p *proxy) addr() string { return p.ln.Addr().String() }
 func (p *proxy) refuseNew()   { p.refuse.Store(true) }
+
+func (p *proxy) delayNew(d time.Duration) { p.delay.Store(int64(d)) }
