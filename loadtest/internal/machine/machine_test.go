@@ -54,7 +54,12 @@ func TestReadCountsOurWork(t *testing.T) {
 	}
 	cpu1, _ := ProcessCPU(self)
 	ours := b.Ours[self] - a.Ours[self] // clock ticks, 100 a second
-	if ours < 25 || b.Busy-a.Busy < ours {
+	// Both counts are in whole ticks, each field truncated on its own (the machine's busy time
+	// sums four), and the machine's is sampled at its timer tick while ours is the precise run
+	// time: the two differ by up to a few ticks when they count the same work. Measured: our 30
+	// against the machine's 29, in 2 of 3 rounds of the whole suite.
+	const granularity = 4
+	if ours < 25 || b.Busy-a.Busy+granularity < ours {
 		t.Errorf("300 ms of CPU charged: our ticks +%d, the machine's busy ticks +%d", ours, b.Busy-a.Busy)
 	}
 	// schedstat and the clock ticks of /proc/<pid>/stat count the same time, to the tick.
