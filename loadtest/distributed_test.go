@@ -134,7 +134,7 @@ func steadyRun(t *testing.T, ctx context.Context, dsn, bin, workers string, extr
 func TestDistributedMergedEqualsSingle(t *testing.T) {
 	dsn, bin := runEnv(t)
 	ws := startWorkers(t, nil, nil, []string{"-test-clock-skew", "2s"})
-	args := []string{"-rate", "150", "-duration", "3s", "-warmup", "500ms"}
+	args := []string{"-rate", "600", "-duration", "3s", "-warmup", "500ms"}
 	var single, merged []summary.Scenario
 	for round := range 2 {
 		_, a, _, err := steadyRun(t, context.Background(), dsn, bin, "", args...)
@@ -148,6 +148,8 @@ func TestDistributedMergedEqualsSingle(t *testing.T) {
 	p99 := noise(single[0].Latency.P99, single[1].Latency.P99, 1, 2)
 	for i, b := range merged {
 		a := single[i]
+		t.Logf("round %d: single p50 %.2f / p99 %.2f ms (%s, %.2f foreign cores); merged %.2f / %.2f ms (%s, %.2f foreign cores)", i+1,
+			a.Latency.P50, a.Latency.P99, a.Verdict, a.Server.ForeignCPUCores, b.Latency.P50, b.Latency.P99, b.Verdict, b.Server.ForeignCPUCores)
 		if d := a.Requests - b.Requests; d > 1 || d < -1 || math.Abs(b.AchievedRate/a.AchievedRate-1) > 0.01 {
 			t.Errorf("round %d: single %d requests at %.2f/s, merged %d at %.2f/s; want the same count (± the hit at the edge), rate within 1%%",
 				i+1, a.Requests, a.AchievedRate, b.Requests, b.AchievedRate)
