@@ -28,7 +28,7 @@ var Kinds = []string{"cpu", "heap", "goroutine", "mutex", "block"}
 // It returns the files it wrote; the error joins the kinds it could not fetch, so a server that
 // lacks one kind (or dies during capture) still leaves the others.
 func Capture(ctx context.Context, adminURL, dir, prefix string, cpu time.Duration) ([]summary.Profile, error) {
-	secs := max(1, int((cpu+time.Second-1)/time.Second))
+	secs := CPUSeconds(cpu)
 	// The CPU request blocks for secs; leave room for a loaded machine to answer.
 	client := &http.Client{Timeout: time.Duration(secs)*time.Second + 10*time.Second}
 	var out []summary.Profile
@@ -50,6 +50,10 @@ func Capture(ctx context.Context, adminURL, dir, prefix string, cpu time.Duratio
 	}
 	return out, nil
 }
+
+// CPUSeconds is how long Capture profiles the CPU for cpu: whole seconds, at least 1 (pprof's
+// seconds parameter).
+func CPUSeconds(cpu time.Duration) int { return max(1, int((cpu+time.Second-1)/time.Second)) }
 
 func fetch(ctx context.Context, client *http.Client, url, dst string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

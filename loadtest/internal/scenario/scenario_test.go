@@ -151,6 +151,16 @@ func short() Settings {
 	}
 }
 
+// eventAt is the offset of sc's first event named name.
+func eventAt(sc summary.Scenario, name string) (float64, bool) {
+	for _, e := range sc.Events {
+		if e.Name == name {
+			return e.OffsetMs, true
+		}
+	}
+	return 0, false
+}
+
 func reasons(sc summary.Scenario) string { return strings.Join(sc.Reasons, "; ") }
 
 func TestHealthyServerPasses(t *testing.T) {
@@ -180,6 +190,13 @@ func TestHealthyServerPasses(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(h.runner.Dir, p.File)); err != nil {
 			t.Error(err)
 		}
+	}
+	// Writing the profiles pauses the server: they are taken after the warm-up and done before
+	// the counted requests begin.
+	if start, ok := eventAt(steady, "start"); !ok || steady.Profiled == nil ||
+		steady.Profiled.StartMs < start+summary.Ms(short().Warmup) || steady.Profiled.EndMs > start+steady.WarmupMs {
+		t.Errorf("steady profiled %+v; attack from %.0f ms, warm-up %.0f ms, counted from %.0f ms: want the profiles between",
+			steady.Profiled, start, summary.Ms(short().Warmup), start+steady.WarmupMs)
 	}
 	if len(steady.Timeline) < 10 || steady.Server.GoroutinesPeak <= 0 {
 		t.Errorf("steady timeline has %d samples, goroutine peak %v", len(steady.Timeline), steady.Server.GoroutinesPeak)

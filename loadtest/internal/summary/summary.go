@@ -110,7 +110,10 @@ type Scenario struct {
 	// every other figure is from the merged results.
 	Workers []Worker `json:"workers,omitempty"`
 
-	Profiles []Profile  `json:"profiles,omitempty"`
+	Profiles []Profile `json:"profiles,omitempty"`
+	// Profiled is when the profiles were captured: in the warm-up, ended before the counted
+	// requests began, since writing them pauses the server.
+	Profiled *Span      `json:"profiled,omitempty"`
 	TopCPU   []Function `json:"top_cpu,omitempty"`
 
 	Cancel   *CancelStats   `json:"cancel,omitempty"`
@@ -308,6 +311,12 @@ type Worker struct {
 	ClockUncertaintyMs float64 `json:"clock_uncertainty_ms"`
 	PeakInFlight       int64   `json:"peak_in_flight"`
 	Lost               string  `json:"lost,omitempty"` // why it stopped answering mid-attack; empty when it did not
+}
+
+// Span is a stretch of a scenario's timeline.
+type Span struct {
+	StartMs float64 `json:"start_ms"`
+	EndMs   float64 `json:"end_ms"`
 }
 
 // Profile is a pprof file captured from the admin port.
