@@ -273,7 +273,7 @@ func TestDistributedFaults(t *testing.T) {
 	t.Run("killed mid-run", func(t *testing.T) {
 		ws := startWorkers(t, nil, nil, nil)
 		victim := ws[1]
-		whenAttacking(t, victim.addr, 1500*time.Millisecond, func() { _ = victim.cmd.Process.Kill() })
+		whenAttacking(t, victim.addr, shortSteadyLead+1500*time.Millisecond, func() { _ = victim.cmd.Process.Kill() })
 		out := t.TempDir()
 		_, err := runRun(context.Background(), noEnv, append(shortRunArgs(dsn, bin, out), "-scenarios", "steady,cancel",
 			"-duration", "5s", "-workers", addrs(ws))...)
@@ -331,7 +331,7 @@ func TestDistributedInterrupt(t *testing.T) {
 	ws := startWorkers(t, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	whenAttacking(t, ws[0].addr, time.Second, cancel)
+	whenAttacking(t, ws[0].addr, shortSteadyLead+time.Second, cancel)
 	r, sc, _, err := steadyRun(t, ctx, dsn, bin, addrs(ws), "-duration", "10s")
 	if err == nil || exitCode(err) != 1 || !r.Partial || sc.Verdict != summary.Interrupted || sc.Requests == 0 {
 		t.Fatalf("run = %v (exit %d), partial %v, %s with %d requests; want exit 1, partial, INTERRUPTED with results",

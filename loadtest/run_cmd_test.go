@@ -146,6 +146,11 @@ func TestRunCommandServerFailsToStart(t *testing.T) {
 	}
 }
 
+// shortSteadyLead is how long steady's requests go uncounted with shortRunArgs: -warmup 200ms,
+// then the profiles (0.5 s, -cpu-profile 1s, 1 s to recover). A fault meant for the counted
+// requests waits this long first.
+const shortSteadyLead = 2700 * time.Millisecond
+
 func shortRunArgs(dsn, bin, out string) []string {
 	return []string{"-database-url", dsn, "-server-bin", bin, "-out", out, "-rate", "40", "-warmup", "200ms",
 		"-cpu-profile", "1s", "-slo-p99", "1s", "-seed-items", "10",
@@ -210,7 +215,7 @@ func TestRunCommandInterrupt(t *testing.T) {
 	dsn, bin := runEnv(t)
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(2500*time.Millisecond, cancel)
+	time.AfterFunc(shortSteadyLead+2500*time.Millisecond, cancel)
 	_, err := runRun(ctx, noEnv, append(shortRunArgs(dsn, bin, out), "-scenarios", "steady,cancel", "-duration", "10s")...)
 	if err == nil || exitCode(err) != 1 {
 		t.Fatalf("interrupted run: %v (exit %d), want exit 1", err, exitCode(err))

@@ -416,7 +416,7 @@ func TestInterruptKeepsResults(t *testing.T) {
 	set.Duration = 5 * time.Second
 	h := newHarness(t, set)
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(2500*time.Millisecond, cancel)
+	time.AfterFunc(set.Warmup+profileLead(set)+2500*time.Millisecond, cancel) // among the counted requests
 	out := h.run(t, ctx, "steady", "cancel")
 	if out[0].Verdict != summary.Interrupted || out[0].Requests == 0 {
 		t.Errorf("steady: %s with %d requests; want INTERRUPTED with the requests so far", out[0].Verdict, out[0].Requests)
