@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/benchharness/benchharness/server/internal/dbtest"
 	"github.com/benchharness/benchharness/server/internal/item"
 	"github.com/benchharness/benchharness/server/internal/postgres"
@@ -27,23 +29,7 @@ func TestLostCancelIsBounded(t *testing.T) {
 	}
 	t.Cleanup(direct.Close)
 
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, u.Host)
-	u.Host = p.addr()
-	q := u.Query()
-	q.Set("pool_max_conns", "1")
-	u.RawQuery = q.Encode()
-	pool, err := postgres.Open(context.Background(), u.String(), postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := pool.Ping(context.Background()); err != nil { // the one connection, through the proxy
-		t.Fatal(err)
-	}
+	pool, p := proxiedPool(t, dbURL)
 	p.refuseNew() // pgx sends its cancel request on a new connection: it is lost
 
 	s := postgres.NewStore(pool, postgres.StoreOptions{})
@@ -70,6 +56,24 @@ func TestLostCancelIsBounded(t *testing.T) {
 // must not cancel the next query that runs on the connection.
 func TestLateCancelLandsOnNoOtherQuery(t *testing.T) {
 	dbURL := dbtest.NewURL(t)
+	pool, p := proxiedPool(t, dbURL)
+	p.delayNew(300 * time.Millisecond) // pgx sends its cancel requests on new connections
+
+	s := postgres.NewStore(pool, postgres.StoreOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := s.List(ctx, item.Page{Number: 1, Size: 1}, 5*time.Second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("List on a context that ran out = %v, want context.DeadlineExceeded", err)
+	}
+	if _, err := s.List(context.Background(), item.Page{Number: 1, Size: 1}, 500*time.Millisecond); err != nil {
+		t.Fatalf("the next query on the connection: %v; a cancel meant for the one before landed on it", err)
+	}
+}
+
+// proxiedPool is a pool of one connection to dbURL, opened through a proxy that the caller
+// can then tell to refuse or hold the connections opened after it (pgx's cancel requests).
+func proxiedPool(t *testing.T, dbURL string) (*pgxpool.Pool, *proxy) {
+	t.Helper()
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -87,17 +91,7 @@ func TestLateCancelLandsOnNoOtherQuery(t *testing.T) {
 	if err := pool.Ping(context.Background()); err != nil { // the one connection, through the proxy
 		t.Fatal(err)
 	}
-	p.delayNew(300 * time.Millisecond) // pgx sends its cancel requests on new connections
-
-	s := postgres.NewStore(pool, postgres.StoreOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	if _, err := s.List(ctx, item.Page{Number: 1, Size: 1}, 5*time.Second); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("List on a context that ran out = %v, want context.DeadlineExceeded", err)
-	}
-	if _, err := s.List(context.Background(), item.Page{Number: 1, Size: 1}, 500*time.Millisecond); err != nil {
-		t.Fatalf("the next query on the connection: %v; a cancel meant for the one before landed on it", err)
-	}
+	return pool, p
 }
 
 // proxy forwards TCP connections to a target until told to refuse new ones, or holds new ones
