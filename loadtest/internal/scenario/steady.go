@@ -15,8 +15,8 @@ import (
 
 // Steady is a constant open-model rate against the GET/POST mix, with a warm-up that is not
 // counted. CPU, heap, goroutine, mutex and block profiles are captured from the admin port under
-// that load, after the warm-up and before the counted requests begin (profileLead). It passes when the error ratio and the p99 from the intended send time stay within
-// their settings.
+// that load, after the warm-up and before the counted requests begin (profileLead). It passes
+// when the error ratio and the p99 from the intended send time stay within their settings.
 func Steady() Scenario {
 	return Scenario{
 		Name:        "steady",
