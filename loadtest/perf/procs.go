@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 )
 
 // child is a helper process perf started (Jaeger, the trivial endpoint); it is stopped by its
@@ -133,20 +135,13 @@ exporters:
     trace_storage: mem
 `
 
-// freeAddrs returns n distinct loopback addresses with ports free right now: each listener is
-// held until all are picked, since a port just closed can be handed out again at once (CI
-// once gave Jaeger's query API a port its config also gave to another of its listeners).
+// freeAddrs returns n distinct loopback addresses with ports free right now.
 func freeAddrs(n int) ([]string, error) {
-	addrs := make([]string, n)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("pick a free port: %w", err)
-		}
-		defer ln.Close()
-		addrs[i] = ln.Addr().String()
+	hosts := make([]string, n)
+	for i := range hosts {
+		hosts[i] = "127.0.0.1"
 	}
-	return addrs, nil
+	return serverctl.FreePorts(hosts...)
 }
 
 // startJaeger starts Jaeger on free ports, and tries again (three times in all) when another

@@ -78,7 +78,7 @@ func TestStartRetriesATakenPort(t *testing.T) {
 			picks := 0
 			pick := func(hosts ...string) ([]string, error) {
 				picks++
-				addrs, err := freePorts(hosts...)
+				addrs, err := FreePorts(hosts...)
 				if err == nil && picks <= tt.takenFor {
 					addrs[1] = taken.Addr().String()
 				}

@@ -60,7 +60,7 @@ type Local struct {
 // /readyz answers 200. On failure the process is stopped and the error carries its last log
 // lines. ctx bounds the start only; the process lives until Stop (or its own exit).
 func Start(ctx context.Context, cfg Config) (*Local, error) {
-	return startPicking(ctx, cfg, freePorts)
+	return startPicking(ctx, cfg, FreePorts)
 }
 
 // portTries bounds the starts that lose a picked port to another process.
@@ -320,11 +320,12 @@ func withApplicationName(dsn, name string) (string, error) {
 	return u.String(), nil
 }
 
-// freePorts asks the kernel for a free port on each host. Each listener is held until all are
+// FreePorts asks the kernel for a free port on each host. Each listener is held until all are
 // picked, since a port just closed can be handed out again at once (two back-to-back picks
-// returned the same port 2 times in 20000 here). They are released before the server binds them; another
+// returned the same port 2 times in 20000 here; CI once gave Jaeger's query API a port its
+// config also gave to another of its listeners). They are released before the server binds them; another
 // process could take one in between, which start-up then reports.
-func freePorts(hosts ...string) ([]string, error) {
+func FreePorts(hosts ...string) ([]string, error) {
 	addrs := make([]string, len(hosts))
 	for i, host := range hosts {
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
