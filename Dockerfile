@@ -31,10 +31,11 @@ FROM scratch AS server
 COPY --from=build /out/server /server
 COPY --from=build /out/healthcheck /healthcheck
 USER 65532:65532
-# Inside a container the listeners must not be loopback-only; docker-compose.yml publishes them
-# on the host's 127.0.0.1.
+# Inside a container the listeners must not be loopback-only: Prometheus scrapes the admin one
+# from its own container. docker-compose.yml publishes both on the host's 127.0.0.1 only. The
+# admin port (pprof, no authentication) is not EXPOSEd, so `docker run -P` leaves it unpublished.
 ENV ADDR=:8080 ADMIN_ADDR=:6060
-EXPOSE 8080 6060
+EXPOSE 8080
 # /readyz answers 503 while draining, so the container turns unhealthy as soon as SIGTERM lands.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=15s --retries=3 \
 	CMD ["/healthcheck", "http://127.0.0.1:6060/readyz"]

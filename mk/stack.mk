@@ -28,7 +28,8 @@ down:
 dashboards:
 	$(GO) run ./dashboards/gen -out dashboards/json
 
-## compose-check: parse docker-compose.yml with the compose-spec loader, check mounted files exist.
+## compose-check: parse docker-compose.yml with the compose-spec loader, check mounted files exist
+## and that the server's admin port (pprof) is reachable where Prometheus scrapes it, nowhere else.
 compose-check:
 	cd tools/composecheck && GOWORK=off $(GO) test -count=1 ./...
 

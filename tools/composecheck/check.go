@@ -2,7 +2,8 @@
 // compose-spec reference loader (github.com/compose-spec/compose-go/v2, what `docker compose`
 // itself uses), then checks the project's rules: pinned images, ports published on 127.0.0.1
 // only, every bind-mounted file and build context present, health checks, the server's stop
-// grace period longer than its drain, the harness behind the bench profile.
+// grace period longer than its drain, the harness behind the bench profile, and the server's
+// admin listener (pprof) bound where Prometheus scrapes it and nowhere else (admin.go).
 //
 // It is its own module so that the loader's dependencies never enter the project's go.mod.
 //
@@ -15,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -86,14 +86,7 @@ func check(ctx context.Context, path, dir string) error {
 			if _, err := os.Stat(s.Build.Context); err != nil {
 				bad(name, "build context: %v", err)
 			}
-			df := s.Build.Dockerfile
-			if df == "" {
-				df = "Dockerfile"
-			}
-			if !filepath.IsAbs(df) {
-				df = filepath.Join(s.Build.Context, df)
-			}
-			if err := hasStage(df, s.Build.Target); err != nil {
+			if _, err := readStage(dockerfile(s), s.Build.Target); err != nil {
 				bad(name, "dockerfile: %v", err)
 			}
 		}
@@ -146,6 +139,7 @@ func check(ctx context.Context, path, dir string) error {
 			bad("grafana", "anonymous access must be enabled with the Viewer role (read-only)")
 		}
 	}
+	errs = append(errs, checkAdmin(p)...)
 	return errors.Join(errs...)
 }
 
@@ -171,26 +165,6 @@ func pinned(image string) error {
 		return fmt.Errorf("image %s: tag %q is not a version", image, tag)
 	}
 	return nil
-}
-
-// stageLine matches a Dockerfile FROM line that names a stage: FROM image AS name.
-var stageLine = regexp.MustCompile(`(?im)^\s*FROM\s+\S+\s+AS\s+(\S+)\s*$`)
-
-// hasStage checks that the Dockerfile exists and, when target is set, defines that stage.
-func hasStage(dockerfile, target string) error {
-	b, err := os.ReadFile(dockerfile)
-	if err != nil {
-		return err
-	}
-	if target == "" {
-		return nil
-	}
-	for _, m := range stageLine.FindAllStringSubmatch(string(b), -1) {
-		if strings.EqualFold(m[1], target) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s has no stage %q (FROM ... AS %s)", dockerfile, target, target)
 }
 
 func hasNamedVolume(s types.ServiceConfig) bool {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -83,6 +84,31 @@ func TestKustomizeBuilds(t *testing.T) {
 			}
 			if dir == "shutdown" {
 				signalledCoordinator(t, m)
+			}
+		})
+	}
+}
+
+// TestKustomizeBuildsTogether renders base and target as they land in one namespace: the
+// NetworkPolicies of each name the other's pods, so only together do they show that the server's
+// admin port and the workers' port are shut to all but the coordinator (and Prometheus), and
+// open to it.
+func TestKustomizeBuildsTogether(t *testing.T) {
+	for _, dir := range []string{"base", "shutdown"} {
+		t.Run(dir+"+target", func(t *testing.T) {
+			m := build(t, filepath.Join(root, dir))
+			m.objects = append(m.objects, build(t, filepath.Join(root, "target")).objects...)
+			if err := check(m); err != nil {
+				t.Fatal(err)
+			}
+			policies := 0
+			for _, o := range m.objects {
+				if _, ok := o.obj.(*networkingv1.NetworkPolicy); ok {
+					policies++
+				}
+			}
+			if policies != 2 {
+				t.Fatalf("%d NetworkPolicies in the build, want the workers' and the server's", policies)
 			}
 		})
 	}

@@ -52,9 +52,11 @@ func check(m *manifests) error {
 			checkJob(&p, o.id(), t)
 		}
 	}
-	if w, ok := m.checkWorkers(&p); ok {
+	w, ok := m.checkWorkers(&p)
+	if ok {
 		m.checkCoordinator(&p, w)
 	}
+	m.checkNetworkPolicies(&p, w, ok)
 	m.checkPatches(&p)
 	return p.err()
 }

@@ -27,7 +27,7 @@ func TestManifests(t *testing.T) {
 	for _, o := range m.objects {
 		kinds[o.obj.GetObjectKind().GroupVersionKind().Kind]++
 	}
-	for _, k := range []string{"Namespace", "ConfigMap", "Service", "Job", "PersistentVolumeClaim", "StatefulSet", "Pod", "Role", "RoleBinding", "ServiceAccount"} {
+	for _, k := range []string{"Namespace", "ConfigMap", "Service", "Job", "PersistentVolumeClaim", "StatefulSet", "Pod", "Role", "RoleBinding", "ServiceAccount", "NetworkPolicy"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s among the manifests (%v)", k, kinds)
 		}
@@ -81,6 +81,10 @@ func TestCheckFails(t *testing.T) {
 		{"job retried", "base/coordinator.yaml", "backoffLimit: 0", "backoffLimit: 3", "backoffLimit must be 0"},
 		{"image override to latest", "base/kustomization.yaml", "resources:", "images:\n  - name: benchharness/loadtest\n    newName: registry.example.com/benchharness/loadtest\n    newTag: latest\nresources:", "images: benchharness/loadtest: image registry.example.com/benchharness/loadtest:latest: tag latest moves"},
 		{"claim not defined", "fetch.yaml", "claimName: loadtest-results", "claimName: results", "no PersistentVolumeClaim results here"},
+		{"policy field misspelt", "target/networkpolicy.yaml", "policyTypes:", "policyType:", `unknown field "spec.policyType"`},
+		{"admin listener on loopback", "target/items.yaml", `value: ":6060"`, `value: "127.0.0.1:6060"`, `ADMIN_ADDR "127.0.0.1:6060" is loopback`},
+		{"admin listener left to its default", "target/items.yaml", "            - name: ADMIN_ADDR\n              value: \":6060\"\n", "", "ADMIN_ADDR unset: the server binds 127.0.0.1"},
+		{"admin listener on a port the pod does not declare", "target/items.yaml", `value: ":6060"`, `value: ":6061"`, `ADMIN_ADDR ":6061" is not one of the container's ports`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,7 +3,9 @@
 // duplicated field is an error), and the rules docs/k8s.md promises are checked: requests and
 // limits on every container, a non-root restricted security context, pinned images, the
 // worker Job Indexed with parallelism = completions behind its headless Service, the
-// coordinator's -workers naming that Service, selectors that select, secrets never inline.
+// coordinator's -workers naming that Service, selectors that select, secrets never inline, and
+// NetworkPolicies that open the workers' port to the coordinator only and the server's admin
+// port to the coordinator and Prometheus only, without shutting the run out.
 //
 // It is its own module so that k8s.io/* never enters the project's go.mod.
 //
