@@ -12,7 +12,7 @@ stack:
 stack-down:
 	scripts/stack.sh down
 
-## stack-status: what `make stack` runs, with its addresses.
+## stack-status: whether each process `make stack` started still runs.
 stack-status:
 	scripts/stack.sh status
 
