@@ -13,16 +13,25 @@ bench_stack_args = $(shell [ -f $(STACK_ENV) ] && . ./$(STACK_ENV) && \
 	$${HARNESS_METRICS_ADDR:+-metrics-addr $$HARNESS_METRICS_ADDR} $${PROM_SD_FILE:+-prom-sd-file $$PROM_SD_FILE})
 
 ## bench: every default scenario (≤ 3 minutes); extra `loadtest run` flags in BENCH_ARGS.
-bench: build
-	scripts/with-postgres.sh $(BIN)/loadtest run -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS)
+## Exit code loadtest run's: 0 every scenario passed, 1 a verdict failed or was invalid, 2 bad
+## input or set-up (as make's only goal; beside others make says 2 for both 1 and 2).
+bench:: build
+	$(RUN)scripts/install-deps.sh postgresql
+	$(call tool,scripts/with-postgres.sh $(BIN)/loadtest run -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS))
+bench::
+	$(tool_exit)
 
-## bench-quick: the quick profile (≤ 45 s, CI smoke).
-bench-quick: build
-	scripts/with-postgres.sh $(BIN)/loadtest run -profile quick -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS)
+## bench-quick: the quick profile (≤ 45 s, CI smoke); exit codes as bench's.
+bench-quick:: build
+	$(RUN)scripts/install-deps.sh postgresql
+	$(call tool,scripts/with-postgres.sh $(BIN)/loadtest run -profile quick -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS))
+bench-quick::
+	$(tool_exit)
 
 ## bench-distributed: the scenarios with the attack spread over WORKERS (default 3) `loadtest
 ## worker` processes, each in its own network namespace when this machine allows (else on
 ## loopback), and the coordinator; extra `loadtest run` flags in BENCH_ARGS. docs/distributed.md.
 WORKERS ?= 3
 bench-distributed: build
+	scripts/install-deps.sh postgresql
 	scripts/with-postgres.sh scripts/bench-distributed.sh $(WORKERS) $(bench_stack_args) $(BENCH_ARGS)

@@ -5,12 +5,14 @@
 
 ## stack: start PostgreSQL, Jaeger and Prometheus on loopback; writes .stack/env for `make bench`.
 stack:
+	scripts/install-deps.sh postgresql prometheus
 	scripts/stack.sh up
 
 ## stack-down: stop what `make stack` started (by PID) and remove .stack/.
 stack-down:
 	scripts/stack.sh down
 
+## stack-status: whether each process `make stack` started still runs.
 stack-status:
 	scripts/stack.sh status
 
@@ -18,9 +20,11 @@ stack-status:
 jaeger:
 	scripts/build-jaeger.sh
 
-## up / down: the same stack plus Grafana and the server in Docker (docker-compose.yml).
+## up: the same stack plus Grafana and the server in Docker (docker-compose.yml).
 up:
 	docker compose up -d --build --wait
+
+## down: stop and remove what `make up` started.
 down:
 	docker compose down
 
@@ -36,4 +40,5 @@ compose-check:
 ## proof: local stack + quick bench, then every dashboard query returns data and the slowest
 ## requests' traces are in Jaeger with their PostgreSQL spans. CI=true: a missing tool fails.
 proof: build
+	scripts/install-deps.sh postgresql prometheus
 	scripts/proof.sh

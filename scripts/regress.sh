@@ -8,9 +8,10 @@
 # working tree's runs, 2 bad input, set-up failure, or cannot judge (runs still INVALID after
 # REGRESS_INVALID_RETRIES re-runs). The code is also written to <out>/exit-code.
 #
-# This script is the entry point whose exit code means something: `make regress` runs it, but
-# make reports every failed recipe as 2, so a caller that must tell a regression (1) from a
-# broken bench (2), such as CI, runs scripts/regress.sh directly or reads <out>/exit-code.
+# This script is the entry point for CI: `make regress` passes its code through only when
+# regress is make's only goal (the root Makefile's "Exit codes"), so a caller that must tell a
+# regression (1) from a broken bench (2) runs scripts/regress.sh directly or reads
+# <out>/exit-code.
 #
 # Settings (environment, all optional):
 #   BASE                commit to compare against; default `git merge-base HEAD origin/main`,

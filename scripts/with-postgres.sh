@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # with-postgres.sh CMD [ARGS...]
+# with-postgres.sh --check
 #
 # Runs CMD with a throwaway PostgreSQL on 127.0.0.1 and exports DATABASE_URL and
 # TEST_DATABASE_URL pointing at it. The cluster lives in a temporary folder and is stopped and
@@ -10,7 +11,9 @@
 # that database (the missing one of the two is set to the given one).
 #
 # The server binaries are looked up, not assumed: $PG_BIN, then initdb on PATH, then the newest
-# /usr/lib/postgresql/*/bin. As root, the cluster runs as the `postgres` user (initdb refuses root).
+# /usr/lib/postgresql/*/bin, and must be PostgreSQL 14 or newer (the server sets
+# client_connection_check_interval, new in 14). --check only looks: exit 0 when CMD could run,
+# else one line saying why and exit 2 (scripts/install-deps.sh asks it). As root, the cluster runs as the `postgres` user (initdb refuses root).
 # fsync is off: the cluster is thrown away, and durability across a crash of PostgreSQL itself is
 # not what the tests and benches measure.
 set -euo pipefail
@@ -21,6 +24,7 @@ if (($# == 0)); then
 fi
 
 if [[ -n "${TEST_DATABASE_URL:-}${DATABASE_URL:-}" ]]; then
+	[[ $1 == --check ]] && exit 0
 	export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$DATABASE_URL}"
 	export DATABASE_URL="${DATABASE_URL:-$TEST_DATABASE_URL}"
 	exec "$@"
@@ -41,11 +45,18 @@ find_pg_bin() {
 }
 
 pg_bin=$(find_pg_bin || true)
-if [[ -z "$pg_bin" || ! -x "$pg_bin/initdb" || ! -x "$pg_bin/pg_ctl" ]]; then
+if [[ -z "$pg_bin" || ! -x "$pg_bin/initdb" || ! -x "$pg_bin/pg_ctl" || ! -x "$pg_bin/postgres" ]]; then
 	echo "with-postgres: no PostgreSQL server binaries found (looked at \$PG_BIN, initdb on PATH, /usr/lib/postgresql/*/bin);" \
-		"install them (Debian: apt-get install postgresql) or set TEST_DATABASE_URL" >&2
+		"run scripts/install-deps.sh postgresql (as root), or set PG_BIN or TEST_DATABASE_URL" >&2
 	exit 2
 fi
+pg_version=$("$pg_bin/postgres" --version | awk '{print $3}')
+pg_major=${pg_version%%[!0-9]*}
+if [[ -z "$pg_major" ]] || ((pg_major < 14)); then
+	echo "with-postgres: PostgreSQL $pg_version in $pg_bin is too old: the server needs 14 or newer (client_connection_check_interval); set PG_BIN to a newer one" >&2
+	exit 2
+fi
+[[ $1 == --check ]] && exit 0
 
 as_owner=()
 if [[ $(id -u) == 0 ]]; then
@@ -113,7 +124,7 @@ fi
 export DATABASE_URL="postgres://postgres@127.0.0.1:$port/items?sslmode=disable"
 export TEST_DATABASE_URL="$DATABASE_URL"
 export PG_BIN="$pg_bin"
-echo "with-postgres: PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $root)" >&2
+echo "with-postgres: PostgreSQL $pg_version on 127.0.0.1:$port (data in $root)" >&2
 
 # CMD runs in the background so that SIGTERM to this script can be passed on to it; SIGINT from a
 # terminal reaches CMD directly (same process group), so it is not sent a second time.

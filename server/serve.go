@@ -11,10 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -149,6 +152,9 @@ func newTracing(ctx context.Context, getenv func(string) string, version string)
 // during the wait for a database that is coming up ends it.
 func openDatabase(ctx context.Context, cfg config, tracing *telemetry.Tracing, log *slog.Logger) (*pgxpool.Pool, error) {
 	t0 := time.Now()
+	if err := checkPostgresVersion(ctx, cfg.DatabaseURL, minPostgresMajor); err != nil {
+		return nil, err
+	}
 	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{TracerProvider: tracing.Provider, Logger: log, MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -159,6 +165,35 @@ func openDatabase(ctx context.Context, cfg config, tracing *telemetry.Tracing, l
 	}
 	log.Info("database ready", "duration", time.Since(t0).String())
 	return pool, nil
+}
+
+// minPostgresMajor is the oldest PostgreSQL the pool works with: postgres.Open sets
+// client_connection_check_interval, new in 14, on every connection.
+const minPostgresMajor = 14
+
+// checkPostgresVersion connects once and returns an error naming PostgreSQL's version when it is
+// older than minMajor. An older server refuses each of the pool's connections over the unknown
+// parameter, and postgres.Open would retry that until its ping gives up. A URL that does not
+// parse or a database that does not answer yet is left to postgres.Open, which reports the one
+// and waits (bounded) for the other.
+func checkPostgresVersion(ctx context.Context, url string, minMajor int) error {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, pcfg.ConnConfig)
+	if err != nil {
+		return nil
+	}
+	defer conn.Close(ctx)
+	v := conn.PgConn().ParameterStatus("server_version")
+	major, _ := strconv.Atoi(v[:len(v)-len(strings.TrimLeft(v, "0123456789"))])
+	if major < minMajor {
+		return fmt.Errorf("PostgreSQL %s is too old: the server needs %d or newer (client_connection_check_interval)", v, minMajor)
+	}
+	return nil
 }
 
 // warnFaults logs a WARN line for every test-only fault that is on: a server that misbehaves
