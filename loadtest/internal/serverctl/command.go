@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/redact"
 )
 
 // Command is an operator's shell command that disturbs a server the harness did not start:
@@ -44,7 +46,7 @@ func (c Command) Run(ctx context.Context) (string, error) {
 	// A grandchild that keeps the output pipe open must not hold Run past the kill.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
-	text := Redact(out.String(), c.Secrets...)
+	text := redact.String(out.String(), c.Secrets...)
 	switch {
 	case err == nil:
 		return text, nil
@@ -57,16 +59,6 @@ func (c Command) Run(ctx context.Context) (string, error) {
 		err = fmt.Errorf("%w: %s", err, last)
 	}
 	return text, err
-}
-
-// Redact replaces every non-empty secret in s by xxxxx.
-func Redact(s string, secrets ...string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "xxxxx")
-		}
-	}
-	return s
 }
 
 func lastLine(s string) string {
