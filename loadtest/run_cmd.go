@@ -243,6 +243,9 @@ func preScan(args []string, name, def string) string {
 }
 
 func validate(s scenario.Settings, o runOptions) error {
+	if err := s.CheckRates(); err != nil {
+		return err
+	}
 	switch {
 	case s.Rate <= 0:
 		return fmt.Errorf("-rate must be > 0, got %g", s.Rate)
