@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 )
 
@@ -36,12 +37,12 @@ func startChild(name string, env []string, argv ...string) (*child, error) {
 	out := &syncBuffer{}
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	waited, err := lifeline.Start(cmd) // killed by the kernel should perf die without stopping it
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	c := &child{name: name, cmd: cmd, done: make(chan struct{}), out: out}
-	go func() { _ = cmd.Wait(); close(c.done) }()
+	go func() { <-waited; close(c.done) }()
 	return c, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
 	"github.com/benchharness/benchharness/loadtest/internal/redact"
 )
 
@@ -40,12 +41,11 @@ func (c Command) Run(ctx context.Context) (string, error) {
 	out := newTail(outputLines)
 	cmd := exec.CommandContext(ctx, "sh", "-c", c.Line)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// The whole group, not only sh: `kubectl ... ; sleep 60` must not outlive the timeout.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A grandchild that keeps the output pipe open must not hold Run past the kill.
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err := lifeline.Run(cmd) // a group of its own, killed should the harness die
 	text := redact.String(out.String(), c.Secrets...)
 	switch {
 	case err == nil:
