@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -196,13 +197,13 @@ func startJaegerOnce(ctx context.Context, bin, dir string) (*jaeger, error) {
 // services lists the services Jaeger holds traces of.
 func (j *jaeger) services(ctx context.Context) (string, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, j.query+"/api/services", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: fetchTimeout}).Do(req)
 	if err != nil {
 		return "", fmt.Errorf("jaeger services: %w", err)
 	}
 	defer resp.Body.Close()
 	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
+	_, _ = b.ReadFrom(io.LimitReader(resp.Body, 1<<20))
 	return b.String(), nil
 }
 
