@@ -77,9 +77,12 @@ func TestReportCommandMerge(t *testing.T) {
 		}
 	}
 	out := filepath.Join(dir, "merged")
-	stdout, err := runReport("-results", a+","+b, "-out", out, "-name", "two", "-rate", "50")
+	stdout, err := runReport("-results", a+","+b, "-out", out, "-name", "two", "-rate", "50", "-jaeger-url", "http://admin:"+secret+"@127.0.0.1:16686")
 	if err != nil {
 		t.Fatalf("merge: %v", err)
+	}
+	if files := secretFiles(t, out); len(files) > 0 || strings.Contains(stdout, secret) {
+		t.Errorf("the -jaeger-url password is in %v or stdout", files)
 	}
 	got, err := summary.Read(filepath.Join(out, "summary.json"))
 	if err != nil {
