@@ -21,6 +21,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -45,19 +46,19 @@ func startWorkers(t *testing.T, flags ...[]string) []*workerProc {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cmd.Start(); err != nil {
+		// Killed by the kernel should the test binary die first (a panic, a timeout's kill).
+		waited, err := lifeline.Start(cmd)
+		if err != nil {
 			t.Fatal(err)
 		}
 		w := &workerProc{cmd: cmd}
 		t.Cleanup(func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
 			select {
-			case <-done:
+			case <-waited:
 			case <-time.After(5 * time.Second):
 				_ = cmd.Process.Kill()
-				<-done
+				<-waited
 			}
 		})
 		line, err := bufio.NewReader(out).ReadString('\n')

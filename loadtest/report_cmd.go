@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/redact"
 	"github.com/benchharness/benchharness/loadtest/internal/report"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
@@ -155,6 +156,7 @@ func merge(o reportOptions, stdout io.Writer) error {
 		run.Settings.Rates = map[string]float64{o.name: o.rate}
 	}
 	run.Verdict = summary.Overall(run.Scenarios)
+	run = redact.Value(run) // a -jaeger-url with a password, say
 
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return usageErrorf("report: %v", err)

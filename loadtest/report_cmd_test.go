@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,9 +77,12 @@ func TestReportCommandMerge(t *testing.T) {
 		}
 	}
 	out := filepath.Join(dir, "merged")
-	stdout, err := runReport("-results", a+","+b, "-out", out, "-name", "two", "-rate", "50")
+	stdout, err := runReport("-results", a+","+b, "-out", out, "-name", "two", "-rate", "50", "-jaeger-url", "http://admin:"+secret+"@127.0.0.1:16686")
 	if err != nil {
 		t.Fatalf("merge: %v", err)
+	}
+	if files := secretFiles(t, out); len(files) > 0 || strings.Contains(stdout, secret) {
+		t.Errorf("the -jaeger-url password is in %v or stdout", files)
 	}
 	got, err := summary.Read(filepath.Join(out, "summary.json"))
 	if err != nil {
@@ -160,5 +165,35 @@ func TestReportCommandBadInput(t *testing.T) {
 				t.Errorf("usage error is not one line: %q", msg)
 			}
 		})
+	}
+}
+
+// TestReportResultsAbsurdTimestamps merges a results file whose sends span from 1970 to now (a
+// corrupt or forged file): the built binary, its address space capped so that a window per
+// second would fail rather than swap the machine, exits 2 saying why.
+func TestReportResultsAbsurdTimestamps(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "forged.bin")
+	f, err := os.Create(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := vegeta.NewEncoder(f)
+	for _, at := range []time.Time{time.Unix(1, 0), time.Now()} {
+		if err := enc.Encode(&vegeta.Result{Attack: "forged", Code: 200, Timestamp: at, Latency: time.Millisecond, Method: "GET", URL: "http://127.0.0.1/"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	loadtest := build(t, "github.com/benchharness/benchharness/loadtest")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", `ulimit -v 4000000 && exec "$0" report -results "$1" -out "$2"`, loadtest, bin, filepath.Join(dir, "out"))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "a timestamp is wrong") || strings.Count(strings.TrimSpace(string(out)), "\n") > 0 {
+		t.Fatalf("report -results of a 1970–now file: %v; want exit 2 and one line saying a timestamp is wrong:\n%.2000s", err, out)
 	}
 }

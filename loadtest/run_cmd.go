@@ -26,6 +26,7 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/fleet"
 	"github.com/benchharness/benchharness/loadtest/internal/progress"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
+	"github.com/benchharness/benchharness/loadtest/internal/redact"
 	"github.com/benchharness/benchharness/loadtest/internal/report"
 	"github.com/benchharness/benchharness/loadtest/internal/scenario"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
@@ -242,6 +243,9 @@ func preScan(args []string, name, def string) string {
 }
 
 func validate(s scenario.Settings, o runOptions) error {
+	if err := s.CheckRates(); err != nil {
+		return err
+	}
 	switch {
 	case s.Rate <= 0:
 		return fmt.Errorf("-rate must be > 0, got %g", s.Rate)
@@ -444,6 +448,7 @@ func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary
 			}
 		}
 	}
+	run = redact.Value(run, o.token) // what is written and printed from here on
 	if err := writeRunFolder(dir, run); err != nil {
 		return run, usageErrorf("run: %v", err)
 	}
@@ -484,7 +489,7 @@ func openDB(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
-		return nil, usageErrorf("run: -database-url: %v", redactErr(err))
+		return nil, usageErrorf("run: -database-url: %v", redact.String(err.Error()))
 	}
 	// The harness's own connections: named so the sampler's pg_stat_activity filter on the
 	// server's name never counts them, and few (the sampler and the shutdown check).
@@ -492,14 +497,14 @@ func openDB(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	cfg.MaxConns = 4
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, usageErrorf("run: connect to the database: %v", redactErr(err))
+		return nil, usageErrorf("run: connect to the database: %v", redact.String(err.Error()))
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = db.Ping(pingCtx)
 	cancel()
 	if err != nil {
 		db.Close()
-		return nil, usageErrorf("run: connect to the database: %v", redactErr(err))
+		return nil, usageErrorf("run: connect to the database: %v", redact.String(err.Error()))
 	}
 	return db, nil
 }
@@ -641,32 +646,13 @@ func settingsOf(s scenario.Settings, o runOptions, scs []scenario.Scenario, fs *
 		switch f.Name {
 		case "token": // a secret: never in a report
 			return
-		case "database-url":
-			out.Values[f.Name] = redactURL(f.Value.String())
-			return
-		case "signal-cmd": // the operator's command line: the bearer token has no business in it
-			out.Values[f.Name] = serverctl.Redact(f.Value.String(), o.token)
+		case "server-env": // each K=V on its own: a secret's value may hold a comma
+			out.Values[f.Name] = strings.Join(redact.Each(o.serverEnv, o.token), ",")
 			return
 		}
-		out.Values[f.Name] = f.Value.String()
+		out.Values[f.Name] = redact.String(f.Value.String(), o.token)
 	})
 	return out
-}
-
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
-
-// redactErr keeps a connection error's message but not a password pgx may quote from the URL.
-func redactErr(err error) string {
-	return strings.ReplaceAll(err.Error(), "password=", "password=xxxxx ")
 }
 
 // sdFile writes the Prometheus file_sd list naming the current server (docs/contracts.md);

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/jaeger"
+	"github.com/benchharness/benchharness/loadtest/internal/redact"
 	"github.com/benchharness/benchharness/loadtest/internal/scenario"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
@@ -37,7 +38,7 @@ func markTraces(ctx context.Context, keeper *jaeger.Keeper, jaegerURL string, sc
 		return
 	}
 	if err := keeper.Close(); err != nil {
-		fmt.Fprintf(stderr, "trace links: keep markers not all sent: %v\n", err)
+		fmt.Fprintf(stderr, "trace links: keep markers not all sent: %s\n", redact.String(err.Error()))
 	}
 	if ctx.Err() != nil {
 		return
@@ -46,7 +47,7 @@ func markTraces(ctx context.Context, keeper *jaeger.Keeper, jaegerURL string, sc
 	checked, missing, err := jaeger.Mark(ctx, c, jaegerURL, scs, jaeger.DefaultWait)
 	switch {
 	case err != nil:
-		fmt.Fprintf(stderr, "trace links: not checked: %v\n", err)
+		fmt.Fprintf(stderr, "trace links: not checked: %s\n", redact.String(err.Error()))
 	case len(missing) > 0:
 		fmt.Fprintf(stderr, "trace links: %d of %d not in Jaeger (links removed): %s\n", len(missing), checked, strings.Join(missing, " "))
 	case checked > 0:

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/fleet"
+	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
 )
 
 const workerUsage = `usage: loadtest worker -listen ADDR
@@ -27,11 +28,13 @@ coordinator with the same key. The first line it prints is the address it listen
 func workerCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var (
 		listen string
+		parent int
 		o      fleet.WorkerOptions
 	)
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&listen, "listen", "", "address of the control API, e.g. :7070 or 127.0.0.1:0 (required)")
+	fs.IntVar(&parent, "parent-pid", 0, "die with the process of this PID, the worker's parent (a script's $$): no worker outlives the run that started it (Linux; 0: off)")
 	// Test-only settings, left out of -h: they make a healthy worker look broken.
 	fs.DurationVar(&o.ClockSkew, "test-clock-skew", 0, "test only: the worker's clock reads this much ahead")
 	fs.DurationVar(&o.Lag, "test-lag", 0, "test only: every send waits this much longer than the pacer asks")
@@ -55,6 +58,11 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 		return usageErrorf("worker: -listen is required (e.g. -listen :7070)")
 	case o.Lag < 0:
 		return usageErrorf("worker: -test-lag must be ≥ 0")
+	}
+	if parent != 0 {
+		if err := lifeline.ExitWithParent(parent); err != nil {
+			return usageErrorf("worker: -parent-pid: %v", err)
+		}
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

@@ -8,7 +8,8 @@
 # worker into its namespace with 198.18.77.(10+i), the server's public listener on 198.18.77.1,
 # so every request and every result crosses a real veth hop. Without that it says so and runs
 # the workers on loopback. Whatever happens (an error, Ctrl-C), the workers are stopped by PID
-# and the namespaces and links removed.
+# and the namespaces and links removed; should this script be killed outright, the kernel
+# kills the workers (-parent-pid $$).
 #
 # usage: scripts/bench-distributed.sh N [loadtest run flags...]
 set -euo pipefail
@@ -79,7 +80,7 @@ server_host=127.0.0.1
 if netns >"$logs/netns" 2>&1; then
 	echo "bench-distributed: $n workers, each in its own network namespace ($subnet.11–$subnet.$((10 + n)), server on $subnet.1)"
 	for ((i = 1; i <= n; i++)); do
-		ip netns exec "${tag}w$i" "$BIN/loadtest" worker -listen "$subnet.$((10 + i)):$port" \
+		ip netns exec "${tag}w$i" "$BIN/loadtest" worker -parent-pid $$ -listen "$subnet.$((10 + i)):$port" \
 			>"$logs/w$i" 2>"$logs/w$i.err" &
 		pids+=($!) # ip netns exec execs the worker: this is its PID
 		first_line "$logs/w$i" "$!" >/dev/null
@@ -90,7 +91,7 @@ else
 	why=$(tr '\n' ' ' <"$logs/netns")
 	echo "bench-distributed: network namespaces unavailable (${why:-unknown reason}): $n workers on loopback instead"
 	for ((i = 1; i <= n; i++)); do
-		"$BIN/loadtest" worker -listen 127.0.0.1:0 >"$logs/w$i" 2>"$logs/w$i.err" &
+		"$BIN/loadtest" worker -parent-pid $$ -listen 127.0.0.1:0 >"$logs/w$i" 2>"$logs/w$i.err" &
 		pids+=($!)
 		addrs+=("$(first_line "$logs/w$i" "$!")")
 	done

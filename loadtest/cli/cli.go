@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/benchharness/benchharness/loadtest/internal/redact"
 )
 
 // Run is a command's whole behaviour; main does nothing but call it through Main.
@@ -17,14 +19,22 @@ type Run func(ctx context.Context, args []string, getenv func(string) string, st
 
 // Main calls run with the process's arguments, environment and output. SIGINT and SIGTERM
 // cancel run's context, so that it stops what it started and writes what it has before it
-// returns (no os.Exit skips its defers). An error is printed as "name: reason" and exits with
-// exitCode(err).
+// returns (no os.Exit skips its defers); a second one stops waiting for that. An error is
+// printed as "name: reason", credentials redacted (an error may quote a connection string),
+// and exits with exitCode(err).
 func Main(name string, run Run, exitCode func(error) int) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal the default action is back: a second one ends the process at
+	// once, and the kernel kills the children it started (package lifeline).
+	interrupted := context.AfterFunc(ctx, func() {
+		stop()
+		fmt.Fprintln(os.Stderr, name+": stopping, writing what it has (interrupt again to stop at once)")
+	})
 	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	interrupted()
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, name+":", err)
+		fmt.Fprintln(os.Stderr, name+":", redact.String(err.Error()))
 		os.Exit(exitCode(err))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 )
 
@@ -36,12 +38,12 @@ func startChild(name string, env []string, argv ...string) (*child, error) {
 	out := &syncBuffer{}
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	waited, err := lifeline.Start(cmd) // killed by the kernel should perf die without stopping it
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	c := &child{name: name, cmd: cmd, done: make(chan struct{}), out: out}
-	go func() { _ = cmd.Wait(); close(c.done) }()
+	go func() { <-waited; close(c.done) }()
 	return c, nil
 }
 
@@ -195,13 +197,13 @@ func startJaegerOnce(ctx context.Context, bin, dir string) (*jaeger, error) {
 // services lists the services Jaeger holds traces of.
 func (j *jaeger) services(ctx context.Context) (string, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, j.query+"/api/services", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: fetchTimeout}).Do(req)
 	if err != nil {
 		return "", fmt.Errorf("jaeger services: %w", err)
 	}
 	defer resp.Body.Close()
 	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
+	_, _ = b.ReadFrom(io.LimitReader(resp.Body, 1<<20))
 	return b.String(), nil
 }
 

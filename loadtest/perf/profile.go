@@ -97,7 +97,7 @@ func (r *runner) profileTracing(ctx context.Context, vs []*variant, wrk func(*va
 		inner.Add(2)
 		go func() {
 			defer inner.Done()
-			cpuErr = fetch(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", v.srv.Admin(), secs), cpuPath)
+			cpuErr = fetch(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", v.srv.Admin(), secs), cpuPath, time.Duration(secs)*time.Second)
 		}()
 		go func() {
 			defer inner.Done()
@@ -106,7 +106,7 @@ func (r *runner) profileTracing(ctx context.Context, vs []*variant, wrk func(*va
 				allocErr = err
 				return
 			}
-			allocErr = fetch(ctx, fmt.Sprintf("%s/debug/pprof/allocs?seconds=%d", v.srv.Admin(), secs), allocPath)
+			allocErr = fetch(ctx, fmt.Sprintf("%s/debug/pprof/allocs?seconds=%d", v.srv.Admin(), secs), allocPath, time.Duration(secs)*time.Second)
 			after, err := requestCount(ctx, v.srv.Admin())
 			if allocErr == nil && err != nil {
 				allocErr = err
@@ -153,13 +153,18 @@ func (r *runner) profileTracing(ctx context.Context, vs []*variant, wrk func(*va
 	}
 }
 
-// fetch saves one pprof endpoint's answer to dst.
-func fetch(ctx context.Context, url, dst string) error {
+// fetchTimeout bounds each of perf's own HTTP calls to a server, Jaeger or a pprof endpoint
+// (beyond the time a profile is asked to span): a local answer that has not come by then never
+// will, and perf says which call failed rather than hanging.
+const fetchTimeout = 30 * time.Second
+
+// fetch saves one pprof endpoint's answer to dst; the server takes span to make it.
+func fetch(ctx context.Context, url, dst string, span time.Duration) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", url, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: span + fetchTimeout}).Do(req)
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", url, err)
 	}
@@ -195,7 +200,7 @@ func sumMetric(ctx context.Context, url, prefix string) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("scrape %s: %w", url, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: fetchTimeout}).Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("scrape %s: %w", url, err)
 	}

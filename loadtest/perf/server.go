@@ -284,12 +284,12 @@ func checkItems(ctx context.Context, url string, headers []string) error {
 		k, v, _ := strings.Cut(h, ": ")
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: fetchTimeout}).Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", itemsPath, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20)) // a page of 20 items is a few kB
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: status %d: %s", itemsPath, resp.StatusCode, tail(string(body), 1))
 	}

@@ -210,8 +210,11 @@ func (r *runner) sigtermRound(ctx context.Context, start func() (*serverctl.Loca
 	return a, b, nil
 }
 
-// get sends one authenticated GET held in PostgreSQL for delay and reads the whole answer.
+// get sends one authenticated GET held in PostgreSQL for delay and reads the whole answer,
+// giving up fetchTimeout after the hold.
 func get(ctx context.Context, client *http.Client, url, token string, delay time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, delay+fetchTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, fmt.Errorf("build request: %w", err)

@@ -506,3 +506,37 @@ func TestHeldTimeout(t *testing.T) {
 		t.Errorf("%d other requests, %d failed: a 30 ms answer is within their 1 s timeout", other, otherFailed)
 	}
 }
+
+// TestRunHugeBody attacks a target that answers every request with a 16 MiB body: a result
+// keeps MaxBody of it (vegeta discards the rest as it reads), so a hostile target costs the
+// harness bounded memory per request in flight and in the results file.
+func TestRunHugeBody(t *testing.T) {
+	const size = 16 << 20
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 1<<20))
+		for range size / len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	var longest atomic.Int64
+	seen := ConsumerFunc(func(h *Hit) {
+		if n := int64(len(h.Result.Body)); n > longest.Load() {
+			longest.Store(n)
+		}
+	})
+	out, err := Attack(context.Background(), Config{
+		Scenario: "huge", Pacer: vegeta.ConstantPacer{Freq: 10, Per: time.Second}, Duration: 200 * time.Millisecond,
+		// POSTs only: a successful GET's body is dropped before the consumers see it.
+		Targeter: NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: 1, PostShare: 1}), Timeout: 10 * time.Second,
+	}, seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Requests == 0 || out.Successes != out.Requests || longest.Load() != MaxBody {
+		t.Errorf("%d requests, %d successes, classes %v, longest body kept %d B; want every one a success, its body cut at MaxBody (%d B)",
+			out.Requests, out.Successes, out.ErrorClasses, longest.Load(), MaxBody)
+	}
+}

@@ -13,6 +13,11 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
+// MaxMergeSpan bounds the time from the first to the last send of the results Merge reads:
+// longer than any one attack, short enough that its one-second windows (in memory, then in
+// summary.json and the report's charts) stay a few megabytes.
+const MaxMergeSpan = 24 * time.Hour
+
 // MergeOptions configure Merge.
 type MergeOptions struct {
 	Scenario   string  // name of the merged scenario
@@ -46,6 +51,12 @@ func Merge(paths []string, o MergeOptions) (Figures, error) {
 		}
 	}); err != nil {
 		return Figures{}, err
+	}
+	// One window per second of the span: a timestamp from another year (a corrupt or forged
+	// file) would have it allocate billions.
+	if span := last.Sub(first); span > MaxMergeSpan {
+		return Figures{}, fmt.Errorf("merge: the results span %s, from %s to %s, longer than the %s a run can last: a timestamp is wrong",
+			span.Round(time.Second), first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339), MaxMergeSpan)
 	}
 	agg := newAggregator(first, o.SlowestN, o.JaegerURL, 0)
 	if err := decodeAll(paths, func(r *vegeta.Result) {

@@ -29,6 +29,12 @@ type Source interface {
 	Finish(f *Figures)
 }
 
+// MaxBody is the most of a response body a result keeps (bytes): the server's own request
+// limit, which no page of the API comes near. vegeta reads and discards the rest, so a target
+// answering with huge bodies costs time (bounded by the client timeout), not the harness's
+// memory or the results file.
+const MaxBody = 1 << 20
+
 // Local is vegeta's attacker in this process: the Source of Attack, and what a worker runs.
 type Local struct {
 	atk    *vegeta.Attacker
@@ -54,6 +60,7 @@ func (l *Local) Start(ctx context.Context, cfg Config) (time.Time, <-chan *veget
 		vegeta.Workers(cfg.Workers),
 		vegeta.MaxWorkers(cmp.Or(cfg.MaxWorkers, vegeta.DefaultMaxWorkers)),
 		vegeta.Redirects(vegeta.NoFollow),
+		vegeta.MaxBody(MaxBody),
 		vegeta.Client(l.client), // must be the last option: it replaces the client
 	)
 	tr := cfg.Targeter

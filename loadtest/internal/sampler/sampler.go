@@ -58,6 +58,9 @@ func New(adminURL string, db Querier, appName string, interval time.Duration) *S
 	}
 }
 
+// queryTimeout bounds one pg_stat_activity reading, as the client's timeout bounds a scrape.
+const queryTimeout = time.Second
+
 // pgActivityQuery counts the server's active statements, and of those the ones sleeping in the
 // bench delay (pg_sleep), excluding this connection.
 const pgActivityQuery = `
@@ -78,7 +81,12 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 	}
 	if s.db != nil {
 		var active, sleeping int64
-		if err := s.db.QueryRow(ctx, pgActivityQuery, s.appName).Scan(&active, &sleeping); err != nil {
+		// Bounded like the scrape: a database that stopped answering is a failed reading, not
+		// a sampler stuck until the run ends.
+		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping)
+		cancel()
+		if err != nil {
 			sm.DBQueryFailed = true
 		} else {
 			sm.DBActive, sm.DBSleeping = float64(active), float64(sleeping)

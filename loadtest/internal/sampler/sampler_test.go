@@ -2,14 +2,17 @@ package sampler
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
@@ -152,5 +155,52 @@ func TestStateNone(t *testing.T) {
 	}
 	if got := State(fams); got != "" {
 		t.Errorf("State with no series at 1 = %q, want empty", got)
+	}
+}
+
+// TestSampleBoundsAStuckDatabase points the sampler's pool at a PostgreSQL that accepts the
+// connection and never answers (a real socket): the reading is marked failed within about
+// queryTimeout rather than holding the sampler, and the run with it, forever.
+func TestSampleBoundsAStuckDatabase(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	pool, err := pgxpool.New(context.Background(), "postgres://bench@"+ln.Addr().String()+"/items?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	got := make(chan summary.Sample, 1)
+	began := time.Now()
+	go func() { got <- New("http://127.0.0.1:1", pool, "items-server", 0).Sample(context.Background(), 0) }()
+	select {
+	case sm := <-got:
+		if !sm.DBQueryFailed || time.Since(began) > queryTimeout+time.Second {
+			t.Errorf("after %s: %+v; want the query marked failed within about %s", time.Since(began), sm, queryTimeout)
+		}
+	case <-time.After(queryTimeout + 5*time.Second):
+		t.Fatalf("the sample still waits for the database after %s", time.Since(began))
 	}
 }

@@ -38,12 +38,19 @@ func Seed(ctx context.Context, api, token string, n int) error {
 	return nil
 }
 
+// dbQueryTimeout bounds each of the harness's own queries (persisted writes, the benchmark's
+// backend PIDs): one indexed lookup, so a database that has not answered by then is stuck, and
+// the check it feeds says it could not measure rather than holding the run.
+const dbQueryTimeout = 10 * time.Second
+
 // persisted returns which of ids are rows of the items table, through the harness's own
 // connection: the server's 201 is a claim, the row is the fact.
 func persisted(ctx context.Context, db *pgxpool.Pool, ids []int64) (found []int64, err error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, dbQueryTimeout)
+	defer cancel()
 	rows, err := db.Query(ctx, `SELECT id FROM items WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look up %d acknowledged writes: %w", len(ids), err)

@@ -504,6 +504,8 @@ func (rn *Runner) cpu(ctx context.Context, l *Live) (machine.Reading, bool) {
 	if p == nil || rn.DB == nil {
 		return machine.Reading{}, false
 	}
+	ctx, cancel := context.WithTimeout(ctx, dbQueryTimeout)
+	defer cancel()
 	rows, err := rn.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)`,
 		[]string{l.Server.DBApplication(), HarnessApplication})
 	if err != nil {

@@ -1,6 +1,16 @@
 package scenario
 
-import "time"
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// MaxRate bounds every rate a run asks for, in requests/s. vegeta's constant pacer waits
+// 1 s/rate in whole nanoseconds: from 1e9/s that is zero and its Pace divides by it (a panic
+// mid-run), and well before that the rounding changes the rate; one generator process sends
+// far less than a million a second anyway.
+const MaxRate = 1e6
 
 // Settings are the knobs of a run, defaults applied by the caller. Durations are wall time,
 // rates requests/s.
@@ -75,6 +85,28 @@ type RampSettings struct {
 	// of ten such steps at one rate had a standard deviation of 1.6 % across runs. 0: no hold.
 	CPURate float64
 	CPUHold time.Duration
+}
+
+// CheckRates reports the first rate setting outside its range: -rate, -ramp-from and -ramp-to
+// in (0, MaxRate], -ramp-cpu-rate and -min-capacity in [0, MaxRate]. NaN is outside every range.
+func (s Settings) CheckRates() error {
+	for _, r := range []struct {
+		flag      string
+		v         float64
+		zeroValid bool
+	}{
+		{"-rate", s.Rate, false}, {"-ramp-from", s.Ramp.From, false}, {"-ramp-to", s.Ramp.To, false},
+		{"-ramp-cpu-rate", s.Ramp.CPURate, true}, {"-min-capacity", s.Ramp.MinCapacity, true},
+	} {
+		low := "> 0"
+		if r.zeroValid {
+			low = "≥ 0"
+		}
+		if math.IsNaN(r.v) || r.v > MaxRate || r.v < 0 || (r.v == 0 && !r.zeroValid) {
+			return fmt.Errorf("%s must be %s and at most %g requests/s, got %g", r.flag, low, float64(MaxRate), r.v)
+		}
+	}
+	return nil
 }
 
 // cpuHoldRate is the own rate that holds for the CPU measurement (0: none).

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
+	"github.com/benchharness/benchharness/loadtest/internal/redact"
 )
 
 // Command is an operator's shell command that disturbs a server the harness did not start:
@@ -38,13 +41,12 @@ func (c Command) Run(ctx context.Context) (string, error) {
 	out := newTail(outputLines)
 	cmd := exec.CommandContext(ctx, "sh", "-c", c.Line)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// The whole group, not only sh: `kubectl ... ; sleep 60` must not outlive the timeout.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A grandchild that keeps the output pipe open must not hold Run past the kill.
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	text := Redact(out.String(), c.Secrets...)
+	err := lifeline.Run(cmd) // a group of its own, killed should the harness die
+	text := redact.String(out.String(), c.Secrets...)
 	switch {
 	case err == nil:
 		return text, nil
@@ -57,16 +59,6 @@ func (c Command) Run(ctx context.Context) (string, error) {
 		err = fmt.Errorf("%w: %s", err, last)
 	}
 	return text, err
-}
-
-// Redact replaces every non-empty secret in s by xxxxx.
-func Redact(s string, secrets ...string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "xxxxx")
-		}
-	}
-	return s
 }
 
 func lastLine(s string) string {

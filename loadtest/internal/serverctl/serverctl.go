@@ -25,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
 )
 
 // Config describes a server process to start.
@@ -142,14 +144,14 @@ func startOn(ctx context.Context, cfg Config, apiPort, adminPort string) (*Local
 	cmd.Env = append(cmd.Env, cfg.Env...)
 	cmd.Stdout = l.logs
 	cmd.Stderr = l.logs
-	// Its own process group: a Ctrl-C at the terminal reaches the harness, which stops the
-	// server in order, rather than reaching both at once.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Its own process group (a Ctrl-C at the terminal reaches the harness, which stops the
+	// server in order), and killed by the kernel should the harness die without stopping it.
+	waited, err := lifeline.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("start server %s: %w", cfg.Bin, err)
 	}
 	l.cmd = cmd
-	go l.wait()
+	go l.wait(waited)
 
 	if err := l.waitReady(ctx, cfg.StartWait); err != nil {
 		_ = l.Stop(2 * time.Second)
@@ -176,8 +178,8 @@ func baseEnv() []string {
 	return env
 }
 
-func (l *Local) wait() {
-	err := l.cmd.Wait()
+func (l *Local) wait(waited <-chan error) {
+	err := <-waited
 	l.exitedAt = time.Now()
 	l.exitErr = err
 	l.exitCode = l.cmd.ProcessState.ExitCode() // -1 when killed by a signal
