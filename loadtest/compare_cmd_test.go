@@ -94,7 +94,7 @@ func TestCompareCommandBadInput(t *testing.T) {
 		{"missing file", []string{"-out", out, filepath.Join(dir, "nope"), good}, "base: " + filepath.Join(dir, "nope") + " does not exist"},
 		{"missing current", []string{"-out", out, good, filepath.Join(dir, "nope")}, "current: "},
 		{"bad JSON", []string{"-out", out, good, badJSON}, "parse summary"},
-		{"schema version mismatch", []string{"-out", out, v2, good}, "has schema_version 99, this build reads 1 and 2"},
+		{"schema version mismatch", []string{"-out", out, v2, good}, "has schema_version 99, this build reads 1 to 3"},
 		{"folder without runs", []string{"-out", out, empty, good}, "holds no summary.json"},
 		{"no common scenarios", []string{"-out", out, good, other}, "no scenario in common"},
 		{"unknown threshold metric", []string{"-out", out, "-thresholds", badTh, good, good}, `unknown metric "p99"`},
