@@ -30,9 +30,10 @@ type Like struct {
 
 // notLoad are the flags that say where a run writes, reads or reports, not what load it makes,
 // and -server-env, the server's own configuration: a fault injected there is the change under
-// test. Runs that differ only in these are alike.
+// test. The seed too: make regress gives each round its own (-seed ROUND), and it draws another
+// request mix from the same distribution. Runs that differ only in these are alike.
 var notLoad = map[string]bool{
-	"out": true, "database-url": true, "server-bin": true, "server-env": true, "scenarios": true,
+	"seed": true, "out": true, "database-url": true, "server-bin": true, "server-env": true, "scenarios": true,
 	"repeat": true, "token-file": true, "prom-sd-file": true, "metrics-addr": true,
 	"jaeger-url": true, "workers-wait": true,
 }
