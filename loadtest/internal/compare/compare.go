@@ -185,20 +185,20 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 
 	bNames, cNames := scenarioNames(base), scenarioNames(current)
 	var common []string
-	for _, n := range order(current) {
+	for _, n := range ScenarioOrder(current) {
 		if bNames[n] {
 			common = append(common, n)
 		} else {
 			res.OnlyCurrent = append(res.OnlyCurrent, n)
 		}
 	}
-	for _, n := range order(base) {
+	for _, n := range ScenarioOrder(base) {
 		if !cNames[n] {
 			res.OnlyBase = append(res.OnlyBase, n)
 		}
 	}
 	if len(common) == 0 {
-		return Result{}, fmt.Errorf("no scenario in common (base: %v, current: %v)", order(base), order(current))
+		return Result{}, fmt.Errorf("no scenario in common (base: %v, current: %v)", ScenarioOrder(base), ScenarioOrder(current))
 	}
 	if err := Unlike(base, current); err != nil {
 		return Result{}, err
@@ -529,8 +529,8 @@ func scenarioNames(in []Input) map[string]bool {
 	return m
 }
 
-// order lists scenario names in the order they first appear (the runner's order).
-func order(in []Input) []string {
+// ScenarioOrder lists scenario names in the order they first appear (the runner's order).
+func ScenarioOrder(in []Input) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, i := range in {

@@ -7,9 +7,12 @@
 package summary
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
@@ -455,9 +458,10 @@ func Overall(scenarios []Scenario) Verdict {
 	return worst
 }
 
-// Read loads a summary.json and refuses a schema version it does not know.
+// Read loads a summary.json, gunzipping it first when its name ends in .gz (recordings keep
+// summary.json.gz), and refuses a schema version it does not know.
 func Read(path string) (Run, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return Run{}, fmt.Errorf("read summary: %w", err)
 	}
@@ -479,4 +483,24 @@ func Write(path string, r Run) error {
 		return fmt.Errorf("summary: %w", err)
 	}
 	return nil
+}
+
+func readFile(path string) ([]byte, error) {
+	if !strings.HasSuffix(path, ".gz") {
+		return os.ReadFile(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
 }
