@@ -382,6 +382,9 @@ func blindSpots(r Result) string {
 			need := fmt.Sprintf(">%d", maxRuns)
 			if n := mr.Power.NeedRuns; n > 0 {
 				need = fmt.Sprint(n)
+				if !mr.Power.SpreadKnown {
+					need = "≥" + need
+				}
 			}
 			names = append(names, fmt.Sprintf("%s %s (%s runs a side)", s.Name, mr.Metric, need))
 		}
