@@ -392,7 +392,13 @@ func blindSpots(r Result) string {
 	if len(names) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%d of %d metrics: %s", len(names), total, strings.Join(names, ", "))
+	// The verdict table lists them all; a headline that names thirty is not read.
+	const named = 6
+	blind := len(names)
+	if blind > named {
+		names = append(names[:named], fmt.Sprintf("and %d more", blind-named))
+	}
+	return fmt.Sprintf("%d of %d metrics: %s", blind, total, strings.Join(names, ", "))
 }
 
 // Unlike returns an error naming every run that was not measured like the first base run
