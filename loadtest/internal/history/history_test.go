@@ -2,6 +2,7 @@ package history
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,4 +127,46 @@ func TestUnlikeRunsLeftOut(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkRealAAChangePoints measures the false change-point rate on real runs: the 16
+// unchanged runs recorded in one session, in 200 seeded random orders, each order posing as a
+// sequence of 16 commits. It reports the share of sequences with any change point in any of
+// their series (sequence-%) and the share of series with one (series-%). The orders share
+// their runs, so they are not independent samples; the rate is of this session's noise.
+//
+//	go test ./loadtest/internal/history -run '^$' -bench RealAA -benchtime 1x
+func BenchmarkRealAAChangePoints(b *testing.B) {
+	dirs, _ := filepath.Glob(filepath.Join("..", "..", "..", "bench", "recordings", "*", "aa"))
+	runs, err := Load(dirs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const orders = 200
+	var sequences, series, total int
+	for b.Loop() {
+		sequences, series, total = 0, 0, 0
+		for i := range orders {
+			rng := rand.New(rand.NewPCG(uint64(i), 3))
+			shuffled := make([]compare.Input, len(runs))
+			for j, k := range rng.Perm(len(runs)) {
+				shuffled[j] = runs[k]
+			}
+			h := Build(sequence(shuffled), DefaultDetector())
+			found := false
+			for _, s := range h.Series {
+				total++
+				if len(s.ChangePoints) > 0 {
+					series++
+					found = true
+				}
+			}
+			if found {
+				sequences++
+			}
+		}
+	}
+	b.ReportMetric(100*float64(sequences)/orders, "sequence-%")
+	b.ReportMetric(100*float64(series)/float64(total), "series-%")
+	b.ReportMetric(float64(len(runs)), "runs")
 }
