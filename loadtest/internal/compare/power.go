@@ -340,8 +340,12 @@ func (mr *MetricResult) power(sp spread, m int, rk *rankPower) {
 			need = "at least " + need + " (no side had two runs to measure the spread)"
 		}
 	}
-	mr.Why = fmt.Sprintf("cannot judge: %d+%d runs could detect %s with %.0f%% power, and the limit is %s; need %s",
+	why := fmt.Sprintf("cannot judge: %d+%d runs could detect %s with %.0f%% power, and the limit is %s; need %s",
 		sp.n1, sp.n2, could, Power*100, fmtVal(mr.Power.LimitChange, mr.Unit), need)
+	if mr.Why != "" { // what the tests said stays: the p-values behind the verdict
+		why = mr.Why + "; " + why
+	}
+	mr.Why = why
 }
 
 // underpowered says whether a comparison that found nothing worse must not pass: a metric
