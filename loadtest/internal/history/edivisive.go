@@ -21,10 +21,10 @@ type ChangePoint struct {
 // until no split is significant. It assumes nothing about the distribution, and a level change
 // of any size counts once it stands out from the series' own noise.
 type Detector struct {
-	Alpha        float64 // a split is kept when its p-value is below it
-	Permutations int     // shuffles per test; the smallest p is 1/(Permutations+1)
-	MinSize      int     // fewest points on either side of a split
-	Seed         uint64  // the shuffles' seed: the same series gives the same change points
+	Alpha        float64 `json:"alpha"`        // a split is kept when its p-value is below it
+	Permutations int     `json:"permutations"` // shuffles per test; the smallest p is 1/(Permutations+1)
+	MinSize      int     `json:"min_size"`     // fewest points on either side of a split
+	Seed         uint64  `json:"seed"`         // the shuffles' seed: the same series gives the same change points
 }
 
 // DefaultDetector is what loadtest history uses unless told otherwise.

@@ -56,13 +56,13 @@ func Headline(h History) string {
 	if len(cps) == 0 {
 		out += ": no change point"
 	} else {
-		out += fmt.Sprintf(": %d change points: %s", len(cps), strings.Join(cps, "; "))
+		out += fmt.Sprintf(": %s: %s", plural(len(cps), "change point", "change points"), strings.Join(cps, "; "))
 	}
 	if n := len(h.LeftOut); n > 0 {
-		out += fmt.Sprintf("; %d runs left out as unlike", n)
+		out += "; " + plural(n, "run", "runs") + " left out as unlike"
 	}
 	if n := len(h.Invalid); n > 0 {
-		out += fmt.Sprintf("; %d INVALID scenarios", n)
+		out += "; " + plural(n, "INVALID scenario", "INVALID scenarios")
 	}
 	return out
 }
