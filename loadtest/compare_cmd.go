@@ -21,8 +21,10 @@ of those (a summary.json may be gzipped: summary.json.gz); several runs on a sid
 Writes compare.md (also printed) and compare.json into -out, by default the folder that holds
 CURRENT (its first entry), and says where on stderr.
 Exit 0: no significant regression; 1: a metric is significantly worse beyond its threshold or a
-scenario failed its checks in CURRENT; 2: bad input, or cannot judge (a run has an INVALID
-scenario: its figures describe a generator that fell behind).
+scenario failed its checks in CURRENT; 2: bad input, unlike runs (another profile, load setting,
+machine kind or GOMAXPROCS), or cannot judge: a run has an INVALID scenario (its figures describe
+a generator that fell behind), or the runs could not have seen a change of the limit's size in
+any metric, or in one whose thresholds set require_power (INCONCLUSIVE, with the runs needed).
 
 flags:`
 
@@ -109,7 +111,7 @@ func compareCommand(_ context.Context, args []string, _ func(string) string, std
 		}
 	}
 	fmt.Fprintf(stderr, "compare: wrote %s and compare.json\n", filepath.Join(*out, "compare.md"))
-	if res.Outcome == compare.Unjudged {
+	if res.Outcome == compare.Unjudged || res.Outcome == compare.Underpowered {
 		return usageErrorf("compare: %s", res.Headline)
 	}
 	if res.Outcome != compare.OK {

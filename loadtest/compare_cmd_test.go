@@ -76,6 +76,15 @@ func TestCompareCommandBadInput(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	good := writeRun(t, filepath.Join(dir, "good"), fixtureRun(rng, "g1", 0, summary.Pass))
 	other := writeRun(t, filepath.Join(dir, "other"), fixtureRun(rng, "o1", 0, summary.Pass, "ramp"))
+	unlike := fixtureRun(rng, "u1", 0, summary.Pass)
+	unlike.Settings.Profile = "default"
+	unlikeDir := writeRun(t, filepath.Join(dir, "unlike"), unlike)
+	procs := fixtureRun(rng, "p1", 0, summary.Pass)
+	procs.Env.GOMAXPROCS, procs.Settings.Values = 1, map[string]string{"rate": "50"}
+	procsDir := writeRun(t, filepath.Join(dir, "procs"), procs)
+	procs2 := fixtureRun(rng, "p2", 0, summary.Pass)
+	procs2.Env.GOMAXPROCS, procs2.Settings.Values = 2, map[string]string{"rate": "50"}
+	procs2Dir := writeRun(t, filepath.Join(dir, "procs2"), procs2)
 	badJSON := writeFile(t, filepath.Join(dir, "badjson", "summary.json"), `{"schema_version": 1, "scenarios": [`)
 	v2 := writeFile(t, filepath.Join(dir, "v2", "summary.json"), `{"schema_version": 99, "scenarios": []}`)
 	empty := filepath.Join(dir, "empty")
@@ -94,9 +103,11 @@ func TestCompareCommandBadInput(t *testing.T) {
 		{"missing file", []string{"-out", out, filepath.Join(dir, "nope"), good}, "base: " + filepath.Join(dir, "nope") + " does not exist"},
 		{"missing current", []string{"-out", out, good, filepath.Join(dir, "nope")}, "current: "},
 		{"bad JSON", []string{"-out", out, good, badJSON}, "parse summary"},
-		{"schema version mismatch", []string{"-out", out, v2, good}, "has schema_version 99, this build reads 1 and 2"},
+		{"schema version mismatch", []string{"-out", out, v2, good}, "has schema_version 99, this build reads 1 to 3"},
 		{"folder without runs", []string{"-out", out, empty, good}, "holds no summary.json"},
 		{"no common scenarios", []string{"-out", out, good, other}, "no scenario in common"},
+		{"another profile", []string{"-out", out, good, unlikeDir}, "refused unlike runs, not measured like base run g1: current run u1 (profile: quick vs default)"},
+		{"another GOMAXPROCS", []string{"-out", out, procsDir, procs2Dir}, "current run p2 (GOMAXPROCS: 1 vs 2)"},
 		{"unknown threshold metric", []string{"-out", out, "-thresholds", badTh, good, good}, `unknown metric "p99"`},
 		{"bad thresholds JSON", []string{"-out", out, "-thresholds", badThJSON, good, good}, "parse thresholds"},
 		{"missing thresholds file", []string{"-out", out, "-thresholds", filepath.Join(dir, "none.json"), good, good}, "read thresholds"},
@@ -131,11 +142,11 @@ func TestCompareCommandVerdicts(t *testing.T) {
 		code        int
 		want        string // in the exit message or, for exit 0, in stdout
 	}{
-		{"A/A", summary.Pass, summary.Pass, 0, 0, "**No significant change.**"},
+		{"A/A", summary.Pass, summary.Pass, 0, 0, "**No significant change in what these runs could see; they could not have seen a change of the limit's size in "},
 		{"+5 ms", summary.Pass, summary.Pass, 5, 1, "steady p50_ms +"},
 		{"failure in current", summary.Fail, summary.Fail, 0, 1, "FAIL: 4 correctness failures in current"},
 		{"INVALID in current", summary.Pass, summary.Invalid, 0, 2, "cannot judge: 4 of 4 current runs INVALID"},
-		{"failure only in base", summary.Fail, summary.Pass, 0, 0, "**No significant change.**"},
+		{"failure only in base", summary.Fail, summary.Pass, 0, 0, "**No significant change"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,7 +195,8 @@ func TestCompareCommandVerdicts(t *testing.T) {
 }
 
 // TestCompareCommandFolderOfRuns passes a folder of run folders (with a latest symlink, which
-// must not count twice) and a summary.json file directly.
+// must not count twice) and a summary.json file directly. Three runs against one could not have
+// seen any change: INCONCLUSIVE, exit 2, with the runs each metric needs.
 func TestCompareCommandFolderOfRuns(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(9, 9))
@@ -197,8 +209,9 @@ func TestCompareCommandFolderOfRuns(t *testing.T) {
 	}
 	cur := writeRun(t, filepath.Join(dir, "cur"), fixtureRun(rng, "c1", 0, summary.Pass))
 	out := filepath.Join(dir, "out")
-	if _, msg, code := runCompare("-q", "-out", out, "-base-label", "abc123 (merge-base)", filepath.Join(dir, "base"), filepath.Join(cur, "summary.json")); code != 0 {
-		t.Fatalf("exit %d: %s", code, msg)
+	_, msg, code := runCompare("-q", "-out", out, "-base-label", "abc123 (merge-base)", filepath.Join(dir, "base"), filepath.Join(cur, "summary.json"))
+	if code != 2 || !strings.Contains(msg, "cannot judge: 6 of 6 metrics: steady p50_ms (") {
+		t.Fatalf("exit %d: %s; want 2, cannot judge, with the runs needed", code, msg)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "compare.json"))
 	if err != nil {

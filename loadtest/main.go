@@ -21,6 +21,7 @@ commands:
   run       run scenarios against a server it starts or a running one, write a run folder
   report    re-render the reports of a run folder (merging several attackers' results)
   compare   compare two runs (or two sets of runs) and judge regressions
+  history   order many run folders by commit and find where each figure changed
   worker    serve one load generator of a distributed run (loadtest run -workers)
 
 'loadtest <command> -h' lists a command's flags.`
@@ -37,13 +38,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return reportCommand(ctx, rest, getenv, stdout, stderr)
 	case "compare":
 		return compareCommand(ctx, rest, getenv, stdout, stderr)
+	case "history":
+		return historyCommand(ctx, rest, getenv, stdout, stderr)
 	case "worker":
 		return workerCommand(ctx, rest, getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	default:
-		return usageErrorf("unknown command %q (want run, report, compare or worker)", cmd)
+		return usageErrorf("unknown command %q (want run, report, compare, history or worker)", cmd)
 	}
 }
 

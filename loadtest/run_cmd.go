@@ -24,6 +24,7 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/fleet"
+	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/progress"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/redact"
@@ -408,7 +409,8 @@ func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary
 	if err != nil {
 		return summary.Run{}, usageErrorf("run: create run folder: %v", err)
 	}
-	run := summary.Run{ID: id, StartedAt: time.Now().UTC(), Env: env, Settings: settings}
+	like := summary.NewLike(env, settings)
+	run := summary.Run{ID: id, StartedAt: time.Now().UTC(), Env: env, Settings: settings, Like: &like}
 	rn.Dir = dir
 	keeper := traceKeeper(rn.Settings, o) // nil without the stack
 	rn.Watch = func(name string) attack.Consumer {
@@ -609,7 +611,16 @@ func linkLatest(out, id string) {
 // environment describes this run's machine and build.
 func environment(o runOptions) summary.Environment {
 	env := summary.Environment{GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
-		NumCPU: runtime.NumCPU(), ManagedBy: "external", Target: o.target, Admin: o.admin}
+		NumCPU: runtime.NumCPU(), ManagedBy: "external", Target: o.target, Admin: o.admin,
+		CPUModel: machine.CPUModel(), GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	// The started server inherits this process's GOMAXPROCS unless -server-env sets its own.
+	for _, kv := range o.serverEnv {
+		if v, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				env.GOMAXPROCS = n
+			}
+		}
+	}
 	if o.target == "" {
 		env.ManagedBy, env.Target, env.Admin = "harness", "per-scenario server on free loopback ports", ""
 		if o.serverHost != "127.0.0.1" {
@@ -623,6 +634,10 @@ func environment(o runOptions) summary.Environment {
 				env.Commit = s.Value
 			case "vcs.modified":
 				env.Dirty = s.Value == "true"
+			case "vcs.time":
+				if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
+					env.CommitTime = t.UTC()
+				}
 			}
 		}
 	}

@@ -6,7 +6,9 @@
 # PostgreSQL, then runs `loadtest compare` on the two sets of runs. Exit code is compare's:
 # 0 no significant regression, 1 a significant regression or a correctness failure in the
 # working tree's runs, 2 bad input, set-up failure, or cannot judge (runs still INVALID after
-# REGRESS_INVALID_RETRIES re-runs). The code is also written to <out>/exit-code.
+# REGRESS_INVALID_RETRIES re-runs, or INCONCLUSIVE: too few ROUNDS for any metric to see its
+# limit, or for one with require_power in the thresholds). The code is also written to
+# <out>/exit-code.
 #
 # This script is the entry point for CI: `make regress` passes its code through only when
 # regress is make's only goal (the root Makefile's "Exit codes"), so a caller that must tell a

@@ -337,8 +337,9 @@ func ListedRequests(summaryJSON []byte) ([]SlowRequest, error) {
 	if err := json.Unmarshal(summaryJSON, &s); err != nil {
 		return nil, fmt.Errorf("decode summary.json: %w", err)
 	}
-	if s.SchemaVersion != 1 && s.SchemaVersion != 2 {
-		return nil, fmt.Errorf("summary.json schema_version %d, this proof reads 1 and 2", s.SchemaVersion)
+	// Version 3 added the like-for-like key; the requests read here are as in 1 and 2.
+	if s.SchemaVersion < 1 || s.SchemaVersion > 3 {
+		return nil, fmt.Errorf("summary.json schema_version %d, this proof reads 1 to 3", s.SchemaVersion)
 	}
 	var out []SlowRequest
 	for _, sc := range s.Scenarios {

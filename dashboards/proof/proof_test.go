@@ -430,6 +430,10 @@ func TestListedRequests(t *testing.T) {
 	if _, err := proof.ListedRequests([]byte(`{"schema_version":99}`)); err == nil {
 		t.Fatal("ListedRequests accepted schema_version 99")
 	}
+	// What loadtest run writes today (summary.SchemaVersion 3: the like-for-like key).
+	if _, err := proof.ListedRequests([]byte(`{"schema_version":3,"scenarios":[]}`)); err != nil {
+		t.Fatalf("ListedRequests refused schema_version 3: %v", err)
+	}
 }
 
 func TestParseProcNetTCP(t *testing.T) {

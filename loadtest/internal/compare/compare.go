@@ -30,6 +30,8 @@ const (
 	Same   Verdict = "same"
 	Worse  Verdict = "worse"
 	TooFew Verdict = "not enough samples"
+	// Inconclusive: the runs could not have detected a change of the limit's size (power.go).
+	Inconclusive Verdict = "cannot judge"
 )
 
 // Outcome is the comparison's overall result.
@@ -43,6 +45,9 @@ const (
 	// Unjudged: a run of either side has an INVALID scenario (the generator fell behind), so
 	// its figures describe the client; a gate that could not judge must not pass.
 	Unjudged Outcome = "CANNOT JUDGE"
+	// Underpowered: nothing was found worse, but the runs could not have seen a change of the
+	// limit's size in a metric the thresholds require (require_power), or in any metric at all.
+	Underpowered Outcome = "INCONCLUSIVE"
 )
 
 // Result is the whole comparison: what compare.json holds and compare.md renders.
@@ -136,6 +141,24 @@ type MetricResult struct {
 	Verdict  Verdict  `json:"verdict"`
 	Why      string   `json:"why"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Power is what these runs could have detected; nil when a side has no value.
+	Power *PowerResult `json:"power,omitempty"`
+}
+
+// PowerResult is the smallest change a comparison could have detected in one metric.
+type PowerResult struct {
+	Runs [2]int `json:"runs"` // runs with a value: base, current
+	// MDE is the minimum detectable effect at α and Power, in the metric's unit, in the worse
+	// direction; null when no change could be detected with these runs.
+	MDE    *float64 `json:"mde"`
+	MDEPct *float64 `json:"mde_pct"` // MDE in percent of the base median; null when it is 0
+	// LimitChange is the smallest change the limits call worth failing for, in the metric's unit.
+	LimitChange float64 `json:"limit_change"`
+	SigmaLog    float64 `json:"sigma_log"`    // run-to-run spread used: SD of log(value + min_abs_change)
+	SpreadKnown bool    `json:"spread_known"` // false: no side had two runs; the floor was assumed
+	// NeedRuns is how many runs a side would bring the MDE within the limit (0: enough already,
+	// or more than the search bound when Verdict is cannot judge).
+	NeedRuns int `json:"need_runs,omitempty"`
 }
 
 // Stat is a side's median with its confidence interval; Lo and Hi are null when the sample is
@@ -162,20 +185,23 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 
 	bNames, cNames := scenarioNames(base), scenarioNames(current)
 	var common []string
-	for _, n := range order(current) {
+	for _, n := range ScenarioOrder(current) {
 		if bNames[n] {
 			common = append(common, n)
 		} else {
 			res.OnlyCurrent = append(res.OnlyCurrent, n)
 		}
 	}
-	for _, n := range order(base) {
+	for _, n := range ScenarioOrder(base) {
 		if !cNames[n] {
 			res.OnlyBase = append(res.OnlyBase, n)
 		}
 	}
 	if len(common) == 0 {
-		return Result{}, fmt.Errorf("no scenario in common (base: %v, current: %v)", order(base), order(current))
+		return Result{}, fmt.Errorf("no scenario in common (base: %v, current: %v)", ScenarioOrder(base), ScenarioOrder(current))
+	}
+	if err := Unlike(base, current); err != nil {
+		return Result{}, err
 	}
 	res.Notes = comparability(base, current)
 	res.Failures, res.PerfFailures = failures(base, current)
@@ -183,14 +209,20 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 
 	var tests []familyTest
 	var at [][2]int // scenario and metric index of each family test
+	var spreads [][]spread
+	metrics := 0
 	for _, name := range common {
 		sr, ft := compareScenario(base, current, name, th)
+		sp := make([]spread, len(ft))
 		for j, t := range ft {
+			sp[j] = t.spread
 			if t.values != nil {
 				tests = append(tests, t)
 				at = append(at, [2]int{len(res.Scenarios), j})
 			}
 		}
+		metrics += len(ft)
+		spreads = append(spreads, sp)
 		res.Scenarios = append(res.Scenarios, sr)
 	}
 	// Below 4 runs a side the per-run rank check cannot be made (see runLevel); a t test on 2 or
@@ -201,6 +233,12 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 		res.Scenarios[at[k][0]].Metrics[at[k][1]].family(worseP[k], betterP[k], floor, len(base), len(current))
 	}
 	res.FamilySize = len(tests)
+	rk := newRankPower()
+	for i := range res.Scenarios {
+		for j := range res.Scenarios[i].Metrics {
+			res.Scenarios[i].Metrics[j].power(spreads[i][j], metrics, rk)
+		}
+	}
 	for _, sr := range res.Scenarios {
 		for _, mr := range sr.Metrics {
 			f := Finding{Scenario: sr.Name, Metric: mr.Metric, ChangePct: mr.ChangePct}
@@ -223,6 +261,8 @@ func Compare(base, current []Input, th Thresholds) (Result, error) {
 		res.Outcome = Unjudged
 	case len(res.Regressions) > 0:
 		res.Outcome = Regression
+	case underpowered(res):
+		res.Outcome = Underpowered
 	default:
 		res.Outcome = OK
 	}
@@ -264,11 +304,14 @@ func compareScenario(base, current []Input, name string, th Thresholds) (Scenari
 		if m.HigherIsWorse {
 			ft.worse = towardsWorse
 		}
-		if mr.Verdict != TooFew {
-			for _, in := range append(append([]Input(nil), base...), current...) {
-				ft.values = append(ft.values, math.Log(m.runValue(in, name, sc)+lim.MinAbsChange))
-			}
+		var logs []float64
+		for _, in := range append(append([]Input(nil), base...), current...) {
+			logs = append(logs, math.Log(m.runValue(in, name, sc)+lim.MinAbsChange))
 		}
+		if mr.Verdict != TooFew {
+			ft.values = logs
+		}
+		ft.spread = newSpread(m, logs[:len(base)], logs[len(base):], lim, ft.sdMin)
 		sr.Metrics = append(sr.Metrics, mr)
 		tests = append(tests, ft)
 	}
@@ -486,8 +529,8 @@ func scenarioNames(in []Input) map[string]bool {
 	return m
 }
 
-// order lists scenario names in the order they first appear (the runner's order).
-func order(in []Input) []string {
+// ScenarioOrder lists scenario names in the order they first appear (the runner's order).
+func ScenarioOrder(in []Input) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, i := range in {
@@ -595,8 +638,6 @@ func comparability(base, current []Input) []string {
 		what string
 		f    func(summary.Run) string
 	}{
-		{"profile", func(r summary.Run) string { return r.Settings.Profile }},
-		{"CPU count", func(r summary.Run) string { return fmt.Sprint(r.Env.NumCPU) }},
 		{"Go version", func(r summary.Run) string { return r.Env.GoVersion }},
 	}
 	for _, c := range checks {
@@ -616,6 +657,9 @@ func headline(r Result) string {
 	if n := len(r.Failures); n > 0 {
 		parts = append(parts, plural(n, "correctness failure", "correctness failures")+" in current")
 	}
+	if r.Outcome == Underpowered {
+		return "cannot judge: " + blindSpots(r)
+	}
 	if n := len(r.Regressions); n > 0 {
 		s := plural(n, "significant regression", "significant regressions") + " ("
 		for i, f := range r.Regressions {
@@ -630,6 +674,9 @@ func headline(r Result) string {
 		s := "no significant change"
 		if n := len(r.Improvements); n > 0 {
 			s = "no significant regression; " + plural(n, "improvement", "improvements")
+		}
+		if b := blindSpots(r); b != "" {
+			s += " in what these runs could see; they could not have seen a change of the limit's size in " + b
 		}
 		return s
 	}

@@ -42,6 +42,8 @@ type familyTest struct {
 	// worse is the sign of a change for the worse: +1 when a higher value is worse (latency),
 	// −1 when lower is (throughput, capacity).
 	worse float64
+	// spread is what the power of the comparison is computed from (power.go).
+	spread spread
 }
 
 // Directions of a one-sided family.

@@ -1,10 +1,8 @@
 package compare
 
 import (
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -108,40 +106,5 @@ func summaryIn(dir string) (string, bool) {
 	return "", false
 }
 
-// readRun reads a summary.json, gunzipping it first when its name ends in .gz.
-func readRun(path string) (summary.Run, error) {
-	if !strings.HasSuffix(path, ".gz") {
-		return summary.Read(path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return summary.Run{}, fmt.Errorf("read summary: %w", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return summary.Run{}, fmt.Errorf("read summary %s: %w", path, err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		return summary.Run{}, fmt.Errorf("read summary %s: %w", path, err)
-	}
-	// summary.Read checks the schema version; it reads files, so the bytes go through one.
-	tmp, err := os.CreateTemp("", "summary-*.json")
-	if err != nil {
-		return summary.Run{}, fmt.Errorf("read summary %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return summary.Run{}, fmt.Errorf("read summary %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return summary.Run{}, fmt.Errorf("read summary %s: %w", path, err)
-	}
-	r, err := summary.Read(tmp.Name())
-	if err != nil {
-		return summary.Run{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return r, nil
-}
+// readRun reads a summary.json or summary.json.gz.
+func readRun(path string) (summary.Run, error) { return summary.Read(path) }

@@ -359,3 +359,23 @@ func findScenario(r summary.Run, name string) (summary.Scenario, bool) {
 	}
 	return summary.Scenario{}, false
 }
+
+// RunValues returns, per metric the scenario measures, one value per run (NaN where a run gives
+// none: a per-run figure, or the median of its windows), read as compare reads one side made of
+// all the runs. history draws its series from it, so both judge the same figures.
+func RunValues(runs []Input, scenario string) map[string][]float64 {
+	sc := rampScope(runs, runs, scenario)
+	out := map[string][]float64{}
+	for _, m := range Metrics() {
+		vals := make([]float64, len(runs))
+		seen := false
+		for i, in := range runs {
+			vals[i] = m.runValue(in, scenario, sc)
+			seen = seen || !math.IsNaN(vals[i])
+		}
+		if seen {
+			out[m.Name] = vals
+		}
+	}
+	return out
+}

@@ -20,7 +20,7 @@ import (
 //	pass-%        exit 0
 //	flagged-%     exit 1 (REGRESSION or FAIL): a false alarm for aa, a detection for a fault
 //	regression-%  of which a metric judged worse by the statistics (aa: the statistical false alarms)
-//	unjudged-%    exit 2, CANNOT JUDGE: a run had an INVALID scenario
+//	unjudged-%    exit 2, CANNOT JUDGE (a run had an INVALID scenario) or INCONCLUSIVE
 //	nofamily-%    comparisons with a metric judged worse before the family-wise correction
 //	expected-%    comparisons that caught the variant by what it changed (expected below):
 //	              the metric it moves judged worse, or for the leak a correctness failure
@@ -206,7 +206,7 @@ func (c *counts) add(r Result, caught func(Result) bool) {
 	switch r.Outcome {
 	case OK:
 		c.pass++
-	case Unjudged:
+	case Unjudged, Underpowered:
 		c.unjudged++
 	default:
 		c.flagged++

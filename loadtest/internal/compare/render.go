@@ -93,7 +93,9 @@ func WriteMarkdown(w io.Writer, r Result) error {
 		"towards worse for a worse verdict and towards better for a better one, over all " +
 		fmt.Sprint(r.FamilySize) + " metric tests of this comparison) is below α too, so that the chance of calling any " +
 		"metric of an unchanged server worse stays under α. \"Not enough samples\" means the sample sizes cannot reach p < α " +
-		"whatever the data.\n")
+		"whatever the data. \"Could detect\" is the smallest worsening these runs would have caught with " + fmt.Sprintf("%.0f%%", Power*100) +
+		" probability (the larger of the two run-level tests' minimum detectable effects at their α, from the runs' spread); " +
+		"when it is beyond the limit the metric is \"cannot judge\", with the runs a side that would bring it within.\n")
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
 		return fmt.Errorf("write compare.md: %w", err)
@@ -179,9 +181,9 @@ func writeDetails(b *strings.Builder, r Result) {
 	b.WriteString("## Details\n\n")
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(b, "### %s\n\n", s.Name)
-		fmt.Fprintf(b, "| metric | base median [%s CI] | current median [%s CI] | n base+current | change | p | limit | verdict |\n",
+		fmt.Fprintf(b, "| metric | base median [%s CI] | current median [%s CI] | n base+current | change | p | limit | could detect | verdict |\n",
 			confLabel(r.Thresholds.Confidence), confLabel(r.Thresholds.Confidence))
-		b.WriteString("|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 		for _, mr := range s.Metrics {
 			p := "—"
 			if mr.P != nil {
@@ -197,9 +199,9 @@ func writeDetails(b *strings.Builder, r Result) {
 			if mr.PerRun {
 				samples = "runs"
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %d+%d %s | %s | %s | %s | %s |\n",
+			fmt.Fprintf(b, "| %s | %s | %s | %d+%d %s | %s | %s | %s | %s | %s |\n",
 				mr.Label, statCell(mr.Base, mr.Unit), statCell(mr.Current, mr.Unit), mr.Base.N, mr.Current.N, samples,
-				changeCell(mr), p, limitCell(mr), verdictText(mr))
+				changeCell(mr), p, limitCell(mr), mdeCell(mr), verdictText(mr))
 		}
 		b.WriteString("\n")
 		var notes []string
@@ -288,6 +290,11 @@ func verdictCell(mr MetricResult) string {
 		return fmt.Sprintf("✅ better %s", pct(mr.ChangePct))
 	case TooFew:
 		return "· not enough samples"
+	case Inconclusive:
+		if mr.Power != nil && mr.Power.NeedRuns > 0 {
+			return fmt.Sprintf("· cannot judge (need %d runs)", mr.Power.NeedRuns)
+		}
+		return fmt.Sprintf("· cannot judge (need >%d runs)", maxRuns)
 	default:
 		return "same"
 	}
@@ -328,6 +335,19 @@ func changeCell(mr MetricResult) string {
 		return sign + fmtVal(mr.Current.Median, mr.Unit) + " (base 0)"
 	}
 	return pct(mr.ChangePct)
+}
+
+// mdeCell is the smallest worsening the runs could have detected ("—" when not computed).
+func mdeCell(mr MetricResult) string {
+	switch {
+	case mr.Power == nil:
+		return "—"
+	case mr.Power.MDE == nil:
+		return "nothing"
+	case mr.Power.MDEPct != nil:
+		return fmt.Sprintf("≥%s (%.0f%%)", fmtVal(*mr.Power.MDE, mr.Unit), *mr.Power.MDEPct)
+	}
+	return "≥" + fmtVal(*mr.Power.MDE, mr.Unit)
 }
 
 func limitCell(mr MetricResult) string {

@@ -18,6 +18,10 @@ type Limit struct {
 	MaxChangePct float64 `json:"max_change_pct"` // allowed relative change of the median, in percent
 	MinAbsChange float64 `json:"min_abs_change"` // allowed absolute change, in the metric's unit
 	Alpha        float64 `json:"alpha"`          // significance level of the U test, in (0, 1)
+	// RequirePower: when the runs could not have detected a change of the limit's size in this
+	// metric, the comparison is INCONCLUSIVE (exit 2) rather than a pass. Default false: the
+	// metric is marked "cannot judge" and named in the headline (docs/compare.md says why).
+	RequirePower bool `json:"require_power"`
 }
 
 // Thresholds are the limits of every metric and the confidence level of the reported intervals.
@@ -57,6 +61,7 @@ type fileLimit struct {
 	MaxChangePct *float64 `json:"max_change_pct"`
 	MinAbsChange *float64 `json:"min_abs_change"`
 	Alpha        *float64 `json:"alpha"`
+	RequirePower *bool    `json:"require_power"`
 }
 
 type fileThresholds struct {
@@ -113,6 +118,9 @@ func ParseThresholds(b []byte, name string) (Thresholds, error) {
 		}
 		if fl.Alpha != nil {
 			l.Alpha = *fl.Alpha
+		}
+		if fl.RequirePower != nil {
+			l.RequirePower = *fl.RequirePower
 		}
 		t.Metrics[k] = l
 	}

@@ -146,3 +146,27 @@ func ProcessNamespace() string {
 	}
 	return strings.TrimSpace(string(boot)) + "/" + ns
 }
+
+// CPUModel is the processor's name from /proc/cpuinfo ("model name", or "Model" on arm64),
+// the machine kind a like-for-like comparison holds fixed; "" when unknown.
+func CPUModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	return cpuModel(b)
+}
+
+func cpuModel(cpuinfo []byte) string {
+	for line := range strings.SplitSeq(string(cpuinfo), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "model name", "Model":
+			return strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return ""
+}

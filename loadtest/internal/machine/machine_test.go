@@ -102,3 +102,17 @@ func TestProcessCPUOfAMissingProcess(t *testing.T) {
 		t.Error("ProcessCPU of a pid that does not exist reported a figure")
 	}
 }
+
+// TestCPUModel: the first processor's name, spaces collapsed; nothing when the file has none.
+func TestCPUModel(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC  7B13 64-Core Processor\nprocessor\t: 1\nmodel name\t: other\n", "AMD EPYC 7B13 64-Core Processor"},
+		{"processor\t: 0\nBogoMIPS\t: 50.00\nModel\t: Raspberry Pi 4 Model B Rev 1.4\n", "Raspberry Pi 4 Model B Rev 1.4"},
+		{"processor\t: 0\n", ""},
+	}
+	for _, tt := range tests {
+		if got := cpuModel([]byte(tt.in)); got != tt.want {
+			t.Errorf("cpuModel(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -7,9 +7,12 @@
 package summary
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
@@ -17,8 +20,9 @@ import (
 
 // SchemaVersion is the version of the summary.json layout this package writes. Read also takes
 // version 1, whose checks said "invalids": true for a validity check and "kind": "" for a
-// correctness one (see Check.UnmarshalJSON).
-const SchemaVersion = 2
+// correctness one (see Check.UnmarshalJSON), and version 2, which had no like-for-like key,
+// commit time, CPU model or GOMAXPROCS (LikeOf builds the key from what it has).
+const SchemaVersion = 3
 
 // Verdict is the outcome of a scenario or of a whole run.
 type Verdict string
@@ -43,22 +47,30 @@ type Run struct {
 	PartialReason string      `json:"partial_reason,omitempty"` // why, e.g. "interrupted by SIGINT"
 	Env           Environment `json:"env"`
 	Settings      Settings    `json:"settings"`
-	Scenarios     []Scenario  `json:"scenarios"`
+	// Like is the like-for-like key: runs whose keys differ are not compared or put in one
+	// series (nil in runs of schema ≤ 2: use LikeOf).
+	Like      *Like      `json:"like,omitempty"`
+	Scenarios []Scenario `json:"scenarios"`
 }
 
 // Environment says where and on what the run happened.
 type Environment struct {
-	Commit     string `json:"commit"`
-	Dirty      bool   `json:"dirty"`
-	GoVersion  string `json:"go_version"`
-	OS         string `json:"os"`
-	Arch       string `json:"arch"`
-	NumCPU     int    `json:"num_cpu"`
-	Target     string `json:"target"`      // the API base URL
-	Admin      string `json:"admin"`       // the admin base URL
-	ManagedBy  string `json:"managed_by"`  // "harness" when the harness started the server, "external" otherwise
-	JaegerURL  string `json:"jaeger_url"`  // base for trace links; empty when none
-	ServerInfo string `json:"server_info"` // version line from server_build_info, when read
+	Commit string `json:"commit"`
+	Dirty  bool   `json:"dirty"`
+	// CommitTime is the commit's time (vcs.time of the build; zero when not recorded): history
+	// orders runs by it.
+	CommitTime time.Time `json:"commit_time,omitzero"`
+	GoVersion  string    `json:"go_version"`
+	OS         string    `json:"os"`
+	Arch       string    `json:"arch"`
+	NumCPU     int       `json:"num_cpu"`
+	CPUModel   string    `json:"cpu_model,omitempty"`  // /proc/cpuinfo's model name; empty when unknown
+	GOMAXPROCS int       `json:"gomaxprocs,omitempty"` // the harness's, or the server's when -server-env sets it
+	Target     string    `json:"target"`               // the API base URL
+	Admin      string    `json:"admin"`                // the admin base URL
+	ManagedBy  string    `json:"managed_by"`           // "harness" when the harness started the server, "external" otherwise
+	JaegerURL  string    `json:"jaeger_url"`           // base for trace links; empty when none
+	ServerInfo string    `json:"server_info"`          // version line from server_build_info, when read
 	// Workers are the load generators the attack was spread over (loadtest run -workers), in
 	// shard order; empty when the harness sent it itself.
 	Workers []string `json:"workers,omitempty"`
@@ -446,9 +458,10 @@ func Overall(scenarios []Scenario) Verdict {
 	return worst
 }
 
-// Read loads a summary.json and refuses a schema version it does not know.
+// Read loads a summary.json, gunzipping it first when its name ends in .gz (recordings keep
+// summary.json.gz), and refuses a schema version it does not know.
 func Read(path string) (Run, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return Run{}, fmt.Errorf("read summary: %w", err)
 	}
@@ -456,8 +469,8 @@ func Read(path string) (Run, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Run{}, fmt.Errorf("parse summary %s: %w", path, err)
 	}
-	if r.SchemaVersion != 1 && r.SchemaVersion != SchemaVersion {
-		return Run{}, fmt.Errorf("summary %s has schema_version %d, this build reads 1 and %d", path, r.SchemaVersion, SchemaVersion)
+	if r.SchemaVersion < 1 || r.SchemaVersion > SchemaVersion {
+		return Run{}, fmt.Errorf("summary %s has schema_version %d, this build reads 1 to %d", path, r.SchemaVersion, SchemaVersion)
 	}
 	return r, nil
 }
@@ -470,4 +483,24 @@ func Write(path string, r Run) error {
 		return fmt.Errorf("summary: %w", err)
 	}
 	return nil
+}
+
+func readFile(path string) ([]byte, error) {
+	if !strings.HasSuffix(path, ".gz") {
+		return os.ReadFile(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
 }
