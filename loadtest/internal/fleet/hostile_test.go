@@ -1,9 +1,16 @@
 package fleet
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,4 +97,104 @@ func TestPacerPanicEndsTheAttack(t *testing.T) {
 	if err := tr(&vegeta.Target{}); err == nil {
 		t.Errorf("a targeter that panics returned no error")
 	}
+}
+
+// stallFor is how long TestWorkerStopsForADeafCoordinator reads nothing. The worker gives up
+// stallAfter after its stream blocks, and from then on it runs no attack at all (it is idle and
+// the target sees nothing more), so the count it shows cannot grow later: the test needs to see
+// the stall, the abort and the count back at its baseline for a while, not 30 s.
+const stallFor = 15 * time.Second
+
+// TestWorkerStopsForADeafCoordinator: a coordinator that takes a plan and then reads nothing.
+// Before the write deadline, every due hit parked a goroutine on its result (vegeta starts a
+// worker when all are busy) and the worker grew at the full rate for as long as the attack
+// lasted. Now it stops once a write has blocked for stallAfter: its goroutines stay under what
+// that many seconds of hits can park, and go back to the baseline.
+func TestWorkerStopsForADeafCoordinator(t *testing.T) {
+	const rate = 500
+	body := strings.Repeat("e", 16<<10) // an error page per result: frames that fill the socket fast
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		http.Error(w, body, http.StatusInternalServerError)
+	}))
+	t.Cleanup(srv.Close)
+	a, _ := startWorker(t, WorkerOptions{})
+	base := runtime.NumGoroutine()
+	p, err := planFor(steadyConfig(srv.URL, "", rate, time.Minute), attack.Shard{Index: 0, Count: 1}, time.Now().Add(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := sendPlan(t, a, p) // and never read
+	defer conn.Close()
+	peak, start := 0, time.Now()
+	for time.Since(start) < stallFor {
+		peak = max(peak, runtime.NumGoroutine())
+		time.Sleep(100 * time.Millisecond)
+	}
+	var r readiness
+	co := &Coordinator{o: Options{Key: testKey}, control: newClient(time.Second)}
+	if err := co.get(context.Background(), a, "/v1/ready", &r); err != nil || r.Busy {
+		t.Errorf("worker after %s of a deaf coordinator: %+v, %v; want idle", stallFor, r, err)
+	}
+	sent := hits.Load()
+	time.Sleep(300 * time.Millisecond)
+	end := runtime.NumGoroutine()
+	// What stallAfter of hits can park, plus the two seconds the socket buffers take to fill.
+	bound := rate * int(stallAfter/time.Second+2)
+	t.Logf("goroutines: %d before, peak %d, %d after %s; the target saw %d requests", base, peak, end, stallFor, sent)
+	if peak-base > bound || end-base > 50 || hits.Load() != sent {
+		t.Errorf("goroutines %d before, peak %d (bound +%d), %d after; target %d then %d: want bounded, back to the baseline, and no more sent",
+			base, peak, bound, end, sent, hits.Load())
+	}
+}
+
+// sendPlan posts p to the worker at addr on a raw connection and returns it unread.
+func sendPlan(t *testing.T, addr string, p Plan) net.Conn {
+	t.Helper()
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	fmt.Fprintf(conn, "POST /v1/attack HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		addr, testKey, len(b), b)
+	return conn
+}
+
+// TestWorkerServerTimeouts: a client that sends a request's headers and then not the body it
+// announced is cut off after the read timeout, instead of holding a connection and a
+// goroutine for ever; an attack longer than that timeout is not cut by it.
+func TestWorkerServerTimeouts(t *testing.T) {
+	t.Run("slow body", func(t *testing.T) {
+		t.Parallel()
+		a, _ := startWorker(t, WorkerOptions{})
+		conn, err := net.Dial("tcp", a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /v1/attack HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{", a, testKey)
+		start := time.Now()
+		_ = conn.SetReadDeadline(start.Add(readTimeout + 3*time.Second))
+		_, err = io.Copy(io.Discard, conn)
+		if d := time.Since(start); err != nil || d > readTimeout+2*time.Second {
+			t.Errorf("connection held %s (%v); want closed by the worker within its %s read timeout", d, err, readTimeout)
+		}
+	})
+	t.Run("long attack", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := target(t)
+		a, _ := startWorker(t, WorkerOptions{})
+		co := dial(t, []string{a}, Options{})
+		d := readTimeout + 2*time.Second
+		f, err := co.Attack(context.Background(), steadyConfig(srv.URL, "", 10, d))
+		if err != nil || f.Interrupted || f.Requests < f.Scheduled-1 {
+			t.Errorf("an attack of %s: %v, interrupted %v (%s), %d of %d; want whole", d, err, f.Interrupted, f.Cut, f.Requests, f.Scheduled)
+		}
+	})
 }

@@ -228,8 +228,8 @@ func (w *Worker) attack(rw http.ResponseWriter, r *http.Request) {
 	}
 	defer w.release()
 	rc := http.NewResponseController(rw)
-	// The plan is read: the server's read timeout must not end the stream (it would cancel
-	// r.Context(), read as the coordinator gone); the stream's write deadline bounds it instead.
+	// The plan is read: from here the connection is the results stream, bounded by its write
+	// deadline (stallAfter), not by the time allowed to read a request.
 	if err := rc.SetReadDeadline(time.Time{}); err != nil {
 		http.Error(rw, "clear the read deadline: "+err.Error(), http.StatusInternalServerError)
 		return
