@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -197,4 +198,193 @@ func TestWorkerServerTimeouts(t *testing.T) {
 			t.Errorf("an attack of %s: %v, interrupted %v (%s), %d of %d; want whole", d, err, f.Interrupted, f.Cut, f.Requests, f.Scheduled)
 		}
 	})
+}
+
+// liar is a hostile worker's script: given its plan and the honest results of its shard (sent
+// at their due times, 1 ms latency, timestamps from t0), it returns the results it streams and
+// edits its end frame. Nil sends the honest ones.
+type liar func(p Plan, t0 time.Time, rs []vegeta.Result, e *end) []vegeta.Result
+
+// hostileWorker serves the control API the way a worker that lies would: it answers ready and
+// its clock truthfully, sends no request, and streams what lie makes of its shard's results;
+// with forever, it then beats until its coordinator goes instead of ending.
+func hostileWorker(t *testing.T, lie liar, forever bool) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, readiness{Protocol: Protocol}) })
+	mux.HandleFunc("GET /v1/clock", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, clockReading{UnixNano: time.Now().UnixNano()})
+	})
+	mux.HandleFunc("POST /v1/stop", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("POST /v1/attack", func(w http.ResponseWriter, r *http.Request) {
+		var p Plan
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		t0 := time.Now()
+		whole := vegeta.ConstantPacer{Freq: p.Freq, Per: p.Per}
+		var rs []vegeta.Result
+		for j := uint64(0); ; j++ {
+			seq := p.Shard.Global(j)
+			due, _ := attack.IntendedOffset(whole, seq)
+			if due > p.Warmup+p.Duration {
+				break
+			}
+			rs = append(rs, vegeta.Result{Seq: seq, Timestamp: t0.Add(due), Latency: time.Millisecond, Code: 200, Method: "GET", URL: "http://h/"})
+		}
+		e := end{}
+		if lie != nil {
+			rs = lie(p, t0, rs, &e)
+		}
+		if e.Sent == 0 {
+			e.Sent = int64(len(rs))
+		}
+		w.Header().Set("Content-Type", contentType)
+		var out []byte
+		for i := range rs {
+			payload := appendResult(nil, &rs[i], t0)
+			out = append(appendHead(out, frameResult, len(payload)), payload...)
+		}
+		if _, err := w.Write(out); err != nil {
+			return
+		}
+		rc := http.NewResponseController(w)
+		for forever && r.Context().Err() == nil {
+			_, _ = w.Write(appendHead(nil, frameBeat, 0))
+			_ = rc.Flush()
+			time.Sleep(200 * time.Millisecond)
+		}
+		b, _ := json.Marshal(e)
+		_, _ = w.Write(append(appendHead(nil, frameEnd, len(b)), b...))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+// TestCoordinatorRefusesImpossibleResults: a worker that streams results of another shard,
+// twice the same, past the schedule, sent before they were due or outside the attack, with a
+// negative latency, or an end frame that miscounts, has those results left out of every figure
+// and makes the scenario INVALID by "workers honest", naming it and not the honest worker.
+func TestCoordinatorRefusesImpossibleResults(t *testing.T) {
+	const rate = 20
+	tests := []struct {
+		name string
+		lie  liar
+		lost int64 // honest results the lie replaced
+		want string
+	}{
+		{"another shard's hit", func(_ Plan, _ time.Time, rs []vegeta.Result, _ *end) []vegeta.Result {
+			r := rs[0]
+			r.Seq = 0
+			return append(rs, r)
+		}, 0, "hit 0 is not of its shard 1 of 2"},
+		{"a duplicate", func(_ Plan, _ time.Time, rs []vegeta.Result, _ *end) []vegeta.Result {
+			return append(rs, rs[3])
+		}, 0, "came twice"},
+		{"a hit past the schedule", func(p Plan, _ time.Time, rs []vegeta.Result, _ *end) []vegeta.Result {
+			r := rs[0]
+			r.Seq = p.Shard.Global(1000)
+			return append(rs, r)
+		}, 0, "after its end"},
+		{"a negative latency", func(_ Plan, _ time.Time, rs []vegeta.Result, _ *end) []vegeta.Result {
+			rs[0].Latency = -time.Second
+			return rs
+		}, 1, "negative latency"},
+		{"sent before the attack", func(_ Plan, t0 time.Time, rs []vegeta.Result, _ *end) []vegeta.Result {
+			rs[0].Timestamp = t0.Add(-time.Hour)
+			return rs
+		}, 1, "before it was due"},
+		{"sent long after the end", func(p Plan, t0 time.Time, rs []vegeta.Result, _ *end) []vegeta.Result {
+			rs[0].Timestamp = t0.Add(p.Duration + time.Hour)
+			return rs
+		}, 1, "says it was sent 1h0m"},
+		{"an end frame that miscounts", func(_ Plan, _ time.Time, rs []vegeta.Result, e *end) []vegeta.Result {
+			e.Sent = int64(len(rs)) + 5
+			return rs
+		}, 0, "its end frame says 15 results sent, 10 came"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			honest, liar := hostileWorker(t, nil, false), hostileWorker(t, tt.lie, false)
+			co := dial(t, []string{honest, liar}, Options{})
+			f, err := co.Attack(context.Background(), steadyConfig("http://127.0.0.1:1", "", rate, time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := check(f, "workers honest")
+			if c.Pass || !strings.Contains(c.Got, "worker "+liar+": 1 impossible") || !strings.Contains(c.Got, tt.want) || strings.Contains(c.Got, honest) {
+				t.Errorf("check %+v; want failed naming %s for %q, not %s", c, liar, tt.want, honest)
+			}
+			if f.Requests != rate-tt.lost || f.Interrupted {
+				t.Errorf("%d requests counted (interrupted %v), want the %d possible ones", f.Requests, f.Interrupted, rate-tt.lost)
+			}
+		})
+	}
+	t.Run("honest", func(t *testing.T) {
+		t.Parallel()
+		co := dial(t, []string{hostileWorker(t, nil, false), hostileWorker(t, nil, false)}, Options{})
+		f, err := co.Attack(context.Background(), steadyConfig("http://127.0.0.1:1", "", rate, time.Second))
+		if c := check(f, "workers honest"); err != nil || !c.Pass || f.Requests != rate {
+			t.Errorf("two honest workers: %v, check %+v, %d requests; want it passed, %d", err, c, f.Requests, rate)
+		}
+	})
+}
+
+// TestCoordinatorLosesAWorkerThatNeverEnds: a worker that beats for ever instead of ending is
+// lost once the schedule, its timeout and endGrace have passed: the attack does not wait for
+// it for ever.
+func TestCoordinatorLosesAWorkerThatNeverEnds(t *testing.T) {
+	t.Parallel()
+	a := hostileWorker(t, nil, true)
+	co := dial(t, []string{a}, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := steadyConfig("http://127.0.0.1:1", "", 20, time.Second)
+	cfg.Timeout = time.Second
+	start := time.Now()
+	f, err := co.Attack(ctx, cfg)
+	if err != nil || !strings.Contains(f.Cut, "worker "+a+" lost") || !strings.Contains(f.Cut, "did not end") || time.Since(start) > 10*time.Second {
+		t.Errorf("Attack = %v after %s, cut %q; want the worker lost for not ending, by 1s + 1s + %s", err, time.Since(start), f.Cut, endGrace)
+	}
+}
+
+// TestCoordinatorBoundsAFrame: a result frame that claims 4 million headers (8 MB of them) is
+// refused before anything is sized by the claim: the worker is lost, naming why, and the
+// coordinator allocates about what it read.
+func TestCoordinatorBoundsAFrame(t *testing.T) {
+	const claim = 4_000_000
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, readiness{Protocol: Protocol}) })
+	mux.HandleFunc("GET /v1/clock", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, clockReading{UnixNano: time.Now().UnixNano()})
+	})
+	mux.HandleFunc("POST /v1/stop", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("POST /v1/attack", func(w http.ResponseWriter, _ *http.Request) {
+		t0 := time.Now()
+		r := vegeta.Result{Timestamp: t0.Add(50 * time.Millisecond), Latency: time.Millisecond, Code: 200, Method: "GET", URL: "http://h/"}
+		payload := appendResult(nil, &r, t0)
+		payload = binary.AppendUvarint(payload[:len(payload)-1], claim) // the header count, then claim empty headers
+		payload = append(payload, make([]byte, 2*claim)...)
+		_, _ = w.Write(append(appendHead(nil, frameResult, len(payload)), payload...))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	a := srv.Listener.Addr().String()
+	co := dial(t, []string{a}, Options{})
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f, err := co.Attack(context.Background(), steadyConfig("http://127.0.0.1:1", "", 20, time.Second))
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated %d MB during the attack", alloc>>20)
+	if err != nil || !strings.Contains(f.Cut, "worker "+a+" lost") || !strings.Contains(f.Cut, "4000000 headers") {
+		t.Errorf("Attack = %v, cut %q; want the worker lost for its header count", err, f.Cut)
+	}
+	if alloc > 64<<20 {
+		t.Errorf("the coordinator allocated %d MB for a frame of %d MB", alloc>>20, 2*claim>>20)
+	}
 }
