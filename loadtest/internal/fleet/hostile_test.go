@@ -210,13 +210,7 @@ type liar func(p Plan, t0 time.Time, rs []vegeta.Result, e *end) []vegeta.Result
 // with forever, it then beats until its coordinator goes instead of ending.
 func hostileWorker(t *testing.T, lie liar, forever bool) string {
 	t.Helper()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, readiness{Protocol: Protocol}) })
-	mux.HandleFunc("GET /v1/clock", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, clockReading{UnixNano: time.Now().UnixNano()})
-	})
-	mux.HandleFunc("POST /v1/stop", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	mux.HandleFunc("POST /v1/attack", func(w http.ResponseWriter, r *http.Request) {
+	return fakeWorker(t, func(w http.ResponseWriter, r *http.Request) {
 		var p Plan
 		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -258,6 +252,19 @@ func hostileWorker(t *testing.T, lie liar, forever bool) string {
 		b, _ := json.Marshal(e)
 		_, _ = w.Write(append(appendHead(nil, frameEnd, len(b)), b...))
 	})
+}
+
+// fakeWorker serves a worker's control API whose POST /v1/attack is attack; it is ready and
+// tells its clock truthfully.
+func fakeWorker(t *testing.T, attack http.HandlerFunc) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, readiness{Protocol: Protocol}) })
+	mux.HandleFunc("GET /v1/clock", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, clockReading{UnixNano: time.Now().UnixNano()})
+	})
+	mux.HandleFunc("POST /v1/stop", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("POST /v1/attack", attack)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
@@ -356,13 +363,7 @@ func TestCoordinatorLosesAWorkerThatNeverEnds(t *testing.T) {
 // coordinator allocates about what it read.
 func TestCoordinatorBoundsAFrame(t *testing.T) {
 	const claim = 4_000_000
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/ready", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, readiness{Protocol: Protocol}) })
-	mux.HandleFunc("GET /v1/clock", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, clockReading{UnixNano: time.Now().UnixNano()})
-	})
-	mux.HandleFunc("POST /v1/stop", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	mux.HandleFunc("POST /v1/attack", func(w http.ResponseWriter, _ *http.Request) {
+	a := fakeWorker(t, func(w http.ResponseWriter, _ *http.Request) {
 		t0 := time.Now()
 		r := vegeta.Result{Timestamp: t0.Add(50 * time.Millisecond), Latency: time.Millisecond, Code: 200, Method: "GET", URL: "http://h/"}
 		payload := appendResult(nil, &r, t0)
@@ -370,9 +371,6 @@ func TestCoordinatorBoundsAFrame(t *testing.T) {
 		payload = append(payload, make([]byte, 2*claim)...)
 		_, _ = w.Write(append(appendHead(nil, frameResult, len(payload)), payload...))
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	a := srv.Listener.Addr().String()
 	co := dial(t, []string{a}, Options{})
 	runtime.GC()
 	var before, after runtime.MemStats
