@@ -341,20 +341,38 @@ func TestCoordinatorRefusesImpossibleResults(t *testing.T) {
 }
 
 // TestCoordinatorLosesAWorkerThatNeverEnds: a worker that beats for ever instead of ending is
-// lost once the schedule, its timeout and endGrace have passed: the attack does not wait for
-// it for ever.
+// lost once the schedule, its timeout and endGrace have passed (the attack does not wait for it
+// for ever), and one whose end frame carries an error cuts the attack, naming it.
 func TestCoordinatorLosesAWorkerThatNeverEnds(t *testing.T) {
-	t.Parallel()
-	a := hostileWorker(t, nil, true)
-	co := dial(t, []string{a}, Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cfg := steadyConfig("http://127.0.0.1:1", "", 20, time.Second)
-	cfg.Timeout = time.Second
-	start := time.Now()
-	f, err := co.Attack(ctx, cfg)
-	if err != nil || !strings.Contains(f.Cut, "worker "+a+" lost") || !strings.Contains(f.Cut, "did not end") || time.Since(start) > 10*time.Second {
-		t.Errorf("Attack = %v after %s, cut %q; want the worker lost for not ending, by 1s + 1s + %s", err, time.Since(start), f.Cut, endGrace)
+	failed := func(_ Plan, _ time.Time, rs []vegeta.Result, e *end) []vegeta.Result {
+		e.Error = "pacer panicked: boom"
+		return rs
+	}
+	tests := []struct {
+		name    string
+		lie     liar
+		forever bool
+		want    string // after "worker ADDR "
+		why     string
+	}{
+		{"never ends", nil, true, "lost", "did not end by 6s after the schedule's end"},
+		{"ends with an error", failed, false, "failed", "pacer panicked: boom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := hostileWorker(t, tt.lie, tt.forever)
+			co := dial(t, []string{a}, Options{})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cfg := steadyConfig("http://127.0.0.1:1", "", 20, time.Second)
+			cfg.Timeout = time.Second
+			start := time.Now()
+			f, err := co.Attack(ctx, cfg)
+			if err != nil || !f.Interrupted || !strings.Contains(f.Cut, "worker "+a+" "+tt.want) || !strings.Contains(f.Cut, tt.why) || time.Since(start) > 10*time.Second {
+				t.Errorf("Attack = %v after %s, cut %q; want the worker %s (%s), by 1s + 1s + %s", err, time.Since(start), f.Cut, tt.want, tt.why, endGrace)
+			}
+		})
 	}
 }
 

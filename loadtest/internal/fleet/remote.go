@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -173,7 +174,7 @@ func (r *remote) read(l *link, body io.ReadCloser, cfg attack.Config, deadline t
 		if err == nil {
 			continue
 		}
-		if l.end != nil && l.end.Error != "" && !l.end.Stopped && !r.stopping.Load() {
+		if l.end != nil && l.end.Error != "" && !r.stopping.Load() {
 			l.lost = fmt.Sprintf("worker %s failed %.1fs into the attack: %s", l.peer.addr, time.Since(r.began).Seconds(), l.end.Error)
 			r.cut()
 		}
@@ -195,7 +196,10 @@ func (r *remote) read(l *link, body io.ReadCloser, cfg attack.Config, deadline t
 // the engine's: it is stopped while a result waits for the engine to take it.
 func (r *remote) frame(l *link, kind byte, p []byte, dec *decoder, cfg attack.Config, dog *time.Timer) error {
 	if l.end != nil {
-		return fmt.Errorf("a %q frame after its end frame", kind)
+		if l.lies++; l.lies == 1 {
+			l.firstLie = fmt.Sprintf("a %q frame after its end frame", kind)
+		}
+		return errors.New("a frame after the end frame")
 	}
 	switch kind {
 	case frameResult:
