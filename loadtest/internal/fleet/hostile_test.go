@@ -382,6 +382,8 @@ func TestCoordinatorLosesAWorkerThatNeverEnds(t *testing.T) {
 func TestCoordinatorBoundsAFrame(t *testing.T) {
 	const claim = 4_000_000
 	a := fakeWorker(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK) // the answer before the start time, the frame after
+		_ = http.NewResponseController(w).Flush()
 		t0 := time.Now()
 		r := vegeta.Result{Timestamp: t0.Add(50 * time.Millisecond), Latency: time.Millisecond, Code: 200, Method: "GET", URL: "http://h/"}
 		payload := appendResult(nil, &r, t0)
