@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,6 +29,17 @@ import (
 // The distributed tests run `loadtest worker` processes (this command, built once) on loopback
 // ports, the coordinator in this process, against the real server and PostgreSQL.
 
+// workerKey is the key of the test workers and their coordinator.
+const workerKey = "distributed-test-key-0123456789abcdef0123"
+
+// keyEnv is the coordinator's environment: the workers' key and nothing else.
+func keyEnv(k string) string {
+	if k == "LOADTEST_WORKER_KEY" {
+		return workerKey
+	}
+	return ""
+}
+
 // workerProc is one `loadtest worker` process.
 type workerProc struct {
 	addr string
@@ -42,6 +54,7 @@ func startWorkers(t *testing.T, flags ...[]string) []*workerProc {
 	var ws []*workerProc
 	for _, f := range flags {
 		cmd := exec.Command(bin, append([]string{"worker", "-listen", "127.0.0.1:0"}, f...)...)
+		cmd.Env = append(os.Environ(), "LOADTEST_WORKER_KEY="+workerKey)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -81,7 +94,12 @@ func addrs(ws []*workerProc) string {
 
 // busy asks a worker whether an attack runs on it.
 func busy(addr string) (bool, error) {
-	resp, err := http.Get("http://" + addr + "/v1/ready")
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/ready", nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", "Bearer "+workerKey)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return false, err
 	}
@@ -116,7 +134,7 @@ func steadyRun(t *testing.T, ctx context.Context, dsn, bin, workers string, extr
 	if workers != "" {
 		args = append(args, "-workers", workers, "-workers-wait", "5s")
 	}
-	_, err := runRun(ctx, noEnv, append(args, extra...)...)
+	_, err := runRun(ctx, keyEnv, append(args, extra...)...)
 	dir := filepath.Join(out, "latest")
 	r, rerr := summary.Read(filepath.Join(dir, "summary.json"))
 	if rerr != nil {
@@ -276,7 +294,7 @@ func TestDistributedFaults(t *testing.T) {
 		victim := ws[1]
 		whenAttacking(t, victim.addr, shortSteadyLead+1500*time.Millisecond, func() { _ = victim.cmd.Process.Kill() })
 		out := t.TempDir()
-		_, err := runRun(context.Background(), noEnv, append(shortRunArgs(dsn, bin, out), "-scenarios", "steady,cancel",
+		_, err := runRun(context.Background(), keyEnv, append(shortRunArgs(dsn, bin, out), "-scenarios", "steady,cancel",
 			"-duration", "5s", "-workers", addrs(ws))...)
 		r, rerr := summary.Read(filepath.Join(out, "latest", "summary.json"))
 		if rerr != nil {
@@ -301,7 +319,7 @@ func TestDistributedFaults(t *testing.T) {
 		}
 		gone := ln.Addr().String()
 		ln.Close()
-		_, err = runRun(context.Background(), noEnv, append(shortRunArgs(dsn, bin, t.TempDir()), "-scenarios", "steady",
+		_, err = runRun(context.Background(), keyEnv, append(shortRunArgs(dsn, bin, t.TempDir()), "-scenarios", "steady",
 			"-workers", ws[0].addr+","+gone, "-workers-wait", "1s")...)
 		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "worker "+gone) || strings.Contains(err.Error(), "\n") {
 			t.Fatalf("run = %v (exit %d); want exit 2, one line naming %s", err, exitCode(err), gone)
@@ -354,23 +372,73 @@ func TestDistributedInterrupt(t *testing.T) {
 	}
 }
 
+// TestWorkerCommandBadInput: a bad flag, or a missing or short key where one is required, is
+// exit 2 with one line, and never the key.
 func TestWorkerCommandBadInput(t *testing.T) {
+	short := func(k string) string {
+		if k == "LOADTEST_WORKER_KEY" {
+			return "s3cret"
+		}
+		return ""
+	}
 	tests := []struct {
-		name string
-		args []string
-		want string
+		name   string
+		args   []string
+		getenv func(string) string
+		want   string
 	}{
-		{"no listen", nil, "-listen is required"},
-		{"unknown flag", []string{"-nope"}, "flag provided but not defined"},
-		{"bad address", []string{"-listen", "127.0.0.1:99999"}, "invalid port"},
-		{"stray argument", []string{"-listen", "127.0.0.1:0", "extra"}, `unexpected argument "extra"`},
+		{"no listen", nil, noEnv, "-listen is required"},
+		{"unknown flag", []string{"-nope"}, noEnv, "flag provided but not defined"},
+		{"bad address", []string{"-listen", "127.0.0.1:99999"}, noEnv, "invalid port"},
+		{"stray argument", []string{"-listen", "127.0.0.1:0", "extra"}, noEnv, `unexpected argument "extra"`},
+		{"no key off loopback", []string{"-listen", "0.0.0.0:0"}, noEnv, "no worker key (LOADTEST_WORKER_KEY)"},
+		{"short key", []string{"-listen", "127.0.0.1:0"}, short, "is 6 bytes: want at least 32"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), append([]string{"loadtest", "worker"}, tt.args...), noEnv, io.Discard, io.Discard)
-			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
-				t.Fatalf("worker %v = %v (exit %d); want exit 2 and one line containing %q", tt.args, err, exitCode(err), tt.want)
+			var out bytes.Buffer
+			err := run(context.Background(), append([]string{"loadtest", "worker"}, tt.args...), tt.getenv, &out, io.Discard)
+			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") ||
+				strings.Contains(err.Error(), "s3cret") || out.Len() > 0 {
+				t.Fatalf("worker %v = %v (exit %d), printed %q; want exit 2 and one line containing %q", tt.args, err, exitCode(err), out.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestWorkerCommandLoopbackKey: a worker on loopback without a key makes one, prints it once
+// as its second line, and answers only with it.
+func TestWorkerCommandLoopbackKey(t *testing.T) {
+	bin := build(t, "github.com/benchharness/benchharness/loadtest")
+	cmd := exec.Command(bin, "worker", "-listen", "127.0.0.1:0")
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "LOADTEST_WORKER_KEY=") })
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	br := bufio.NewReader(out)
+	addr, _ := br.ReadString('\n')
+	line, _ := br.ReadString('\n')
+	key, ok := strings.CutPrefix(strings.TrimSpace(line), "LOADTEST_WORKER_KEY=")
+	if !ok || len(key) < 32 {
+		t.Fatalf("second line %q; want LOADTEST_WORKER_KEY= and a key of ≥ 32 bytes", line)
+	}
+	for _, k := range []string{"", key} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+strings.TrimSpace(addr)+"/v1/ready", nil)
+		if k != "" {
+			req.Header.Set("Authorization", "Bearer "+k)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[bool]int{false: http.StatusUnauthorized, true: http.StatusOK}[k != ""]; resp.StatusCode != want {
+			t.Errorf("GET /v1/ready with the printed key %v: %d, want %d", k != "", resp.StatusCode, want)
+		}
 	}
 }

@@ -521,7 +521,7 @@ func serveMetrics(ctx context.Context, addr string) (m *promexport.Metrics, stop
 	if err != nil {
 		return nil, nil, usageErrorf("run: -metrics-addr: %v", err)
 	}
-	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	return m, func() {

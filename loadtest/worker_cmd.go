@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -16,12 +15,17 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
 )
 
-const workerUsage = `usage: loadtest worker -listen ADDR
+const workerUsage = `usage: LOADTEST_WORKER_KEY=KEY loadtest worker -listen ADDR
 
 Serves the control API of one load generator: a coordinator (loadtest run -workers ADDR,...)
 sends it its share of each attack and a start time, and it streams the results back. It never
-starts an attack on its own. With LOADTEST_WORKER_KEY set, it takes requests only from a
-coordinator with the same key. The first line it prints is the address it listens on.`
+starts an attack on its own, and answers only a coordinator holding its key: the environment's
+LOADTEST_WORKER_KEY, at least 32 bytes (make one with: openssl rand -hex 32). On a loopback
+address it may run without one: it then makes a key and prints it once, as its second line
+LOADTEST_WORKER_KEY=.... The first line it prints is the address it listens on.
+
+A plan must stay within the harness's bounds (rate, duration, warm-up, timeouts, workers,
+shards; docs/distributed.md); one outside them is refused with the reason.`
 
 // workerCommand is `loadtest worker`: it serves until SIGINT/SIGTERM, then stops the attack
 // that runs (its results still reach the coordinator) and exits.
@@ -69,12 +73,30 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 		return usageErrorf("worker: %v", err)
 	}
 	o.Key, o.Log = getenv("LOADTEST_WORKER_KEY"), stderr
+	made := o.Key == "" && isLoopback(ln.Addr())
+	if made {
+		if o.Key, err = fleet.NewKey(); err != nil {
+			ln.Close()
+			return fmt.Errorf("worker: %w", err)
+		}
+	}
+	w, err := fleet.NewWorker(o)
+	if err != nil {
+		ln.Close()
+		if o.Key == "" {
+			return usageErrorf("worker: %v (or listen on a loopback address, where it makes one)", err)
+		}
+		return usageErrorf("worker: %v", err)
+	}
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(fleet.WorkerGCPercent)
 	}
-	w := fleet.NewWorker(o)
-	srv := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := w.Server()
 	fmt.Fprintf(stdout, "%s\n", ln.Addr())
+	if made {
+		// Printed once, to stdout (the log is stderr): whoever started this process holds it.
+		fmt.Fprintf(stdout, "LOADTEST_WORKER_KEY=%s\n", o.Key)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
@@ -91,4 +113,10 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	<-done
 	return nil
+}
+
+// isLoopback reports whether a listener's address is reachable from this machine only.
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }

@@ -9,7 +9,8 @@
 # so every request and every result crosses a real veth hop. Without that it says so and runs
 # the workers on loopback. Whatever happens (an error, Ctrl-C), the workers are stopped by PID
 # and the namespaces and links removed; should this script be killed outright, the kernel
-# kills the workers (-parent-pid $$).
+# kills the workers (-parent-pid $$). The workers and the coordinator share a random key made
+# for this run (LOADTEST_WORKER_KEY), exported to them only, never printed.
 #
 # usage: scripts/bench-distributed.sh N [loadtest run flags...]
 set -euo pipefail
@@ -23,6 +24,9 @@ bridge=${tag}br
 subnet=198.18.77
 port=7070
 logs=$(mktemp -d)
+# 32 random bytes in hex: a worker refuses a shorter key.
+LOADTEST_WORKER_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+export LOADTEST_WORKER_KEY
 pids=()
 namespaces=()
 

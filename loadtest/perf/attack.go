@@ -40,11 +40,13 @@ type attackConfig struct {
 	Mix bool
 	// Fleet spreads the attack over these workers (`perf worker`, loopback): P3f.
 	Fleet string
+	// FleetKey is the workers' key (LOADTEST_WORKER_KEY; P3f makes one per measurement).
+	FleetKey string
 }
 
 // attackCommand runs the harness's attacker once in its own process, so that its throughput
 // and its peak RSS can be compared with the vegeta CLI's, and prints an attackReport.
-func attackCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func attackCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c attackConfig
@@ -66,6 +68,7 @@ func attackCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if c.Workers < 1 || c.Duration <= 0 || c.Rate < 0 {
 		return usageErrorf("attack: -workers must be ≥ 1, -duration > 0, -rate ≥ 0")
 	}
+	c.FleetKey = getenv("LOADTEST_WORKER_KEY")
 	if err := checkFleet(c); err != nil {
 		return usageErrorf("attack: -fleet: %v", err)
 	}

@@ -53,7 +53,7 @@ func harnessAttack(ctx context.Context, c attackConfig) (attackReport, error) {
 	}
 	send := attack.Attack
 	if c.Fleet != "" {
-		co, err := fleet.Dial(ctx, c.Fleet, fleet.Options{Wait: 10 * time.Second})
+		co, err := fleet.Dial(ctx, c.Fleet, fleet.Options{Wait: 10 * time.Second, Key: c.FleetKey})
 		if err != nil {
 			return attackReport{}, err
 		}

@@ -31,7 +31,10 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(fleet.WorkerGCPercent) // as `loadtest worker` does
 	}
-	w := fleet.NewWorker(fleet.WorkerOptions{})
+	w, err := fleet.NewWorker(fleet.WorkerOptions{Key: getenv("LOADTEST_WORKER_KEY")})
+	if err != nil {
+		return usageErrorf("worker: %v", err)
+	}
 	context.AfterFunc(ctx, w.Stop) // its attack ends with its last results sent, then the server drains
 	return serveUntil(ctx, "worker", ln, w.Handler(), stdout)
 }
@@ -47,10 +50,15 @@ func (r *runner) measureFleet(ctx context.Context) error {
 		return err
 	}
 	defer triv.stop()
+	key, err := fleet.NewKey()
+	if err != nil {
+		return err
+	}
+	env := []string{"LOADTEST_WORKER_KEY=" + key} // the workers' and the attacks' that spread over them
 	var addrs []string
 	var pids []int
 	for range fleetWorkers {
-		w, a, err := r.serve(ctx, "worker", "-listen", "127.0.0.1:0")
+		w, a, err := r.serveEnv(ctx, env, "worker", "-listen", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
@@ -59,7 +67,7 @@ func (r *runner) measureFleet(ctx context.Context) error {
 	}
 	url, list, c := "http://"+addr+"/", strings.Join(addrs, ","), r.cfg
 	r.logf("P3f: trivial endpoint on %s, workers %s; warm-up", addr, list)
-	if _, _, _, err := r.attackProcess(ctx, url, 0, c.p3Workers, time.Second, "", "-mix", "-fleet", list); err != nil {
+	if _, _, _, err := r.attackProcessEnv(ctx, env, url, 0, c.p3Workers, time.Second, "", "-mix", "-fleet", list); err != nil {
 		return fmt.Errorf("warm-up attack: %w", err)
 	}
 	var cpuOne, cpuSpread []float64
@@ -76,7 +84,7 @@ func (r *runner) measureFleet(ctx context.Context) error {
 			},
 			func() error {
 				before := sumCPU(pids)
-				rep, _, cpu, err := r.attackProcess(ctx, url, 0, c.p3Workers, c.p3Round, "", "-mix", "-fleet", list)
+				rep, _, cpu, err := r.attackProcessEnv(ctx, env, url, 0, c.p3Workers, c.p3Round, "", "-mix", "-fleet", list)
 				spread = rep.Throughput
 				if err == nil && rep.Requests > 0 && before >= 0 {
 					cpuSpread = append(cpuSpread, 1e6*(cpu+sumCPU(pids)-before)/float64(rep.Requests))

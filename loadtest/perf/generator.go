@@ -214,9 +214,17 @@ func (g *generator) memoryRounds(rate float64) {
 // in its own, and returns its report (results, when set, is the .bin it keeps), its peak RSS in MB (the kernel's ru_maxrss, i.e. VmHWM at exit) and the
 // CPU seconds it used.
 func (r *runner) attackProcess(ctx context.Context, url string, rate float64, workers int, d time.Duration, results string, extra ...string) (attackReport, float64, float64, error) {
+	return r.attackProcessEnv(ctx, nil, url, rate, workers, d, results, extra...)
+}
+
+// attackProcessEnv is attackProcess with env added to perf's environment.
+func (r *runner) attackProcessEnv(ctx context.Context, env []string, url string, rate float64, workers int, d time.Duration, results string, extra ...string) (attackReport, float64, float64, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, r.self, append([]string{"attack", "-url", url, "-rate", strconv.FormatFloat(rate, 'f', 0, 64),
 		"-workers", strconv.Itoa(workers), "-duration", d.String(), "-results", results}, extra...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return attackReport{}, 0, 0, fmt.Errorf("perf attack: %w: %s", err, tail(stderr.String(), 3))
@@ -243,7 +251,12 @@ func processCPU(ps *os.ProcessState) float64 {
 // serve starts `perf <command> args...`, a server that prints its address as its first line, and
 // returns it with that address.
 func (r *runner) serve(ctx context.Context, command string, args ...string) (*child, string, error) {
-	c, err := startChild(command, nil, append([]string{r.self, command}, args...)...)
+	return r.serveEnv(ctx, nil, command, args...)
+}
+
+// serveEnv is serve with env added to perf's environment.
+func (r *runner) serveEnv(ctx context.Context, env []string, command string, args ...string) (*child, string, error) {
+	c, err := startChild(command, env, append([]string{r.self, command}, args...)...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "bare":
 		return bareCommand(ctx, rest, getenv, stdout, stderr)
 	case "attack":
-		return attackCommand(ctx, rest, stdout, stderr)
+		return attackCommand(ctx, rest, getenv, stdout, stderr)
 	case "worker":
 		return workerCommand(ctx, rest, getenv, stdout, stderr)
 	case "pgclient":

@@ -37,7 +37,7 @@ type Options struct {
 	// LostAfter: a worker silent this long in an attack is lost (default 5s; it beats every
 	// 500 ms).
 	LostAfter time.Duration
-	Key       string   // sent as "Authorization: Bearer <Key>" when set (LOADTEST_WORKER_KEY)
+	Key       string   // sent as "Authorization: Bearer <Key>" (LOADTEST_WORKER_KEY); required
 	Resolver  Resolver // nil: net.DefaultResolver
 }
 
@@ -63,6 +63,9 @@ type peer struct {
 func Dial(ctx context.Context, list string, o Options) (*Coordinator, error) {
 	items, err := ParseList(list)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkKey(o.Key); err != nil {
 		return nil, err
 	}
 	if o.Wait <= 0 {
@@ -193,9 +196,7 @@ func (c *Coordinator) get(ctx context.Context, addr, path string, v any) error {
 // do sends a control request with the key and turns a non-2xx answer into an error that
 // quotes the worker's first line.
 func (c *Coordinator) do(client *http.Client, req *http.Request) (*http.Response, error) {
-	if c.o.Key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.o.Key)
-	}
+	req.Header.Set("Authorization", "Bearer "+c.o.Key)
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err

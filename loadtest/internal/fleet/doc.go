@@ -12,17 +12,22 @@
 // the results, merged in arrival order, go through the engine (attack.Run) like a local
 // attack's, so the .bin, summary.json and every check are the same, with a row per worker.
 //
-// The control API (HTTP/1.1, JSON; Protocol):
+// The control API (HTTP/1.1, JSON; Protocol), every request with "Authorization: Bearer <key>"
+// (WorkerOptions.Key, at least MinKeyLen bytes; 401 without, 429 after too many wrong ones):
 //
 //	GET  /v1/ready   {"protocol":1,"busy":false,"pid":123,"host":"<boot id>/pid:[…]"}
 //	GET  /v1/clock   {"unix_nano":…}: the worker's clock when it answered
 //	POST /v1/attack  a Plan → 200 and the results stream (frames, wire.go) until the attack ends;
-//	                 400 bad plan (no start time: nothing happens), 409 busy
+//	                 400 bad plan (no start time, or a number past attack's bounds: nothing
+//	                 happens), 409 busy
 //	POST /v1/stop    stops the attack that runs; its stream ends with its last results
 //
 // A worker never starts on its own, runs one attack at a time, and stops its attack when the
 // coordinator's connection drops. Memory is bounded on both sides: the worker writes each
 // result to its stream as it arrives (a 64 KiB buffer flushed every 50 ms); a coordinator that
-// reads slowly blocks the worker's writes (TCP flow control), never a queue; the coordinator
-// hands results to the engine through a small channel.
+// reads slowly blocks the worker's writes (TCP flow control), never a queue, and one that stops
+// reading for stallAfter makes the worker stop its attack; the coordinator hands results to the
+// engine through a small channel and sizes nothing by what a frame claims. What a worker sends
+// is checked, not trusted: impossible results are left out and fail "workers honest", and a
+// worker that never ends its stream is lost.
 package fleet

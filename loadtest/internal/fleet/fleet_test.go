@@ -42,14 +42,25 @@ func target(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return srv, &n
 }
 
-// startWorker serves a worker on a free loopback port until the test ends.
+// testKey is the worker key of these tests' workers and coordinators.
+const testKey = "fleet-test-key-0123456789abcdef0123456789"
+
+// startWorker serves a worker (key testKey unless o has one) on a free loopback port until the
+// test ends.
 func startWorker(t *testing.T, o WorkerOptions) (string, *http.Server) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: NewWorker(o).Handler(), ReadHeaderTimeout: 5 * time.Second}
+	if o.Key == "" {
+		o.Key = testKey
+	}
+	w, err := NewWorker(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := w.Server()
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String(), srv
@@ -59,6 +70,9 @@ func dial(t *testing.T, addrs []string, o Options) *Coordinator {
 	t.Helper()
 	if o.Wait == 0 {
 		o.Wait = 5 * time.Second
+	}
+	if o.Key == "" {
+		o.Key = testKey
 	}
 	c, err := Dial(context.Background(), strings.Join(addrs, ","), o)
 	if err != nil {
@@ -180,7 +194,7 @@ func TestNeverReadyIsNamed(t *testing.T) {
 	gone := ln.Addr().String()
 	ln.Close()
 	start := time.Now()
-	_, err = Dial(context.Background(), a+","+gone, Options{Wait: 600 * time.Millisecond})
+	_, err = Dial(context.Background(), a+","+gone, Options{Wait: 600 * time.Millisecond, Key: testKey})
 	if err == nil || !strings.Contains(err.Error(), "worker "+gone) || strings.Contains(err.Error(), "worker "+a) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("Dial = %v; want one line naming %s only", err, gone)
 	}
@@ -189,13 +203,71 @@ func TestNeverReadyIsNamed(t *testing.T) {
 	}
 }
 
-// TestWorkerKey: a worker with a key refuses a coordinator without it.
+// TestWorkerKey: a worker refuses to exist without a key of MinKeyLen bytes, and refuses
+// every request without it, /v1/ready included (its PID and boot id are nobody else's
+// business); a coordinator refuses to dial without one.
 func TestWorkerKey(t *testing.T) {
-	a, _ := startWorker(t, WorkerOptions{Key: "s3cret"})
-	if _, err := Dial(context.Background(), a, Options{Wait: 300 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "401") {
-		t.Fatalf("Dial without the key = %v, want 401", err)
+	for _, key := range []string{"", "s3cret", testKey[:MinKeyLen-1]} {
+		if _, err := NewWorker(WorkerOptions{Key: key}); err == nil || (key != "" && strings.Contains(err.Error(), key)) {
+			t.Errorf("NewWorker with a key of %d bytes = %v; want refused, the key not quoted", len(key), err)
+		}
+		if _, err := Dial(context.Background(), "127.0.0.1:1", Options{Key: key, Wait: time.Millisecond}); err == nil || !strings.Contains(err.Error(), "LOADTEST_WORKER_KEY") {
+			t.Errorf("Dial with a key of %d bytes = %v; want refused naming LOADTEST_WORKER_KEY", len(key), err)
+		}
 	}
-	dial(t, []string{a}, Options{Key: "s3cret"})
+	a, _ := startWorker(t, WorkerOptions{})
+	for _, path := range []string{"/v1/ready", "/v1/clock"} {
+		code, body := call(t, http.MethodGet, a, path, "", nil)
+		if code != http.StatusUnauthorized || strings.Contains(body, "pid") || strings.Contains(body, "unix_nano") {
+			t.Errorf("GET %s without the key: %d %q; want 401 and nothing of the worker", path, code, body)
+		}
+	}
+	other := strings.Repeat("x", len(testKey))
+	if _, err := Dial(context.Background(), a, Options{Key: other, Wait: 300 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("Dial with another key = %v, want 401", err)
+	}
+	dial(t, []string{a}, Options{})
+}
+
+// TestWorkerThrottlesWrongKeys: a client that sent authBurst wrong keys is refused (429)
+// without its next key being looked at, the right one included, until its budget refills.
+func TestWorkerThrottlesWrongKeys(t *testing.T) {
+	a, _ := startWorker(t, WorkerOptions{})
+	wrong := strings.Repeat("y", len(testKey))
+	for i := range authBurst {
+		if code, _ := call(t, http.MethodGet, a, "/v1/clock", wrong, nil); code != http.StatusUnauthorized {
+			t.Fatalf("wrong key %d: %d, want 401", i+1, code)
+		}
+	}
+	for _, key := range []string{wrong, testKey} {
+		if code, _ := call(t, http.MethodGet, a, "/v1/clock", key, nil); code != http.StatusTooManyRequests {
+			t.Errorf("after %d wrong keys, a key (right: %v): %d, want 429 without looking", authBurst, key == testKey, code)
+		}
+	}
+	time.Sleep(authEvery + 100*time.Millisecond)
+	if code, body := call(t, http.MethodGet, a, "/v1/clock", testKey, nil); code != http.StatusOK {
+		t.Errorf("the right key %s after the refill: %d %q, want 200", authEvery, code, body)
+	}
+}
+
+// call sends one control request with key (empty: none) and returns the status and up to
+// 1 KiB of the body.
+func call(t *testing.T, method, addr, path, key string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	return resp.StatusCode, string(b)
 }
 
 // TestWorkerNeverStartsOnItsOwn: a plan without a start time is refused and nothing is sent;
@@ -241,7 +313,7 @@ func TestWorkerNeverStartsOnItsOwn(t *testing.T) {
 		t.Errorf("target saw %d requests, then %d: want some, then none once the coordinator left", sent, hits.Load())
 	}
 	var r readiness
-	co := &Coordinator{control: newClient(time.Second)}
+	co := &Coordinator{o: Options{Key: testKey}, control: newClient(time.Second)}
 	if err := co.get(context.Background(), a, "/v1/ready", &r); err != nil || r.Busy {
 		t.Errorf("ready after the coordinator left: %+v, %v; want not busy", r, err)
 	}
@@ -251,7 +323,13 @@ func TestWorkerNeverStartsOnItsOwn(t *testing.T) {
 func post(t *testing.T, addr string, p Plan, read func(io.Reader)) (int, string) {
 	t.Helper()
 	b, _ := json.Marshal(p)
-	resp, err := http.Post("http://"+addr+"/v1/attack", "application/json", bytes.NewReader(b))
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/attack", bytes.NewReader(b))
+	if err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Error(err)
 		return 0, ""
@@ -317,7 +395,7 @@ func TestShardsEndWhereOneProcessEnds(t *testing.T) {
 		var got []uint64
 		for i := range tt.n {
 			p := Plan{Freq: tt.freq, Per: time.Second, Duration: tt.d, Shard: attack.Shard{Index: i, Count: tt.n}}
-			a := p.anchored(attack.ShardPacer{Pacer: whole, Shard: p.Shard}, time.Time{})
+			a := p.anchored(attack.ShardPacer{Pacer: whole, Shard: p.Shard}, time.Time{}, nil)
 			simulateLoop(0, a.paceAt, func(j uint64) { got = append(got, p.Shard.Global(j)) })
 		}
 		slices.Sort(got)

@@ -3,6 +3,9 @@ package fleet
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -72,16 +75,12 @@ func share(total uint64, shard attack.Shard) uint64 {
 }
 
 // config is the worker's attack of p: its shard of the pacer and of the targeter. lag, a
-// test-only throttle, delays every send by that much more than the pacer asks.
+// test-only throttle, delays every send by that much more than the pacer asks. A plan outside
+// the harness's bounds (attack.MaxRate and the rest) is refused with the reason: it comes from
+// the network, and past them vegeta divides by zero, starts a goroutine per unit, or spins.
 func (p Plan) config(lag time.Duration) (attack.Config, error) {
-	if !p.Shard.Valid() || p.Shard.Count == 0 {
-		return attack.Config{}, fmt.Errorf("plan: bad shard %d of %d", p.Shard.Index, p.Shard.Count)
-	}
-	if p.StartUnixNano == 0 {
-		return attack.Config{}, errors.New("plan: no start time")
-	}
-	if p.Freq < 0 || p.Per < 0 {
-		return attack.Config{}, fmt.Errorf("plan: bad rate %d per %s", p.Freq, p.Per)
+	if err := p.check(); err != nil {
+		return attack.Config{}, fmt.Errorf("plan: %w", err)
 	}
 	var pacer vegeta.Pacer = attack.ShardPacer{Pacer: vegeta.ConstantPacer{Freq: p.Freq, Per: p.Per}, Shard: p.Shard}
 	if lag > 0 {
@@ -89,11 +88,60 @@ func (p Plan) config(lag time.Duration) (attack.Config, error) {
 	}
 	t := p.Targets
 	t.Shard = p.Shard
+	// An unbounded worker count is the open model of a local attack; from a plan it is capped,
+	// so that a stalled target or coordinator cannot grow the worker without end.
+	maxWorkers := p.MaxWorkers
+	if maxWorkers == 0 {
+		maxWorkers = attack.MaxWorkers
+	}
 	return attack.Prepare(attack.Config{
 		Scenario: p.Scenario, Pacer: pacer, Duration: p.Duration, Warmup: p.Warmup, Targets: t,
 		Timeout: p.Timeout, HeldTimeout: p.HeldTimeout,
-		Workers: p.Workers, MaxWorkers: p.MaxWorkers, KeepAlive: p.KeepAlive,
+		Workers: min(p.Workers, maxWorkers), MaxWorkers: maxWorkers, KeepAlive: p.KeepAlive,
 	})
+}
+
+// maxScenarioName bounds the scenario's name, which the worker logs.
+const maxScenarioName = 128
+
+// check says what puts p outside the bounds, or nil.
+func (p Plan) check() error {
+	switch {
+	case p.Shard.Count < 1 || p.Shard.Count > attack.MaxShards || p.Shard.Index < 0 || p.Shard.Index >= p.Shard.Count:
+		return fmt.Errorf("bad shard %d of %d (want 0 ≤ index < count ≤ %d)", p.Shard.Index, p.Shard.Count, attack.MaxShards)
+	case p.StartUnixNano == 0:
+		return errors.New("no start time")
+	case p.Scenario == "" || len(p.Scenario) > maxScenarioName:
+		return fmt.Errorf("scenario name of %d bytes (want 1–%d)", len(p.Scenario), maxScenarioName)
+	case p.Freq < 0 || p.Per < 0 || (p.Freq > 0 && p.Per == 0):
+		return fmt.Errorf("bad rate %d per %dns", p.Freq, p.Per)
+	case p.Freq > 0 && float64(p.Freq)/p.Per.Seconds() > attack.MaxRate:
+		return fmt.Errorf("rate %d per %dns is above %d/s", p.Freq, p.Per, attack.MaxRate)
+	case p.Duration <= 0 || p.Duration > attack.MaxDuration:
+		return fmt.Errorf("duration %dns (want (0, %s])", p.Duration, attack.MaxDuration)
+	case p.Warmup < 0 || p.Warmup > attack.MaxWarmup:
+		return fmt.Errorf("warm-up %dns (want [0, %s])", p.Warmup, attack.MaxWarmup)
+	case p.Timeout < 0 || p.Timeout > attack.MaxTimeout || p.HeldTimeout < 0 || p.HeldTimeout > attack.MaxTimeout:
+		return fmt.Errorf("timeouts %dns, %dns (want [0, %s])", p.Timeout, p.HeldTimeout, attack.MaxTimeout)
+	case p.Workers > attack.MaxWorkers || p.MaxWorkers > attack.MaxWorkers:
+		return fmt.Errorf("workers %d, max workers %d (want at most %d)", p.Workers, p.MaxWorkers, attack.MaxWorkers)
+	}
+	return checkBase(p.Targets.BaseURL)
+}
+
+// checkBase accepts an http(s) base URL with a host and nothing after its path: a query or a
+// fragment would take over the path the targeter appends, and credentials have their own field.
+func checkBase(base string) error {
+	u, err := url.Parse(base)
+	switch {
+	case err != nil:
+		return fmt.Errorf("base_url: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return fmt.Errorf("base_url %q: want http(s)://host[:port][/path]", base)
+	case u.User != nil, u.RawQuery != "", u.ForceQuery, u.Fragment != "", strings.Contains(base, "#"):
+		return fmt.Errorf("base_url %q: no credentials, query or fragment", base)
+	}
+	return nil
 }
 
 // lagged is the worker's test-only throttle (-test-lag): every send waits lag longer than the
@@ -109,8 +157,8 @@ func (p lagged) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 }
 
 // anchored makes the worker's pacer for an attack whose schedule starts at t0 (see anchored).
-func (p Plan) anchored(pacer vegeta.Pacer, t0 time.Time) anchored {
-	return anchored{Pacer: pacer, t0: t0, end: p.Warmup + p.Duration,
+func (p Plan) anchored(pacer vegeta.Pacer, t0 time.Time, f *fault) anchored {
+	return anchored{Pacer: pacer, t0: t0, end: p.Warmup + p.Duration, fault: f,
 		whole: vegeta.ConstantPacer{Freq: p.Freq, Per: p.Per}, shard: p.Shard}
 }
 
@@ -130,9 +178,18 @@ type anchored struct {
 	end   time.Duration
 	whole vegeta.Pacer // the schedule the shard is of
 	shard attack.Shard
+	fault *fault // where a panic of the pacer goes; nil: none expected (tests)
 }
 
-func (p anchored) Pace(_ time.Duration, hits uint64) (time.Duration, bool) {
+// Pace runs in vegeta's goroutine, where a panic would end the process: one ends the attack
+// instead, recorded in fault.
+func (p anchored) Pace(_ time.Duration, hits uint64) (wait time.Duration, stop bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.fault.set("pacer", v)
+			wait, stop = 0, true
+		}
+	}()
 	return p.paceAt(time.Since(p.t0), hits)
 }
 
@@ -149,4 +206,41 @@ func (p anchored) paceAt(elapsed time.Duration, hits uint64) (time.Duration, boo
 		return wait - elapsed, stop
 	}
 	return p.Pacer.Pace(elapsed, hits)
+}
+
+// fault is the first panic of the code vegeta calls on the worker's behalf (the pacer, the
+// targeter): the attack ends with it as its error instead of taking the process down.
+type fault struct {
+	mu  sync.Mutex
+	msg string
+}
+
+func (f *fault) set(where string, v any) {
+	if f == nil {
+		panic(v)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.msg == "" {
+		f.msg = fmt.Sprintf("%s panicked: %v", where, v)
+	}
+}
+
+func (f *fault) get() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.msg
+}
+
+// targeter wraps tr so that a panic in it fails the hit and is recorded.
+func (f *fault) targeter(tr vegeta.Targeter) vegeta.Targeter {
+	return func(t *vegeta.Target) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				f.set("targeter", v)
+				err = errors.New(f.get())
+			}
+		}()
+		return tr(t)
+	}
 }

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,6 +30,9 @@ const (
 	// maxFrame bounds one frame: a result carries its body (a POST's created item, an error
 	// page), never a GET success's.
 	maxFrame = 64 << 20
+	// maxHeaders bounds a result's header names, and the values of each: a real response has
+	// tens. Without it a frame that claims millions had the decoder size a map for them.
+	maxHeaders = 1024
 )
 
 // end is the payload of the end frame (JSON): what the worker knows of its attack.
@@ -58,14 +62,21 @@ func readFrame(r *bufio.Reader, buf *[]byte) (byte, []byte, error) {
 	if n > maxFrame {
 		return 0, nil, fmt.Errorf("frame of %d bytes (at most %d)", n, maxFrame)
 	}
-	if uint64(cap(*buf)) < n {
-		*buf = make([]byte, n)
+	if uint64(cap(*buf)) >= n {
+		p := (*buf)[:n]
+		if _, err := io.ReadFull(r, p); err != nil {
+			return 0, nil, noEOF(err)
+		}
+		return kind, p, nil
 	}
-	p := (*buf)[:n]
-	if _, err := io.ReadFull(r, p); err != nil {
+	// A larger frame than any before: the buffer grows as its bytes arrive, so a length that
+	// claims more than is sent costs what was sent, not what was claimed.
+	b := bytes.NewBuffer((*buf)[:0])
+	if _, err := io.CopyN(b, r, int64(n)); err != nil {
 		return 0, nil, noEOF(err)
 	}
-	return kind, p, nil
+	*buf = b.Bytes()
+	return kind, *buf, nil
 }
 
 // noEOF: a stream that ends inside a frame was cut, not finished.
@@ -131,11 +142,11 @@ func (d *decoder) result(p []byte, r *vegeta.Result, began time.Time) error {
 	if n := d.uvarint(); n > 0 {
 		r.Body = append([]byte(nil), d.bytes(n)...)
 	}
-	if n := d.count(); n > 0 {
-		r.Headers = make(http.Header, n)
+	if n := d.bounded(); n > 0 {
+		r.Headers = make(http.Header, min(n, 16))
 		for range n {
 			k := d.interned()
-			vs := make([]string, d.count())
+			vs := make([]string, d.bounded())
 			for i := range vs {
 				vs[i] = d.string()
 			}
@@ -164,6 +175,20 @@ func (d *decoder) count() uint64 {
 	n := d.uvarint()
 	if n > uint64(len(d.p)) {
 		d.fail()
+		return 0
+	}
+	return n
+}
+
+// bounded is count, refused past maxHeaders: a count sizes an allocation, and the bytes that
+// follow bound it only by the frame, up to maxFrame.
+func (d *decoder) bounded() uint64 {
+	n := d.count()
+	if n > maxHeaders {
+		if d.err == nil {
+			d.err = fmt.Errorf("result frame claims %d headers or values (at most %d)", n, maxHeaders)
+		}
+		d.p = nil
 		return 0
 	}
 	return n

@@ -3,9 +3,12 @@ package fleet
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,13 +44,42 @@ const (
 	WorkerGCPercent = 400
 	// maxLead refuses a start time further ahead than this: a clock gone wrong, not a plan.
 	maxLead = time.Minute
+	// stallAfter is how long a write to the results stream may block before the worker gives
+	// up on its coordinator and stops its attack: the coordinator's own silence limit
+	// (DefaultLostAfter), so a worker stops about when its coordinator would call it lost.
+	stallAfter = DefaultLostAfter
 )
+
+// MinKeyLen is the shortest worker key taken, in bytes: a worker sends load wherever its plan
+// says, so its key guards an amplifier, and a short one can be guessed even at the throttled
+// rate. NewKey makes a good one.
+const MinKeyLen = 32
+
+// NewKey returns a random key (32 bytes, hex) for LOADTEST_WORKER_KEY.
+func NewKey() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("worker key: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// checkKey says why key cannot guard a worker, or nil. It never quotes the key.
+func checkKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("no worker key (LOADTEST_WORKER_KEY): make one with `openssl rand -hex 32` and give it to the workers and the coordinator")
+	case len(key) < MinKeyLen:
+		return fmt.Errorf("the worker key (LOADTEST_WORKER_KEY) is %d bytes: want at least %d (`openssl rand -hex 32`)", len(key), MinKeyLen)
+	}
+	return nil
+}
 
 // WorkerOptions configure a Worker.
 type WorkerOptions struct {
-	// Key, when set, must be sent by the coordinator as "Authorization: Bearer <Key>": a worker
-	// sends load wherever its plan says, so on a shared network it should not take plans from
-	// anyone.
+	// Key must be sent by the coordinator as "Authorization: Bearer <Key>" on every request;
+	// required, at least MinKeyLen bytes. A worker sends load wherever its plan says: without a
+	// key, anyone who reaches its port could aim it anywhere.
 	Key string
 	// ClockSkew is test-only: the worker's clock reads this much ahead of the machine's, as a
 	// remote machine's clock may, to show the coordinator measures and corrects it.
@@ -59,21 +91,40 @@ type WorkerOptions struct {
 }
 
 // Worker serves the control API of one load generator (`loadtest worker`): GET /v1/ready,
-// GET /v1/clock, POST /v1/attack (a Plan; the answer streams the results) and POST /v1/stop. It
-// runs one attack at a time and never starts one on its own.
+// GET /v1/clock, POST /v1/attack (a Plan; the answer streams the results) and POST /v1/stop,
+// every one only to a holder of its key. It runs one attack at a time and never starts one on
+// its own.
 type Worker struct {
-	o    WorkerOptions
-	host string
-	pid  int
+	o     WorkerOptions
+	host  string
+	pid   int
+	fails *throttle
 
 	mu   sync.Mutex
 	busy bool
 	stop chan struct{} // closed by Stop for the attack that runs
 }
 
-// NewWorker returns a worker.
-func NewWorker(o WorkerOptions) *Worker {
-	return &Worker{o: o, host: machine.ProcessNamespace(), pid: os.Getpid()}
+// NewWorker returns a worker; it refuses a missing or short key.
+func NewWorker(o WorkerOptions) (*Worker, error) {
+	if err := checkKey(o.Key); err != nil {
+		return nil, err
+	}
+	return &Worker{o: o, host: machine.ProcessNamespace(), pid: os.Getpid(), fails: newThrottle()}, nil
+}
+
+// Server timeouts of the control API. A plan is at most 1 MiB and every other request has no
+// body, so reading one never needs long; the results stream has its own deadline (stallAfter);
+// an idle coordinator connection is kept a minute, across the pause between two attacks.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	idleTimeout       = time.Minute
+)
+
+// Server is an http.Server for the control API with its read and idle timeouts set.
+func (w *Worker) Server() *http.Server {
+	return &http.Server{Handler: w.Handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, IdleTimeout: idleTimeout}
 }
 
 // Handler is the control API.
@@ -89,13 +140,20 @@ func (w *Worker) Handler() http.Handler {
 	return w.auth(mux)
 }
 
+// auth lets through only requests with the key, compared in constant time. A client that
+// failed too often recently gets 429 without its key being looked at, so guessing runs at the
+// throttle's rate however fast the guesses come.
 func (w *Worker) auth(next http.Handler) http.Handler {
-	if w.o.Key == "" {
-		return next
-	}
 	want := []byte("Bearer " + w.o.Key)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		client := clientOf(r.RemoteAddr)
+		if !w.fails.allow(client, time.Now()) {
+			rw.Header().Set("Retry-After", "1")
+			http.Error(rw, "too many requests with a wrong worker key", http.StatusTooManyRequests)
+			return
+		}
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.fails.fail(client, time.Now())
 			http.Error(rw, "missing or wrong worker key", http.StatusUnauthorized)
 			return
 		}
@@ -169,15 +227,28 @@ func (w *Worker) attack(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer w.release()
+	rc := http.NewResponseController(rw)
+	// The plan is read: from here the connection is the results stream, bounded by its write
+	// deadline (stallAfter), not by the time allowed to read a request.
+	if err := rc.SetReadDeadline(time.Time{}); err != nil {
+		http.Error(rw, "clear the read deadline: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	// The schedule's start on this process's monotonic clock: immune to the wall clock moving
 	// during the attack.
 	t0 := time.Now().Add(lead)
 	rw.Header().Set("Content-Type", contentType)
 	rw.WriteHeader(http.StatusOK)
-	s := &stream{w: bufio.NewWriterSize(rw, 64<<10), rc: http.NewResponseController(rw), t0: t0, last: time.Now()}
+	s := &stream{w: bufio.NewWriterSize(rw, 64<<10), rc: rc, t0: t0, last: time.Now()}
+	s.deadline(time.Now())
 	s.flush()
-	e := w.run(r.Context(), cfg, p.anchored(cfg.Pacer, t0), stop, s)
+	f := &fault{}
+	e := w.run(r.Context(), cfg, p.anchored(cfg.Pacer, t0, f), stop, s, f)
+	if e.Error == "" && s.err != nil {
+		e.Error = "results stream: " + s.err.Error()
+	}
 	b, _ := json.Marshal(e) // a plain struct: it cannot fail
+	s.deadline(time.Now())
 	s.frame(frameEnd, b)
 	s.flush()
 	w.logf("attack %s shard %d/%d: %d results sent, stopped %v", p.Scenario, p.Shard.Index, p.Shard.Count, e.Sent, e.Stopped)
@@ -206,9 +277,10 @@ func (w *Worker) logf(format string, a ...any) {
 }
 
 // run waits for the start time, then sends its shard and streams each result until the attack
-// ends, is stopped, or the coordinator goes (its connection closes: ctx). The wait beats, so a
-// coordinator can tell a waiting worker from a dead one.
-func (w *Worker) run(ctx context.Context, cfg attack.Config, pacer anchored, stop <-chan struct{}, s *stream) end {
+// ends, is stopped, or the coordinator goes (its connection closes: ctx) or stops reading (a
+// write stalls for stallAfter). The wait beats, so a coordinator can tell a waiting worker
+// from a dead one. A panic in the pacer or the targeter (f) ends the attack with an error.
+func (w *Worker) run(ctx context.Context, cfg attack.Config, pacer anchored, stop <-chan struct{}, s *stream, f *fault) end {
 	wake := time.NewTimer(time.Until(s.t0) - wakeEarly)
 	defer wake.Stop()
 	tick := time.NewTicker(flushEvery)
@@ -220,7 +292,9 @@ func (w *Worker) run(ctx context.Context, cfg attack.Config, pacer anchored, sto
 		case <-stop:
 			return end{Stopped: true}
 		case now := <-tick.C:
-			s.tick(now)
+			if s.tick(now); s.err != nil {
+				return end{Stopped: true}
+			}
 		case <-wake.C:
 			waiting = false
 		}
@@ -228,6 +302,7 @@ func (w *Worker) run(ctx context.Context, cfg attack.Config, pacer anchored, sto
 	// vegeta starts now, before t0, and paces from t0, where the pacer also ends the schedule;
 	// vegeta's own duration runs from now and is only a backstop, a second longer.
 	cfg.Pacer = pacer
+	cfg.Targeter = f.targeter(attack.NewTargeter(cfg.Targets))
 	cfg.Warmup += max(time.Until(s.t0), 0) + time.Second
 	src := &attack.Local{}
 	_, results, err := src.Start(ctx, cfg)
@@ -236,30 +311,38 @@ func (w *Worker) run(ctx context.Context, cfg attack.Config, pacer anchored, sto
 	}
 	var e end
 	done := ctx.Done()
+	// halt stops sending once: the coordinator is gone or deaf, or the attack failed. The
+	// results in flight are still drained, so that vegeta's goroutines end.
+	halt := func() {
+		if done != nil {
+			done, stop, e.Stopped = nil, nil, true
+			src.Stop()
+		}
+	}
 	for {
 		select {
 		case <-done:
-			done, stop, e.Stopped = nil, nil, true
-			src.Stop()
+			halt()
 		case <-stop:
 			stop, e.Stopped = nil, true
 			src.Stop()
 		case now := <-tick.C:
 			s.tick(now)
+			if s.err != nil || f.get() != "" {
+				halt()
+			}
 		case r, ok := <-results:
 			if !ok {
-				var f attack.Figures
-				src.Finish(&f)
-				e.PeakInFlight = f.PeakInFlight
+				var fig attack.Figures
+				src.Finish(&fig)
+				e.PeakInFlight, e.Error = fig.PeakInFlight, f.get()
 				return e
 			}
 			src.Returned()
 			w.send(s, r, cfg.Targets.Shard)
 			e.Sent++
-			if s.err != nil && done != nil {
-				// The coordinator cannot hear any more: stop sending load it will never see.
-				done, stop, e.Stopped = nil, nil, true
-				src.Stop()
+			if s.err != nil {
+				halt()
 			}
 		}
 	}
@@ -306,13 +389,26 @@ func (s *stream) frame(kind byte, payload []byte) {
 	s.pending = true
 }
 
-// tick flushes what is pending, or sends a beat after beatEvery of silence.
+// tick flushes what is pending, or sends a beat after beatEvery of silence. It moves the
+// write deadline stallAfter ahead: while a write blocks, the loop does not tick, so a write
+// blocked that long fails and the worker stops, instead of vegeta starting a goroutine per
+// due hit, each holding a result nobody takes.
 func (s *stream) tick(now time.Time) {
+	s.deadline(now)
 	if !s.pending && now.Sub(s.last) >= beatEvery {
 		s.frame(frameBeat, nil)
 	}
 	if s.pending {
 		s.flush()
+	}
+}
+
+// deadline lets the writes from now on block for stallAfter at most.
+func (s *stream) deadline(now time.Time) {
+	if s.err == nil {
+		if err := s.rc.SetWriteDeadline(now.Add(stallAfter)); err != nil {
+			s.err = err
+		}
 	}
 }
 
