@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
 )
 
-// MaxRate bounds every rate a run asks for, in requests/s. vegeta's constant pacer waits
-// 1 s/rate in whole nanoseconds: from 1e9/s that is zero and its Pace divides by it (a panic
-// mid-run), and well before that the rounding changes the rate; one generator process sends
-// far less than a million a second anyway.
-const MaxRate = 1e6
+// MaxRate bounds every rate a run asks for, in requests/s: the bound a worker holds its plans
+// to (attack.MaxRate), so whatever the CLI accepts a worker accepts too.
+const MaxRate = attack.MaxRate
 
 // Settings are the knobs of a run, defaults applied by the caller. Durations are wall time,
 // rates requests/s.
