@@ -9,11 +9,15 @@ import (
 
 	"github.com/benchharness/benchharness/server/internal/auth"
 	"github.com/benchharness/benchharness/server/internal/item"
+	"github.com/benchharness/benchharness/server/internal/postgres"
 )
 
 // StatusClientClosedRequest is recorded (metrics, span, log) when the client went away before
 // the response; nginx's convention. Nobody receives it.
 const StatusClientClosedRequest = 499
+
+// retryAfter is the Retry-After of a 503, in seconds.
+const retryAfter = "1"
 
 // problem is an error that already knows its HTTP status (bad query, wrong content type, ...).
 type problem struct {
@@ -51,7 +55,10 @@ func status(r *http.Request, err error) (int, string) {
 		// Checked on the request's context, not on err: the client went away, whatever the
 		// query answered (a context error, or 57014 from the cancel request).
 		return StatusClientClosedRequest, "client closed request"
+	case errors.Is(err, postgres.ErrBusy):
+		return http.StatusServiceUnavailable, "no database connection free"
 	case errors.Is(err, context.DeadlineExceeded):
+		// The request deadline (queryContext) or PostgreSQL's statement_timeout.
 		return http.StatusServiceUnavailable, "timed out"
 	}
 	return http.StatusInternalServerError, "internal error"
@@ -70,6 +77,11 @@ func (a *api) error(w http.ResponseWriter, r *http.Request, err error) {
 			v += `, error="invalid_token"`
 		}
 		w.Header().Set("WWW-Authenticate", v)
+	}
+	if code == http.StatusServiceUnavailable {
+		// Both 503s are an overload that passes: the held connections free up within the
+		// request deadline.
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	title := http.StatusText(code)
 	if code == StatusClientClosedRequest {
