@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -241,6 +243,9 @@ func TestAuthOverHTTP(t *testing.T) {
 		{"expired", "Bearer " + sign(jwt.SigningMethodHS256, []byte(apitest.Secret), jwt.MapClaims{"sub": "a", "exp": time.Now().Add(-time.Hour).Unix(), "iss": "bench"}), 401, `Bearer realm="items", error="invalid_token"`},
 		{"wrong issuer", "Bearer " + sign(jwt.SigningMethodHS256, []byte(apitest.Secret), jwt.MapClaims{"sub": "a", "exp": exp, "iss": "other"}), 401, `Bearer realm="items", error="invalid_token"`},
 		{"exp as string", "Bearer " + sign(jwt.SigningMethodHS256, []byte(apitest.Secret), jwt.MapClaims{"sub": "a", "exp": "9999999999", "iss": "bench"}), 401, `Bearer realm="items", error="invalid_token"`},
+		// Unsigned content must not come back: the claims are decoded before the signature is
+		// checked, and their errors quote them.
+		{"hostile unsigned claim", "Bearer " + unsigned(`{"sub":"a","exp":"HOSTILE-CLAIM<script>","iss":"bench"}`), 401, `Bearer realm="items", error="invalid_token"`},
 	}
 	for _, tt := range tests {
 		for _, route := range []struct{ method, path, body string }{{"GET", "/api/v1/items", ""}, {"POST", "/api/v1/item", `{"name":"a"}`}} {
@@ -258,6 +263,10 @@ func TestAuthOverHTTP(t *testing.T) {
 				if strings.Contains(string(r.Body), "eyJ") {
 					t.Fatalf("response echoes the token: %s", r.Body)
 				}
+				if want == 401 && !bytes.Contains(r.Body, []byte(`"detail":"missing bearer token"`)) &&
+					!bytes.Contains(r.Body, []byte(`"detail":"invalid bearer token"`)) {
+					t.Fatalf("401 body %s: want a fixed reason, nothing from the token", r.Body)
+				}
 			})
 		}
 	}
@@ -271,6 +280,12 @@ func TestAuthOverHTTP(t *testing.T) {
 	if got := api.Metric(t, "http_server_request_duration_seconds", map[string]string{"route": "/api/v1/items", "status": "401"}); got != want401 {
 		t.Fatalf("401s on /api/v1/items = %v, want %v", got, want401)
 	}
+}
+
+// unsigned is a token with payload as its claims and a signature that verifies nothing.
+func unsigned(payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + "." + enc([]byte("not a signature"))
 }
 
 var traceresponseRE = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$`)

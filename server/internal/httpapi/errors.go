@@ -49,8 +49,12 @@ func status(r *http.Request, err error) (int, string) {
 		return p.status, p.detail
 	case errors.Is(err, item.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, auth.ErrMissing), errors.Is(err, auth.ErrInvalid):
-		return http.StatusUnauthorized, err.Error()
+	case errors.Is(err, auth.ErrMissing):
+		return http.StatusUnauthorized, auth.ErrMissing.Error()
+	case errors.Is(err, auth.ErrInvalid):
+		// A fixed reason: the parser's message quotes claims it decoded before it checked the
+		// signature, i.e. whatever an attacker wrote.
+		return http.StatusUnauthorized, auth.ErrInvalid.Error()
 	case r.Context().Err() != nil:
 		// Checked on the request's context, not on err: the client went away, whatever the
 		// query answered (a context error, or 57014 from the cancel request).
