@@ -182,6 +182,11 @@ func TestHostileInput(t *testing.T) {
 		{"deeply nested in a field", "application/json", `{"name":"a","x":` + deep + `}`, 400},
 		{"invalid utf-8", "application/json", "{\"name\":\"a\xff\xfe\"}", 400},
 		{"lone surrogate escape", "application/json", `{"name":"\udc00"}`, 201}, // decoded as U+FFFD, valid text
+		{"key in capitals beside the real one", "application/json", `{"name":"a","NAME":"b"}`, 400},
+		{"key in capitals alone", "application/json", `{"Name":"a"}`, 400},
+		{"key given twice", "application/json", `{"name":"a","name":"b"}`, 400},
+		{"escaped key", "application/json", `{"n\u0061me":"a"}`, 201}, // the same key, spelled with an escape
+		{"not an object", "application/json", `"a"`, 400},
 		{"text/plain", "text/plain", `{"name":"a"}`, 415},
 		{"no content type", "", `{"name":"a"}`, 415},
 		{"xml", "application/xml", `<name>a</name>`, 415},

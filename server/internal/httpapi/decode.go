@@ -16,7 +16,8 @@ import (
 // decodeNewItem reads and validates a POST /api/v1/item body. Every failure is a 4xx: 415 for a
 // content type other than JSON, 413 above the body limit (body is expected to be wrapped in
 // http.MaxBytesReader), 400 for invalid UTF-8 (encoding/json would silently replace it with
-// U+FFFD), malformed or nested JSON, unknown fields, trailing data, or an invalid item.
+// U+FFFD), malformed or nested JSON, unknown or repeated fields, trailing data, or an invalid
+// item.
 func decodeNewItem(contentType string, body io.Reader) (item.New, error) {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "application/json" {
@@ -37,18 +38,65 @@ func decodeNewItem(contentType string, body io.Reader) (item.New, error) {
 		return item.New{}, &problem{http.StatusBadRequest, "request body is not valid UTF-8"}
 	}
 	var n item.New
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&n); err != nil {
-		return item.New{}, &problem{http.StatusBadRequest, "malformed JSON: " + jsonErrorDetail(err)}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return item.New{}, &problem{http.StatusBadRequest, "malformed JSON: data after the object"}
+	if err := decodeFields(b, &n); err != nil {
+		return item.New{}, err
 	}
 	if err := n.Validate(); err != nil {
 		return item.New{}, err
 	}
 	return n, nil
+}
+
+// decodeFields reads b's one JSON object into n key by key. encoding/json matches keys
+// case-insensitively and lets a repeated key win silently, so {"name":"a","NAME":"b"} was
+// stored as "b", where another parser of the same body would see "a": here only the exact
+// names are accepted, each at most once.
+func decodeFields(b []byte, n *item.New) error {
+	malformed := func(detail string) error { return &problem{http.StatusBadRequest, "malformed JSON: " + detail} }
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return malformed(jsonErrorDetail(err))
+	}
+	if tok != json.Delim('{') {
+		return malformed("want an object")
+	}
+	var seen [2]bool
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return malformed(jsonErrorDetail(err))
+		}
+		key, _ := tok.(string) // in an object, More is followed by a key
+		var i int
+		var dst *string
+		switch key {
+		case "name":
+			i, dst = 0, &n.Name
+		case "description":
+			i, dst = 1, &n.Description
+		default:
+			return malformed("unknown field")
+		}
+		if seen[i] {
+			return malformed("field " + key + " given more than once")
+		}
+		seen[i] = true
+		if err := dec.Decode(dst); err != nil {
+			var typ *json.UnmarshalTypeError
+			if errors.As(err, &typ) {
+				return malformed("field " + key + " has the wrong type")
+			}
+			return malformed(jsonErrorDetail(err))
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return malformed(jsonErrorDetail(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return malformed("data after the object")
+	}
+	return nil
 }
 
 // jsonErrorDetail keeps the decoder's message short and free of the body's content.

@@ -27,6 +27,8 @@ func FuzzDecodeNewItem(f *testing.F) {
 		{"application/json", `{"name":"a"} {}`},
 		{"application/json", `{"name":1}`},
 		{"application/json", `{"name":"a","extra":true}`},
+		{"application/json", `{"name":"a","NAME":"b"}`},
+		{"application/json", `{"name":"a","name":"b"}`},
 		{"application/json", `null`},
 		{"application/json", ``},
 		{"text/plain", `{"name":"a"}`},
