@@ -55,7 +55,9 @@ func TestListPagination(t *testing.T) {
 		{"?per_page=1", 200, 1, 1, 1, 1},
 		{"?per_page=100", 200, 1, 100, 1, 45},
 		{"?per_page=7&page=7", 200, 7, 7, 43, 3},
-		{"?page=1000000000&per_page=100", 200, 1000000000, 100, 0, 0},
+		{"?page=101&per_page=100", 200, 101, 100, 0, 0},    // the deepest page: OFFSET 10000
+		{"?page=102&per_page=100", 400, 0, 0, 0, 0},        // OFFSET 10100
+		{"?page=1000000000&per_page=100", 400, 0, 0, 0, 0}, // OFFSET 1e11
 		{"?per_page=0", 400, 0, 0, 0, 0},
 		{"?per_page=101", 400, 0, 0, 0, 0},
 		{"?per_page=-1", 400, 0, 0, 0, 0},
