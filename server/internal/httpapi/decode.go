@@ -38,7 +38,15 @@ func decodeNewItem(contentType string, body io.Reader) (item.New, error) {
 		return item.New{}, &problem{http.StatusBadRequest, "request body is not valid UTF-8"}
 	}
 	var n item.New
-	if err := decodeFields(b, &n); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&n); err != nil {
+		return item.New{}, &problem{http.StatusBadRequest, "malformed JSON: " + jsonErrorDetail(err)}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return item.New{}, &problem{http.StatusBadRequest, "malformed JSON: data after the object"}
+	}
+	if err := exactKeys(b); err != nil {
 		return item.New{}, err
 	}
 	if err := n.Validate(); err != nil {
@@ -47,56 +55,96 @@ func decodeNewItem(contentType string, body io.Reader) (item.New, error) {
 	return n, nil
 }
 
-// decodeFields reads b's one JSON object into n key by key. encoding/json matches keys
-// case-insensitively and lets a repeated key win silently, so {"name":"a","NAME":"b"} was
-// stored as "b", where another parser of the same body would see "a": here only the exact
-// names are accepted, each at most once.
-func decodeFields(b []byte, n *item.New) error {
-	malformed := func(detail string) error { return &problem{http.StatusBadRequest, "malformed JSON: " + detail} }
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
-	if err != nil {
-		return malformed(jsonErrorDetail(err))
-	}
-	if tok != json.Delim('{') {
-		return malformed("want an object")
+// exactKeys checks the top-level keys of b, a JSON object that encoding/json has already
+// decoded into an item.New without error, so every key matches name or description ignoring
+// case, and every value is a string or null. encoding/json matches keys case-insensitively and
+// lets a repeated key win silently: {"name":"a","NAME":"b"} was stored as "b", where another
+// parser of the same body reads "a". Only the exact names are accepted, each at most once. It
+// walks the bytes rather than decoding tokens, which cost the POST route 19 allocations; it
+// allocates nothing for a valid body.
+func exactKeys(b []byte) error {
+	malformed := func() error { return &problem{http.StatusBadRequest, "malformed JSON: want an object"} }
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' { // null, which decodes into a struct without error
+		return malformed()
 	}
 	var seen [2]bool
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return malformed(jsonErrorDetail(err))
+	for i++; ; {
+		// The index checks never fail on what encoding/json accepted; they keep a mistake a
+		// 400 rather than a panic.
+		if i = skipSpace(b, i); i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
 		}
-		key, _ := tok.(string) // in an object, More is followed by a key
-		var i int
-		var dst *string
-		switch key {
-		case "name":
-			i, dst = 0, &n.Name
-		case "description":
-			i, dst = 1, &n.Description
-		default:
-			return malformed("unknown field")
+		if i >= len(b) {
+			return malformed()
 		}
-		if seen[i] {
-			return malformed("field " + key + " given more than once")
+		if b[i] == '}' {
+			return nil
 		}
-		seen[i] = true
-		if err := dec.Decode(dst); err != nil {
-			var typ *json.UnmarshalTypeError
-			if errors.As(err, &typ) {
-				return malformed("field " + key + " has the wrong type")
-			}
-			return malformed(jsonErrorDetail(err))
+		end := stringEnd(b, i)
+		k, name := field(b[i:end])
+		switch {
+		case k < 0:
+			return &problem{http.StatusBadRequest, "malformed JSON: unknown field (keys are case-sensitive)"}
+		case seen[k]:
+			return &problem{http.StatusBadRequest, "malformed JSON: field " + name + " given more than once"}
+		}
+		seen[k] = true
+		if i = skipSpace(b, skipSpace(b, end)+1); i >= len(b) { // past ':'
+			return malformed()
+		}
+		if b[i] == '"' {
+			i = stringEnd(b, i)
+			continue
+		}
+		for i < len(b) && !strings.ContainsRune(",} \t\r\n", rune(b[i])) {
+			i++ // null
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return malformed(jsonErrorDetail(err))
+}
+
+// field returns the index (0 or 1) and name of the item.New key quoted (a JSON string, quotes
+// included), or -1. An escaped key (rare) is compared by what it means.
+func field(quoted []byte) (int, string) {
+	raw := quoted
+	if len(raw) >= 2 {
+		raw = raw[1 : len(raw)-1]
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return malformed("data after the object")
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		var s string
+		if json.Unmarshal(quoted, &s) != nil {
+			return -1, ""
+		}
+		raw = []byte(s)
 	}
-	return nil
+	switch string(raw) {
+	case "name":
+		return 0, "name"
+	case "description":
+		return 1, "description"
+	}
+	return -1, ""
+}
+
+// skipSpace returns the index of the first byte at or after i that is not JSON white space.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the JSON string that starts at b[i] ('"').
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
 }
 
 // jsonErrorDetail keeps the decoder's message short and free of the body's content.

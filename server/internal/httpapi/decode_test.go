@@ -29,6 +29,8 @@ func FuzzDecodeNewItem(f *testing.F) {
 		{"application/json", `{"name":"a","extra":true}`},
 		{"application/json", `{"name":"a","NAME":"b"}`},
 		{"application/json", `{"name":"a","name":"b"}`},
+		{"application/json", `{"n\u0061me":"a" , "description" : null }`},
+		{"application/json", `{"deſcription":"K","name":"a"}`},
 		{"application/json", `null`},
 		{"application/json", ``},
 		{"text/plain", `{"name":"a"}`},
@@ -52,6 +54,15 @@ func FuzzDecodeNewItem(f *testing.F) {
 		}
 		if err := n.Validate(); err != nil {
 			t.Fatalf("decoded item does not validate: %v", err)
+		}
+		var keys map[string]json.RawMessage // a map's keys match exactly
+		if err := json.Unmarshal(body, &keys); err != nil {
+			t.Fatalf("accepted a body that is not a JSON object: %v", err)
+		}
+		for k := range keys {
+			if k != "name" && k != "description" {
+				t.Fatalf("accepted the key %q", k)
+			}
 		}
 		if !utf8.ValidString(n.Name) || !utf8.ValidString(n.Description) {
 			t.Fatalf("decoded invalid UTF-8")
