@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/benchharness/benchharness/server/internal/item"
+	"github.com/benchharness/benchharness/server/internal/postgres"
 )
 
 // FuzzDecodeNewItem: whatever the body and content type, decoding either yields a valid item
@@ -87,6 +90,8 @@ func TestStatusMapping(t *testing.T) {
 		{&problem{http.StatusUnsupportedMediaType, "x"}, 415},
 		{&item.ValidationError{Field: "name", Reason: "x"}, 400},
 		{errors.New("boom"), 500},
+		{fmt.Errorf("list items page 1: %w", postgres.ErrBusy), 503},
+		{fmt.Errorf("list items page 1: %w", context.DeadlineExceeded), 503},
 	}
 	for _, tt := range tests {
 		if got, _ := status(r, tt.err); got != tt.want {
