@@ -12,6 +12,7 @@ import (
 
 	"github.com/benchharness/benchharness/server/internal/auth"
 	"github.com/benchharness/benchharness/server/internal/httpapi"
+	"github.com/benchharness/benchharness/server/internal/postgres"
 )
 
 // config is the server's settings, read from the environment (defaults: docs/contracts.md).
@@ -29,6 +30,14 @@ type config struct {
 	DrainDelay      time.Duration // between /readyz→503 and Shutdown, default 0
 
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration // 5s, 10s, 10s, 10s
+
+	// RequestTimeout (REQUEST_TIMEOUT, default 8s) is a request's deadline for its database
+	// work, and PostgreSQL's statement_timeout; it must be shorter than WriteTimeout, or the
+	// 503 it leads to could not be written.
+	RequestTimeout time.Duration
+	// AcquireTimeout (DB_ACQUIRE_TIMEOUT, default 1s, at most RequestTimeout) bounds the wait
+	// for a free pool connection.
+	AcquireTimeout time.Duration
 
 	MaxBodyBytes int64 // default 1 MiB
 
@@ -66,6 +75,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ReadTimeout:          p.duration("READ_TIMEOUT", 10*time.Second),
 		WriteTimeout:         p.duration("WRITE_TIMEOUT", 10*time.Second),
 		IdleTimeout:          p.duration("IDLE_TIMEOUT", 10*time.Second),
+		RequestTimeout:       p.duration("REQUEST_TIMEOUT", httpapi.DefaultRequestTimeout),
+		AcquireTimeout:       p.duration("DB_ACQUIRE_TIMEOUT", postgres.DefaultAcquireTimeout),
 		MaxBodyBytes:         int64(p.integer("MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1)),
 		DBMaxConns:           int32(p.integer("DB_MAX_CONNS", 0, 1)),
 		DBMinConns:           int32(p.integer("DB_MIN_CONNS", 0, 0)),
@@ -76,6 +87,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if p.err != nil {
 		return config{}, p.err
+	}
+	if err := checkTimeouts(c); err != nil {
+		return config{}, err
 	}
 	if c.DBMaxConns > 0 && c.DBMinConns > c.DBMaxConns {
 		return config{}, &settingError{"DB_MIN_CONNS", fmt.Sprintf("%d: want at most DB_MAX_CONNS (%d)", c.DBMinConns, c.DBMaxConns)}
@@ -127,6 +141,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, &settingError{"LOG_LEVEL", fmt.Sprintf("%q: want debug, info, warn or error", v)}
 	}
 	return c, nil
+}
+
+// checkTimeouts relates the request deadline to the pool wait and the write timeout.
+func checkTimeouts(c config) error {
+	switch {
+	case c.RequestTimeout <= 0:
+		return &settingError{"REQUEST_TIMEOUT", "must be positive: every request needs a deadline"}
+	case c.WriteTimeout > 0 && c.RequestTimeout >= c.WriteTimeout:
+		return &settingError{"REQUEST_TIMEOUT", fmt.Sprintf("%s: want less than WRITE_TIMEOUT (%s), or the 503 cannot be written", c.RequestTimeout, c.WriteTimeout)}
+	case c.AcquireTimeout <= 0 || c.AcquireTimeout > c.RequestTimeout:
+		return &settingError{"DB_ACQUIRE_TIMEOUT", fmt.Sprintf("%s: want more than 0 and at most REQUEST_TIMEOUT (%s)", c.AcquireTimeout, c.RequestTimeout)}
+	}
+	return nil
 }
 
 // jwtSecret reads JWT_SECRET: required, at least auth.MinSecretLen bytes, no default (a silent

@@ -33,7 +33,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		c.DrainDelay != 0 || c.ReadHeaderTimeout != 5*time.Second || c.ReadTimeout != 10*time.Second ||
 		c.WriteTimeout != 10*time.Second || c.IdleTimeout != 10*time.Second || c.MaxBodyBytes != 1<<20 ||
 		c.BenchDelay || c.Faults.LeakGoroutine || c.Faults.IgnoreCancel || c.DropWrites || c.ExtraLatency != 0 || c.ExtraCPU != 0 ||
-		c.DBMaxConns != 0 {
+		c.DBMaxConns != 0 || c.RequestTimeout != 8*time.Second || c.AcquireTimeout != time.Second {
 		t.Fatalf("defaults differ from docs/contracts.md: %+v", c)
 	}
 	e := validEnv()
@@ -85,6 +85,12 @@ func TestBadSettings(t *testing.T) {
 		{"BLOCK_PROFILE_RATE", "-1"},
 		{"MUTEX_PROFILE_FRACTION", "half"},
 		{"LOG_LEVEL", "loud"},
+		{"REQUEST_TIMEOUT", "0s"},
+		{"REQUEST_TIMEOUT", "10s"}, // not less than the default WRITE_TIMEOUT: the 503 could not be written
+		{"REQUEST_TIMEOUT", "soon"},
+		{"DB_ACQUIRE_TIMEOUT", "0s"},
+		{"DB_ACQUIRE_TIMEOUT", "9s"}, // over the default REQUEST_TIMEOUT
+
 		{"OTEL_TRACES_SAMPLER", "sometimes"},
 		{"OTEL_TRACES_SAMPLER_ARG", "2"},
 	}

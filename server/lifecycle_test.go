@@ -344,6 +344,40 @@ func waitInFlight(t *testing.T, admin string, n int) {
 	}, "in-flight never %d", n)
 }
 
+// TestSlowRequestsDoNotStall: the real binary with its default settings and BENCH_DELAY=on, as
+// compose and k8s ship it. Eight requests asking for X-Bench-Delay: 30s hold the whole default
+// pool; another request gets 503 with Retry-After after the pool wait (DB_ACQUIRE_TIMEOUT, 1 s),
+// not after 30 s, and the held ones answer 200 once their delay, capped below the request
+// deadline (REQUEST_TIMEOUT, 8 s), is over.
+func TestSlowRequestsDoNotStall(t *testing.T) {
+	p := start(t, serverEnv(t, nil))
+	held := make([]<-chan error, 8)
+	for i := range held {
+		held[i] = delayed(t, p.addr, "30s")
+	}
+	apitest.Eventually(t, 10*time.Second, func() bool {
+		return strings.Contains(get(t, "http://"+p.admin+"/metrics"), "pgxpool_acquired_conns 8\n")
+	}, "the held requests never took the whole pool")
+
+	req, _ := http.NewRequest("GET", "http://"+p.addr+"/api/v1/items", nil)
+	req.Header.Set("Authorization", bearer(t))
+	begin := time.Now()
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET while the pool is held: %v after %s; want a 503 after the 1 s pool wait", err, time.Since(begin))
+	}
+	resp.Body.Close()
+	if el := time.Since(begin); resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || el > 3*time.Second {
+		t.Fatalf("GET while the pool is held: %d Retry-After %q after %s; want 503 with Retry-After within the pool wait",
+			resp.StatusCode, resp.Header.Get("Retry-After"), el)
+	}
+	for _, h := range held {
+		if err := <-h; err != nil {
+			t.Fatalf("held request: %v; want 200 (its delay is capped below the request deadline)", err)
+		}
+	}
+}
+
 // TestSIGTERMDrain: through the real binary and a real SIGTERM, /readyz flips to 503 first
 // (while the API still accepts during DRAIN_DELAY), then new connections are refused while the
 // delayed request is still in flight, the request completes with 200, the pool is closed after

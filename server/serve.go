@@ -82,13 +82,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	state := telemetry.NewState(reg)
 	reg.MustRegister(postgres.NewPoolCollector(pool))
 	handler := httpapi.NewHandler(httpapi.Config{
-		Store:          postgres.NewStore(pool, postgres.StoreOptions{DropWrites: cfg.DropWrites}),
+		Store:          postgres.NewStore(pool, postgres.StoreOptions{DropWrites: cfg.DropWrites, AcquireTimeout: cfg.AcquireTimeout}),
 		Verifier:       verifier,
 		Metrics:        httpapi.NewMetrics(reg),
 		TracerProvider: tracing.Provider,
 		Propagator:     tracing.Propagator,
 		Logger:         log,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		RequestTimeout: cfg.RequestTimeout,
 		BenchDelay:     cfg.BenchDelay,
 		ExtraLatency:   cfg.ExtraLatency,
 		ExtraCPU:       cfg.ExtraCPU,
@@ -155,7 +156,8 @@ func openDatabase(ctx context.Context, cfg config, tracing *telemetry.Tracing, l
 	if err := checkPostgresVersion(ctx, cfg.DatabaseURL, minPostgresMajor); err != nil {
 		return nil, err
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{TracerProvider: tracing.Provider, Logger: log, MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns})
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{TracerProvider: tracing.Provider, Logger: log,
+		MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns, StatementTimeout: cfg.RequestTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

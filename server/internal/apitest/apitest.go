@@ -37,6 +37,11 @@ type Options struct {
 	ExtraLatency time.Duration
 	ExtraCPU     time.Duration
 	MaxBodyBytes int64
+	// MaxConns sizes the pool (0: the URL's, 8).
+	MaxConns int32
+	// RequestTimeout and AcquireTimeout: the request deadline (also PostgreSQL's
+	// statement_timeout) and the pool wait; 0 takes the defaults.
+	RequestTimeout, AcquireTimeout time.Duration
 	// Sampler defaults to AlwaysSample; pass sdktrace.NeverSample() to measure without tracing.
 	Sampler sdktrace.Sampler
 	// Seed inserts that many items before the server starts.
@@ -67,7 +72,12 @@ func New(t testing.TB, opts Options) *API {
 		tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler))
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	}
-	pool, err := postgres.Open(context.Background(), dbtest.NewURL(t), postgres.Options{TracerProvider: tp})
+	timeout := opts.RequestTimeout
+	if timeout <= 0 {
+		timeout = httpapi.DefaultRequestTimeout
+	}
+	pool, err := postgres.Open(context.Background(), dbtest.NewURL(t),
+		postgres.Options{TracerProvider: tp, MaxConns: opts.MaxConns, StatementTimeout: timeout})
 	if err != nil {
 		t.Fatalf("apitest: open pool: %v", err)
 	}
@@ -81,12 +91,13 @@ func New(t testing.TB, opts Options) *API {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(postgres.NewPoolCollector(pool))
 	h := httpapi.NewHandler(httpapi.Config{
-		Store:          postgres.NewStore(pool, postgres.StoreOptions{DropWrites: opts.DropWrites}),
+		Store:          postgres.NewStore(pool, postgres.StoreOptions{DropWrites: opts.DropWrites, AcquireTimeout: opts.AcquireTimeout}),
 		Verifier:       verifier,
 		Metrics:        httpapi.NewMetrics(reg),
 		TracerProvider: tp,
 		Propagator:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 		MaxBodyBytes:   opts.MaxBodyBytes,
+		RequestTimeout: timeout,
 		BenchDelay:     opts.BenchDelay,
 		ExtraLatency:   opts.ExtraLatency,
 		ExtraCPU:       opts.ExtraCPU,

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -53,7 +55,9 @@ func TestListPagination(t *testing.T) {
 		{"?per_page=1", 200, 1, 1, 1, 1},
 		{"?per_page=100", 200, 1, 100, 1, 45},
 		{"?per_page=7&page=7", 200, 7, 7, 43, 3},
-		{"?page=1000000000&per_page=100", 200, 1000000000, 100, 0, 0},
+		{"?page=101&per_page=100", 200, 101, 100, 0, 0},    // the deepest page: OFFSET 10000
+		{"?page=102&per_page=100", 400, 0, 0, 0, 0},        // OFFSET 10100
+		{"?page=1000000000&per_page=100", 400, 0, 0, 0, 0}, // OFFSET 1e11
 		{"?per_page=0", 400, 0, 0, 0, 0},
 		{"?per_page=101", 400, 0, 0, 0, 0},
 		{"?per_page=-1", 400, 0, 0, 0, 0},
@@ -180,6 +184,11 @@ func TestHostileInput(t *testing.T) {
 		{"deeply nested in a field", "application/json", `{"name":"a","x":` + deep + `}`, 400},
 		{"invalid utf-8", "application/json", "{\"name\":\"a\xff\xfe\"}", 400},
 		{"lone surrogate escape", "application/json", `{"name":"\udc00"}`, 201}, // decoded as U+FFFD, valid text
+		{"key in capitals beside the real one", "application/json", `{"name":"a","NAME":"b"}`, 400},
+		{"key in capitals alone", "application/json", `{"Name":"a"}`, 400},
+		{"key given twice", "application/json", `{"name":"a","name":"b"}`, 400},
+		{"escaped key", "application/json", `{"n\u0061me":"a"}`, 201}, // the same key, spelled with an escape
+		{"not an object", "application/json", `"a"`, 400},
 		{"text/plain", "text/plain", `{"name":"a"}`, 415},
 		{"no content type", "", `{"name":"a"}`, 415},
 		{"xml", "application/xml", `<name>a</name>`, 415},
@@ -241,6 +250,9 @@ func TestAuthOverHTTP(t *testing.T) {
 		{"expired", "Bearer " + sign(jwt.SigningMethodHS256, []byte(apitest.Secret), jwt.MapClaims{"sub": "a", "exp": time.Now().Add(-time.Hour).Unix(), "iss": "bench"}), 401, `Bearer realm="items", error="invalid_token"`},
 		{"wrong issuer", "Bearer " + sign(jwt.SigningMethodHS256, []byte(apitest.Secret), jwt.MapClaims{"sub": "a", "exp": exp, "iss": "other"}), 401, `Bearer realm="items", error="invalid_token"`},
 		{"exp as string", "Bearer " + sign(jwt.SigningMethodHS256, []byte(apitest.Secret), jwt.MapClaims{"sub": "a", "exp": "9999999999", "iss": "bench"}), 401, `Bearer realm="items", error="invalid_token"`},
+		// Unsigned content must not come back: the claims are decoded before the signature is
+		// checked, and their errors quote them.
+		{"hostile unsigned claim", "Bearer " + unsigned(`{"sub":"a","exp":"HOSTILE-CLAIM<script>","iss":"bench"}`), 401, `Bearer realm="items", error="invalid_token"`},
 	}
 	for _, tt := range tests {
 		for _, route := range []struct{ method, path, body string }{{"GET", "/api/v1/items", ""}, {"POST", "/api/v1/item", `{"name":"a"}`}} {
@@ -258,6 +270,10 @@ func TestAuthOverHTTP(t *testing.T) {
 				if strings.Contains(string(r.Body), "eyJ") {
 					t.Fatalf("response echoes the token: %s", r.Body)
 				}
+				if want == 401 && !bytes.Contains(r.Body, []byte(`"detail":"missing bearer token"`)) &&
+					!bytes.Contains(r.Body, []byte(`"detail":"invalid bearer token"`)) {
+					t.Fatalf("401 body %s: want a fixed reason, nothing from the token", r.Body)
+				}
 			})
 		}
 	}
@@ -271,6 +287,12 @@ func TestAuthOverHTTP(t *testing.T) {
 	if got := api.Metric(t, "http_server_request_duration_seconds", map[string]string{"route": "/api/v1/items", "status": "401"}); got != want401 {
 		t.Fatalf("401s on /api/v1/items = %v, want %v", got, want401)
 	}
+}
+
+// unsigned is a token with payload as its claims and a signature that verifies nothing.
+func unsigned(payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + "." + enc([]byte("not a signature"))
 }
 
 var traceresponseRE = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$`)

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/benchharness/benchharness/server/internal/item"
+	"github.com/benchharness/benchharness/server/internal/postgres"
 )
 
 // FuzzDecodeNewItem: whatever the body and content type, decoding either yields a valid item
@@ -27,6 +30,10 @@ func FuzzDecodeNewItem(f *testing.F) {
 		{"application/json", `{"name":"a"} {}`},
 		{"application/json", `{"name":1}`},
 		{"application/json", `{"name":"a","extra":true}`},
+		{"application/json", `{"name":"a","NAME":"b"}`},
+		{"application/json", `{"name":"a","name":"b"}`},
+		{"application/json", `{"n\u0061me":"a" , "description" : null }`},
+		{"application/json", `{"deſcription":"K","name":"a"}`},
 		{"application/json", `null`},
 		{"application/json", ``},
 		{"text/plain", `{"name":"a"}`},
@@ -51,6 +58,15 @@ func FuzzDecodeNewItem(f *testing.F) {
 		if err := n.Validate(); err != nil {
 			t.Fatalf("decoded item does not validate: %v", err)
 		}
+		var keys map[string]json.RawMessage // a map's keys match exactly
+		if err := json.Unmarshal(body, &keys); err != nil {
+			t.Fatalf("accepted a body that is not a JSON object: %v", err)
+		}
+		for k := range keys {
+			if k != "name" && k != "description" {
+				t.Fatalf("accepted the key %q", k)
+			}
+		}
 		if !utf8.ValidString(n.Name) || !utf8.ValidString(n.Description) {
 			t.Fatalf("decoded invalid UTF-8")
 		}
@@ -74,6 +90,8 @@ func TestStatusMapping(t *testing.T) {
 		{&problem{http.StatusUnsupportedMediaType, "x"}, 415},
 		{&item.ValidationError{Field: "name", Reason: "x"}, 400},
 		{errors.New("boom"), 500},
+		{fmt.Errorf("list items page 1: %w", postgres.ErrBusy), 503},
+		{fmt.Errorf("list items page 1: %w", context.DeadlineExceeded), 503},
 	}
 	for _, tt := range tests {
 		if got, _ := status(r, tt.err); got != tt.want {

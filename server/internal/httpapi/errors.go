@@ -9,11 +9,15 @@ import (
 
 	"github.com/benchharness/benchharness/server/internal/auth"
 	"github.com/benchharness/benchharness/server/internal/item"
+	"github.com/benchharness/benchharness/server/internal/postgres"
 )
 
 // StatusClientClosedRequest is recorded (metrics, span, log) when the client went away before
 // the response; nginx's convention. Nobody receives it.
 const StatusClientClosedRequest = 499
+
+// retryAfter is the Retry-After of a 503, in seconds.
+const retryAfter = "1"
 
 // problem is an error that already knows its HTTP status (bad query, wrong content type, ...).
 type problem struct {
@@ -45,13 +49,20 @@ func status(r *http.Request, err error) (int, string) {
 		return p.status, p.detail
 	case errors.Is(err, item.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, auth.ErrMissing), errors.Is(err, auth.ErrInvalid):
-		return http.StatusUnauthorized, err.Error()
+	case errors.Is(err, auth.ErrMissing):
+		return http.StatusUnauthorized, auth.ErrMissing.Error()
+	case errors.Is(err, auth.ErrInvalid):
+		// A fixed reason: the parser's message quotes claims it decoded before it checked the
+		// signature, i.e. whatever an attacker wrote.
+		return http.StatusUnauthorized, auth.ErrInvalid.Error()
 	case r.Context().Err() != nil:
 		// Checked on the request's context, not on err: the client went away, whatever the
 		// query answered (a context error, or 57014 from the cancel request).
 		return StatusClientClosedRequest, "client closed request"
+	case errors.Is(err, postgres.ErrBusy):
+		return http.StatusServiceUnavailable, "no database connection free"
 	case errors.Is(err, context.DeadlineExceeded):
+		// The request deadline (queryContext) or PostgreSQL's statement_timeout.
 		return http.StatusServiceUnavailable, "timed out"
 	}
 	return http.StatusInternalServerError, "internal error"
@@ -70,6 +81,11 @@ func (a *api) error(w http.ResponseWriter, r *http.Request, err error) {
 			v += `, error="invalid_token"`
 		}
 		w.Header().Set("WWW-Authenticate", v)
+	}
+	if code == http.StatusServiceUnavailable {
+		// Both 503s are an overload that passes: the held connections free up within the
+		// request deadline.
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	title := http.StatusText(code)
 	if code == StatusClientClosedRequest {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/benchharness/benchharness/server/internal/item"
-	"github.com/benchharness/benchharness/server/internal/postgres"
 )
 
 // listItems: GET /api/v1/items?page=P&per_page=N.
@@ -24,7 +23,9 @@ func (a *api) listItems(w http.ResponseWriter, r *http.Request) {
 		a.error(w, r, err)
 		return
 	}
-	items, err := a.store.List(a.queryContext(r), p, delay)
+	ctx, cancel := a.queryContext(r)
+	defer cancel()
+	items, err := a.store.List(ctx, p, delay)
 	if err != nil {
 		a.error(w, r, err)
 		return
@@ -47,7 +48,9 @@ func (a *api) createItem(w http.ResponseWriter, r *http.Request) {
 		a.error(w, r, err)
 		return
 	}
-	it, err := a.store.Create(a.queryContext(r), n, delay)
+	ctx, cancel := a.queryContext(r)
+	defer cancel()
+	it, err := a.store.Create(ctx, n, delay)
 	if err != nil {
 		a.error(w, r, err)
 		return
@@ -58,12 +61,15 @@ func (a *api) createItem(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, *buf)
 }
 
-// queryContext is the request's context, detached from its cancellation under ignore-cancel.
-func (a *api) queryContext(r *http.Request) context.Context {
+// queryContext is the request's context with the request deadline, detached from the client's
+// cancellation under ignore-cancel (the server's own deadline still holds). The deadline is
+// not on r itself: status tells a client that went away (499) from the deadline (503) by r.
+func (a *api) queryContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx := r.Context()
 	if a.faults.IgnoreCancel {
-		return context.WithoutCancel(r.Context())
+		ctx = context.WithoutCancel(ctx)
 	}
-	return r.Context()
+	return context.WithTimeout(ctx, a.timeout)
 }
 
 // parsePage reads page and per_page; absent means the default, anything not an integer in range
@@ -138,7 +144,8 @@ func unescape(s string) (string, error) {
 	return url.QueryUnescape(s)
 }
 
-// delay reads X-Bench-Delay when BENCH_DELAY=on; otherwise the header is ignored.
+// delay reads X-Bench-Delay when BENCH_DELAY=on, capped at a.maxDelay; otherwise the header is
+// ignored.
 func (a *api) delay(r *http.Request) (time.Duration, error) {
 	if !a.benchDelay {
 		return 0, nil
@@ -151,7 +158,7 @@ func (a *api) delay(r *http.Request) (time.Duration, error) {
 	if err != nil || d < 0 {
 		return 0, &problem{http.StatusBadRequest, "X-Bench-Delay: want a non-negative Go duration such as 250ms"}
 	}
-	return min(d, postgres.MaxDelay), nil
+	return min(d, a.maxDelay), nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, body []byte) {

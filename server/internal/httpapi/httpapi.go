@@ -37,7 +37,12 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes limits request bodies (default 1 MiB); larger bodies get 413.
 	MaxBodyBytes int64
-	// BenchDelay honours X-Bench-Delay (capped at postgres.MaxDelay) as a pg_sleep in the query.
+	// RequestTimeout is each request's deadline for its database work, from the moment its body
+	// has been read (the pool wait included); past it the request answers 503 with
+	// Retry-After. Default DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// BenchDelay honours X-Bench-Delay (capped by MaxDelay below RequestTimeout) as a pg_sleep
+	// in the query.
 	BenchDelay bool
 	// ExtraLatency is added to every API request (test-only regression injection).
 	ExtraLatency time.Duration
@@ -51,13 +56,27 @@ type Config struct {
 // DefaultMaxBodyBytes is the body limit when Config.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultRequestTimeout is the request deadline when Config.RequestTimeout is zero: longer than
+// the harness's held requests (3 s at most by default), shorter than the default WRITE_TIMEOUT
+// (10 s) so that the 503 can still be written.
+const DefaultRequestTimeout = 8 * time.Second
+
+// MaxDelay is the longest X-Bench-Delay honoured under a request deadline: the deadline less a
+// second (less half of it when it is under two), so that a held request still has time for its
+// real query and answers rather than timing out.
+func MaxDelay(requestTimeout time.Duration) time.Duration {
+	return requestTimeout - min(time.Second, requestTimeout/2)
+}
+
 type api struct {
 	store        *postgres.Store
 	verifier     *auth.Verifier
 	metrics      *Metrics
 	log          *slog.Logger
 	maxBody      int64
+	timeout      time.Duration // request deadline
 	benchDelay   bool
+	maxDelay     time.Duration // X-Bench-Delay cap
 	extraLatency time.Duration
 	burnIters    int // burnCPU iterations per request (BENCH_EXTRA_CPU); 0: none
 	faults       Faults
@@ -73,6 +92,7 @@ func NewHandler(cfg Config) http.Handler {
 		metrics:      cfg.Metrics,
 		log:          cfg.Logger,
 		maxBody:      cfg.MaxBodyBytes,
+		timeout:      cfg.RequestTimeout,
 		benchDelay:   cfg.BenchDelay,
 		extraLatency: cfg.ExtraLatency,
 		burnIters:    burnItersFor(cfg.ExtraCPU),
@@ -84,6 +104,10 @@ func NewHandler(cfg Config) http.Handler {
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes
 	}
+	if a.timeout <= 0 {
+		a.timeout = DefaultRequestTimeout
+	}
+	a.maxDelay = MaxDelay(a.timeout)
 	if a.burnIters > 0 {
 		// The fault's size in work, so that a run's log says what was injected.
 		a.log.Info("BENCH_EXTRA_CPU calibrated", "extra_cpu", cfg.ExtraCPU, "iterations_per_request", a.burnIters)

@@ -83,7 +83,7 @@ func (a *api) observe(next http.Handler) http.Handler {
 					// Tail sampling keeps every trace that asked for a bench delay (the cancel
 					// and shutdown scenarios' held requests), whatever its outcome.
 					if d := r.Header.Get("X-Bench-Delay"); d != "" {
-						span.SetAttributes(attribute.String("bench.delay", d))
+						span.SetAttributes(attribute.String("bench.delay", clip(d)))
 					}
 				}
 				switch {

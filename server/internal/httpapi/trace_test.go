@@ -2,8 +2,10 @@ package httpapi_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -80,4 +82,52 @@ func TestSpans(t *testing.T) {
 		}
 		return false
 	}, "no 499 error span for the cancelled request")
+}
+
+// TestSpanAttributesBounded: a client's path, Host, User-Agent and X-Bench-Delay reach the
+// server span cut to 256 bytes (on a UTF-8 boundary), not as the 5–10 KB each that was sent.
+func TestSpanAttributesBounded(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	api := apitest.New(t, apitest.Options{TracerProvider: tp, BenchDelay: true})
+	long := map[string]string{
+		"url.path":            "/api/v1/items/x" + strings.Repeat("é", 3000), // byte 256 falls inside a rune
+		"server.address":      strings.Repeat("h", 5000),
+		"user_agent.original": strings.Repeat("u", 10_000),
+		"bench.delay":         strings.Repeat("9", 10_000),
+	}
+	for _, path := range []string{long["url.path"], "/api/v1/items"} {
+		req := api.Request(t, "GET", "", "")
+		req.URL.Path = path
+		req.Host = long["server.address"]
+		req.Header.Set("User-Agent", long["user_agent.original"])
+		req.Header.Set("X-Bench-Delay", long["bench.delay"])
+		if r := api.Do(t, req); r.Status != 404 && r.Status != 400 {
+			t.Fatalf("GET %.30s...: status %d, want 404 or 400", path, r.Status)
+		}
+	}
+	var seen int
+	apitest.Eventually(t, 5*time.Second, func() bool {
+		seen = 0
+		for _, s := range rec.Ended() {
+			if s.SpanKind() == trace.SpanKindServer {
+				seen++
+			}
+		}
+		return seen == 2
+	}, "want 2 server spans, have %d", seen)
+	for _, s := range rec.Ended() {
+		for _, kv := range s.Attributes() {
+			v := kv.Value.Emit()
+			if len(v) > 256 || !utf8.ValidString(v) {
+				t.Errorf("span %q attribute %s is %d bytes (valid UTF-8: %v); want at most 256", s.Name(), kv.Key, len(v), utf8.ValidString(v))
+			}
+			if sent, ok := long[string(kv.Key)]; ok && !strings.HasPrefix(sent, v) {
+				t.Errorf("span %q attribute %s = %.40q, want a prefix of what was sent", s.Name(), kv.Key, v)
+			}
+		}
+	}
+	if got := attr(rec.Ended()[0], "user_agent.original"); len(got) != 256 {
+		t.Errorf("user_agent.original is %d bytes, want cut at 256", len(got))
+	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
@@ -49,17 +50,34 @@ func requestAttributes(r *http.Request) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		attribute.String("http.request.method", methodLabel(r.Method)),
 		attribute.String("url.scheme", scheme),
-		attribute.String("url.path", r.URL.Path),
-		attribute.String("server.address", r.Host),
+		attribute.String("url.path", clip(r.URL.Path)),
+		attribute.String("server.address", clip(r.Host)),
 		attribute.String("network.protocol.version", protocolVersion(r)),
 	}
 	if ua := r.UserAgent(); ua != "" {
-		attrs = append(attrs, attribute.String("user_agent.original", ua))
+		attrs = append(attrs, attribute.String("user_agent.original", clip(ua)))
 	}
 	if r.RemoteAddr != "" {
 		attrs = append(attrs, attribute.String("client.address", hostOnly(r.RemoteAddr)))
 	}
 	return attrs
+}
+
+// maxAttrLen bounds, in bytes, a span attribute taken from the request: a client may send up to
+// MaxHeaderBytes (64 KiB) of path, Host or User-Agent, and each span would carry it to the
+// exporter's queue and the trace backend.
+const maxAttrLen = 256
+
+// clip cuts s to at most maxAttrLen bytes, on a UTF-8 boundary.
+func clip(s string) string {
+	if len(s) <= maxAttrLen {
+		return s
+	}
+	i := maxAttrLen
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
 }
 
 func protocolVersion(r *http.Request) string {

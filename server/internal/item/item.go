@@ -16,6 +16,9 @@ const (
 	MaxDescriptionLen = 2000 // characters (runes)
 	DefaultPerPage    = 20
 	MaxPerPage        = 100
+	// MaxOffset bounds the rows skipped before a page: PostgreSQL reads every skipped row of an
+	// OFFSET, so page=1e9&per_page=100 asked it to walk 1e11 index entries.
+	MaxOffset = 10_000
 )
 
 // ErrInvalid is matched (errors.Is) by every validation failure; the HTTP layer maps it to 400.
@@ -72,7 +75,7 @@ func checkText(field, s string, maxRunes int) error {
 	return nil
 }
 
-// Page is a validated page request: Number ≥ 1, Size in 1..MaxPerPage.
+// Page is a validated page request: Number ≥ 1, Size in 1..MaxPerPage, Offset ≤ MaxOffset.
 type Page struct {
 	Number int
 	Size   int
@@ -86,9 +89,12 @@ func NewPage(number, size int) (Page, error) {
 	if size < 1 || size > MaxPerPage {
 		return Page{}, &ValidationError{Field: "per_page", Reason: fmt.Sprintf("must be between 1 and %d", MaxPerPage)}
 	}
-	// The upper bound keeps the offset inside int64 and PostgreSQL's bigint whatever the size.
-	if number < 1 || number > 1_000_000_000 {
-		return Page{}, &ValidationError{Field: "page", Reason: "must be between 1 and 1000000000"}
+	if number < 1 {
+		return Page{}, &ValidationError{Field: "page", Reason: "must be at least 1"}
+	}
+	// Dividing, not multiplying: number may be as large as an int, and the product overflow.
+	if number-1 > MaxOffset/size {
+		return Page{}, &ValidationError{Field: "page", Reason: fmt.Sprintf("too deep: (page-1) × per_page must be at most %d rows", MaxOffset)}
 	}
 	return Page{Number: number, Size: size}, nil
 }

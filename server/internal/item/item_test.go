@@ -2,6 +2,7 @@ package item_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -53,7 +54,12 @@ func TestNewPage(t *testing.T) {
 		{1, 20, true, 0},
 		{3, 20, true, 40},
 		{1, 100, true, 0},
-		{1_000_000_000, 100, true, 99_999_999_900},
+		{101, 100, true, 10_000},
+		{10_001, 1, true, 10_000},
+		{102, 100, false, 0},
+		{10_002, 1, false, 0},
+		{1_000_000_000, 100, false, 0}, // an OFFSET of 1e11 rows
+		{math.MaxInt, 100, false, 0},
 		{0, 20, false, 0},
 		{-1, 20, false, 0},
 		{1, 0, false, 0},

@@ -30,6 +30,11 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	sort.Strings(names)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// A migration is no request: the statement_timeout set for requests (Options) must not
+		// cut the wait for another server's migration lock or a long migration.
+		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+			return fmt.Errorf("lift statement_timeout: %w", err)
+		}
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLockKey)); err != nil {
 			return fmt.Errorf("take migration lock: %w", err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
@@ -40,6 +41,10 @@ type Options struct {
 	// close); 0 takes the URL's pool_min_conns, else none. A request that has to wait for a new
 	// PostgreSQL backend waits ~25 ms on a quiet machine, over 100 ms on a busy one.
 	MinConns int32
+	// StatementTimeout is PostgreSQL's statement_timeout on every connection unless the URL
+	// names one; 0: PostgreSQL's own (none). The server gives it the request deadline, so a
+	// statement whose cancel request was lost still ends within the request's budget.
+	StatementTimeout time.Duration
 }
 
 // DefaultMaxConns is the pool size when neither the settings nor the URL give one. pgx's own
@@ -80,6 +85,9 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 	// (docs/perf.md, P1b), and the insert has nothing to choose: plan once per connection.
 	if _, ok := rp["plan_cache_mode"]; !ok {
 		rp["plan_cache_mode"] = "force_generic_plan"
+	}
+	if _, ok := rp["statement_timeout"]; !ok && opts.StatementTimeout > 0 {
+		rp["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	}
 	// pgx's default context watcher only sets a deadline on the socket: the connection dies and
 	// the query (a pg_sleep, a slow scan) runs on inside PostgreSQL. Cancel it there (cancel.go).
@@ -132,8 +140,9 @@ func pingRetry(ctx context.Context, pool *pgxpool.Pool, opts Options) error {
 
 // Store runs the item queries on a pool.
 type Store struct {
-	pool       *pgxpool.Pool
-	dropWrites bool
+	pool           *pgxpool.Pool
+	dropWrites     bool
+	acquireTimeout time.Duration
 }
 
 // StoreOptions tune NewStore.
@@ -141,38 +150,59 @@ type StoreOptions struct {
 	// DropWrites is the drop-writes fault: Create answers with the item as stored but rolls the
 	// insert back (docs/contracts.md). Never on by default.
 	DropWrites bool
+	// AcquireTimeout bounds the wait for a free pool connection (default DefaultAcquireTimeout);
+	// past it the query fails with ErrBusy.
+	AcquireTimeout time.Duration
 }
+
+// DefaultAcquireTimeout is the pool wait when StoreOptions.AcquireTimeout is zero: far above a
+// healthy pool's wait, and short enough that a pool held by slow requests sheds the others
+// quickly rather than queueing them until their clients give up.
+const DefaultAcquireTimeout = time.Second
+
+// ErrBusy: no pool connection became free within the acquire timeout (every connection is
+// held by other requests). The HTTP layer answers 503 with Retry-After.
+var ErrBusy = errors.New("database busy: no pool connection free")
 
 // NewStore returns a Store on pool; the caller keeps ownership of the pool.
 func NewStore(pool *pgxpool.Pool, opts StoreOptions) *Store {
-	return &Store{pool: pool, dropWrites: opts.DropWrites}
+	s := &Store{pool: pool, dropWrites: opts.DropWrites, acquireTimeout: opts.AcquireTimeout}
+	if s.acquireTimeout <= 0 {
+		s.acquireTimeout = DefaultAcquireTimeout
+	}
+	return s
 }
 
-// MaxDelay caps the bench delay a request may ask for.
-const MaxDelay = 30 * time.Second
+// acquire takes a pool connection, waiting at most the acquire timeout (and never past ctx).
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	actx, cancel := context.WithTimeoutCause(ctx, s.acquireTimeout, ErrBusy)
+	defer cancel()
+	conn, err := s.pool.Acquire(actx)
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(context.Cause(actx), ErrBusy) {
+			return nil, fmt.Errorf("acquire (waited %s): %w", s.acquireTimeout, ErrBusy)
+		}
+		return nil, fmt.Errorf("acquire: %w", withCtx(ctx, err))
+	}
+	return conn, nil
+}
 
 const listSQL = `SELECT id, name, description, created_at FROM items ORDER BY id LIMIT $1 OFFSET $2`
 
 // List returns one page of items ordered by id. A positive delay makes PostgreSQL sleep first,
 // on the same connection and context, so that the request is held inside the database.
 func (s *Store) List(ctx context.Context, p item.Page, delay time.Duration) ([]item.Item, error) {
-	var (
-		rows pgx.Rows
-		err  error
-	)
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list items page %d: %w", p.Number, err)
+	}
+	defer conn.Release()
 	if delay > 0 {
-		conn, aerr := s.pool.Acquire(ctx)
-		if aerr != nil {
-			return nil, fmt.Errorf("list items page %d: acquire: %w", p.Number, aerr)
-		}
-		defer conn.Release()
 		if err := sleep(ctx, conn.Conn(), delay); err != nil {
 			return nil, fmt.Errorf("list items page %d: %w", p.Number, withCtx(ctx, err))
 		}
-		rows, err = conn.Query(ctx, listSQL, p.Size, p.Offset())
-	} else {
-		rows, err = s.pool.Query(ctx, listSQL, p.Size, p.Offset())
 	}
+	rows, err := conn.Query(ctx, listSQL, p.Size, p.Offset())
 	if err != nil {
 		return nil, fmt.Errorf("list items page %d: %w", p.Number, withCtx(ctx, err))
 	}
@@ -231,7 +261,12 @@ func (s *Store) Create(ctx context.Context, n item.New, delay time.Duration) (it
 	if err := n.Validate(); err != nil {
 		return item.Item{}, err
 	}
-	tx, err := s.pool.Begin(ctx)
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		return item.Item{}, fmt.Errorf("create item: %w", err)
+	}
+	defer conn.Release() // after the transaction has ended: commit or rollback below
+	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return item.Item{}, fmt.Errorf("create item: begin: %w", withCtx(ctx, err))
 	}
@@ -280,11 +315,24 @@ func rollback(ctx context.Context, tx pgx.Tx) {
 // errDropped makes Create roll back the insert under the drop-writes fault.
 var errDropped = errors.New("drop-writes fault: insert rolled back")
 
+// queryCanceled is SQLSTATE 57014, PostgreSQL's answer to a cancel request and to
+// statement_timeout alike.
+const queryCanceled = "57014"
+
 // withCtx makes a query error that a cancelled context caused match context.Canceled (or
 // DeadlineExceeded): with cancel requests PostgreSQL answers 57014, which says nothing of why.
+// A 57014 on a live context is PostgreSQL's statement_timeout, the same budget's end: it
+// matches DeadlineExceeded too.
 func withCtx(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("%w: %w", cerr, err)
+	if cerr := ctx.Err(); cerr != nil {
+		if !errors.Is(err, cerr) {
+			return fmt.Errorf("%w: %w", cerr, err)
+		}
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == queryCanceled {
+		return fmt.Errorf("statement_timeout: %w: %w", context.DeadlineExceeded, err)
 	}
 	return err
 }

@@ -173,17 +173,21 @@ func TestSessionSettings(t *testing.T) {
 	}
 	tests := []struct {
 		name, url string
+		opts      postgres.Options
 		want      map[string]string
 	}{
-		{"defaults", url, map[string]string{
+		{"defaults", url, postgres.Options{}, map[string]string{
 			"application_name": postgres.ApplicationName, "client_connection_check_interval": "250ms",
-			"plan_cache_mode": "force_generic_plan"}},
-		{"URL wins", url + sep + "plan_cache_mode=auto&application_name=mine", map[string]string{
-			"application_name": "mine", "plan_cache_mode": "auto"}},
+			"plan_cache_mode": "force_generic_plan", "statement_timeout": "0"}},
+		{"statement timeout", url, postgres.Options{StatementTimeout: 8 * time.Second}, map[string]string{
+			"statement_timeout": "8s"}},
+		{"URL wins", url + sep + "plan_cache_mode=auto&application_name=mine&statement_timeout=250",
+			postgres.Options{StatementTimeout: 8 * time.Second}, map[string]string{
+				"application_name": "mine", "plan_cache_mode": "auto", "statement_timeout": "250ms"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pool, err := postgres.Open(context.Background(), tt.url, postgres.Options{})
+			pool, err := postgres.Open(context.Background(), tt.url, tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,6 +248,58 @@ func TestCancelReachesPostgres(t *testing.T) {
 	// have killed it, and PostgreSQL would only notice through client_connection_check_interval.
 	if got := pool.Stat().TotalConns(); got != conns {
 		t.Fatalf("pool has %d connections, had %d before the cancel: the connection was killed, not cancelled", got, conns)
+	}
+}
+
+// TestStatementTimeout: a statement that outlives the statement_timeout (the request deadline,
+// given to PostgreSQL) is ended by PostgreSQL even when no context deadline or cancel is there
+// to end it, and the error says it was a deadline (the HTTP layer's 503), not a failure (500).
+func TestStatementTimeout(t *testing.T) {
+	pool, err := postgres.Open(context.Background(), dbtest.NewURL(t), postgres.Options{StatementTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s := postgres.NewStore(pool, postgres.StoreOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // only so a failure ends
+	defer cancel()
+	start := time.Now()
+	_, err = s.List(ctx, item.Page{Number: 1, Size: 1}, 5*time.Second)
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		t.Fatalf("List sleeping 5 s under a 300 ms statement_timeout: %v after %s; want DeadlineExceeded from PostgreSQL", err, time.Since(start))
+	}
+	_, err = s.Create(ctx, item.New{Name: "slow"}, 5*time.Second)
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		t.Fatalf("Create sleeping 5 s under a 300 ms statement_timeout: %v; want DeadlineExceeded from PostgreSQL", err)
+	}
+}
+
+// TestAcquireTimeout: with every pool connection held, a query waits no longer than the acquire
+// timeout and fails with ErrBusy; a context that ends first wins.
+func TestAcquireTimeout(t *testing.T) {
+	pool, err := postgres.Open(context.Background(), dbtest.NewURL(t), postgres.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	held, err := pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	s := postgres.NewStore(pool, postgres.StoreOptions{AcquireTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // only so a failure ends
+	defer cancel()
+	if _, err := s.List(ctx, item.Page{Number: 1, Size: 1}, 0); !errors.Is(err, postgres.ErrBusy) {
+		t.Fatalf("List with the pool held: %v, want ErrBusy", err)
+	}
+	if _, err := s.Create(ctx, item.New{Name: "waits"}, 0); !errors.Is(err, postgres.ErrBusy) {
+		t.Fatalf("Create with the pool held: %v, want ErrBusy", err)
+	}
+	gone, cancelGone := context.WithCancel(context.Background())
+	cancelGone()
+	if _, err := s.List(gone, item.Page{Number: 1, Size: 1}, 0); !errors.Is(err, context.Canceled) || errors.Is(err, postgres.ErrBusy) {
+		t.Fatalf("List on a cancelled context: %v, want context.Canceled (the client went away, not busy)", err)
 	}
 }
 
