@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,6 +93,7 @@ type runOptions struct {
 	promSDFile  string
 	seedItems   int
 	repeat      int
+	svc         serviceOptions // a service other than the items server (service.go)
 
 	workers             string // -workers: spread the attacks over these (docs/distributed.md)
 	workerCount         int
@@ -126,7 +128,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.profile, "profile", profileName, "preset durations and rates: default (≤ 3 min) or quick (~50 s)")
 	fs.StringVar(&o.scenarios, "scenarios", "", "comma list of scenarios (default: every default one; shutdown-short-drain by name only)")
-	fs.StringVar(&o.target, "target", "", "API base URL of a running server (external mode; needs -admin and -token)")
+	fs.StringVar(&o.target, "target", "", "API base URL of a running server (external mode): the items server with -admin and -token, any service with -targets")
 	fs.StringVar(&o.admin, "admin", "", "admin base URL of the running server (external mode)")
 	fs.StringVar(&o.token, "token", "", "bearer token for the running server (external mode)")
 	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the bearer token, instead of -token (external mode; a mounted Secret)")
@@ -147,6 +149,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.DurationVar(&o.workersWait, "workers-wait", fleet.DefaultWait, "how long to wait for every worker to be ready before giving up (exit 2)")
 	fs.DurationVar(&o.maxClockUncertainty, "max-clock-uncertainty", fleet.DefaultMaxClockUncertainty, "with -workers: a worker's clock offset known less precisely than this makes the scenario INVALID")
 	o.workerKey = getenv("LOADTEST_WORKER_KEY")
+	serviceFlags(fs, &o.svc)
 	settingFlags(fs, &set, getenv)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -173,6 +176,9 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return usageErrorf("run: %v", err)
 	}
 	if err := validate(set, o); err != nil {
+		return usageErrorf("run: %v", err)
+	}
+	if err := validateService(&o, &set); err != nil {
 		return usageErrorf("run: %v", err)
 	}
 	if err := validateSignalCmd(o, fs); err != nil {
@@ -268,11 +274,11 @@ func validate(s scenario.Settings, o runOptions) error {
 		return fmt.Errorf("ramp: want -ramp-cpu-rate ≥ 0 and -ramp-cpu-hold ≥ 0")
 	case s.Pool < 0 || o.repeat < 1:
 		return fmt.Errorf("-pool must be ≥ 0 and -repeat ≥ 1")
-	case o.target != "" && (o.admin == "" || o.token == ""):
-		return fmt.Errorf("-target needs -admin and -token (or -token-file)")
+	case o.target != "" && (o.admin == "") != (o.token == ""):
+		return fmt.Errorf("-target needs -admin and -token (or -token-file) for the items server, or neither for any service (with -targets)")
 	case o.target == "" && (o.admin != "" || o.token != ""):
 		return fmt.Errorf("-admin and -token are for an external target: give -target too")
-	case o.target == "" && o.databaseURL == "":
+	case o.target == "" && o.svc.cmd == "" && o.databaseURL == "":
 		return fmt.Errorf("no database: set DATABASE_URL or -database-url (or use scripts/with-postgres.sh)")
 	case o.seedItems < 0:
 		return fmt.Errorf("-seed-items must be ≥ 0")
@@ -357,7 +363,11 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 		return err
 	}
 	rn := &scenario.Runner{Settings: set, Launch: launch, Managed: o.target == "", Terminate: o.signalCmd != "", DB: db,
-		SeedItems: o.seedItems, Progress: progress.New(stderr), Metrics: metrics}
+		SeedItems: o.seedItems, Progress: progress.New(stderr), Metrics: metrics,
+		EnvIgnored: o.svc.cmd != "", WritesTable: cmp.Or(o.svc.writesTable, "items")}
+	if o.generic() {
+		rn.SeedItems, rn.WritesTable = 0, o.svc.writesTable
+	}
 	if o.workers != "" {
 		coord, err := fleet.Dial(ctx, o.workers, fleet.Options{Wait: o.workersWait, Count: o.workerCount,
 			MaxClockUncertainty: o.maxClockUncertainty, Key: o.workerKey})
@@ -528,6 +538,20 @@ func serveMetrics(ctx context.Context, addr string) (m *promexport.Metrics, stop
 // launcher returns how each scenario gets its server: a fresh process (managed mode) or the
 // external target, which it checks now and records in env.
 func launcher(ctx context.Context, o runOptions, sd sdFile, env *summary.Environment) (scenario.Launch, error) {
+	if o.svc.cmd != "" {
+		return serviceLauncher(o, sd), nil
+	}
+	if o.target != "" && o.generic() {
+		srv, err := externalService(ctx, o, o.svc.readyTimeout)
+		if err != nil {
+			return nil, usageErrorf("run: target unreachable: %v", err)
+		}
+		env.Target, env.Admin = srv.API(), srv.Admin()
+		if o.signalCmd != "" {
+			srv.Terminate = serverctl.Command{Line: o.signalCmd, Timeout: o.signalWait}.Run
+		}
+		return func(context.Context, string, []string) (scenario.Server, error) { return srv, nil }, nil
+	}
 	if o.target != "" {
 		ext, err := serverctl.NewExternal(ctx, o.target, o.admin, 5*time.Second)
 		if err != nil {

@@ -1,7 +1,7 @@
 # The bench harness: build both binaries, run the scenarios against a throwaway
 # PostgreSQL (or DATABASE_URL when set), write bench-results/<UTC time>/ and print the verdicts.
 # See docs/harness.md.
-.PHONY: bench bench-quick bench-distributed
+.PHONY: bench bench-quick bench-distributed bench-example
 
 # When the local observability stack runs (`make stack` writes .stack/env), the bench exports
 # the server's traces to it, links traces in Jaeger and serves the harness metrics it scrapes.
@@ -26,3 +26,11 @@ bench-quick: build
 WORKERS ?= 3
 bench-distributed: build
 	scripts/with-postgres.sh scripts/bench-distributed.sh $(WORKERS) $(bench_stack_args) $(BENCH_ARGS)
+
+## bench-example: every default scenario against examples/notes, a service of a user's own
+## started by -server-cmd (no database, no code of the harness in it); docs/harness.md.
+EXAMPLE_TARGETS := examples/notes/targets
+bench-example: build
+	$(GO) build $(BUILDFLAGS) -o $(BIN)/notes ./examples/notes
+	$(BIN)/loadtest run -server-cmd '$(BIN)/notes -addr 127.0.0.1:{port}' \
+		-targets $(EXAMPLE_TARGETS)/requests.http -held-targets $(EXAMPLE_TARGETS)/held.http $(BENCH_ARGS)

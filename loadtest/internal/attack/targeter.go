@@ -1,11 +1,16 @@
 package attack
 
 import (
+	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	randv2 "math/rand/v2"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,7 +53,18 @@ type TargetOptions struct {
 	// Shard makes the targeter one worker's share of the schedule's requests: its n-th target
 	// is the one the whole schedule's targeter makes for hit Shard.Global(n). Zero: the whole.
 	Shard Shard
+	// Requests, when set, is the mix (a -targets file) instead of the items API's: each hit is
+	// one of them drawn by Seed, so a target listed twice is drawn twice as often; its scheme
+	// and host become BaseURL's. A DelayShare of the hits are one of Held instead (a
+	// -held-targets file), with "{delay}" in its URL and header values replaced by Delay: the
+	// held requests (Delayed). PostShare, PerPage and Pages are then unused.
+	Requests []vegeta.Target
+	Held     []vegeta.Target
 }
+
+// DelayPlaceholder in a held target's URL or header values is replaced by the scenario's hold
+// time (-cancel-delay, -hold-delay), e.g. GET http://svc/slow?d={delay}.
+const DelayPlaceholder = "{delay}"
 
 // NewTargeter returns a Targeter for the items API: a seeded GET/POST mix (the choices depend
 // only on Seed and the call order), a fresh W3C traceparent per request with a random trace id
@@ -74,6 +90,7 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 		calls uint64 // this targeter's hits
 	)
 	delay := o.Delay.String()
+	requests, held := rebase(o.Requests, base, ""), rebase(o.Held, base, delay)
 	return func(t *vegeta.Target) error {
 		if t == nil {
 			return vegeta.ErrNilTarget
@@ -86,7 +103,11 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 		calls++
 		var c choice
 		for drawn < seq {
-			c = o.draw(rng, pages)
+			if requests != nil {
+				c = o.drawFile(rng, len(requests), len(held))
+			} else {
+				c = o.draw(rng, pages)
+			}
 			drawn++
 		}
 		mu.Unlock()
@@ -101,19 +122,34 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 		}
 		h.Set("Traceparent", "00-"+traceID+"-"+randomHex(8)+"-"+flags)
 		t.Body = nil
-		if c.post {
+		switch {
+		case requests != nil:
+			from := requests[c.page]
+			if c.delayed {
+				from = held[c.held]
+			}
+			for k, vs := range from.Header {
+				h[k] = append([]string(nil), vs...)
+			}
+			t.Method, t.URL, t.Body = from.Method, from.URL, from.Body
+			if t.Method == http.MethodPost && h.Get("Idempotency-Key") == "" {
+				h.Set("Idempotency-Key", randomHex(16))
+			}
+		case c.post:
 			t.Method = http.MethodPost
 			t.URL = base + createPath
 			t.Body = []byte(fmt.Sprintf(`{"name":"bench-%d","description":"created by the load harness"}`, seq))
 			h.Set("Content-Type", "application/json")
 			h.Set("Idempotency-Key", randomHex(16))
-		} else {
+		default:
 			t.Method = http.MethodGet
 			t.URL = base + listPath + "?per_page=" + strconv.Itoa(perPage) + "&page=" + strconv.Itoa(c.page)
 		}
 		t.URL += "#" + tracePrefix + traceID + "-" + flags
 		if c.delayed {
-			h.Set("X-Bench-Delay", delay)
+			if requests == nil {
+				h.Set("X-Bench-Delay", delay)
+			}
 			t.URL += "&" + DelayMarker
 		}
 		t.Header = h
@@ -124,7 +160,90 @@ func NewTargeter(o TargetOptions) vegeta.Targeter {
 // choice is what the seeded mix decided for one hit.
 type choice struct {
 	post, delayed, sampled bool
-	page                   int
+	page                   int // the items page, or the index into Requests
+	held                   int // the index into Held
+}
+
+// drawFile decides one hit of a targets file's mix: always the same draws in the same order for
+// the same options, as draw.
+func (o TargetOptions) drawFile(rng *rand.Rand, requests, held int) choice {
+	c := choice{page: rng.Intn(requests)}
+	c.delayed = o.Delay > 0 && held > 0 && rng.Float64() < o.DelayShare
+	if c.delayed {
+		c.held = rng.Intn(held)
+	}
+	c.sampled = rng.Float64() < o.TraceSample
+	return c
+}
+
+// rebase returns targets with the scheme and host of base, no fragment, and delay in place of
+// DelayPlaceholder (when delay is not empty); nil when there are none.
+func rebase(targets []vegeta.Target, base, delay string) []vegeta.Target {
+	if len(targets) == 0 {
+		return nil
+	}
+	b, err := url.Parse(base)
+	out := make([]vegeta.Target, len(targets))
+	for i, t := range targets {
+		if delay != "" {
+			t.URL = strings.ReplaceAll(t.URL, DelayPlaceholder, delay)
+			hdr := make(http.Header, len(t.Header))
+			for k, vs := range t.Header {
+				for _, v := range vs {
+					hdr.Add(k, strings.ReplaceAll(v, DelayPlaceholder, delay))
+				}
+			}
+			t.Header = hdr
+		}
+		if u, uerr := url.Parse(t.URL); uerr == nil && err == nil {
+			u.Scheme, u.Host, u.Fragment = b.Scheme, b.Host, ""
+			if p := strings.TrimRight(b.Path, "/"); p != "" {
+				u.Path, u.RawPath = p+u.Path, ""
+			}
+			t.URL = u.String()
+		}
+		out[i] = t
+	}
+	return out
+}
+
+// ParseTargets reads a targets file in either of vegeta's formats: JSON (one object a line,
+// {"method","url","header","body"}) when its first non-blank character is "{", else HTTP
+// ("METHOD URL" lines, "Key: value" headers, "@file" bodies, a blank line between targets).
+// Every target needs an absolute http(s) URL; its host is replaced by the server's at attack
+// time, so one file serves every run. A relative "@file" body is read from dir (the targets
+// file's folder), not from the working directory as vegeta would.
+func ParseTargets(r io.Reader, dir string) ([]vegeta.Target, error) {
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read targets: %w", err)
+	}
+	var tr vegeta.Targeter
+	if trimmed := bytes.TrimSpace(src); len(trimmed) > 0 && trimmed[0] == '{' {
+		tr = vegeta.NewJSONTargeter(bytes.NewReader(src), nil, nil)
+	} else {
+		lines := strings.Split(string(src), "\n")
+		for i, line := range lines {
+			if body, ok := strings.CutPrefix(strings.TrimSpace(line), "@"); ok && !filepath.IsAbs(body) {
+				lines[i] = "@" + filepath.Join(dir, body)
+			}
+		}
+		tr = vegeta.NewHTTPTargeter(strings.NewReader(strings.Join(lines, "\n")), nil, nil)
+	}
+	targets, err := vegeta.ReadAllTargets(tr)
+	if err != nil {
+		return nil, fmt.Errorf("does not parse: %w", err)
+	}
+	if len(targets) == 0 {
+		return nil, errors.New("no targets")
+	}
+	for i, t := range targets {
+		u, err := url.Parse(strings.ReplaceAll(t.URL, DelayPlaceholder, "1s"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("target %d: %q is not an absolute http(s) URL", i+1, t.URL)
+		}
+	}
+	return targets, nil
 }
 
 // draw decides one hit, always drawing the same random numbers in the same order for the same

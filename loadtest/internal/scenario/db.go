@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -38,13 +39,13 @@ func Seed(ctx context.Context, api, token string, n int) error {
 	return nil
 }
 
-// persisted returns which of ids are rows of the items table, through the harness's own
-// connection: the server's 201 is a claim, the row is the fact.
-func persisted(ctx context.Context, db *pgxpool.Pool, ids []int64) (found []int64, err error) {
+// persisted returns which of ids are rows of table, through the harness's own connection: the
+// server's 201 is a claim, the row is the fact.
+func persisted(ctx context.Context, db *pgxpool.Pool, table string, ids []int64) (found []int64, err error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := db.Query(ctx, `SELECT id FROM items WHERE id = ANY($1)`, ids)
+	rows, err := db.Query(ctx, `SELECT id FROM `+pgx.Identifier{table}.Sanitize()+` WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look up %d acknowledged writes: %w", len(ids), err)
 	}

@@ -89,7 +89,7 @@ func newHarness(t *testing.T, set Settings, extraEnv ...string) *harness {
 	t.Cleanup(db.Close)
 	h := &harness{}
 	h.metrics = promexport.New()
-	h.runner = &Runner{Settings: set, Managed: true, DB: db, Dir: t.TempDir(), SeedItems: 20, Metrics: h.metrics,
+	h.runner = &Runner{Settings: set, Managed: true, DB: db, Dir: t.TempDir(), SeedItems: 20, Metrics: h.metrics, WritesTable: "items",
 		Launch: func(ctx context.Context, _ string, env []string) (Server, error) {
 			l, err := serverctl.Start(ctx, serverctl.Config{Bin: bin, DatabaseURL: dsn,
 				Env: append(append([]string{"BENCH_DELAY=on"}, extraEnv...), env...)})

@@ -1,6 +1,10 @@
 package scenario
 
-import "time"
+import (
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
 
 // Settings are the knobs of a run, defaults applied by the caller. Durations are wall time,
 // rates requests/s.
@@ -31,6 +35,10 @@ type Settings struct {
 	// Pool is the server's DB_MAX_CONNS for every scenario; 0 sizes it per scenario for the
 	// connections its held requests need (see poolFor).
 	Pool int
+
+	// Targets and HeldTargets are the request mix from -targets and -held-targets (vegeta's
+	// formats; see attack.TargetOptions.Requests); nil Targets: the items API's own mix.
+	Targets, HeldTargets []vegeta.Target
 
 	Cancel   CancelSettings
 	Shutdown ShutdownSettings

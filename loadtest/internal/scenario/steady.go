@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
@@ -129,11 +130,14 @@ type profiles struct {
 
 func (p *profiles) capture(ctx context.Context) error {
 	l := p.live
+	if l.Signals.PprofURL == "" { // a service without pprof: no profiles, nothing to judge
+		return nil
+	}
 	if !sleep(ctx, time.Until(l.AttackStart().Add(l.Settings.Warmup+profileSettle))) {
 		return nil
 	}
 	start := time.Now()
-	profs, err := profile.Capture(ctx, l.Server.Admin(), l.Dir, l.Name, l.Settings.CPUProfile)
+	profs, err := profile.Capture(ctx, strings.TrimSuffix(l.Signals.PprofURL, "/debug/pprof"), l.Dir, l.Name, l.Settings.CPUProfile)
 	p.span = &summary.Span{StartMs: l.Offset(start), EndMs: l.Offset(time.Now())}
 	for _, pr := range profs {
 		if pr.Kind != "cpu" {
