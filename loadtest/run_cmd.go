@@ -25,6 +25,7 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/fleet"
+	"github.com/benchharness/benchharness/loadtest/internal/items"
 	"github.com/benchharness/benchharness/loadtest/internal/progress"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/report"
@@ -39,7 +40,7 @@ import (
 func defaults() scenario.Settings {
 	return scenario.Settings{
 		Rate: 100, Duration: 20 * time.Second, Warmup: 3 * time.Second, Timeout: 5 * time.Second,
-		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, PostShare: 0.2, Seed: 1, TraceSample: 0.1, SlowestN: 10,
+		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Seed: 1, TraceSample: 0.1, SlowestN: 10,
 		MaxLateness: 50 * time.Millisecond, MaxForeignCPU: 0.5,
 		Settle: time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: 5 * time.Second,
 		Cancel: scenario.CancelSettings{Share: 0.05, Delay: 3 * time.Second, Timeout: 100 * time.Millisecond,
@@ -199,7 +200,6 @@ func settingFlags(fs *flag.FlagSet, set *scenario.Settings, getenv func(string) 
 	fs.DurationVar(&set.Timeout, "timeout", set.Timeout, "client timeout per request")
 	fs.DurationVar(&set.SLOP99, "slo-p99", set.SLOP99, "p99 latency objective, from the intended send time")
 	fs.Float64Var(&set.MaxErrorRate, "max-error-rate", set.MaxErrorRate, "highest error ratio that passes (0.01 = 1%)")
-	fs.Float64Var(&set.PostShare, "post-share", set.PostShare, "share of POSTs in the mix")
 	fs.Float64Var(&set.TraceSample, "trace-sample", set.TraceSample, "share of requests sent with a sampled traceparent")
 	fs.StringVar(&set.JaegerURL, "jaeger-url", getenv("JAEGER_URL"), "Jaeger UI base for trace links (default $JAEGER_URL)")
 	fs.DurationVar(&set.MaxLateness, "max-lateness", set.MaxLateness, "send-lateness p99 above which a scenario is INVALID (the generator fell behind)")
@@ -259,9 +259,9 @@ func validate(s scenario.Settings, o runOptions) error {
 		return fmt.Errorf("-slo-p99 must be > 0, got %s", s.SLOP99)
 	case s.MaxErrorRate < 0 || s.MaxErrorRate > 1:
 		return fmt.Errorf("-max-error-rate must be in [0, 1], got %g", s.MaxErrorRate)
-	case s.PostShare < 0 || s.PostShare > 1 || s.TraceSample < 0 || s.TraceSample > 1 ||
+	case s.TraceSample < 0 || s.TraceSample > 1 ||
 		s.Cancel.Share < 0 || s.Cancel.Share > 1 || s.Shutdown.HoldShare < 0 || s.Shutdown.HoldShare > 1:
-		return fmt.Errorf("shares (-post-share, -trace-sample, -cancel-share, -hold-share) must be in [0, 1]")
+		return fmt.Errorf("shares (-trace-sample, -cancel-share, -hold-share) must be in [0, 1]")
 	case s.Cancel.Delay <= s.Cancel.Timeout:
 		return fmt.Errorf("-cancel-delay (%s) must be longer than -cancel-timeout (%s)", s.Cancel.Delay, s.Cancel.Timeout)
 	case s.Cancel.Timeout >= s.Timeout:
@@ -363,10 +363,13 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 		return err
 	}
 	rn := &scenario.Runner{Settings: set, Launch: launch, Managed: o.target == "", Terminate: o.signalCmd != "", DB: db,
-		SeedItems: o.seedItems, Progress: progress.New(stderr), Metrics: metrics,
-		EnvIgnored: o.svc.cmd != "", WritesTable: cmp.Or(o.svc.writesTable, "items")}
+		Progress: progress.New(stderr), Metrics: metrics,
+		EnvIgnored: o.svc.cmd != "", WritesTable: cmp.Or(o.svc.writesTable, items.WritesTable)}
+	if o.seedItems > 0 {
+		rn.Seed = func(ctx context.Context, api, token string) error { return items.Seed(ctx, api, token, o.seedItems) }
+	}
 	if o.generic() {
-		rn.SeedItems, rn.WritesTable = 0, o.svc.writesTable
+		rn.Seed, rn.WritesTable = nil, o.svc.writesTable
 	}
 	if o.workers != "" {
 		coord, err := fleet.Dial(ctx, o.workers, fleet.Options{Wait: o.workersWait, Count: o.workerCount,

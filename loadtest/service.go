@@ -13,6 +13,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/items"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 	"github.com/benchharness/benchharness/loadtest/internal/scenario"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
@@ -41,7 +42,7 @@ func serviceFlags(fs *flag.FlagSet, s *serviceOptions) {
 	fs.DurationVar(&s.readyTimeout, "ready-timeout", 20*time.Second, "how long a -server-cmd or -target service may take to become ready (exit 2 after)")
 	fs.StringVar(&s.metricsURL, "metrics-url", "", "Prometheus metrics of the service: a path (tried on the admin port, then the API port) or a URL with {port}/{admin_port} (default /metrics)")
 	fs.StringVar(&s.pprofURL, "pprof-url", "", "base of the service's /debug/pprof: a path or a URL, as -metrics-url (default /debug/pprof)")
-	fs.StringVar(&s.targets, "targets", "", "the requests to send, in vegeta's HTTP or JSON target format; a target listed twice is drawn twice as often; scheme and host become the server's")
+	fs.StringVar(&s.targets, "targets", "", "the requests to send, in vegeta's HTTP or JSON target format; a target listed twice is drawn twice as often; scheme and host become the server's (default: the items server's profile, loadtest/internal/items)")
 	fs.StringVar(&s.heldTargets, "held-targets", "", "the requests that stay in flight on the server (a slow endpoint), same format; {delay} in them becomes -cancel-delay or -hold-delay")
 	fs.StringVar(&s.dbApp, "db-application", "", "application_name of the service's PostgreSQL sessions: with -database-url, the harness reads their pg_stat_activity")
 	fs.StringVar(&s.writesTable, "writes-table", "", "table whose id a 201's JSON body names: with -database-url, shutdown looks every acknowledged write up in it (items server: items)")
@@ -88,6 +89,10 @@ func validateService(o *runOptions, set *scenario.Settings) error {
 		}
 	}
 	var err error
+	if s.targets == "" { // the items server: its profile
+		set.Targets, set.HeldTargets, err = items.Targets()
+		return err
+	}
 	if set.Targets, err = readTargets("-targets", s.targets); err != nil {
 		return err
 	}
@@ -105,7 +110,7 @@ func readTargets(flagName, path string) ([]vegeta.Target, error) {
 		return nil, fmt.Errorf("%s: %w", flagName, err)
 	}
 	defer f.Close()
-	t, err := attack.ParseTargets(f, filepath.Dir(path))
+	t, err := attack.ParseTargets(f, os.DirFS(filepath.Dir(path)))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", flagName, path, err)
 	}

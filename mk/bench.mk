@@ -12,13 +12,16 @@ bench_stack_args = $(shell [ -f $(STACK_ENV) ] && . ./$(STACK_ENV) && \
 	printf '%s ' $${OTEL_ENDPOINT:+-otel-endpoint $$OTEL_ENDPOINT -trace-sample 1} $${JAEGER_URL:+-jaeger-url $$JAEGER_URL} \
 	$${HARNESS_METRICS_ADDR:+-metrics-addr $$HARNESS_METRICS_ADDR} $${PROM_SD_FILE:+-prom-sd-file $$PROM_SD_FILE})
 
+# The items server's profile: its request mix and held requests, as any service's targets files.
+ITEMS_TARGETS := -targets loadtest/internal/items/requests.http -held-targets loadtest/internal/items/held.http
+
 ## bench: every default scenario (≤ 3 minutes); extra `loadtest run` flags in BENCH_ARGS.
 bench: build
-	scripts/with-postgres.sh $(BIN)/loadtest run -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS)
+	scripts/with-postgres.sh $(BIN)/loadtest run -server-bin $(BIN)/server $(ITEMS_TARGETS) $(bench_stack_args) $(BENCH_ARGS)
 
 ## bench-quick: the quick profile (≤ 45 s, CI smoke).
 bench-quick: build
-	scripts/with-postgres.sh $(BIN)/loadtest run -profile quick -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS)
+	scripts/with-postgres.sh $(BIN)/loadtest run -profile quick -server-bin $(BIN)/server $(ITEMS_TARGETS) $(bench_stack_args) $(BENCH_ARGS)
 
 ## bench-distributed: the scenarios with the attack spread over WORKERS (default 3) `loadtest
 ## worker` processes, each in its own network namespace when this machine allows (else on

@@ -30,10 +30,11 @@ func TestParseTargets(t *testing.T) {
 		{name: "relative URL", src: "GET /a\n", wantErr: "not an absolute http(s) URL"},
 		{name: "json, not http", src: `{"method":"GET","url":"ftp://svc/a"}` + "\n", wantErr: "not an absolute http(s) URL"},
 		{name: "empty", src: "\n\n", wantErr: "no targets"},
+		{name: "missing body", src: "POST http://svc/b\n@nope.json\n", wantErr: "line 2: body: open nope.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseTargets(strings.NewReader(tt.src), dir)
+			got, err := ParseTargets(strings.NewReader(tt.src), os.DirFS(dir))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("ParseTargets = %+v, %v; want error %q", got, err, tt.wantErr)
@@ -98,3 +99,15 @@ func TestFileMix(t *testing.T) {
 		t.Errorf("held share %.3f, want ≈ 0.1", share)
 	}
 }
+
+// testMix is a mix for tests whose server answers any request: GETs and POSTs, 4 to 1 by
+// repetition; testGets only GETs. testHeld is their held request, the delay in the header the test servers read.
+var (
+	testMix = []vegeta.Target{
+		{Method: "GET", URL: "http://svc/items"}, {Method: "GET", URL: "http://svc/items"},
+		{Method: "GET", URL: "http://svc/items"}, {Method: "GET", URL: "http://svc/items"},
+		{Method: "POST", URL: "http://svc/item", Body: []byte(`{"name":"x"}`)},
+	}
+	testGets = []vegeta.Target{{Method: "GET", URL: "http://svc/items"}}
+	testHeld = []vegeta.Target{{Method: "GET", URL: "http://svc/items", Header: map[string][]string{"X-Bench-Delay": {DelayPlaceholder}}}}
+)

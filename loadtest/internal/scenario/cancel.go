@@ -40,7 +40,7 @@ func Cancel() Scenario {
 			return []Step{{Rate: s.Rate, Duration: s.Duration, Warmup: s.Warmup, HeldTimeout: s.Cancel.Timeout}}
 		},
 		Targets: func(s Settings) attack.TargetOptions {
-			return attack.TargetOptions{PostShare: s.PostShare, DelayShare: s.Cancel.Share, Delay: s.Cancel.Delay}
+			return attack.TargetOptions{DelayShare: s.Cancel.Share, Delay: s.Cancel.Delay}
 		},
 		Start: func(l *Live) Hooks {
 			c := &cancelRun{live: l}

@@ -1,43 +1,13 @@
 package scenario
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// Seed creates n items through the API (POST /api/v1/item), so the GETs of the first scenario
-// read real pages and the database is not empty. It goes through the API rather than SQL: the
-// harness knows the server's contract, not its schema.
-func Seed(ctx context.Context, api, token string, n int) error {
-	client := &http.Client{Timeout: 10 * time.Second}
-	for i := range n {
-		body := fmt.Appendf(nil, `{"name":"seed-%d","description":"seeded by loadtest before the first scenario"}`, i)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v1/item", bytes.NewReader(body))
-		if err != nil {
-			return fmt.Errorf("seed item %d: %w", i, err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("seed item %d: %w", i, err)
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("seed item %d: status %d: %s", i, resp.StatusCode, bytes.TrimSpace(msg))
-		}
-	}
-	return nil
-}
 
 // persisted returns which of ids are rows of table, through the harness's own connection: the
 // server's 201 is a claim, the row is the fact.

@@ -34,15 +34,17 @@ func (e *SetupError) Unwrap() error { return e.Err }
 // Runner runs scenarios one after another. It owns each scenario's timeline: the start and end
 // events, the running and target-rate gauges, the sampler, the crash watch.
 type Runner struct {
-	Settings  Settings
-	Launch    Launch
-	Managed   bool          // the harness starts the server process (it may signal it)
-	DB        *pgxpool.Pool // the harness's own connection (pg_stat_activity, persisted writes); may be nil
-	Dir       string        // the run folder
-	SeedItems int           // items created through the API before the first scenario
-	Progress  *progress.Line
-	Metrics   *promexport.Metrics
-	Log       io.Writer // one line per scenario; nil: none
+	Settings Settings
+	Launch   Launch
+	Managed  bool          // the harness starts the server process (it may signal it)
+	DB       *pgxpool.Pool // the harness's own connection (pg_stat_activity, persisted writes); may be nil
+	Dir      string        // the run folder
+	// Seed prepares the first scenario's server through its API (the items server's seed
+	// items); nil: nothing.
+	Seed     func(ctx context.Context, api, token string) error
+	Progress *progress.Line
+	Metrics  *promexport.Metrics
+	Log      io.Writer // one line per scenario; nil: none
 	// Watch returns a consumer of one attack's hits, told the attack's name (its results file
 	// without .bin: steady, ramp.step2); nil, or a nil consumer: none. The trace keeper uses
 	// it to tell tail sampling which traces the report will list.
@@ -190,8 +192,8 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 	if err != nil {
 		return nil, err
 	}
-	if seed && rn.SeedItems > 0 {
-		if err := Seed(ctx, srv.API(), srv.Token, rn.SeedItems); err != nil {
+	if seed && rn.Seed != nil {
+		if err := rn.Seed(ctx, srv.API(), srv.Token); err != nil {
 			if srv.Process != nil {
 				_ = srv.Process.Stop(5 * time.Second)
 				err = fmt.Errorf("seed %s: %w\n%s", srv.API(), err, srv.Process.LogTail())

@@ -37,7 +37,8 @@ type Scenario struct {
 	ServerEnv func(s Settings) []string
 	// Steps is the pacing: one constant-rate step, or several (ramp) run one after another.
 	Steps func(s Settings) []Step
-	// Targets is the request mix; BaseURL, Token, Seed and TraceSample are filled by the runner.
+	// Targets is how the scenario draws from the mix (its held share and hold time); the
+	// requests (Settings.Targets), BaseURL, Token, Seed and TraceSample are filled by the runner.
 	Targets func(s Settings) attack.TargetOptions
 	// Start is called once the server is up and its baseline taken, and returns what the
 	// scenario does during this run (nil: only the attack and its validity checks).

@@ -15,7 +15,6 @@ type Settings struct {
 	Timeout      time.Duration // client timeout per request
 	SLOP99       time.Duration // p99 latency objective, from the intended send time
 	MaxErrorRate float64       // highest error ratio that passes (0.01 = 1 %)
-	PostShare    float64       // share of POSTs in the mix (0.2)
 	Seed         int64
 	TraceSample  float64 // share of requests with a sampled traceparent
 	JaegerURL    string
@@ -36,8 +35,9 @@ type Settings struct {
 	// connections its held requests need (see poolFor).
 	Pool int
 
-	// Targets and HeldTargets are the request mix from -targets and -held-targets (vegeta's
-	// formats; see attack.TargetOptions.Requests); nil Targets: the items API's own mix.
+	// Targets and HeldTargets are the request mix and the held requests: -targets and
+	// -held-targets, or the items server's profile (loadtest/internal/items). Targets is
+	// required; see attack.TargetOptions.Requests.
 	Targets, HeldTargets []vegeta.Target
 
 	Cancel   CancelSettings

@@ -64,7 +64,7 @@ func shutdownScenario(name, desc string, def bool, drain func(Settings) time.Dur
 				Timeout: s.Shutdown.HoldDelay + drain(s) + 5*time.Second}}
 		},
 		Targets: func(s Settings) attack.TargetOptions {
-			return attack.TargetOptions{PostShare: s.PostShare, DelayShare: s.Shutdown.HoldShare, Delay: s.Shutdown.HoldDelay}
+			return attack.TargetOptions{DelayShare: s.Shutdown.HoldShare, Delay: s.Shutdown.HoldDelay}
 		},
 		Start: func(l *Live) Hooks {
 			st := &shutdownRun{live: l, drain: drain(l.Settings)}

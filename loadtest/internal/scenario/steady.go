@@ -41,12 +41,8 @@ func Steady() Scenario {
 	}
 }
 
-// mix is the default request mix: GET pages and POST items, PostShare of them POSTs.
-func mix(s Settings) attack.TargetOptions {
-	// Five pages of 20: the first 100 items, what the default -seed-items creates, so GETs
-	// read full pages of different rows rather than one cached page.
-	return attack.TargetOptions{PostShare: s.PostShare, Pages: 5}
-}
+// mix is the plain mix: no held requests.
+func mix(Settings) attack.TargetOptions { return attack.TargetOptions{} }
 
 // sloChecks are the error-ratio and p99 checks of steady (and of the requests that were not
 // held in cancel and shutdown). p99 is from the intended send time: what users feel. A missed
