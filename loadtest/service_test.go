@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -52,8 +55,9 @@ func TestServiceCommandVerdicts(t *testing.T) {
 	}{
 		{name: "healthy", scenarios: "steady,cancel,shutdown,ramp",
 			want: map[string]summary.Verdict{"steady": summary.Pass, "cancel": summary.Pass, "shutdown": summary.Pass, "ramp": summary.Pass},
-			// No cancelled counter, pool or database: the goroutines judged it, and it says so.
-			reason: map[string]string{"cancel": "not available: cancels the server saw"}},
+			// No pool or database: the goroutines and the cancels seen (httpcount) judged it,
+			// and it says so.
+			reason: map[string]string{"cancel": "not available: pool acquired"}},
 		{name: "closes on SIGTERM without draining", fault: "no-drain", scenarios: "shutdown",
 			want: map[string]summary.Verdict{"shutdown": summary.Fail}, reason: map[string]string{"shutdown": "accepted requests lost"}},
 		{name: "slow handler ignores its context", fault: "ignore-ctx", scenarios: "cancel",
@@ -86,8 +90,11 @@ func TestServiceCommandVerdicts(t *testing.T) {
 				if r := tt.reason[sc.Name]; r != "" && !strings.Contains(reasons, r) {
 					t.Errorf("%s reasons %q, want one with %q", sc.Name, reasons, r)
 				}
-				if sc.Signals == nil || sc.Signals.Goroutines == "" && tt.extra == nil {
-					t.Errorf("%s signals %+v, want the goroutines found (pprof)", sc.Name, sc.Signals)
+				if tt.extra == nil && (sc.Signals == nil || sc.Signals.Goroutines != "go_goroutines" || !sc.Signals.Cancelled || sc.Signals.PprofURL == "") {
+					t.Errorf("%s signals %+v, want go_goroutines, the cancelled counter (httpcount) and pprof found", sc.Name, sc.Signals)
+				}
+				if sc.Name == "cancel" && tt.fault == "" && tt.extra == nil && (sc.Cancel == nil || sc.Cancel.CancelsSeen <= 0) {
+					t.Errorf("cancel figures %+v: want the cancels the service counted", sc.Cancel)
 				}
 			}
 		})
@@ -142,5 +149,38 @@ func TestServiceCommandBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServiceExternal: a running service reached by -target alone (no -admin, no -token) is
+// judged on what it exposes; shutdown is skipped without -signal-cmd, and with one that sends
+// SIGTERM it passes, the exit code out of reach.
+func TestServiceExternal(t *testing.T) {
+	bin := build(t, "github.com/benchharness/benchharness/examples/notes")
+	addrs, err := serverctl.FreePorts("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-addr", addrs[0], "-drain-delay", "200ms")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	out := t.TempDir()
+	args := notesArgs(t, out, "")
+	args = append(args[2:], "-target", "http://"+addrs[0], "-scenarios", "steady,cancel,shutdown",
+		"-signal-cmd", "kill -TERM "+strconv.Itoa(cmd.Process.Pid))
+	stdout, err := runRun(context.Background(), noEnv, args...)
+	if err != nil && exitCode(err) == 2 {
+		t.Fatalf("run: %v\n%s", err, stdout)
+	}
+	for _, sc := range latestRun(t, out).Scenarios {
+		reasons := strings.Join(sc.Reasons, "; ")
+		if sc.Verdict != summary.Pass && !(sc.Verdict == summary.Invalid && generatorOnly(sc)) {
+			t.Errorf("%s against the running service: %s (%s)", sc.Name, sc.Verdict, reasons)
+		}
+		if sc.Name == "shutdown" && (sc.Shutdown == nil || !sc.Shutdown.SignalCmd || sc.Shutdown.DrainMs < 0) {
+			t.Errorf("shutdown %+v: want signalled by -signal-cmd and the drain seen", sc.Shutdown)
+		}
 	}
 }

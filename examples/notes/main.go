@@ -1,7 +1,8 @@
 // Command notes is a small in-memory notes service, written apart from server/ to show that
 // `loadtest run -server-cmd` judges any Go HTTP service: a standard library mux, a slow
-// endpoint of its own (GET /export?wait=1s), a readiness endpoint that turns 503 on SIGTERM, and
-// its own graceful shutdown. Its -fault flag makes the two broken variants the harness's tests
+// endpoint of its own (GET /export?wait=1s), a readiness endpoint that turns 503 on SIGTERM, its
+// own graceful shutdown, and the request counts of the importable httpcount middleware on
+// /metrics. Its -fault flag makes the two broken variants the harness's tests
 // need: no-drain (closes on SIGTERM without Shutdown) and ignore-ctx (the slow handler ignores
 // its request's context).
 //
@@ -25,6 +26,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/benchharness/benchharness/httpcount"
 )
 
 func main() {
@@ -60,13 +63,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	svc := &service{ignoreCtx: cfg.fault == "ignore-ctx"}
+	svc := &service{ignoreCtx: cfg.fault == "ignore-ctx", counts: httpcount.New()}
 	svc.ready.Store(true)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: svc.routes(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: svc.counts.Middleware(svc.routes()), ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "notes: listening on %s\n", ln.Addr())
@@ -102,6 +105,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 // service holds the notes in memory.
 type service struct {
 	ignoreCtx bool
+	counts    *httpcount.Counter
 	ready     atomic.Bool
 
 	mu    sync.Mutex
@@ -127,6 +131,7 @@ func (s *service) routes() http.Handler {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
+	mux.Handle("GET /metrics", s.counts.Handler())
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)

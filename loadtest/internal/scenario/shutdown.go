@@ -208,9 +208,17 @@ func (s *shutdownRun) signalCommand(ctx context.Context) error {
 		s.mu.Unlock()
 		return nil
 	}
+	stopWatch() // its API poll has seen the close by now, unless the API port is the one polled here
 	s.mu.Lock()
 	s.exited = gone
+	sameListener := s.closed.IsZero() && l.Server.Admin() == l.Server.API()
+	if sameListener {
+		s.closed = gone
+	}
 	s.mu.Unlock()
+	if sameListener {
+		l.EventAt("listener_closed", gone, "")
+	}
 	l.EventAt("admin_closed", gone, "")
 	return nil
 }
