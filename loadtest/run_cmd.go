@@ -119,7 +119,12 @@ func (e *envList) Set(v string) error {
 // runCommand is `loadtest run`: it starts (or targets) the server, runs the scenarios, writes the
 // run folder and prints the verdict table.
 func runCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	profileName := preScan(args, "profile", "default")
+	configPath := preScan(args, "config", "")
+	conf, err := readConfig(configPath)
+	if err != nil {
+		return usageErrorf("run: %v", err)
+	}
+	profileName := preScan(args, "profile", cmp.Or(conf.str("profile"), "default"))
 	set, ok := profile(profileName)
 	if !ok {
 		return usageErrorf("run: unknown -profile %q (want default or quick)", profileName)
@@ -127,6 +132,8 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	o := runOptions{profile: profileName}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { groupedUsage(fs.Output(), fs, runFlagGroups()) }
+	fs.String("config", configPath, "YAML file of flag values, keys = flag names (a list for -server-env); the command line wins")
 	fs.StringVar(&o.profile, "profile", profileName, "preset durations and rates: default (≤ 3 min) or quick (~50 s)")
 	fs.StringVar(&o.scenarios, "scenarios", "", "comma list of scenarios (default: every default one; shutdown-short-drain by name only)")
 	fs.StringVar(&o.target, "target", "", "API base URL of a running server (external mode): the items server with -admin and -token, any service with -targets")
@@ -152,6 +159,9 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	o.workerKey = getenv("LOADTEST_WORKER_KEY")
 	serviceFlags(fs, &o.svc)
 	settingFlags(fs, &set, getenv)
+	if err := conf.apply(fs, configPath); err != nil {
+		return usageErrorf("run: %v", err)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
