@@ -1,6 +1,7 @@
 package serverctl
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -25,8 +26,8 @@ func (r readiness) probe(ctx context.Context, client *http.Client) (readyURL str
 	if r.path != "" {
 		paths = []string{r.path}
 	}
-	absent := 0
-	total := 0
+	absent, total := 0, 0
+	var notReady, other string // an endpoint that answered "not yet" says most
 	for _, base := range r.bases {
 		for _, p := range paths {
 			total++
@@ -34,21 +35,21 @@ func (r readiness) probe(ctx context.Context, client *http.Client) (readyURL str
 			code, err := get(ctx, client, u)
 			switch {
 			case err != nil:
-				why = fmt.Sprintf("GET %s: %v", u, err)
+				other = fmt.Sprintf("GET %s: %v", u, err)
 			case code >= 200 && code < 300:
 				return u, true, ""
 			case code == http.StatusNotFound || code == http.StatusMethodNotAllowed:
 				absent++
-				why = fmt.Sprintf("GET %s: status %d", u, code)
+				other = fmt.Sprintf("GET %s: status %d", u, code)
 			default:
-				why = fmt.Sprintf("GET %s: status %d", u, code)
+				notReady = cmp.Or(notReady, fmt.Sprintf("GET %s: status %d", u, code))
 			}
 		}
 	}
 	if r.path == "" && absent == total {
 		return "", true, ""
 	}
-	return "", false, why
+	return "", false, cmp.Or(notReady, other)
 }
 
 // get returns the status of one GET (the body discarded).
