@@ -71,7 +71,7 @@ func TestReportCommandMerge(t *testing.T) {
 	for i, p := range []string{a, b} {
 		if _, err := attack.Attack(context.Background(), attack.Config{
 			Scenario: "part", Pacer: vegeta.ConstantPacer{Freq: 20 + 10*i, Per: time.Second}, Duration: time.Second,
-			Targeter: attack.NewTargeter(attack.TargetOptions{BaseURL: srv.URL, Seed: int64(i)}), ResultsPath: p,
+			Targeter: attack.NewTargeter(attack.TargetOptions{BaseURL: srv.URL, Seed: int64(i), Requests: []vegeta.Target{{Method: "GET", URL: "http://svc/"}}}), ResultsPath: p,
 		}); err != nil {
 			t.Fatal(err)
 		}

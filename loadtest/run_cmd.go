@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/fleet"
+	"github.com/benchharness/benchharness/loadtest/internal/items"
 	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/progress"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
@@ -40,7 +42,7 @@ import (
 func defaults() scenario.Settings {
 	return scenario.Settings{
 		Rate: 100, Duration: 20 * time.Second, Warmup: 3 * time.Second, Timeout: 5 * time.Second,
-		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, PostShare: 0.2, Seed: 1, TraceSample: 0.1, SlowestN: 10,
+		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Seed: 1, TraceSample: 0.1, SlowestN: 10,
 		MaxLateness: 50 * time.Millisecond, MaxForeignCPU: 0.5,
 		Settle: time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: 5 * time.Second,
 		Cancel: scenario.CancelSettings{Share: 0.05, Delay: 3 * time.Second, Timeout: 100 * time.Millisecond,
@@ -94,6 +96,7 @@ type runOptions struct {
 	promSDFile  string
 	seedItems   int
 	repeat      int
+	svc         serviceOptions // a service other than the items server (service.go)
 
 	workers             string // -workers: spread the attacks over these (docs/distributed.md)
 	workerCount         int
@@ -118,7 +121,12 @@ func (e *envList) Set(v string) error {
 // runCommand is `loadtest run`: it starts (or targets) the server, runs the scenarios, writes the
 // run folder and prints the verdict table.
 func runCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	profileName := preScan(args, "profile", "default")
+	configPath := preScan(args, "config", "")
+	conf, err := readConfig(configPath)
+	if err != nil {
+		return usageErrorf("run: %v", err)
+	}
+	profileName := preScan(args, "profile", cmp.Or(conf.str("profile"), "default"))
 	set, ok := profile(profileName)
 	if !ok {
 		return usageErrorf("run: unknown -profile %q (want default or quick)", profileName)
@@ -126,9 +134,11 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	o := runOptions{profile: profileName}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { groupedUsage(fs.Output(), fs, runFlagGroups()) }
+	fs.String("config", configPath, "YAML file of flag values, keys = flag names (a list for -server-env); the command line wins")
 	fs.StringVar(&o.profile, "profile", profileName, "preset durations and rates: default (≤ 3 min) or quick (~50 s)")
 	fs.StringVar(&o.scenarios, "scenarios", "", "comma list of scenarios (default: every default one; shutdown-short-drain by name only)")
-	fs.StringVar(&o.target, "target", "", "API base URL of a running server (external mode; needs -admin and -token)")
+	fs.StringVar(&o.target, "target", "", "API base URL of a running server (external mode): the items server with -admin and -token, any service with -targets")
 	fs.StringVar(&o.admin, "admin", "", "admin base URL of the running server (external mode)")
 	fs.StringVar(&o.token, "token", "", "bearer token for the running server (external mode)")
 	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the bearer token, instead of -token (external mode; a mounted Secret)")
@@ -149,7 +159,11 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.DurationVar(&o.workersWait, "workers-wait", fleet.DefaultWait, "how long to wait for every worker to be ready before giving up (exit 2)")
 	fs.DurationVar(&o.maxClockUncertainty, "max-clock-uncertainty", fleet.DefaultMaxClockUncertainty, "with -workers: a worker's clock offset known less precisely than this makes the scenario INVALID")
 	o.workerKey = getenv("LOADTEST_WORKER_KEY")
+	serviceFlags(fs, &o.svc)
 	settingFlags(fs, &set, getenv)
+	if err := conf.apply(fs, configPath); err != nil {
+		return usageErrorf("run: %v", err)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -177,6 +191,9 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	if err := validate(set, o); err != nil {
 		return usageErrorf("run: %v", err)
 	}
+	if err := validateService(&o, &set); err != nil {
+		return usageErrorf("run: %v", err)
+	}
 	if err := validateSignalCmd(o, fs); err != nil {
 		return usageErrorf("run: %v", err)
 	}
@@ -195,7 +212,6 @@ func settingFlags(fs *flag.FlagSet, set *scenario.Settings, getenv func(string) 
 	fs.DurationVar(&set.Timeout, "timeout", set.Timeout, "client timeout per request")
 	fs.DurationVar(&set.SLOP99, "slo-p99", set.SLOP99, "p99 latency objective, from the intended send time")
 	fs.Float64Var(&set.MaxErrorRate, "max-error-rate", set.MaxErrorRate, "highest error ratio that passes (0.01 = 1%)")
-	fs.Float64Var(&set.PostShare, "post-share", set.PostShare, "share of POSTs in the mix")
 	fs.Float64Var(&set.TraceSample, "trace-sample", set.TraceSample, "share of requests sent with a sampled traceparent")
 	fs.StringVar(&set.JaegerURL, "jaeger-url", getenv("JAEGER_URL"), "Jaeger UI base for trace links (default $JAEGER_URL)")
 	fs.DurationVar(&set.MaxLateness, "max-lateness", set.MaxLateness, "send-lateness p99 above which a scenario is INVALID (the generator fell behind)")
@@ -258,9 +274,9 @@ func validate(s scenario.Settings, o runOptions) error {
 		return fmt.Errorf("-slo-p99 must be > 0, got %s", s.SLOP99)
 	case s.MaxErrorRate < 0 || s.MaxErrorRate > 1:
 		return fmt.Errorf("-max-error-rate must be in [0, 1], got %g", s.MaxErrorRate)
-	case s.PostShare < 0 || s.PostShare > 1 || s.TraceSample < 0 || s.TraceSample > 1 ||
+	case s.TraceSample < 0 || s.TraceSample > 1 ||
 		s.Cancel.Share < 0 || s.Cancel.Share > 1 || s.Shutdown.HoldShare < 0 || s.Shutdown.HoldShare > 1:
-		return fmt.Errorf("shares (-post-share, -trace-sample, -cancel-share, -hold-share) must be in [0, 1]")
+		return fmt.Errorf("shares (-trace-sample, -cancel-share, -hold-share) must be in [0, 1]")
 	case s.Cancel.Delay <= s.Cancel.Timeout:
 		return fmt.Errorf("-cancel-delay (%s) must be longer than -cancel-timeout (%s)", s.Cancel.Delay, s.Cancel.Timeout)
 	case s.Cancel.Timeout >= s.Timeout:
@@ -273,11 +289,11 @@ func validate(s scenario.Settings, o runOptions) error {
 		return fmt.Errorf("ramp: want -ramp-cpu-rate ≥ 0 and -ramp-cpu-hold ≥ 0")
 	case s.Pool < 0 || o.repeat < 1:
 		return fmt.Errorf("-pool must be ≥ 0 and -repeat ≥ 1")
-	case o.target != "" && (o.admin == "" || o.token == ""):
-		return fmt.Errorf("-target needs -admin and -token (or -token-file)")
+	case o.target != "" && (o.admin == "") != (o.token == ""):
+		return fmt.Errorf("-target needs -admin and -token (or -token-file) for the items server, or neither for any service (with -targets)")
 	case o.target == "" && (o.admin != "" || o.token != ""):
 		return fmt.Errorf("-admin and -token are for an external target: give -target too")
-	case o.target == "" && o.databaseURL == "":
+	case o.target == "" && o.svc.cmd == "" && o.databaseURL == "":
 		return fmt.Errorf("no database: set DATABASE_URL or -database-url (or use scripts/with-postgres.sh)")
 	case o.seedItems < 0:
 		return fmt.Errorf("-seed-items must be ≥ 0")
@@ -362,7 +378,14 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 		return err
 	}
 	rn := &scenario.Runner{Settings: set, Launch: launch, Managed: o.target == "", Terminate: o.signalCmd != "", DB: db,
-		SeedItems: o.seedItems, Progress: progress.New(stderr), Metrics: metrics}
+		Progress: progress.New(stderr), Metrics: metrics,
+		EnvIgnored: o.svc.cmd != "", WritesTable: cmp.Or(o.svc.writesTable, items.WritesTable)}
+	if o.seedItems > 0 {
+		rn.Seed = func(ctx context.Context, api, token string) error { return items.Seed(ctx, api, token, o.seedItems) }
+	}
+	if o.generic() {
+		rn.Seed, rn.WritesTable = nil, o.svc.writesTable
+	}
 	if o.workers != "" {
 		coord, err := fleet.Dial(ctx, o.workers, fleet.Options{Wait: o.workersWait, Count: o.workerCount,
 			MaxClockUncertainty: o.maxClockUncertainty, Key: o.workerKey})
@@ -535,6 +558,20 @@ func serveMetrics(ctx context.Context, addr string) (m *promexport.Metrics, stop
 // launcher returns how each scenario gets its server: a fresh process (managed mode) or the
 // external target, which it checks now and records in env.
 func launcher(ctx context.Context, o runOptions, sd sdFile, env *summary.Environment) (scenario.Launch, error) {
+	if o.svc.cmd != "" {
+		return serviceLauncher(o, sd), nil
+	}
+	if o.target != "" && o.generic() {
+		srv, err := externalService(ctx, o, o.svc.readyTimeout)
+		if err != nil {
+			return nil, usageErrorf("run: target unreachable: %v", err)
+		}
+		env.Target, env.Admin = srv.API(), srv.Admin()
+		if o.signalCmd != "" {
+			srv.Terminate = serverctl.Command{Line: o.signalCmd, Timeout: o.signalWait}.Run
+		}
+		return func(context.Context, string, []string) (scenario.Server, error) { return srv, nil }, nil
+	}
 	if o.target != "" {
 		ext, err := serverctl.NewExternal(ctx, o.target, o.admin, 5*time.Second)
 		if err != nil {

@@ -1,7 +1,7 @@
 # The bench harness: build both binaries, run the scenarios against a throwaway
 # PostgreSQL (or DATABASE_URL when set), write bench-results/<UTC time>/ and print the verdicts.
 # See docs/harness.md.
-.PHONY: bench bench-quick bench-distributed
+.PHONY: bench bench-quick bench-distributed bench-example
 
 # When the local observability stack runs (`make stack` writes .stack/env), the bench exports
 # the server's traces to it, links traces in Jaeger and serves the harness metrics it scrapes.
@@ -12,19 +12,22 @@ bench_stack_args = $(shell [ -f $(STACK_ENV) ] && . ./$(STACK_ENV) && \
 	printf '%s ' $${OTEL_ENDPOINT:+-otel-endpoint $$OTEL_ENDPOINT -trace-sample 1} $${JAEGER_URL:+-jaeger-url $$JAEGER_URL} \
 	$${HARNESS_METRICS_ADDR:+-metrics-addr $$HARNESS_METRICS_ADDR} $${PROM_SD_FILE:+-prom-sd-file $$PROM_SD_FILE})
 
+# The items server's profile: its request mix and held requests, as any service's targets files.
+ITEMS_TARGETS := -targets loadtest/internal/items/requests.http -held-targets loadtest/internal/items/held.http
+
 ## bench: every default scenario (≤ 3 minutes); extra `loadtest run` flags in BENCH_ARGS.
 ## Exit code loadtest run's: 0 every scenario passed, 1 a verdict failed or was invalid, 2 bad
 ## input or set-up (as make's only goal; beside others make says 2 for both 1 and 2).
 bench:: build
 	$(RUN)scripts/install-deps.sh postgresql
-	$(call tool,scripts/with-postgres.sh $(BIN)/loadtest run -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS))
+	$(call tool,scripts/with-postgres.sh $(BIN)/loadtest run -server-bin $(BIN)/server $(ITEMS_TARGETS) $(bench_stack_args) $(BENCH_ARGS))
 bench::
 	$(tool_exit)
 
 ## bench-quick: the quick profile (≤ 45 s, CI smoke); exit codes as bench's.
 bench-quick:: build
 	$(RUN)scripts/install-deps.sh postgresql
-	$(call tool,scripts/with-postgres.sh $(BIN)/loadtest run -profile quick -server-bin $(BIN)/server $(bench_stack_args) $(BENCH_ARGS))
+	$(call tool,scripts/with-postgres.sh $(BIN)/loadtest run -profile quick -server-bin $(BIN)/server $(ITEMS_TARGETS) $(bench_stack_args) $(BENCH_ARGS))
 bench-quick::
 	$(tool_exit)
 
@@ -35,3 +38,11 @@ WORKERS ?= 3
 bench-distributed: build
 	scripts/install-deps.sh postgresql
 	scripts/with-postgres.sh scripts/bench-distributed.sh $(WORKERS) $(bench_stack_args) $(BENCH_ARGS)
+
+## bench-example: every default scenario against examples/notes, a service of a user's own
+## started by -server-cmd (no database, no code of the harness in it); docs/harness.md.
+EXAMPLE_TARGETS := examples/notes/targets
+bench-example: build
+	$(GO) build $(BUILDFLAGS) -o $(BIN)/notes ./examples/notes
+	$(BIN)/loadtest run -server-cmd '$(BIN)/notes -addr 127.0.0.1:{port}' \
+		-targets $(EXAMPLE_TARGETS)/requests.http -held-targets $(EXAMPLE_TARGETS)/held.http $(BENCH_ARGS)

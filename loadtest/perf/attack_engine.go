@@ -49,7 +49,11 @@ func harnessAttack(ctx context.Context, c attackConfig) (attackReport, error) {
 		SlowestN:    -1,
 	}
 	if c.Mix {
-		cfg.Targeter, cfg.Targets = nil, attack.TargetOptions{BaseURL: strings.TrimRight(c.URL, "/"), Seed: 1}
+		// The items list's first page, what the harness's mix sent before it came from targets
+		// files: GETs only, so the figures stay comparable with earlier perf runs.
+		base := strings.TrimRight(c.URL, "/")
+		cfg.Targeter, cfg.Targets = nil, attack.TargetOptions{BaseURL: base, Seed: 1,
+			Requests: []vegeta.Target{{Method: http.MethodGet, URL: base + "/api/v1/items?per_page=20&page=1"}}}
 	}
 	send := attack.Attack
 	if c.Fleet != "" {

@@ -1,12 +1,16 @@
 package attack
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -38,10 +42,13 @@ func newClient(cfg Config, ctx context.Context) *http.Client {
 		// Redirects are results, not something to follow (vegeta.NoFollow).
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if cfg.HeldTimeout > 0 && cfg.HeldTimeout != cfg.Timeout {
+	// With held requests the wrapper also watches them for the transport's silent retry (see
+	// perRequest), so scenarios without any keep the plain transport.
+	held := cfg.Targets.DelayShare > 0 && cfg.Targets.Delay > 0
+	if (cfg.HeldTimeout > 0 && cfg.HeldTimeout != cfg.Timeout) || held {
 		// Client.Timeout stays 0: with it set, net/http would add a goroutine per request
 		// around a RoundTripper it does not know (see above); perRequest sets the deadlines.
-		c.Timeout, c.Transport = 0, perRequest{tr: tr, normal: cfg.Timeout, held: cfg.HeldTimeout}
+		c.Timeout, c.Transport = 0, perRequest{tr: tr, normal: cfg.Timeout, held: cmp.Or(cfg.HeldTimeout, cfg.Timeout)}
 	}
 	return c
 }
@@ -54,15 +61,30 @@ type perRequest struct {
 	normal, held time.Duration
 }
 
+// A held GET that the server cut (a Close instead of a drain) would otherwise hide: net/http
+// retries a replayable request whose reused connection failed after it was written, the retry
+// finds the listener closed, and the result reads "connection refused", a request never
+// accepted. So the wrapper notes when a held request was written, and a dial error after that
+// becomes the EOF it was.
 func (p perRequest) RoundTrip(req *http.Request) (*http.Response, error) {
 	timeout := p.normal
-	if _, ok := fragmentNote("#"+req.URL.Fragment, DelayMarker); ok {
+	_, held := fragmentNote("#"+req.URL.Fragment, DelayMarker)
+	if held {
 		timeout = p.held
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), timeout)
+	var wrote atomic.Bool
+	if held {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
+	}
 	resp, err := p.tr.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()
+		var op *net.OpError
+		if wrote.Load() && errors.As(err, &op) && op.Op == "dial" {
+			return nil, fmt.Errorf("EOF: the server closed the connection after the held request was written; the transport's retry found the port closed (%s)", op.Addr)
+		}
 		if ctx.Err() == context.DeadlineExceeded {
 			// The same words as Client.Timeout's, so a timeout is classified as one.
 			return nil, fmt.Errorf("%w (Client.Timeout exceeded: %s)", err, timeout)

@@ -231,6 +231,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("attack %s: no pacer", c.Scenario)
 	case c.Targeter == nil && c.Targets.BaseURL == "":
 		return fmt.Errorf("attack %s: no targeter and no target URL", c.Scenario)
+	case c.Targeter == nil && len(c.Targets.Requests) == 0:
+		return fmt.Errorf("attack %s: %w", c.Scenario, ErrNoTargets)
 	case c.Duration <= 0:
 		return fmt.Errorf("attack %s: duration %s must be > 0", c.Scenario, c.Duration)
 	case c.Warmup < 0:

@@ -120,7 +120,7 @@ func TestRunKnownLatency(t *testing.T) {
 		Scenario:    "steady",
 		Pacer:       vegeta.ConstantPacer{Freq: 50, Per: time.Second},
 		Duration:    2 * time.Second,
-		Targeter:    NewTargeter(TargetOptions{BaseURL: srv.URL, Token: "t", PostShare: DefaultPostShare, Seed: 1, TraceSample: 1}),
+		Targeter:    NewTargeter(TargetOptions{Requests: testMix, Held: testHeld, BaseURL: srv.URL, Token: "t", Seed: 1, TraceSample: 1}),
 		Timeout:     5 * time.Second,
 		KeepAlive:   true,
 		ResultsPath: bin,
@@ -253,7 +253,7 @@ func TestRunInvalidWhenGeneratorFallsBehind(t *testing.T) {
 		Scenario:   "behind",
 		Pacer:      vegeta.ConstantPacer{Freq: 100, Per: time.Second},
 		Duration:   time.Second,
-		Targeter:   NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: 1}),
+		Targeter:   NewTargeter(TargetOptions{Requests: testGets, Held: testHeld, BaseURL: srv.URL, Seed: 1}),
 		Timeout:    5 * time.Second,
 		KeepAlive:  true,
 		MaxWorkers: 1,
@@ -289,7 +289,7 @@ func TestRunWarmupNotCounted(t *testing.T) {
 		Pacer:       vegeta.ConstantPacer{Freq: 40, Per: time.Second},
 		Warmup:      500 * time.Millisecond,
 		Duration:    time.Second,
-		Targeter:    NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: 1}),
+		Targeter:    NewTargeter(TargetOptions{Requests: testGets, Held: testHeld, BaseURL: srv.URL, Seed: 1}),
 		ResultsPath: bin,
 	}, ConsumerFunc(func(h *Hit) { metrics.Result("warm", h.Code, h.Class, h.Latency) }))
 	if err != nil {
@@ -337,7 +337,7 @@ func TestRunInterrupted(t *testing.T) {
 		Scenario: "cut",
 		Pacer:    vegeta.ConstantPacer{Freq: 50, Per: time.Second},
 		Duration: 10 * time.Second,
-		Targeter: NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: 1}),
+		Targeter: NewTargeter(TargetOptions{Requests: testGets, Held: testHeld, BaseURL: srv.URL, Seed: 1}),
 		Timeout:  time.Minute,
 	})
 	if err != nil {
@@ -368,7 +368,7 @@ func TestMerge(t *testing.T) {
 		paths = append(paths, p)
 		part, err := Attack(context.Background(), Config{
 			Scenario: "part", Pacer: vegeta.ConstantPacer{Freq: rate, Per: time.Second}, Duration: time.Second,
-			Targeter: NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: int64(i)}), ResultsPath: p,
+			Targeter: NewTargeter(TargetOptions{Requests: testGets, Held: testHeld, BaseURL: srv.URL, Seed: int64(i)}), ResultsPath: p,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -405,7 +405,7 @@ func TestMerge(t *testing.T) {
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {
-	tr := NewTargeter(TargetOptions{BaseURL: "http://127.0.0.1:1"})
+	tr := NewTargeter(TargetOptions{Requests: testGets, Held: testHeld, BaseURL: "http://127.0.0.1:1"})
 	p := vegeta.ConstantPacer{Freq: 1, Per: time.Second}
 	for name, cfg := range map[string]Config{
 		"no name":     {Pacer: p, Targeter: tr, Duration: time.Second},
@@ -440,7 +440,7 @@ func TestRunTransportErrorClasses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := Attack(context.Background(), Config{
 				Scenario: "errors", Pacer: vegeta.ConstantPacer{Freq: 10, Per: time.Second}, Duration: 300 * time.Millisecond,
-				Targeter: NewTargeter(TargetOptions{BaseURL: tt.url, Seed: 1}), Timeout: tt.timeout,
+				Targeter: NewTargeter(TargetOptions{Requests: testGets, Held: testHeld, BaseURL: tt.url, Seed: 1}), Timeout: tt.timeout,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -478,7 +478,7 @@ func TestHeldTimeout(t *testing.T) {
 		Scenario:    "held",
 		Pacer:       vegeta.ConstantPacer{Freq: 50, Per: time.Second},
 		Duration:    time.Second,
-		Targeter:    NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: 1, DelayShare: 0.3, Delay: 2 * time.Second}),
+		Targeter:    NewTargeter(TargetOptions{Requests: testGets, Held: testHeld, BaseURL: srv.URL, Seed: 1, DelayShare: 0.3, Delay: 2 * time.Second}),
 		Timeout:     time.Second,
 		HeldTimeout: 100 * time.Millisecond,
 		KeepAlive:   true,
@@ -530,7 +530,7 @@ func TestRunHugeBody(t *testing.T) {
 	out, err := Attack(context.Background(), Config{
 		Scenario: "huge", Pacer: vegeta.ConstantPacer{Freq: 10, Per: time.Second}, Duration: 200 * time.Millisecond,
 		// POSTs only: a successful GET's body is dropped before the consumers see it.
-		Targeter: NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: 1, PostShare: 1}), Timeout: 10 * time.Second,
+		Targeter: NewTargeter(TargetOptions{BaseURL: srv.URL, Seed: 1, Requests: []vegeta.Target{{Method: http.MethodPost, URL: srv.URL + "/", Body: []byte("{}")}}}), Timeout: 10 * time.Second,
 	}, seen)
 	if err != nil {
 		t.Fatal(err)

@@ -59,7 +59,7 @@ func TestShardPacerIsTheOneSchedule(t *testing.T) {
 // the one targeter makes (method, page, held or not, sampled or not, the POST's name), with the
 // held requests and sampling decisions drawn by the one seed.
 func TestShardTargeterIsTheOneMix(t *testing.T) {
-	o := TargetOptions{BaseURL: "http://127.0.0.1:1", PostShare: DefaultPostShare, Pages: 5, Seed: 7,
+	o := TargetOptions{Requests: testMix, Held: testHeld, BaseURL: "http://127.0.0.1:1", Seed: 7,
 		DelayShare: 0.1, Delay: time.Second, TraceSample: 0.3}
 	const hits, n = 900, 3
 	describe := func(tg vegeta.Target) string {
@@ -133,7 +133,7 @@ func TestRunShardedRows(t *testing.T) {
 	srv, _ := traceServer(t, func(int64) time.Duration { return 0 })
 	f, err := Attack(context.Background(), Config{
 		Scenario: "steady", Pacer: vegeta.ConstantPacer{Freq: 40, Per: time.Second}, Duration: time.Second,
-		Targets: TargetOptions{BaseURL: srv.URL, Seed: 1}, Timeout: 5 * time.Second, KeepAlive: true,
+		Targets: TargetOptions{Requests: testGets, Held: testHeld, BaseURL: srv.URL, Seed: 1}, Timeout: 5 * time.Second, KeepAlive: true,
 		MaxLatenessP99: time.Second, Shards: []string{"a:1", "b:1"},
 	})
 	if err != nil {

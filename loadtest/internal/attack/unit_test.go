@@ -278,7 +278,7 @@ func TestTraceOf(t *testing.T) {
 
 func TestTargeterMixIsSeeded(t *testing.T) {
 	mix := func(seed int64) (posts int, seq string) {
-		tr := NewTargeter(TargetOptions{BaseURL: "http://127.0.0.1:1", PostShare: DefaultPostShare, Seed: seed, DelayShare: 0.1, Delay: time.Second})
+		tr := NewTargeter(TargetOptions{Requests: testMix, Held: testHeld, BaseURL: "http://127.0.0.1:1", Seed: seed, DelayShare: 0.1, Delay: time.Second})
 		for range 1000 {
 			var tg vegeta.Target
 			if err := tr(&tg); err != nil {

@@ -83,7 +83,9 @@ func dial(t *testing.T, addrs []string, o Options) *Coordinator {
 
 func steadyConfig(url, results string, rate int, d time.Duration) attack.Config {
 	return attack.Config{Scenario: "steady", Pacer: vegeta.ConstantPacer{Freq: rate, Per: time.Second}, Duration: d,
-		Targets: attack.TargetOptions{BaseURL: url, PostShare: attack.DefaultPostShare, Seed: 1}, Timeout: 5 * time.Second,
+		Targets: attack.TargetOptions{BaseURL: url, Seed: 1, Requests: []vegeta.Target{
+			{Method: "GET", URL: "http://svc/items"}, {Method: "GET", URL: "http://svc/items"}, {Method: "GET", URL: "http://svc/items"},
+			{Method: "GET", URL: "http://svc/items"}, {Method: "POST", URL: "http://svc/item", Body: []byte(`{"name":"x"}`)}}}, Timeout: 5 * time.Second,
 		KeepAlive: true, ResultsPath: results, MaxLatenessP99: time.Second}
 }
 
@@ -347,7 +349,7 @@ func TestPlanShares(t *testing.T) {
 	var workers, maxWorkers uint64
 	for i := range 3 {
 		p, err := planFor(attack.Config{Scenario: "s", Pacer: vegeta.ConstantPacer{Freq: 10, Per: time.Second},
-			Targets: attack.TargetOptions{BaseURL: "http://h"}, Workers: 10, MaxWorkers: 32}, attack.Shard{Index: i, Count: 3}, time.Now())
+			Targets: attack.TargetOptions{BaseURL: "http://h", Requests: []vegeta.Target{{Method: "GET", URL: "http://h/"}}}, Workers: 10, MaxWorkers: 32}, attack.Shard{Index: i, Count: 3}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -357,7 +359,7 @@ func TestPlanShares(t *testing.T) {
 		t.Errorf("the shards' workers add up to %d and %d, want the one process's 10 and 32", workers, maxWorkers)
 	}
 	for _, cfg := range []attack.Config{
-		{Pacer: vegeta.LinearPacer{StartAt: vegeta.Rate{Freq: 1, Per: time.Second}, Slope: 1}, Targets: attack.TargetOptions{BaseURL: "http://h"}},
+		{Pacer: vegeta.LinearPacer{StartAt: vegeta.Rate{Freq: 1, Per: time.Second}, Slope: 1}, Targets: attack.TargetOptions{BaseURL: "http://h", Requests: []vegeta.Target{{Method: "GET", URL: "http://h/"}}}},
 		{Pacer: vegeta.ConstantPacer{Freq: 1, Per: time.Second}, Targeter: vegeta.NewStaticTargeter()},
 	} {
 		if _, err := planFor(cfg, attack.Shard{Count: 2}, time.Now()); err == nil {

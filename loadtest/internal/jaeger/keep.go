@@ -61,7 +61,7 @@ type Keeper struct {
 }
 
 type marker struct {
-	name     string // the request, as the span's name: GET /api/v1/items
+	name     string // the request, as the span's name: GET /items
 	scenario string
 	traceID  string
 	reason   string // slowest or failed

@@ -47,7 +47,7 @@ func TestFiguresAgreeWithVegetaUnderALiveLine(t *testing.T) {
 		Scenario:    "agree",
 		Pacer:       vegeta.ConstantPacer{}, // no rate: as fast as 16 workers go
 		Duration:    limit,
-		Targeter:    attack.NewTargeter(attack.TargetOptions{BaseURL: srv.URL, Seed: 1}),
+		Targeter:    attack.NewTargeter(attack.TargetOptions{BaseURL: srv.URL, Seed: 1, Requests: []vegeta.Target{{Method: "GET", URL: "http://svc/"}}}),
 		Timeout:     5 * time.Second,
 		Workers:     16,
 		MaxWorkers:  16,

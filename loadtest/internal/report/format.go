@@ -93,14 +93,25 @@ func keyFigure(s summary.Scenario) string {
 		return "capacity " + rate(s.Ramp.CapacityRate)
 	case s.Shutdown != nil:
 		sd := s.Shutdown
-		f := fmt.Sprintf("lost %d, writes %d/%d, drain %s, exit %s", lostCount(s), sd.WritesFound, sd.WritesAcked, msOrNever(sd.DrainMs), exitText(sd))
+		writes := fmt.Sprintf("writes %d/%d", sd.WritesFound, sd.WritesAcked)
+		if sd.WritesFound < 0 {
+			writes = "writes n/a"
+		}
+		f := fmt.Sprintf("lost %d, %s, drain %s, exit %s", lostCount(s), writes, msOrNever(sd.DrainMs), exitText(sd))
 		if sd.Forced {
 			f += " (forced)"
 		}
 		return f
 	case s.Cancel != nil:
 		c := s.Cancel
-		return fmt.Sprintf("cancels seen %d/%d, still running %d, cleanup %s", c.CancelsSeen, c.CancelsSent, c.StillRunning, msOrNever(c.CleanupMs))
+		seen, db := fmt.Sprint(c.CancelsSeen), fmt.Sprintf("still running %d, cleanup %s", c.StillRunning, msOrNever(c.CleanupMs))
+		if c.CancelsSeen < 0 {
+			seen = "n/a"
+		}
+		if c.StillRunning < 0 {
+			db = "PostgreSQL n/a"
+		}
+		return fmt.Sprintf("cancels seen %s/%d, %s", seen, c.CancelsSent, db)
 	default:
 		return "success " + pct(s.SuccessRatio)
 	}

@@ -29,7 +29,8 @@ type Querier interface {
 
 // Sampler takes readings of one server. The zero value is not usable; call New.
 type Sampler struct {
-	metricsURL string
+	metricsURL string  // "" : no metrics
+	pprofURL   string  // goroutines from the goroutine profile's total ("" : from metrics)
 	db         Querier // nil: pg_stat_activity is not read
 	appName    string  // the server's application_name: only its sessions count
 	client     *http.Client
@@ -44,11 +45,17 @@ type Sampler struct {
 // filtered on it, so the harness's own queries and other servers' sessions never count). db may
 // be nil (no database figures). interval ≤ 0 means 100 ms.
 func New(adminURL string, db Querier, appName string, interval time.Duration) *Sampler {
+	return NewFor(summary.Signals{MetricsURL: adminURL + "/metrics", Goroutines: FromMetrics}, db, appName, interval)
+}
+
+// NewFor returns a sampler of whatever sig found (see Probe): metrics from sig.MetricsURL,
+// goroutines from the goroutine profile when sig.Goroutines is FromPprof.
+func NewFor(sig summary.Signals, db Querier, appName string, interval time.Duration) *Sampler {
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
-	return &Sampler{
-		metricsURL: adminURL + "/metrics",
+	s := &Sampler{
+		metricsURL: sig.MetricsURL,
 		db:         db,
 		appName:    appName,
 		// A scrape must never take longer than the interval by much: a stuck server would
@@ -56,6 +63,10 @@ func New(adminURL string, db Querier, appName string, interval time.Duration) *S
 		client:   &http.Client{Timeout: time.Second},
 		interval: interval,
 	}
+	if sig.Goroutines == FromPprof {
+		s.pprofURL = sig.PprofURL
+	}
+	return s
 }
 
 // queryTimeout bounds one pg_stat_activity reading, as the client's timeout bounds a scrape.
@@ -74,10 +85,19 @@ WHERE application_name = $1 AND pid <> pg_backend_pid()`
 // may be down), not a reason to stop sampling.
 func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Sample {
 	sm := summary.Sample{OffsetMs: summary.Ms(offset)}
-	if fams, err := s.scrape(ctx); err != nil {
-		sm.ScrapeFailed = true
-	} else {
-		fill(&sm, fams)
+	if s.metricsURL != "" {
+		if fams, err := s.scrape(ctx); err != nil {
+			sm.ScrapeFailed = true
+		} else {
+			fill(&sm, fams)
+		}
+	}
+	if s.pprofURL != "" {
+		if n, err := goroutineTotal(ctx, s.client, s.pprofURL); err != nil {
+			sm.ScrapeFailed = true
+		} else {
+			sm.Goroutines = n
+		}
 	}
 	if s.db != nil {
 		var active, sleeping int64

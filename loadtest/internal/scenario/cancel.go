@@ -40,7 +40,7 @@ func Cancel() Scenario {
 			return []Step{{Rate: s.Rate, Duration: s.Duration, Warmup: s.Warmup, HeldTimeout: s.Cancel.Timeout}}
 		},
 		Targets: func(s Settings) attack.TargetOptions {
-			return attack.TargetOptions{PostShare: s.PostShare, DelayShare: s.Cancel.Share, Delay: s.Cancel.Delay}
+			return attack.TargetOptions{DelayShare: s.Cancel.Share, Delay: s.Cancel.Delay}
 		},
 		Start: func(l *Live) Hooks {
 			c := &cancelRun{live: l}
@@ -90,6 +90,7 @@ func (c *cancelRun) observe(h *attack.Hit) {
 func (c *cancelRun) check(ctx context.Context, sc *summary.Scenario) {
 	l := c.live
 	set := l.Settings
+	sig := l.Signals
 	after := l.Sampler.Sample(ctx, time.Since(l.start))
 	base := l.ServerStats(time.Now())
 	st := &summary.CancelStats{
@@ -104,25 +105,49 @@ func (c *cancelRun) check(ctx context.Context, sc *summary.Scenario) {
 		ClientTimeoutMs:   summary.Ms(set.Cancel.Timeout),
 		CancelShare:       set.Cancel.Share,
 	}
+	// −1: not available (summary.CancelStats), so no report shows a figure nobody measured.
+	if !sig.Cancelled {
+		st.CancelsSeen = -1
+	}
+	if !sig.Database {
+		st.StillRunning, st.CleanupMs = -1, -1
+	}
 	sc.Cancel = st
 	settle := fmt.Sprintf("after %s settle", set.Settle)
 	sc.Checks = append(sc.Checks,
 		summary.NewCheck(summary.Validity, "cancels sent", c.heldGiven > 0,
-			"> 0 held requests given up by the client (the server honours X-Bench-Delay: BENCH_DELAY=on)", fmt.Sprint(c.heldGiven)),
-		check("server reachable "+settle, !after.ScrapeFailed, "/metrics readable", fmt.Sprint(!after.ScrapeFailed)),
-		c.seenCheck(st, after, generatorKeptUp(sc.Checks)),
-	)
-	db := c.dbChecks(after, st, settle) // still running, cleanup
-	settleChecks := []summary.Check{
-		check("goroutines back at baseline "+settle, !after.ScrapeFailed && st.GoroutinesLeaked <= set.GoroutineSlack,
-			fmt.Sprintf("≤ %.0f + %.0f", base.GoroutinesBaseline, set.GoroutineSlack), fmt.Sprintf("%.0f", after.Goroutines)),
-		check("pool acquired "+settle, !after.ScrapeFailed && after.PoolAcquired == 0, "0", fmt.Sprintf("%.0f", after.PoolAcquired)),
-		db[0],
+			"> 0 held requests given up by the client (held longer than -cancel-timeout: the items server needs BENCH_DELAY=on)", fmt.Sprint(c.heldGiven)))
+	if sig.MetricsURL != "" || sig.Goroutines != "" {
+		sc.Checks = append(sc.Checks, check("server signals readable "+settle, !after.ScrapeFailed,
+			"/metrics (or the goroutine profile) readable", fmt.Sprint(!after.ScrapeFailed)))
 	}
+	seen := notAvailable("cancels the server saw", fmt.Sprintf("the client's %d", st.CancelsSent), exposeCancelled)
+	if sig.Cancelled {
+		seen = c.seenCheck(st, after, generatorKeptUp(sc.Checks))
+	}
+	sc.Checks = append(sc.Checks, seen)
+	db := c.dbChecks(after, st, settle) // still running, cleanup
+	goroutinesName := "goroutines back at baseline " + settle
+	goroutines := notAvailable(goroutinesName, "baseline + slack", exposeGoroutines)
+	if sig.Goroutines != "" {
+		goroutines = check(goroutinesName, !after.ScrapeFailed && st.GoroutinesLeaked <= set.GoroutineSlack,
+			fmt.Sprintf("≤ %.0f + %.0f", base.GoroutinesBaseline, set.GoroutineSlack), fmt.Sprintf("%.0f", after.Goroutines))
+	}
+	pool := notAvailable("pool acquired "+settle, "0", exposePool)
+	if sig.Pool {
+		pool = check("pool acquired "+settle, !after.ScrapeFailed && after.PoolAcquired == 0, "0", fmt.Sprintf("%.0f", after.PoolAcquired))
+	}
+	settleChecks := []summary.Check{goroutines, pool, db[0]}
 	if !generatorKeptUp(sc.Checks) {
 		c.settleLate(ctx, settleChecks, base.GoroutinesBaseline)
 	}
 	sc.Checks = append(append(sc.Checks, settleChecks...), db[1])
+	if sig.Goroutines == "" && !sig.Cancelled && !sig.Database {
+		// Without any of them the cancel's essence, the server's cleanup, was not seen at all:
+		// the client side alone would pass a server that leaks every request.
+		sc.Checks = append(sc.Checks, summary.NewCheck(summary.Validity, "server-side signal", false,
+			"goroutines, cancels seen or PostgreSQL activity", "none: "+exposeGoroutines+", or "+exposeCancelled+", or "+exposeDatabase))
+	}
 	var errRatio float64
 	if n := len(c.fast); n > 0 {
 		errRatio = float64(c.fastErrors) / float64(n)
@@ -157,7 +182,7 @@ func (c *cancelRun) settleLate(ctx context.Context, checks []summary.Check, base
 	for time.Since(start) < settleSlowly && sleep(ctx, l.Settings.SampleEvery) {
 		smp := l.Sampler.Sample(ctx, time.Since(l.start))
 		clean := !smp.ScrapeFailed && smp.Goroutines <= baseline+l.Settings.GoroutineSlack && smp.PoolAcquired == 0 &&
-			(l.DB == nil || (!smp.DBQueryFailed && smp.DBSleeping == 0))
+			(!l.Signals.Database || (!smp.DBQueryFailed && smp.DBSleeping == 0))
 		if clean {
 			for _, ch := range failed {
 				ch.Kind = summary.Validity
@@ -218,6 +243,8 @@ func (c *cancelRun) dbChecks(after summary.Sample, st *summary.CancelStats, sett
 	maxCleanup := c.live.Settings.Cancel.MaxCleanup
 	cleanupWant := "≤ " + maxCleanup.String()
 	switch {
+	case c.live.Server.DBApplication() == "":
+		return []summary.Check{notAvailable(stillName+settle, "0", exposeDatabase), notAvailable(cleanupName, cleanupWant, exposeDatabase)}
 	case c.live.DB == nil:
 		why := "no database connection (-database-url)"
 		return []summary.Check{notMeasured(stillName+settle, "0", why), notMeasured(cleanupName, cleanupWant, why)}
@@ -235,7 +262,7 @@ func (c *cancelRun) dbChecks(after summary.Sample, st *summary.CancelStats, sett
 // cleanupMs is the time from the last client timeout to the first sample without a cancelled
 // query in PostgreSQL (−1: never, or nothing to clean up).
 func (c *cancelRun) cleanupMs(after summary.Sample) float64 {
-	if c.lastCancel.IsZero() || c.live.DB == nil {
+	if c.lastCancel.IsZero() || !c.live.Signals.Database {
 		return -1
 	}
 	from := c.live.Offset(c.lastCancel)

@@ -21,8 +21,11 @@ import (
 type Target interface {
 	API() string   // public base URL
 	Admin() string // admin base URL (/metrics, /readyz, /debug/pprof)
-	// DBApplication is the application_name of its PostgreSQL sessions (pg_stat_activity).
+	// DBApplication is the application_name of its PostgreSQL sessions (pg_stat_activity);
+	// empty when they cannot be told apart (a service with no -db-application).
 	DBApplication() string
+	// ReadyURL answered 2xx when the server was ready ("" : it has no readiness endpoint).
+	ReadyURL() string
 }
 
 // Process is a server process the harness started and may signal; an external target has none.
@@ -52,6 +55,9 @@ type Server struct {
 	// signals Process when there is one, else calls Terminate.
 	Terminate func(ctx context.Context) (output string, err error)
 	Token     string
+	// Signals are where its own side is read (-metrics-url, -pprof-url); nil: the runner
+	// probes the admin listener, then the API one.
+	Signals *summary.Signals
 }
 
 // Launch gives a scenario its server. In managed mode it starts a fresh process with env
@@ -68,6 +74,12 @@ type Live struct {
 	Dir      string        // the run folder
 	Name     string
 	Sampler  *sampler.Sampler
+	// Signals are what the server exposes: a check whose signal is missing says "not
+	// available" instead of judging.
+	Signals summary.Signals
+	// WritesTable is the table whose id a 201's JSON body names (the acknowledged-writes
+	// check); empty: not available.
+	WritesTable string
 
 	start       time.Time // offset 0 of the timeline
 	attackStart time.Time

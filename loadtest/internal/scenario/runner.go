@@ -34,15 +34,17 @@ func (e *SetupError) Unwrap() error { return e.Err }
 // Runner runs scenarios one after another. It owns each scenario's timeline: the start and end
 // events, the running and target-rate gauges, the sampler, the crash watch.
 type Runner struct {
-	Settings  Settings
-	Launch    Launch
-	Managed   bool          // the harness starts the server process (it may signal it)
-	DB        *pgxpool.Pool // the harness's own connection (pg_stat_activity, persisted writes); may be nil
-	Dir       string        // the run folder
-	SeedItems int           // items created through the API before the first scenario
-	Progress  *progress.Line
-	Metrics   *promexport.Metrics
-	Log       io.Writer // one line per scenario; nil: none
+	Settings Settings
+	Launch   Launch
+	Managed  bool          // the harness starts the server process (it may signal it)
+	DB       *pgxpool.Pool // the harness's own connection (pg_stat_activity, persisted writes); may be nil
+	Dir      string        // the run folder
+	// Seed prepares the first scenario's server through its API (the items server's seed
+	// items); nil: nothing.
+	Seed     func(ctx context.Context, api, token string) error
+	Progress *progress.Line
+	Metrics  *promexport.Metrics
+	Log      io.Writer // one line per scenario; nil: none
 	// Watch returns a consumer of one attack's hits, told the attack's name (its results file
 	// without .bin: steady, ramp.step2); nil, or a nil consumer: none. The trace keeper uses
 	// it to tell tail sampling which traces the report will list.
@@ -57,6 +59,12 @@ type Runner struct {
 	// Helpers are the PIDs of the benchmark's other processes on this machine (the workers
 	// that run here): their CPU is the benchmark's own, not a neighbour's.
 	Helpers []int
+	// EnvIgnored: Launch does not give the server the scenarios' ServerEnv (a service of the
+	// user's own, -server-cmd), so the scenarios that test such a setting are skipped.
+	EnvIgnored bool
+	// WritesTable is the table the shutdown scenario looks acknowledged writes up in (the
+	// items server's "items"); empty: that check is not available.
+	WritesTable string
 }
 
 // ending is how a scenario's run ended, for the scenarios after it.
@@ -87,6 +95,8 @@ func (rn *Runner) RunAll(ctx context.Context, scenarios []Scenario) ([]summary.S
 			skip(&sc, "not run: the run was interrupted")
 		case s.ManagedOnly && !rn.Managed:
 			skip(&sc, "external target: this scenario tests a server setting that only a server the harness starts can be given")
+		case s.ManagedOnly && rn.EnvIgnored:
+			skip(&sc, "-server-cmd: this scenario tests a setting of the items server (its drain timeout), which another service does not take")
 		case s.Signals && !rn.Managed && !rn.Terminate:
 			skip(&sc, "external target without -signal-cmd: the harness cannot send signals to a server it did not start, so this scenario cannot run")
 		default:
@@ -182,8 +192,8 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 	if err != nil {
 		return nil, err
 	}
-	if seed && rn.SeedItems > 0 {
-		if err := Seed(ctx, srv.API(), srv.Token, rn.SeedItems); err != nil {
+	if seed && rn.Seed != nil {
+		if err := rn.Seed(ctx, srv.API(), srv.Token); err != nil {
 			if srv.Process != nil {
 				_ = srv.Process.Stop(5 * time.Second)
 				err = fmt.Errorf("seed %s: %w\n%s", srv.API(), err, srv.Process.LogTail())
@@ -192,11 +202,34 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 		}
 	}
 	var db sampler.Querier
-	if rn.DB != nil {
+	if rn.DB != nil && srv.DBApplication() != "" {
 		db = rn.DB
 	}
+	sig := probe(ctx, srv, db != nil)
 	return &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, metrics: rn.Metrics,
-		Sampler: sampler.New(srv.Admin(), db, srv.DBApplication(), set.SampleEvery), start: time.Now()}, nil
+		Signals: sig, WritesTable: rn.WritesTable,
+		Sampler: sampler.NewFor(sig, db, srv.DBApplication(), set.SampleEvery), start: time.Now()}, nil
+}
+
+// probe returns the server's signals: the ones Launch found, or those on its admin listener,
+// else on its API listener.
+func probe(ctx context.Context, srv Server, db bool) summary.Signals {
+	var sig summary.Signals
+	if srv.Signals != nil {
+		sig = *srv.Signals
+	} else {
+		bases := []string{srv.Admin()}
+		if srv.API() != srv.Admin() {
+			bases = append(bases, srv.API())
+		}
+		var metrics, pprof []string
+		for _, b := range bases {
+			metrics, pprof = append(metrics, b+"/metrics"), append(pprof, b+"/debug/pprof")
+		}
+		sig = sampler.Probe(ctx, metrics, pprof)
+	}
+	sig.ReadyURL, sig.Database = srv.ReadyURL(), db
+	return sig
 }
 
 // sample runs the sampler from the run's start until the returned func is called (idempotent).
@@ -368,6 +401,7 @@ func (rn *Runner) step(ctx context.Context, s Scenario, l *Live, h Hooks, st Ste
 	}
 	opts := s.Targets(set)
 	opts.BaseURL, opts.Token, opts.Seed, opts.TraceSample = l.Server.API(), l.Server.Token, set.Seed, set.TraceSample
+	opts.Requests, opts.Held = set.Targets, set.HeldTargets
 	timeout := cmpOr(st.Timeout, set.Timeout)
 	send := rn.Attack
 	if send == nil {
@@ -451,10 +485,31 @@ func (rn *Runner) judge(ctx context.Context, s Scenario, l *Live, h Hooks, run a
 		sc.Checks = append(sc.Checks, run.foreign.check(l.Settings.MaxForeignCPU))
 	}
 	sc.Verdict, sc.Reasons = summary.Judge(sc.Checks)
+	if line := decidedBy(sc.Checks); line != "" {
+		sc.Reasons = append(sc.Reasons, line)
+	}
 	if crash != nil {
 		// A crash is the server's failure even when the cut attack also looks invalid.
 		sc.Verdict = summary.Fail
 	}
+}
+
+// decidedBy names, when some checks were not available (a signal the server does not expose),
+// the checks that did judge and the ones that could not: "" when every check was available.
+func decidedBy(checks []summary.Check) string {
+	var judged, missing []string
+	for _, c := range checks {
+		switch {
+		case c.NotMeasured && strings.HasPrefix(c.Got, "not available"):
+			missing = append(missing, c.Name)
+		case !c.NotMeasured && c.Kind != summary.Validity:
+			judged = append(judged, c.Name)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("decided by: %s; not available: %s", strings.Join(judged, ", "), strings.Join(missing, ", "))
 }
 
 // collect adds the timeline, the events and the scenario's own figures to sc and writes the
@@ -465,6 +520,8 @@ func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scen
 	sc.Server = l.ServerStats(settleAt)
 	sc.Server.ForeignCPUCores = run.foreign.cores
 	sc.Server.CPUPerRequestUs, sc.Server.HarnessCPUPerRequestUs = run.cpuPerRequest()
+	sig := l.Signals
+	sc.Signals = &sig
 	if h.Collect != nil {
 		h.Collect(sc)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -36,7 +37,8 @@ type Scenario struct {
 	ServerEnv func(s Settings) []string
 	// Steps is the pacing: one constant-rate step, or several (ramp) run one after another.
 	Steps func(s Settings) []Step
-	// Targets is the request mix; BaseURL, Token, Seed and TraceSample are filled by the runner.
+	// Targets is how the scenario draws from the mix (its held share and hold time); the
+	// requests (Settings.Targets), BaseURL, Token, Seed and TraceSample are filled by the runner.
 	Targets func(s Settings) attack.TargetOptions
 	// Start is called once the server is up and its baseline taken, and returns what the
 	// scenario does during this run (nil: only the attack and its validity checks).
@@ -154,5 +156,21 @@ func outOfReach(name, want, why string) summary.Check {
 	c.NotMeasured = true
 	return c
 }
+
+// notAvailable is a check whose signal the server does not expose: it decides nothing, and the
+// reports say what to expose for it.
+func notAvailable(name, want, expose string) summary.Check {
+	c := summary.NewCheck(summary.Correctness, name, true, want, "not available: "+expose)
+	c.NotMeasured = true
+	return c
+}
+
+// What a service exposes for the checks that need it (docs/harness.md, "Your own service").
+const (
+	exposeGoroutines = "expose go_goroutines or /debug/pprof"
+	exposeCancelled  = "expose " + sampler.MetricCancelled + " (the httpcount middleware counts it)"
+	exposePool       = "expose " + sampler.MetricPool + " (pgxpool's collector)"
+	exposeDatabase   = "give -database-url and the service's -db-application (its application_name)"
+)
 
 func fmtMs(v float64) string { return fmt.Sprintf("%.1fms", v) }

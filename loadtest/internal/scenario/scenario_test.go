@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/benchharness/benchharness/loadtest/internal/items"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -89,7 +90,15 @@ func newHarness(t *testing.T, set Settings, extraEnv ...string) *harness {
 	t.Cleanup(db.Close)
 	h := &harness{}
 	h.metrics = promexport.New()
-	h.runner = &Runner{Settings: set, Managed: true, DB: db, Dir: t.TempDir(), SeedItems: 20, Metrics: h.metrics,
+	// The items server through its profile, as loadtest run gives it.
+	if set.Targets == nil {
+		var err error
+		if set.Targets, set.HeldTargets, err = items.Targets(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed := func(ctx context.Context, api, token string) error { return items.Seed(ctx, api, token, 20) }
+	h.runner = &Runner{Settings: set, Managed: true, DB: db, Dir: t.TempDir(), Seed: seed, Metrics: h.metrics, WritesTable: items.WritesTable,
 		Launch: func(ctx context.Context, _ string, env []string) (Server, error) {
 			l, err := serverctl.Start(ctx, serverctl.Config{Bin: bin, DatabaseURL: dsn,
 				Env: append(append([]string{"BENCH_DELAY=on"}, extraEnv...), env...)})
@@ -139,7 +148,7 @@ func (h *harness) run(t *testing.T, ctx context.Context, names ...string) []summ
 func short() Settings {
 	return Settings{
 		Rate: 50, Duration: 2 * time.Second, Warmup: 500 * time.Millisecond, Timeout: 5 * time.Second,
-		SLOP99: time.Second, MaxErrorRate: 0.05, PostShare: 0.2, SlowestN: 5,
+		SLOP99: time.Second, MaxErrorRate: 0.05, SlowestN: 5,
 		// A shared test machine delays sends by more than a dedicated bench's 50 ms; the
 		// INVALID case sets its own bound.
 		MaxLateness: 500 * time.Millisecond,

@@ -5,6 +5,8 @@ import (
 	"math"
 	"time"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 )
 
@@ -21,7 +23,6 @@ type Settings struct {
 	Timeout      time.Duration // client timeout per request
 	SLOP99       time.Duration // p99 latency objective, from the intended send time
 	MaxErrorRate float64       // highest error ratio that passes (0.01 = 1 %)
-	PostShare    float64       // share of POSTs in the mix (0.2)
 	Seed         int64
 	TraceSample  float64 // share of requests with a sampled traceparent
 	JaegerURL    string
@@ -41,6 +42,11 @@ type Settings struct {
 	// Pool is the server's DB_MAX_CONNS for every scenario; 0 sizes it per scenario for the
 	// connections its held requests need (see poolFor).
 	Pool int
+
+	// Targets and HeldTargets are the request mix and the held requests: -targets and
+	// -held-targets, or the items server's profile (loadtest/internal/items). Targets is
+	// required; see attack.TargetOptions.Requests.
+	Targets, HeldTargets []vegeta.Target
 
 	Cancel   CancelSettings
 	Shutdown ShutdownSettings

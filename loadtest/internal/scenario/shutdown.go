@@ -64,7 +64,7 @@ func shutdownScenario(name, desc string, def bool, drain func(Settings) time.Dur
 				Timeout: s.Shutdown.HoldDelay + drain(s) + 5*time.Second}}
 		},
 		Targets: func(s Settings) attack.TargetOptions {
-			return attack.TargetOptions{PostShare: s.PostShare, DelayShare: s.Shutdown.HoldShare, Delay: s.Shutdown.HoldDelay}
+			return attack.TargetOptions{DelayShare: s.Shutdown.HoldShare, Delay: s.Shutdown.HoldDelay}
 		},
 		Start: func(l *Live) Hooks {
 			st := &shutdownRun{live: l, drain: drain(l.Settings)}
@@ -204,13 +204,21 @@ func (s *shutdownRun) signalCommand(ctx context.Context) error {
 	gone, ok := pollListener(waitCtx, l.Server.Admin())
 	if !ok {
 		s.mu.Lock()
-		s.stillDraining = readyzStatus(context.WithoutCancel(ctx), l.Server.Admin()) == http.StatusServiceUnavailable
+		s.stillDraining = l.Signals.ReadyURL != "" && readyzStatus(context.WithoutCancel(ctx), l.Signals.ReadyURL) == http.StatusServiceUnavailable
 		s.mu.Unlock()
 		return nil
 	}
+	stopWatch() // its API poll has seen the close by now, unless the API port is the one polled here
 	s.mu.Lock()
 	s.exited = gone
+	sameListener := s.closed.IsZero() && l.Server.Admin() == l.Server.API()
+	if sameListener {
+		s.closed = gone
+	}
 	s.mu.Unlock()
+	if sameListener {
+		l.EventAt("listener_closed", gone, "")
+	}
 	l.EventAt("admin_closed", gone, "")
 	return nil
 }
@@ -234,7 +242,10 @@ func (s *shutdownRun) watch(ctx context.Context) (stop func()) {
 	watchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if t, ok := pollReadyz(watchCtx, l.Server.Admin()); ok {
+		if l.Signals.ReadyURL == "" {
+			return
+		}
+		if t, ok := pollReadyz(watchCtx, l.Signals.ReadyURL); ok {
 			s.mu.Lock()
 			s.readyz = t
 			s.mu.Unlock()
@@ -252,11 +263,11 @@ func (s *shutdownRun) watch(ctx context.Context) (stop func()) {
 	return sync.OnceFunc(func() { cancel(); wg.Wait() })
 }
 
-// readyzStatus is the status of one /readyz probe (0 when none came back).
-func readyzStatus(ctx context.Context, admin string) int {
+// readyzStatus is the status of one readiness probe of readyURL (0 when none came back).
+func readyzStatus(ctx context.Context, readyURL string) int {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/readyz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, readyURL, nil)
 	if err != nil {
 		return 0
 	}
@@ -279,7 +290,7 @@ func (s *shutdownRun) killAfter() time.Duration {
 // 5 ms without waiting for the previous answer: on a loaded machine one answer can take hundreds
 // of milliseconds, which a probe-after-probe loop would add to the flip time. It stops when a
 // 503 has come back, the admin port refuses connections, or ctx ends (false when no 503 came).
-func pollReadyz(ctx context.Context, admin string) (time.Time, bool) {
+func pollReadyz(ctx context.Context, readyURL string) (time.Time, bool) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	client := &http.Client{Timeout: 2 * time.Second,
@@ -302,7 +313,7 @@ func pollReadyz(ctx context.Context, admin string) (time.Time, bool) {
 		}
 		sent := time.Now()
 		wg.Go(func() {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/readyz", nil)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, readyURL, nil)
 			resp, err := client.Do(req)
 			mu.Lock()
 			defer mu.Unlock()
@@ -512,12 +523,15 @@ func (s *shutdownRun) uncertainAtClose(latenessP99 float64) int {
 func (s *shutdownRun) persistCheck(ctx context.Context, ss *summary.ShutdownStats, acked []int64) summary.Check {
 	const name, want = "acknowledged writes persisted", "every POST answered 201 found in PostgreSQL"
 	switch {
+	case s.live.WritesTable == "":
+		ss.WritesFound = -1
+		return notAvailable(name, want, "give -writes-table, the table whose id a 201's JSON body names, and -database-url")
 	case s.live.DB == nil:
 		return notMeasured(name, want, "no database connection (-database-url)")
 	case len(acked) == 0:
 		return notMeasured(name, want, "no POST was answered 201")
 	}
-	found, err := persisted(ctx, s.live.DB, acked)
+	found, err := persisted(ctx, s.live.DB, s.live.WritesTable, acked)
 	if err != nil {
 		return notMeasured(name, want, err.Error())
 	}
@@ -538,9 +552,13 @@ const (
 
 // drainChecks: /readyz flipped before the listener closed, a clean exit, within the timeout.
 func (s *shutdownRun) drainChecks(ss *summary.ShutdownStats) []summary.Check {
+	const flipName, flipWant = "/readyz flipped before the listener closed", "readyz 503 ≤ listener closed"
 	flip := ss.ReadyzFlipMs >= 0 && ss.ListenerClosedMs >= 0 && ss.ReadyzFlipMs <= ss.ListenerClosedMs
-	flipCheck := check("/readyz flipped before the listener closed", flip, "readyz 503 ≤ listener closed",
+	flipCheck := check(flipName, flip, flipWant,
 		fmt.Sprintf("readyz 503 at %s, listener closed at %s after SIGTERM", msOrNever(ss.ReadyzFlipMs), msOrNever(ss.ListenerClosedMs)))
+	if s.live.Signals.ReadyURL == "" {
+		flipCheck = notAvailable(flipName, flipWant, "expose a readiness endpoint (-ready-path) that answers 503 once draining")
+	}
 	// The server may take its drain delay plus its drain timeout, then closes the pool and
 	// flushes telemetry: one second of margin for those.
 	drainLimit := summary.Ms(s.live.Settings.Shutdown.DrainDelay + s.drain + time.Second)

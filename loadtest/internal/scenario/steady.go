@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
@@ -40,12 +41,8 @@ func Steady() Scenario {
 	}
 }
 
-// mix is the default request mix: GET pages and POST items, PostShare of them POSTs.
-func mix(s Settings) attack.TargetOptions {
-	// Five pages of 20: the first 100 items, what the default -seed-items creates, so GETs
-	// read full pages of different rows rather than one cached page.
-	return attack.TargetOptions{PostShare: s.PostShare, Pages: 5}
-}
+// mix is the plain mix: no held requests.
+func mix(Settings) attack.TargetOptions { return attack.TargetOptions{} }
 
 // sloChecks are the error-ratio and p99 checks of steady (and of the requests that were not
 // held in cancel and shutdown). p99 is from the intended send time: what users feel. A missed
@@ -129,11 +126,14 @@ type profiles struct {
 
 func (p *profiles) capture(ctx context.Context) error {
 	l := p.live
+	if l.Signals.PprofURL == "" { // a service without pprof: no profiles, nothing to judge
+		return nil
+	}
 	if !sleep(ctx, time.Until(l.AttackStart().Add(l.Settings.Warmup+profileSettle))) {
 		return nil
 	}
 	start := time.Now()
-	profs, err := profile.Capture(ctx, l.Server.Admin(), l.Dir, l.Name, l.Settings.CPUProfile)
+	profs, err := profile.Capture(ctx, strings.TrimSuffix(l.Signals.PprofURL, "/debug/pprof"), l.Dir, l.Name, l.Settings.CPUProfile)
 	p.span = &summary.Span{StartMs: l.Offset(start), EndMs: l.Offset(time.Now())}
 	for _, pr := range profs {
 		if pr.Kind != "cpu" {

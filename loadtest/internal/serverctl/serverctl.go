@@ -51,6 +51,7 @@ type Local struct {
 	secret  string
 	bin     string
 	logs    *tail
+	ready   string // readiness URL ("" : none)
 
 	done     chan struct{} // closed when the process has exited
 	exitCode int
@@ -130,6 +131,7 @@ func startOn(ctx context.Context, cfg Config, apiPort, adminPort string) (*Local
 		secret:  cfg.JWTSecret,
 		bin:     cfg.Bin,
 		logs:    newTail(cfg.LogLines),
+		ready:   "http://" + adminPort + "/readyz",
 		done:    make(chan struct{}),
 	}
 	// Not exec.CommandContext: the server must outlive the start context and be stopped by
@@ -342,7 +344,7 @@ func FreePorts(hosts ...string) ([]string, error) {
 
 // External is a server the harness did not start: it is reached over HTTP only.
 type External struct {
-	api, admin string
+	api, admin, ready, appName string
 }
 
 // NewExternal returns the server at api (public base URL) and admin (admin base URL), after
@@ -374,7 +376,19 @@ func NewExternal(ctx context.Context, api, admin string, wait time.Duration) (*E
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return &External{api: api, admin: admin}, nil
+	return &External{api: api, admin: admin, ready: admin + "/readyz", appName: DefaultApplicationName}, nil
+}
+
+// NewExternalService returns any service at api (its base URL, every signal read there too)
+// once it is ready within wait, as StartService tells it (readyPath, or the defaults). appName
+// is the application_name of its PostgreSQL sessions ("" : none known).
+func NewExternalService(ctx context.Context, api, readyPath, appName string, wait time.Duration) (*External, error) {
+	api = strings.TrimRight(api, "/")
+	ready, err := readiness{bases: []string{api}, path: readyPath}.wait(ctx, wait, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reach target %s: %w", api, err)
+	}
+	return &External{api: api, admin: api, ready: ready, appName: appName}, nil
 }
 
 // API returns the public base URL.
@@ -385,7 +399,10 @@ func (e *External) Admin() string { return e.admin }
 
 // DBApplication is the contract's default application_name: an external server's sessions
 // cannot be told apart from other items servers on the same PostgreSQL.
-func (e *External) DBApplication() string { return DefaultApplicationName }
+func (e *External) DBApplication() string { return e.appName }
+
+// ReadyURL is the readiness URL ("" : none known).
+func (e *External) ReadyURL() string { return e.ready }
 
 // tail is an io.Writer keeping the last n lines written to it.
 type tail struct {

@@ -133,6 +133,9 @@ type Scenario struct {
 	Ramp     *RampStats     `json:"ramp,omitempty"`
 
 	Server ServerStats `json:"server"` // peaks and settle figures from the sampler
+	// Signals are what the scenario's server exposed to be judged by (nil: not recorded,
+	// summaries written before they were).
+	Signals *Signals `json:"signals,omitempty"`
 
 	Files map[string]string `json:"files,omitempty"` // kind → file name in the run folder ("results", "timeline", ...)
 }
@@ -277,6 +280,21 @@ type Sample struct {
 	DBQueryFailed bool    `json:"db_query_failed"` // pg_stat_activity could not be read
 }
 
+// Signals are where the server's own side was read and which figures it gave: the checks
+// that need a figure it does not expose are listed "not available" instead of judged.
+type Signals struct {
+	MetricsURL string `json:"metrics_url,omitempty"` // Prometheus text exposition; "" none found
+	PprofURL   string `json:"pprof_url,omitempty"`   // base of /debug/pprof; "" none found
+	ReadyURL   string `json:"ready_url,omitempty"`   // answered 2xx when ready; "" none found
+	// Goroutines is where the goroutine count came from: "go_goroutines" (metrics), "pprof"
+	// (the goroutine profile's total), or "" (not available).
+	Goroutines string `json:"goroutines,omitempty"`
+	InFlight   bool   `json:"in_flight"` // http_server_requests_in_flight
+	Cancelled  bool   `json:"cancelled"` // http_server_requests_cancelled_total
+	Pool       bool   `json:"pool"`      // pgxpool_acquired_conns
+	Database   bool   `json:"database"`  // pg_stat_activity filtered on the server's application_name
+}
+
 // Event is a marked moment on a scenario's timeline.
 type Event struct {
 	OffsetMs float64 `json:"offset_ms"`
@@ -370,9 +388,9 @@ type ServerStats struct {
 // CancelStats are the figures of the client-cancel scenario.
 type CancelStats struct {
 	CancelsSent       int64   `json:"cancels_sent"`         // client timeouts on delayed requests
-	CancelsSeen       int64   `json:"cancels_seen"`         // rise of the server's cancelled counter
+	CancelsSeen       int64   `json:"cancels_seen"`         // rise of the server's cancelled counter (−1: not available)
 	CleanupMs         float64 `json:"cleanup_ms"`           // last cancel → no cancelled query in pg_stat_activity (−1: never)
-	StillRunning      int64   `json:"still_running"`        // cancelled queries still in PostgreSQL after the settle time
+	StillRunning      int64   `json:"still_running"`        // cancelled queries still in PostgreSQL after the settle time (−1: not available)
 	PoolAcquiredAfter float64 `json:"pool_acquired_after"`  // after the settle time
 	GoroutinesLeaked  float64 `json:"goroutines_leaked"`    // after − baseline
 	NonCancelledP99Ms float64 `json:"non_cancelled_p99_ms"` // p99 of the requests that were not meant to be cancelled
@@ -392,7 +410,7 @@ type ShutdownStats struct {
 	Forced            bool             `json:"forced"`           // the server had to Close stragglers
 	Classes           map[string]int64 `json:"classes"`          // completed_before, completed_after, refused, lost
 	WritesAcked       int64            `json:"writes_acked"`     // POSTs answered 201
-	WritesFound       int64            `json:"writes_found"`     // of those, ids found in PostgreSQL
+	WritesFound       int64            `json:"writes_found"`     // of those, ids found in PostgreSQL (−1: not available)
 	MissingIDs        []int64          `json:"missing_ids,omitempty"`
 	LongestInFlightMs float64          `json:"longest_in_flight_ms"` // the longest request in flight at SIGTERM
 	// SignalCmd: the operator's -signal-cmd signalled a server the harness did not start. Its

@@ -1,0 +1,129 @@
+package serverctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
+)
+
+// ServiceConfig describes any HTTP service the harness starts (loadtest run -server-cmd): a
+// command line with {port} (and {admin_port}) where the free ports it picked go.
+type ServiceConfig struct {
+	Args []string // program and arguments (SplitCommand), placeholders unexpanded
+	Env  []string // extra K=V after the harness's environment, placeholders unexpanded
+	// ReadyPath is the readiness path, tried on the admin port (when {admin_port} is used)
+	// and then on the API port; empty: the first of DefaultReadyPaths answering 2xx, or, when
+	// every one answers 404, the first HTTP answer.
+	ReadyPath string
+	StartWait time.Duration // how long to wait for readiness; default 20s
+	// AppName is the application_name of its PostgreSQL sessions, for pg_stat_activity; empty:
+	// it has none the harness can tell apart.
+	AppName  string
+	LogLines int // output lines kept; default 40
+}
+
+// StartService picks free loopback ports for the placeholders, starts the command in a
+// process group of its own and waits until it is ready. A failure is one line that ends with
+// the service's last output line; the process is stopped by then. ctx bounds the start only.
+func StartService(ctx context.Context, cfg ServiceConfig) (*Local, error) {
+	if len(cfg.Args) == 0 {
+		return nil, errors.New("start service: empty command")
+	}
+	if cfg.StartWait <= 0 {
+		cfg.StartWait = 20 * time.Second
+	}
+	if cfg.LogLines <= 0 {
+		cfg.LogLines = 40
+	}
+	var err error
+	for range portTries {
+		var l *Local
+		if l, err = startService(ctx, cfg); !errors.Is(err, errPortTaken) {
+			return l, err
+		}
+	}
+	return nil, err
+}
+
+func startService(ctx context.Context, cfg ServiceConfig) (*Local, error) {
+	hosts := []string{"127.0.0.1"}
+	withAdmin := uses(AdminPortPlaceholder, cfg.Args...) || uses(AdminPortPlaceholder, cfg.Env...)
+	if withAdmin {
+		hosts = append(hosts, "127.0.0.1")
+	}
+	addrs, err := FreePorts(hosts...)
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{PortPlaceholder: port(addrs[0])}
+	l := &Local{appName: cfg.AppName, api: "http://" + addrs[0], admin: "http://" + addrs[0], bin: cfg.Args[0],
+		logs: newTail(cfg.LogLines), done: make(chan struct{})}
+	if withAdmin {
+		vars[AdminPortPlaceholder] = port(addrs[1])
+		l.admin = "http://" + addrs[1]
+	}
+	args := make([]string, len(cfg.Args))
+	for i, a := range cfg.Args {
+		args[i] = expand(a, vars)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = baseEnv()
+	for _, kv := range cfg.Env {
+		cmd.Env = append(cmd.Env, expand(kv, vars))
+	}
+	cmd.Stdout, cmd.Stderr = l.logs, l.logs
+	// Through lifeline, as the items server: its own process group (a Ctrl-C reaches the
+	// harness, which stops the service in order) and dead with the harness.
+	waited, err := lifeline.Start(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", cfg.Args[0], err)
+	}
+	l.cmd = cmd
+	go l.wait(waited)
+	bases := []string{l.api}
+	if withAdmin {
+		bases = []string{l.admin, l.api}
+	}
+	l.ready, err = readiness{bases: bases, path: cfg.ReadyPath}.wait(ctx, cfg.StartWait, l.done)
+	if err == nil {
+		return l, nil
+	}
+	_ = l.Stop(2 * time.Second)
+	if errors.Is(err, errExited) {
+		err = fmt.Errorf("exited with code %d before it was ready", l.exitCode)
+		if strings.Contains(l.LogTail(), "address already in use") {
+			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		}
+	}
+	msg := fmt.Sprintf("start %s: %v", cfg.Args[0], err)
+	if last := lastLine(l.LogTail()); last != "" {
+		msg += "; last output line: " + last
+	} else {
+		msg += "; it printed nothing"
+	}
+	return nil, wrapMsg{msg: msg, err: err}
+}
+
+// wrapMsg is an error with a message of its own that still unwraps to its cause.
+type wrapMsg struct {
+	msg string
+	err error
+}
+
+func (w wrapMsg) Error() string { return w.msg }
+func (w wrapMsg) Unwrap() error { return w.err }
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// ReadyURL is the readiness URL the service answered 2xx on when it started ("" when it has
+// none): the shutdown scenario watches it flip.
+func (l *Local) ReadyURL() string { return l.ready }
