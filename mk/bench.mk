@@ -1,7 +1,7 @@
 # The bench harness: build both binaries, run the scenarios against a throwaway
 # PostgreSQL (or DATABASE_URL when set), write bench-results/<UTC time>/ and print the verdicts.
 # See docs/harness.md.
-.PHONY: bench bench-quick bench-distributed bench-example
+.PHONY: bench bench-quick bench-distributed bench-example bench-httpbin
 
 # When the local observability stack runs (`make stack` writes .stack/env), the bench exports
 # the server's traces to it, links traces in Jaeger and serves the harness metrics it scrapes.
@@ -46,3 +46,19 @@ bench-example: build
 	$(GO) build $(BUILDFLAGS) -o $(BIN)/notes ./examples/notes
 	$(BIN)/loadtest run -server-cmd '$(BIN)/notes -addr 127.0.0.1:{port}' \
 		-targets $(EXAMPLE_TARGETS)/requests.http -held-targets $(EXAMPLE_TARGETS)/held.http $(BENCH_ARGS)
+
+## bench-httpbin: every default scenario against go-httpbin, a third-party service installed
+## pinned into .bin and started by -server-cmd (cancel is INVALID: it exposes no server-side
+## signal); examples/httpbin/README.md.
+HTTPBIN_VERSION := v2.26.0
+HTTPBIN := $(CURDIR)/.bin/go-httpbin-$(HTTPBIN_VERSION)
+bench-httpbin:: build $(HTTPBIN)
+	$(call tool,$(BIN)/loadtest run -server-cmd '$(HTTPBIN) -host 127.0.0.1 -port {port} -log-level OFF' \
+		-targets examples/httpbin/requests.http -held-targets examples/httpbin/held.http $(BENCH_ARGS))
+bench-httpbin::
+	$(tool_exit)
+
+$(HTTPBIN):
+	$(RUN)mkdir -p $(@D)/httpbin-$(HTTPBIN_VERSION)
+	$(RUN)GOBIN=$(@D)/httpbin-$(HTTPBIN_VERSION) $(GO) install github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin@$(HTTPBIN_VERSION)
+	$(RUN)mv $(@D)/httpbin-$(HTTPBIN_VERSION)/go-httpbin $@ && rmdir $(@D)/httpbin-$(HTTPBIN_VERSION)
