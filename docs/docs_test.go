@@ -208,12 +208,13 @@ var (
 	envAssign = regexp.MustCompile(`^([A-Z][A-Z0-9_]*)=(.*)$`)
 	envRef    = regexp.MustCompile(`\$\{?([A-Z][A-Z0-9_]*[A-Z0-9])\b`)
 	upperName = regexp.MustCompile(`^\$?\{?([A-Z][A-Z0-9_]*)\}?(=(.*))?$`)
+	word      = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	fileName  = regexp.MustCompile(`^[A-Za-z0-9_.<>*{},/-]*[A-Za-z0-9_<>*}-]\.(json|html|md|bin|pprof|txt)(\.gz)?$`)
 )
 
 // harvest walks the words of one span and collects the flags (with their command), make
-// targets and environment variables it names.
-// vars are the shell variables the same doc sets on a line of their own.
+// targets and environment variables it names; vars are the shell variables the same doc sets on
+// a line of their own.
 func harvest(s span, words []string, cmd string, vars map[string]bool, flags, targets, envs *[]mention) {
 	cmdPos := cmd == ""
 	// A line of nothing but NAME=value sets a shell variable of the reader's (REG=... then
@@ -282,7 +283,8 @@ func allAssign(words []string) bool {
 	return true
 }
 
-func isWord(w string) bool { return regexp.MustCompile(`^[a-z][a-z0-9-]*$`).MatchString(w) }
+// isWord reports whether w can be a subcommand or a make target.
+func isWord(w string) bool { return word.MatchString(w) }
 
 // mentions collects every flag, make target, environment variable and file name the usage docs
 // name in code.
