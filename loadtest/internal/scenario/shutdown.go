@@ -17,6 +17,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/benchharness/benchharness/loadtest/errclass"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -318,7 +319,7 @@ func pollReadyz(ctx context.Context, readyURL string) (time.Time, bool) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				refused = refused || isRefused(err)
+				refused = refused || errclass.OfErr(err) == errclass.Refused
 				return
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
@@ -351,32 +352,12 @@ func pollListener(ctx context.Context, api string) (time.Time, bool) {
 		c, err := d.DialContext(ctx, "tcp", u.Host)
 		if err == nil {
 			c.Close()
-		} else if isRefused(err) {
+		} else if errclass.OfErr(err) == errclass.Refused {
 			return start, true
 		}
 		sleep(ctx, 5*time.Millisecond)
 	}
 	return time.Time{}, false
-}
-
-func isRefused(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "connection refused") || errorsIsRefused(err))
-}
-
-func errorsIsRefused(err error) bool {
-	var se syscall.Errno
-	for e := err; e != nil; {
-		if x, ok := e.(syscall.Errno); ok {
-			se = x
-			return se == syscall.ECONNREFUSED
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
 }
 
 func (s *shutdownRun) check(ctx context.Context, sc *summary.Scenario) {
