@@ -19,7 +19,6 @@ import (
 
 	"github.com/benchharness/benchharness/loadtest/errclass"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
-	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -155,7 +154,7 @@ func (s *shutdownRun) signalProcess(ctx context.Context, p Process) error {
 	s.mu.Lock()
 	s.sigtermAt = now
 	s.mu.Unlock()
-	l.Event(promexport.EventSigterm, "")
+	l.Event(summary.EventSigterm, "")
 	stopWatch := s.watch(ctx)
 	// The server has DRAIN_DELAY + SHUTDOWN_TIMEOUT to drain, then Close and the pool and
 	// telemetry teardown; 5 s past that it is stuck, and the harness kills it.
@@ -170,7 +169,7 @@ func (s *shutdownRun) signalProcess(ctx context.Context, p Process) error {
 	s.mu.Lock()
 	s.exited, s.exitCode, s.killed = p.ExitedAt(), p.ExitCode(), killed
 	s.mu.Unlock()
-	l.EventAt("exit", p.ExitedAt(), fmt.Sprintf("code %d", p.ExitCode()))
+	l.EventAt(summary.EventExit, p.ExitedAt(), fmt.Sprintf("code %d", p.ExitCode()))
 	return nil
 }
 
@@ -189,11 +188,11 @@ func (s *shutdownRun) signalCommand(ctx context.Context) error {
 	s.mu.Unlock()
 	// The signal lands while the command runs (kubectl: after an API call and the kubelet), so
 	// the watch starts with it and every offset counts from the command's start.
-	l.Event(promexport.EventSigterm, "-signal-cmd")
+	l.Event(summary.EventSigterm, "-signal-cmd")
 	stopWatch := s.watch(ctx)
 	defer stopWatch()
 	out, err := l.Server.Terminate(ctx)
-	l.Event("signal_cmd", commandDetail(out, err, time.Since(now)))
+	l.Event(summary.EventSignalCmd, commandDetail(out, err, time.Since(now)))
 	if err != nil {
 		s.mu.Lock()
 		s.signalErr = err
@@ -218,9 +217,9 @@ func (s *shutdownRun) signalCommand(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	if sameListener {
-		l.EventAt("listener_closed", gone, "")
+		l.EventAt(summary.EventListenerClosed, gone, "")
 	}
-	l.EventAt("admin_closed", gone, "")
+	l.EventAt(summary.EventAdminClosed, gone, "")
 	return nil
 }
 
@@ -250,7 +249,7 @@ func (s *shutdownRun) watch(ctx context.Context) (stop func()) {
 			s.mu.Lock()
 			s.readyz = t
 			s.mu.Unlock()
-			l.EventAt("readyz_503", t, "")
+			l.EventAt(summary.EventReadyz503, t, "")
 		}
 	})
 	wg.Go(func() {
@@ -258,7 +257,7 @@ func (s *shutdownRun) watch(ctx context.Context) (stop func()) {
 			s.mu.Lock()
 			s.closed = t
 			s.mu.Unlock()
-			l.EventAt("listener_closed", t, "")
+			l.EventAt(summary.EventListenerClosed, t, "")
 		}
 	})
 	return sync.OnceFunc(func() { cancel(); wg.Wait() })
