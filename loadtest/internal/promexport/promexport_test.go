@@ -3,6 +3,9 @@ package promexport
 import (
 	"io"
 	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +116,25 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != 404 {
 		t.Errorf("nil Metrics handler answered %d, want 404", rec.Code)
+	}
+}
+
+// TestDashboardEvents: the load-test dashboard (generated JSON, kept fresh by the dashboards
+// package's own test) annotates exactly the events that loadtest_events_total counts. The
+// dashboards package cannot import summary's names, so a renamed event is caught here.
+func TestDashboardEvents(t *testing.T) {
+	b, err := os.ReadFile("../../../dashboards/json/load-test.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`event=\\"([a-z0-9_]+)\\"`).FindAllSubmatch(b, -1) {
+		got = append(got, string(m[1]))
+	}
+	slices.Sort(got)
+	got = slices.Compact(got)
+	want := slices.Sorted(slices.Values(Events()))
+	if !slices.Equal(got, want) {
+		t.Errorf("load-test.json annotates events %v, loadtest_events_total counts %v", got, want)
 	}
 }
