@@ -87,12 +87,12 @@ func clientSideDrain(t *testing.T, sc summary.Scenario) {
 	for _, e := range sc.Events {
 		names[e.Name] = e.Detail
 	}
-	for _, n := range []string{"sigterm", "signal_cmd", "readyz_503", "listener_closed", "admin_closed"} {
+	for _, n := range []string{summary.EventSigterm, summary.EventSignalCmd, summary.EventReadyz503, summary.EventListenerClosed, summary.EventAdminClosed} {
 		if _, ok := names[n]; !ok {
 			t.Errorf("no %s event: %+v", n, sc.Events)
 		}
 	}
-	if d := names["signal_cmd"]; !strings.Contains(d, "exit 0") || !strings.Contains(d, "signalling with xxxxx") {
+	if d := names[summary.EventSignalCmd]; !strings.Contains(d, "exit 0") || !strings.Contains(d, "signalling with xxxxx") {
 		t.Errorf("signal_cmd event %q: want its exit and its output, the token redacted", d)
 	}
 	for _, c := range sc.Checks {

@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/errclass"
 )
 
 // ReadEnv parses a KEY=VALUE file as written by scripts/stack.sh (.stack/env); comments and
@@ -348,7 +350,7 @@ func ListedRequests(summaryJSON []byte) ([]SlowRequest, error) {
 			reqs []request
 		}{{"slowest", sc.Slowest}, {"lost", sc.Lost}} {
 			for _, r := range l.reqs {
-				if r.TraceID == "" || strings.Contains(r.Error, "connection refused") {
+				if r.TraceID == "" || errclass.Of(r.Error) == errclass.Refused {
 					continue
 				}
 				out = append(out, SlowRequest{Scenario: sc.Name, List: l.name, TraceID: r.TraceID, Code: r.Code,

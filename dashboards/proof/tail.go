@@ -15,6 +15,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/errclass"
 )
 
 // Sent is one request of a bench as its results file (<scenario>.bin, vegeta's gob) recorded it.
@@ -29,7 +31,7 @@ type Sent struct {
 // ReachedServer reports whether the request got as far as the server (which then traced it): a
 // refused connection never did.
 func (s Sent) ReachedServer() bool {
-	return !strings.Contains(s.Error, "connection refused")
+	return errclass.Of(s.Error) != errclass.Refused
 }
 
 // ReadResults decodes a vegeta results file written by the harness. The trace id and the

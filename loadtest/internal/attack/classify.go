@@ -1,21 +1,22 @@
 package attack
 
 import (
-	"strings"
-
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/errclass"
 )
 
-// Error classes of docs/contracts.md (loadtest_errors_total and summary error_classes).
+// Error classes of docs/contracts.md (loadtest_errors_total and summary error_classes): the
+// transport classes of package errclass and the two HTTP status classes.
 const (
-	ClassTimeout   = "timeout"
-	ClassRefused   = "refused"
-	ClassReset     = "reset"
-	ClassEOF       = "eof"
-	ClassCancelled = "cancelled"
+	ClassTimeout   = errclass.Timeout
+	ClassRefused   = errclass.Refused
+	ClassReset     = errclass.Reset
+	ClassEOF       = errclass.EOF
+	ClassCancelled = errclass.Cancelled
 	Class4xx       = "http_4xx"
 	Class5xx       = "http_5xx"
-	ClassOther     = "other"
+	ClassOther     = errclass.Other
 )
 
 // Success reports whether vegeta counts r as a success (status 2xx or 3xx, as `vegeta report`
@@ -23,8 +24,7 @@ const (
 func Success(r *vegeta.Result) bool { return r.Code >= 200 && r.Code < 400 }
 
 // Classify returns the error class of r, or "" when it succeeded. HTTP statuses win over the
-// error text; transport errors are told apart by the error strings of net/http and the syscall
-// layer (vegeta keeps only the string).
+// error text; transport errors are classified by errclass.Of.
 func Classify(r *vegeta.Result) string {
 	switch {
 	case Success(r):
@@ -34,25 +34,5 @@ func Classify(r *vegeta.Result) string {
 	case r.Code >= 400:
 		return Class4xx
 	}
-	e := r.Error
-	switch {
-	// The client timeout first: its message also says "context deadline exceeded" or
-	// "request canceled", and it is a timeout, not a cancel.
-	case strings.Contains(e, "Client.Timeout"), strings.Contains(e, "deadline exceeded"),
-		strings.Contains(e, "i/o timeout"), strings.Contains(e, "timeout awaiting"):
-		return ClassTimeout
-	case strings.Contains(e, "connection refused"):
-		return ClassRefused
-	case strings.Contains(e, "connection reset"), strings.Contains(e, "broken pipe"):
-		return ClassReset
-	case strings.HasSuffix(e, "EOF"), strings.Contains(e, "EOF:"), strings.Contains(e, "server closed idle connection"):
-		return ClassEOF
-	// "use of closed network connection": only an interrupt closes the client's connections
-	// under a request (see connSet).
-	case strings.Contains(e, "context canceled"), strings.Contains(e, "request canceled"),
-		strings.Contains(e, "operation was canceled"), strings.Contains(e, "use of closed network connection"):
-		return ClassCancelled
-	default:
-		return ClassOther
-	}
+	return errclass.Of(r.Error)
 }

@@ -96,7 +96,7 @@ func (k *Keeper) Observe(scenario string, r *vegeta.Result) {
 	id, _ := attack.TraceOf(r)
 	// A refused connection never reached the server: there is no trace to keep, and a marker
 	// alone would only make a trace of nothing.
-	if id == "" || strings.Contains(r.Error, "connection refused") {
+	if id == "" || attack.Classify(r) == attack.ClassRefused {
 		return
 	}
 	reason := ""

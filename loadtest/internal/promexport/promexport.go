@@ -14,14 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-)
 
-// Events counted by loadtest_events_total.
-const (
-	EventStart      = "start"
-	EventEnd        = "end"
-	EventSigterm    = "sigterm"
-	EventCancelWave = "cancel_wave"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
 // Classes returns the error classes of loadtest_errors_total (docs/contracts.md), in contract
@@ -31,7 +25,9 @@ func Classes() []string {
 }
 
 // Events returns the events of loadtest_events_total.
-func Events() []string { return []string{EventStart, EventEnd, EventSigterm, EventCancelWave} }
+func Events() []string {
+	return []string{summary.EventStart, summary.EventEnd, summary.EventSigterm, summary.EventCancelWave}
+}
 
 // Metrics is the harness's registry and its collectors.
 type Metrics struct {
@@ -143,7 +139,7 @@ func (m *Metrics) Running(scenario string, running bool) {
 	m.running.WithLabelValues(scenario).Set(v)
 }
 
-// Event counts one scenario event (EventStart, EventEnd, EventSigterm, EventCancelWave).
+// Event counts one scenario event (one of Events).
 func (m *Metrics) Event(scenario, event string) {
 	if m == nil {
 		return

@@ -3,9 +3,14 @@ package promexport
 import (
 	"io"
 	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
 // value returns the value of the series with these labels; it fails the test when the series
@@ -37,12 +42,12 @@ func TestMetricsValues(t *testing.T) {
 	m := New()
 	m.SetTargetRate("steady", 100)
 	m.Running("steady", true)
-	m.Event("steady", EventStart)
+	m.Event("steady", summary.EventStart)
 	m.Result("steady", 200, "", 3*time.Millisecond)
 	m.Result("steady", 200, "", 30*time.Millisecond)
 	m.Result("steady", 503, "http_5xx", 2*time.Second)
 	m.Result("steady", 0, "refused", time.Millisecond)
-	m.Event("shutdown", EventSigterm)
+	m.Event("shutdown", summary.EventSigterm)
 
 	tests := []struct {
 		name string
@@ -56,8 +61,8 @@ func TestMetricsValues(t *testing.T) {
 		{"errors refused", value(t, m, "loadtest_errors_total", map[string]string{"scenario": "steady", "class": "refused"}), 1},
 		{"target rate", value(t, m, "loadtest_target_rate", map[string]string{"scenario": "steady"}), 100},
 		{"running", value(t, m, "loadtest_scenario_running", map[string]string{"scenario": "steady"}), 1},
-		{"event start", value(t, m, "loadtest_events_total", map[string]string{"scenario": "steady", "event": "start"}), 1},
-		{"event sigterm", value(t, m, "loadtest_events_total", map[string]string{"scenario": "shutdown", "event": "sigterm"}), 1},
+		{"event start", value(t, m, "loadtest_events_total", map[string]string{"scenario": "steady", "event": summary.EventStart}), 1},
+		{"event sigterm", value(t, m, "loadtest_events_total", map[string]string{"scenario": "shutdown", "event": summary.EventSigterm}), 1},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -73,7 +78,7 @@ func TestMetricsValues(t *testing.T) {
 			t.Errorf("errors %s = %v, want 0", c, got)
 		}
 	}
-	if got := value(t, m, "loadtest_events_total", map[string]string{"scenario": "steady", "event": "cancel_wave"}); got != 0 {
+	if got := value(t, m, "loadtest_events_total", map[string]string{"scenario": "steady", "event": summary.EventCancelWave}); got != 0 {
 		t.Errorf("event cancel_wave = %v, want 0 (created at start)", got)
 	}
 	m.Running("steady", false)
@@ -106,10 +111,30 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	m.Result("x", 200, "", time.Millisecond)
 	m.SetTargetRate("x", 1)
 	m.Running("x", true)
-	m.Event("x", EventEnd)
+	m.Event("x", summary.EventEnd)
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != 404 {
 		t.Errorf("nil Metrics handler answered %d, want 404", rec.Code)
+	}
+}
+
+// TestDashboardEvents: the load-test dashboard (generated JSON, kept fresh by the dashboards
+// package's own test) annotates exactly the events that loadtest_events_total counts. The
+// dashboards package cannot import summary's names, so a renamed event is caught here.
+func TestDashboardEvents(t *testing.T) {
+	b, err := os.ReadFile("../../../dashboards/json/load-test.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`event=\\"([a-z0-9_]+)\\"`).FindAllSubmatch(b, -1) {
+		got = append(got, string(m[1]))
+	}
+	slices.Sort(got)
+	got = slices.Compact(got)
+	want := slices.Sorted(slices.Values(Events()))
+	if !slices.Equal(got, want) {
+		t.Errorf("load-test.json annotates events %v, loadtest_events_total counts %v", got, want)
 	}
 }

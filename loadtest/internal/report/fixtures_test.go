@@ -85,7 +85,7 @@ func steady(verdict summary.Verdict) summary.Scenario {
 		Latency:      lat(4), LatencyIntended: lat(4.4), SendLateness: lat(0.05),
 		Windows:  windows(20, 200, 4, 12),
 		Timeline: timeline(21000, 20),
-		Events:   []summary.Event{{OffsetMs: 0, Name: "start"}, {OffsetMs: 20000, Name: "end"}},
+		Events:   []summary.Event{{OffsetMs: 0, Name: summary.EventStart}, {OffsetMs: 20000, Name: summary.EventEnd}},
 		Slowest: []summary.Request{
 			{OffsetMs: 12034, Method: "POST", URL: "/api/v1/items", Code: 201, LatencyMs: 36.5, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Sampled: true, TraceURL: "http://127.0.0.1:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736"},
 			{OffsetMs: 3400, Method: "GET", URL: "/api/v1/items?limit=20", Code: 200, LatencyMs: 30.1, TraceID: "00f067aa0ba902b7a3ce929d0e0e4736"},
@@ -118,7 +118,7 @@ func cancelScenario() summary.Scenario {
 	s.ErrorClasses = map[string]int64{"cancelled": 100}
 	s.Windows = windows(10, 100, 5, -1)
 	s.Timeline = timeline(11000, 20)
-	s.Events = []summary.Event{{OffsetMs: 0, Name: "start"}, {OffsetMs: 2000, Name: "cancel_wave", Detail: "100 delayed requests"}, {OffsetMs: 10000, Name: "end"}}
+	s.Events = []summary.Event{{OffsetMs: 0, Name: summary.EventStart}, {OffsetMs: 2000, Name: summary.EventCancelWave, Detail: "100 delayed requests"}, {OffsetMs: 10000, Name: summary.EventEnd}}
 	s.Cancel = &summary.CancelStats{CancelsSent: 100, CancelsSeen: 100, CleanupMs: 35, StillRunning: 0, PoolAcquiredAfter: 0, GoroutinesLeaked: 1,
 		NonCancelledP99Ms: 15, DelayMs: 2000, ClientTimeoutMs: 500, CancelShare: 0.1}
 	s.TopCPU, s.Profiles = nil, nil
@@ -180,8 +180,8 @@ func failingRun() summary.Run {
 		}
 	}
 	sd.Events = []summary.Event{
-		{OffsetMs: 0, Name: "start"}, {OffsetMs: 3000, Name: "sigterm"}, {OffsetMs: 3012, Name: "readyz_503"},
-		{OffsetMs: 4010, Name: "listener_closed"}, {OffsetMs: 4020, Name: "exit", Detail: "exit code 3 <b>forced</b>"}, {OffsetMs: 5000, Name: "end"},
+		{OffsetMs: 0, Name: summary.EventStart}, {OffsetMs: 3000, Name: summary.EventSigterm}, {OffsetMs: 3012, Name: summary.EventReadyz503},
+		{OffsetMs: 4010, Name: summary.EventListenerClosed}, {OffsetMs: 4020, Name: summary.EventExit, Detail: "exit code 3 <b>forced</b>"}, {OffsetMs: 5000, Name: summary.EventEnd},
 	}
 	sd.Lost = []summary.Request{
 		{OffsetMs: 2100, Method: "GET", URL: "http://127.0.0.1:18080/api/v1/items?q=a|b#bench-delay", Code: 0, LatencyMs: 1920, Error: "read: connection reset by peer", Class: "lost", TraceID: "aaaabbbbccccddddeeeeffff00001111", Sampled: true, TraceURL: "http://127.0.0.1:16686/trace/aaaabbbbccccddddeeeeffff00001111"},
@@ -207,7 +207,7 @@ func interruptedRun() summary.Run {
 	c.Reasons = []string{"interrupted by SIGINT after 4.2 s of 10 s"}
 	c.Windows = c.Windows[:4]
 	c.Timeline = c.Timeline[:17]
-	c.Events = append(c.Events[:2:2], summary.Event{OffsetMs: 4200, Name: "end", Detail: "interrupted"})
+	c.Events = append(c.Events[:2:2], summary.Event{OffsetMs: 4200, Name: summary.EventEnd, Detail: "interrupted"})
 	c.DurationMs, c.Requests, c.Successes = 4200, 420, 380
 	sk := summary.Scenario{Name: "shutdown", Description: "SIGTERM under load", Verdict: summary.Skipped,
 		Reasons: []string{"not run: the run was interrupted"}}

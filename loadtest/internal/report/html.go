@@ -462,15 +462,15 @@ func sloNote(all, drawn []chart.Ref) string {
 // eventColor marks the events that end or threaten a server in warm colours; others are grey.
 func eventColor(name string) string {
 	switch name {
-	case "sigterm":
+	case summary.EventSigterm:
 		return "#d55e00"
-	case "readyz_503":
+	case summary.EventReadyz503:
 		return "#cc79a7"
-	case "listener_closed":
+	case summary.EventListenerClosed:
 		return "#8a5a00"
-	case "exit", "crash":
+	case summary.EventExit, summary.EventCrash:
 		return "#b00020"
-	case "cancel_wave":
+	case summary.EventCancelWave:
 		return "#0072b2"
 	default:
 		return ""

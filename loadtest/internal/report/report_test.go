@@ -625,7 +625,7 @@ func TestChartDataGaps(t *testing.T) {
 			{OffsetMs: 100, ScrapeFailed: true, DBActive: 2},
 			{OffsetMs: 200, Goroutines: 21, DBQueryFailed: true},
 		},
-		Events: []summary.Event{{OffsetMs: 150, Name: "sigterm"}},
+		Events: []summary.Event{{OffsetMs: 150, Name: summary.EventSigterm}},
 	}
 	find := func(title, series string) []float64 {
 		for _, c := range charts(summary.Run{}, s) {

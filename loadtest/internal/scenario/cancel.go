@@ -67,7 +67,7 @@ func (c *cancelRun) observe(h *attack.Hit) {
 	timedOut := h.Code == 0 && h.Class == attack.ClassTimeout
 	if timedOut {
 		if c.timeouts == 0 {
-			c.live.Event("cancel_wave", "first client timeout")
+			c.live.Event(summary.EventCancelWave, "first client timeout")
 		}
 		c.timeouts++
 		c.lastCancel = h.End()

@@ -326,7 +326,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	defer stopAttack()
 	run := attackRun{watch: watchCrash(l, stopAttack)}
 	l.attackStart = time.Now()
-	l.Event(promexport.EventStart, "")
+	l.Event(summary.EventStart, "")
 	rn.Metrics.Running(s.Name, true)
 	joinDisturb := disturb(attackCtx, h.Disturb)
 	cpuBefore, cpuOK := rn.cpu(ctx, l)
@@ -374,7 +374,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	}
 	rn.Metrics.Running(s.Name, false)
 	run.disturbErr = joinDisturb()
-	l.Event(promexport.EventEnd, "")
+	l.Event(summary.EventEnd, "")
 	return run, nil
 }
 
@@ -625,7 +625,7 @@ func watchCrash(l *Live, stopAttack func()) *crashWatch {
 				return
 			}
 			w.crash = &crashError{code: p.ExitCode(), after: time.Since(l.start), lastLog: lastLine(p.LogTail())}
-			l.Event("crash", fmt.Sprintf("exit code %d", p.ExitCode()))
+			l.Event(summary.EventCrash, fmt.Sprintf("exit code %d", p.ExitCode()))
 			stopAttack()
 		case <-w.stop:
 		}

@@ -202,7 +202,7 @@ func TestHealthyServerPasses(t *testing.T) {
 	}
 	// Writing the profiles pauses the server: they are taken after the warm-up and done before
 	// the counted requests begin.
-	if start, ok := eventAt(steady, "start"); !ok || steady.Profiled == nil ||
+	if start, ok := eventAt(steady, summary.EventStart); !ok || steady.Profiled == nil ||
 		steady.Profiled.StartMs < start+summary.Ms(short().Warmup) || steady.Profiled.EndMs > start+steady.WarmupMs {
 		t.Errorf("steady profiled %+v; attack from %.0f ms, warm-up %.0f ms, counted from %.0f ms: want the profiles between",
 			steady.Profiled, start, summary.Ms(short().Warmup), start+steady.WarmupMs)
@@ -218,7 +218,7 @@ func TestHealthyServerPasses(t *testing.T) {
 		s.Classes[CompletedAfter] == 0 || s.ReadyzFlipMs < 0 || s.ListenerClosedMs < s.ReadyzFlipMs {
 		t.Errorf("shutdown stats = %+v", s)
 	}
-	if !hasEvents(shutdown, "start", "sigterm", "readyz_503", "listener_closed", "exit", "end") {
+	if !hasEvents(shutdown, summary.EventStart, summary.EventSigterm, summary.EventReadyz503, summary.EventListenerClosed, summary.EventExit, summary.EventEnd) {
 		t.Errorf("shutdown events = %+v", shutdown.Events)
 	}
 	if ramp.Ramp == nil || len(ramp.Ramp.Steps) != 2 || (ramp.Ramp.CapacityRate <= 0 && !generatorOnly(ramp)) {
@@ -229,7 +229,7 @@ func TestHealthyServerPasses(t *testing.T) {
 		if sc.Server.PoolMaxConns < defaultPool {
 			t.Errorf("%s: pool of %v connections, want at least the default %d", sc.Name, sc.Server.PoolMaxConns, defaultPool)
 		}
-		for _, ev := range []string{"start", "end"} {
+		for _, ev := range []string{summary.EventStart, summary.EventEnd} {
 			if got := gathered(t, h.metrics, "loadtest_events_total", sc.Name, ev); got != 1 {
 				t.Errorf("%s: loadtest_events_total{event=%q} = %v, want 1", sc.Name, ev, got)
 			}
@@ -245,9 +245,9 @@ func onOneClock(t *testing.T, sc summary.Scenario) {
 	var start, end float64 = -1, -1
 	for _, e := range sc.Events {
 		switch e.Name {
-		case "start":
+		case summary.EventStart:
 			start = e.OffsetMs
-		case "end":
+		case summary.EventEnd:
 			end = e.OffsetMs
 		}
 	}
@@ -395,7 +395,7 @@ func TestCrashFailsAndSkipsTheRest(t *testing.T) {
 		}
 	}()
 	out := h.run(t, context.Background(), "steady", "cancel")
-	if out[0].Verdict != summary.Fail || !strings.Contains(reasons(out[0]), "server exited unexpectedly") || !hasEvents(out[0], "crash") {
+	if out[0].Verdict != summary.Fail || !strings.Contains(reasons(out[0]), "server exited unexpectedly") || !hasEvents(out[0], summary.EventCrash) {
 		t.Errorf("steady after a crash: %s (%s), events %+v", out[0].Verdict, reasons(out[0]), out[0].Events)
 	}
 	if out[1].Verdict != summary.Skipped || !strings.Contains(reasons(out[1]), "crashed in steady") {

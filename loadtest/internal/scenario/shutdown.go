@@ -5,10 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +15,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
-	"github.com/benchharness/benchharness/loadtest/internal/promexport"
+	"github.com/benchharness/benchharness/loadtest/internal/drain"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -154,7 +151,7 @@ func (s *shutdownRun) signalProcess(ctx context.Context, p Process) error {
 	s.mu.Lock()
 	s.sigtermAt = now
 	s.mu.Unlock()
-	l.Event(promexport.EventSigterm, "")
+	l.Event(summary.EventSigterm, "")
 	stopWatch := s.watch(ctx)
 	// The server has DRAIN_DELAY + SHUTDOWN_TIMEOUT to drain, then Close and the pool and
 	// telemetry teardown; 5 s past that it is stuck, and the harness kills it.
@@ -169,7 +166,7 @@ func (s *shutdownRun) signalProcess(ctx context.Context, p Process) error {
 	s.mu.Lock()
 	s.exited, s.exitCode, s.killed = p.ExitedAt(), p.ExitCode(), killed
 	s.mu.Unlock()
-	l.EventAt("exit", p.ExitedAt(), fmt.Sprintf("code %d", p.ExitCode()))
+	l.EventAt(summary.EventExit, p.ExitedAt(), fmt.Sprintf("code %d", p.ExitCode()))
 	return nil
 }
 
@@ -188,11 +185,11 @@ func (s *shutdownRun) signalCommand(ctx context.Context) error {
 	s.mu.Unlock()
 	// The signal lands while the command runs (kubectl: after an API call and the kubelet), so
 	// the watch starts with it and every offset counts from the command's start.
-	l.Event(promexport.EventSigterm, "-signal-cmd")
+	l.Event(summary.EventSigterm, "-signal-cmd")
 	stopWatch := s.watch(ctx)
 	defer stopWatch()
 	out, err := l.Server.Terminate(ctx)
-	l.Event("signal_cmd", commandDetail(out, err, time.Since(now)))
+	l.Event(summary.EventSignalCmd, commandDetail(out, err, time.Since(now)))
 	if err != nil {
 		s.mu.Lock()
 		s.signalErr = err
@@ -201,10 +198,10 @@ func (s *shutdownRun) signalCommand(ctx context.Context) error {
 	}
 	waitCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), now.Add(s.killAfter()))
 	defer cancel()
-	gone, ok := pollListener(waitCtx, l.Server.Admin())
+	gone, ok := drain.FirstRefused(waitCtx, l.Server.Admin())
 	if !ok {
 		s.mu.Lock()
-		s.stillDraining = l.Signals.ReadyURL != "" && readyzStatus(context.WithoutCancel(ctx), l.Signals.ReadyURL) == http.StatusServiceUnavailable
+		s.stillDraining = l.Signals.ReadyURL != "" && drain.ReadyStatus(context.WithoutCancel(ctx), l.Signals.ReadyURL) == http.StatusServiceUnavailable
 		s.mu.Unlock()
 		return nil
 	}
@@ -217,9 +214,9 @@ func (s *shutdownRun) signalCommand(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	if sameListener {
-		l.EventAt("listener_closed", gone, "")
+		l.EventAt(summary.EventListenerClosed, gone, "")
 	}
-	l.EventAt("admin_closed", gone, "")
+	l.EventAt(summary.EventAdminClosed, gone, "")
 	return nil
 }
 
@@ -245,138 +242,26 @@ func (s *shutdownRun) watch(ctx context.Context) (stop func()) {
 		if l.Signals.ReadyURL == "" {
 			return
 		}
-		if t, ok := pollReadyz(watchCtx, l.Signals.ReadyURL); ok {
+		if t, ok := drain.FirstNotReady(watchCtx, l.Signals.ReadyURL); ok {
 			s.mu.Lock()
 			s.readyz = t
 			s.mu.Unlock()
-			l.EventAt("readyz_503", t, "")
+			l.EventAt(summary.EventReadyz503, t, "")
 		}
 	})
 	wg.Go(func() {
-		if t, ok := pollListener(watchCtx, l.Server.API()); ok {
+		if t, ok := drain.FirstRefused(watchCtx, l.Server.API()); ok {
 			s.mu.Lock()
 			s.closed = t
 			s.mu.Unlock()
-			l.EventAt("listener_closed", t, "")
+			l.EventAt(summary.EventListenerClosed, t, "")
 		}
 	})
 	return sync.OnceFunc(func() { cancel(); wg.Wait() })
 }
 
-// readyzStatus is the status of one readiness probe of readyURL (0 when none came back).
-func readyzStatus(ctx context.Context, readyURL string) int {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, readyURL, nil)
-	if err != nil {
-		return 0
-	}
-	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
-	defer client.CloseIdleConnections()
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 func (s *shutdownRun) killAfter() time.Duration {
 	return s.live.Settings.Shutdown.DrainDelay + s.drain + 5*time.Second
-}
-
-// pollReadyz returns the send time of the earliest /readyz probe answered 503. Probes leave every
-// 5 ms without waiting for the previous answer: on a loaded machine one answer can take hundreds
-// of milliseconds, which a probe-after-probe loop would add to the flip time. It stops when a
-// 503 has come back, the admin port refuses connections, or ctx ends (false when no 503 came).
-func pollReadyz(ctx context.Context, readyURL string) (time.Time, bool) {
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	client := &http.Client{Timeout: 2 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64, Proxy: nil}}
-	defer client.CloseIdleConnections()
-	var (
-		mu      sync.Mutex
-		first   time.Time
-		refused bool
-		wg      sync.WaitGroup
-	)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		mu.Lock()
-		done := !first.IsZero() || refused
-		mu.Unlock()
-		if done || ctx.Err() != nil {
-			break
-		}
-		sent := time.Now()
-		wg.Go(func() {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, readyURL, nil)
-			resp, err := client.Do(req)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				refused = refused || isRefused(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusServiceUnavailable && (first.IsZero() || sent.Before(first)) {
-				first = sent
-			}
-		})
-		select {
-		case <-ctx.Done():
-		case <-tick.C:
-		}
-	}
-	// Probes still in flight may have been sent earlier than the first 503 seen: wait for them
-	// (bounded by the client timeout) so the earliest send time wins.
-	wg.Wait()
-	return first, !first.IsZero()
-}
-
-// pollListener returns the start time of the first TCP connect to the API port that was
-// refused (the listener was closed by then).
-func pollListener(ctx context.Context, api string) (time.Time, bool) {
-	u, err := url.Parse(api)
-	if err != nil {
-		return time.Time{}, false
-	}
-	d := net.Dialer{Timeout: time.Second}
-	for ctx.Err() == nil {
-		start := time.Now()
-		c, err := d.DialContext(ctx, "tcp", u.Host)
-		if err == nil {
-			c.Close()
-		} else if isRefused(err) {
-			return start, true
-		}
-		sleep(ctx, 5*time.Millisecond)
-	}
-	return time.Time{}, false
-}
-
-func isRefused(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "connection refused") || errorsIsRefused(err))
-}
-
-func errorsIsRefused(err error) bool {
-	var se syscall.Errno
-	for e := err; e != nil; {
-		if x, ok := e.(syscall.Errno); ok {
-			se = x
-			return se == syscall.ECONNREFUSED
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
 }
 
 func (s *shutdownRun) check(ctx context.Context, sc *summary.Scenario) {

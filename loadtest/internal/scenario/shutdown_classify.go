@@ -40,7 +40,7 @@ func classify(r *vegeta.Result, sigterm, closed time.Time) string {
 		}
 		return CompletedAfter
 	}
-	if r.Code == 0 && refusedError(r.Error) {
+	if r.Code == 0 && (attack.Classify(r) == attack.ClassRefused || unaccepted(r.Error)) {
 		return Refused
 	}
 	if r.Code == 0 && !closed.IsZero() && atClose(r, closed) {
@@ -65,9 +65,10 @@ func nearClose(r *vegeta.Result, closed time.Time, w time.Duration) bool {
 	return !closed.IsZero() && !r.Timestamp.Before(closed.Add(-w)) && !r.End().After(closed.Add(w))
 }
 
-func refusedError(msg string) bool {
-	return strings.Contains(msg, "connection refused") ||
-		strings.Contains(msg, "server closed idle connection") ||
+// unaccepted reports whether a failure other than a refused connection still shows the server
+// never had the request.
+func unaccepted(msg string) bool {
+	return strings.Contains(msg, "server closed idle connection") ||
 		// Any failure while connecting ("dial tcp ...: connect: connection reset by peer" is
 		// a connection still in the listen backlog when the listener closed): the request was
 		// never written, so the server never had it.

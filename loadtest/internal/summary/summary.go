@@ -298,9 +298,25 @@ type Signals struct {
 // Event is a marked moment on a scenario's timeline.
 type Event struct {
 	OffsetMs float64 `json:"offset_ms"`
-	Name     string  `json:"name"` // start, end, cancel_wave, sigterm, readyz_503, listener_closed, exit, crash
+	Name     string  `json:"name"` // one of the Event* names
 	Detail   string  `json:"detail,omitempty"`
 }
+
+// The names of timeline events: every writer (the scenario runner, the scenarios, the harness
+// metrics) and every reader (the HTML report) uses these, so a renamed event cannot leave a
+// reader matching the old name. loadtest_events_total counts the first four (docs/contracts.md).
+const (
+	EventStart          = "start"           // the scenario's attack begins
+	EventEnd            = "end"             // the attack ends
+	EventSigterm        = "sigterm"         // the harness signalled the server (or ran -signal-cmd)
+	EventCancelWave     = "cancel_wave"     // the cancel scenario's first client timeout
+	EventSignalCmd      = "signal_cmd"      // -signal-cmd finished (detail: its outcome)
+	EventReadyz503      = "readyz_503"      // /readyz first answered 503 after the signal
+	EventListenerClosed = "listener_closed" // the API port first refused a connection
+	EventAdminClosed    = "admin_closed"    // the admin port first refused a connection
+	EventExit           = "exit"            // the server process exited (detail: its code)
+	EventCrash          = "crash"           // the server process exited during a scenario
+)
 
 // Request is one result worth a line in the report.
 type Request struct {
