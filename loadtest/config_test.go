@@ -45,10 +45,19 @@ func TestRunConfig(t *testing.T) {
 // flag no group names under "other" rather than not at all.
 func TestRunHelpGroups(t *testing.T) {
 	var out, errb strings.Builder
-	if err := run(context.Background(), []string{"loadtest", "run", "-h"}, noEnv, &out, &errb); err != nil {
+	env := func(k string) string {
+		if k == "DATABASE_URL" {
+			return "postgres://bench:hunter2-s3cret@127.0.0.1:5432/items?sslmode=disable"
+		}
+		return ""
+	}
+	if err := run(context.Background(), []string{"loadtest", "run", "-h"}, env, &out, &errb); err != nil {
 		t.Fatal(err)
 	}
 	help := errb.String()
+	if strings.Contains(help+out.String(), "hunter2-s3cret") {
+		t.Errorf("-h prints $DATABASE_URL's password:\n%s", help)
+	}
 	last := -1
 	for _, g := range runFlagGroups() {
 		i := strings.Index(help, "\n"+g.title+":\n")

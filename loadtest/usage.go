@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/benchharness/benchharness/loadtest/internal/redact"
 )
 
 // flagGroup is one heading of `loadtest run -h` and the flags under it, in order.
@@ -70,7 +72,8 @@ func printFlag(w io.Writer, f *flag.Flag) {
 	switch f.DefValue {
 	case "", "0", "false", "0s":
 	default:
-		line += fmt.Sprintf(" (default %s)", f.DefValue)
+		// A default read from the environment ($DATABASE_URL) may carry a password.
+		line += fmt.Sprintf(" (default %s)", redact.String(f.DefValue))
 	}
 	fmt.Fprintln(w, line)
 }
