@@ -442,7 +442,7 @@ func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary
 		}
 		return attack.Counted(attack.ConsumerFunc(func(h *attack.Hit) { keeper.Observe(name, h.Result) }))
 	}
-	results, runErr := rn.RunAll(ctx, scs)
+	results, stop, runErr := rn.RunAll(ctx, scs)
 	run.Scenarios = results
 	// Scenarios not reached (set-up failure) are listed as skipped, so the report shows the plan.
 	for _, s := range scs[len(results):] {
@@ -462,16 +462,10 @@ func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary
 			reason = results[n-1].Reasons[0]
 		}
 		run.Partial, run.PartialReason = true, "set-up failure: "+reason
-	default:
-		for _, sc := range run.Scenarios {
-			if sc.Verdict == summary.Skipped && len(sc.Reasons) > 0 && strings.HasPrefix(sc.Reasons[0], "not run: the server crashed") && !run.Partial {
-				run.Partial, run.PartialReason = true, strings.TrimPrefix(sc.Reasons[0], "not run: ")+"; later scenarios were skipped"
-			}
-			// Cut short without a Ctrl-C: a worker lost mid-attack (named in the reason).
-			if sc.Verdict == summary.Interrupted && len(sc.Reasons) > 0 && !run.Partial {
-				run.Partial, run.PartialReason = true, sc.Reasons[0]
-			}
-		}
+	case stop.Ending == scenario.Crashed && stop.Scenario != scs[len(scs)-1].Name:
+		run.Partial, run.PartialReason = true, "the server crashed in "+stop.Scenario+"; later scenarios were skipped"
+	case stop.Ending == scenario.WorkerLost && stop.Reason != "":
+		run.Partial, run.PartialReason = true, stop.Reason // cut short without a Ctrl-C; names the worker
 	}
 	run = redact.Value(run, o.token) // what is written and printed from here on
 	if err := writeRunFolder(dir, run); err != nil {

@@ -67,30 +67,53 @@ type Runner struct {
 	WritesTable string
 }
 
-// ending is how a scenario's run ended, for the scenarios after it.
-type ending int
+// Ending is how a scenario's run ended, for the scenarios after it and for the caller.
+type Ending int
 
 const (
-	finished    ending = iota
-	interrupted        // Ctrl-C: the rest are not run
-	crashed            // the server died under it: the rest are skipped
-	workerLost         // a load generator was lost mid-attack: the rest are skipped
+	Finished    Ending = iota
+	Interrupted        // Ctrl-C: the rest are not run
+	Crashed            // the server died under it: the rest are skipped
+	WorkerLost         // a load generator was lost mid-attack: the rest are skipped
 )
+
+// Stop is why RunAll stopped before its last scenario: Ending Finished when it did not (or
+// when a set-up failure, returned as the error, ended it). Scenario names where it happened,
+// and Reason is that scenario's own reason for it.
+type Stop struct {
+	Ending   Ending
+	Scenario string
+	Reason   string
+}
+
+// skipReason is what the scenarios after a stop are marked SKIPPED with.
+func (st Stop) skipReason() string {
+	switch st.Ending {
+	case Interrupted:
+		return "not run: the run was interrupted"
+	case Crashed:
+		return "not run: the server crashed in " + st.Scenario
+	case WorkerLost:
+		return "not run: a worker was lost in " + st.Scenario
+	}
+	return ""
+}
 
 // RunAll runs scenarios in order and returns their summaries: one per scenario given, the ones
 // not run marked SKIPPED with the reason. It stops early on ctx cancellation (the running
-// scenario is INTERRUPTED) and after a crash (later scenarios SKIPPED). The error is a
-// *SetupError when a server could not be started or seeded; the summaries so far are returned.
-func (rn *Runner) RunAll(ctx context.Context, scenarios []Scenario) ([]summary.Scenario, error) {
+// scenario is INTERRUPTED) and after a crash or a lost worker (later scenarios SKIPPED), and
+// says which in Stop. The error is a *SetupError when a server could not be started or seeded;
+// the summaries so far are returned.
+func (rn *Runner) RunAll(ctx context.Context, scenarios []Scenario) ([]summary.Scenario, Stop, error) {
 	var out []summary.Scenario
-	skipRest := ""
+	var stop Stop
 	seeded := false
 	for _, s := range scenarios {
 		sc := summary.Scenario{Name: s.Name, Description: s.Description, StartedAt: time.Now().UTC(),
 			StatusCodes: map[string]int64{}, ErrorClasses: map[string]int64{}}
 		switch {
-		case skipRest != "":
-			skip(&sc, skipRest)
+		case stop.Ending != Finished:
+			skip(&sc, stop.skipReason())
 		case ctx.Err() != nil:
 			skip(&sc, "not run: the run was interrupted")
 		case s.ManagedOnly && !rn.Managed:
@@ -103,16 +126,14 @@ func (rn *Runner) RunAll(ctx context.Context, scenarios []Scenario) ([]summary.S
 			end, err := rn.runOne(ctx, s, &sc, !seeded)
 			if err != nil {
 				sc.Verdict, sc.Reasons = summary.Fail, []string{failReason(err)}
-				return append(out, sc), err
+				return append(out, sc), stop, err
 			}
 			seeded = true
-			switch end {
-			case interrupted:
-				skipRest = "not run: the run was interrupted"
-			case crashed:
-				skipRest = "not run: the server crashed in " + s.Name
-			case workerLost:
-				skipRest = "not run: a worker was lost in " + s.Name
+			if end != Finished {
+				stop = Stop{Ending: end, Scenario: s.Name}
+				if len(sc.Reasons) > 0 {
+					stop.Reason = sc.Reasons[0]
+				}
 			}
 		}
 		if rn.Log != nil {
@@ -120,7 +141,7 @@ func (rn *Runner) RunAll(ctx context.Context, scenarios []Scenario) ([]summary.S
 		}
 		out = append(out, sc)
 	}
-	return out, nil
+	return out, stop, nil
 }
 
 func skip(sc *summary.Scenario, reason string) {
@@ -129,14 +150,14 @@ func skip(sc *summary.Scenario, reason string) {
 
 // runOne runs one scenario into sc: launch, baseline, attack, settle and judge, collect. Only
 // set-up failures are returned; everything else is a verdict on sc.
-func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, seed bool) (ending, error) {
+func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, seed bool) (Ending, error) {
 	l, err := rn.launch(ctx, s, seed)
 	if err != nil {
 		if ctx.Err() != nil { // Ctrl-C while the server was starting: an interrupt, not a set-up failure
 			sc.Verdict, sc.Reasons = summary.Interrupted, []string{"interrupted while the server was starting"}
-			return interrupted, nil
+			return Interrupted, nil
 		}
-		return finished, &SetupError{fmt.Errorf("scenario %s: %w", s.Name, err)}
+		return Finished, &SetupError{fmt.Errorf("scenario %s: %w", s.Name, err)}
 	}
 	if p := l.Server.Process; p != nil {
 		defer func() { _ = p.Stop(5 * time.Second) }()
@@ -147,7 +168,7 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	// A few samples before the attack make the baseline (goroutines of an idle server).
 	if !sleep(ctx, 3*l.Settings.SampleEvery+l.Settings.SampleEvery/2) {
 		sc.Verdict, sc.Reasons = summary.Interrupted, []string{"interrupted before the attack"}
-		return interrupted, nil
+		return Interrupted, nil
 	}
 	var h Hooks
 	if s.Start != nil {
@@ -155,12 +176,12 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	}
 	run, err := rn.attack(ctx, s, l, h)
 	if err != nil {
-		return finished, err
+		return Finished, err
 	}
 	var setup *SetupError
 	if errors.As(run.disturbErr, &setup) { // the -signal-cmd failed: the harness's doing, not the server's
 		run.watch.end()
-		return finished, &SetupError{fmt.Errorf("scenario %s: %w", s.Name, setup.Err)}
+		return Finished, &SetupError{fmt.Errorf("scenario %s: %w", s.Name, setup.Err)}
 	}
 	// Settle: the server gets the settle time to clean up after the load before the checks
 	// that read its state (goroutines, pool, pg_stat_activity).
@@ -172,13 +193,13 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	rn.collect(l, h, settleAt, sc, run)
 	switch {
 	case crash != nil:
-		return crashed, nil
+		return Crashed, nil
 	case run.lost != "":
-		return workerLost, nil
+		return WorkerLost, nil
 	case sc.Verdict == summary.Interrupted:
-		return interrupted, nil
+		return Interrupted, nil
 	}
-	return finished, nil
+	return Finished, nil
 }
 
 // launch starts (or targets) the scenario's server and seeds it before the first scenario.

@@ -125,7 +125,7 @@ func (h *harness) run(t *testing.T, ctx context.Context, names ...string) []summ
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := h.runner.RunAll(ctx, scs)
+	out, _, err := h.runner.RunAll(ctx, scs)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -411,7 +411,7 @@ func TestStartFailureSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := h.runner.RunAll(context.Background(), scs)
+	out, _, err := h.runner.RunAll(context.Background(), scs)
 	if err == nil || len(out) != 1 || out[0].Verdict != summary.Fail ||
 		!strings.Contains(reasons(out[0]), "exited with code 2") || !strings.Contains(reasons(out[0]), "READ_TIMEOUT") {
 		t.Fatalf("RunAll = %v; scenarios %+v; want FAIL naming the exit code and READ_TIMEOUT", err, out)
@@ -462,7 +462,7 @@ func TestExternalSkipsSignals(t *testing.T) {
 		t.Fatal("launched a server for a scenario that must be skipped")
 		return Server{}, nil
 	}}
-	out, err := rn.RunAll(context.Background(), scs)
+	out, _, err := rn.RunAll(context.Background(), scs)
 	if err != nil || out[0].Verdict != summary.Skipped || !strings.Contains(reasons(out[0]), "cannot send signals") {
 		t.Fatalf("shutdown against an external target: %+v, %v", out, err)
 	}

@@ -149,7 +149,7 @@ func TestExternalSkipsManagedOnly(t *testing.T) {
 		t.Fatal("launched a server for a scenario that must be skipped")
 		return Server{}, nil
 	}}
-	out, err := rn.RunAll(context.Background(), scs)
+	out, _, err := rn.RunAll(context.Background(), scs)
 	if err != nil || out[0].Verdict != summary.Skipped || !strings.Contains(strings.Join(out[0].Reasons, ";"), "only a server the harness starts") {
 		t.Fatalf("shutdown-short-drain against an external target: %+v, %v", out, err)
 	}
