@@ -3,37 +3,26 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/fleet"
 	"github.com/benchharness/benchharness/loadtest/internal/items"
-	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/progress"
-	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/redact"
 	"github.com/benchharness/benchharness/loadtest/internal/report"
+	"github.com/benchharness/benchharness/loadtest/internal/runfolder"
 	"github.com/benchharness/benchharness/loadtest/internal/scenario"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
-	"github.com/benchharness/benchharness/loadtest/internal/stability"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -412,9 +401,12 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 		}
 	}
 	if o.repeat > 1 {
-		if err := writeStability(o.out, runs, stdout); err != nil {
+		fmt.Fprintln(stdout)
+		dir, err := runfolder.WriteStability(o.out, runs, stdout)
+		if err != nil {
 			return usageErrorf("run: %v", err)
 		}
+		fmt.Fprintf(stdout, "stability: %s\n", filepath.Join(dir, "stability.md"))
 	}
 	for _, run := range runs {
 		if run.Verdict != summary.Pass {
@@ -428,13 +420,13 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 // is a set-up failure (exit 2); the verdict is on the returned run.
 func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary.Environment, settings summary.Settings,
 	scs []scenario.Scenario, stdout, stderr io.Writer) (summary.Run, error) {
-	id, dir, err := newRunFolder(o.out)
+	folder, err := runfolder.New(o.out)
 	if err != nil {
-		return summary.Run{}, usageErrorf("run: create run folder: %v", err)
+		return summary.Run{}, usageErrorf("run: %v", err)
 	}
 	like := summary.NewLike(env, settings)
-	run := summary.Run{ID: id, StartedAt: time.Now().UTC(), Env: env, Settings: settings, Like: &like}
-	rn.Dir = dir
+	run := summary.Run{ID: folder.ID, StartedAt: time.Now().UTC(), Env: env, Settings: settings, Like: &like}
+	rn.Dir = folder.Dir
 	keeper := traceKeeper(rn.Settings, o) // nil without the stack
 	rn.Watch = func(name string) attack.Consumer {
 		if keeper == nil {
@@ -468,10 +460,9 @@ func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary
 		run.Partial, run.PartialReason = true, stop.Reason // cut short without a Ctrl-C; names the worker
 	}
 	run = redact.Value(run, o.token) // what is written and printed from here on
-	if err := writeRunFolder(dir, run); err != nil {
+	if err := folder.Write(run); err != nil {
 		return run, usageErrorf("run: %v", err)
 	}
-	linkLatest(o.out, id)
 	if err := report.Table(stdout, run); err != nil {
 		return run, usageErrorf("run: %v", err)
 	}
@@ -479,74 +470,6 @@ func runOnce(ctx context.Context, rn *scenario.Runner, o runOptions, env summary
 		return run, usageErrorf("run: %v", runErr)
 	}
 	return run, nil
-}
-
-// newRunFolder creates out/<UTC time>, or out/<UTC time>-2, -3, ... when a run of the same
-// second has it already (-repeat of scenarios that were all skipped).
-func newRunFolder(out string) (id, dir string, err error) {
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return "", "", err
-	}
-	base := time.Now().UTC().Format("20060102T150405Z")
-	for n := 1; ; n++ {
-		id = base
-		if n > 1 {
-			id = fmt.Sprintf("%s-%d", base, n)
-		}
-		dir = filepath.Join(out, id)
-		err := os.Mkdir(dir, 0o755)
-		if err == nil || !errors.Is(err, os.ErrExist) {
-			return id, dir, err
-		}
-	}
-}
-
-// openDB connects the harness's own pool (nil without a URL).
-func openDB(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
-	if databaseURL == "" {
-		return nil, nil
-	}
-	cfg, err := pgxpool.ParseConfig(databaseURL)
-	if err != nil {
-		return nil, usageErrorf("run: -database-url: %v", redact.String(err.Error()))
-	}
-	// The harness's own connections: named so the sampler's pg_stat_activity filter on the
-	// server's name never counts them, and few (the sampler and the shutdown check).
-	cfg.ConnConfig.RuntimeParams["application_name"] = scenario.HarnessApplication
-	cfg.MaxConns = 4
-	db, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, usageErrorf("run: connect to the database: %v", redact.String(err.Error()))
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = db.Ping(pingCtx)
-	cancel()
-	if err != nil {
-		db.Close()
-		return nil, usageErrorf("run: connect to the database: %v", redact.String(err.Error()))
-	}
-	return db, nil
-}
-
-// serveMetrics serves the harness's metrics on addr (off when empty) until stop is called.
-func serveMetrics(ctx context.Context, addr string) (m *promexport.Metrics, stop func(), err error) {
-	if addr == "" {
-		return nil, func() {}, nil
-	}
-	m = promexport.New()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, nil, usageErrorf("run: -metrics-addr: %v", err)
-	}
-	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	return m, func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_ = srv.Shutdown(sctx)
-		cancel()
-		<-done
-	}, nil
 }
 
 // launcher returns how each scenario gets its server: a fresh process (managed mode) or the
@@ -619,144 +542,4 @@ func launcher(ctx context.Context, o runOptions, sd sdFile, env *summary.Environ
 		sd.write(l.Admin(), name)
 		return scenario.Server{Target: l, Process: sdStopper{l, sd}, Token: token}, nil
 	}, nil
-}
-
-func writeRunFolder(dir string, run summary.Run) error {
-	if err := summary.Write(filepath.Join(dir, "summary.json"), run); err != nil {
-		return err
-	}
-	return report.WriteFiles(dir, run)
-}
-
-// linkLatest points out/latest at the newest run folder (best effort: a report is still
-// complete without it).
-func linkLatest(out, id string) {
-	tmp := filepath.Join(out, ".latest.tmp")
-	_ = os.Remove(tmp)
-	if err := os.Symlink(id, tmp); err != nil {
-		return
-	}
-	_ = os.Rename(tmp, filepath.Join(out, "latest"))
-}
-
-// environment describes this run's machine and build.
-func environment(o runOptions) summary.Environment {
-	env := summary.Environment{GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
-		NumCPU: runtime.NumCPU(), ManagedBy: "external", Target: o.target, Admin: o.admin,
-		CPUModel: machine.CPUModel(), GOMAXPROCS: runtime.GOMAXPROCS(0)}
-	// The started server inherits this process's GOMAXPROCS unless -server-env sets its own.
-	for _, kv := range o.serverEnv {
-		if v, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
-			if n, err := strconv.Atoi(v); err == nil && n > 0 {
-				env.GOMAXPROCS = n
-			}
-		}
-	}
-	if o.target == "" {
-		env.ManagedBy, env.Target, env.Admin = "harness", "per-scenario server on free loopback ports", ""
-		if o.serverHost != "127.0.0.1" {
-			env.Target = "per-scenario server on free ports of " + o.serverHost
-		}
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				env.Commit = s.Value
-			case "vcs.modified":
-				env.Dirty = s.Value == "true"
-			case "vcs.time":
-				if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
-					env.CommitTime = t.UTC()
-				}
-			}
-		}
-	}
-	return env
-}
-
-func settingsOf(s scenario.Settings, o runOptions, scs []scenario.Scenario, fs *flag.FlagSet) summary.Settings {
-	out := summary.Settings{Profile: o.profile, Seed: s.Seed, TraceSample: s.TraceSample,
-		SLOP99Ms: float64(s.SLOP99) / float64(time.Millisecond), MaxErrorRate: s.MaxErrorRate,
-		Values: map[string]string{}, Rates: map[string]float64{}}
-	for _, sc := range scs {
-		out.Scenarios = append(out.Scenarios, sc.Name)
-		switch sc.Name {
-		case "ramp":
-			out.Rates[sc.Name] = s.Ramp.To
-		default:
-			out.Rates[sc.Name] = s.Rate
-		}
-	}
-	fs.VisitAll(func(f *flag.Flag) {
-		switch f.Name {
-		case "token": // a secret: never in a report
-			return
-		case "server-env": // each K=V on its own: a secret's value may hold a comma
-			out.Values[f.Name] = strings.Join(redact.Each(o.serverEnv, o.token), ",")
-			return
-		}
-		out.Values[f.Name] = redact.String(f.Value.String(), o.token)
-	})
-	return out
-}
-
-// sdFile writes the Prometheus file_sd list naming the current server (docs/contracts.md);
-// empty path: off.
-type sdFile string
-
-func (p sdFile) write(admin, name string) {
-	if p == "" {
-		return
-	}
-	list := []map[string]any{}
-	if admin != "" {
-		u, err := url.Parse(admin)
-		if err == nil {
-			list = append(list, map[string]any{"targets": []string{u.Host}, "labels": map[string]string{"scenario": name}})
-		}
-	}
-	b, _ := json.Marshal(list)
-	tmp := string(p) + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return
-	}
-	_ = os.Rename(tmp, string(p))
-}
-
-// sdStopper clears the file_sd list when its server stops.
-type sdStopper struct {
-	*serverctl.Local
-	sd sdFile
-}
-
-func (s sdStopper) Stop(grace time.Duration) error {
-	err := s.Local.Stop(grace)
-	s.sd.write("", "")
-	return err
-}
-
-// writeStability writes stability.md and stability.json of repeated runs into
-// out/stability-<first run>/ and prints the Markdown.
-func writeStability(out string, runs []summary.Run, stdout io.Writer) error {
-	if len(runs) == 0 {
-		return nil
-	}
-	rep := stability.Summarize(runs)
-	dir := filepath.Join(out, "stability-"+runs[0].ID)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("stability: %w", err)
-	}
-	if err := atomicfile.WriteJSON(filepath.Join(dir, "stability.json"), rep); err != nil {
-		return fmt.Errorf("stability: %w", err)
-	}
-	if err := atomicfile.Write(filepath.Join(dir, "stability.md"), func(w io.Writer) error { return stability.Markdown(w, rep) }); err != nil {
-		return fmt.Errorf("stability: %w", err)
-	}
-	fmt.Fprintln(stdout)
-	if err := stability.Markdown(stdout, rep); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "stability: %s\n", filepath.Join(dir, "stability.md"))
-	return nil
 }
