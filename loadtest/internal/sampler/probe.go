@@ -43,11 +43,12 @@ func Probe(ctx context.Context, metricsURLs, pprofURLs []string) summary.Signals
 			continue
 		}
 		sig.MetricsURL = u
-		_, goroutines := fams[MetricGoroutines]
-		_, sig.InFlight = fams[MetricInFlight]
+		_, goroutines := First(fams, goroutineNames())
+		_, inFlight := First(fams, inFlightNames())
+		sig.InFlight = inFlight != ""
 		_, sig.Cancelled = fams[MetricCancelled]
-		_, sig.Pool = fams[MetricPool]
-		if goroutines {
+		sig.Pool = pool(fams) != nil
+		if goroutines != "" {
 			sig.Goroutines = FromMetrics
 		}
 		break

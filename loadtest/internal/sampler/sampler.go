@@ -184,14 +184,13 @@ func Parse(r io.Reader) (map[string]*dto.MetricFamily, error) {
 
 // fill copies the families the timeline needs into sm. A missing family leaves its field 0.
 func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
-	sm.Goroutines = Sum(fams, "go_goroutines")
+	sm.Goroutines, _ = First(fams, goroutineNames())
 	sm.HeapBytes = Sum(fams, "go_memstats_heap_alloc_bytes")
-	sm.InFlight = Sum(fams, "http_server_requests_in_flight")
-	sm.PoolAcquired = Sum(fams, "pgxpool_acquired_conns")
-	sm.PoolIdle = Sum(fams, "pgxpool_idle_conns")
-	sm.PoolTotal = Sum(fams, "pgxpool_total_conns")
-	sm.PoolMax = Sum(fams, "pgxpool_max_conns")
-	sm.Cancelled = Sum(fams, "http_server_requests_cancelled_total")
+	sm.InFlight, _ = First(fams, inFlightNames())
+	if p := pool(fams); p != nil {
+		sm.PoolAcquired, sm.PoolIdle, sm.PoolTotal, sm.PoolMax = Sum(fams, p[0]), Sum(fams, p[1]), Sum(fams, p[2]), Sum(fams, p[3])
+	}
+	sm.Cancelled = Sum(fams, MetricCancelled)
 	sm.ServerState = State(fams)
 }
 

@@ -286,12 +286,12 @@ type Signals struct {
 	MetricsURL string `json:"metrics_url,omitempty"` // Prometheus text exposition; "" none found
 	PprofURL   string `json:"pprof_url,omitempty"`   // base of /debug/pprof; "" none found
 	ReadyURL   string `json:"ready_url,omitempty"`   // answered 2xx when ready; "" none found
-	// Goroutines is where the goroutine count came from: "go_goroutines" (metrics), "pprof"
-	// (the goroutine profile's total), or "" (not available).
+	// Goroutines is where the goroutine count came from: "go_goroutines" (metrics, under that
+	// or a library's default name), "pprof" (the goroutine profile's total), or "" (none).
 	Goroutines string `json:"goroutines,omitempty"`
-	InFlight   bool   `json:"in_flight"` // http_server_requests_in_flight
+	InFlight   bool   `json:"in_flight"` // http_server_requests_in_flight or a library's name
 	Cancelled  bool   `json:"cancelled"` // http_server_requests_cancelled_total
-	Pool       bool   `json:"pool"`      // pgxpool_acquired_conns
+	Pool       bool   `json:"pool"`      // pgxpool's or database/sql's collector
 	Database   bool   `json:"database"`  // pg_stat_activity filtered on the server's application_name
 }
 
