@@ -108,6 +108,10 @@ func TestCancelledMetrics(t *testing.T) {
 	if got := api.Metric(t, "pgxpool_acquired_conns", nil); got != 0 {
 		t.Errorf("pgxpool_acquired_conns = %v after all requests, want 0", got)
 	}
+	// httpcount's counter: every request whose handler started, cancelled or not.
+	if got := api.Metric(t, "http_server_requests_accepted_total", nil); got != ok+cancels {
+		t.Errorf("http_server_requests_accepted_total = %v, want %d", got, ok+cancels)
+	}
 	// 404s are labelled "unmatched", never with the raw path.
 	api.Do(t, api.Request(t, "GET", "/no/such/path/12345", ""))
 	if got := api.Metric(t, "http_server_request_duration_seconds", map[string]string{"route": "unmatched", "status": "404"}); got != 1 {

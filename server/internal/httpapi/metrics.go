@@ -1,6 +1,12 @@
 package httpapi
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/benchharness/benchharness/httpcount"
+)
 
 // ExemplarTraceIDLabel names the exemplar label that holds a sampled request's trace id on
 // http_server_request_duration_seconds; Grafana's Prometheus data source maps it to Jaeger
@@ -8,9 +14,11 @@ import "github.com/prometheus/client_golang/prometheus"
 const ExemplarTraceIDLabel = "trace_id"
 
 // Metrics are the API's request metrics (names and labels: docs/contracts.md).
+// Accepted and in-flight requests are counted by httpcount, the middleware any service can
+// import, so the harness reads the items server as it reads theirs; cancels keep a route label.
 type Metrics struct {
 	duration  *prometheus.HistogramVec
-	inFlight  prometheus.Gauge
+	counts    *httpcount.Counter
 	cancelled *prometheus.CounterVec
 }
 
@@ -23,15 +31,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			// Sub-millisecond to 30 s: a page query takes ~1 ms, bench delays go up to 30 s.
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"route", "method", "status"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "http_server_requests_in_flight",
-			Help: "API requests being served.",
-		}),
+		counts: httpcount.New(),
 		cancelled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_server_requests_cancelled_total",
 			Help: "API requests whose client went away before the response.",
 		}, []string{"route"}),
 	}
-	reg.MustRegister(m.duration, m.inFlight, m.cancelled)
+	accepted := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: httpcount.Accepted,
+		Help: "API requests whose handler started.",
+	}, func() float64 { return float64(m.counts.Snapshot().Accepted) })
+	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: httpcount.InFlight,
+		Help: "API requests being served.",
+	}, func() float64 { return float64(m.counts.Snapshot().InFlight) })
+	reg.MustRegister(m.duration, accepted, inFlight, m.cancelled)
 	return m
 }
+
+// count is httpcount's middleware: accepted and in flight.
+func (m *Metrics) count(next http.Handler) http.Handler { return m.counts.Middleware(next) }

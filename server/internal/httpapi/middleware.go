@@ -55,11 +55,9 @@ func (a *api) observe(next http.Handler) http.Handler {
 			h["Traceresponse"] = vs[0:1:1]
 			h["X-Trace-Id"] = vs[1:2:2]
 		}
-		a.metrics.inFlight.Inc()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			// Deferred so that a panicking handler (re-panicked to net/http) is still counted.
-			a.metrics.inFlight.Dec()
 			route := chi.RouteContext(r.Context()).RoutePattern()
 			if route == "" {
 				route = "unmatched" // never the raw URL: unbounded label values

@@ -11,7 +11,8 @@ import (
 // routes is the whole API on one screen.
 func (a *api) routes(tp trace.TracerProvider, prop propagation.TextMapPropagator) http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.observe) // trace headers, span name + http.route, metrics, 499, request log
+	r.Use(a.metrics.count) // accepted, in flight (httpcount)
+	r.Use(a.observe)       // trace headers, span name + http.route, metrics, 499, request log
 	if a.faults.LeakGoroutine || a.extraLatency > 0 || a.burnIters > 0 {
 		r.Use(a.injectFaults) // only installed when asked: no cost on the normal path
 	}
