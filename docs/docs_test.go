@@ -650,3 +650,26 @@ func matchesAny(patterns []string, name string) bool {
 	}
 	return false
 }
+
+// TestReadmeSampleTable: the README's sample table sits between the markers make readme-table
+// rewrites, and names a commit of this repository's history that it measured.
+func TestReadmeSampleTable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile("(?s)<!-- sample-table:start[^>]*-->\n```\nVERDICT .*?\n```\n(.*?)\n<!-- sample-table:end -->").FindSubmatch(b)
+	if block == nil {
+		t.Fatal("README.md: no sample table between the sample-table markers (make readme-table writes it)")
+	}
+	commit := regexp.MustCompile("at commit ([0-9a-f]{7,40}) on ").FindSubmatch(block[1])
+	if commit == nil {
+		t.Fatalf("README.md: the sample table's caption %q names no commit", block[1])
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed: the commit is not looked up")
+	}
+	if err := exec.Command("git", "-C", root, "merge-base", "--is-ancestor", string(commit[1]), "HEAD").Run(); err != nil {
+		t.Errorf("README.md: the sample table's commit %s is not in this checkout's history (%v)", commit[1], err)
+	}
+}

@@ -1,7 +1,7 @@
 # The bench harness: build both binaries, run the scenarios against a throwaway
 # PostgreSQL (or DATABASE_URL when set), write bench-results/<UTC time>/ and print the verdicts.
 # See docs/harness.md.
-.PHONY: bench bench-quick bench-distributed bench-example bench-httpbin
+.PHONY: bench bench-quick bench-distributed bench-example bench-httpbin readme-table
 
 # When the local observability stack runs (`make stack` writes .stack/env), the bench exports
 # the server's traces to it, links traces in Jaeger and serves the harness metrics it scrapes.
@@ -30,6 +30,12 @@ bench-quick:: build
 	$(call tool,scripts/with-postgres.sh $(BIN)/loadtest run -profile quick -server-bin $(BIN)/server $(ITEMS_TARGETS) $(bench_stack_args) $(BENCH_ARGS))
 bench-quick::
 	$(tool_exit)
+
+## readme-table: rewrite README.md's sample verdict table from bench-results/latest (RUN_DIR=DIR for
+## another run folder): a default-profile run of a clean tree, e.g. right after `make bench`.
+readme-table: build
+	scripts/install-deps.sh jq
+	scripts/readme-table.sh $(RUN_DIR)
 
 ## bench-distributed: the scenarios with the attack spread over WORKERS (default 3) `loadtest
 ## worker` processes, each in its own network namespace when this machine allows (else on
