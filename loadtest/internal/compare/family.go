@@ -17,19 +17,16 @@ import (
 // change and latencies are skewed. Welch's t test compares them, because with 4 runs a side a
 // rank test's smallest p-value is 0.029, which no Bonferroni-type correction over 27 tests can
 // accept (Holm's first step needs 0.05 / 27 = 0.0019), while a t test reaches it when the runs
-// of each side agree. A permutation max-T test (relabelling whole runs, which keeps the metrics'
-// correlations) was tried on the recorded real runs and lost: a discrete metric such as the ramp
-// capacity (0, 100, 400 or 1600 on a loaded machine) separates perfectly under some
-// relabellings, and with only 70 of them that caps every other metric's family-wise p; it
-// detected +5 ms in 45 % of 4-vs-4 comparisons against Holm's 82 % (docs/compare.md).
+// of each side agree. A permutation max-T test lost to it on the recorded real runs: a discrete
+// metric such as the ramp capacity separates perfectly under some relabellings, which caps
+// every other metric's family-wise p (docs/compare.md has the detection rates).
 //
 // The tests are one-sided, in two families. The gate's error is a false "worse": the chance
 // that some metric of an unchanged server is called worse. That family's tests ask only "is
 // CURRENT worse?", and Holm over them bounds it at α; the "better" verdicts, which fail nothing,
 // get a family of their own the same way. A two-sided test would spend half of each metric's
 // share of α on improvements the gate does not act on, and with ~26 metrics that half is what
-// a +25 % CPU change needed (on the recorded runs: detected in 19 % of 4-vs-4 comparisons
-// two-sided, docs/compare.md has the one-sided figure).
+// a CPU change of the size the gate is for needs (docs/compare.md).
 
 // familyTest is one metric's per-run values, in the comparison's run order (base runs, then
 // current runs), NaN where the run gives no value.

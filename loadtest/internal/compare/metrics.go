@@ -63,14 +63,12 @@ func Metrics() []Metric {
 			}},
 		{Name: "server_cpu_ratio", Label: "server CPU ÷ harness CPU per request", Unit: "×", HigherIsWorse: true, PerRun: true,
 			run: func(s summary.Scenario, sc scope) (float64, bool, string) {
-				// The server's CPU per request over the harness's in the same span: how fast
-				// the shared machine ran that minute moves both alike (a run-to-run spread of
-				// 7 % in the server's alone on quiet cores, 14–43 % on busy ones, about half
-				// that in the ratio), a server that does more work per request moves only one.
+				// The server's CPU per request over the harness's in the same span: how fast the
+				// shared machine ran that minute moves both alike, a server that does more work
+				// per request moves only one (docs/compare.md, "How well it works").
 				if s.Ramp != nil {
-					// A request's CPU falls with the rate (the sampler's scrapes and the GC's
-					// floor spread over more requests: ~500 µs at 800 req/s, ~230 at 3200), so
-					// the ramp's is read at rates every run of both sides ran (scope.cpuRates):
+					// A request's CPU falls with the rate (fixed costs spread over more
+					// requests), so the ramp's is read at rates every run of both sides ran (scope.cpuRates):
 					// the step held for the CPU, or for runs without one the geometric mean
 					// of the ratios at the rates below the knee, where no run drops out
 					// because it missed the top one (a CPU regression brings the knee down).
@@ -197,8 +195,7 @@ func rampScope(base, current []Input, scenario string) scope {
 				}
 				// A step where the generator fell behind still measured the CPU of the
 				// requests it sent; only its latencies are not the users'. Requiring a valid
-				// step dropped 3200 req/s from the CPU rates of over a third of 4-vs-4 draws
-				// of recorded healthy runs (one overloaded retry in 8 runs is enough).
+				// step would drop the rate that shows a CPU change best from many comparisons.
 				if cpuRatio(st.CPUPerRequestUs, st.HarnessCPUPerRequestUs) > 0 {
 					measured[st.Rate]++
 					if st.CPUHold {
@@ -236,19 +233,16 @@ func rampScope(base, current []Input, scenario string) scope {
 	for r, n := range measured {
 		// CPU per request only at rates most runs (both sides together) met: past the knee
 		// the server's CPU is capped by the cores while requests queue, so the figure
-		// measures the machine's limit and the backlog rather than the work a request costs
-		// (at 6400 req/s, missed by every recorded run, the spread was 6–16 % against 3–7 %,
-		// and the ratio fell, the harness's CPU per request rising faster). Not "most of each
-		// side": 2 of 16 healthy recorded runs missed 3200 req/s even on a retry, and a draw
-		// with both would lose the rate that shows a CPU change best.
+		// measures the machine's limit and the backlog rather than the work a request costs.
+		// Not "most of each side": healthy runs miss a rate now and then, and a draw with two
+		// of them would lose the rate that shows a CPU change best.
 		if n == runs[0]+runs[1] && r > first && 2*(met[0][r]+met[1][r]) > n {
 			sc.cpuRates = append(sc.cpuRates, r)
 		}
 	}
 	sort.Float64s(sc.cpuRates)
-	// A rate every run held for the CPU is read alone: held 6 s, its figure is steadier than
-	// the mean of three one-second steps (recorded runs of one session: a +27 % CPU change
-	// caught in 80 % of 4-vs-4 comparisons by the mean over 800–3200 req/s).
+	// A rate every run held for the CPU is read alone: held for seconds, its figure is steadier
+	// than the mean of three one-second steps (docs/compare.md has the detection rates).
 	for r, n := range held {
 		if n == runs[0]+runs[1] && slices.Contains(sc.cpuRates, r) {
 			sc.cpuRates = []float64{r}

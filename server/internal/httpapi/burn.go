@@ -21,11 +21,9 @@ func burnCPU(n int) uint64 {
 // on a 2020s core) that the clock's resolution does not matter.
 const burnCalibration = 200_000
 
-// burnBatches and burnPause shape the calibration: the fastest of 40 batches spread over
-// ~25 ms. Seven back-to-back batches (0.7 ms) were once all slowed ~2× together (a fresh
-// process on a core whose sibling was busy, measured: 1 start in 12 calibrated to 113 k
-// iterations for 60 µs instead of ~220 k), and 2 of 8 recorded BENCH_EXTRA_CPU=60us runs then
-// added about half the work they were named for. Spread over time, 30 starts agreed within ±3 %.
+// burnBatches and burnPause shape the calibration: the fastest of 40 batches spread over time,
+// because back-to-back batches can all be slowed together by a busy sibling core at start-up and
+// the fault would then add a fraction of the work it is named for (docs/server.md, design notes).
 const (
 	burnBatches = 40
 	burnPause   = 500 * time.Microsecond
