@@ -1,9 +1,11 @@
 package compare
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/google/pprof/profile"
@@ -11,15 +13,18 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
-// ProfileScenario is the scenario whose CPU profiles are diffed: the steady load, where the
-// server's CPU per request is the least disturbed by the scenario itself.
-const ProfileScenario = "steady"
+// profileScenarios are the scenarios whose CPU profiles may be diffed, the first that every run
+// of both sides has: the ramp's held CPU step, where the server's own work dominates the
+// profile, then the steady load (older runs, or a ramp without a held step).
+func profileScenarios() []string { return []string{"ramp", "steady"} }
 
 // ProfileDiff says where the CPU time went: the functions whose CPU per request grew most from
 // base to current, from each side's CPU profiles merged.
 type ProfileDiff struct {
 	Scenario string `json:"scenario"`
 	Runs     [2]int `json:"runs"` // profiles merged: base, current
+	// Samples are the CPU samples the merged profiles hold: what the per-function figures rest on.
+	Samples [2]int64 `json:"samples"`
 	// TotalUs is the CPU time per request, in microseconds, over the whole profile: base, current.
 	TotalUs [2]float64  `json:"total_us_per_request"`
 	Flat    []FuncDelta `json:"flat"` // largest growth of CPU spent in the function itself
@@ -42,21 +47,31 @@ type FuncDelta struct {
 // profileTop is how many functions each list shows.
 const profileTop = 10
 
-// DiffProfiles merges each side's CPU profiles of ProfileScenario, each scaled to CPU per
-// request (its samples divided by the requests sent while it was taken), so that sides with
-// different run counts or rates compare. It returns nil when a side has no profile.
+// DiffProfiles merges each side's CPU profiles of the first of profileScenarios every run has,
+// each scaled to CPU per request (its samples divided by the requests sent while it was taken),
+// so that sides with different run counts or rates compare. It returns nil when a side has no
+// profile.
 func DiffProfiles(base, current []Input) (*ProfileDiff, [2]*profile.Profile, error) {
 	var merged [2]*profile.Profile
-	d := &ProfileDiff{Scenario: ProfileScenario}
+	d := &ProfileDiff{}
+	for _, name := range profileScenarios() {
+		if everyRunProfiled(base, name) && everyRunProfiled(current, name) {
+			d.Scenario = name
+			break
+		}
+	}
+	if d.Scenario == "" {
+		return nil, merged, nil
+	}
 	for side, in := range [][]Input{base, current} {
-		p, n, err := mergeSide(in)
+		p, n, samples, err := mergeSide(in, d.Scenario)
 		if err != nil {
 			return nil, merged, err
 		}
 		if p == nil {
 			return nil, merged, nil
 		}
-		merged[side], d.Runs[side] = p, n
+		merged[side], d.Runs[side], d.Samples[side] = p, n, samples
 	}
 	var flat, cum [2]map[string]float64
 	for side, p := range merged {
@@ -67,56 +82,74 @@ func DiffProfiles(base, current []Input) (*ProfileDiff, [2]*profile.Profile, err
 	return d, merged, nil
 }
 
-// mergeSide merges the per-request profiles of one side's runs and averages them.
-func mergeSide(in []Input) (*profile.Profile, int, error) {
+// everyRunProfiled: each run has the scenario with a CPU profile.
+func everyRunProfiled(in []Input, scenario string) bool {
+	for _, i := range in {
+		s, ok := findScenario(i.Run, scenario)
+		if !ok || !slices.ContainsFunc(s.Profiles, func(p summary.Profile) bool { return p.Kind == "cpu" }) {
+			return false
+		}
+	}
+	return len(in) > 0
+}
+
+// mergeSide merges the per-request profiles of one side's runs and averages them; samples is
+// how many CPU samples they held before scaling.
+func mergeSide(in []Input, scenario string) (merged *profile.Profile, runs int, samples int64, err error) {
 	var ps []*profile.Profile
 	for _, i := range in {
-		s, ok := findScenario(i.Run, ProfileScenario)
+		s, ok := findScenario(i.Run, scenario)
 		if !ok {
 			continue
 		}
-		p, err := perRequest(i.Dir, s)
+		p, n, err := perRequest(i.Dir, s)
 		if err != nil {
-			return nil, 0, fmt.Errorf("run %s: %w", i.Run.ID, err)
+			return nil, 0, 0, fmt.Errorf("run %s: %w", i.Run.ID, err)
 		}
 		if p != nil {
 			ps = append(ps, p)
+			samples += n
 		}
 	}
 	if len(ps) == 0 {
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	m, err := profile.Merge(ps)
 	if err != nil {
-		return nil, 0, fmt.Errorf("merge CPU profiles: %w", err)
+		return nil, 0, 0, fmt.Errorf("merge CPU profiles: %w", err)
 	}
 	m.Scale(1 / float64(len(ps)))
-	return m, len(ps), nil
+	return m, len(ps), samples, nil
 }
 
-// perRequest reads a scenario's CPU profile and scales it to CPU per request sent during it.
-func perRequest(dir string, s summary.Scenario) (*profile.Profile, error) {
+// perRequest reads a scenario's CPU profile and scales it to CPU per request sent during it;
+// samples is its sample count before scaling.
+func perRequest(dir string, s summary.Scenario) (p *profile.Profile, samples int64, err error) {
 	for _, pf := range s.Profiles {
 		if pf.Kind != "cpu" {
 			continue
 		}
 		f, err := os.Open(filepath.Join(dir, pf.File))
 		if err != nil {
-			return nil, fmt.Errorf("open CPU profile: %w", err)
+			return nil, 0, fmt.Errorf("open CPU profile: %w", err)
 		}
 		defer f.Close()
 		p, err := profile.Parse(f)
 		if err != nil {
-			return nil, fmt.Errorf("parse CPU profile %s: %w", pf.File, err)
+			return nil, 0, fmt.Errorf("parse CPU profile %s: %w", pf.File, err)
 		}
-		requests := s.AchievedRate * float64(p.DurationNanos) / 1e9
+		rate := cmp.Or(pf.Rate, s.AchievedRate)
+		requests := rate * float64(p.DurationNanos) / 1e9
 		if requests <= 0 {
-			return nil, nil // no rate or no duration: nothing to divide by
+			return nil, 0, nil // no rate or no duration: nothing to divide by
+		}
+		for _, sm := range p.Sample {
+			samples += sm.Value[0] // CPU profiles: samples/count first
 		}
 		p.Scale(1 / requests)
-		return p, nil
+		return p, samples, nil
 	}
-	return nil, nil
+	return nil, 0, nil
 }
 
 // functionTimes sums a CPU profile's time per function, in microseconds: flat (the function is

@@ -48,8 +48,12 @@ func TestProfileDiffNamesTheBurningFunction(t *testing.T) {
 			if top != tt.wantTop {
 				t.Errorf("burnCPU on top of the flat list: %v, want %v; flat list: %+v", top, tt.wantTop, d.Flat)
 			}
-			if d.Scenario != ProfileScenario || d.Runs[0] != len(tt.base) || d.Runs[1] != len(tt.current) {
-				t.Errorf("merged %v profiles of %s, want %d+%d", d.Runs, d.Scenario, len(tt.base), len(tt.current))
+			// These recordings predate the ramp's held-step profile: steady's are diffed.
+			if d.Scenario != "steady" || d.Runs[0] != len(tt.base) || d.Runs[1] != len(tt.current) {
+				t.Errorf("merged %v profiles of %s, want %d+%d of steady", d.Runs, d.Scenario, len(tt.base), len(tt.current))
+			}
+			if d.Samples[0] <= 0 || d.Samples[1] <= 0 {
+				t.Errorf("samples %v: the diff must say what it rests on", d.Samples)
 			}
 		})
 	}

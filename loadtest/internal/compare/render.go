@@ -403,6 +403,9 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// minProfileSamples is the count under which the diff warns that it rests on too little.
+const minProfileSamples = 100
+
 // writeProfileDiff renders where the CPU time went: the functions whose CPU per request grew
 // most, flat and cumulative, and the pprof command that opens the same diff.
 func writeProfileDiff(b *strings.Builder, d *ProfileDiff) {
@@ -410,8 +413,11 @@ func writeProfileDiff(b *strings.Builder, d *ProfileDiff) {
 		return
 	}
 	fmt.Fprintf(b, "## Where the CPU time went (%s)\n\n", d.Scenario)
-	fmt.Fprintf(b, "CPU profiles of %d base and %d current runs, each scaled to CPU per request sent while it was taken, then merged per side: %s µs per request in base, %s µs in current (%s).\n\n",
-		d.Runs[0], d.Runs[1], fmtNum(d.TotalUs[0], "µs"), fmtNum(d.TotalUs[1], "µs"), pct(changeOf(d.TotalUs)))
+	fmt.Fprintf(b, "CPU profiles of %d base and %d current runs (%d and %d samples of 10 ms), each scaled to CPU per request sent while it was taken, then merged per side: %s µs per request in base, %s µs in current (%s).\n\n",
+		d.Runs[0], d.Runs[1], d.Samples[0], d.Samples[1], fmtNum(d.TotalUs[0], "µs"), fmtNum(d.TotalUs[1], "µs"), pct(changeOf(d.TotalUs)))
+	if d.Samples[0] < minProfileSamples || d.Samples[1] < minProfileSamples {
+		fmt.Fprintf(b, "Few samples (under %d a side): a function's figure here is a handful of samples, not a measurement.\n\n", minProfileSamples)
+	}
 	for _, list := range []struct {
 		title string
 		fs    []FuncDelta

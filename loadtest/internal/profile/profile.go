@@ -51,6 +51,18 @@ func Capture(ctx context.Context, adminURL, dir, prefix string, cpu time.Duratio
 	return out, nil
 }
 
+// CaptureCPU fetches one CPU profile over cpu (whole seconds, at least 1) from adminURL into
+// dir/file: a profile of one stretch of load, where the snapshots Capture adds would disturb it.
+func CaptureCPU(ctx context.Context, adminURL, dir, file string, cpu time.Duration) (summary.Profile, error) {
+	secs := CPUSeconds(cpu)
+	client := &http.Client{Timeout: time.Duration(secs)*time.Second + 10*time.Second}
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", adminURL, secs)
+	if err := fetch(ctx, client, url, filepath.Join(dir, file)); err != nil {
+		return summary.Profile{}, fmt.Errorf("capture cpu profile: %w", err)
+	}
+	return summary.Profile{Kind: "cpu", File: file}, nil
+}
+
 // CPUSeconds is how long Capture profiles the CPU for cpu: whole seconds, at least 1 (pprof's
 // seconds parameter).
 func CPUSeconds(cpu time.Duration) int { return max(1, int((cpu+time.Second-1)/time.Second)) }

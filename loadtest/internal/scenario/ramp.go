@@ -29,8 +29,9 @@ func Ramp() Scenario {
 		Steps:       rampSteps,
 		Targets:     mix,
 		Start: func(l *Live) Hooks {
-			r := &rampRun{set: l.Settings}
-			return Hooks{AfterStep: r.afterStep, Next: r.next, Pick: r.pick, Check: r.check, Collect: r.collect}
+			r := &rampRun{set: l.Settings, prof: newHeldProfile(l)}
+			return Hooks{Observe: r.prof.observe, Disturb: r.prof.capture, AfterStep: r.afterStep, Next: r.next,
+				Pick: r.pick, Check: r.check, Collect: r.collect}
 		},
 	}
 }
@@ -75,14 +76,16 @@ type rampRun struct {
 	steps   []summary.RampStep
 	refined int  // refinement steps handed out
 	retry   bool // the step handed out last tries a missed rate again
+	prof    *heldProfile
+	pastOwn bool // next was asked: the own steps are over
 }
 
 // refinePause is the idle time before a step that follows a miss: the missed step's backlog
 // (thousands of requests in flight) has just drained.
 const refinePause = 500 * time.Millisecond
 
-// next decides the steps after the first miss. A missed rate of the ramp's own is tried once
-// more (after a pause) and the second try decides: one stall of a shared machine (a
+// next decides the steps after the first miss, and tells the held profile what runs next. A
+// missed rate of the ramp's own is tried once more (after a pause) and the second try decides: one stall of a shared machine (a
 // neighbour's burst, a checkpoint) can tip an open-model load into a backlog it never recovers
 // from within the step, and a capacity read from that would move by a whole doubling between
 // runs (measured: 3200 req/s missed at p99 667 ms, then met at 35 ms). The refinements near the
@@ -91,6 +94,18 @@ const refinePause = 500 * time.Millisecond
 // mean of the highest rate met below the lowest missed and that rate, until -ramp-refine are
 // done or the two are within 1 %. Nothing to refine when the first rate missed.
 func (r *rampRun) next() (Step, bool) {
+	r.pastOwn = true
+	st, ok := r.nextStep()
+	if !ok {
+		r.prof.end()
+		return st, false
+	}
+	r.prof.next(st)
+	return st, true
+}
+
+// nextStep: see next.
+func (r *rampRun) nextStep() (Step, bool) {
 	last := r.steps[len(r.steps)-1]
 	warm, dur := stepWarmup(r.set.Ramp.Step), r.set.Ramp.Step
 	if !last.WithinSLO && !last.Retry && !last.Refined {
@@ -156,11 +171,16 @@ func (r *rampRun) afterStep(st Step, f attack.Figures, cpu StepCPU) bool {
 		CPUHold:       r.refined == 0 && st.Rate == r.set.Ramp.cpuHoldRate(ownRates(r.set.Ramp)),
 	}
 	step.CPUPerRequestUs, step.HarnessCPUPerRequestUs = cpu.perRequest(f.Requests + f.Warmups)
+	r.prof.stepEnded(f)
 	step.WithinSLO = step.Valid && step.P99IntendedMs <= summary.Ms(r.set.SLOP99) && errRatio <= r.set.MaxErrorRate
 	if r.retry {
 		r.steps[len(r.steps)-1].Retried = true
 	}
 	r.steps = append(r.steps, step)
+	// The stepper hands out the ramp's own steps in order while they are met.
+	if own := rampSteps(r.set); step.WithinSLO && !r.pastOwn && len(r.steps) < len(own) {
+		r.prof.next(own[len(r.steps)])
+	}
 	return step.WithinSLO
 }
 
@@ -176,7 +196,10 @@ func (r *rampRun) pick([]attack.Figures) int {
 	return 0
 }
 
-func (r *rampRun) collect(sc *summary.Scenario) { sc.Ramp = rampStats(r.steps, r.set) }
+func (r *rampRun) collect(sc *summary.Scenario) {
+	sc.Ramp = rampStats(r.steps, r.set)
+	r.prof.collect(sc)
+}
 
 // rampStats derives the capacity, the highest rate within the SLO below the first one that was
 // not, and what ended the ramp.

@@ -98,7 +98,7 @@ func TestRampRetriesAndRefines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			steps, r := driveRamp(set, tt.flaky)
+			steps, r, _ := driveRamp(set, tt.flaky)
 			var got []string
 			for i, st := range steps {
 				if st.Warmup == 0 || st.Duration != time.Second {
@@ -124,16 +124,24 @@ func TestRampRetriesAndRefines(t *testing.T) {
 }
 
 // driveRamp runs the ramp's step logic against a server whose knee is at 3000 req/s and whose
-// first try at the flaky rate misses whatever it can do, and returns the steps handed out.
-func driveRamp(set Settings, flaky float64) ([]Step, *rampRun) {
-	r := &rampRun{set: set}
+// first try at the flaky rate misses whatever it can do, and returns the steps handed out and
+// the one the held CPU profile was armed for (−1: none).
+func driveRamp(set Settings, flaky float64) ([]Step, *rampRun, int) {
+	r := &rampRun{set: set, prof: newHeldProfile(&Live{Settings: set})}
 	next := stepper(rampSteps(set), r.next)
 	var steps []Step
+	profiled := -1
 	tried := map[float64]bool{}
 	for len(steps) < 30 {
 		st, ok := next.step()
 		if !ok {
 			break
+		}
+		if r.prof.armed.Load() {
+			if profiled >= 0 {
+				return nil, r, -2 // armed twice: one profile a run
+			}
+			profiled = len(steps)
 		}
 		steps = append(steps, st)
 		p99 := 10.0
@@ -144,7 +152,7 @@ func driveRamp(set Settings, flaky float64) ([]Step, *rampRun) {
 		f := attack.Figures{Requests: 100, Successes: 100, LatencyIntended: summary.Latencies{P99: p99}}
 		next.more = r.afterStep(st, f, StepCPU{Server: 20 * time.Millisecond, Harness: 10 * time.Millisecond})
 	}
-	return steps, r
+	return steps, r, profiled
 }
 
 // TestRampDoesNotRefineWithoutAKnee: nothing to refine when every rate met the SLO or the first
@@ -158,7 +166,7 @@ func TestRampDoesNotRefineWithoutAKnee(t *testing.T) {
 		{"every step met", []summary.RampStep{{Rate: 100, WithinSLO: true}, {Rate: 200, WithinSLO: true}}},
 		{"the first step missed twice", []summary.RampStep{{Rate: 100, Retried: true}, {Rate: 100, Retry: true}}},
 	} {
-		r := &rampRun{set: set, steps: tt.steps}
+		r := &rampRun{set: set, steps: tt.steps, prof: newHeldProfile(&Live{Settings: set})}
 		if st, ok := r.next(); ok {
 			t.Errorf("%s: stepped on at %v", tt.name, st.Rate)
 		}
@@ -170,21 +178,27 @@ func TestRampDoesNotRefineWithoutAKnee(t *testing.T) {
 // last -ramp-step. Without a rate, or with a hold no longer than a step, nothing is held.
 func TestRampHoldsOneRateForCPU(t *testing.T) {
 	tests := []struct {
-		name    string
-		cpuRate float64
-		hold    time.Duration
-		want    []string // rate/duration of each step, * when marked held
+		name     string
+		cpuRate  float64
+		hold     time.Duration
+		flaky    float64
+		want     []string // rate/duration of each step, * when marked held
+		profiled int      // the step the CPU profile is taken in (−1: none)
 	}{
-		{"held at 2000, its stall retried", 2500, 5 * time.Second,
-			[]string{"1000/1s", "2000/5s*", "2000/5s*", "4000/1s", "4000/1s", "2828/1s"}},
-		{"no rate", 0, 5 * time.Second, []string{"1000/1s", "2000/1s", "2000/1s", "4000/1s", "4000/1s", "2828/1s"}},
-		{"a hold no longer than a step", 2500, time.Second, []string{"1000/1s", "2000/1s", "2000/1s", "4000/1s", "4000/1s", "2828/1s"}},
+		{"held at 2000, its stall retried", 2500, 5 * time.Second, 2000,
+			[]string{"1000/1s", "2000/5s*", "2000/5s*", "4000/1s", "4000/1s", "2828/1s"}, 1},
+		{"held after a retried stall below it", 2500, 5 * time.Second, 1000,
+			[]string{"1000/1s", "1000/1s", "2000/5s*", "4000/1s", "4000/1s", "2828/1s"}, 2},
+		{"no rate", 0, 5 * time.Second, 2000,
+			[]string{"1000/1s", "2000/1s", "2000/1s", "4000/1s", "4000/1s", "2828/1s"}, -1},
+		{"a hold no longer than a step", 2500, time.Second, 2000,
+			[]string{"1000/1s", "2000/1s", "2000/1s", "4000/1s", "4000/1s", "2828/1s"}, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			set := Settings{SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Warmup: time.Second,
 				Ramp: RampSettings{From: 1000, To: 4000, Steps: 3, Refine: 1, Step: time.Second, CPURate: tt.cpuRate, CPUHold: tt.hold}}
-			steps, r := driveRamp(set, 2000)
+			steps, r, profiled := driveRamp(set, tt.flaky)
 			var got []string
 			for i, st := range steps {
 				name := fmt.Sprintf("%.0f/%s", st.Rate, st.Duration)
@@ -195,6 +209,9 @@ func TestRampHoldsOneRateForCPU(t *testing.T) {
 			}
 			if strings.Join(got, ", ") != strings.Join(tt.want, ", ") {
 				t.Errorf("steps\n %s\nwant\n %s", strings.Join(got, ", "), strings.Join(tt.want, ", "))
+			}
+			if profiled != tt.profiled {
+				t.Errorf("CPU profile taken in step %d, want %d (-2: armed twice)", profiled, tt.profiled)
 			}
 		})
 	}

@@ -369,6 +369,9 @@ type Span struct {
 type Profile struct {
 	Kind string `json:"kind"` // cpu, heap, goroutine, mutex, block
 	File string `json:"file"`
+	// Rate is the request rate while a CPU profile was taken, when it is not the scenario's
+	// achieved rate (the ramp's is of its held step); 0: the scenario's.
+	Rate float64 `json:"rate,omitempty"`
 }
 
 // Function is one line of a CPU profile's top list.
