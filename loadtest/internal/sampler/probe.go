@@ -24,6 +24,7 @@ const (
 	MetricGoroutines = "go_goroutines"
 	MetricInFlight   = "http_server_requests_in_flight"
 	MetricCancelled  = "http_server_requests_cancelled_total"
+	MetricAccepted   = "http_server_requests_accepted_total"
 	MetricPool       = "pgxpool_acquired_conns"
 )
 
@@ -47,6 +48,7 @@ func Probe(ctx context.Context, metricsURLs, pprofURLs []string) summary.Signals
 		_, inFlight := First(fams, inFlightNames())
 		sig.InFlight = inFlight != ""
 		_, sig.Cancelled = fams[MetricCancelled]
+		_, sig.Accepted = fams[MetricAccepted]
 		sig.Pool = pool(fams) != nil
 		if goroutines != "" {
 			sig.Goroutines = FromMetrics

@@ -191,6 +191,7 @@ func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
 		sm.PoolAcquired, sm.PoolIdle, sm.PoolTotal, sm.PoolMax = Sum(fams, p[0]), Sum(fams, p[1]), Sum(fams, p[2]), Sum(fams, p[3])
 	}
 	sm.Cancelled = Sum(fams, MetricCancelled)
+	sm.Accepted = Sum(fams, MetricAccepted)
 	sm.ServerState = State(fams)
 }
 

@@ -25,6 +25,8 @@ go_goroutines 17
 go_memstats_heap_alloc_bytes 2.5e+06
 # TYPE http_server_requests_in_flight gauge
 http_server_requests_in_flight 3
+# TYPE http_server_requests_accepted_total counter
+http_server_requests_accepted_total 42
 # TYPE http_server_requests_cancelled_total counter
 http_server_requests_cancelled_total{route="/api/v1/items"} 4
 http_server_requests_cancelled_total{route="/api/v1/item"} 2
@@ -53,7 +55,7 @@ func TestSampleParsesMetrics(t *testing.T) {
 
 	got := New(srv.URL, nil, "", 0).Sample(context.Background(), 250*time.Millisecond)
 	want := summary.Sample{OffsetMs: 250, Goroutines: 17, HeapBytes: 2.5e6, InFlight: 3, PoolAcquired: 2,
-		PoolIdle: 5, PoolTotal: 7, Cancelled: 6, ServerState: "draining"}
+		PoolIdle: 5, PoolTotal: 7, Cancelled: 6, Accepted: 42, ServerState: "draining"}
 	if got != want {
 		t.Fatalf("Sample = %+v\nwant     %+v", got, want)
 	}

@@ -271,13 +271,14 @@ type Sample struct {
 	PoolAcquired  float64 `json:"pool_acquired"`
 	PoolIdle      float64 `json:"pool_idle"`
 	PoolTotal     float64 `json:"pool_total"`
-	PoolMax       float64 `json:"pool_max"`        // pgxpool_max_conns: the pool's size
-	Cancelled     float64 `json:"cancelled"`       // http_server_requests_cancelled_total, summed
-	DBActive      float64 `json:"db_active"`       // pg_stat_activity state='active' for the server's queries
-	DBSleeping    float64 `json:"db_sleeping"`     // of which pg_sleep (bench delay)
-	ServerState   string  `json:"server_state"`    // ready / draining / stopped / "" when unreachable
-	ScrapeFailed  bool    `json:"scrape_failed"`   // /metrics could not be read
-	DBQueryFailed bool    `json:"db_query_failed"` // pg_stat_activity could not be read
+	PoolMax       float64 `json:"pool_max"`           // pgxpool_max_conns: the pool's size
+	Cancelled     float64 `json:"cancelled"`          // http_server_requests_cancelled_total, summed
+	Accepted      float64 `json:"accepted,omitempty"` // http_server_requests_accepted_total: handlers started
+	DBActive      float64 `json:"db_active"`          // pg_stat_activity state='active' for the server's queries
+	DBSleeping    float64 `json:"db_sleeping"`        // of which pg_sleep (bench delay)
+	ServerState   string  `json:"server_state"`       // ready / draining / stopped / "" when unreachable
+	ScrapeFailed  bool    `json:"scrape_failed"`      // /metrics could not be read
+	DBQueryFailed bool    `json:"db_query_failed"`    // pg_stat_activity could not be read
 }
 
 // Signals are where the server's own side was read and which figures it gave: the checks
@@ -291,6 +292,7 @@ type Signals struct {
 	Goroutines string `json:"goroutines,omitempty"`
 	InFlight   bool   `json:"in_flight"` // http_server_requests_in_flight or a library's name
 	Cancelled  bool   `json:"cancelled"` // http_server_requests_cancelled_total
+	Accepted   bool   `json:"accepted"`  // http_server_requests_accepted_total
 	Pool       bool   `json:"pool"`      // pgxpool's or database/sql's collector
 	Database   bool   `json:"database"`  // pg_stat_activity filtered on the server's application_name
 }
