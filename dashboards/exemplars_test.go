@@ -28,8 +28,8 @@ func committed(t *testing.T) map[string]dashboard.Dashboard {
 	return out
 }
 
-// TestCommittedJobsAndExemplars: in the committed JSON, every server selector follows the job
-// variable (default items-server), and every latency query has exemplars on.
+// TestCommittedJobsAndExemplars checks that, in the committed JSON, every server selector follows
+// the job variable (default items-server), and every latency query has exemplars on.
 func TestCommittedJobsAndExemplars(t *testing.T) {
 	for name, d := range committed(t) {
 		t.Run(name, func(t *testing.T) {
@@ -149,8 +149,8 @@ func exemplarDestination(provisioning []byte, label string) (string, error) {
 	return "", fmt.Errorf("no data source with uid %q", dashboards.PrometheusUID)
 }
 
-// TestExemplarsLinkToJaeger: the Prometheus data source sends the server's exemplar label to the
-// Jaeger data source; a wrong label name or target is caught.
+// TestExemplarsLinkToJaeger checks that the Prometheus data source sends the server's exemplar
+// label to the Jaeger data source; a wrong label name or target is caught.
 func TestExemplarsLinkToJaeger(t *testing.T) {
 	b, err := os.ReadFile(datasourcesFile)
 	if err != nil {

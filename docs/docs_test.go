@@ -651,8 +651,8 @@ func matchesAny(patterns []string, name string) bool {
 	return false
 }
 
-// TestReadmeSampleTable: the README's sample table sits between the markers make readme-table
-// rewrites, and names a commit of this repository's history that it measured.
+// TestReadmeSampleTable checks that the README's sample table sits between the markers make
+// readme-table rewrites, and names a commit of this repository's history that it measured.
 func TestReadmeSampleTable(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {

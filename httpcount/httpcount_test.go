@@ -12,8 +12,8 @@ import (
 	"github.com/benchharness/benchharness/httpcount"
 )
 
-// TestCounts: a real server counts an answered request, one in flight, and one whose client
-// gave up, and serves them in the text format the harness reads.
+// TestCounts checks that a real server counts an answered request, one in flight, and one whose
+// client gave up, and serves them in the text format the harness reads.
 func TestCounts(t *testing.T) {
 	counts := httpcount.New()
 	started := make(chan struct{}, 2)

@@ -115,10 +115,10 @@ func checkListed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, s
 	t.Logf("%d slowest/lost requests: %d complete traces in Jaeger, marked found by the harness, links open; %d never reached the handler", len(listed), len(listed)-unhandled, unhandled)
 }
 
-// checkDelayed: every held request (shutdown: answered after its 1 s pg_sleep) is a complete
-// trace; every cancelled one (cancel: the client gave up at 100 ms) has its server span, and at
-// least one has the query span it was cancelled in. A cancelled request with no server span at
-// all never reached the server's handler (on an overloaded machine the client can give up
+// checkDelayed checks that every held request (shutdown: answered after its 1 s pg_sleep) is a
+// complete trace; every cancelled one (cancel: the client gave up at 100 ms) has its server span,
+// and at least one has the query span it was cancelled in. A cancelled request with no server
+// span at all never reached the server's handler (on an overloaded machine the client can give up
 // first): counted and shown, as the harness does for its listed requests.
 func checkDelayed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, runDir string) {
 	n, cancelledWithQuery, unhandled := 0, 0, 0
@@ -161,8 +161,8 @@ func checkDelayed(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, 
 		n, unhandled, cancelledWithQuery)
 }
 
-// checkFastDropped: of steady's fast requests (not among the slowest the report lists, which
-// are kept on purpose), Jaeger kept fewer than the probabilistic share + 5 points.
+// checkFastDropped checks that, of steady's fast requests (not among the slowest the report
+// lists, which are kept on purpose), Jaeger kept fewer than the probabilistic share + 5 points.
 func checkFastDropped(ctx context.Context, t *testing.T, c *http.Client, jaegerURL, runDir string, slow time.Duration, keepPct float64) {
 	sent, err := proof.ReadResults(filepath.Join(runDir, "steady.bin"))
 	if err != nil {

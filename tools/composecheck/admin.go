@@ -18,11 +18,11 @@ import (
 // prometheusConfig is where the prometheus service reads its configuration.
 const prometheusConfig = "/etc/prometheus/prometheus.yml"
 
-// checkAdmin: the server's admin listener (unauthenticated /metrics, /readyz and pprof) binds
-// where Prometheus scrapes it and nowhere else. ADMIN_ADDR is set and not loopback (Prometheus
-// and the harness are other containers), its port is the one Prometheus's configuration scrapes
-// by the service's name, and the server image does not EXPOSE it (`docker run -P` would publish
-// it on every host interface). That published ports sit on 127.0.0.1 is the general rule.
+// checkAdmin checks that the server's admin listener (unauthenticated /metrics, /readyz and pprof)
+// binds where Prometheus scrapes it and nowhere else. ADMIN_ADDR is set and not loopback
+// (Prometheus and the harness are other containers), its port is the one Prometheus's configuration
+// scrapes by the service's name, and the server image does not EXPOSE it (`docker run -P` would
+// publish it on every host interface). That published ports sit on 127.0.0.1 is the general rule.
 func checkAdmin(p *types.Project) []error {
 	s, ok := p.Services["server"]
 	if !ok || s.Build == nil {
@@ -105,7 +105,7 @@ func scrapeTargets(p *types.Project) ([]string, error) {
 	return out, nil
 }
 
-// loopback: a listener on host is reachable from its own container only.
+// loopback reports whether a listener on host is reachable from its own container only.
 func loopback(host string) bool {
 	ip := net.ParseIP(host)
 	return host == "localhost" || ip != nil && ip.IsLoopback()

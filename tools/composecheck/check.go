@@ -176,8 +176,9 @@ func hasNamedVolume(s types.ServiceConfig) bool {
 	return false
 }
 
-// graceLongerThanDrain: docker sends SIGKILL after stop_grace_period (default 10 s); the server
-// needs DRAIN_DELAY + SHUTDOWN_TIMEOUT (defaults 0 and 10 s, docs/contracts.md) to drain cleanly.
+// graceLongerThanDrain checks that the grace period covers the drain: docker sends SIGKILL after
+// stop_grace_period (default 10 s); the server needs DRAIN_DELAY + SHUTDOWN_TIMEOUT (defaults 0
+// and 10 s, docs/contracts.md) to drain cleanly.
 func graceLongerThanDrain(s types.ServiceConfig) error {
 	dur := func(key string, def time.Duration) (time.Duration, error) {
 		v := s.Environment[key]

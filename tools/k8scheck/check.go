@@ -87,8 +87,8 @@ func (m *manifests) templates() []corev1.PodTemplateSpec {
 	return out
 }
 
-// checkListed: every manifest is applied by a kustomization (or is a known standalone one),
-// and everything a kustomization lists exists.
+// checkListed checks that every manifest is applied by a kustomization (or is a known standalone
+// one), and everything a kustomization lists exists.
 func (m *manifests) checkListed(p *problems) {
 	listed := map[string]bool{}
 	for dir, k := range m.kusts {
@@ -119,8 +119,8 @@ func (m *manifests) checkListed(p *problems) {
 	}
 }
 
-// checkImageOverrides: an image a kustomization rewrites stays pinned (a tag that is a version,
-// a digest for an image not built here).
+// checkImageOverrides checks that an image a kustomization rewrites stays pinned (a tag that is a
+// version, a digest for an image not built here).
 func (m *manifests) checkImageOverrides(p *problems) {
 	for dir, k := range m.kusts {
 		for _, img := range k.Images {
@@ -138,7 +138,7 @@ func (m *manifests) checkImageOverrides(p *problems) {
 	}
 }
 
-// checkService: a Service selects the pods of some template here, on ports they have.
+// checkService checks that a Service selects the pods of some template here, on ports they have.
 func (m *manifests) checkService(p *problems, id string, svc *corev1.Service) {
 	if len(svc.Spec.Selector) == 0 {
 		p.add(id, "no selector")
@@ -187,7 +187,7 @@ func (m *manifests) checkStatefulSet(p *problems, id string, sts *appsv1.Statefu
 	}
 }
 
-// selects: the selector matches the template's labels.
+// selects checks that the selector matches the template's labels.
 func selects(p *problems, id string, ls *metav1.LabelSelector, tpl map[string]string) {
 	sel, err := metav1.LabelSelectorAsSelector(ls)
 	if err != nil || ls == nil || sel.Empty() || !sel.Matches(labels.Set(tpl)) {
@@ -195,8 +195,8 @@ func selects(p *problems, id string, ls *metav1.LabelSelector, tpl map[string]st
 	}
 }
 
-// checkJob: bounded (no retries that would load the target twice, a deadline), never restarted
-// in place, its selector its own.
+// checkJob checks that a Job is bounded (no retries that would load the target twice, a
+// deadline), is never restarted in place, and has a selector of its own.
 func checkJob(p *problems, id string, job *batchv1.Job) {
 	s := job.Spec
 	if s.ManualSelector != nil && *s.ManualSelector {
@@ -240,7 +240,7 @@ func (m *manifests) hasClaim(name string) bool {
 	return false
 }
 
-// checkRefs: the ConfigMap keys and the volume claims a pod names are here.
+// checkRefs checks that the ConfigMap keys and the volume claims a pod names are here.
 func (m *manifests) checkRefs(p *problems, id string, spec corev1.PodSpec) {
 	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
 		for _, e := range c.Env {

@@ -20,8 +20,8 @@ type workers struct {
 	port int32
 }
 
-// checkWorkers: one Indexed Job runs the workers, parallelism = completions (all N at once),
-// its pods in the DNS subdomain of a headless Service that selects them and publishes them
+// checkWorkers checks that one Indexed Job runs the workers, parallelism = completions (all N at
+// once), its pods in the DNS subdomain of a headless Service that selects them and publishes them
 // before they are ready (the coordinator's barrier decides readiness), on the port `loadtest
 // worker -listen` serves.
 func (m *manifests) checkWorkers(p *problems) (workers, bool) {
@@ -93,9 +93,9 @@ func runs(spec corev1.PodSpec, cmd string) (corev1.Container, bool) {
 	return corev1.Container{}, false
 }
 
-// checkCoordinator: a Job runs `loadtest run -workers` naming the worker Service and its port
-// (and, with -worker-count, the workers' number), holds the workers' key when they want one,
-// writes the run folder to a volume, reads the token from a mounted Secret, and every $(VAR)
+// checkCoordinator checks that a Job runs `loadtest run -workers` naming the worker Service and
+// its port (and, with -worker-count, the workers' number), holds the workers' key when they want
+// one, writes the run folder to a volume, reads the token from a mounted Secret, and every $(VAR)
 // of its arguments is in its environment.
 func (m *manifests) checkCoordinator(p *problems, w workers) {
 	svc, port := w.svc, w.port
@@ -130,8 +130,8 @@ func (m *manifests) checkCoordinator(p *problems, w workers) {
 	}
 }
 
-// checkWorkerItem: one -workers item names the worker Service (its name, a name under it such
-// as a pod's loadtest-workers-0.loadtest-workers, or srv:_control._tcp.NAME) and its port.
+// checkWorkerItem checks that one -workers item names the worker Service (its name, a name under it
+// such as a pod's loadtest-workers-0.loadtest-workers, or srv:_control._tcp.NAME) and its port.
 func checkWorkerItem(p *problems, id, item, svc string, port int32) {
 	host, portStr, err := net.SplitHostPort(item)
 	if name, ok := strings.CutPrefix(item, "srv:"); ok || err != nil {
@@ -152,7 +152,7 @@ func checkWorkerItem(p *problems, id, item, svc string, port int32) {
 // workerKey is the environment variable of the key the workers require of a coordinator.
 const workerKey = "LOADTEST_WORKER_KEY"
 
-// sameEnvSource: a and b take env name from the same Secret key (or neither has it).
+// sameEnvSource reports whether a and b take env name from the same Secret key (or neither has it).
 func sameEnvSource(a, b corev1.Container, name string) bool {
 	ref := func(c corev1.Container) string {
 		for _, e := range c.Env {
@@ -165,7 +165,7 @@ func sameEnvSource(a, b corev1.Container, name string) bool {
 	return ref(a) == ref(b)
 }
 
-// checkMounted: the path of -flag lies on a volume of the wanted kind.
+// checkMounted checks that the path of -flag lies on a volume of the wanted kind.
 func checkMounted(p *problems, id string, spec corev1.PodSpec, c corev1.Container, flagName string, kind func(corev1.Volume) bool) {
 	file, ok := flagValue(c.Args, flagName)
 	if !ok {
@@ -187,7 +187,8 @@ func checkMounted(p *problems, id string, spec corev1.PodSpec, c corev1.Containe
 
 var expansion = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 
-// checkExpansions: the kubelet leaves a $(VAR) that is not in the container's env as it is.
+// checkExpansions checks that every $(VAR) of the args is in the container's env: the kubelet
+// leaves one that is not as it is.
 func checkExpansions(p *problems, id string, c corev1.Container) {
 	for _, a := range c.Args {
 		for _, ref := range expansion.FindAllStringSubmatch(a, -1) {
@@ -216,8 +217,8 @@ func flagValue(args []string, name string) (string, bool) {
 	return "", false
 }
 
-// checkPatches: a patch changes an object defined here; the images it sets are pinned; a
-// container's args it replaces are the base's plus -signal-cmd and more -scenarios, so the two
+// checkPatches checks that a patch changes an object defined here; the images it sets are pinned;
+// a container's args it replaces are the base's plus -signal-cmd and more -scenarios, so the two
 // lists cannot drift apart.
 func (m *manifests) checkPatches(p *problems) {
 	for _, o := range m.objects {
@@ -261,7 +262,7 @@ func (m *manifests) job(name string) *batchv1.Job {
 	return nil
 }
 
-// sameArgs: patch is base with -signal-cmd added and the -scenarios list extended.
+// sameArgs reports whether patch is base with -signal-cmd added and the -scenarios list extended.
 func sameArgs(base, patch []string) bool {
 	patch = slices.DeleteFunc(slices.Clone(patch), func(a string) bool { return strings.HasPrefix(a, "-signal-cmd=") })
 	if len(patch) != len(base) {

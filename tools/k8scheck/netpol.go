@@ -48,11 +48,11 @@ type need struct {
 	what string
 }
 
-// checkNetworkPolicies: the workers' control port (it runs the attack it is sent) and the
-// server's admin listener (pprof, no authentication) are isolated by a NetworkPolicy that
-// admits the coordinator, for the admin port also a Prometheus named by namespace and pod
-// labels, and nobody else; and the policies still let the run through (the coordinator to both,
-// the workers and the coordinator to the server's API).
+// checkNetworkPolicies checks that the workers' control port (it runs the attack it is sent) and
+// the server's admin listener (pprof, no authentication) are isolated by a NetworkPolicy that
+// admits the coordinator, for the admin port also a Prometheus named by namespace and pod labels,
+// and nobody else; and the policies still let the run through (the coordinator to both, the
+// workers and the coordinator to the server's API).
 func (m *manifests) checkNetworkPolicies(p *problems, w workers, haveWorkers bool) {
 	pods := m.pods()
 	var coords, generators []pod
@@ -95,8 +95,8 @@ func (m *manifests) checkNetworkPolicies(p *problems, w workers, haveWorkers boo
 	}
 }
 
-// checkGuard: some policy isolates the guarded port, and every rule that opens it names the
-// coordinator's pods or, where allowed, one Prometheus.
+// checkGuard checks that some policy isolates the guarded port, and every rule that opens it
+// names the coordinator's pods or, where allowed, one Prometheus.
 func (m *manifests) checkGuard(p *problems, pods []pod, g guard) {
 	pols := m.isolating(g.pod)
 	if len(pols) == 0 {
@@ -119,8 +119,8 @@ func (m *manifests) checkGuard(p *problems, pods []pod, g guard) {
 	}
 }
 
-// checkPeer: a peer that opens a guarded port is the coordinator's pods, or (scraper) the pods
-// with given labels in one namespace named by kubernetes.io/metadata.name.
+// checkPeer checks that a peer that opens a guarded port is the coordinator's pods, or (scraper)
+// the pods with given labels in one namespace named by kubernetes.io/metadata.name.
 func checkPeer(p *problems, rid string, pods []pod, ns string, peer networkingv1.NetworkPolicyPeer, g guard) {
 	switch {
 	case peer.IPBlock != nil:
@@ -183,7 +183,7 @@ func (m *manifests) isolating(pd pod) []policy {
 	return out
 }
 
-// covers: a rule's ports include the container port (no ports: all of them).
+// covers reports whether a rule's ports include the container port (no ports: all of them).
 func covers(ports []networkingv1.NetworkPolicyPort, cp corev1.ContainerPort) bool {
 	if len(ports) == 0 {
 		return true
@@ -220,7 +220,8 @@ func protocol(p *corev1.Protocol) corev1.Protocol {
 	return *p
 }
 
-// admitted: from's pods reach port on a pod isolated by pols (none: reachable by all).
+// admitted reports whether from's pods reach port on a pod isolated by pols (none: reachable by
+// all).
 func admitted(pols []policy, port corev1.ContainerPort, from pod) bool {
 	if len(pols) == 0 {
 		return true
@@ -246,8 +247,9 @@ func admitted(pols []policy, port corev1.ContainerPort, from pod) bool {
 	return false
 }
 
-// serverPorts: a container of the items server image binds ADDR and ADMIN_ADDR to ports the pod
-// declares, on every interface (the server's default is loopback, which no other pod reaches).
+// serverPorts checks that a container of the items server image binds ADDR and ADMIN_ADDR to
+// ports the pod declares, on every interface (the server's default is loopback, which no other
+// pod reaches), and returns those ports.
 func serverPorts(p *problems, pd pod) (admin, api corev1.ContainerPort, ok bool) {
 	for _, c := range pd.tpl.Spec.Containers {
 		if !serverImage.MatchString(c.Image) {
@@ -332,7 +334,7 @@ func (m *manifests) pods() []pod {
 	return out
 }
 
-// loopback: a listener on host is reachable from its own pod only.
+// loopback reports whether a listener on host is reachable from its own pod only.
 func loopback(host string) bool {
 	ip := net.ParseIP(host)
 	return host == "localhost" || ip != nil && ip.IsLoopback()

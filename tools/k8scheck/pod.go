@@ -20,8 +20,8 @@ var digest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 // a Secret, never a literal in the manifest.
 var secretName = regexp.MustCompile(`(?i)(secret|token|password|passwd|database_url|database-url|dsn|(^|[_-])key$)`)
 
-// checkPod: the restricted security profile, requests and limits, pinned images and no inline
-// secret, for every container of the pod.
+// checkPod checks for the restricted security profile, requests and limits, pinned images and no
+// inline secret, for every container of the pod.
 func checkPod(p *problems, id string, spec corev1.PodSpec) {
 	sc := spec.SecurityContext
 	podSeccomp := false
@@ -48,8 +48,8 @@ func checkPod(p *problems, id string, spec corev1.PodSpec) {
 	}
 }
 
-// pinned: a tag that is a version (not latest), and for an image not built here a sha256
-// digest too.
+// pinned checks that an image has a tag that is a version (not latest), and for an image not
+// built here a sha256 digest too.
 func pinned(image string) error {
 	ref, dgst, hasDigest := strings.Cut(image, "@")
 	name, tag := ref, ""
@@ -69,7 +69,7 @@ func pinned(image string) error {
 	return nil
 }
 
-// checkResources: requests and limits for CPU and memory, limits not below requests.
+// checkResources checks that CPU and memory have requests and limits, limits not below requests.
 func checkResources(p *problems, id string, r corev1.ResourceRequirements) {
 	for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		req, hasReq := r.Requests[res]
@@ -85,8 +85,8 @@ func checkResources(p *problems, id string, r corev1.ResourceRequirements) {
 	}
 }
 
-// checkContainerSecurity: what Pod Security's restricted profile asks of a container, plus a
-// read-only root file system.
+// checkContainerSecurity checks what Pod Security's restricted profile asks of a container, plus
+// a read-only root file system.
 func checkContainerSecurity(p *problems, id string, sc *corev1.SecurityContext, podSeccomp bool) {
 	if sc == nil {
 		p.add(id, "no securityContext")
@@ -118,8 +118,8 @@ func checkContainerSecurity(p *problems, id string, sc *corev1.SecurityContext, 
 	}
 }
 
-// checkNoInlineSecret: a credential in an env value or a flag is in plain text in the manifest
-// and in `kubectl get -o yaml`; it must come from a Secret (env valueFrom, a mounted file).
+// checkNoInlineSecret checks that credentials come from a Secret (env valueFrom, a mounted file):
+// one in an env value or a flag is in plain text in the manifest and in `kubectl get -o yaml`.
 func checkNoInlineSecret(p *problems, id string, c corev1.Container) {
 	for _, e := range c.Env {
 		if e.Value != "" && secretName.MatchString(e.Name) {

@@ -30,7 +30,7 @@ const (
 	Same   Verdict = "same"
 	Worse  Verdict = "worse"
 	TooFew Verdict = "not enough samples"
-	// Inconclusive: the runs could not have detected a change of the limit's size (power.go).
+	// Inconclusive means the runs could not have detected a change of the limit's size (power.go).
 	Inconclusive Verdict = "cannot judge"
 )
 
@@ -42,10 +42,10 @@ const (
 	OK         Outcome = "PASS"       // no correctness failure, no significant regression
 	Regression Outcome = "REGRESSION" // a metric is significantly worse beyond its threshold
 	Failed     Outcome = "FAIL"       // a scenario failed its checks in CURRENT
-	// Unjudged: a run of either side has an INVALID scenario (the generator fell behind), so
+	// Unjudged means a run of either side has an INVALID scenario (the generator fell behind), so
 	// its figures describe the client; a gate that could not judge must not pass.
 	Unjudged Outcome = "CANNOT JUDGE"
-	// Underpowered: nothing was found worse, but the runs could not have seen a change of the
+	// Underpowered means nothing was found worse, but the runs could not have seen a change of the
 	// limit's size in a metric the thresholds require (require_power), or in any metric at all.
 	Underpowered Outcome = "INCONCLUSIVE"
 )

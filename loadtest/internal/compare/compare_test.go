@@ -271,8 +271,8 @@ func TestPerformanceOnly(t *testing.T) {
 	}
 }
 
-// TestPerformanceFailureIsJudgedByStatistics: a CURRENT scenario that only missed its p99 SLO
-// (as both sides do on an overloaded machine) is listed but does not fail the comparison.
+// TestPerformanceFailureIsJudgedByStatistics checks that a CURRENT scenario that only missed its
+// p99 SLO (as both sides do on an overloaded machine) is listed but does not fail the comparison.
 func TestPerformanceFailureIsJudgedByStatistics(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	base := defaultSynth().inputs(rng, "base", 4)
@@ -297,10 +297,10 @@ func TestPerformanceFailureIsJudgedByStatistics(t *testing.T) {
 	}
 }
 
-// TestRunLevelCheck: two of four CURRENT runs drew a slow machine (every window ×2). Pooled
-// windows differ significantly, but per-run medians interleave with BASE's: run-to-run noise, not
-// "worse"; and with runs that far apart, 4 a side could not have seen a 10 % change: "cannot
-// judge". With all four runs slow the runs separate and the verdict is "worse".
+// TestRunLevelCheck covers two of four CURRENT runs that drew a slow machine (every window ×2).
+// Pooled windows differ significantly, but per-run medians interleave with BASE's: run-to-run
+// noise, not "worse"; and with runs that far apart, 4 a side could not have seen a 10 % change:
+// "cannot judge". With all four runs slow the runs separate and the verdict is "worse".
 func TestRunLevelCheck(t *testing.T) {
 	for _, tt := range []struct {
 		slowRuns int

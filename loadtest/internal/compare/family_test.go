@@ -102,9 +102,9 @@ func rampRun(id string, rate, capacity, top float64, p99 map[float64]float64) In
 	return Input{Path: id, Run: summary.Run{ID: id, Scenarios: []summary.Scenario{sc}}}
 }
 
-// TestRampComparedAtCommonRates: ramp windows only from runs at a step both sides reported,
-// capacity per run, and the p99 at the highest step both sides ran validly, so that a capacity
-// drop is judged rather than compared at different rates.
+// TestRampComparedAtCommonRates checks that ramps are compared on windows only from runs at a
+// step both sides reported, on capacity per run, and on the p99 at the highest step both sides
+// ran validly, so that a capacity drop is judged rather than compared at different rates.
 func TestRampComparedAtCommonRates(t *testing.T) {
 	p99 := map[float64]float64{100: 3, 400: 12, 1600: 900}
 	slow := map[float64]float64{100: 30, 400: 400, 1600: 2000}
@@ -163,9 +163,9 @@ func holdAt(in Input, rate float64) {
 	}
 }
 
-// TestRampCPURates: the ramp's CPU is compared at the own rates after the first that every run
-// measured and most runs met: not past the knee, where a request's CPU measures the backlog,
-// and not lost because one run's generator fell behind at a rate the others met.
+// TestRampCPURates checks that the ramp's CPU is compared at the own rates after the first that
+// every run measured and most runs met: not past the knee, where a request's CPU measures the
+// backlog, and not lost because one run's generator fell behind at a rate the others met.
 func TestRampCPURates(t *testing.T) {
 	healthy := func(id string) Input { return cpuRampRun(id, 3200, nil, nil) }
 	tests := []struct {

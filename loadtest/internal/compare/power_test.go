@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// TestUCritical: the exact two-sided critical values of the U test against the published
-// table (α = 0.05), and none where the sizes cannot reach α.
+// TestUCritical checks the exact two-sided critical values of the U test against the published
+// table (α = 0.05), and that there are none where the sizes cannot reach α.
 func TestUCritical(t *testing.T) {
 	tests := []struct{ n1, n2, want int }{
 		{2, 2, -1}, {3, 3, -1}, {4, 4, 0}, {5, 5, 2}, {6, 6, 5}, {8, 8, 13}, {10, 10, 23}, {4, 8, 4},
@@ -21,9 +21,9 @@ func TestUCritical(t *testing.T) {
 	}
 }
 
-// TestMDEHasItsPower: a true shift of the computed MDE is caught by both run-level tests in
-// about Power of simulated comparisons, and half the MDE in far fewer: the MDE is neither
-// optimistic nor padded.
+// TestMDEHasItsPower checks that a true shift of the computed MDE is caught by both run-level
+// tests in about Power of simulated comparisons, and half the MDE in far fewer: the MDE is
+// neither optimistic nor padded.
 func TestMDEHasItsPower(t *testing.T) {
 	const m, alpha, floor = 20, 0.05, 0.05
 	tests := []struct {
@@ -68,10 +68,10 @@ func TestMDEHasItsPower(t *testing.T) {
 	}
 }
 
-// TestPowerOnRealRuns: on real recorded unchanged runs, 1 against 1 and 2 against 2 are
-// INCONCLUSIVE, steady's p99 among them with the runs it would need; 4 against 4 and 8 against
-// the 7 others (15 valid unchanged runs recorded) pass, naming what they could not see. The
-// figures are logged for docs/compare.md:
+// TestPowerOnRealRuns checks that, on real recorded unchanged runs, 1 against 1 and 2 against 2
+// are INCONCLUSIVE, steady's p99 among them with the runs it would need; 4 against 4 and 8
+// against the 7 others (15 valid unchanged runs recorded) pass, naming what they could not see.
+// The figures are logged for docs/compare.md:
 //
 //	go test ./loadtest/internal/compare -run PowerOnRealRuns -v
 func TestPowerOnRealRuns(t *testing.T) {

@@ -21,9 +21,9 @@ func recordings(t testing.TB, variant string) []Input {
 	return in
 }
 
-// TestProfileDiffNamesTheBurningFunction: on real runs of a server with BENCH_EXTRA_CPU, the
-// function that burns the CPU tops the flat list; an A/A diff of unchanged runs must not name
-// it at all (the check fails when the diff shows noise rather than the change).
+// TestProfileDiffNamesTheBurningFunction checks that, on real runs of a server with
+// BENCH_EXTRA_CPU, the function that burns the CPU tops the flat list; an A/A diff of unchanged
+// runs must not name it at all (the check fails when the diff shows noise rather than the change).
 func TestProfileDiffNamesTheBurningFunction(t *testing.T) {
 	const burner = "/server/internal/httpapi.burnCPU"
 	aa := recordings(t, "aa")
@@ -59,10 +59,10 @@ func TestProfileDiffNamesTheBurningFunction(t *testing.T) {
 	}
 }
 
-// TestServerCPURatioCatchesExtraCPU: on real recorded runs, 60 µs of CPU burnt per request
-// (+27 % at 3200 req/s) and 120 µs (+51 %) make the ramp's server CPU ratio worse in the first
-// four runs of each side; four unchanged runs against four others are not worse, and say they
-// could not have seen a change of the 10 % limit (4 a side see about 20 % at this spread).
+// TestServerCPURatioCatchesExtraCPU checks that, on real recorded runs, 60 µs of CPU burnt per
+// request (+27 % at 3200 req/s) and 120 µs (+51 %) make the ramp's server CPU ratio worse in the
+// first four runs of each side; four unchanged runs against four others are not worse, and say
+// they could not have seen a change of the 10 % limit (4 a side see about 20 % at this spread).
 func TestServerCPURatioCatchesExtraCPU(t *testing.T) {
 	aa := recordings(t, "aa")
 	tests := []struct {

@@ -18,8 +18,8 @@ type Limit struct {
 	MaxChangePct float64 `json:"max_change_pct"` // allowed relative change of the median, in percent
 	MinAbsChange float64 `json:"min_abs_change"` // allowed absolute change, in the metric's unit
 	Alpha        float64 `json:"alpha"`          // significance level of the U test, in (0, 1)
-	// RequirePower: when the runs could not have detected a change of the limit's size in this
-	// metric, the comparison is INCONCLUSIVE (exit 2) rather than a pass. Default false: the
+	// RequirePower makes the comparison INCONCLUSIVE (exit 2) rather than a pass when the runs
+	// could not have detected a change of the limit's size in this metric. Default false: the
 	// metric is marked "cannot judge" and named in the headline (docs/compare.md says why).
 	RequirePower bool `json:"require_power"`
 }

@@ -30,12 +30,12 @@ type Options struct {
 	// Count is how many workers a DNS name must resolve to (0: what it resolves to): the pods
 	// of a headless Service appear in DNS as they become ready.
 	Count int
-	// MaxClockUncertainty: a worker whose clock offset is known less precisely makes the
-	// scenario INVALID (default 5ms: against one-second windows, a send moved by more than
-	// that lands visibly in the wrong place).
+	// MaxClockUncertainty bounds how precisely a worker's clock offset must be known: a worker
+	// whose offset is known less precisely makes the scenario INVALID (default 5ms: against
+	// one-second windows, a send moved by more than that lands visibly in the wrong place).
 	MaxClockUncertainty time.Duration
-	// LostAfter: a worker silent this long in an attack is lost (default 5s; it beats every
-	// 500 ms).
+	// LostAfter is how long a worker may stay silent in an attack before it is lost (default 5s;
+	// it beats every 500 ms).
 	LostAfter time.Duration
 	Key       string   // sent as "Authorization: Bearer <Key>" (LOADTEST_WORKER_KEY); required
 	Resolver  Resolver // nil: net.DefaultResolver

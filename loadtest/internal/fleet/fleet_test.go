@@ -98,7 +98,7 @@ func check(f attack.Figures, name string) summary.Check {
 	return summary.Check{Name: name + " (missing)"}
 }
 
-// TestOneScheduleOverThreeWorkers: three workers, one with a clock 2 s ahead, send one
+// TestOneScheduleOverThreeWorkers checks that three workers, one with a clock 2 s ahead, send one
 // schedule: every sequence number once, each worker a third, the windows as one process's, the
 // skewed worker's offset measured and corrected.
 func TestOneScheduleOverThreeWorkers(t *testing.T) {
@@ -165,8 +165,8 @@ func readSeqs(t *testing.T, path string) []uint64 {
 	}
 }
 
-// TestLostWorkerCutsTheAttack: a worker whose connections die mid-attack is named, the attack
-// stops, and what arrived is kept.
+// TestLostWorkerCutsTheAttack checks that a worker whose connections die mid-attack is named, the
+// attack stops, and what arrived is kept.
 func TestLostWorkerCutsTheAttack(t *testing.T) {
 	srv, _ := target(t)
 	a, _ := startWorker(t, WorkerOptions{})
@@ -186,7 +186,8 @@ func TestLostWorkerCutsTheAttack(t *testing.T) {
 	}
 }
 
-// TestNeverReadyIsNamed: Dial gives up after its wait and names the worker that never came.
+// TestNeverReadyIsNamed checks that Dial gives up after its wait and names the worker that never
+// came.
 func TestNeverReadyIsNamed(t *testing.T) {
 	a, _ := startWorker(t, WorkerOptions{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -205,8 +206,8 @@ func TestNeverReadyIsNamed(t *testing.T) {
 	}
 }
 
-// TestWorkerKey: a worker refuses to exist without a key of MinKeyLen bytes, and refuses
-// every request without it, /v1/ready included (its PID and boot id are nobody else's
+// TestWorkerKey checks that a worker refuses to exist without a key of MinKeyLen bytes, and
+// refuses every request without it, /v1/ready included (its PID and boot id are nobody else's
 // business); a coordinator refuses to dial without one.
 func TestWorkerKey(t *testing.T) {
 	for _, key := range []string{"", "s3cret", testKey[:MinKeyLen-1]} {
@@ -231,8 +232,8 @@ func TestWorkerKey(t *testing.T) {
 	dial(t, []string{a}, Options{})
 }
 
-// TestWorkerThrottlesWrongKeys: a client that sent authBurst wrong keys is refused (429)
-// without its next key being looked at, the right one included, until its budget refills.
+// TestWorkerThrottlesWrongKeys checks that a client that sent authBurst wrong keys is refused
+// (429) without its next key being looked at, the right one included, until its budget refills.
 func TestWorkerThrottlesWrongKeys(t *testing.T) {
 	a, _ := startWorker(t, WorkerOptions{})
 	wrong := strings.Repeat("y", len(testKey))
@@ -272,8 +273,8 @@ func call(t *testing.T, method, addr, path, key string, body []byte) (int, strin
 	return resp.StatusCode, string(b)
 }
 
-// TestWorkerNeverStartsOnItsOwn: a plan without a start time is refused and nothing is sent;
-// a worker whose coordinator goes away mid-attack stops sending and is free again.
+// TestWorkerNeverStartsOnItsOwn checks that a plan without a start time is refused and nothing is
+// sent; a worker whose coordinator goes away mid-attack stops sending and is free again.
 func TestWorkerNeverStartsOnItsOwn(t *testing.T) {
 	srv, hits := target(t)
 	a, _ := startWorker(t, WorkerOptions{})

@@ -24,9 +24,9 @@ import (
 // sends what a peer that lies or misbehaves would, over a real socket, to the real handler or
 // coordinator.
 
-// TestWorkerRefusesPlansOutOfBounds: every plan number past its bound is a 400 with the
-// reason, nothing is sent, and the worker lives on to take a good plan. Before the bounds, the
-// first plan killed the process (vegeta's pacer divides by its interval, 0) and the next ones
+// TestWorkerRefusesPlansOutOfBounds checks that every plan number past its bound is a 400 with
+// the reason, nothing is sent, and the worker lives on to take a good plan. Before the bounds,
+// the first plan killed the process (vegeta's pacer divides by its interval, 0) and the next ones
 // started a billion goroutines or spun a core on a 4.6e18-worker shard.
 func TestWorkerRefusesPlansOutOfBounds(t *testing.T) {
 	srv, hits := target(t)
@@ -84,8 +84,8 @@ func TestWorkerRefusesPlansOutOfBounds(t *testing.T) {
 	}
 }
 
-// TestPacerPanicEndsTheAttack: a panic in the pacer, which runs in vegeta's goroutine where it
-// would end the process, stops the schedule and is recorded as the attack's error.
+// TestPacerPanicEndsTheAttack checks that a panic in the pacer, which runs in vegeta's goroutine
+// where it would end the process, stops the schedule and is recorded as the attack's error.
 func TestPacerPanicEndsTheAttack(t *testing.T) {
 	broken := vegeta.ConstantPacer{Freq: 2, Per: 1} // an interval of 0: vegeta divides by it
 	p := Plan{Freq: broken.Freq, Per: broken.Per, Duration: time.Second, Shard: attack.Shard{Count: 1}}
@@ -106,11 +106,11 @@ func TestPacerPanicEndsTheAttack(t *testing.T) {
 // the stall, the abort and the count back at its baseline for a while, not 30 s.
 const stallFor = 15 * time.Second
 
-// TestWorkerStopsForADeafCoordinator: a coordinator that takes a plan and then reads nothing.
-// Before the write deadline, every due hit parked a goroutine on its result (vegeta starts a
-// worker when all are busy) and the worker grew at the full rate for as long as the attack
-// lasted. Now it stops once a write has blocked for stallAfter: its goroutines stay under what
-// that many seconds of hits can park, and go back to the baseline.
+// TestWorkerStopsForADeafCoordinator runs a worker against a coordinator that takes a plan and
+// then reads nothing. Before the write deadline, every due hit parked a goroutine on its result
+// (vegeta starts a worker when all are busy) and the worker grew at the full rate for as long as
+// the attack lasted. Now it stops once a write has blocked for stallAfter: its goroutines stay
+// under what that many seconds of hits can park, and go back to the baseline.
 func TestWorkerStopsForADeafCoordinator(t *testing.T) {
 	const rate = 500
 	body := strings.Repeat("e", 16<<10) // an error page per result: frames that fill the socket fast
@@ -167,8 +167,8 @@ func sendPlan(t *testing.T, addr string, p Plan) net.Conn {
 	return conn
 }
 
-// TestWorkerServerTimeouts: a client that sends a request's headers and then not the body it
-// announced is cut off after the read timeout, instead of holding a connection and a
+// TestWorkerServerTimeouts checks that a client that sends a request's headers and then not the
+// body it announced is cut off after the read timeout, instead of holding a connection and a
 // goroutine for ever; an attack longer than that timeout is not cut by it.
 func TestWorkerServerTimeouts(t *testing.T) {
 	t.Run("slow body", func(t *testing.T) {
@@ -270,9 +270,9 @@ func fakeWorker(t *testing.T, attack http.HandlerFunc) string {
 	return srv.Listener.Addr().String()
 }
 
-// TestCoordinatorRefusesImpossibleResults: a worker that streams results of another shard,
-// twice the same, past the schedule, sent before they were due or outside the attack, with a
-// negative latency, or an end frame that miscounts, has those results left out of every figure
+// TestCoordinatorRefusesImpossibleResults checks that a worker that streams results of another
+// shard, twice the same, past the schedule, sent before they were due or outside the attack, with
+// a negative latency, or an end frame that miscounts, has those results left out of every figure
 // and makes the scenario INVALID by "workers honest", naming it and not the honest worker.
 func TestCoordinatorRefusesImpossibleResults(t *testing.T) {
 	const rate = 20
@@ -340,9 +340,9 @@ func TestCoordinatorRefusesImpossibleResults(t *testing.T) {
 	})
 }
 
-// TestCoordinatorLosesAWorkerThatNeverEnds: a worker that beats for ever instead of ending is
-// lost once the schedule, its timeout and endGrace have passed (the attack does not wait for it
-// for ever), and one whose end frame carries an error cuts the attack, naming it.
+// TestCoordinatorLosesAWorkerThatNeverEnds checks that a worker that beats for ever instead of
+// ending is lost once the schedule, its timeout and endGrace have passed (the attack does not
+// wait for it for ever), and one whose end frame carries an error cuts the attack, naming it.
 func TestCoordinatorLosesAWorkerThatNeverEnds(t *testing.T) {
 	failed := func(_ Plan, _ time.Time, rs []vegeta.Result, e *end) []vegeta.Result {
 		e.Error = "pacer panicked: boom"
@@ -376,8 +376,8 @@ func TestCoordinatorLosesAWorkerThatNeverEnds(t *testing.T) {
 	}
 }
 
-// TestCoordinatorBoundsAFrame: a result frame that claims 4 million headers (8 MB of them) is
-// refused before anything is sized by the claim: the worker is lost, naming why, and the
+// TestCoordinatorBoundsAFrame checks that a result frame that claims 4 million headers (8 MB of
+// them) is refused before anything is sized by the claim: the worker is lost, naming why, and the
 // coordinator allocates about what it read.
 func TestCoordinatorBoundsAFrame(t *testing.T) {
 	const claim = 4_000_000

@@ -319,9 +319,9 @@ func (r *remote) Finish(f *attack.Figures) {
 	f.Checks = append(f.Checks, clockCheck(r.links, r.c.o.MaxClockUncertainty), honestyCheck(r.links))
 }
 
-// honestyCheck: every worker's results were possible ones of its shard, each once, and as many
-// as its end frame says it sent. The impossible ones were left out of every figure; the check
-// says which worker cannot be trusted.
+// honestyCheck returns the check that every worker's results were possible ones of its shard,
+// each once, and as many as its end frame says it sent. The impossible ones were left out of
+// every figure; the check says which worker cannot be trusted.
 func honestyCheck(links []*link) summary.Check {
 	var liars []string
 	for _, l := range links {
@@ -337,7 +337,8 @@ func honestyCheck(links []*link) summary.Check {
 		"every worker's results are of its shard, within the schedule, once each, and as many as it says it sent", got)
 }
 
-// clockCheck: every worker's start time was corrected by an offset known within the limit.
+// clockCheck returns the check that every worker's start time was corrected by an offset known
+// within the limit.
 func clockCheck(links []*link, limit time.Duration) summary.Check {
 	worst := links[0]
 	offsets := make([]string, len(links))

@@ -79,7 +79,7 @@ func readFrame(r *bufio.Reader, buf *[]byte) (byte, []byte, error) {
 	return kind, *buf, nil
 }
 
-// noEOF: a stream that ends inside a frame was cut, not finished.
+// noEOF turns EOF into an unexpected EOF: a stream that ends inside a frame was cut, not finished.
 func noEOF(err error) error {
 	if errors.Is(err, io.EOF) {
 		return io.ErrUnexpectedEOF

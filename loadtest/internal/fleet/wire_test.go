@@ -61,9 +61,9 @@ func TestResultRoundTrip(t *testing.T) {
 	}
 }
 
-// TestCutStreamIsAnError: a stream that ends inside a frame (a worker killed mid-write) is an
-// unexpected EOF, not the end; a corrupt payload is an error, never a panic or a huge
-// allocation.
+// TestCutStreamIsAnError checks that a stream that ends inside a frame (a worker killed
+// mid-write) is an unexpected EOF, not the end; a corrupt payload is an error, never a panic or a
+// huge allocation.
 func TestCutStreamIsAnError(t *testing.T) {
 	r := vegeta.Result{Method: "GET", URL: "http://h/", Headers: http.Header{"A": {"b"}}}
 	payload := appendResult(nil, &r, time.Time{})

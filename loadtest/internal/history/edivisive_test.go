@@ -17,8 +17,8 @@ func noisy(seed uint64, n int, steps map[int]float64) []float64 {
 	return x
 }
 
-// TestFindSteps: a known step in noisy series is found at its index with p < α; two steps are
-// both found; a flat noisy series of any length has none.
+// TestFindSteps checks that a known step in noisy series is found at its index with p < α; two
+// steps are both found; a flat noisy series of any length has none.
 func TestFindSteps(t *testing.T) {
 	d := DefaultDetector()
 	tests := []struct {
@@ -57,8 +57,8 @@ func TestFindSteps(t *testing.T) {
 	}
 }
 
-// TestFlatFalseRate: over many flat noisy series, the share with any change point stays near
-// α (the hierarchical procedure stops at the first split that is not significant).
+// TestFlatFalseRate checks that, over many flat noisy series, the share with any change point
+// stays near α (the hierarchical procedure stops at the first split that is not significant).
 func TestFlatFalseRate(t *testing.T) {
 	d := DefaultDetector()
 	d.Permutations = 199

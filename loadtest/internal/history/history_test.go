@@ -49,8 +49,8 @@ func changePoints(h History) []string {
 	return out
 }
 
-// TestRealAASequence: the 16 unchanged runs recorded in one session, as a sequence of 16
-// commits, have no change point in any figure of any scenario; the INVALID one is listed.
+// TestRealAASequence checks that the 16 unchanged runs recorded in one session, as a sequence of
+// 16 commits, have no change point in any figure of any scenario; the INVALID one is listed.
 func TestRealAASequence(t *testing.T) {
 	runs := recorded(t, "aa")
 	if len(runs) < 16 {
@@ -71,8 +71,9 @@ func TestRealAASequence(t *testing.T) {
 	}
 }
 
-// TestRealStep: 8 unchanged runs then 8 with 5 ms added to every request, as 16 commits: the
-// change point of steady's p50 is at the first slow commit, and the size is the 5 ms.
+// TestRealStep takes 8 unchanged runs then 8 with 5 ms added to every request, as 16 commits, and
+// checks that the change point of steady's p50 is at the first slow commit, and the size is the
+// 5 ms.
 func TestRealStep(t *testing.T) {
 	aa, slow := recorded(t, "aa"), recorded(t, "latency-5ms")
 	runs := sequence(append(append([]compare.Input(nil), aa[1:9]...), slow[:8]...))
@@ -97,8 +98,8 @@ func TestRealStep(t *testing.T) {
 	t.Logf("change points: %s", strings.Join(changePoints(h), "; "))
 }
 
-// TestUnlikeRunsLeftOut: a run of another profile and one with another GOMAXPROCS are kept out
-// of the series and named with what differs; the others still make the series.
+// TestUnlikeRunsLeftOut checks that a run of another profile and one with another GOMAXPROCS are
+// kept out of the series and named with what differs; the others still make the series.
 func TestUnlikeRunsLeftOut(t *testing.T) {
 	runs := sequence(recorded(t, "aa")[:8])
 	for i := range runs {

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// TestTargets: the profile is the mix the engine sent before it came from files: GETs of pages
-// 1–5 and POSTs, 4 to 1, and held requests that ask the server for the scenario's delay.
+// TestTargets checks that the profile is the mix the engine sent before it came from files: GETs
+// of pages 1–5 and POSTs, 4 to 1, and held requests that ask the server for the scenario's delay.
 func TestTargets(t *testing.T) {
 	requests, held, err := Targets()
 	if err != nil {

@@ -215,7 +215,7 @@ func TestTailSamplingAndResolve(t *testing.T) {
 	})
 }
 
-// TestResolveJaegerDown: a Jaeger that cannot be asked is an error, never "not found".
+// TestResolveJaegerDown checks that a Jaeger that cannot be asked is an error, never "not found".
 func TestResolveJaegerDown(t *testing.T) {
 	addr := freePort(t) // closed again: nothing listens there
 	found, err := jaeger.Resolve(context.Background(), http.DefaultClient, "http://"+addr, []string{"0af7651916cd43dd8448eb211c80319c"}, time.Second)
@@ -238,10 +238,10 @@ func result(id string, code uint16, latency time.Duration) *vegeta.Result {
 		URL: "http://127.0.0.1:1/api/v1/items#tp=" + id + "-01"}
 }
 
-// TestKeeper: the traces of the results still in the top N when sent, and of the failed ones,
-// are kept by a real Jaeger's tail sampling although their server spans were fast; results
-// that left the top N before their marker was due, and the rest, are dropped; a marker alone
-// (the server never traced that request) does not resolve.
+// TestKeeper checks that the traces of the results still in the top N when sent, and of the
+// failed ones, are kept by a real Jaeger's tail sampling although their server spans were fast;
+// results that left the top N before their marker was due, and the rest, are dropped; a marker
+// alone (the server never traced that request) does not resolve.
 func TestKeeper(t *testing.T) {
 	j := startJaeger(t)
 	const n = 3
@@ -299,7 +299,7 @@ func TestKeeper(t *testing.T) {
 	}
 }
 
-// TestKeeperReportsSendFailure: markers that cannot be delivered surface at Close.
+// TestKeeperReportsSendFailure checks that markers that cannot be delivered surface at Close.
 func TestKeeperReportsSendFailure(t *testing.T) {
 	k := jaeger.NewKeeper("http://"+freePort(t), 1)
 	k.Observe("steady", result("0af7651916cd43dd8448eb211c80319c", 200, time.Millisecond))

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// TestForeign: the machine's busy time less the listed processes' is foreign; a process new
-// since the first reading counts whole; a share of the machine is over its total time.
+// TestForeign checks that the machine's busy time less the listed processes' is foreign; a process
+// new since the first reading counts whole; a share of the machine is over its total time.
 func TestForeign(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -34,9 +34,9 @@ func TestForeign(t *testing.T) {
 	}
 }
 
-// TestReadCountsOurWork: spinning until the kernel has charged this process 300 ms shows in the
-// machine's busy time and in our own, whatever else the machine runs meanwhile (the spin is
-// bounded by CPU time charged, not by a wall clock that a busy machine stretches).
+// TestReadCountsOurWork checks that spinning until the kernel has charged this process 300 ms
+// shows in the machine's busy time and in our own, whatever else the machine runs meanwhile (the
+// spin is bounded by CPU time charged, not by a wall clock that a busy machine stretches).
 func TestReadCountsOurWork(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
@@ -96,14 +96,15 @@ func TestIsProcess(t *testing.T) {
 	}
 }
 
-// TestProcessCPUOfAMissingProcess: a pid that does not exist has no figure, not 0.
+// TestProcessCPUOfAMissingProcess checks that a pid that does not exist has no figure, not 0.
 func TestProcessCPUOfAMissingProcess(t *testing.T) {
 	if _, ok := ProcessCPU(1 << 30); ok {
 		t.Error("ProcessCPU of a pid that does not exist reported a figure")
 	}
 }
 
-// TestCPUModel: the first processor's name, spaces collapsed; nothing when the file has none.
+// TestCPUModel checks that the model is the first processor's name, spaces collapsed, and nothing
+// when the file has none.
 func TestCPUModel(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC  7B13 64-Core Processor\nprocessor\t: 1\nmodel name\t: other\n", "AMD EPYC 7B13 64-Core Processor"},

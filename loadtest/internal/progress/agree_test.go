@@ -19,8 +19,8 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
-// TestFiguresAgreeWithVegetaUnderALiveLine: with the live line redrawing all along, the
-// engine's count, success ratio and percentiles equal vegeta's own Metrics over the .bin file
+// TestFiguresAgreeWithVegetaUnderALiveLine checks that, with the live line redrawing all along,
+// the engine's count, success ratio and percentiles equal vegeta's own Metrics over the .bin file
 // (what `vegeta report` prints). A live view that read the engine's t-digest compressed it
 // mid-run and moved p90 from 5.59 to 5.94 ms; the line now keeps its own histogram.
 func TestFiguresAgreeWithVegetaUnderALiveLine(t *testing.T) {

@@ -119,9 +119,9 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	}
 }
 
-// TestDashboardEvents: the load-test dashboard (generated JSON, kept fresh by the dashboards
-// package's own test) annotates exactly the events that loadtest_events_total counts. The
-// dashboards package cannot import summary's names, so a renamed event is caught here.
+// TestDashboardEvents checks that the load-test dashboard (generated JSON, kept fresh by the
+// dashboards package's own test) annotates exactly the events that loadtest_events_total counts.
+// The dashboards package cannot import summary's names, so a renamed event is caught here.
 func TestDashboardEvents(t *testing.T) {
 	b, err := os.ReadFile("../../../dashboards/json/load-test.json")
 	if err != nil {

@@ -38,8 +38,8 @@ func TestString(t *testing.T) {
 	}
 }
 
-// TestValue: every string of a nested value is redacted in a copy; the original and every
-// other field stay as they were.
+// TestValue checks that every string of a nested value is redacted in a copy; the original and
+// every other field stay as they were.
 func TestValue(t *testing.T) {
 	type event struct{ Detail string }
 	type run struct {

@@ -141,15 +141,15 @@ func rampScenario() summary.Scenario {
 	return s
 }
 
-// passingRun: every scenario passed.
+// passingRun returns a run in which every scenario passed.
 func passingRun() summary.Run {
 	sc := []summary.Scenario{steady(summary.Pass), cancelScenario(), rampScenario()}
 	return summary.Run{SchemaVersion: 1, ID: "20261125T021400Z", StartedAt: t0, FinishedAt: t0.Add(2*time.Minute + 40*time.Second),
 		Verdict: summary.Overall(sc), Env: env(), Settings: settings("default"), Scenarios: sc}
 }
 
-// failingRun: a shutdown whose drain timeout is shorter than the held requests (forced, lost
-// requests, a missing write), plus hostile strings in names and reasons.
+// failingRun returns a run with a shutdown whose drain timeout is shorter than the held requests
+// (forced, lost requests, a missing write), plus hostile strings in names and reasons.
 func failingRun() summary.Run {
 	sd := steady(summary.Fail)
 	sd.Name, sd.Description = "shutdown-forced", "SIGTERM at 3 s with requests held 5 s; SHUTDOWN_TIMEOUT=1s"
@@ -199,7 +199,8 @@ func failingRun() summary.Run {
 		Verdict: summary.Overall(sc), Env: env(), Settings: settings("quick"), Scenarios: sc}
 }
 
-// interruptedRun: Ctrl-C during the second scenario; the third never started.
+// interruptedRun returns a run stopped by Ctrl-C during the second scenario; the third never
+// started.
 func interruptedRun() summary.Run {
 	st := steady(summary.Pass)
 	c := cancelScenario()
@@ -216,8 +217,8 @@ func interruptedRun() summary.Run {
 		Verdict: summary.Interrupted, Partial: true, PartialReason: "interrupted by SIGINT", Env: env(), Settings: settings("default"), Scenarios: sc}
 }
 
-// skippedRun: an external target (no signals), so shutdown is skipped; one data point only in
-// the steady scenario, and no Jaeger: trace ids are plain.
+// skippedRun returns a run against an external target (no signals), so shutdown is skipped; one
+// data point only in the steady scenario, and no Jaeger: trace ids are plain.
 func skippedRun() summary.Run {
 	st := steady(summary.Pass)
 	st.Windows = st.Windows[:1]

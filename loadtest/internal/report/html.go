@@ -256,8 +256,8 @@ func secs(v float64) float64 { return v / 1000 }
 // drawn at its middle; events keep their exact times.
 func (p plotter) mid(i int) float64 { return secs(p.s.Windows[i].StartMs + p.lengths[i]/2) }
 
-// latency: over time (a window with no request is a gap, not a zero), and the percentiles
-// actual vs intended, whose distance is coordinated omission.
+// latency plots latency over time (a window with no request is a gap, not a zero), and the
+// percentiles actual vs intended, whose distance is coordinated omission.
 func (p plotter) latency() []chart.Line {
 	nan := math.NaN()
 	var p50, p99, mx []chart.Point
@@ -300,7 +300,7 @@ func (p plotter) latency() []chart.Line {
 	}}
 }
 
-// throughput: sent, successful and errors per second.
+// throughput plots sent, successful and errors per second.
 func (p plotter) throughput() chart.Line {
 	var sent, ok, errs []chart.Point
 	for i, w := range p.s.Windows {
@@ -334,7 +334,7 @@ func (p plotter) timeline(get func(summary.Sample) float64, db bool) []chart.Poi
 	return ps
 }
 
-// server: four charts, because goroutines, bytes, connections and queries share no scale.
+// server plots four charts, because goroutines, bytes, connections and queries share no scale.
 func (p plotter) server() []chart.Line {
 	tl := p.timeline
 	return []chart.Line{
@@ -371,7 +371,7 @@ func (p plotter) server() []chart.Line {
 	}
 }
 
-// ramp: p99 per step and achieved vs target rate, the capacity marked.
+// ramp plots p99 per step and achieved vs target rate, the capacity marked.
 func (p plotter) ramp(rs *summary.RampStats) []chart.Line {
 	var p99s, achieved, ideal []chart.Point
 	// By rate: the refinements come after the step past the knee but belong below it.

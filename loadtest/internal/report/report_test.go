@@ -331,8 +331,8 @@ func hostileRun() summary.Run {
 	return r
 }
 
-// TestHTMLEscapesHostileStrings: no input string may become markup. The parsed document must
-// hold no element or attribute the template did not write, and the text must still read.
+// TestHTMLEscapesHostileStrings checks that no input string can become markup. The parsed document
+// must hold no element or attribute the template did not write, and the text must still read.
 func TestHTMLEscapesHostileStrings(t *testing.T) {
 	r := hostileRun()
 	out := render(t, HTML, r)
@@ -372,8 +372,8 @@ func TestHTMLEscapesHostileStrings(t *testing.T) {
 	}
 }
 
-// TestMarkdownEscapesTables: every table row keeps its column count even when cells hold pipes
-// and newlines, and no input text turns into HTML.
+// TestMarkdownEscapesTables checks that every table row keeps its column count even when cells
+// hold pipes and newlines, and no input text turns into HTML.
 func TestMarkdownEscapesTables(t *testing.T) {
 	out := render(t, Markdown, hostileRun())
 	unescapedPipe := regexp.MustCompile(`(^|[^\\])\|`)
@@ -551,7 +551,7 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-// TestEmptyRun: a summary written before any scenario ran must still render.
+// TestEmptyRun checks that a summary written before any scenario ran still renders.
 func TestEmptyRun(t *testing.T) {
 	for _, w := range writers() {
 		out := render(t, w.write, summary.Run{})
@@ -577,8 +577,8 @@ func longRun() summary.Run {
 	return r
 }
 
-// TestLongRunStaysReadable: a long run must not produce a report too large to open or to post;
-// the charts reduce their points and report.md caps its request tables.
+// TestLongRunStaysReadable checks that a long run does not produce a report too large to open or
+// to post; the charts reduce their points and report.md caps its request tables.
 func TestLongRunStaysReadable(t *testing.T) {
 	r := longRun()
 	if n := len(render(t, HTML, r)); n > 2<<20 {
@@ -615,8 +615,8 @@ func BenchmarkMarkdownLongRun(b *testing.B) {
 	}
 }
 
-// TestChartDataGaps: a failed sampler read and a window without requests are gaps (NaN) in the
-// plotted data, never zeros that would read as "the server had no goroutines".
+// TestChartDataGaps checks that a failed sampler read and a window without requests are gaps
+// (NaN) in the plotted data, never zeros that would read as "the server had no goroutines".
 func TestChartDataGaps(t *testing.T) {
 	s := summary.Scenario{
 		Windows: []summary.Window{{StartMs: 0, Requests: 10, P99: 5}, {StartMs: 1000, Requests: 0}, {StartMs: 2000, Requests: 10, P99: 6}},
@@ -680,8 +680,8 @@ func TestDisplayURL(t *testing.T) {
 	}
 }
 
-// TestTraceNotInJaeger: a trace the harness looked up and Jaeger did not hold is said so in both
-// reports, instead of a link that would open nothing.
+// TestTraceNotInJaeger checks that a trace the harness looked up and Jaeger did not hold is said
+// so in both reports, instead of a link that would open nothing.
 func TestTraceNotInJaeger(t *testing.T) {
 	r := passingRun()
 	missing := false
@@ -698,8 +698,8 @@ func TestTraceNotInJaeger(t *testing.T) {
 	}
 }
 
-// TestWorkersTable: a distributed run's scenario has a per-worker table in both reports, its
-// cells escaped, a lost worker marked; a single-process run has none.
+// TestWorkersTable checks that a distributed run's scenario has a per-worker table in both
+// reports, its cells escaped, a lost worker marked; a single-process run has none.
 func TestWorkersTable(t *testing.T) {
 	r := passingRun()
 	r.Scenarios[0].Workers = []summary.Worker{

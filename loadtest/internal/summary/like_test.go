@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// TestLikeDiffers: runs differ by what both recorded; where the output went, the server's
-// environment and a flag only one of them knows do not make them unlike.
+// TestLikeDiffers checks that runs differ by what both recorded; where the output went, the
+// server's environment and a flag only one of them knows do not make them unlike.
 func TestLikeDiffers(t *testing.T) {
 	env := Environment{OS: "linux", Arch: "amd64", NumCPU: 2, CPUModel: "EPYC", GOMAXPROCS: 2}
 	set := Settings{Profile: "quick", Values: map[string]string{"rate": "50", "out": "a", "server-env": ""}}
@@ -51,7 +51,7 @@ func TestLikeDiffers(t *testing.T) {
 	}
 }
 
-// TestLikeOfOlderRun: a run without a recorded key gets one built from its settings.
+// TestLikeOfOlderRun checks that a run without a recorded key gets one built from its settings.
 func TestLikeOfOlderRun(t *testing.T) {
 	r := Run{Env: Environment{OS: "linux", Arch: "amd64", NumCPU: 2},
 		Settings: Settings{Profile: "quick", Values: map[string]string{"rate": "50"}}}

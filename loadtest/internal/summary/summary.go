@@ -148,9 +148,9 @@ type Check struct {
 	Want string    `json:"want"`
 	Got  string    `json:"got"`
 	Kind CheckKind `json:"kind"`
-	// NotMeasured: the harness cannot make this check where it ran, by design (the exit code
-	// of a server it did not start). Pass is true, so it decides nothing; reports say "not
-	// measured" instead of a pass.
+	// NotMeasured marks a check the harness cannot make where it ran, by design (the exit code of
+	// a server it did not start). Pass is true, so it decides nothing; reports say "not measured"
+	// instead of a pass.
 	NotMeasured bool `json:"not_measured,omitempty"`
 }
 
@@ -159,14 +159,15 @@ type CheckKind string
 
 // The kinds of check.
 const (
-	// Correctness: the server did something wrong (a lost request, a missing write, a leak, an
-	// unclean exit). A failure FAILS the scenario whatever else happened.
+	// Correctness marks a check of whether the server did something wrong (a lost request, a
+	// missing write, a leak, an unclean exit). A failure FAILS the scenario whatever else happened.
 	Correctness CheckKind = "correctness"
-	// Validity: the measurement itself held (the generator kept up, the data was there). A
-	// failure makes the scenario INVALID: its figures judge nothing.
+	// Validity marks a check that the measurement itself held (the generator kept up, the data
+	// was there). A failure makes the scenario INVALID: its figures judge nothing.
 	Validity CheckKind = "validity"
-	// Performance: an absolute latency, error-ratio or capacity objective. A failure FAILS a
-	// valid scenario; compare judges these by its statistics rather than as correctness.
+	// Performance marks a check of an absolute latency, error-ratio or capacity objective. A
+	// failure FAILS a valid scenario; compare judges these by its statistics rather than as
+	// correctness.
 	Performance CheckKind = "performance"
 )
 
@@ -332,8 +333,8 @@ type Request struct {
 	TraceID   string  `json:"trace_id,omitempty"`
 	Sampled   bool    `json:"sampled"`
 	TraceURL  string  `json:"trace_url,omitempty"` // only when sampled and a Jaeger URL is set
-	// TraceFound: whether Jaeger held the trace when the harness asked after the run (nil: not
-	// asked). A link that did not resolve is removed (loadtest/internal/jaeger.Mark).
+	// TraceFound records whether Jaeger held the trace when the harness asked after the run (nil:
+	// not asked). A link that did not resolve is removed (loadtest/internal/jaeger.Mark).
 	TraceFound *bool `json:"trace_found,omitempty"`
 }
 
@@ -434,9 +435,9 @@ type ShutdownStats struct {
 	WritesFound       int64            `json:"writes_found"`     // of those, ids found in PostgreSQL (−1: not available)
 	MissingIDs        []int64          `json:"missing_ids,omitempty"`
 	LongestInFlightMs float64          `json:"longest_in_flight_ms"` // the longest request in flight at SIGTERM
-	// SignalCmd: the operator's -signal-cmd signalled a server the harness did not start. Its
-	// exit code was not seen (ExitCode −1); SigtermOffsetMs is the command's start, and DrainMs
-	// ends when its admin listener, closed last, first refused a connection.
+	// SignalCmd is true when the operator's -signal-cmd signalled a server the harness did not
+	// start. Its exit code was not seen (ExitCode −1); SigtermOffsetMs is the command's start,
+	// and DrainMs ends when its admin listener, closed last, first refused a connection.
 	SignalCmd bool `json:"signal_cmd,omitempty"`
 }
 
@@ -465,8 +466,8 @@ type RampStep struct {
 	Refined       bool    `json:"refined,omitempty"` // a refinement between the highest rate met and the lowest missed
 	Retry         bool    `json:"retry,omitempty"`   // a second try of the rate the step before missed
 	Retried       bool    `json:"retried,omitempty"` // a miss tried again: the next step decides
-	// CPUHold: the own rate held longer (-ramp-cpu-hold) so that its CPU per request is steady
-	// enough to compare.
+	// CPUHold records that the own rate was held longer (-ramp-cpu-hold) so that its CPU per
+	// request is steady enough to compare.
 	CPUHold bool `json:"cpu_hold,omitempty"`
 	// CPUPerRequestUs is the server process's CPU time during the step per request sent (µs;
 	// 0 when not measured).

@@ -44,8 +44,8 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-// TestCheckReadsSchema1: a version-1 summary marked validity checks with "invalids" and left
-// correctness checks without a kind.
+// TestCheckReadsSchema1 checks that a Check reads the kinds of a version-1 summary, which marked
+// validity checks with "invalids" and left correctness checks without a kind.
 func TestCheckReadsSchema1(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -139,8 +139,8 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-// TestCacheHonoursExpiry: a token verified once (and so cached) is rejected after it expires,
-// and the cache never admits a tampered or different token.
+// TestCacheHonoursExpiry checks that a token verified once (and so cached) is rejected after it
+// expires, and that the cache never admits a tampered or different token.
 func TestCacheHonoursExpiry(t *testing.T) {
 	v, err := auth.NewVerifier(secret, "")
 	if err != nil {

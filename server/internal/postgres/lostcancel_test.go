@@ -18,9 +18,9 @@ import (
 	"github.com/benchharness/benchharness/server/internal/postgres"
 )
 
-// TestLostCancelIsBounded: when the cancel request never reaches PostgreSQL (it ignores one
-// that arrives while the backend is still reading the query; here a proxy refuses the cancel's
-// connection), the fallbacks still end the query within the second the harness allows.
+// TestLostCancelIsBounded checks that, when the cancel request never reaches PostgreSQL (it
+// ignores one that arrives while the backend is still reading the query; here a proxy refuses the
+// cancel's connection), the fallbacks still end the query within the second the harness allows.
 func TestLostCancelIsBounded(t *testing.T) {
 	dbURL := dbtest.NewURL(t)
 	direct, err := postgres.Open(context.Background(), dbURL, postgres.Options{})
@@ -51,9 +51,9 @@ func TestLostCancelIsBounded(t *testing.T) {
 	}
 }
 
-// TestLateCancelLandsOnNoOtherQuery: a cancel request that PostgreSQL acknowledges late (here
-// a proxy holds the cancel's connection 300 ms, as a postmaster slow to fork does under load)
-// must not cancel the next query that runs on the connection.
+// TestLateCancelLandsOnNoOtherQuery checks that a cancel request that PostgreSQL acknowledges
+// late (here a proxy holds the cancel's connection 300 ms, as a postmaster slow to fork does
+// under load) does not cancel the next query that runs on the connection.
 func TestLateCancelLandsOnNoOtherQuery(t *testing.T) {
 	dbURL := dbtest.NewURL(t)
 	pool, p := proxiedPool(t, dbURL)

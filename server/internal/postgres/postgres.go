@@ -160,7 +160,7 @@ type StoreOptions struct {
 // quickly rather than queueing them until their clients give up.
 const DefaultAcquireTimeout = time.Second
 
-// ErrBusy: no pool connection became free within the acquire timeout (every connection is
+// ErrBusy means no pool connection became free within the acquire timeout (every connection is
 // held by other requests). The HTTP layer answers 503 with Retry-After.
 var ErrBusy = errors.New("database busy: no pool connection free")
 

@@ -112,7 +112,7 @@ func TestStoreListAndCreate(t *testing.T) {
 	}
 }
 
-// TestListReturnsStoredText: List shares one string among a page's names and descriptions;
+// TestListReturnsStoredText covers List sharing one string among a page's names and descriptions:
 // every item must still read back exactly as Create stored it, whatever the lengths.
 func TestListReturnsStoredText(t *testing.T) {
 	pool := dbtest.NewPool(t)
@@ -161,10 +161,10 @@ func TestListReturnsStoredText(t *testing.T) {
 	}
 }
 
-// TestSessionSettings: the server's connections name themselves, bound how long PostgreSQL runs
-// a query for a client that has gone, and plan the page query once per connection (with
-// LIMIT/OFFSET as parameters PostgreSQL re-plans it on every execution otherwise: docs/perf.md,
-// P1b); a setting named in DATABASE_URL wins.
+// TestSessionSettings checks that the server's connections name themselves, bound how long
+// PostgreSQL runs a query for a client that has gone, and plan the page query once per connection
+// (with LIMIT/OFFSET as parameters PostgreSQL re-plans it on every execution otherwise:
+// docs/perf.md, P1b); a setting named in DATABASE_URL wins.
 func TestSessionSettings(t *testing.T) {
 	url := dbtest.NewURL(t)
 	sep := "?"
@@ -222,9 +222,9 @@ func TestDropWritesFault(t *testing.T) {
 	}
 }
 
-// TestCancelReachesPostgres: cancelling the context of a delayed query removes it from
-// pg_stat_activity (pgx's default watcher would leave pg_sleep running) and keeps the
-// connection usable.
+// TestCancelReachesPostgres checks that cancelling the context of a delayed query removes it from
+// pg_stat_activity (pgx's default watcher would leave pg_sleep running) and keeps the connection
+// usable.
 func TestCancelReachesPostgres(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	s := postgres.NewStore(pool, postgres.StoreOptions{})
@@ -251,9 +251,10 @@ func TestCancelReachesPostgres(t *testing.T) {
 	}
 }
 
-// TestStatementTimeout: a statement that outlives the statement_timeout (the request deadline,
-// given to PostgreSQL) is ended by PostgreSQL even when no context deadline or cancel is there
-// to end it, and the error says it was a deadline (the HTTP layer's 503), not a failure (500).
+// TestStatementTimeout checks that a statement that outlives the statement_timeout (the request
+// deadline, given to PostgreSQL) is ended by PostgreSQL even when no context deadline or cancel
+// is there to end it, and the error says it was a deadline (the HTTP layer's 503), not a failure
+// (500).
 func TestStatementTimeout(t *testing.T) {
 	pool, err := postgres.Open(context.Background(), dbtest.NewURL(t), postgres.Options{StatementTimeout: 300 * time.Millisecond})
 	if err != nil {
@@ -274,8 +275,8 @@ func TestStatementTimeout(t *testing.T) {
 	}
 }
 
-// TestAcquireTimeout: with every pool connection held, a query waits no longer than the acquire
-// timeout and fails with ErrBusy; a context that ends first wins.
+// TestAcquireTimeout checks that, with every pool connection held, a query waits no longer than
+// the acquire timeout and fails with ErrBusy; a context that ends first wins.
 func TestAcquireTimeout(t *testing.T) {
 	pool, err := postgres.Open(context.Background(), dbtest.NewURL(t), postgres.Options{MaxConns: 1})
 	if err != nil {
@@ -359,10 +360,10 @@ func TestPoolCollector(t *testing.T) {
 	}
 }
 
-// TestCancelledCreatesKeepTheirConnections: a client that gives up on a POST cancels the
-// request's context in the middle of the transaction. The rollback must still reach
-// PostgreSQL, so the pool keeps the connection; rolled back on the cancelled context, pgx
-// closed it and every cancelled POST cost the pool a new connection.
+// TestCancelledCreatesKeepTheirConnections covers a client that gives up on a POST: it cancels
+// the request's context in the middle of the transaction. The rollback must still reach
+// PostgreSQL, so the pool keeps the connection; rolled back on the cancelled context, pgx closed
+// it and every cancelled POST cost the pool a new connection.
 func TestCancelledCreatesKeepTheirConnections(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	s := postgres.NewStore(pool, postgres.StoreOptions{})
@@ -422,8 +423,8 @@ func TestPoolSize(t *testing.T) {
 	}
 }
 
-// TestPoolOpensMinConnsAtStart: DB_MIN_CONNS connections are opened at start, before any
-// request asks for one, so that no request waits for a new PostgreSQL backend (~25 ms); more
+// TestPoolOpensMinConnsAtStart checks that DB_MIN_CONNS connections are opened at start, before
+// any request asks for one, so that no request waits for a new PostgreSQL backend (~25 ms); more
 // than the pool holds is refused with a message naming both.
 func TestPoolOpensMinConnsAtStart(t *testing.T) {
 	url := dbtest.NewURL(t)

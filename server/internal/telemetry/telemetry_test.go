@@ -109,8 +109,8 @@ func TestAdminHandler(t *testing.T) {
 	// (httpapi TestHostileInput), the admin listener serves this explicit mux.
 }
 
-// TestAdminMetricsExemplars: Prometheus asks for OpenMetrics and gets the histogram's exemplars;
-// the plain text format (a curl) has none, as the format cannot carry them.
+// TestAdminMetricsExemplars checks that Prometheus, asking for OpenMetrics, gets the histogram's
+// exemplars; the plain text format (a curl) has none, as the format cannot carry them.
 func TestAdminMetricsExemplars(t *testing.T) {
 	reg := telemetry.NewRegistry("v-test")
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "t_seconds", Help: "t", Buckets: []float64{1}})

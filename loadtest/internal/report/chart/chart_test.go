@@ -122,7 +122,8 @@ func TestEdgeCases(t *testing.T) {
 	}
 }
 
-// TestGapsBreakTheLine: a NaN (failed scrape) must start a new subpath, never be drawn as zero.
+// TestGapsBreakTheLine checks that a NaN (failed scrape) starts a new subpath and is never drawn
+// as zero.
 func TestGapsBreakTheLine(t *testing.T) {
 	svg := Line{Series: []Series{{Name: "g", Points: []Point{{0, 10}, {1, 12}, {2, math.NaN()}, {3, 11}, {4, 13}}}}}.SVG()
 	d := regexp.MustCompile(`<path d="([^"]*)"`).FindStringSubmatch(svg)
@@ -161,7 +162,7 @@ func TestEscapesText(t *testing.T) {
 	walk(doc)
 }
 
-// TestReduceKeepsSpikes: reduction must keep the extremes a plain stride would drop.
+// TestReduceKeepsSpikes checks that reduction keeps the extremes a plain stride would drop.
 func TestReduceKeepsSpikes(t *testing.T) {
 	ps := make([]Point, 10000)
 	for i := range ps {
@@ -189,7 +190,8 @@ func TestReduceKeepsSpikes(t *testing.T) {
 	}
 }
 
-// TestMarkerLabelsDoNotOverlap: SIGTERM and the readiness flip a few ms apart get separate room.
+// TestMarkerLabelsDoNotOverlap checks that SIGTERM and the readiness flip a few ms apart get
+// separate room.
 func TestMarkerLabelsDoNotOverlap(t *testing.T) {
 	var placed []box
 	for _, x := range []float64{300, 301, 302, 500} {
