@@ -368,6 +368,10 @@ func TestShortDrainReportsCutRequests(t *testing.T) {
 	if !strings.Contains(reasons(out[0]), "accepted requests lost") {
 		t.Errorf("reasons %q do not name the lost requests", reasons(out[0]))
 	}
+	// The server's own count agrees: the held requests it accepted and cut were never answered.
+	if !strings.Contains(reasons(out[0]), acceptedName) {
+		t.Errorf("reasons %q: the accepted count did not fail", reasons(out[0]))
+	}
 }
 
 // TestCrashFailsAndSkipsTheRest kills the server with SIGKILL mid-steady: steady FAILS with the

@@ -283,6 +283,7 @@ func (s *shutdownRun) check(ctx context.Context, sc *summary.Scenario) {
 	s.timings(ss)
 	acked, heldCut, before := s.classifyAll(ss, sc)
 	sc.Checks = append(sc.Checks, s.lostCheck(ss, sc.Lost, heldCut, sc.SendLateness.P99), s.persistCheck(ctx, ss, acked))
+	sc.Checks = append(sc.Checks, s.acceptedCheck())
 	sc.Checks = append(sc.Checks, s.drainChecks(ss)...)
 	// Before SIGTERM the scenario is steady load with held requests: the others must meet the
 	// SLO, or the drain measured below is a queue the pool could not serve, not a drain.

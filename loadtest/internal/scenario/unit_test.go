@@ -154,3 +154,29 @@ func TestExternalSkipsManagedOnly(t *testing.T) {
 		t.Fatalf("shutdown-short-drain against an external target: %+v, %v", out, err)
 	}
 }
+
+// TestAcceptedSpan: the counter's base is its last reading at or before the attack, its final
+// the highest after the listener closed; failed scrapes count for neither.
+func TestAcceptedSpan(t *testing.T) {
+	tests := []struct {
+		name        string
+		samples     []summary.Sample
+		base, final float64
+		ok          bool
+	}{
+		{"both", []summary.Sample{{OffsetMs: 0, Accepted: 3}, {OffsetMs: 100, Accepted: 5}, {OffsetMs: 900, Accepted: 80},
+			{OffsetMs: 1100, Accepted: 95}, {OffsetMs: 1200, Accepted: 96}}, 5, 96, true},
+		{"no reading after the close", []summary.Sample{{OffsetMs: 100, Accepted: 5}, {OffsetMs: 900, Accepted: 80}}, 5, 0, false},
+		{"failed scrapes skipped", []summary.Sample{{OffsetMs: 100, Accepted: 5}, {OffsetMs: 150, ScrapeFailed: true},
+			{OffsetMs: 1100, Accepted: 95}, {OffsetMs: 1300, ScrapeFailed: true}}, 5, 95, true},
+		{"no reading before the attack", []summary.Sample{{OffsetMs: 300, Accepted: 5}, {OffsetMs: 1100, Accepted: 95}}, 0, 95, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base, final, ok := acceptedSpan(tt.samples, 100, 1000)
+			if ok != tt.ok || (ok && (base != tt.base || final != tt.final)) {
+				t.Errorf("acceptedSpan = %v, %v, %v; want %v, %v, %v", base, final, ok, tt.base, tt.final, tt.ok)
+			}
+		})
+	}
+}
