@@ -48,7 +48,7 @@ func DefaultThresholds() Thresholds {
 			"settle_ms":        {MaxChangePct: 50, MinAbsChange: 250, Alpha: 0.05},
 			"drain_ms":         {MaxChangePct: 25, MinAbsChange: 100, Alpha: 0.05},
 			"cleanup_ms":       {MaxChangePct: 50, MinAbsChange: 100, Alpha: 0.05},
-			// The ramp refines its knee to ~2 % (quick profile): a 10 % drop is worth a build.
+			// The ramp refines its knee to ~4 % (quick profile): a 10 % drop is worth a build.
 			"capacity_rps": {MaxChangePct: 10, MinAbsChange: 1, Alpha: 0.05},
 			"ramp_p99_ms":  {MaxChangePct: 20, MinAbsChange: 1, Alpha: 0.05},
 		},
