@@ -8,7 +8,7 @@ import (
 
 // connTracker follows the API's connections through http.Server.ConnState so that shutdown can
 // exit the moment the last request is done. Shutdown alone notices that only at its next poll,
-// which backs off to 500 ms (docs/server.md, design notes, has what that cost every drain).
+// which backs off to 500 ms (docs/design/server.md has what that cost every drain).
 //
 // A connection is busy from StateNew (accepted: a request may be on its way, and closing it
 // would lose that request) until it goes idle, is closed or is hijacked.

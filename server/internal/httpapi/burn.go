@@ -23,7 +23,7 @@ const burnCalibration = 200_000
 
 // burnBatches and burnPause shape the calibration: the fastest of 40 batches spread over time,
 // because back-to-back batches can all be slowed together by a busy sibling core at start-up and
-// the fault would then add a fraction of the work it is named for (docs/server.md, design notes).
+// the fault would then add a fraction of the work it is named for (docs/design/server.md).
 const (
 	burnBatches = 40
 	burnPause   = 500 * time.Microsecond
