@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -84,7 +83,7 @@ type Live struct {
 	start       time.Time // offset 0 of the timeline
 	attackStart time.Time
 	attackEnd   time.Time
-	metrics     *promexport.Metrics
+	observer    Observer
 
 	mu         sync.Mutex
 	events     []summary.Event
@@ -109,7 +108,9 @@ func (l *Live) EventAt(name string, t time.Time, detail string) {
 	l.events = append(l.events, summary.Event{OffsetMs: l.Offset(t), Name: name, Detail: detail})
 	slices.SortStableFunc(l.events, func(a, b summary.Event) int { return cmp.Compare(a.OffsetMs, b.OffsetMs) })
 	l.mu.Unlock()
-	l.metrics.Event(l.Name, name)
+	if l.observer != nil {
+		l.observer.Event(l.Name, name)
+	}
 }
 
 // Events returns a copy of the events so far, in time order.

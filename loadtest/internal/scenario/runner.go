@@ -18,8 +18,6 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/machine"
-	"github.com/benchharness/benchharness/loadtest/internal/progress"
-	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
@@ -41,9 +39,10 @@ type Runner struct {
 	Dir      string        // the run folder
 	// Seed prepares the first scenario's server through its API (the items server's seed
 	// items); nil: nothing.
-	Seed     func(ctx context.Context, api, token string) error
-	Progress *progress.Line
-	Metrics  *promexport.Metrics
+	Seed func(ctx context.Context, api, token string) error
+	// Observer is told what the runs do as they go (the live line, the harness's metrics);
+	// nil: none.
+	Observer Observer
 	Log      io.Writer // one line per scenario; nil: none
 	// Watch returns a consumer of one attack's hits, told the attack's name (its results file
 	// without .bin: steady, ramp.step2); nil, or a nil consumer: none. The trace keeper uses
@@ -227,7 +226,7 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 		db = rn.DB
 	}
 	sig := probe(ctx, srv, db != nil)
-	return &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, metrics: rn.Metrics,
+	return &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, observer: rn.observer(),
 		Signals: sig, WritesTable: rn.WritesTable,
 		Sampler: sampler.NewFor(sig, db, srv.DBApplication(), set.SampleEvery), start: time.Now()}, nil
 }
@@ -348,7 +347,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	run := attackRun{watch: watchCrash(l, stopAttack)}
 	l.attackStart = time.Now()
 	l.Event(summary.EventStart, "")
-	rn.Metrics.Running(s.Name, true)
+	rn.observer().Running(s.Name, true)
 	joinDisturb := disturb(attackCtx, h.Disturb)
 	cpuBefore, cpuOK := rn.cpu(ctx, l)
 	cpuBefore0, cpuOK0 := readCPU(l, rn.Helpers)
@@ -393,25 +392,25 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 		run.foreign.cores, run.foreign.share = machine.Foreign(cpuBefore, cpuAfter)
 		run.foreign.cpus, run.foreign.measured = cpuAfter.CPUs, true
 	}
-	rn.Metrics.Running(s.Name, false)
+	rn.observer().Running(s.Name, false)
 	run.disturbErr = joinDisturb()
 	l.Event(summary.EventEnd, "")
 	return run, nil
 }
 
-// step runs one constant-rate attack, its hits fanned out to the live line, the harness metrics
-// and the scenario's observer.
+// observer returns the Runner's Observer, or one that does nothing.
+func (rn *Runner) observer() Observer {
+	if rn.Observer == nil {
+		return noObserver{}
+	}
+	return rn.Observer
+}
+
+// step runs one constant-rate attack, its hits fanned out to the Runner's observer, the
+// scenario's and the trace keeper's.
 func (rn *Runner) step(ctx context.Context, s Scenario, l *Live, h Hooks, st Step, file string) (attack.Figures, error) {
 	set := l.Settings
-	rn.Metrics.SetTargetRate(s.Name, st.Rate)
-	var consumers []attack.Consumer
-	live := rn.Progress.Attack(s.Name, st.Warmup, st.Duration)
-	if live != nil {
-		consumers = append(consumers, live)
-	}
-	if m := rn.Metrics; m != nil {
-		consumers = append(consumers, attack.ConsumerFunc(func(h *attack.Hit) { m.Result(s.Name, h.Code, h.Class, h.Latency) }))
-	}
+	consumers, done := rn.observer().Step(s.Name, st)
 	if h.Observe != nil {
 		consumers = append(consumers, attack.ConsumerFunc(h.Observe))
 	}
@@ -443,7 +442,9 @@ func (rn *Runner) step(ctx context.Context, s Scenario, l *Live, h Hooks, st Ste
 		SlowestN:       set.SlowestN,
 		MaxLatenessP99: set.MaxLateness,
 	}, consumers...)
-	live.Finish(f.AchievedRate)
+	if done != nil {
+		done(f.AchievedRate)
+	}
 	return f, err
 }
 

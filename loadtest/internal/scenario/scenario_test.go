@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/items"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
@@ -98,7 +99,7 @@ func newHarness(t *testing.T, set Settings, extraEnv ...string) *harness {
 		}
 	}
 	seed := func(ctx context.Context, api, token string) error { return items.Seed(ctx, api, token, 20) }
-	h.runner = &Runner{Settings: set, Managed: true, DB: db, Dir: t.TempDir(), Seed: seed, Metrics: h.metrics, WritesTable: items.WritesTable,
+	h.runner = &Runner{Settings: set, Managed: true, DB: db, Dir: t.TempDir(), Seed: seed, Observer: metricsObserver{h.metrics}, WritesTable: items.WritesTable,
 		Launch: func(ctx context.Context, _ string, env []string) (Server, error) {
 			l, err := serverctl.Start(ctx, serverctl.Config{Bin: bin, DatabaseURL: dsn,
 				Env: append(append([]string{"BENCH_DELAY=on"}, extraEnv...), env...)})
@@ -519,4 +520,14 @@ func TestBusyMachineIsInvalid(t *testing.T) {
 			out[0].Verdict, reasons(out[0]), out[0].Server.ForeignCPUCores)
 	}
 	t.Logf("%s: %s", out[0].Verdict, reasons(out[0]))
+}
+
+// metricsObserver exports the runs' progress to the harness's metrics, as loadtest run wires it.
+type metricsObserver struct{ m *promexport.Metrics }
+
+func (o metricsObserver) Running(name string, running bool) { o.m.Running(name, running) }
+func (o metricsObserver) Event(name, event string)          { o.m.Event(name, event) }
+func (o metricsObserver) Step(name string, st Step) ([]attack.Consumer, func(float64)) {
+	o.m.SetTargetRate(name, st.Rate)
+	return []attack.Consumer{attack.ConsumerFunc(func(h *attack.Hit) { o.m.Result(name, h.Code, h.Class, h.Latency) })}, nil
 }
