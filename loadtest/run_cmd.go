@@ -367,7 +367,7 @@ func execute(ctx context.Context, set scenario.Settings, o runOptions, scs []sce
 		return err
 	}
 	rn := &scenario.Runner{Settings: set, Launch: launch, Managed: o.target == "", Terminate: o.signalCmd != "", DB: db,
-		Observer: runObserver{line: progress.New(stderr), metrics: metrics},
+		Observer:   runObserver{line: progress.New(stderr), metrics: metrics},
 		EnvIgnored: o.svc.cmd != "", WritesTable: cmp.Or(o.svc.writesTable, items.WritesTable)}
 	if o.seedItems > 0 {
 		rn.Seed = func(ctx context.Context, api, token string) error { return items.Seed(ctx, api, token, o.seedItems) }

@@ -72,6 +72,13 @@ func validateService(o *runOptions, set *scenario.Settings) error {
 	case s.heldTargets != "" && s.targets == "":
 		return errors.New("-held-targets needs -targets")
 	}
+	// A typo ({prot}) is named before anything else is said of the command.
+	for _, f := range []struct{ flag, v string }{{"-server-cmd", s.cmd}, {"-server-env", o.serverEnv.String()},
+		{"-metrics-url", s.metricsURL}, {"-pprof-url", s.pprofURL}} {
+		if err := serverctl.CheckPlaceholders(f.v, known...); err != nil {
+			return fmt.Errorf("%s: %w", f.flag, err)
+		}
+	}
 	if s.cmd != "" {
 		args, err := serverctl.SplitCommand(s.cmd)
 		if err != nil {
@@ -82,12 +89,6 @@ func validateService(o *runOptions, set *scenario.Settings) error {
 			return fmt.Errorf("-server-cmd: pass %s to the service (in the command or a -server-env value): the harness picks the port it listens on", serverctl.PortPlaceholder)
 		}
 	}
-	for _, f := range []struct{ flag, v string }{{"-server-cmd", s.cmd}, {"-server-env", o.serverEnv.String()},
-		{"-metrics-url", s.metricsURL}, {"-pprof-url", s.pprofURL}} {
-		if err := serverctl.CheckPlaceholders(f.v, known...); err != nil {
-			return fmt.Errorf("%s: %w", f.flag, err)
-		}
-	}
 	var err error
 	if s.targets == "" { // the items server: its profile
 		set.Targets, set.HeldTargets, err = items.Targets()
@@ -96,12 +97,13 @@ func validateService(o *runOptions, set *scenario.Settings) error {
 	if set.Targets, err = readTargets("-targets", s.targets); err != nil {
 		return err
 	}
-	set.HeldTargets, err = readTargets("-held-targets", s.heldTargets)
+	set.HeldTargets, err = readTargets("-held-targets", s.heldTargets, attack.DelayPlaceholder)
 	return err
 }
 
-// readTargets parses a targets file (nil when path is empty).
-func readTargets(flagName, path string) ([]vegeta.Target, error) {
+// readTargets parses a targets file (nil when path is empty) whose URLs and header values may
+// hold only the known placeholders.
+func readTargets(flagName, path string, known ...string) ([]vegeta.Target, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -113,6 +115,17 @@ func readTargets(flagName, path string) ([]vegeta.Target, error) {
 	t, err := attack.ParseTargets(f, os.DirFS(filepath.Dir(path)))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", flagName, path, err)
+	}
+	for _, tg := range t {
+		vals := []string{tg.URL}
+		for _, hv := range tg.Header {
+			vals = append(vals, hv...)
+		}
+		for _, v := range vals {
+			if err := serverctl.CheckPlaceholders(v, known...); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", flagName, path, err)
+			}
+		}
 	}
 	return t, nil
 }
