@@ -182,16 +182,31 @@ func Parse(r io.Reader) (map[string]*dto.MetricFamily, error) {
 	return fams, nil
 }
 
+// The series fill reads besides the MetricXxx names probe.go checks for.
+const (
+	metricHeap      = "go_memstats_heap_alloc_bytes"
+	metricPoolIdle  = "pgxpool_idle_conns"
+	metricPoolTotal = "pgxpool_total_conns"
+	metricPoolMax   = "pgxpool_max_conns"
+	metricState     = "server_state"
+)
+
+// Series names every series a sample reads: a compact page (CompactPath) must serve them all.
+func Series() []string {
+	return []string{MetricGoroutines, metricHeap, MetricInFlight, MetricPool, metricPoolIdle,
+		metricPoolTotal, metricPoolMax, MetricCancelled, metricState}
+}
+
 // fill copies the families the timeline needs into sm. A missing family leaves its field 0.
 func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
-	sm.Goroutines = Sum(fams, "go_goroutines")
-	sm.HeapBytes = Sum(fams, "go_memstats_heap_alloc_bytes")
-	sm.InFlight = Sum(fams, "http_server_requests_in_flight")
-	sm.PoolAcquired = Sum(fams, "pgxpool_acquired_conns")
-	sm.PoolIdle = Sum(fams, "pgxpool_idle_conns")
-	sm.PoolTotal = Sum(fams, "pgxpool_total_conns")
-	sm.PoolMax = Sum(fams, "pgxpool_max_conns")
-	sm.Cancelled = Sum(fams, "http_server_requests_cancelled_total")
+	sm.Goroutines = Sum(fams, MetricGoroutines)
+	sm.HeapBytes = Sum(fams, metricHeap)
+	sm.InFlight = Sum(fams, MetricInFlight)
+	sm.PoolAcquired = Sum(fams, MetricPool)
+	sm.PoolIdle = Sum(fams, metricPoolIdle)
+	sm.PoolTotal = Sum(fams, metricPoolTotal)
+	sm.PoolMax = Sum(fams, metricPoolMax)
+	sm.Cancelled = Sum(fams, MetricCancelled)
 	sm.ServerState = State(fams)
 }
 
@@ -218,7 +233,7 @@ func Sum(fams map[string]*dto.MetricFamily, name string) float64 {
 
 // State returns the label value of the server_state series that is 1, or "" when none is.
 func State(fams map[string]*dto.MetricFamily) string {
-	f, ok := fams["server_state"]
+	f, ok := fams[metricState]
 	if !ok {
 		return ""
 	}

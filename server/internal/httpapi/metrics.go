@@ -35,3 +35,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.duration, m.inFlight, m.cancelled)
 	return m
 }
+
+// Sampled are the collectors a load-test sampler reads (in-flight, cancelled), to register on
+// the compact registry as well; the duration histogram stays on /metrics only.
+func (m *Metrics) Sampled() []prometheus.Collector {
+	return []prometheus.Collector{m.inFlight, m.cancelled}
+}
