@@ -40,10 +40,13 @@ type Sampler struct {
 	samples []summary.Sample
 }
 
+// DefaultInterval is the interval of a sampler given none, and a run's (scenario.Settings.SampleEvery).
+const DefaultInterval = 100 * time.Millisecond
+
 // New returns a sampler of the server whose admin listener is adminURL (e.g.
 // http://127.0.0.1:6060) and whose PostgreSQL sessions are named appName (pg_stat_activity is
 // filtered on it, so the harness's own queries and other servers' sessions never count). db may
-// be nil (no database figures). interval ≤ 0 means 100 ms.
+// be nil (no database figures). interval ≤ 0 means DefaultInterval.
 func New(adminURL string, db Querier, appName string, interval time.Duration) *Sampler {
 	return NewFor(summary.Signals{MetricsURL: adminURL + "/metrics", Goroutines: FromMetrics}, db, appName, interval)
 }
@@ -52,7 +55,7 @@ func New(adminURL string, db Querier, appName string, interval time.Duration) *S
 // goroutines from the goroutine profile when sig.Goroutines is FromPprof.
 func NewFor(sig summary.Signals, db Querier, appName string, interval time.Duration) *Sampler {
 	if interval <= 0 {
-		interval = 100 * time.Millisecond
+		interval = DefaultInterval
 	}
 	s := &Sampler{
 		metricsURL: sig.MetricsURL,
