@@ -21,6 +21,7 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/redact"
 	"github.com/benchharness/benchharness/loadtest/internal/report"
 	"github.com/benchharness/benchharness/loadtest/internal/runfolder"
+	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 	"github.com/benchharness/benchharness/loadtest/internal/scenario"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -33,7 +34,7 @@ func defaults() scenario.Settings {
 		Rate: 100, Duration: 20 * time.Second, Warmup: 3 * time.Second, Timeout: 5 * time.Second,
 		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Seed: 1, TraceSample: 0.1, SlowestN: 10,
 		MaxLateness: 50 * time.Millisecond, MaxForeignCPU: 0.5,
-		Settle: time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: 5 * time.Second,
+		Settle: time.Second, GoroutineSlack: 5, SampleEvery: sampler.DefaultInterval, CPUProfile: 5 * time.Second,
 		Cancel: scenario.CancelSettings{Share: 0.05, Delay: 3 * time.Second, Timeout: 100 * time.Millisecond,
 			MaxCleanup: time.Second},
 		Shutdown: scenario.ShutdownSettings{Duration: 8 * time.Second, At: 4 * time.Second, HoldShare: 0.05,

@@ -80,11 +80,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 
 	reg := telemetry.NewRegistry(version)
 	state := telemetry.NewState(reg)
-	reg.MustRegister(postgres.NewPoolCollector(pool))
+	poolStats := postgres.NewPoolCollector(pool)
+	reg.MustRegister(poolStats)
+	metrics := httpapi.NewMetrics(reg)
+	compact := telemetry.NewCompactRegistry(append(metrics.Sampled(), state.Collector(), poolStats)...)
 	handler := httpapi.NewHandler(httpapi.Config{
 		Store:          postgres.NewStore(pool, postgres.StoreOptions{DropWrites: cfg.DropWrites, AcquireTimeout: cfg.AcquireTimeout}),
 		Verifier:       verifier,
-		Metrics:        httpapi.NewMetrics(reg),
+		Metrics:        metrics,
 		TracerProvider: tracing.Provider,
 		Propagator:     tracing.Propagator,
 		Logger:         log,
@@ -100,7 +103,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	api, admin, conns := newServers(cfg, log, handler, telemetry.AdminHandler(reg, state, pool.Ping))
+	api, admin, conns := newServers(cfg, log, handler, telemetry.AdminHandler(reg, compact, state, pool.Ping))
 
 	g, gctx := errgroup.WithContext(context.Background())
 	g.Go(func() error {

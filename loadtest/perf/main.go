@@ -1,8 +1,9 @@
 // Command perf measures the items server and the harness against references run side by side on
 // the same machine: P1 the server vs a bare chi+pgx handler and pgbench, P2 the price of
-// tracing, P3 the harness's attacker vs the vegeta CLI and wrk, P4 shutdown and cancel costs. Every figure is a ratio (or a
-// difference) of two measurements interleaved round by round, reported as median, min and max,
-// and written to perf.json and perf.md. scripts/perf.sh installs the tools and runs it.
+// tracing, P3 the harness's attacker vs the vegeta CLI and wrk, P4 shutdown and cancel costs,
+// P5 the sampler's cost to the server. Every figure is a ratio (or a difference) of two
+// measurements interleaved round by round, reported as median, min and max, and written to
+// perf.json and perf.md. scripts/perf.sh installs the tools and runs it.
 package main
 
 import (
@@ -20,7 +21,7 @@ func main() { cli.Main("perf", run, cli.ExitCode) }
 const usage = `usage: perf <command> [flags]
 
 commands:
-  run      measure P1–P4 and write perf.json + perf.md into -out (needs DATABASE_URL)
+  run      measure P1–P5 and write perf.json + perf.md into -out (needs DATABASE_URL)
   render   re-render perf.md from a perf.json and print the table
   trivial  serve the trivial endpoint P3 attacks (prints its address)
   bare     serve GET /api/v1/items as a bare chi+pgx handler, P1's calibration (prints its address)

@@ -11,11 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 )
 
 // Settings are the knobs of one perf run, recorded in perf.json so a figure can be reproduced.
@@ -50,6 +53,8 @@ type config struct {
 	rssRounds                  int
 	sigtermRounds              int
 	cancelRounds, cancels      int
+	p5Rate                     float64
+	sampleEvery                time.Duration
 }
 
 // parseRunFlags reads the flags of `perf run`; a bad one is a usage error.
@@ -65,7 +70,7 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.vegeta, "vegeta", "vegeta", "vegeta CLI binary (v12.13.0)")
 	fs.StringVar(&c.jaeger, "jaeger", ".bin/jaeger", "Jaeger v2 binary (started on loopback, in-memory storage, for P2)")
 	fs.StringVar(&c.allocs, "allocs", "", "go test -bench -benchmem output of the API routes to include (optional)")
-	only := fs.String("only", "P1,P2,P2c,P3,P3f,P4", "comma list of the parts to measure")
+	only := fs.String("only", "P1,P2,P2c,P3,P3f,P4,P5", "comma list of the parts to measure")
 	fs.StringVar(&c.altServer, "alt-server", "", "P2 A/B: also run the traced variant on this server binary, in the same rounds")
 	altEnv := fs.String("alt-env", "", "P2 A/B: also run the traced variant with these extra settings (comma list of K=V), in the same rounds")
 	fs.IntVar(&c.rounds, "rounds", 5, "interleaved rounds per figure (P1–P3c)")
@@ -82,6 +87,8 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.sigtermRounds, "sigterm-rounds", 10, "P4 SIGTERM rounds (one server each)")
 	fs.IntVar(&c.cancelRounds, "cancel-rounds", 4, "P4 cancel rounds")
 	fs.IntVar(&c.cancels, "cancels", 50, "P4 cancels per round (the figure is each round's p99)")
+	fs.Float64Var(&c.p5Rate, "p5-rate", 100, "P5 request rate: steady's default (loadtest run -rate)")
+	fs.DurationVar(&c.sampleEvery, "sample-every", sampler.DefaultInterval, "P5 sampler interval: a run's default")
 	if err := fs.Parse(args); err != nil {
 		return c, usageErrorf("run: %v", err)
 	}
@@ -102,8 +109,8 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	c.only = map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(p)
-		if p != "P1" && p != "P2" && p != "P2c" && p != "P3" && p != "P3f" && p != "P4" {
-			return c, usageErrorf("run: -only: unknown part %q (want P1, P2, P2c, P3, P3f, P4)", p)
+		if !slices.Contains([]string{"P1", "P2", "P2c", "P3", "P3f", "P4", "P5"}, p) {
+			return c, usageErrorf("run: -only: unknown part %q (want P1, P2, P2c, P3, P3f, P4, P5)", p)
 		}
 		c.only[p] = true
 	}
@@ -164,6 +171,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		{"P3", r.measureGenerator},
 		{"P3f", r.measureFleet},
 		{"P4", r.measureShutdown},
+		{"P5", r.measureSamplerCost},
 	}
 	for _, p := range parts {
 		if ctx.Err() != nil {
@@ -280,6 +288,11 @@ func newFigures(c config) []*Figure {
 		A: "SIGTERM → process exit", B: "SIGTERM → last in-flight response received"})
 	add("P4", &Figure{ID: "P4b", Name: "cancel → query gone, p99", Unit: "ms", Target: Target{"<=", 250},
 		A: "client cancels → its pg_sleep no longer active in pg_stat_activity (application_name items-server-<id>), p99 of each round"})
+	add("P5", &Figure{ID: "P5", Name: "sampler's cost / server CPU at steady's rate", Unit: "×", Target: Target{"<=", 0.02},
+		A: fmt.Sprintf("the server's CPU (schedstat, every thread) per second under GET items at %.0f/s with the run's sampler beside it", c.p5Rate),
+		B: "the same without a sampler; the figure is (A − B) / B"})
+	add("P5", &Figure{ID: "P5b", Name: "sampler on the full /metrics / server CPU (context)", Unit: "×",
+		A: "as P5, the sampler reading the full /metrics (a service without the compact page)", B: "as P5"})
 	return fs
 }
 

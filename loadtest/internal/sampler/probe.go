@@ -28,16 +28,21 @@ const (
 	MetricPool       = "pgxpool_acquired_conns"
 )
 
+// CompactPath is what a metrics URL ending in /metrics gets appended to name the server's
+// compact page: only the series a sample reads (Series), cheap to serve many times a second. The
+// items server has it on its admin listener; other services fall back to the full page.
+const CompactPath = "/compact"
+
 // Probe finds a server's signals: the first of metricsURLs that serves a Prometheus text
-// exposition (and which of the metric names above it has), and the first of pprofURLs (bases
-// of /debug/pprof) whose goroutine profile gives a total. Goroutines come from go_goroutines
+// exposition (its compact page first, see CompactPath; and which of the metric names above it
+// has), and the first of pprofURLs (bases of /debug/pprof) whose goroutine profile gives a total. Goroutines come from go_goroutines
 // when the metrics have it, else from pprof. Nothing found is not an error: the checks that
 // need it say "not available".
 func Probe(ctx context.Context, metricsURLs, pprofURLs []string) summary.Signals {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer client.CloseIdleConnections()
 	var sig summary.Signals
-	for _, u := range metricsURLs {
+	for _, u := range metricsCandidates(metricsURLs) {
 		s := &Sampler{metricsURL: u, client: client}
 		fams, err := s.scrape(ctx)
 		if err != nil || len(fams) == 0 {
@@ -65,6 +70,18 @@ func Probe(ctx context.Context, metricsURLs, pprofURLs []string) summary.Signals
 		sig.Goroutines = FromPprof
 	}
 	return sig
+}
+
+// metricsCandidates puts each URL's compact page (when it ends in /metrics) before it.
+func metricsCandidates(urls []string) []string {
+	var out []string
+	for _, u := range urls {
+		if strings.HasSuffix(u, "/metrics") {
+			out = append(out, u+CompactPath)
+		}
+		out = append(out, u)
+	}
+	return out
 }
 
 // goroutineTotal reads the first line of base/goroutine?debug=1: "goroutine profile: total N".

@@ -40,10 +40,13 @@ type Sampler struct {
 	samples []summary.Sample
 }
 
+// DefaultInterval is the interval of a sampler given none, and a run's (scenario.Settings.SampleEvery).
+const DefaultInterval = 100 * time.Millisecond
+
 // New returns a sampler of the server whose admin listener is adminURL (e.g.
 // http://127.0.0.1:6060) and whose PostgreSQL sessions are named appName (pg_stat_activity is
 // filtered on it, so the harness's own queries and other servers' sessions never count). db may
-// be nil (no database figures). interval ≤ 0 means 100 ms.
+// be nil (no database figures). interval ≤ 0 means DefaultInterval.
 func New(adminURL string, db Querier, appName string, interval time.Duration) *Sampler {
 	return NewFor(summary.Signals{MetricsURL: adminURL + "/metrics", Goroutines: FromMetrics}, db, appName, interval)
 }
@@ -52,7 +55,7 @@ func New(adminURL string, db Querier, appName string, interval time.Duration) *S
 // goroutines from the goroutine profile when sig.Goroutines is FromPprof.
 func NewFor(sig summary.Signals, db Querier, appName string, interval time.Duration) *Sampler {
 	if interval <= 0 {
-		interval = 100 * time.Millisecond
+		interval = DefaultInterval
 	}
 	s := &Sampler{
 		metricsURL: sig.MetricsURL,
@@ -182,10 +185,25 @@ func Parse(r io.Reader) (map[string]*dto.MetricFamily, error) {
 	return fams, nil
 }
 
+// The series fill reads besides the MetricXxx names probe.go checks for.
+const (
+	metricHeap      = "go_memstats_heap_alloc_bytes"
+	metricPoolIdle  = "pgxpool_idle_conns"
+	metricPoolTotal = "pgxpool_total_conns"
+	metricPoolMax   = "pgxpool_max_conns"
+	metricState     = "server_state"
+)
+
+// Series names every series a sample reads: a compact page (CompactPath) must serve them all.
+func Series() []string {
+	return []string{MetricGoroutines, metricHeap, MetricInFlight, MetricPool, metricPoolIdle,
+		metricPoolTotal, metricPoolMax, MetricCancelled, MetricAccepted, metricState}
+}
+
 // fill copies the families the timeline needs into sm. A missing family leaves its field 0.
 func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
 	sm.Goroutines, _ = First(fams, goroutineNames())
-	sm.HeapBytes = Sum(fams, "go_memstats_heap_alloc_bytes")
+	sm.HeapBytes = Sum(fams, metricHeap)
 	sm.InFlight, _ = First(fams, inFlightNames())
 	if p := pool(fams); p != nil {
 		sm.PoolAcquired, sm.PoolIdle, sm.PoolTotal, sm.PoolMax = Sum(fams, p[0]), Sum(fams, p[1]), Sum(fams, p[2]), Sum(fams, p[3])
@@ -218,7 +236,7 @@ func Sum(fams map[string]*dto.MetricFamily, name string) float64 {
 
 // State returns the label value of the server_state series that is 1, or "" when none is.
 func State(fams map[string]*dto.MetricFamily) string {
-	f, ok := fams["server_state"]
+	f, ok := fams[metricState]
 	if !ok {
 		return ""
 	}

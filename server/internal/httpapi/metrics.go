@@ -19,6 +19,8 @@ const ExemplarTraceIDLabel = "trace_id"
 type Metrics struct {
 	duration  *prometheus.HistogramVec
 	counts    *httpcount.Counter
+	accepted  prometheus.Collector
+	inFlight  prometheus.Collector
 	cancelled *prometheus.CounterVec
 }
 
@@ -37,17 +39,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "API requests whose client went away before the response.",
 		}, []string{"route"}),
 	}
-	accepted := prometheus.NewCounterFunc(prometheus.CounterOpts{
+	m.accepted = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: httpcount.Accepted,
 		Help: "API requests whose handler started.",
 	}, func() float64 { return float64(m.counts.Snapshot().Accepted) })
-	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.inFlight = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: httpcount.InFlight,
 		Help: "API requests being served.",
 	}, func() float64 { return float64(m.counts.Snapshot().InFlight) })
-	reg.MustRegister(m.duration, accepted, inFlight, m.cancelled)
+	reg.MustRegister(m.duration, m.accepted, m.inFlight, m.cancelled)
 	return m
 }
 
 // count is httpcount's middleware: accepted and in flight.
 func (m *Metrics) count(next http.Handler) http.Handler { return m.counts.Middleware(next) }
+
+// Sampled are the collectors a load-test sampler reads (accepted, in-flight, cancelled), to register on
+// the compact registry as well; the duration histogram stays on /metrics only.
+func (m *Metrics) Sampled() []prometheus.Collector {
+	return []prometheus.Collector{m.accepted, m.inFlight, m.cancelled}
+}

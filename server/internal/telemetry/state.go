@@ -45,5 +45,8 @@ func (s *State) Set(state string) {
 	}
 }
 
+// Collector is the server_state gauge, to register on a second registry (NewCompactRegistry).
+func (s *State) Collector() prometheus.Collector { return s.gauge }
+
 // Get returns the current state.
 func (s *State) Get() string { return s.cur.Load().(string) }

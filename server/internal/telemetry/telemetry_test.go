@@ -63,7 +63,7 @@ func TestAdminHandler(t *testing.T) {
 	reg := telemetry.NewRegistry("v-test")
 	state := telemetry.NewState(reg)
 	var pingErr error
-	h := telemetry.AdminHandler(reg, state, func(context.Context) error { return pingErr })
+	h := telemetry.AdminHandler(reg, nil, state, func(context.Context) error { return pingErr })
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -116,7 +116,7 @@ func TestAdminMetricsExemplars(t *testing.T) {
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "t_seconds", Help: "t", Buckets: []float64{1}})
 	reg.MustRegister(h)
 	h.(prometheus.ExemplarObserver).ObserveWithExemplar(0.5, prometheus.Labels{"trace_id": "0af7651916cd43dd8448eb211c80319c"})
-	admin := telemetry.AdminHandler(reg, telemetry.NewState(reg), nil)
+	admin := telemetry.AdminHandler(reg, nil, telemetry.NewState(reg), nil)
 	tests := []struct {
 		accept string
 		want   bool
