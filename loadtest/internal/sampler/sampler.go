@@ -38,6 +38,7 @@ type Sampler struct {
 
 	mu      sync.Mutex
 	samples []summary.Sample
+	sched   cumulative // the scheduler-latency histogram at the previous scrape
 }
 
 // New returns a sampler of the server whose admin listener is adminURL (e.g.
@@ -76,7 +77,9 @@ const queryTimeout = time.Second
 // bench delay (pg_sleep), excluding this connection.
 const pgActivityQuery = `
 SELECT count(*) FILTER (WHERE state = 'active'),
-       count(*) FILTER (WHERE state = 'active' AND query ILIKE '%pg_sleep%')
+       count(*) FILTER (WHERE state = 'active' AND query ILIKE '%pg_sleep%'),
+       count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock'),
+       count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'IO')
 FROM pg_stat_activity
 WHERE application_name = $1 AND pid <> pg_backend_pid()`
 
@@ -90,6 +93,7 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 			sm.ScrapeFailed = true
 		} else {
 			fill(&sm, fams)
+			s.fillSched(&sm, fams)
 		}
 	}
 	if s.pprofURL != "" {
@@ -100,16 +104,17 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 		}
 	}
 	if s.db != nil {
-		var active, sleeping int64
+		var active, sleeping, lock, io int64
 		// Bounded like the scrape: a database that stopped answering is a failed reading, not
 		// a sampler stuck until the run ends.
 		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
-		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping)
+		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping, &lock, &io)
 		cancel()
 		if err != nil {
 			sm.DBQueryFailed = true
 		} else {
 			sm.DBActive, sm.DBSleeping = float64(active), float64(sleeping)
+			sm.DBLockWaits, sm.DBIOWaits = float64(lock), float64(io)
 		}
 	}
 	return sm
@@ -193,6 +198,13 @@ func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
 	sm.PoolMax = Sum(fams, "pgxpool_max_conns")
 	sm.Cancelled = Sum(fams, "http_server_requests_cancelled_total")
 	sm.ServerState = State(fams)
+	sm.PoolWaitTotal = Sum(fams, "pgxpool_acquire_duration_seconds_total")
+	sm.Runnable = Sum(fams, "go_sched_goroutines_runnable_goroutines")
+	sm.GoCPUTotal = Sum(fams, "go_cpu_classes_total_cpu_seconds_total")
+	sm.GoCPUIdleTotal = Sum(fams, "go_cpu_classes_idle_cpu_seconds_total")
+	sm.GCCPUTotal = Sum(fams, "go_cpu_classes_gc_total_cpu_seconds_total")
+	sm.GCAssistTotal = Sum(fams, "go_cpu_classes_gc_mark_assist_cpu_seconds_total")
+	sm.MutexWaitTotal = Sum(fams, "go_sync_mutex_wait_total_seconds_total")
 }
 
 // Sum adds the values of every series of a gauge, counter or untyped family (0 when absent).

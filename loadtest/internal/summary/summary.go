@@ -278,6 +278,23 @@ type Sample struct {
 	ServerState   string  `json:"server_state"`    // ready / draining / stopped / "" when unreachable
 	ScrapeFailed  bool    `json:"scrape_failed"`   // /metrics could not be read
 	DBQueryFailed bool    `json:"db_query_failed"` // pg_stat_activity could not be read
+
+	// What the diagnosis reads (0 when the server does not export it). The _total fields are
+	// cumulative counters: a span's figure is the difference of two samples.
+	DBLockWaits float64 `json:"db_lock_waits,omitempty"` // the server's sessions waiting on a Lock
+	DBIOWaits   float64 `json:"db_io_waits,omitempty"`   // ... on IO
+	// PoolWaitTotal is pgxpool_acquire_duration_seconds_total: the time acquires waited.
+	PoolWaitTotal float64 `json:"pool_wait_total_s,omitempty"`
+	Runnable      float64 `json:"runnable,omitempty"` // go_sched_goroutines_runnable_goroutines
+	// SchedP99Ms is the p99 of the Go scheduler's latency (go_sched_latencies_seconds) since
+	// the previous sample: the time runnable goroutines waited for a thread.
+	SchedP99Ms float64 `json:"sched_p99_ms,omitempty"`
+	// The Go runtime's CPU classes (GOMAXPROCS-seconds, updated at each GC) and mutex wait.
+	GoCPUTotal     float64 `json:"go_cpu_total_s,omitempty"`
+	GoCPUIdleTotal float64 `json:"go_cpu_idle_total_s,omitempty"`
+	GCCPUTotal     float64 `json:"gc_cpu_total_s,omitempty"`
+	GCAssistTotal  float64 `json:"gc_assist_total_s,omitempty"`
+	MutexWaitTotal float64 `json:"mutex_wait_total_s,omitempty"`
 }
 
 // Signals are where the server's own side was read and which figures it gave: the checks
