@@ -203,6 +203,7 @@ func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
 	sm.GoCPUTotal = Sum(fams, "go_cpu_classes_total_cpu_seconds_total")
 	sm.GoCPUIdleTotal = Sum(fams, "go_cpu_classes_idle_cpu_seconds_total")
 	sm.GCCPUTotal = Sum(fams, "go_cpu_classes_gc_total_cpu_seconds_total")
+	sm.GCIdleMarkTotal = Sum(fams, "go_cpu_classes_gc_mark_idle_cpu_seconds_total")
 	sm.GCAssistTotal = Sum(fams, "go_cpu_classes_gc_mark_assist_cpu_seconds_total")
 	sm.MutexWaitTotal = Sum(fams, "go_sync_mutex_wait_total_seconds_total")
 }

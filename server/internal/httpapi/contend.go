@@ -12,16 +12,15 @@ const (
 	// lockHold is the CPU work done under the global mutex per request: 5 ms caps the server
 	// at 200 requests/s on any number of cores while it uses at most one of them.
 	lockHold = 5 * time.Millisecond
-	// stormNodes short-lived pointer-holding nodes per request (≈1.5 MB): enough that the GC
-	// runs many times a second and marks them while the request still holds them.
-	stormNodes = 24_000
+	// stormNodes short-lived nodes of pointers per request (≈10 MB): the GC runs many times a
+	// second and marks them while the requests in flight still hold them.
+	stormNodes = 300_000
 )
 
-// stormNode is one allocation of the alloc-storm: a pointer and a payload, so that the GC has
-// something to scan and not only to sweep.
+// stormNode is one allocation of the alloc-storm: pointers only, so that the GC has every
+// word to scan and not only to sweep.
 type stormNode struct {
-	next    *stormNode
-	payload [6]uint64
+	next, prev, first, last *stormNode
 }
 
 // contention holds the state of the two faults: one mutex shared by every request.
@@ -64,10 +63,11 @@ func (c *contention) inject(next http.Handler) http.Handler {
 //
 //go:noinline
 func allocStorm(n int) *stormNode {
-	var head *stormNode
-	for i := range n {
-		head = &stormNode{next: head}
-		head.payload[0] = uint64(i)
+	first := &stormNode{}
+	head := first
+	for range n {
+		head = &stormNode{next: head, first: first}
+		head.next.prev = head
 	}
 	return head
 }

@@ -144,7 +144,7 @@ func parseSampler(name, arg string) (sdktrace.Sampler, error) {
 // scrape ~100 more series.
 var diagnosisMetrics = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(
 	`^/(sched/latencies:seconds|sched/goroutines/runnable:goroutines|` +
-		`cpu/classes/(gc/mark/assist|gc/total|idle|total):cpu-seconds|sync/mutex/wait/total:seconds)$`)}
+		`cpu/classes/(gc/mark/(assist|idle)|gc/total|idle|total):cpu-seconds|sync/mutex/wait/total:seconds)$`)}
 
 // NewRegistry returns a registry with the Go and process collectors and server_build_info.
 func NewRegistry(version string) *prometheus.Registry {

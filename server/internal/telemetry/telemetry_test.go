@@ -174,7 +174,7 @@ func TestDiagnosisMetrics(t *testing.T) {
 			t.Errorf("%s: want a positive counter, got %v", name, f)
 		}
 	}
-	for _, name := range []string{"go_cpu_classes_idle_cpu_seconds_total", "go_cpu_classes_gc_mark_assist_cpu_seconds_total",
+	for _, name := range []string{"go_cpu_classes_idle_cpu_seconds_total", "go_cpu_classes_gc_mark_assist_cpu_seconds_total", "go_cpu_classes_gc_mark_idle_cpu_seconds_total",
 		"go_sched_goroutines_runnable_goroutines"} {
 		if byName[name] == nil {
 			t.Errorf("%s not exported", name)
