@@ -77,7 +77,7 @@ type AcceptQueueEvidence struct {
 const (
 	cpuBusy       = 0.75 // of Cores, the server's non-GC CPU: saturated
 	schedP99Ms    = 35   // a runnable goroutine's wait for a thread
-	gcShare       = 0.30 // of the busy CPU
+	gcShare       = 0.20 // of the busy CPU
 	assistShare   = 0.10
 	mutexWait     = 1.0 // seconds blocked per second: one goroutine waiting all the time
 	mutexShare    = 0.3 // of the requests' time in the server

@@ -12,9 +12,9 @@ const (
 	// lockHold is the CPU work done under the global mutex per request: 5 ms caps the server
 	// at 200 requests/s on any number of cores while it uses at most one of them.
 	lockHold = 5 * time.Millisecond
-	// stormNodes short-lived nodes of pointers per request (≈10 MB): the GC runs many times a
+	// stormNodes short-lived nodes of pointers per request (≈5 MB): the GC runs many times a
 	// second and marks them while the requests in flight still hold them.
-	stormNodes = 300_000
+	stormNodes = 150_000
 )
 
 // stormNode is one allocation of the alloc-storm: pointers only, so that the GC has every
