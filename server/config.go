@@ -122,8 +122,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 				c.Faults.IgnoreCancel = true
 			case "drop-writes":
 				c.DropWrites = true
+			case "lock-contention":
+				c.Faults.LockContention = true
+			case "alloc-storm":
+				c.Faults.AllocStorm = true
 			default:
-				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes", f)}
+				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes, lock-contention, alloc-storm", f)}
 			}
 			c.FaultNames = append(c.FaultNames, f)
 		}

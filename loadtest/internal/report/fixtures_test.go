@@ -157,6 +157,10 @@ func failingRun() summary.Run {
 		"3 accepted requests lost (reset 2, EOF 1) | forced shutdown after 1 s drain timeout",
 		"1 acknowledged write missing from PostgreSQL <script>alert('x')</script>",
 	}
+	sd.Diagnosis = []summary.Cause{
+		{Name: summary.CausePool, Evidence: "all 1 connections acquired in 89% of samples, 22.39 s waited for one per second"},
+		{Name: summary.CauseLeak, Evidence: "119 goroutines over the baseline <b>after</b> the settle time"},
+	}
 	sd.Checks = []summary.Check{
 		{Name: "nothing accepted lost", Pass: false, Want: "0", Got: "3"},
 		{Name: "acknowledged writes persisted", Pass: false, Want: "41 / 41", Got: "40 / 41"},

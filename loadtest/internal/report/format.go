@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,18 +137,36 @@ func drainLabel(sd *summary.ShutdownStats) string {
 }
 
 // reasons are the scenario's reasons, or, when the runner gave none for a verdict that is not a
-// pass, the failed checks, so a failure never prints without a why.
+// pass, the failed checks, so a failure never prints without a why; then its diagnosis, the
+// one line every report shows it as.
 func reasons(s summary.Scenario) []string {
-	if len(s.Reasons) > 0 || s.Verdict == summary.Pass {
+	if s.Verdict == summary.Pass {
 		return s.Reasons
 	}
-	var out []string
-	for _, c := range s.Checks {
-		if !c.Pass {
-			out = append(out, fmt.Sprintf("%s: want %s, got %s", c.Name, c.Want, c.Got))
+	out := slices.Clone(s.Reasons)
+	if len(out) == 0 {
+		for _, c := range s.Checks {
+			if !c.Pass {
+				out = append(out, fmt.Sprintf("%s: want %s, got %s", c.Name, c.Want, c.Got))
+			}
 		}
 	}
+	if d := diagnosisLine(s.Diagnosis); d != "" {
+		out = append(out, d)
+	}
 	return out
+}
+
+// diagnosisLine is "diagnosis: cause (evidence); cause (evidence)", or "" with no diagnosis.
+func diagnosisLine(causes []summary.Cause) string {
+	if len(causes) == 0 {
+		return ""
+	}
+	parts := make([]string, len(causes))
+	for i, c := range causes {
+		parts[i] = c.String()
+	}
+	return "diagnosis: " + strings.Join(parts, "; ")
 }
 
 // runVerdict is the run's verdict as written, or computed from the scenarios when the runner left

@@ -38,6 +38,7 @@ type Sampler struct {
 
 	mu      sync.Mutex
 	samples []summary.Sample
+	sched   cumulative // the scheduler-latency histogram at the previous scrape
 }
 
 // DefaultInterval is the interval of a sampler given none, and a run's (scenario.Settings.SampleEvery).
@@ -79,7 +80,9 @@ const queryTimeout = time.Second
 // bench delay (pg_sleep), excluding this connection.
 const pgActivityQuery = `
 SELECT count(*) FILTER (WHERE state = 'active'),
-       count(*) FILTER (WHERE state = 'active' AND query ILIKE '%pg_sleep%')
+       count(*) FILTER (WHERE state = 'active' AND query ILIKE '%pg_sleep%'),
+       count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock'),
+       count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'IO')
 FROM pg_stat_activity
 WHERE application_name = $1 AND pid <> pg_backend_pid()`
 
@@ -93,6 +96,7 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 			sm.ScrapeFailed = true
 		} else {
 			fill(&sm, fams)
+			s.fillSched(&sm, fams)
 		}
 	}
 	if s.pprofURL != "" {
@@ -103,16 +107,17 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 		}
 	}
 	if s.db != nil {
-		var active, sleeping int64
+		var active, sleeping, lock, io int64
 		// Bounded like the scrape: a database that stopped answering is a failed reading, not
 		// a sampler stuck until the run ends.
 		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
-		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping)
+		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping, &lock, &io)
 		cancel()
 		if err != nil {
 			sm.DBQueryFailed = true
 		} else {
 			sm.DBActive, sm.DBSleeping = float64(active), float64(sleeping)
+			sm.DBLockWaits, sm.DBIOWaits = float64(lock), float64(io)
 		}
 	}
 	return sm
@@ -192,12 +197,25 @@ const (
 	metricPoolTotal = "pgxpool_total_conns"
 	metricPoolMax   = "pgxpool_max_conns"
 	metricState     = "server_state"
+
+	// What a diagnosis reads.
+	metricPoolWait   = "pgxpool_acquire_duration_seconds_total"
+	metricRunnable   = "go_sched_goroutines_runnable_goroutines"
+	metricSchedLat   = "go_sched_latencies_seconds"
+	metricCPUTotal   = "go_cpu_classes_total_cpu_seconds_total"
+	metricCPUIdle    = "go_cpu_classes_idle_cpu_seconds_total"
+	metricGCTotal    = "go_cpu_classes_gc_total_cpu_seconds_total"
+	metricGCIdleMark = "go_cpu_classes_gc_mark_idle_cpu_seconds_total"
+	metricGCAssist   = "go_cpu_classes_gc_mark_assist_cpu_seconds_total"
+	metricMutexWait  = "go_sync_mutex_wait_total_seconds_total"
 )
 
 // Series names every series a sample reads: a compact page (CompactPath) must serve them all.
 func Series() []string {
 	return []string{MetricGoroutines, metricHeap, MetricInFlight, MetricPool, metricPoolIdle,
-		metricPoolTotal, metricPoolMax, MetricCancelled, MetricAccepted, metricState}
+		metricPoolTotal, metricPoolMax, MetricCancelled, MetricAccepted, metricState,
+		metricPoolWait, metricRunnable, metricSchedLat, metricCPUTotal, metricCPUIdle, metricGCTotal,
+		metricGCIdleMark, metricGCAssist, metricMutexWait}
 }
 
 // fill copies the families the timeline needs into sm. A missing family leaves its field 0.
@@ -211,6 +229,14 @@ func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
 	sm.Cancelled = Sum(fams, MetricCancelled)
 	sm.Accepted = Sum(fams, MetricAccepted)
 	sm.ServerState = State(fams)
+	sm.PoolWaitTotal = Sum(fams, metricPoolWait)
+	sm.Runnable = Sum(fams, metricRunnable)
+	sm.GoCPUTotal = Sum(fams, metricCPUTotal)
+	sm.GoCPUIdleTotal = Sum(fams, metricCPUIdle)
+	sm.GCCPUTotal = Sum(fams, metricGCTotal)
+	sm.GCIdleMarkTotal = Sum(fams, metricGCIdleMark)
+	sm.GCAssistTotal = Sum(fams, metricGCAssist)
+	sm.MutexWaitTotal = Sum(fams, metricMutexWait)
 }
 
 // Sum adds the values of every series of a gauge, counter or untyped family (0 when absent).

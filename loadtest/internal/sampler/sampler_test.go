@@ -2,6 +2,7 @@ package sampler
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -124,6 +125,67 @@ func TestSampleCountsServerQueries(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// A lock wait: the other session holds an advisory lock the server's session waits for.
+	if _, err := other.Exec(ctx, "SELECT pg_advisory_lock(4242)"); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, err := server.Exec(ctx, "SELECT pg_advisory_lock(4242)"); done <- err }()
+	for range 50 {
+		if during = s.Sample(ctx, 0); during.DBLockWaits > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if during.DBLockWaits != 1 || during.DBIOWaits != 0 {
+		t.Errorf("waiting on a lock: lock=%v io=%v, want 1 and 0", during.DBLockWaits, during.DBIOWaits)
+	}
+	if _, err := other.Exec(ctx, "SELECT pg_advisory_unlock(4242)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// schedExposition is the diagnosis's runtime metrics with n observations in the 1–2 ms bucket
+// of the scheduler latency (the rest under 1 µs).
+func schedExposition(n int) string {
+	return fmt.Sprintf(`# TYPE go_sched_latencies_seconds histogram
+go_sched_latencies_seconds_bucket{le="1e-06"} 1000
+go_sched_latencies_seconds_bucket{le="0.001"} 1000
+go_sched_latencies_seconds_bucket{le="0.002"} %d
+go_sched_latencies_seconds_bucket{le="+Inf"} %d
+go_sched_latencies_seconds_sum 0
+go_sched_latencies_seconds_count %d
+# TYPE go_sched_goroutines_runnable_goroutines gauge
+go_sched_goroutines_runnable_goroutines 3
+# TYPE go_sync_mutex_wait_total_seconds_total counter
+go_sync_mutex_wait_total_seconds_total 1.5
+# TYPE go_cpu_classes_gc_total_cpu_seconds_total counter
+go_cpu_classes_gc_total_cpu_seconds_total 0.25
+# TYPE pgxpool_acquire_duration_seconds_total counter
+pgxpool_acquire_duration_seconds_total 4
+`, 1000+n, 1000+n, 1000+n)
+}
+
+// TestSampleReadsRuntimeMetrics: the scheduler's p99 is of the observations since the previous
+// scrape, not of the process's life (whose 1000 quick ones would hide the slow ones).
+func TestSampleReadsRuntimeMetrics(t *testing.T) {
+	var scrapes int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scrapes++
+		_, _ = w.Write([]byte(schedExposition(100 * (scrapes - 1)))) // 0, then 100 slow ones
+	}))
+	defer srv.Close()
+	s := New(srv.URL, nil, "", 0)
+	first := s.Sample(context.Background(), 0)
+	if first.SchedP99Ms != 0 || first.Runnable != 3 || first.MutexWaitTotal != 1.5 || first.GCCPUTotal != 0.25 || first.PoolWaitTotal != 4 {
+		t.Fatalf("first sample %+v: want no sched p99 yet, runnable 3, mutex 1.5 s, GC 0.25 s, pool wait 4 s", first)
+	}
+	if second := s.Sample(context.Background(), 0); second.SchedP99Ms != 2 {
+		t.Fatalf("second sample's sched p99 = %v ms, want 2 (the bucket of the 100 new observations)", second.SchedP99Ms)
 	}
 }
 

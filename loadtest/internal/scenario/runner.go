@@ -190,6 +190,7 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	rn.judge(ctx, s, l, h, run, crash, settled, sc)
 	stopSampling()
 	rn.collect(l, h, settleAt, sc, run)
+	sc.Diagnosis = diagnosis(l, run, sc)
 	switch {
 	case crash != nil:
 		return Crashed, nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -186,6 +187,9 @@ func TestHealthyServerPasses(t *testing.T) {
 		if sc.Verdict != summary.Pass {
 			t.Errorf("%s on a healthy server: %s (%s); codes %v, errors %v", sc.Name, sc.Verdict, reasons(sc), sc.StatusCodes, sc.ErrorClasses)
 		}
+		if len(sc.Diagnosis) != 0 {
+			t.Errorf("%s on a healthy server: diagnosis %v, want none", sc.Name, sc.Diagnosis)
+		}
 	}
 	steady, cancel, shutdown, ramp := out[0], out[1], out[2], out[3]
 	if len(steady.Profiles) != 5 {
@@ -313,9 +317,10 @@ func TestVerdictsFail(t *testing.T) {
 		settings func(*Settings)
 		verdict  summary.Verdict
 		reason   string // a failed check's name the reasons must contain
+		cause    string // a cause the diagnosis must name ("": not checked here, see TestFaultMatrix)
 	}{
 		{name: "leaked goroutines", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"},
-			verdict: summary.Fail, reason: "goroutines back at baseline"},
+			verdict: summary.Fail, reason: "goroutines back at baseline", cause: summary.CauseLeak},
 		{name: "a leak beside a generator that fell behind", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"},
 			settings: func(s *Settings) { s.MaxLateness = time.Nanosecond }, // INVALID generator: the leak must outlast the extra settle
 			verdict:  summary.Fail, reason: "goroutines back at baseline"},
@@ -333,7 +338,7 @@ func TestVerdictsFail(t *testing.T) {
 			settings: func(s *Settings) {
 				s.Pool, s.Cancel.Timeout, s.Cancel.Share, s.SLOP99 = 1, time.Second, 0.2, 200*time.Millisecond
 			},
-			verdict: summary.Fail, reason: "pool was exhausted"},
+			verdict: summary.Fail, reason: "pool was exhausted", cause: summary.CausePool},
 		{name: "a starved pool fails shutdown", scenario: "shutdown",
 			settings: func(s *Settings) { s.Pool, s.SLOP99 = 1, 200*time.Millisecond },
 			verdict:  summary.Fail, reason: "pool was exhausted"},
@@ -342,7 +347,7 @@ func TestVerdictsFail(t *testing.T) {
 				s.Rate, s.Duration, s.Warmup, s.Timeout = 20000, time.Second, 0, 2*time.Second
 				s.MaxLateness = 50 * time.Millisecond
 			},
-			verdict: summary.Invalid, reason: "generator"},
+			verdict: summary.Invalid, reason: "generator", cause: summary.CauseGenerator},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,6 +359,9 @@ func TestVerdictsFail(t *testing.T) {
 			sc := out[0]
 			if sc.Verdict != tt.verdict || !strings.Contains(reasons(sc), tt.reason) {
 				t.Fatalf("%s: verdict %s (%s); want %s with %q", tt.scenario, sc.Verdict, reasons(sc), tt.verdict, tt.reason)
+			}
+			if len(sc.Diagnosis) == 0 || (tt.cause != "" && !slices.Contains(causeNames(sc), tt.cause)) {
+				t.Fatalf("%s: diagnosis %v; want one naming %q", tt.scenario, sc.Diagnosis, tt.cause)
 			}
 			t.Logf("%s: %s", sc.Verdict, reasons(sc))
 		})

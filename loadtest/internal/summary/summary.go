@@ -90,14 +90,17 @@ type Settings struct {
 
 // Scenario is one scenario's figures, checks and verdict.
 type Scenario struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Verdict     Verdict   `json:"verdict"`
-	Reasons     []string  `json:"reasons,omitempty"` // one line per failed check or invalidity, verdict-first
-	Checks      []Check   `json:"checks"`
-	StartedAt   time.Time `json:"started_at"`
-	DurationMs  float64   `json:"duration_ms"` // attack duration, warm-up excluded
-	WarmupMs    float64   `json:"warmup_ms"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Verdict     Verdict  `json:"verdict"`
+	Reasons     []string `json:"reasons,omitempty"` // one line per failed check or invalidity, verdict-first
+	Checks      []Check  `json:"checks"`
+	// Diagnosis names why a FAIL or INVALID happened (empty on PASS): one or more causes,
+	// each with the figures that named it, or one "unknown".
+	Diagnosis  []Cause   `json:"diagnosis,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMs float64   `json:"duration_ms"` // attack duration, warm-up excluded
+	WarmupMs   float64   `json:"warmup_ms"`
 
 	TargetRate   float64          `json:"target_rate"`   // requests/s asked for
 	AchievedRate float64          `json:"achieved_rate"` // requests/s actually sent
@@ -239,6 +242,36 @@ func Judge(checks []Check) (Verdict, []string) {
 	return verdict, reasons
 }
 
+// Cause is one reason for a FAIL or INVALID, from a fixed vocabulary (the Cause* names), with
+// the evidence that named it.
+type Cause struct {
+	Name     string             `json:"cause"`
+	Evidence string             `json:"evidence"`          // the figures, one line
+	Figures  map[string]float64 `json:"figures,omitempty"` // the same figures, by name
+}
+
+// The causes a diagnosis may name (docs/harness.md says what each one rests on).
+const (
+	CausePool        = "pool"         // the server's connection pool was the bottleneck
+	CauseCPU         = "cpu"          // the server's own work used its CPUs
+	CauseGC          = "gc"           // the garbage collector took the server's CPU
+	CauseLock        = "lock"         // goroutines waited on a mutex
+	CauseDatabase    = "database"     // PostgreSQL made the queries wait (Lock, IO)
+	CauseAcceptQueue = "accept-queue" // connections overflowed or were reset at the listen queue
+	CauseGenerator   = "generator"    // the harness sent late while the server answered in time
+	CauseNeighbour   = "neighbour"    // other processes delayed the benchmark's threads
+	CauseLeak        = "leak"         // goroutines or connections did not come back
+	CauseUnknown     = "unknown"      // no rule matched: the figures are given as they were
+)
+
+// String is "cause (evidence)", the form the printed table and the reports use.
+func (c Cause) String() string {
+	if c.Evidence == "" {
+		return c.Name
+	}
+	return c.Name + " (" + c.Evidence + ")"
+}
+
 // Latencies is a latency distribution in milliseconds.
 type Latencies struct {
 	Min  float64 `json:"min_ms"`
@@ -280,6 +313,24 @@ type Sample struct {
 	ServerState   string  `json:"server_state"`       // ready / draining / stopped / "" when unreachable
 	ScrapeFailed  bool    `json:"scrape_failed"`      // /metrics could not be read
 	DBQueryFailed bool    `json:"db_query_failed"`    // pg_stat_activity could not be read
+
+	// What the diagnosis reads (0 when the server does not export it). The _total fields are
+	// cumulative counters: a span's figure is the difference of two samples.
+	DBLockWaits float64 `json:"db_lock_waits,omitempty"` // the server's sessions waiting on a Lock
+	DBIOWaits   float64 `json:"db_io_waits,omitempty"`   // ... on IO
+	// PoolWaitTotal is pgxpool_acquire_duration_seconds_total: the time acquires waited.
+	PoolWaitTotal float64 `json:"pool_wait_total_s,omitempty"`
+	Runnable      float64 `json:"runnable,omitempty"` // go_sched_goroutines_runnable_goroutines
+	// SchedP99Ms is the p99 of the Go scheduler's latency (go_sched_latencies_seconds) since
+	// the previous sample: the time runnable goroutines waited for a thread.
+	SchedP99Ms float64 `json:"sched_p99_ms,omitempty"`
+	// The Go runtime's CPU classes (GOMAXPROCS-seconds, updated at each GC) and mutex wait.
+	GoCPUTotal      float64 `json:"go_cpu_total_s,omitempty"`
+	GoCPUIdleTotal  float64 `json:"go_cpu_idle_total_s,omitempty"`
+	GCCPUTotal      float64 `json:"gc_cpu_total_s,omitempty"`
+	GCAssistTotal   float64 `json:"gc_assist_total_s,omitempty"`
+	GCIdleMarkTotal float64 `json:"gc_idle_mark_total_s,omitempty"` // GC work on otherwise idle CPUs
+	MutexWaitTotal  float64 `json:"mutex_wait_total_s,omitempty"`
 }
 
 // Signals are where the server's own side was read and which figures it gave: the checks

@@ -23,6 +23,11 @@ type Faults struct {
 	// IgnoreCancel: queries run on context.WithoutCancel, so a client that gives up does not
 	// cancel them in PostgreSQL.
 	IgnoreCancel bool
+	// LockContention: every API request does lockHold of CPU work under one global mutex.
+	LockContention bool
+	// AllocStorm: every API request allocates stormNodes short-lived linked nodes, so that
+	// the garbage collector takes much of the server's CPU.
+	AllocStorm bool
 }
 
 // Config is what NewHandler needs. Store, Verifier and Metrics are required.
@@ -80,7 +85,8 @@ type api struct {
 	extraLatency time.Duration
 	burnIters    int // burnCPU iterations per request (BENCH_EXTRA_CPU); 0: none
 	faults       Faults
-	bufs         sync.Pool // *[]byte response buffers
+	contend      *contention // lock-contention and alloc-storm
+	bufs         sync.Pool   // *[]byte response buffers
 }
 
 // NewHandler returns the API: the server-span middleware outermost (traceRequests: it starts the
@@ -97,6 +103,7 @@ func NewHandler(cfg Config) http.Handler {
 		extraLatency: cfg.ExtraLatency,
 		burnIters:    burnItersFor(cfg.ExtraCPU),
 		faults:       cfg.Faults,
+		contend:      newContention(cfg.Faults),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -16,6 +16,9 @@ func (a *api) routes(tp trace.TracerProvider, prop propagation.TextMapPropagator
 	if a.faults.LeakGoroutine || a.extraLatency > 0 || a.burnIters > 0 {
 		r.Use(a.injectFaults) // only installed when asked: no cost on the normal path
 	}
+	if a.contend.on() {
+		r.Use(a.contend.inject) // lock-contention, alloc-storm: also only when asked
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errMethodNotAllowed) })
 

@@ -3,23 +3,27 @@ package telemetry
 import (
 	"bytes"
 	"os"
-	"runtime"
 	"runtime/metrics"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // NewCompactRegistry returns the registry behind the admin listener's /metrics/compact: the few
 // series a load-test sampler reads many times a second, not the whole of /metrics. The full Go
 // and process collectors (a stop-the-world ReadMemStats, /proc/self/limits, stat, io, ...) and
 // the request histograms made each full scrape cost the server far more than a sample needs
-// (docs/perf.md, P5). cs are the server's cheap collectors to add (in-flight, cancelled,
-// server_state, pool stats); the registry adds go_goroutines, go_memstats_heap_alloc_bytes,
-// go_gc_heap_live_bytes, process_resident_memory_bytes and process_open_fds, read cheaply.
+// (docs/perf.md, P5). cs are the server's cheap collectors to add (accepted, in-flight,
+// cancelled, server_state, pool stats); the registry adds go_goroutines and the runtime/metrics
+// a diagnosis reads, go_memstats_heap_alloc_bytes, go_gc_heap_live_bytes,
+// process_resident_memory_bytes and process_open_fds, read cheaply.
 func NewCompactRegistry(cs ...prometheus.Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newRuntimeCollector())
+	reg.MustRegister(newRuntimeCollector(),
+		// go_goroutines and the runtime/metrics a diagnosis reads, without ReadMemStats.
+		collectors.NewGoCollector(collectors.WithGoCollectorMemStatsMetricsDisabled(),
+			collectors.WithGoCollectorRuntimeMetrics(diagnosisMetrics)))
 	reg.MustRegister(cs...)
 	return reg
 }
@@ -27,8 +31,8 @@ func NewCompactRegistry(cs ...prometheus.Collector) *prometheus.Registry {
 // runtimeCollector exports the Go and process series of /metrics that a sampler reads, under
 // the same names and meanings, from runtime/metrics (no stop-the-world) and two /proc reads.
 type runtimeCollector struct {
-	goroutines, heapAlloc, heapLive, rss, fds *prometheus.Desc
-	pageSize                                  float64
+	heapAlloc, heapLive, rss, fds *prometheus.Desc
+	pageSize                      float64
 }
 
 var _ prometheus.Collector = (*runtimeCollector)(nil)
@@ -43,18 +47,17 @@ const (
 func newRuntimeCollector() *runtimeCollector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return &runtimeCollector{
-		goroutines: d("go_goroutines", "Number of goroutines that currently exist."),
-		heapAlloc:  d("go_memstats_heap_alloc_bytes", "Number of heap bytes allocated and currently in use."),
-		heapLive:   d("go_gc_heap_live_bytes", "Heap memory occupied by live objects that were marked by the previous GC."),
-		rss:        d("process_resident_memory_bytes", "Resident memory size in bytes."),
-		fds:        d("process_open_fds", "Number of open file descriptors."),
-		pageSize:   float64(os.Getpagesize()),
+		heapAlloc: d("go_memstats_heap_alloc_bytes", "Number of heap bytes allocated and currently in use."),
+		heapLive:  d("go_gc_heap_live_bytes", "Heap memory occupied by live objects that were marked by the previous GC."),
+		rss:       d("process_resident_memory_bytes", "Resident memory size in bytes."),
+		fds:       d("process_open_fds", "Number of open file descriptors."),
+		pageSize:  float64(os.Getpagesize()),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *runtimeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.goroutines, c.heapAlloc, c.heapLive, c.rss, c.fds} {
+	for _, d := range []*prometheus.Desc{c.heapAlloc, c.heapLive, c.rss, c.fds} {
 		ch <- d
 	}
 }
@@ -63,7 +66,6 @@ func (c *runtimeCollector) Describe(ch chan<- *prometheus.Desc) {
 // left out rather than exported as 0.
 func (c *runtimeCollector) Collect(ch chan<- prometheus.Metric) {
 	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
-	g(c.goroutines, float64(runtime.NumGoroutine()))
 	s := []metrics.Sample{{Name: heapObjectsMetric}, {Name: heapLiveMetric}}
 	metrics.Read(s)
 	if s[0].Value.Kind() == metrics.KindUint64 {

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/benchharness/benchharness/server/internal/telemetry"
 )
@@ -134,6 +138,54 @@ func TestAdminMetricsExemplars(t *testing.T) {
 		got := strings.Contains(rec.Body.String(), `t_seconds_bucket{le="1.0"} 1 # {trace_id="0af7651916cd43dd8448eb211c80319c"} 0.5`)
 		if got != tt.want {
 			t.Errorf("Accept %q: exemplar in /metrics = %v, want %v; Content-Type %s", tt.accept, got, tt.want, rec.Header().Get("Content-Type"))
+		}
+	}
+}
+
+// TestDiagnosisMetrics: the runtime/metrics the harness's diagnosis reads are exported with
+// values, and the rest of runtime/metrics is not (each series costs every scrape).
+func TestDiagnosisMetrics(t *testing.T) {
+	reg := telemetry.NewRegistry("v-test")
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 8 { // contend on a mutex so that its wait counter moves
+		wg.Go(func() {
+			for range 300 {
+				mu.Lock()
+				time.Sleep(time.Microsecond)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	runtime.GC() // the CPU classes are updated at GC
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		byName[f.GetName()] = f
+	}
+	for _, name := range []string{"go_sync_mutex_wait_total_seconds_total", "go_cpu_classes_total_cpu_seconds_total",
+		"go_cpu_classes_gc_total_cpu_seconds_total"} {
+		f := byName[name]
+		if f == nil || f.GetMetric()[0].GetCounter().GetValue() <= 0 {
+			t.Errorf("%s: want a positive counter, got %v", name, f)
+		}
+	}
+	for _, name := range []string{"go_cpu_classes_idle_cpu_seconds_total", "go_cpu_classes_gc_mark_assist_cpu_seconds_total", "go_cpu_classes_gc_mark_idle_cpu_seconds_total",
+		"go_sched_goroutines_runnable_goroutines"} {
+		if byName[name] == nil {
+			t.Errorf("%s not exported", name)
+		}
+	}
+	if h := byName["go_sched_latencies_seconds"]; h == nil || h.GetMetric()[0].GetHistogram().GetSampleCount() == 0 {
+		t.Errorf("go_sched_latencies_seconds: want a histogram with counts, got %v", h)
+	}
+	for _, unwanted := range []string{"go_cpu_classes_scavenge_total_cpu_seconds_total", "go_sched_pauses_total_gc_seconds", "go_godebug_non_default_behavior_panicnil_events_total"} {
+		if byName[unwanted] != nil {
+			t.Errorf("%s exported: only the diagnosis's runtime metrics should be", unwanted)
 		}
 	}
 }

@@ -1,0 +1,233 @@
+// Package diagnose names why a scenario failed or was invalid: Diagnose turns the figures the
+// harness already holds (Evidence) into causes from a fixed vocabulary (summary.Cause*), each
+// with the figures that named it, or one "unknown" with every figure when no rule matched.
+//
+//	ev := diagnose.Evidence{Cores: 2, ServerCores: 1.9, ...}
+//	sc.Diagnosis = diagnose.Diagnose(ev)
+//
+// The rules and the fault matrix that shows each one naming its fault are in docs/harness.md.
+// A wrong cause is worse than "unknown": every threshold leaves a wide gap between the fault
+// that should cross it and a healthy server.
+package diagnose
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// Evidence is what a diagnosis reads, over a scenario's attack unless said otherwise. A zero
+// field is "not measured" and names nothing.
+type Evidence struct {
+	// Cores is how many CPUs the server may use (GOMAXPROCS, at most the machine's).
+	Cores float64
+	// ServerCores is the CPUs' worth of time the server's process ran (0: not measured).
+	ServerCores float64
+	// Runnable is the mean number of goroutines waiting for a thread.
+	Runnable float64
+	// SchedP99Ms is the median, over the samples, of the scheduler latency's p99.
+	SchedP99Ms float64
+	// GCShare is the GC's compulsory share of the server's busy CPU (the runtime's CPU
+	// classes, idle-time marking excluded); AssistShare the part of it done as mark assists.
+	GCShare, AssistShare float64
+	// MutexWait is the time goroutines spent blocked on mutexes per second of attack, and
+	// InFlight the mean number of requests the server was serving: their ratio is the share of
+	// the requests' time spent waiting on a mutex.
+	MutexWait, InFlight float64
+
+	// PoolMax is the server's pool size; PoolFull the share of samples with all of it
+	// acquired; PoolWait the time acquires waited for a connection per second of attack.
+	PoolMax, PoolFull, PoolWait float64
+	// LockWaits and IOWaits are the mean number of the server's sessions waiting on a Lock or
+	// on IO in PostgreSQL.
+	LockWaits, IOWaits float64
+
+	// LatenessP99Ms is the generator's send lateness p99, MaxLatenessMs the bound that makes a
+	// scenario INVALID; ServerP99Ms the latency p99 from the actual send (the server's answer
+	// time) and SLOMs its objective.
+	LatenessP99Ms, MaxLatenessMs, ServerP99Ms, SLOMs float64
+
+	// GoroutinesLeaked is the goroutines over the baseline (and its slack) after the settle
+	// time; PoolAcquiredAfter the connections still acquired then, and InFlightAfter the
+	// requests the server was still serving (a backlog, not a leak, holds those).
+	GoroutinesLeaked, PoolAcquiredAfter, InFlightAfter float64
+
+	Neighbour   NeighbourEvidence
+	AcceptQueue AcceptQueueEvidence
+}
+
+// NeighbourEvidence is the run-queue delay of the benchmark's own threads while other
+// processes ran (from the contention measurement).
+type NeighbourEvidence struct {
+	RunQueueDelayMs float64 // the server's run-queue delay in the window that holds the judged figure
+	JudgedMs        float64 // the judged figure (e.g. the p99)
+	Moved           bool    // the contention rule judged the delay large enough to move it
+}
+
+// AcceptQueueEvidence is the kernel's count of connections the listen queue dropped or reset.
+type AcceptQueueEvidence struct {
+	Overflows, Resets int64
+}
+
+// The thresholds of the rules. Each sits between the fault matrix's faulted and healthy
+// figures with room on both sides (docs/harness.md holds the measured figures).
+const (
+	cpuBusy       = 0.75 // of Cores, the server's non-GC CPU: saturated
+	schedP99Ms    = 35   // a runnable goroutine's wait for a thread
+	gcShare       = 0.20 // of the busy CPU
+	assistShare   = 0.10
+	mutexWait     = 1.0 // seconds blocked per second: one goroutine waiting all the time
+	mutexShare    = 0.3 // of the requests' time in the server
+	poolFull      = 0.5 // of the samples
+	poolWait      = 0.5 // seconds waited per second
+	dbWaits       = 0.5 // sessions waiting, on average
+	neighbourPart = 0.5 // of the judged figure
+)
+
+// rule names one cause when the evidence shows it, with the figures that did.
+type rule struct {
+	cause string
+	named func(Evidence) (bool, string, map[string]float64)
+}
+
+// rules are the rules in the order their causes are listed.
+func rules() []rule {
+	return []rule{
+		{summary.CausePool, pool},
+		{summary.CauseDatabase, database},
+		{summary.CauseCPU, cpu},
+		{summary.CauseGC, gc},
+		{summary.CauseLock, lock},
+		{summary.CauseAcceptQueue, acceptQueue},
+		{summary.CauseNeighbour, neighbour},
+		{summary.CauseGenerator, generator},
+		{summary.CauseLeak, leak},
+	}
+}
+
+// Diagnose returns the causes the evidence names, in a fixed order; when none, one
+// summary.CauseUnknown carrying every figure.
+func Diagnose(ev Evidence) []summary.Cause {
+	var out []summary.Cause
+	for _, r := range rules() {
+		if ok, evidence, figs := r.named(ev); ok {
+			out = append(out, summary.Cause{Name: r.cause, Evidence: evidence, Figures: figs})
+		}
+	}
+	if len(out) == 0 {
+		figs := ev.figures()
+		out = append(out, summary.Cause{Name: summary.CauseUnknown, Evidence: "no rule matched: " + line(figs), Figures: figs})
+	}
+	return out
+}
+
+// pool: every connection acquired most of the time and requests waiting for one, while the
+// connections are not themselves waiting in PostgreSQL (then the database is the cause).
+func pool(ev Evidence) (bool, string, map[string]float64) {
+	dbBound := ev.LockWaits+ev.IOWaits >= ev.PoolMax/2
+	ok := ev.PoolMax > 0 && ev.PoolFull >= poolFull && ev.PoolWait >= poolWait && !dbBound
+	return ok, fmt.Sprintf("all %.0f connections acquired in %.0f%% of samples, %.2f s waited for one per second, %.1f sessions waiting in PostgreSQL",
+			ev.PoolMax, 100*ev.PoolFull, ev.PoolWait, ev.LockWaits+ev.IOWaits),
+		map[string]float64{"pool_max": ev.PoolMax, "pool_full_share": ev.PoolFull, "pool_wait_s_per_s": ev.PoolWait}
+}
+
+// database: the server's sessions waited on locks or IO in PostgreSQL.
+func database(ev Evidence) (bool, string, map[string]float64) {
+	return ev.LockWaits+ev.IOWaits >= dbWaits,
+		fmt.Sprintf("%.1f sessions waiting on Lock and %.1f on IO on average", ev.LockWaits, ev.IOWaits),
+		map[string]float64{"db_lock_waits": ev.LockWaits, "db_io_waits": ev.IOWaits}
+}
+
+// cpu: the server's own work, not the GC's (then gc is the cause), kept its CPUs busy: it ran on most of them, or
+// its goroutines queued for them (runnable, and waiting long to be scheduled) while the
+// process got less of the machine than it asked for.
+func cpu(ev Evidence) (bool, string, map[string]float64) {
+	own := ev.ServerCores * (1 - ev.GCShare)
+	busy := ev.Cores > 0 && own >= cpuBusy*ev.Cores
+	queued := ev.Cores > 0 && ev.Runnable >= ev.Cores && ev.SchedP99Ms >= schedP99Ms
+	gcNamed, _, _ := gc(ev)
+	return !gcNamed && (busy || queued),
+		fmt.Sprintf("server used %.2f of %.0f CPUs (%.2f outside GC), %.0f goroutines runnable, scheduling p99 %.1f ms",
+			ev.ServerCores, ev.Cores, own, ev.Runnable, ev.SchedP99Ms),
+		map[string]float64{"server_cpus": ev.ServerCores, "cores": ev.Cores, "runnable": ev.Runnable, "sched_p99_ms": ev.SchedP99Ms}
+}
+
+// gc: the collector took a large share of the CPU the server used, or made it assist.
+func gc(ev Evidence) (bool, string, map[string]float64) {
+	return ev.GCShare >= gcShare || ev.AssistShare >= assistShare,
+		fmt.Sprintf("GC %.0f%% of the server's busy CPU, assists %.0f%%", 100*ev.GCShare, 100*ev.AssistShare),
+		map[string]float64{"gc_share": ev.GCShare, "assist_share": ev.AssistShare}
+}
+
+// lock: the requests spent much of their time blocked on mutexes. The share, not the total:
+// a saturated CPU also makes goroutines queue on the runtime's and libraries' locks a little.
+func lock(ev Evidence) (bool, string, map[string]float64) {
+	share := 0.0
+	if ev.InFlight > 0 {
+		share = ev.MutexWait / ev.InFlight
+	}
+	return ev.MutexWait >= mutexWait && share >= mutexShare,
+		fmt.Sprintf("goroutines blocked on mutexes %.1f s per second, %.0f%% of the time of the %.0f requests in flight",
+			ev.MutexWait, 100*share, ev.InFlight),
+		map[string]float64{"mutex_wait_s_per_s": ev.MutexWait, "in_flight": ev.InFlight}
+}
+
+// acceptQueue: the kernel dropped or reset connections at the listen queue.
+func acceptQueue(ev Evidence) (bool, string, map[string]float64) {
+	a := ev.AcceptQueue
+	return a.Overflows+a.Resets > 0,
+		fmt.Sprintf("%d listen-queue overflows, %d resets", a.Overflows, a.Resets),
+		map[string]float64{"overflows": float64(a.Overflows), "resets": float64(a.Resets)}
+}
+
+// neighbour: the benchmark's threads waited for a CPU long enough to move the judged figure.
+func neighbour(ev Evidence) (bool, string, map[string]float64) {
+	n := ev.Neighbour
+	return n.Moved || (n.JudgedMs > 0 && n.RunQueueDelayMs >= neighbourPart*n.JudgedMs),
+		fmt.Sprintf("our threads waited %.1f ms for a CPU against a judged %.1f ms", n.RunQueueDelayMs, n.JudgedMs),
+		map[string]float64{"run_queue_delay_ms": n.RunQueueDelayMs, "judged_ms": n.JudgedMs}
+}
+
+// generator: the harness sent late while the server answered within the objective.
+func generator(ev Evidence) (bool, string, map[string]float64) {
+	return ev.MaxLatenessMs > 0 && ev.LatenessP99Ms > ev.MaxLatenessMs && ev.ServerP99Ms <= ev.SLOMs,
+		fmt.Sprintf("send lateness p99 %.1f ms over %.0f ms while the server's p99 was %.1f ms (objective %.0f ms)",
+			ev.LatenessP99Ms, ev.MaxLatenessMs, ev.ServerP99Ms, ev.SLOMs),
+		map[string]float64{"lateness_p99_ms": ev.LatenessP99Ms, "server_p99_ms": ev.ServerP99Ms}
+}
+
+// leak: goroutines or pool connections still held after the settle time by a server that
+// served no request any more (while it still serves a backlog, the two cannot be told apart).
+func leak(ev Evidence) (bool, string, map[string]float64) {
+	return ev.InFlightAfter == 0 && (ev.GoroutinesLeaked > 0 || ev.PoolAcquiredAfter > 0),
+		fmt.Sprintf("%.0f goroutines over the baseline and %.0f connections still acquired after the settle time, no request in flight",
+			ev.GoroutinesLeaked, ev.PoolAcquiredAfter),
+		map[string]float64{"goroutines_leaked": ev.GoroutinesLeaked, "pool_acquired_after": ev.PoolAcquiredAfter, "in_flight_after": ev.InFlightAfter}
+}
+
+// figures is every figure of ev, by the names the rules give them.
+func (ev Evidence) figures() map[string]float64 {
+	all := map[string]float64{}
+	for _, r := range rules() {
+		_, _, figs := r.named(ev)
+		maps.Copy(all, figs)
+	}
+	return all
+}
+
+// line is figs as "name=value" pairs in name order, zeros left out.
+func line(figs map[string]float64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(figs)) {
+		if v := figs[k]; v != 0 {
+			parts = append(parts, fmt.Sprintf("%s=%.3g", k, v))
+		}
+	}
+	if len(parts) == 0 {
+		return "no figures measured"
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,112 @@
+package diagnose
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// healthy is the evidence of a healthy steady run on the 2-core test machine (the fault
+// matrix's healthy row): the baseline every case below changes.
+func healthy() Evidence {
+	return Evidence{Cores: 2, ServerCores: 0.12, Runnable: 3.4, SchedP99Ms: 0.9, GCShare: 0.026, AssistShare: 0.006,
+		MutexWait: 0.0004, InFlight: 1.2, PoolMax: 8, PoolWait: 0.0002, LatenessP99Ms: 3.4, MaxLatenessMs: 500,
+		ServerP99Ms: 19.8, SLOMs: 100}
+}
+
+func TestDiagnose(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Evidence)
+		want   []string
+	}{
+		{"healthy figures name nothing", func(*Evidence) {}, []string{summary.CauseUnknown}},
+		{"pool 1 with held requests", func(e *Evidence) { e.PoolMax, e.PoolFull, e.PoolWait = 1, 0.89, 22 },
+			[]string{summary.CausePool}},
+		{"a full pool whose connections wait on locks is the database's", func(e *Evidence) {
+			e.PoolFull, e.PoolWait, e.LockWaits = 1, 5, 7.4
+		}, []string{summary.CauseDatabase}},
+		{"a table lock", func(e *Evidence) { e.LockWaits = 7.4 }, []string{summary.CauseDatabase}},
+		{"IO waits", func(e *Evidence) { e.IOWaits = 2 }, []string{summary.CauseDatabase}},
+		{"a few WAL waits are not the database", func(e *Evidence) { e.IOWaits = 0.2 }, []string{summary.CauseUnknown}},
+		{"CPU burn", func(e *Evidence) {
+			e.ServerCores, e.Runnable, e.SchedP99Ms, e.MutexWait, e.InFlight, e.PoolWait = 1.78, 34, 117, 9.8, 500, 11
+		}, []string{summary.CauseCPU}},
+		{"CPU burn while the process got less of the machine", func(e *Evidence) {
+			e.ServerCores, e.Runnable, e.SchedP99Ms = 0.75, 16.5, 117
+		}, []string{summary.CauseCPU}},
+		{"runnable goroutines scheduled quickly are not a CPU limit", func(e *Evidence) { e.Runnable, e.SchedP99Ms = 5, 10.5 },
+			[]string{summary.CauseUnknown}},
+		{"alloc storm: the GC, not the CPU", func(e *Evidence) {
+			e.GCShare, e.AssistShare, e.ServerCores, e.Runnable, e.SchedP99Ms = 0.35, 0.22, 1.04, 17, 117
+		}, []string{summary.CauseGC}},
+		{"assists alone", func(e *Evidence) { e.AssistShare = 0.15 }, []string{summary.CauseGC}},
+		{"lock contention", func(e *Evidence) {
+			e.MutexWait, e.InFlight, e.ServerCores, e.Runnable, e.SchedP99Ms = 358, 420, 1.05, 4.9, 10.5
+		}, []string{summary.CauseLock}},
+		{"mutex wait small beside the requests in flight", func(e *Evidence) { e.MutexWait, e.InFlight = 9.8, 500 },
+			[]string{summary.CauseUnknown}},
+		{"accept queue overflows", func(e *Evidence) { e.AcceptQueue.Overflows = 3 }, []string{summary.CauseAcceptQueue}},
+		{"accept queue resets", func(e *Evidence) { e.AcceptQueue.Resets = 1 }, []string{summary.CauseAcceptQueue}},
+		{"a neighbour that moved the judged figure", func(e *Evidence) { e.Neighbour.Moved = true }, []string{summary.CauseNeighbour}},
+		{"run-queue delay over half the judged figure", func(e *Evidence) {
+			e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 30, JudgedMs: 40}
+		}, []string{summary.CauseNeighbour}},
+		{"a little run-queue delay", func(e *Evidence) { e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 5, JudgedMs: 40} },
+			[]string{summary.CauseUnknown}},
+		{"a generator that fell behind", func(e *Evidence) { e.LatenessP99Ms = 600 }, []string{summary.CauseGenerator}},
+		{"late sends beside a slow server are not the generator's", func(e *Evidence) { e.LatenessP99Ms, e.ServerP99Ms = 600, 900 },
+			[]string{summary.CauseUnknown}},
+		{"leaked goroutines", func(e *Evidence) { e.GoroutinesLeaked = 119 }, []string{summary.CauseLeak}},
+		{"a connection not returned", func(e *Evidence) { e.PoolAcquiredAfter = 1 }, []string{summary.CauseLeak}},
+		{"a backlog still served is not a leak", func(e *Evidence) {
+			e.GoroutinesLeaked, e.PoolAcquiredAfter, e.InFlightAfter = 439, 8, 200
+		}, []string{summary.CauseUnknown}},
+		{"two causes at once", func(e *Evidence) { e.LockWaits, e.GoroutinesLeaked = 3, 50 },
+			[]string{summary.CauseDatabase, summary.CauseLeak}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := healthy()
+			tt.change(&ev)
+			got := Diagnose(ev)
+			var names []string
+			for _, c := range got {
+				names = append(names, c.Name)
+				if c.Evidence == "" || len(c.Figures) == 0 {
+					t.Errorf("%s carries no evidence: %+v", c.Name, c)
+				}
+			}
+			if !slices.Equal(names, tt.want) {
+				t.Fatalf("Diagnose = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestUnknownCarriesTheFigures: with no rule matched, the figures are still given, so that a
+// reader sees how close each rule came.
+func TestUnknownCarriesTheFigures(t *testing.T) {
+	got := Diagnose(healthy())
+	if len(got) != 1 || got[0].Figures["server_cpus"] != 0.12 || !strings.Contains(got[0].Evidence, "sched_p99_ms=0.9") {
+		t.Fatalf("unknown = %+v, want every figure (server_cpus 0.12, sched_p99_ms 0.9)", got)
+	}
+}
+
+// TestVocabulary: every rule names a cause of the fixed vocabulary, once.
+func TestVocabulary(t *testing.T) {
+	vocabulary := []string{summary.CausePool, summary.CauseCPU, summary.CauseGC, summary.CauseLock, summary.CauseDatabase,
+		summary.CauseAcceptQueue, summary.CauseGenerator, summary.CauseNeighbour, summary.CauseLeak}
+	var seen []string
+	for _, r := range rules() {
+		if !slices.Contains(vocabulary, r.cause) || slices.Contains(seen, r.cause) {
+			t.Errorf("rule for %q: not in the vocabulary, or twice", r.cause)
+		}
+		seen = append(seen, r.cause)
+	}
+	if len(seen) != len(vocabulary) {
+		t.Errorf("rules name %v, want every cause of %v", seen, vocabulary)
+	}
+}

@@ -1,0 +1,108 @@
+package scenario
+
+import (
+	"runtime"
+	"slices"
+
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/diagnose"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// diagnosis names the causes of a FAIL or INVALID (nil otherwise) from what the scenario
+// already holds: its figures, its timeline and the server's CPU time.
+func diagnosis(l *Live, run attackRun, sc *summary.Scenario) []summary.Cause {
+	if sc.Verdict != summary.Fail && sc.Verdict != summary.Invalid {
+		return nil
+	}
+	return diagnose.Diagnose(evidence(l, run, sc))
+}
+
+// evidence gathers the diagnosis's figures over the attack (warm-up included: the fault was on
+// then too). Counters are read as the rise between the last sample before the attack and the
+// last one in it; the runtime's CPU classes, updated only at GC, up to the last sample taken.
+func evidence(l *Live, run attackRun, sc *summary.Scenario) diagnose.Evidence {
+	start, end := l.Offset(l.attackStart), l.Offset(l.attackEnd)
+	secs := l.attackEnd.Sub(l.attackStart).Seconds()
+	var base, last, final, after summary.Sample
+	var in []summary.Sample
+	haveBase := false
+	for _, s := range sc.Timeline {
+		if s.ScrapeFailed {
+			continue
+		}
+		switch {
+		case s.OffsetMs <= start || !haveBase:
+			base, haveBase = s, true
+		case s.OffsetMs <= end:
+			in, last = append(in, s), s
+		}
+		if s.OffsetMs > end {
+			after = s
+		}
+		final = s
+	}
+	ev := diagnose.Evidence{
+		LatenessP99Ms:     sc.SendLateness.P99,
+		MaxLatenessMs:     summary.Ms(cmpOr(l.Settings.MaxLateness, attack.DefaultMaxLatenessP99)),
+		ServerP99Ms:       sc.Latency.P99,
+		SLOMs:             summary.Ms(l.Settings.SLOP99),
+		GoroutinesLeaked:  max(0, sc.Server.GoroutinesAfter-sc.Server.GoroutinesBaseline-l.Settings.GoroutineSlack),
+		PoolAcquiredAfter: acquiredAfter(sc, end),
+		InFlightAfter:     after.InFlight,
+	}
+	if run.cpuMeasured && secs > 0 {
+		ev.Cores, ev.ServerCores = float64(runtime.NumCPU()), run.cpu.Server.Seconds()/secs
+	}
+	if len(in) == 0 || secs <= 0 {
+		return ev
+	}
+	var full int
+	var sched []float64
+	for _, s := range in {
+		ev.Runnable += s.Runnable / float64(len(in))
+		ev.InFlight += s.InFlight / float64(len(in))
+		ev.LockWaits += s.DBLockWaits / float64(len(in))
+		ev.IOWaits += s.DBIOWaits / float64(len(in))
+		ev.PoolMax = max(ev.PoolMax, s.PoolMax)
+		if s.PoolMax > 0 && s.PoolAcquired >= s.PoolMax {
+			full++
+		}
+		sched = append(sched, s.SchedP99Ms)
+	}
+	ev.PoolFull = float64(full) / float64(len(in))
+	ev.SchedP99Ms = median(sched)
+	ev.PoolWait = (last.PoolWaitTotal - base.PoolWaitTotal) / secs
+	ev.MutexWait = (last.MutexWaitTotal - base.MutexWaitTotal) / secs
+	idleMark := final.GCIdleMarkTotal - base.GCIdleMarkTotal
+	busy := (final.GoCPUTotal - base.GoCPUTotal) - (final.GoCPUIdleTotal - base.GoCPUIdleTotal) - idleMark
+	if busy > 0 {
+		ev.GCShare = (final.GCCPUTotal - base.GCCPUTotal - idleMark) / busy
+		ev.AssistShare = (final.GCAssistTotal - base.GCAssistTotal) / busy
+	}
+	return ev
+}
+
+// acquiredAfter is the pool connections still acquired in the last sample, taken at the end of
+// the settle time, when it is past the attack's end and the server was still serving (0 when
+// there is none).
+func acquiredAfter(sc *summary.Scenario, endMs float64) float64 {
+	if sc.Cancel != nil {
+		return sc.Cancel.PoolAcquiredAfter
+	}
+	n := 0.0
+	for _, s := range sc.Timeline {
+		if !s.ScrapeFailed && s.ServerState == "ready" && s.OffsetMs > endMs {
+			n = s.PoolAcquired
+		}
+	}
+	return n
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Sorted(slices.Values(v))
+	return v[len(v)/2]
+}

@@ -1,0 +1,186 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/benchharness/benchharness/loadtest/internal/items"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// faultRow is one row of the fault matrix: a fault on the real server and the cause the
+// diagnosis must name ("" : the healthy server, which must not fail nor name anything).
+type faultRow struct {
+	name     string
+	scenario string
+	env      []string
+	settings func(*Settings)
+	// hold, when set, runs after the server was seeded and before the attack, for as long as
+	// the attack lasts: a disturbance outside the server (the database lock).
+	hold func(t *testing.T, dsn string, d time.Duration)
+	want string
+}
+
+// matrixSettings are short()'s with an objective a healthy server meets with room at these
+// rates (p99 a few ms) and that each fault misses by far.
+func matrixSettings() Settings {
+	s := short()
+	s.Rate, s.SLOP99 = 100, 100*time.Millisecond
+	return s
+}
+
+func faultRows() []faultRow {
+	return []faultRow{
+		{name: "healthy", scenario: "steady"},
+		{name: "pool starvation (pool 1, held requests)", scenario: "cancel", want: summary.CausePool,
+			settings: func(s *Settings) { s.Rate, s.Pool, s.Cancel.Timeout, s.Cancel.Share = 50, 1, time.Second, 0.2 }},
+		{name: "CPU burn (BENCH_EXTRA_CPU=30ms)", scenario: "steady", env: []string{"BENCH_EXTRA_CPU=30ms"}, want: summary.CauseCPU},
+		{name: "lock contention", scenario: "steady", env: []string{"BENCH_FAULTS=lock-contention"}, want: summary.CauseLock,
+			settings: func(s *Settings) { s.Rate = 300 }}, // over the fault's 200/s
+		// GOGC=25, a collector tuned tight (as under a memory limit): the storm's garbage then
+		// costs the GC more than its allocation costs the handler.
+		{name: "alloc storm (GOGC=25)", scenario: "steady", env: []string{"BENCH_FAULTS=alloc-storm", "GOGC=25"}, want: summary.CauseGC},
+		{name: "database lock (LOCK TABLE items)", scenario: "steady", hold: lockTable, want: summary.CauseDatabase},
+		{name: "goroutine leak", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"}, want: summary.CauseLeak,
+			settings: func(s *Settings) { s.Rate = 50 }},
+	}
+}
+
+// lockTable holds LOCK TABLE items IN EXCLUSIVE MODE in its own connection for d: the server's
+// inserts wait on it (its reads do not).
+func lockTable(t *testing.T, dsn string, d time.Duration) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Errorf("lock table: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Errorf("lock table: %v", err)
+		return
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+items.WritesTable+" IN EXCLUSIVE MODE"); err != nil {
+		t.Errorf("lock table: %v", err)
+		return
+	}
+	time.Sleep(d)
+}
+
+// runRow runs row once and returns the scenario's summary.
+func runRow(t *testing.T, row faultRow) summary.Scenario {
+	t.Helper()
+	set := matrixSettings()
+	if row.settings != nil {
+		row.settings(&set)
+	}
+	h := newHarness(t, set, row.env...)
+	var wg sync.WaitGroup
+	if row.hold != nil {
+		seed, dsn := h.runner.Seed, database(t)
+		// The lock is taken once the seed items are in, and lasts the attack (baseline samples,
+		// warm-up, profiles, counted part).
+		attackLen := 4*set.SampleEvery + set.Warmup + profileLead(set) + set.Duration
+		h.runner.Seed = func(ctx context.Context, api, token string) error {
+			if err := seed(ctx, api, token); err != nil {
+				return err
+			}
+			wg.Go(func() { row.hold(t, dsn, attackLen) })
+			return nil
+		}
+	}
+	out := h.run(t, context.Background(), row.scenario)
+	wg.Wait()
+	return out[0]
+}
+
+func causeNames(sc summary.Scenario) []string {
+	var names []string
+	for _, c := range sc.Diagnosis {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+// TestFaultMatrix runs each fault once on the real server (FAULT_MATRIX_RUNS=n: n times, as
+// scripts/fault-matrix.sh does) and wants its cause named in at least 9 runs of 10, and the
+// healthy server to PASS naming nothing every time. It prints the table fault × cause named.
+func TestFaultMatrix(t *testing.T) {
+	runs := 1
+	if v := os.Getenv("FAULT_MATRIX_RUNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("FAULT_MATRIX_RUNS=%q: want a positive integer", v)
+		}
+		runs = n
+	}
+	database(t) // skip before building anything when there is no PostgreSQL
+	type tally struct {
+		named    map[string]int
+		verdicts map[summary.Verdict]int
+	}
+	rows := faultRows()
+	tallies := make([]*tally, len(rows))
+	for i, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			tl := &tally{named: map[string]int{}, verdicts: map[summary.Verdict]int{}}
+			tallies[i] = tl
+			for range runs {
+				sc := runRow(t, row)
+				tl.verdicts[sc.Verdict]++
+				for _, n := range causeNames(sc) {
+					tl.named[n]++
+				}
+				t.Logf("%s: %s (p99 %.1f ms, heap peak %.0f MB); diagnosis: %v", row.name, sc.Verdict, sc.LatencyIntended.P99,
+					sc.Server.HeapPeakBytes/1e6, sc.Diagnosis)
+			}
+			switch {
+			case row.want == "" && (len(tl.named) > 0 || tl.verdicts[summary.Pass] != runs):
+				t.Errorf("want PASS naming nothing in every run, got verdicts %v, named %v", tl.verdicts, tl.named)
+			case row.want != "" && tl.named[row.want] < int(math.Ceil(0.9*float64(runs))):
+				t.Errorf("%s named in %d of %d runs, want at least 9 in 10 (named %v)", row.want, tl.named[row.want], runs, tl.named)
+			}
+		})
+	}
+	fmt.Printf("fault matrix: %d run(s) per fault\n| fault | scenario | want | named (out of %d) | verdicts |\n|---|---|---|---|---|\n", runs, runs)
+	for i, row := range rows {
+		if tallies[i] == nil { // not selected by -run
+			continue
+		}
+		want := row.want
+		if want == "" {
+			want = "none"
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", row.name, row.scenario, want, counts(tallies[i].named), counts(tallies[i].verdicts))
+	}
+}
+
+// counts is "a 9, b 1" in key order.
+func counts[K ~string](m map[K]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
