@@ -66,6 +66,7 @@ type Port struct {
 	Listeners []Listener
 	States    map[string]int
 	Queued    []netip.AddrPort // remote address (the client's local address) of each queued connection
+	Accepted  []netip.AddrPort // remote address of each connection a process holds (accepted)
 }
 
 // portOf sorts the sockets whose local port is one port.
@@ -77,8 +78,11 @@ func portOf(socks []Socket) Port {
 			continue
 		}
 		p.States[StateName(s.State)]++
-		if s.Queued() {
+		switch {
+		case s.Queued():
 			p.Queued = append(p.Queued, s.Remote)
+		case s.Inode != 0:
+			p.Accepted = append(p.Accepted, s.Remote)
 		}
 	}
 	return p

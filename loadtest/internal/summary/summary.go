@@ -132,7 +132,8 @@ type Scenario struct {
 	Shutdown *ShutdownStats `json:"shutdown,omitempty"`
 	Ramp     *RampStats     `json:"ramp,omitempty"`
 
-	Server ServerStats `json:"server"` // peaks and settle figures from the sampler
+	Server ServerStats `json:"server"`        // peaks and settle figures from the sampler
+	Net    *NetStats   `json:"net,omitempty"` // the kernel's figures; nil: not read (a remote server)
 	// Signals are what the scenario's server exposed to be judged by (nil: not recorded,
 	// summaries written before they were).
 	Signals *Signals `json:"signals,omitempty"`
@@ -264,20 +265,45 @@ type Window struct {
 
 // Sample is one reading of the server's metrics and PostgreSQL's activity.
 type Sample struct {
-	OffsetMs      float64 `json:"offset_ms"` // from the scenario's start
-	Goroutines    float64 `json:"goroutines"`
-	HeapBytes     float64 `json:"heap_bytes"`
-	InFlight      float64 `json:"in_flight"`
-	PoolAcquired  float64 `json:"pool_acquired"`
-	PoolIdle      float64 `json:"pool_idle"`
-	PoolTotal     float64 `json:"pool_total"`
-	PoolMax       float64 `json:"pool_max"`        // pgxpool_max_conns: the pool's size
-	Cancelled     float64 `json:"cancelled"`       // http_server_requests_cancelled_total, summed
-	DBActive      float64 `json:"db_active"`       // pg_stat_activity state='active' for the server's queries
-	DBSleeping    float64 `json:"db_sleeping"`     // of which pg_sleep (bench delay)
-	ServerState   string  `json:"server_state"`    // ready / draining / stopped / "" when unreachable
-	ScrapeFailed  bool    `json:"scrape_failed"`   // /metrics could not be read
-	DBQueryFailed bool    `json:"db_query_failed"` // pg_stat_activity could not be read
+	OffsetMs      float64    `json:"offset_ms"` // from the scenario's start
+	Goroutines    float64    `json:"goroutines"`
+	HeapBytes     float64    `json:"heap_bytes"`
+	InFlight      float64    `json:"in_flight"`
+	PoolAcquired  float64    `json:"pool_acquired"`
+	PoolIdle      float64    `json:"pool_idle"`
+	PoolTotal     float64    `json:"pool_total"`
+	PoolMax       float64    `json:"pool_max"`        // pgxpool_max_conns: the pool's size
+	Cancelled     float64    `json:"cancelled"`       // http_server_requests_cancelled_total, summed
+	DBActive      float64    `json:"db_active"`       // pg_stat_activity state='active' for the server's queries
+	DBSleeping    float64    `json:"db_sleeping"`     // of which pg_sleep (bench delay)
+	ServerState   string     `json:"server_state"`    // ready / draining / stopped / "" when unreachable
+	ScrapeFailed  bool       `json:"scrape_failed"`   // /metrics could not be read
+	DBQueryFailed bool       `json:"db_query_failed"` // pg_stat_activity could not be read
+	Net           *NetSample `json:"net,omitempty"`   // the kernel's view of the API port; nil: not read
+}
+
+// NetSample is what the kernel held on the server's API port at one sample (loadtest/internal/netsig).
+type NetSample struct {
+	AcceptQueue float64 `json:"accept_queue"` // connections completed, not yet accepted (ss -lnt Recv-Q), summed over its listeners
+	AcceptLimit float64 `json:"accept_limit"` // the listen backlog (ss -lnt Send-Q)
+	Listeners   int     `json:"listeners"`    // listening sockets on the port (0: closed)
+	// States counts the connections on the port by TCP state (ESTABLISHED, TIME_WAIT, ...),
+	// the ones waiting in the accept queue included.
+	States map[string]int `json:"states,omitempty"`
+	Failed bool           `json:"failed,omitempty"` // the dump failed
+}
+
+// NetStats are a scenario's kernel figures (loadtest/internal/netsig).
+type NetStats struct {
+	// SharedNamespace: the server ran in the harness's network namespace, so the counters are
+	// the machine's and include other traffic.
+	SharedNamespace  bool    `json:"shared_namespace"`
+	AcceptQueuePeak  float64 `json:"accept_queue_peak"`
+	AcceptQueueLimit float64 `json:"accept_queue_limit"`
+	// Counters are TcpExt/Tcp counter deltas from the server's start to the settle reading
+	// (ListenOverflows, ListenDrops, OutRsts, EstabResets, ...).
+	Counters map[string]int64 `json:"counters,omitempty"`
+	Error    string           `json:"error,omitempty"` // why the counters are missing
 }
 
 // Signals are where the server's own side was read and which figures it gave: the checks
@@ -424,11 +450,16 @@ type ShutdownStats struct {
 	ExitCode          int              `json:"exit_code"`
 	DrainTimeoutMs    float64          `json:"drain_timeout_ms"` // the server's SHUTDOWN_TIMEOUT
 	Forced            bool             `json:"forced"`           // the server had to Close stragglers
-	Classes           map[string]int64 `json:"classes"`          // completed_before, completed_after, refused, lost
+	Classes           map[string]int64 `json:"classes"`          // completed_before, completed_after, refused, accept_queue_reset, lost
 	WritesAcked       int64            `json:"writes_acked"`     // POSTs answered 201
 	WritesFound       int64            `json:"writes_found"`     // of those, ids found in PostgreSQL (−1: not available)
 	MissingIDs        []int64          `json:"missing_ids,omitempty"`
 	LongestInFlightMs float64          `json:"longest_in_flight_ms"` // the longest request in flight at SIGTERM
+	// AcceptQueue lists the requests whose connection the kernel reset in the listener's accept
+	// queue when it closed (class accept_queue_reset); AcceptQueueSeen is how many connections
+	// the readings since SIGTERM saw waiting there (−1: not read).
+	AcceptQueue     []Request `json:"accept_queue,omitempty"`
+	AcceptQueueSeen int       `json:"accept_queue_seen"`
 	// SignalCmd: the operator's -signal-cmd signalled a server the harness did not start. Its
 	// exit code was not seen (ExitCode −1); SigtermOffsetMs is the command's start, and DrainMs
 	// ends when its admin listener, closed last, first refused a connection.
