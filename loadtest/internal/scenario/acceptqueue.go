@@ -30,8 +30,8 @@ type queueWatch struct {
 }
 
 // watchQueue reads the accept queue of k's API port every queuePoll until its listener is gone
-// or stop is called.
-func watchQueue(ctx context.Context, k *kernel) (w *queueWatch, stop func()) {
+// (then it calls closed with the moment of the first reading without one) or stop is called.
+func watchQueue(ctx context.Context, k *kernel, closed func(time.Time)) (w *queueWatch, stop func()) {
 	w = &queueWatch{queued: map[netip.AddrPort]bool{}}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -50,7 +50,8 @@ func watchQueue(ctx context.Context, k *kernel) (w *queueWatch, stop func()) {
 				w.fail(err)
 				return
 			}
-			if w.add(p, time.Now()) {
+			if now := time.Now(); w.add(p, now) {
+				closed(now)
 				return
 			}
 			select {

@@ -235,18 +235,18 @@ func commandDetail(out string, err error, took time.Duration) string {
 	return d
 }
 
-// watch polls /readyz on the admin port and connects to the API port every few milliseconds,
-// marking the first 503 and the first refused connection, until the returned func is called.
+// watch polls /readyz on the admin port every few milliseconds and marks the first 503, and
+// marks the API listener's close: from the kernel's readings of its accept queue when the
+// server's sockets are in reach (exact to the poll, and they record the queue), else from the
+// first refused connection. It runs until the returned func is called.
 func (s *shutdownRun) watch(ctx context.Context) (stop func()) {
 	l := s.live
 	watchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stopQueue := func() {}
-	if l.kernel != nil {
-		q, stop := watchQueue(watchCtx, l.kernel)
+	listenerClosed := func(t time.Time, how string) {
 		s.mu.Lock()
-		s.queue = q
+		s.closed = t
 		s.mu.Unlock()
-		stopQueue = stop
+		l.EventAt(summary.EventListenerClosed, t, how)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -260,14 +260,29 @@ func (s *shutdownRun) watch(ctx context.Context) (stop func()) {
 			l.EventAt(summary.EventReadyz503, t, "")
 		}
 	})
-	wg.Go(func() {
-		if t, ok := drain.FirstRefused(watchCtx, l.Server.API()); ok {
-			s.mu.Lock()
-			s.closed = t
-			s.mu.Unlock()
-			l.EventAt(summary.EventListenerClosed, t, "")
+	// A server the harness did not start may sit behind a local proxy (docker-proxy, kubectl
+	// port-forward) whose listener outlives it: there the close is what a client sees.
+	byKernel := l.kernel != nil && l.Server.Process != nil
+	stopQueue := func() {}
+	if l.kernel != nil {
+		closed := func(t time.Time) {
+			if byKernel {
+				listenerClosed(t, "no listener on the port (sock_diag)")
+			}
 		}
-	})
+		q, stop := watchQueue(watchCtx, l.kernel, closed)
+		s.mu.Lock()
+		s.queue = q
+		s.mu.Unlock()
+		stopQueue = stop
+	}
+	if !byKernel {
+		wg.Go(func() {
+			if t, ok := drain.FirstRefused(watchCtx, l.Server.API()); ok {
+				listenerClosed(t, "")
+			}
+		})
+	}
 	return sync.OnceFunc(func() { cancel(); wg.Wait(); stopQueue() })
 }
 
