@@ -53,6 +53,7 @@ func NetOf(p netsig.Port) *summary.NetSample {
 	for _, l := range p.Listeners {
 		ns.AcceptQueue += float64(l.Queue)
 		ns.AcceptLimit += float64(l.Limit)
+		ns.Queues = append(ns.Queues, summary.NetQueue{Addr: l.Addr.String(), Inode: l.Inode, Queue: l.Queue, Limit: l.Limit})
 	}
 	return ns
 }

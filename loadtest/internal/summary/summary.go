@@ -287,10 +287,21 @@ type NetSample struct {
 	AcceptQueue float64 `json:"accept_queue"` // connections completed, not yet accepted (ss -lnt Recv-Q), summed over its listeners
 	AcceptLimit float64 `json:"accept_limit"` // the listen backlog (ss -lnt Send-Q)
 	Listeners   int     `json:"listeners"`    // listening sockets on the port (0: closed)
+	// Queues are the listeners one by one (two during a SO_REUSEPORT handoff), told apart by
+	// their socket inode (netsig.Diag.Listeners maps a process to its own).
+	Queues []NetQueue `json:"queues,omitempty"`
 	// States counts the connections on the port by TCP state (ESTABLISHED, TIME_WAIT, ...),
 	// the ones waiting in the accept queue included.
 	States map[string]int `json:"states,omitempty"`
 	Failed bool           `json:"failed,omitempty"` // the dump failed
+}
+
+// NetQueue is one listening socket's accept queue.
+type NetQueue struct {
+	Addr  string `json:"addr"`
+	Inode uint32 `json:"inode"`
+	Queue uint32 `json:"queue"`
+	Limit uint32 `json:"limit"`
 }
 
 // NetStats are a scenario's kernel figures (loadtest/internal/netsig).
