@@ -223,6 +223,7 @@ func settingFlags(fs *flag.FlagSet, set *scenario.Settings, getenv func(string) 
 	fs.DurationVar(&sh.DrainTimeout, "drain-timeout", sh.DrainTimeout, "shutdown: the server's SHUTDOWN_TIMEOUT")
 	fs.DurationVar(&sh.DrainDelay, "drain-delay", sh.DrainDelay, "shutdown: the server's DRAIN_DELAY")
 	fs.DurationVar(&sh.ShortDrainTimeout, "short-drain-timeout", sh.ShortDrainTimeout, "shutdown-short-drain: SHUTDOWN_TIMEOUT (shorter than -hold-delay)")
+	fs.BoolVar(&sh.FailOnAcceptQueue, "fail-on-accept-queue", sh.FailOnAcceptQueue, "shutdown: requests the kernel reset in the listener's accept queue FAIL the verdict (off: counted and listed)")
 	r := &set.Ramp
 	fs.Float64Var(&r.From, "ramp-from", r.From, "ramp: first rate")
 	fs.Float64Var(&r.To, "ramp-to", r.To, "ramp: last rate")

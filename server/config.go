@@ -44,6 +44,7 @@ type config struct {
 	BenchDelay   bool // BENCH_DELAY=on honours X-Bench-Delay
 	Faults       httpapi.Faults
 	DropWrites   bool
+	StallAccept  bool          // stall-accept: see stall.go
 	FaultNames   []string      // as given, for the start-up warnings
 	ExtraLatency time.Duration // BENCH_EXTRA_LATENCY, default 0
 	ExtraCPU     time.Duration // BENCH_EXTRA_CPU: CPU work per request (idle-core time), default 0
@@ -126,8 +127,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 				c.Faults.LockContention = true
 			case "alloc-storm":
 				c.Faults.AllocStorm = true
+			case "stall-accept":
+				c.StallAccept = true
 			default:
-				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes, lock-contention, alloc-storm", f)}
+				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes, lock-contention, alloc-storm, stall-accept", f)}
 			}
 			c.FaultNames = append(c.FaultNames, f)
 		}

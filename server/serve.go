@@ -103,6 +103,15 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
+	if cfg.StallAccept {
+		stalled, err := stallAccept(sigCtx, apiLn)
+		if err != nil {
+			apiLn.Close()
+			adminLn.Close()
+			return err
+		}
+		apiLn = stalled
+	}
 	api, admin, conns := newServers(cfg, log, handler, telemetry.AdminHandler(reg, compact, state, pool.Ping))
 
 	g, gctx := errgroup.WithContext(context.Background())

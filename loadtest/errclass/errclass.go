@@ -56,3 +56,29 @@ func OfErr(err error) string {
 	}
 	return Of(err.Error())
 }
+
+// WithLocal returns err with the client's local address of its connection in its message,
+// "(local 127.0.0.1:40000) " in front: the peer the server's kernel saw, which is how a failed
+// request is matched to a connection reset in the accept queue (netsig). Of reads through it.
+func WithLocal(err error, local string) error { return &localError{local: local, err: err} }
+
+type localError struct {
+	local string
+	err   error
+}
+
+func (e *localError) Error() string { return localTag + e.local + ") " + e.err.Error() }
+func (e *localError) Unwrap() error { return e.err }
+
+const localTag = "(local "
+
+// Local returns the client's local address that a result's error message names (WithLocal),
+// and whether it names one.
+func Local(msg string) (string, bool) {
+	_, rest, ok := strings.Cut(msg, localTag)
+	if !ok {
+		return "", false
+	}
+	addr, _, ok := strings.Cut(rest, ")")
+	return addr, ok && addr != ""
+}

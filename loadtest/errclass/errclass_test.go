@@ -16,6 +16,8 @@ func TestOf(t *testing.T) {
 		{`Get "http://x/": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`, errclass.Timeout},
 		{`read tcp 127.0.0.1:2->127.0.0.1:3: read: connection reset by peer`, errclass.Reset},
 		{`Get "http://x/": EOF`, errclass.EOF},
+		{`Get "http://x/": (local 127.0.0.1:40000) EOF`, errclass.EOF},
+		{`Get "http://x/": (local [::1]:40000) read tcp [::1]:40000->[::1]:8080: read: connection reset by peer`, errclass.Reset},
 		{`Get "http://x/": context canceled`, errclass.Cancelled},
 		{"", errclass.Other},
 		{"something else", errclass.Other},
@@ -57,3 +59,24 @@ type quiet struct{ err error }
 
 func (quiet) Error() string   { return "probe failed" }
 func (q quiet) Unwrap() error { return q.err }
+
+func TestLocal(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		want   string
+		wantOK bool
+	}{
+		{fmt.Errorf("Get %q: %w", "http://x/", errclass.WithLocal(errors.New("EOF"), "127.0.0.1:40000")), "127.0.0.1:40000", true},
+		{errclass.WithLocal(errors.New("read: connection reset by peer"), "[::1]:5"), "[::1]:5", true},
+		{errors.New(`Get "http://x/": EOF`), "", false},
+		{errors.New("(local "), "", false},
+	} {
+		got, ok := errclass.Local(tc.err.Error())
+		if got != tc.want || ok != tc.wantOK {
+			t.Errorf("Local(%q) = %q, %v; want %q, %v", tc.err, got, ok, tc.want, tc.wantOK)
+		}
+	}
+	if err := errclass.WithLocal(syscall.ECONNRESET, "127.0.0.1:1"); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("WithLocal hides the error it wraps: %v", err)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/errclass"
 )
 
 // newClient is vegeta's default client (same dialer keep-alive and idle pool) with our
@@ -66,7 +68,7 @@ type perRequest struct {
 // finds the listener closed, and the result reads "connection refused", a request never
 // accepted. So the wrapper notes when a held request was written, and a dial error after that
 // becomes the EOF it was.
-func (p perRequest) RoundTrip(req *http.Request) (*http.Response, error) {
+func (p perRequest) RoundTrip(req *http.Request) (_ *http.Response, err error) {
 	timeout := p.normal
 	_, held := fragmentNote("#"+req.URL.Fragment, DelayMarker)
 	if held {
@@ -74,13 +76,25 @@ func (p perRequest) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), timeout)
 	var wrote atomic.Bool
-	if held {
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
-	}
+	var local atomic.Pointer[string]
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		// The connection's local address names a request the kernel reset in the server's
+		// accept queue (the shutdown scenario matches it against netsig's readings).
+		GotConn: func(ci httptrace.GotConnInfo) {
+			a := ci.Conn.LocalAddr().String()
+			local.Store(&a)
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			if held {
+				wrote.Store(true)
+			}
+		}})
 	resp, err := p.tr.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()
+		if a := local.Load(); a != nil {
+			defer func() { err = errclass.WithLocal(err, *a) }()
+		}
 		var op *net.OpError
 		if wrote.Load() && errors.As(err, &op) && op.Op == "dial" {
 			return nil, fmt.Errorf("EOF: the server closed the connection after the held request was written; the transport's retry found the port closed (%s)", op.Addr)

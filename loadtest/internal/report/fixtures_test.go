@@ -182,7 +182,18 @@ func failingRun() summary.Run {
 		} else if sd.Timeline[i].OffsetMs >= 3000 {
 			sd.Timeline[i].ServerState, sd.Timeline[i].DBSleeping = "draining", 3
 		}
+		// The kernel's view: the backlog fills after SIGTERM, the listener is gone at 4.01 s.
+		switch off := sd.Timeline[i].OffsetMs; {
+		case off >= 4010:
+			sd.Timeline[i].Net = &summary.NetSample{States: map[string]int{"TIME_WAIT": 40}}
+		case off >= 3000:
+			sd.Timeline[i].Net = &summary.NetSample{AcceptQueue: 9, AcceptLimit: 8, Listeners: 1, States: map[string]int{"ESTABLISHED": 14}}
+		default:
+			sd.Timeline[i].Net = &summary.NetSample{AcceptLimit: 8, Listeners: 1, States: map[string]int{"ESTABLISHED": 5}}
+		}
 	}
+	sd.Net = &summary.NetStats{SharedNamespace: true, AcceptQueuePeak: 9, AcceptQueueLimit: 8,
+		Counters: map[string]int64{"ListenOverflows": 41, "ListenDrops": 41, "OutRsts": 222, "EstabResets": 19}}
 	sd.Events = []summary.Event{
 		{OffsetMs: 0, Name: summary.EventStart}, {OffsetMs: 3000, Name: summary.EventSigterm}, {OffsetMs: 3012, Name: summary.EventReadyz503},
 		{OffsetMs: 4010, Name: summary.EventListenerClosed}, {OffsetMs: 4020, Name: summary.EventExit, Detail: "exit code 3 <b>forced</b>"}, {OffsetMs: 5000, Name: summary.EventEnd},
@@ -193,8 +204,10 @@ func failingRun() summary.Run {
 		{OffsetMs: 2500, Method: "GET", URL: "/api/v1/items/3", Code: 0, LatencyMs: 1520, Error: "javascript link refused", Class: "lost", TraceID: "aaaabbbbccccddddeeeeffff00003333", Sampled: true, TraceURL: "javascript:alert(1)"},
 	}
 	sd.Shutdown = &summary.ShutdownStats{SigtermOffsetMs: 3000, ReadyzFlipMs: 12, ListenerClosedMs: 1010, DrainMs: 1020, ExitCode: 3, DrainTimeoutMs: 1000, Forced: true,
-		Classes:     map[string]int64{"completed_before": 300, "completed_after": 120, "refused": 74, "lost": 3},
-		WritesAcked: 41, WritesFound: 40, MissingIDs: []int64{1234}, LongestInFlightMs: 5000}
+		Classes:     map[string]int64{"completed_before": 300, "completed_after": 120, "refused": 74, "accept_queue_reset": 2, "lost": 3},
+		WritesAcked: 41, WritesFound: 40, MissingIDs: []int64{1234}, LongestInFlightMs: 5000, AcceptQueueSeen: 9,
+		AcceptQueue: []summary.Request{{OffsetMs: 3400, Method: "GET", URL: "/api/v1/items/7", LatencyMs: 610,
+			Error: `Get "/api/v1/items/7": (local 127.0.0.1:40312) read: connection reset by peer`, Class: "accept_queue_reset"}}}
 	sd.TopCPU, sd.Profiles = nil, nil
 
 	st := steady(summary.Pass)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -238,7 +239,7 @@ func statusName(code string) string {
 func shutdownClasses(m map[string]int64) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, k := range []string{"completed_before", "completed_after", "refused", "lost"} {
+	for _, k := range []string{"completed_before", "completed_after", "refused", "accept_queue_reset", "lost"} {
 		if _, ok := m[k]; ok {
 			out = append(out, k)
 			seen[k] = true
@@ -337,4 +338,32 @@ func signedMs(v float64) string {
 		return "+" + ms(v)
 	}
 	return "−" + ms(-v)
+}
+
+// netRows are the "Network (kernel)" figures of a scenario and the note that goes with them
+// (the counters are the machine's when the server shared the harness's namespace).
+func netRows(s summary.Scenario) ([]figureRow, string) {
+	n := s.Net
+	if n == nil {
+		return nil, ""
+	}
+	rows := []figureRow{{"accept queue peak / limit", fmt.Sprintf("%s / %s", chart.Trim(n.AcceptQueuePeak, 0), chart.Trim(n.AcceptQueueLimit, 0)),
+		n.AcceptQueueLimit > 0 && n.AcceptQueuePeak > n.AcceptQueueLimit}}
+	if sd := s.Shutdown; sd != nil && sd.AcceptQueueSeen >= 0 {
+		rows = append(rows,
+			figureRow{"connections seen waiting after SIGTERM", fmt.Sprint(sd.AcceptQueueSeen), false},
+			figureRow{"reset in the kernel's accept queue (requests)", fmt.Sprint(sd.Classes["accept_queue_reset"]), sd.Classes["accept_queue_reset"] > 0})
+	}
+	for _, k := range slices.Sorted(maps.Keys(n.Counters)) {
+		v := n.Counters[k]
+		rows = append(rows, figureRow{k + " (Δ)", fmt.Sprint(v), v > 0 && (k == "ListenOverflows" || k == "ListenDrops")})
+	}
+	var note string
+	switch {
+	case n.Error != "":
+		note = "counters not read: " + n.Error
+	case n.SharedNamespace:
+		note = "host namespace: counters include other traffic"
+	}
+	return rows, note
 }

@@ -78,6 +78,9 @@ type scenarioView struct {
 	Charts    []template.HTML
 	Lost      []requestRow
 	LostTitle string
+	Net       []figureRow  // "Network (kernel)"
+	NetNote   string       // why the kernel's counters are not this server's alone
+	Queued    []requestRow // requests reset in the kernel's accept queue
 	HasServer bool
 	Slowest   []requestRow
 	Workers   []workerRow
@@ -168,10 +171,14 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 			}
 			sv.Shutdown = append(sv.Shutdown, figureRow{"missing ids", strings.Join(ids, ", "), true})
 		}
+		for _, q := range sd.AcceptQueue {
+			sv.Queued = append(sv.Queued, newRequestRow(q))
+		}
 		for _, k := range shutdownClasses(sd.Classes) {
 			sv.SDClasses = append(sv.SDClasses, countRow{Name: k, N: sd.Classes[k], Alarm: k == "lost" && sd.Classes[k] > 0})
 		}
 	}
+	sv.Net, sv.NetNote = netRows(s)
 	for _, w := range s.Workers {
 		cells, alarm := workerCells(w)
 		sv.Workers = append(sv.Workers, workerRow{Cells: cells, Alarm: alarm})
@@ -224,6 +231,9 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	out := append(p.latency(), p.throughput())
 	if len(s.Timeline) > 0 || len(s.Events) > 0 {
 		out = append(out, p.server()...)
+	}
+	if q, ok := p.acceptQueue(); ok {
+		out = append(out, q)
 	}
 	if rs := s.Ramp; rs != nil && len(rs.Steps) > 0 {
 		out = append(out, p.ramp(rs)...)
@@ -369,6 +379,34 @@ func (p plotter) server() []chart.Line {
 			Markers: p.markers, Height: 220,
 		},
 	}
+}
+
+// acceptQueue plots the API listener's accept queue and its limit over time (netsig), when sampled.
+// A failed read is a gap; a closed listener reads 0 of 0.
+func (p plotter) acceptQueue() (chart.Line, bool) {
+	var queue, limit []chart.Point
+	for _, smp := range p.s.Timeline {
+		if smp.Net == nil {
+			continue
+		}
+		q, l := smp.Net.AcceptQueue, smp.Net.AcceptLimit
+		if smp.Net.Failed {
+			q, l = math.NaN(), math.NaN()
+		}
+		queue = append(queue, chart.Point{X: secs(smp.OffsetMs), Y: q})
+		limit = append(limit, chart.Point{X: secs(smp.OffsetMs), Y: l})
+	}
+	if len(queue) == 0 {
+		return chart.Line{}, false
+	}
+	return chart.Line{
+		Title: "Kernel: the API listener's accept queue (sock_diag, as ss -lnt Recv-Q)", XLabel: "time since start (s)", YLabel: "connections", XUnit: " s", XSpan: p.span,
+		Series: []chart.Series{
+			{Name: "waiting to be accepted", Points: queue, Color: "#d55e00"},
+			{Name: "limit (backlog)", Points: limit, Dashed: true, Color: "#777777"},
+		},
+		Markers: p.markers, Height: 220,
+	}, true
 }
 
 // ramp plots p99 per step and achieved vs target rate, the capacity marked.

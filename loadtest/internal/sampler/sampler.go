@@ -1,6 +1,7 @@
 // Package sampler reads the server's side of a scenario: its admin /metrics (goroutines, heap,
-// in-flight requests, pool stats, cancelled requests, shutdown state) and PostgreSQL's
-// pg_stat_activity for the server's own connections, at a fixed interval, into summary.Samples.
+// in-flight requests, pool stats, cancelled requests, shutdown state), PostgreSQL's
+// pg_stat_activity for the server's own connections and, when asked (WatchNet), the kernel's
+// view of its API port (netsig), at a fixed interval, into summary.Samples.
 //
 // It reaches the server only over HTTP and the database only through the harness's own
 // connection, so it sees what an operator would see.
@@ -35,6 +36,7 @@ type Sampler struct {
 	appName    string  // the server's application_name: only its sessions count
 	client     *http.Client
 	interval   time.Duration
+	net        *netWatch // nil: the kernel's view is not read (WatchNet)
 
 	mu      sync.Mutex
 	samples []summary.Sample
@@ -119,6 +121,9 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 			sm.DBActive, sm.DBSleeping = float64(active), float64(sleeping)
 			sm.DBLockWaits, sm.DBIOWaits = float64(lock), float64(io)
 		}
+	}
+	if s.net != nil {
+		sm.Net = s.net.sample()
 	}
 	return sm
 }

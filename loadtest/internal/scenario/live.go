@@ -80,6 +80,8 @@ type Live struct {
 	// check); empty: not available.
 	WritesTable string
 
+	kernel *kernel // the kernel's view of the server; nil: out of reach
+
 	start       time.Time // offset 0 of the timeline
 	attackStart time.Time
 	attackEnd   time.Time

@@ -162,7 +162,7 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 		defer func() { _ = p.Stop(5 * time.Second) }()
 	}
 	stopSampling := rn.sample(ctx, l)
-	defer stopSampling()
+	defer func() { stopSampling(); _ = l.Sampler.Close() }()
 
 	// A few samples before the attack make the baseline (goroutines of an idle server).
 	if !sleep(ctx, 3*l.Settings.SampleEvery+l.Settings.SampleEvery/2) {
@@ -227,9 +227,10 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 		db = rn.DB
 	}
 	sig := probe(ctx, srv, db != nil)
+	smp := sampler.NewFor(sig, db, srv.DBApplication(), set.SampleEvery)
 	return &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, observer: rn.observer(),
-		Signals: sig, WritesTable: rn.WritesTable,
-		Sampler: sampler.NewFor(sig, db, srv.DBApplication(), set.SampleEvery), start: time.Now()}, nil
+		Signals: sig, WritesTable: rn.WritesTable, kernel: watchKernel(srv, smp),
+		Sampler: smp, start: time.Now()}, nil
 }
 
 // probe returns the server's signals: the ones Launch found, or those on its admin listener,
@@ -545,6 +546,9 @@ func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scen
 	sc.Server.CPUPerRequestUs, sc.Server.HarnessCPUPerRequestUs = run.cpuPerRequest()
 	sig := l.Signals
 	sc.Signals = &sig
+	if l.kernel != nil {
+		sc.Net = l.kernel.stats(sc.Timeline)
+	}
 	if h.Collect != nil {
 		h.Collect(sc)
 	}

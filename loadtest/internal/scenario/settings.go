@@ -73,6 +73,10 @@ type ShutdownSettings struct {
 	DrainTimeout      time.Duration // the server's SHUTDOWN_TIMEOUT in shutdown
 	DrainDelay        time.Duration // the server's DRAIN_DELAY
 	ShortDrainTimeout time.Duration // SHUTDOWN_TIMEOUT in shutdown-short-drain (< HoldDelay)
+	// FailOnAcceptQueue: requests whose connection the kernel reset in the listener's accept
+	// queue FAIL the verdict (default off: a plain shutdown has no other server to take them;
+	// a deploy has, and turns it on). Off, they are counted and listed.
+	FailOnAcceptQueue bool
 }
 
 // RampSettings are the ramp's knobs.

@@ -91,6 +91,9 @@ type shutdownRun struct {
 	// stillDraining: after its drain time the command-signalled server's admin listener was
 	// still open, and /readyz answered 503.
 	stillDraining bool
+	// queue: the accept-queue readings from SIGTERM until the listener closed; nil when the
+	// kernel's view of the server is out of reach.
+	queue *queueWatch
 }
 
 // shutdownResult is the part of a result the classification needs (bodies are not kept).
@@ -232,11 +235,19 @@ func commandDetail(out string, err error, took time.Duration) string {
 	return d
 }
 
-// watch polls /readyz on the admin port and connects to the API port every few milliseconds,
-// marking the first 503 and the first refused connection, until the returned func is called.
+// watch polls /readyz on the admin port every few milliseconds and marks the first 503, and
+// marks the API listener's close: from the kernel's readings of its accept queue when the
+// server's sockets are in reach (exact to the poll, and they record the queue), else from the
+// first refused connection. It runs until the returned func is called.
 func (s *shutdownRun) watch(ctx context.Context) (stop func()) {
 	l := s.live
 	watchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	listenerClosed := func(t time.Time, how string) {
+		s.mu.Lock()
+		s.closed = t
+		s.mu.Unlock()
+		l.EventAt(summary.EventListenerClosed, t, how)
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if l.Signals.ReadyURL == "" {
@@ -249,15 +260,30 @@ func (s *shutdownRun) watch(ctx context.Context) (stop func()) {
 			l.EventAt(summary.EventReadyz503, t, "")
 		}
 	})
-	wg.Go(func() {
-		if t, ok := drain.FirstRefused(watchCtx, l.Server.API()); ok {
-			s.mu.Lock()
-			s.closed = t
-			s.mu.Unlock()
-			l.EventAt(summary.EventListenerClosed, t, "")
+	// A server the harness did not start may sit behind a local proxy (docker-proxy, kubectl
+	// port-forward) whose listener outlives it: there the close is what a client sees.
+	byKernel := l.kernel != nil && l.Server.Process != nil
+	stopQueue := func() {}
+	if l.kernel != nil {
+		closed := func(t time.Time) {
+			if byKernel {
+				listenerClosed(t, "no listener on the port (sock_diag)")
+			}
 		}
-	})
-	return sync.OnceFunc(func() { cancel(); wg.Wait() })
+		q, stop := watchQueue(watchCtx, l.kernel, closed)
+		s.mu.Lock()
+		s.queue = q
+		s.mu.Unlock()
+		stopQueue = stop
+	}
+	if !byKernel {
+		wg.Go(func() {
+			if t, ok := drain.FirstRefused(watchCtx, l.Server.API()); ok {
+				listenerClosed(t, "")
+			}
+		})
+	}
+	return sync.OnceFunc(func() { cancel(); wg.Wait(); stopQueue() })
 }
 
 func (s *shutdownRun) killAfter() time.Duration {
@@ -269,7 +295,8 @@ func (s *shutdownRun) check(ctx context.Context, sc *summary.Scenario) {
 	defer s.mu.Unlock()
 	ss := &summary.ShutdownStats{
 		ReadyzFlipMs: -1, ListenerClosedMs: -1, DrainMs: -1, ExitCode: s.exitCode,
-		DrainTimeoutMs: summary.Ms(s.drain), Classes: map[string]int64{CompletedBefore: 0, CompletedAfter: 0, Refused: 0, Lost: 0},
+		DrainTimeoutMs: summary.Ms(s.drain), AcceptQueueSeen: -1,
+		Classes: map[string]int64{CompletedBefore: 0, CompletedAfter: 0, Refused: 0, AcceptQueueReset: 0, Lost: 0},
 	}
 	sc.Shutdown = ss
 	if s.sigtermAt.IsZero() {
@@ -282,7 +309,7 @@ func (s *shutdownRun) check(ctx context.Context, sc *summary.Scenario) {
 	}
 	s.timings(ss)
 	acked, heldCut, before := s.classifyAll(ss, sc)
-	sc.Checks = append(sc.Checks, s.lostCheck(ss, sc.Lost, heldCut, sc.SendLateness.P99), s.persistCheck(ctx, ss, acked))
+	sc.Checks = append(sc.Checks, s.lostCheck(ss, sc.Lost, heldCut, sc.SendLateness.P99), s.queueCheck(ss), s.persistCheck(ctx, ss, acked))
 	sc.Checks = append(sc.Checks, s.acceptedCheck())
 	sc.Checks = append(sc.Checks, s.drainChecks(ss)...)
 	// Before SIGTERM the scenario is steady load with held requests: the others must meet the
@@ -332,9 +359,13 @@ type steadyPart struct {
 // the lost ones on sc, and returns the acknowledged ids, the number of held requests cut and
 // the steady part before SIGTERM.
 func (s *shutdownRun) classifyAll(ss *summary.ShutdownStats, sc *summary.Scenario) (acked []int64, heldCut int64, before steadyPart) {
+	queued := s.queuedFunc()
+	if queued != nil {
+		ss.AcceptQueueSeen = s.queue.seen()
+	}
 	for _, res := range s.results {
 		vr := &vegeta.Result{Code: res.code, Timestamp: res.ts, Latency: res.latency, Error: res.err}
-		class := classify(vr, s.sigtermAt, s.closed)
+		class := classify(vr, s.sigtermAt, queued)
 		ss.Classes[class]++
 		if res.ts.Before(s.sigtermAt) && vr.End().After(s.sigtermAt) {
 			ss.LongestInFlightMs = max(ss.LongestInFlightMs, summary.Ms(res.latency))
@@ -347,6 +378,10 @@ func (s *shutdownRun) classifyAll(ss *summary.ShutdownStats, sc *summary.Scenari
 		}
 		if res.id != 0 {
 			acked = append(acked, res.id)
+		}
+		if class == AcceptQueueReset {
+			ss.AcceptQueue = append(ss.AcceptQueue, summary.Request{OffsetMs: s.live.Offset(res.ts), Method: res.method, URL: res.url,
+				LatencyMs: summary.Ms(res.latency), Error: res.err, Class: AcceptQueueReset, TraceID: res.traceID})
 		}
 		if class != Lost {
 			continue
@@ -376,7 +411,7 @@ func (s *shutdownRun) lostCheck(ss *summary.ShutdownStats, lost []summary.Reques
 			n, heldCut, first.OffsetMs-ss.SigtermOffsetMs, first.LatencyMs, what)
 	}
 	ch := check("accepted requests lost", ss.Classes[Lost] == 0, "0", got)
-	if n := s.uncertainAtClose(latenessP99); n > 0 && int64(n) == ss.Classes[Lost] {
+	if n := s.uncertainAtClose(latenessP99); n > 0 && int64(n) == ss.Classes[Lost] && s.queuedFunc() == nil {
 		// Every loss is an EOF or reset at the listener's close, within the machine's own
 		// scheduling delay of it: a connection reset in the listen backlog (never accepted)
 		// cannot be told from a dropped request on a machine this slow. Not a PASS, not the
@@ -388,7 +423,9 @@ func (s *shutdownRun) lostCheck(ss *summary.ShutdownStats, lost []summary.Reques
 }
 
 // uncertainAtClose counts the lost results that failed near the listener's close within the
-// measured scheduling delay (send lateness p99), when that delay is wider than closeWindow.
+// measured scheduling delay (send lateness p99), when that delay is wider than closeWindow. It
+// only matters where the accept queue could not be read: there a connection reset in it looks
+// like a drop.
 func (s *shutdownRun) uncertainAtClose(latenessP99 float64) int {
 	w := time.Duration(latenessP99 * float64(time.Millisecond))
 	if w <= closeWindow {
@@ -397,7 +434,7 @@ func (s *shutdownRun) uncertainAtClose(latenessP99 float64) int {
 	n := 0
 	for _, res := range s.results {
 		vr := &vegeta.Result{Code: res.code, Timestamp: res.ts, Latency: res.latency, Error: res.err}
-		if classify(vr, s.sigtermAt, s.closed) == Lost && nearClose(vr, s.closed, w) {
+		if classify(vr, s.sigtermAt, nil) == Lost && nearClose(vr, s.closed, w) {
 			n++
 		}
 	}

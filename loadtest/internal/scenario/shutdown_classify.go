@@ -15,25 +15,22 @@ const (
 	CompletedBefore = "completed_before" // answered (not 5xx) before SIGTERM
 	CompletedAfter  = "completed_after"  // answered (not 5xx) at or after SIGTERM: drained
 	Refused         = "refused"          // never accepted: connection refused, or sent on a connection the server had closed while idle
-	Lost            = "lost"             // accepted, then reset, EOF, timed out or answered 5xx
+	// AcceptQueueReset: the kernel completed the connection into the listener's accept queue,
+	// the server never accepted it, and closing the listener reset it (seen by netsig).
+	AcceptQueueReset = "accept_queue_reset"
+	Lost             = "lost" // accepted, then reset, EOF, timed out or answered 5xx
 )
 
 // classify sorts one result of the shutdown scenario relative to the SIGTERM time.
 //
 // "Refused" is expected during a drain: the listener is closed, so a new connection fails
-// before the server has taken the request (refused, or reset while still in the backlog). Go's transport reports a request written onto a
-// keep-alive connection the server had already closed as "server closed idle connection":
-// the server never read it, so it was not accepted either. Anything else that ends without a
-// non-5xx response was accepted and dropped.
-//
-// One more case is "refused": a connection the kernel had completed into the listen backlog
-// when the listener closed is reset or closed without the server process ever accepting it; the
-// client sees EOF or a reset on a request it had just sent. Such a request was sent just before
-// the listener closed and failed just after, which a request the server had accepted and then
-// dropped (held in flight, cut by a forced Close) is not. closeWindow bounds "just": it covers the
-// 5 ms poll of the listener plus scheduling delay on a loaded machine. closed is zero when the
-// listener close was not seen.
-func classify(r *vegeta.Result, sigterm, closed time.Time) string {
+// before the server has taken the request. Go's transport reports a request written onto a
+// keep-alive connection the server had already closed as "server closed idle connection": the
+// server never read it, so it was not accepted either. A reset or EOF after SIGTERM on a
+// connection the kernel's readings saw waiting in the accept queue (queued, by the client's
+// local address) is AcceptQueueReset: the server process never had it. Anything else that ends
+// without a non-5xx response was accepted and dropped. queued may be nil (the queue was not read).
+func classify(r *vegeta.Result, sigterm time.Time, queued func(errMsg string) bool) string {
 	if r.Code != 0 && r.Code < 500 {
 		if r.End().Before(sigterm) {
 			return CompletedBefore
@@ -43,26 +40,25 @@ func classify(r *vegeta.Result, sigterm, closed time.Time) string {
 	if r.Code == 0 && (attack.Classify(r) == attack.ClassRefused || unaccepted(r.Error)) {
 		return Refused
 	}
-	if r.Code == 0 && !closed.IsZero() && atClose(r, closed) {
-		return Refused
+	if r.Code == 0 && queued != nil && !r.End().Before(sigterm) && resetOrEOF(r) && queued(r.Error) {
+		return AcceptQueueReset
 	}
 	return Lost
 }
 
-// closeWindow: see classify.
-const closeWindow = 50 * time.Millisecond
+func resetOrEOF(r *vegeta.Result) bool {
+	c := attack.Classify(r)
+	return c == attack.ClassEOF || c == attack.ClassReset
+}
 
-func atClose(r *vegeta.Result, closed time.Time) bool { return nearClose(r, closed, closeWindow) }
+// closeWindow bounds "near the listener's close" where the accept queue could not be read
+// (a server on another machine): see shutdownRun.uncertainAtClose.
+const closeWindow = 50 * time.Millisecond
 
 // nearClose reports whether r failed with an EOF or a reset, sent at most w before the listener
 // closed and failed at most w after.
 func nearClose(r *vegeta.Result, closed time.Time, w time.Duration) bool {
-	switch attack.Classify(r) {
-	case attack.ClassEOF, attack.ClassReset:
-	default:
-		return false
-	}
-	return !closed.IsZero() && !r.Timestamp.Before(closed.Add(-w)) && !r.End().After(closed.Add(w))
+	return resetOrEOF(r) && !closed.IsZero() && !r.Timestamp.Before(closed.Add(-w)) && !r.End().After(closed.Add(w))
 }
 
 // unaccepted reports whether a failure other than a refused connection still shows the server

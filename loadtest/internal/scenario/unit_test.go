@@ -2,12 +2,14 @@ package scenario
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/benchharness/benchharness/loadtest/internal/netsig"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -15,31 +17,74 @@ func TestClassify(t *testing.T) {
 	sigterm := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
 	before, after := sigterm.Add(-time.Second), sigterm.Add(time.Millisecond)
 	closed := sigterm.Add(300 * time.Millisecond)
+	// The readings saw 127.0.0.1:40000 and [::1]:40001 waiting in the accept queue.
+	w := &queueWatch{queued: map[netip.AddrPort]bool{
+		netip.MustParseAddrPort("127.0.0.1:40000"): true, netip.MustParseAddrPort("[::1]:40001"): true,
+		netip.MustParseAddrPort("127.0.0.1:40002"): false, // seen queued, then accepted
+	}}
+	queuedEOF := `Get "x": (local 127.0.0.1:40000) EOF`
 	tests := []struct {
-		name string
-		res  vegeta.Result
-		want string
+		name   string
+		res    vegeta.Result
+		queued func(string) bool
+		want   string
 	}{
-		{"answered before", vegeta.Result{Code: 200, Timestamp: before, Latency: 10 * time.Millisecond}, CompletedBefore},
-		{"answered across SIGTERM", vegeta.Result{Code: 201, Timestamp: before, Latency: 2 * time.Second}, CompletedAfter},
-		{"4xx is an answer", vegeta.Result{Code: 400, Timestamp: after}, CompletedAfter},
-		{"refused", vegeta.Result{Timestamp: after, Error: "dial tcp 127.0.0.1:1: connect: connection refused"}, Refused},
-		{"idle connection closed", vegeta.Result{Timestamp: after, Error: "http: server closed idle connection"}, Refused},
-		{"reset while connecting", vegeta.Result{Timestamp: after, Error: "dial tcp 127.0.0.1:1: connect: connection reset by peer"}, Refused},
-		{"EOF of a connection in the backlog at close", vegeta.Result{Timestamp: closed.Add(-10 * time.Millisecond), Latency: 15 * time.Millisecond, Error: `Get "x": EOF`}, Refused},
-		{"EOF of a request in flight before the close", vegeta.Result{Timestamp: closed.Add(-200 * time.Millisecond), Latency: 200 * time.Millisecond, Error: `Get "x": EOF`}, Lost},
-		{"timeout at close", vegeta.Result{Timestamp: closed.Add(-10 * time.Millisecond), Latency: 15 * time.Millisecond, Error: "Client.Timeout exceeded"}, Lost},
-		{"EOF", vegeta.Result{Timestamp: before, Latency: 2 * time.Second, Error: `Get "x": EOF`}, Lost},
-		{"reset", vegeta.Result{Timestamp: before, Error: "read: connection reset by peer"}, Lost},
-		{"503", vegeta.Result{Code: 503, Timestamp: after}, Lost},
-		{"timeout", vegeta.Result{Timestamp: before, Error: "Client.Timeout exceeded"}, Lost},
+		{"answered before", vegeta.Result{Code: 200, Timestamp: before, Latency: 10 * time.Millisecond}, w.queuedAt, CompletedBefore},
+		{"answered across SIGTERM", vegeta.Result{Code: 201, Timestamp: before, Latency: 2 * time.Second}, w.queuedAt, CompletedAfter},
+		{"4xx is an answer", vegeta.Result{Code: 400, Timestamp: after}, w.queuedAt, CompletedAfter},
+		{"refused", vegeta.Result{Timestamp: after, Error: "dial tcp 127.0.0.1:1: connect: connection refused"}, w.queuedAt, Refused},
+		{"idle connection closed", vegeta.Result{Timestamp: after, Error: "http: server closed idle connection"}, w.queuedAt, Refused},
+		{"reset while connecting", vegeta.Result{Timestamp: after, Error: "dial tcp 127.0.0.1:1: connect: connection reset by peer"}, w.queuedAt, Refused},
+		{"EOF on a connection seen in the accept queue", vegeta.Result{Timestamp: closed.Add(-10 * time.Millisecond), Latency: 15 * time.Millisecond, Error: queuedEOF}, w.queuedAt, AcceptQueueReset},
+		{"reset on an IPv6 connection seen in the accept queue", vegeta.Result{Timestamp: after, Latency: 300 * time.Millisecond,
+			Error: `Get "x": (local [::1]:40001) read tcp [::1]:40001->[::1]:8080: read: connection reset by peer`}, w.queuedAt, AcceptQueueReset},
+		{"EOF at the close, connection never seen queued", vegeta.Result{Timestamp: closed.Add(-10 * time.Millisecond), Latency: 15 * time.Millisecond, Error: `Get "x": (local 127.0.0.1:49999) EOF`}, w.queuedAt, Lost},
+		{"EOF on a connection seen queued, then accepted", vegeta.Result{Timestamp: after, Latency: 2 * time.Second, Error: `Get "x": (local 127.0.0.1:40002) EOF`}, w.queuedAt, Lost},
+		{"EOF at the close, queue not read", vegeta.Result{Timestamp: closed.Add(-10 * time.Millisecond), Latency: 15 * time.Millisecond, Error: queuedEOF}, nil, Lost},
+		{"EOF on a queued address, failed before SIGTERM", vegeta.Result{Timestamp: before, Latency: 10 * time.Millisecond, Error: queuedEOF}, w.queuedAt, Lost},
+		{"timeout on a queued address", vegeta.Result{Timestamp: after, Error: `Get "x": (local 127.0.0.1:40000) context deadline exceeded (Client.Timeout exceeded)`}, w.queuedAt, Lost},
+		{"EOF", vegeta.Result{Timestamp: before, Latency: 2 * time.Second, Error: `Get "x": EOF`}, w.queuedAt, Lost},
+		{"reset", vegeta.Result{Timestamp: before, Error: "read: connection reset by peer"}, w.queuedAt, Lost},
+		{"503", vegeta.Result{Code: 503, Timestamp: after}, w.queuedAt, Lost},
+		{"timeout", vegeta.Result{Timestamp: before, Error: "Client.Timeout exceeded"}, w.queuedAt, Lost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := classify(&tt.res, sigterm, closed); got != tt.want {
+			if got := classify(&tt.res, sigterm, tt.queued); got != tt.want {
 				t.Errorf("classify = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestQueueWatchUnion: a connection seen waiting in any reading since SIGTERM stays queued when
+// later readings no longer list it (the union); only a later sighting as accepted clears it.
+func TestQueueWatchUnion(t *testing.T) {
+	a, b, c := netip.MustParseAddrPort("127.0.0.1:1"), netip.MustParseAddrPort("127.0.0.1:2"), netip.MustParseAddrPort("127.0.0.1:3")
+	lis := []netsig.Listener{{Queue: 1, Limit: 8}}
+	w := &queueWatch{queued: map[netip.AddrPort]bool{}}
+	for i, p := range []netsig.Port{
+		{Listeners: lis, Queued: []netip.AddrPort{a, c}},
+		{Listeners: lis, Queued: []netip.AddrPort{b}, Accepted: []netip.AddrPort{c}},
+		{Listeners: lis},
+	} {
+		if w.add(p, time.Now()) {
+			t.Fatalf("reading %d: closed with a listener open", i)
+		}
+	}
+	if !w.add(netsig.Port{}, time.Now()) || w.closedAt.IsZero() {
+		t.Fatal("a reading without a listener did not end the watch")
+	}
+	if got := w.seen(); got != 2 {
+		t.Errorf("seen = %d, want 2 (a and b: the union, c accepted)", got)
+	}
+	for _, tt := range []struct {
+		addr netip.AddrPort
+		want bool
+	}{{a, true}, {b, true}, {c, false}} {
+		if got := w.queuedAt(`Get "x": (local ` + tt.addr.String() + `) EOF`); got != tt.want {
+			t.Errorf("queuedAt(%s) = %v, want %v", tt.addr, got, tt.want)
+		}
 	}
 }
 

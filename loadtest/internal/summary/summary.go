@@ -135,7 +135,8 @@ type Scenario struct {
 	Shutdown *ShutdownStats `json:"shutdown,omitempty"`
 	Ramp     *RampStats     `json:"ramp,omitempty"`
 
-	Server ServerStats `json:"server"` // peaks and settle figures from the sampler
+	Server ServerStats `json:"server"`        // peaks and settle figures from the sampler
+	Net    *NetStats   `json:"net,omitempty"` // the kernel's figures; nil: not read (a remote server)
 	// Signals are what the scenario's server exposed to be judged by (nil: not recorded,
 	// summaries written before they were).
 	Signals *Signals `json:"signals,omitempty"`
@@ -325,12 +326,48 @@ type Sample struct {
 	// the previous sample: the time runnable goroutines waited for a thread.
 	SchedP99Ms float64 `json:"sched_p99_ms,omitempty"`
 	// The Go runtime's CPU classes (GOMAXPROCS-seconds, updated at each GC) and mutex wait.
-	GoCPUTotal      float64 `json:"go_cpu_total_s,omitempty"`
-	GoCPUIdleTotal  float64 `json:"go_cpu_idle_total_s,omitempty"`
-	GCCPUTotal      float64 `json:"gc_cpu_total_s,omitempty"`
-	GCAssistTotal   float64 `json:"gc_assist_total_s,omitempty"`
-	GCIdleMarkTotal float64 `json:"gc_idle_mark_total_s,omitempty"` // GC work on otherwise idle CPUs
-	MutexWaitTotal  float64 `json:"mutex_wait_total_s,omitempty"`
+	GoCPUTotal      float64    `json:"go_cpu_total_s,omitempty"`
+	GoCPUIdleTotal  float64    `json:"go_cpu_idle_total_s,omitempty"`
+	GCCPUTotal      float64    `json:"gc_cpu_total_s,omitempty"`
+	GCAssistTotal   float64    `json:"gc_assist_total_s,omitempty"`
+	GCIdleMarkTotal float64    `json:"gc_idle_mark_total_s,omitempty"` // GC work on otherwise idle CPUs
+	MutexWaitTotal  float64    `json:"mutex_wait_total_s,omitempty"`
+	Net             *NetSample `json:"net,omitempty"` // the kernel's view of the API port; nil: not read
+}
+
+// NetSample is what the kernel held on the server's API port at one sample (loadtest/internal/netsig).
+type NetSample struct {
+	AcceptQueue float64 `json:"accept_queue"` // connections completed, not yet accepted (ss -lnt Recv-Q), summed over its listeners
+	AcceptLimit float64 `json:"accept_limit"` // the listen backlog (ss -lnt Send-Q)
+	Listeners   int     `json:"listeners"`    // listening sockets on the port (0: closed)
+	// Queues are the listeners one by one (two during a SO_REUSEPORT handoff), told apart by
+	// their socket inode (netsig.Diag.Listeners maps a process to its own).
+	Queues []NetQueue `json:"queues,omitempty"`
+	// States counts the connections on the port by TCP state (ESTABLISHED, TIME_WAIT, ...),
+	// the ones waiting in the accept queue included.
+	States map[string]int `json:"states,omitempty"`
+	Failed bool           `json:"failed,omitempty"` // the dump failed
+}
+
+// NetQueue is one listening socket's accept queue.
+type NetQueue struct {
+	Addr  string `json:"addr"`
+	Inode uint32 `json:"inode"`
+	Queue uint32 `json:"queue"`
+	Limit uint32 `json:"limit"`
+}
+
+// NetStats are a scenario's kernel figures (loadtest/internal/netsig).
+type NetStats struct {
+	// SharedNamespace: the server ran in the harness's network namespace, so the counters are
+	// the machine's and include other traffic.
+	SharedNamespace  bool    `json:"shared_namespace"`
+	AcceptQueuePeak  float64 `json:"accept_queue_peak"`
+	AcceptQueueLimit float64 `json:"accept_queue_limit"`
+	// Counters are TcpExt/Tcp counter deltas from the server's start to the settle reading
+	// (ListenOverflows, ListenDrops, OutRsts, EstabResets, ...).
+	Counters map[string]int64 `json:"counters,omitempty"`
+	Error    string           `json:"error,omitempty"` // why the counters are missing
 }
 
 // Signals are where the server's own side was read and which figures it gave: the checks
@@ -481,11 +518,16 @@ type ShutdownStats struct {
 	ExitCode          int              `json:"exit_code"`
 	DrainTimeoutMs    float64          `json:"drain_timeout_ms"` // the server's SHUTDOWN_TIMEOUT
 	Forced            bool             `json:"forced"`           // the server had to Close stragglers
-	Classes           map[string]int64 `json:"classes"`          // completed_before, completed_after, refused, lost
+	Classes           map[string]int64 `json:"classes"`          // completed_before, completed_after, refused, accept_queue_reset, lost
 	WritesAcked       int64            `json:"writes_acked"`     // POSTs answered 201
 	WritesFound       int64            `json:"writes_found"`     // of those, ids found in PostgreSQL (−1: not available)
 	MissingIDs        []int64          `json:"missing_ids,omitempty"`
 	LongestInFlightMs float64          `json:"longest_in_flight_ms"` // the longest request in flight at SIGTERM
+	// AcceptQueue lists the requests whose connection the kernel reset in the listener's accept
+	// queue when it closed (class accept_queue_reset); AcceptQueueSeen is how many connections
+	// the readings since SIGTERM saw waiting there (−1: not read).
+	AcceptQueue     []Request `json:"accept_queue,omitempty"`
+	AcceptQueueSeen int       `json:"accept_queue_seen"`
 	// SignalCmd is true when the operator's -signal-cmd signalled a server the harness did not
 	// start. Its exit code was not seen (ExitCode −1); SigtermOffsetMs is the command's start,
 	// and DrainMs ends when its admin listener, closed last, first refused a connection.
