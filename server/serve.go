@@ -104,7 +104,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	api, admin, conns := newServers(cfg, log, withInstance(instance, handler), telemetry.AdminHandler(reg, state, pool.Ping))
+	api, admin, conns := newServers(cfg, log, withInstance(instance, handler), withInstance(instance, telemetry.AdminHandler(reg, state, pool.Ping)))
 
 	g, gctx := errgroup.WithContext(context.Background())
 	acceptStopped := make(chan struct{}) // closed when the API's accept loop has returned

@@ -162,6 +162,10 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	if p := l.Server.Process; p != nil {
 		defer func() { _ = p.Stop(5 * time.Second) }()
 	}
+	defer l.stopAdopted(5 * time.Second)
+	if ln := l.Server.Listener; ln != nil {
+		defer ln.Close()
+	}
 	stopSampling := rn.sample(ctx, l)
 	defer stopSampling()
 
@@ -209,7 +213,8 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 	if s.ServerEnv != nil {
 		env = s.ServerEnv(set)
 	}
-	srv, err := rn.Launch(ctx, s.Name, env)
+	spec := LaunchSpec{Scenario: s.Name, Env: env, Listen: s.Listen != nil && s.Listen(set)}
+	srv, err := rn.Launch(ctx, spec)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,79 @@
+package scenario
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// checkNamed returns sc's check called name.
+func checkNamed(t *testing.T, sc summary.Scenario, name string) summary.Check {
+	t.Helper()
+	for _, c := range sc.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("%s has no check %q: %+v", sc.Name, name, sc.Checks)
+	return summary.Check{}
+}
+
+// TestDeployStrategies replaces the real server under load: a restart FAILS on the refused
+// requests and the gap it leaves; a handoff of the listening socket PASSES with no failed
+// request at all; a handoff whose old server cannot drain its held requests (a drain timeout
+// shorter than them) FAILS on its forced exit.
+func TestDeployStrategies(t *testing.T) {
+	tests := []struct {
+		name     string
+		strategy string
+		drain    time.Duration // the old server's SHUTDOWN_TIMEOUT
+		want     summary.Verdict
+		failing  []string // checks that must fail
+	}{
+		{"restart", Restart, 5 * time.Second, summary.Fail, []string{deployFailedName, deployGapName}},
+		{"handoff", Handoff, 5 * time.Second, summary.Pass, nil},
+		{"handoff, forced short drain", Handoff, 100 * time.Millisecond, summary.Fail, []string{"old server exited cleanly within its drain"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set := short()
+			set.Shutdown.DrainTimeout = tt.drain
+			set.Deploy = DeploySettings{Strategy: tt.strategy, MaxGap: 500 * time.Millisecond, MigrateReq: -1}
+			h := newHarness(t, set)
+			sc := h.run(t, context.Background(), "deploy")[0]
+			ds := sc.Deploy
+			if ds == nil {
+				t.Fatalf("no deploy block: %s (%s)", sc.Verdict, reasons(sc))
+			}
+			t.Logf("%s: %s; gap %.0fms; failures %v; instances %+v; old exit %d after %.0fms", tt.name, sc.Verdict,
+				ds.GapMs, ds.Failures, ds.Instances, ds.OldExitCode, ds.OldDrainMs)
+			if generatorOnly(sc) && tt.want == summary.Pass {
+				t.Skipf("INVALID on a busy machine: %s", reasons(sc))
+			}
+			if sc.Verdict != tt.want {
+				t.Fatalf("verdict %s, want %s: %s", sc.Verdict, tt.want, reasons(sc))
+			}
+			for _, name := range tt.failing {
+				if c := checkNamed(t, sc, name); c.Pass {
+					t.Errorf("check %q passed (%s), want it failing", name, c.Got)
+				}
+			}
+			switch tt.strategy {
+			case Restart:
+				if ds.Failures["refused"] == 0 || !strings.Contains(checkNamed(t, sc, deployFailedName).Got, "refused") {
+					t.Errorf("restart: failures %v, want refused ones named", ds.Failures)
+				}
+				if ds.GapMs < ds.MaxGapMs {
+					t.Errorf("restart: gap %.0fms, want at least -max-gap", ds.GapMs)
+				}
+			case Handoff:
+				if tt.want == summary.Pass && (len(ds.Failed) != 0 || len(ds.Instances) != 2) {
+					t.Errorf("handoff: failed %+v, instances %+v; want none failed and two instances", ds.Failed, ds.Instances)
+				}
+			}
+		})
+	}
+}
