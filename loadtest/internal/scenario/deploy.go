@@ -187,7 +187,7 @@ func (d *deployRun) successor(ctx context.Context, inherit bool) (Server, error)
 	if err != nil {
 		return Server{}, fmt.Errorf("start the new server: %w", err)
 	}
-	l.Adopt(next.Process)
+	l.Adopt(next)
 	now := time.Now()
 	l.EventAt(summary.EventSuccessorReady, now, "")
 	id, err := instanceOf(ctx, next.Admin())
@@ -467,11 +467,17 @@ func (d *deployRun) failedCheck(ds *summary.DeployStats) summary.Check {
 	return check(deployFailedName, n == 0, "0 of any kind (refused, reset, EOF, timeout, 5xx)", got)
 }
 
-// gapCheck finds the longest time between two answers (by their ends), from the first answer to
-// the attack's end: a server that stopped answering for good shows as a gap to the end.
+// gapCheck finds the longest time between two answers (by their ends) while requests were
+// being sent: from the first answer to the last request's send. A server that stopped
+// answering for good shows as a gap to that end; the quiet after the last send (only held
+// requests still out) is no gap.
 func (d *deployRun) gapCheck(ds *summary.DeployStats) summary.Check {
 	var ends []time.Time
+	var lastSent time.Time
 	for _, r := range d.results {
+		if r.sent.After(lastSent) {
+			lastSent = r.sent
+		}
 		if !r.failed {
 			ends = append(ends, r.end)
 		}
@@ -481,11 +487,15 @@ func (d *deployRun) gapCheck(ds *summary.DeployStats) summary.Check {
 		return check(deployGapName, false, want, "no request was answered")
 	}
 	slices.SortFunc(ends, func(a, b time.Time) int { return a.Compare(b) })
-	ends = append(ends, d.live.attackEnd)
+	ends = append(ends, lastSent)
 	var gap time.Duration
-	var from time.Time
-	for i := 1; i < len(ends); i++ {
-		if g := ends[i].Sub(ends[i-1]); g > gap {
+	from := ends[0]
+	for i := 1; i < len(ends) && ends[i-1].Before(lastSent); i++ {
+		end := ends[i]
+		if end.After(lastSent) {
+			end = lastSent
+		}
+		if g := end.Sub(ends[i-1]); g > gap {
 			gap, from = g, ends[i-1]
 		}
 	}

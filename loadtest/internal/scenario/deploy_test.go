@@ -77,3 +77,42 @@ func TestDeployStrategies(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployGap: the gap is the longest time between answers while requests were sent; a hole
+// counts, answers that stop before the last send count to it, the quiet after it does not.
+func TestDeployGap(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	// every sends at 0, 10, ... up to last (ms), each answered 2 ms later unless in a hole.
+	every := func(last int, hole func(int) bool) []deployResult {
+		var rs []deployResult
+		for s := 0; s <= last; s += 10 {
+			rs = append(rs, deployResult{sent: ms(s), end: ms(s + 2), failed: hole(s)})
+		}
+		return rs
+	}
+	none := func(int) bool { return false }
+	tests := []struct {
+		name    string
+		results []deployResult
+		want    time.Duration
+	}{
+		{"steady", every(1000, none), 10 * time.Millisecond},
+		{"a hole of 600ms", every(1000, func(s int) bool { return s > 200 && s < 800 }), 600 * time.Millisecond},
+		{"answers stop 300ms before the last send", every(1000, func(s int) bool { return s > 700 }), 298 * time.Millisecond},
+		{"held answers after the last send", append(every(1000, none), deployResult{sent: ms(900), end: ms(1900)}), 10 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &deployRun{live: &Live{start: t0}, set: DeploySettings{MaxGap: 500 * time.Millisecond}, results: tt.results}
+			ds := &summary.DeployStats{}
+			c := d.gapCheck(ds)
+			if got := time.Duration(ds.GapMs * float64(time.Millisecond)); got != tt.want {
+				t.Fatalf("gap %s, want %s", got, tt.want)
+			}
+			if c.Pass != (tt.want < 500*time.Millisecond) {
+				t.Fatalf("check pass %v for gap %s", c.Pass, tt.want)
+			}
+		})
+	}
+}

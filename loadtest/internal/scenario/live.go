@@ -106,24 +106,29 @@ type Live struct {
 	mu         sync.Mutex
 	events     []summary.Event
 	expectExit bool
-	adopted    []Process
+	adopted    []Server
 }
 
-// Adopt hands the runner a process the scenario started (a successor): it is stopped when the
-// scenario ends, as the scenario's own server is.
-func (l *Live) Adopt(p Process) {
+// Adopt hands the runner a server the scenario started (a successor): its CPU is the
+// benchmark's own, and it is stopped when the scenario ends, as the scenario's own server is.
+func (l *Live) Adopt(s Server) {
 	l.mu.Lock()
-	l.adopted = append(l.adopted, p)
+	l.adopted = append(l.adopted, s)
 	l.mu.Unlock()
+}
+
+func (l *Live) adoptedServers() []Server {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.adopted)
 }
 
 // stopAdopted stops the adopted processes.
 func (l *Live) stopAdopted(grace time.Duration) {
-	l.mu.Lock()
-	ps := slices.Clone(l.adopted)
-	l.mu.Unlock()
-	for _, p := range ps {
-		_ = p.Stop(grace)
+	for _, s := range l.adoptedServers() {
+		if s.Process != nil {
+			_ = s.Process.Stop(grace)
+		}
 	}
 }
 

@@ -589,8 +589,14 @@ func (rn *Runner) cpu(ctx context.Context, l *Live) (machine.Reading, bool) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, dbQueryTimeout)
 	defer cancel()
-	rows, err := rn.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)`,
-		[]string{l.Server.DBApplication(), HarnessApplication})
+	apps, ours := []string{l.Server.DBApplication(), HarnessApplication}, []int{os.Getpid(), p.PID()}
+	for _, s := range l.adoptedServers() { // a deploy's new server
+		apps = append(apps, s.DBApplication())
+		if s.Process != nil {
+			ours = append(ours, s.Process.PID())
+		}
+	}
+	rows, err := rn.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)`, apps)
 	if err != nil {
 		return machine.Reading{}, false
 	}
@@ -607,7 +613,7 @@ func (rn *Runner) cpu(ctx context.Context, l *Live) (machine.Reading, bool) {
 	if len(local) == 0 {
 		return machine.Reading{}, false
 	}
-	r, err := machine.Read(append(append(local, os.Getpid(), p.PID()), rn.Helpers...))
+	r, err := machine.Read(append(append(local, ours...), rn.Helpers...))
 	return r, err == nil
 }
 
