@@ -74,6 +74,9 @@ type scenarioView struct {
 	Classes   []countRow
 	Shutdown  []figureRow
 	SDClasses []countRow
+	Deploy    []figureRow
+	Failed    []requestRow
+	FailedN   int64
 	Cancel    []figureRow
 	Charts    []template.HTML
 	Lost      []requestRow
@@ -172,6 +175,15 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 			sv.SDClasses = append(sv.SDClasses, countRow{Name: k, N: sd.Classes[k], Alarm: k == "lost" && sd.Classes[k] > 0})
 		}
 	}
+	if d := s.Deploy; d != nil {
+		sv.Deploy = deployRows(d)
+		for _, q := range d.Failed {
+			sv.Failed = append(sv.Failed, newRequestRow(q))
+		}
+		for _, n := range d.Failures {
+			sv.FailedN += n
+		}
+	}
 	for _, w := range s.Workers {
 		cells, alarm := workerCells(w)
 		sv.Workers = append(sv.Workers, workerRow{Cells: cells, Alarm: alarm})
@@ -227,6 +239,9 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	}
 	if rs := s.Ramp; rs != nil && len(rs.Steps) > 0 {
 		out = append(out, p.ramp(rs)...)
+	}
+	if d := s.Deploy; d != nil && len(d.Switch) > 0 {
+		out = append([]chart.Line{p.deploySwitch(d)}, out...)
 	}
 	return out
 }
