@@ -22,7 +22,7 @@ func checkNamed(t *testing.T, sc summary.Scenario, name string) summary.Check {
 }
 
 // TestDeployStrategies replaces the real server under load: a restart FAILS on the refused
-// requests and the gap it leaves; a handoff of the listening socket PASSES with no failed
+// requests, with a gap as long as the new server's start-up at least; a handoff of the listening socket PASSES with no failed
 // request at all; a handoff whose old server cannot drain its held requests (a drain timeout
 // shorter than them) FAILS on its forced exit.
 func TestDeployStrategies(t *testing.T) {
@@ -33,7 +33,7 @@ func TestDeployStrategies(t *testing.T) {
 		want     summary.Verdict
 		failing  []string // checks that must fail
 	}{
-		{"restart", Restart, 5 * time.Second, summary.Fail, []string{deployFailedName, deployGapName}},
+		{"restart", Restart, 5 * time.Second, summary.Fail, []string{deployFailedName}},
 		{"handoff", Handoff, 5 * time.Second, summary.Pass, nil},
 		{"handoff, forced short drain", Handoff, 100 * time.Millisecond, summary.Fail, []string{"old server exited cleanly within its drain"}},
 	}
@@ -66,8 +66,11 @@ func TestDeployStrategies(t *testing.T) {
 				if ds.Failures["refused"] == 0 || !strings.Contains(checkNamed(t, sc, deployFailedName).Got, "refused") {
 					t.Errorf("restart: failures %v, want refused ones named", ds.Failures)
 				}
-				if ds.GapMs < ds.MaxGapMs {
-					t.Errorf("restart: gap %.0fms, want at least -max-gap", ds.GapMs)
+				// Nothing answers between the old server's exit and the new one's readiness: the
+				// gap covers the new server's start-up at least (whether that is over -max-gap
+				// depends on the machine: the refused requests are the failure).
+				if startup := ds.SuccessorReadyMs - (ds.SwitchOffsetMs + ds.OldDrainMs); startup <= 0 || ds.GapMs < startup {
+					t.Errorf("restart: gap %.0fms, want at least the new server's start-up %.0fms", ds.GapMs, startup)
 				}
 			case Handoff:
 				if tt.want == summary.Pass && (len(ds.Failed) != 0 || len(ds.Instances) != 2) {
