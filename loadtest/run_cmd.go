@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ func defaults() scenario.Settings {
 		Shutdown: scenario.ShutdownSettings{Duration: 8 * time.Second, At: 4 * time.Second, HoldShare: 0.05,
 			HoldDelay: time.Second, DrainTimeout: 5 * time.Second, DrainDelay: 300 * time.Millisecond,
 			ShortDrainTimeout: 200 * time.Millisecond},
+		Deploy: scenario.DeploySettings{Strategy: scenario.Handoff, MaxGap: 500 * time.Millisecond, MigrateReq: -1},
 		Ramp: scenario.RampSettings{From: 100, To: 6400, Steps: 12, Step: 3 * time.Second, Refine: 4,
 			CPURate: 1600, CPUHold: 10 * time.Second},
 	}
@@ -224,6 +226,10 @@ func settingFlags(fs *flag.FlagSet, set *scenario.Settings, getenv func(string) 
 	fs.DurationVar(&sh.DrainDelay, "drain-delay", sh.DrainDelay, "shutdown: the server's DRAIN_DELAY")
 	fs.DurationVar(&sh.ShortDrainTimeout, "short-drain-timeout", sh.ShortDrainTimeout, "shutdown-short-drain: SHUTDOWN_TIMEOUT (shorter than -hold-delay)")
 	fs.BoolVar(&sh.FailOnAcceptQueue, "fail-on-accept-queue", sh.FailOnAcceptQueue, "shutdown: requests the kernel reset in the listener's accept queue FAIL the verdict (off: counted and listed)")
+	d := &set.Deploy
+	fs.StringVar(&d.Strategy, "deploy-strategy", d.Strategy, "deploy: how the new server takes the port: "+strings.Join(scenario.Strategies(), ", "))
+	fs.DurationVar(&d.MaxGap, "max-gap", d.MaxGap, "deploy: longest time between two answered requests that passes")
+	fs.IntVar(&d.MigrateReq, "deploy-migrate-req", d.MigrateReq, "deploy, reuseport: net.ipv4.tcp_migrate_req during the switch (0 or 1, put back after; -1 leaves it)")
 	r := &set.Ramp
 	fs.Float64Var(&r.From, "ramp-from", r.From, "ramp: first rate")
 	fs.Float64Var(&r.To, "ramp-to", r.To, "ramp: last rate")
@@ -272,6 +278,10 @@ func validate(s scenario.Settings, o runOptions) error {
 		return fmt.Errorf("-cancel-delay (%s) must be longer than -cancel-timeout (%s)", s.Cancel.Delay, s.Cancel.Timeout)
 	case s.Cancel.Timeout >= s.Timeout:
 		return fmt.Errorf("-cancel-timeout (%s) must be shorter than -timeout (%s): only the held requests are given up early", s.Cancel.Timeout, s.Timeout)
+	case !slices.Contains(scenario.Strategies(), s.Deploy.Strategy):
+		return fmt.Errorf("-deploy-strategy %q: want one of %s", s.Deploy.Strategy, strings.Join(scenario.Strategies(), ", "))
+	case s.Deploy.MaxGap <= 0 || s.Deploy.MigrateReq < -1 || s.Deploy.MigrateReq > 1:
+		return fmt.Errorf("-max-gap must be > 0 and -deploy-migrate-req -1, 0 or 1")
 	case s.Shutdown.At >= s.Shutdown.Duration:
 		return fmt.Errorf("-shutdown-at (%s) must fall inside -shutdown-duration (%s)", s.Shutdown.At, s.Shutdown.Duration)
 	case s.Ramp.Steps < 1 || s.Ramp.From <= 0 || s.Ramp.To < s.Ramp.From || s.Ramp.Step <= 0 || s.Ramp.Refine < 0 || s.Ramp.MinCapacity < 0:
@@ -489,7 +499,7 @@ func launcher(ctx context.Context, o runOptions, sd sdFile, env *summary.Environ
 		if o.signalCmd != "" {
 			srv.Terminate = serverctl.Command{Line: o.signalCmd, Timeout: o.signalWait}.Run
 		}
-		return func(context.Context, string, []string) (scenario.Server, error) { return srv, nil }, nil
+		return func(context.Context, scenario.LaunchSpec) (scenario.Server, error) { return srv, nil }, nil
 	}
 	if o.target != "" {
 		ext, err := serverctl.NewExternal(ctx, o.target, o.admin, 5*time.Second)
@@ -500,12 +510,12 @@ func launcher(ctx context.Context, o runOptions, sd sdFile, env *summary.Environ
 		sd.write(ext.Admin(), "external")
 		srv := scenario.Server{Target: ext, Token: o.token}
 		if o.signalCmd == "" {
-			return func(context.Context, string, []string) (scenario.Server, error) { return srv, nil }, nil
+			return func(context.Context, scenario.LaunchSpec) (scenario.Server, error) { return srv, nil }, nil
 		}
 		srv.Terminate = serverctl.Command{Line: o.signalCmd, Timeout: o.signalWait, Secrets: []string{o.token}}.Run
 		// A -signal-cmd stops the target: the next run (-repeat) waits for it to be back (a
 		// StatefulSet restarts its pod), within a minute, before seeding it.
-		return func(ctx context.Context, _ string, _ []string) (scenario.Server, error) {
+		return func(ctx context.Context, _ scenario.LaunchSpec) (scenario.Server, error) {
 			if _, err := serverctl.NewExternal(ctx, o.target, o.admin, time.Minute); err != nil {
 				return scenario.Server{}, err
 			}
@@ -524,16 +534,24 @@ func launcher(ctx context.Context, o runOptions, sd sdFile, env *summary.Environ
 			"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_TRACES_SAMPLER=parentbased_always_on")
 	}
 	base = append(base, o.serverEnv...)
-	return func(ctx context.Context, name string, extra []string) (scenario.Server, error) {
+	return func(ctx context.Context, spec scenario.LaunchSpec) (scenario.Server, error) {
 		secret, err := serverctl.NewSecret()
 		if err != nil {
 			return scenario.Server{}, err
 		}
 		// The scenario's settings last: they win over a -server-env (the checks assume them).
-		env := append(append([]string(nil), base...), extra...)
-		l, err := serverctl.Start(ctx, serverctl.Config{Bin: o.serverBin, DatabaseURL: o.databaseURL,
-			JWTSecret: secret, Env: env, Host: o.serverHost})
+		env := append(append([]string(nil), base...), spec.Env...)
+		cfg := serverctl.Config{Bin: o.serverBin, DatabaseURL: o.databaseURL, JWTSecret: secret, Env: env, Host: o.serverHost}
+		if spec.Listen {
+			if cfg.Listener, err = serverctl.Listen(o.serverHost); err != nil {
+				return scenario.Server{}, err
+			}
+		}
+		l, err := serverctl.Start(ctx, cfg)
 		if err != nil {
+			if cfg.Listener != nil {
+				cfg.Listener.Close()
+			}
 			return scenario.Server{}, err
 		}
 		token, err := l.Token(ctx, "loadtest")
@@ -541,7 +559,16 @@ func launcher(ctx context.Context, o runOptions, sd sdFile, env *summary.Environ
 			_ = l.Stop(5 * time.Second)
 			return scenario.Server{}, err
 		}
-		sd.write(l.Admin(), name)
-		return scenario.Server{Target: l, Process: sdStopper{l, sd}, Token: token}, nil
+		sd.write(l.Admin(), spec.Scenario)
+		srv := scenario.Server{Target: l, Process: sdStopper{l, sd}, Token: token, Listener: cfg.Listener}
+		srv.Successor = func(ctx context.Context, ln *net.TCPListener) (scenario.Server, error) {
+			n, err := l.Successor(ctx, ln)
+			if err != nil {
+				return scenario.Server{}, err
+			}
+			sd.write(n.Admin(), spec.Scenario)
+			return scenario.Server{Target: n, Process: sdStopper{n, sd}, Token: token}, nil
+		}
+		return srv, nil
 	}, nil
 }

@@ -133,7 +133,8 @@ func readTargets(flagName, path string, known ...string) ([]vegeta.Target, error
 // serviceLauncher returns how each scenario gets a -server-cmd service: a fresh process on
 // fresh ports, its signals probed once it is ready.
 func serviceLauncher(o runOptions, sd sdFile) scenario.Launch {
-	return func(ctx context.Context, name string, _ []string) (scenario.Server, error) {
+	return func(ctx context.Context, spec scenario.LaunchSpec) (scenario.Server, error) {
+		name := spec.Scenario
 		l, err := serverctl.StartService(ctx, serverctl.ServiceConfig{Args: o.svc.args, Env: o.serverEnv,
 			ReadyPath: o.svc.readyPath, StartWait: o.svc.readyTimeout, AppName: o.svc.dbApp})
 		if err != nil {

@@ -25,6 +25,13 @@ type config struct {
 
 	Addr      string // API listener, default :8080
 	AdminAddr string // admin listener, default 127.0.0.1:6060
+	// ReusePort (REUSEPORT=on, default off) sets SO_REUSEPORT on the API listener, so a
+	// successor can bind ADDR while this process still listens.
+	ReusePort bool
+	// ListenFDs (LISTEN_FDS, 1 or unset) and ListenPID (LISTEN_PID, 0: unset): the API
+	// listener is inherited on fd 3 instead of bound on ADDR (systemd's convention); a
+	// LISTEN_PID naming another process means the fd is not this one's.
+	ListenFDs, ListenPID int
 
 	ShutdownTimeout time.Duration // Shutdown's wait for in-flight requests before Close, default 10s
 	DrainDelay      time.Duration // between /readyz→503 and Shutdown, default 0
@@ -86,6 +93,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		BlockProfileRate:     p.integer("BLOCK_PROFILE_RATE", 0, 0),
 		MutexProfileFraction: p.integer("MUTEX_PROFILE_FRACTION", 0, 0),
 	}
+	p.listenEnv(&c)
 	if p.err != nil {
 		return config{}, p.err
 	}
@@ -134,6 +142,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 			c.FaultNames = append(c.FaultNames, f)
 		}
+	}
+	switch v := getenv("REUSEPORT"); v {
+	case "", "off":
+	case "on":
+		c.ReusePort = true
+	default:
+		return config{}, &settingError{"REUSEPORT", fmt.Sprintf("%q: want on or off", v)}
 	}
 	switch v := strings.ToLower(getenv("LOG_LEVEL")); v {
 	case "", "info":

@@ -86,6 +86,10 @@ func TestBadSettings(t *testing.T) {
 		{"BLOCK_PROFILE_RATE", "-1"},
 		{"MUTEX_PROFILE_FRACTION", "half"},
 		{"LOG_LEVEL", "loud"},
+		{"REUSEPORT", "yes"},
+		{"LISTEN_FDS", "2"}, // one inherited API listener only
+		{"LISTEN_FDS", "x"},
+		{"LISTEN_PID", "0"},
 		{"REQUEST_TIMEOUT", "0s"},
 		{"REQUEST_TIMEOUT", "10s"}, // not less than the default WRITE_TIMEOUT: the 503 could not be written
 		{"REQUEST_TIMEOUT", "soon"},

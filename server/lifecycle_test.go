@@ -252,10 +252,21 @@ type process struct {
 	admin  string
 }
 
-// start runs the real binary with e as its whole environment (plus PATH).
+// start runs the real binary with e as its whole environment (plus PATH) and waits for its
+// "listening" line.
 func start(t *testing.T, e map[string]string) *process {
 	t.Helper()
+	p := launch(t, e)
+	p.addr, p.admin = waitListening(t, p.logs, p.exited)
+	return p
+}
+
+// launch runs the real binary with e as its whole environment (plus PATH) and files as its
+// descriptors 3, 4, ...; it does not wait.
+func launch(t *testing.T, e map[string]string, files ...*os.File) *process {
+	t.Helper()
 	cmd := exec.Command(serverBinary(t))
+	cmd.ExtraFiles = files
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range e {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -290,7 +301,6 @@ func start(t *testing.T, e map[string]string) *process {
 			<-p.exited
 		}
 	})
-	p.addr, p.admin = waitListening(t, p.logs, p.exited)
 	return p
 }
 

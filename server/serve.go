@@ -99,7 +99,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Faults:         cfg.Faults,
 	})
 
-	apiLn, adminLn, err := listen(cfg)
+	instance, err := newInstanceID()
+	if err != nil {
+		return err
+	}
+	apiLn, inherited, adminLn, err := listen(cfg)
 	if err != nil {
 		return err
 	}
@@ -112,10 +116,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		}
 		apiLn = stalled
 	}
-	api, admin, conns := newServers(cfg, log, handler, telemetry.AdminHandler(reg, compact, state, pool.Ping))
+	api, admin, conns := newServers(cfg, log, withInstance(instance, handler), withInstance(instance, telemetry.AdminHandler(reg, compact, state, pool.Ping)))
 
 	g, gctx := errgroup.WithContext(context.Background())
+	acceptStopped := make(chan struct{}) // closed when the API's accept loop has returned
 	g.Go(func() error {
+		defer close(acceptStopped)
 		if err := api.Serve(apiLn); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve API: %w", err)
 		}
@@ -129,7 +135,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	})
 	state.Set(telemetry.StateReady)
 	log.Info("listening", "addr", apiLn.Addr().String(), "admin_addr", adminLn.Addr().String(),
-		"version", version, "traces_exporter", tracing.Exporter, "bench_delay", cfg.BenchDelay)
+		"version", version, "traces_exporter", tracing.Exporter, "bench_delay", cfg.BenchDelay,
+		"instance", instance, "inherited_listener", inherited, "reuseport", cfg.ReusePort)
 
 	var forced bool
 	g.Go(func() error {
@@ -139,7 +146,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		case <-gctx.Done(): // a listener failed: same ordered shutdown
 			log.Error("listener failed, shutting down")
 		}
-		forced = shutdown(log, cfg, state, api, conns, admin, closePool, flushTraces)
+		forced = shutdown(log, cfg, state, api, acceptStopped, conns, admin, closePool, flushTraces)
 		return nil
 	})
 	if err := g.Wait(); err != nil {
@@ -224,18 +231,19 @@ func warnFaults(log *slog.Logger, cfg config) {
 	}
 }
 
-// listen opens the API and admin listeners (both or neither).
-func listen(cfg config) (api, admin net.Listener, err error) {
-	api, err = net.Listen("tcp", cfg.Addr)
+// listen opens the API and admin listeners (both or neither); inherited: the API one came
+// from LISTEN_FDS (apiListener).
+func listen(cfg config) (api net.Listener, inherited bool, admin net.Listener, err error) {
+	api, inherited, err = apiListener(cfg, os.Getpid())
 	if err != nil {
-		return nil, nil, fmt.Errorf("listen on ADDR: %w", err)
+		return nil, false, nil, err
 	}
 	admin, err = net.Listen("tcp", cfg.AdminAddr)
 	if err != nil {
 		api.Close()
-		return nil, nil, fmt.Errorf("listen on ADMIN_ADDR: %w", err)
+		return nil, false, nil, fmt.Errorf("listen on ADMIN_ADDR: %w", err)
 	}
-	return api, admin, nil
+	return api, inherited, admin, nil
 }
 
 // newServers builds the API server (the settings' timeouts, a connection tracker for the drain)
@@ -264,8 +272,9 @@ func newServers(cfg config, log *slog.Logger, handler, adminHandler http.Handler
 }
 
 // shutdown runs the ordered shutdown and reports whether the API drain was forced.
-func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api *http.Server, conns *connTracker,
-	admin *http.Server, closePool func(), flushTraces func() error) (forced bool) {
+// acceptStopped closes when api.Serve has returned: no connection is accepted after it.
+func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api *http.Server, acceptStopped <-chan struct{},
+	conns *connTracker, admin *http.Server, closePool func(), flushTraces func() error) (forced bool) {
 	begin := time.Now()
 	state.Set(telemetry.StateDraining)
 	// Clients stop reusing connections during DRAIN_DELAY: each response now says
@@ -283,14 +292,25 @@ func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api *http.Se
 	done := make(chan error, 1)
 	go func() { done <- api.Shutdown(ctx) }()
 	var err error
-	select {
-	case err = <-done:
-	case <-conns.drained():
-		// The last request is done (keep-alives are off, so its connection closes with it):
-		// close what remains now rather than at Shutdown's next poll, and wake Shutdown.
-		_ = api.Close()
-		cancel()
-		<-done
+	// The drain is watched only once the accept loop has stopped: until then a connection can
+	// still be accepted (a listener shared with a successor keeps taking them), and Close would
+	// cut it before its first request was read.
+	var drained <-chan struct{}
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-acceptStopped:
+			acceptStopped, drained = nil, conns.drained()
+		case <-drained:
+			// The last request is done (keep-alives are off, so its connection closes with it):
+			// close what remains now rather than at Shutdown's next poll, and wake Shutdown.
+			_ = api.Close()
+			cancel()
+			<-done
+			break wait
+		}
 	}
 	cancel()
 	if err != nil {

@@ -252,3 +252,52 @@ func skippedRun() summary.Run {
 	return summary.Run{SchemaVersion: 1, ID: "20261125T032000Z", StartedAt: t0, FinishedAt: t0.Add(25 * time.Second),
 		Verdict: summary.Overall(sc), Env: e, Settings: settings("quick"), Scenarios: sc}
 }
+
+// deployRun: a restart that left refused requests and a gap (FAIL), and a handoff that did not
+// (PASS); one failed request's URL is hostile.
+func deployRun() summary.Run {
+	deploy := func(strategy string, verdict summary.Verdict) summary.Scenario {
+		s := steady(verdict)
+		s.Name, s.Description = "deploy", "a new server takes over by "+strategy
+		s.TopCPU, s.Profiles, s.Slowest = nil, nil, nil
+		s.Events = []summary.Event{
+			{OffsetMs: 0, Name: summary.EventStart}, {OffsetMs: 2000, Name: summary.EventSuccessor, Detail: "inherits the listener (LISTEN_FDS=1)"},
+			{OffsetMs: 2400, Name: summary.EventSuccessorReady}, {OffsetMs: 2401, Name: summary.EventSigterm, Detail: "old server"},
+			{OffsetMs: 3420, Name: summary.EventExit, Detail: "old server: code 0"}, {OffsetMs: 5000, Name: summary.EventEnd},
+		}
+		d := &summary.DeployStats{Strategy: strategy, MigrateReq: -1, SwitchOffsetMs: 2401, SuccessorReadyMs: 2400, GapMs: 21, GapStartMs: 3000,
+			MaxGapMs: 500, Failures: map[string]int64{}, SwitchBucketMs: 500, OldExitCode: 0, OldDrainMs: 1019, DrainLimitMs: 6300,
+			WritesAcked: 40, WritesFound: 40, AcceptQueue: []summary.AcceptQueueSample{},
+			Instances: []summary.DeployInstance{{ID: "0a1b2c3d4e5f6071", Role: "old", Answers: 260, FirstAnswerMs: 12, LastAnswerMs: 3400},
+				{ID: "8899aabbccddeeff", Role: "new", Answers: 240, FirstAnswerMs: 2410, LastAnswerMs: 4995}}}
+		for i := range 10 {
+			b := summary.SwitchBucket{OffsetMs: float64(i) * 500}
+			switch {
+			case i < 5:
+				b.Old = 50
+			case i < 7:
+				b.Old, b.New = 20, 30
+			default:
+				b.New = 50
+			}
+			d.Switch = append(d.Switch, b)
+		}
+		s.Deploy = d
+		return s
+	}
+	ok := deploy("handoff", summary.Pass)
+	bad := deploy("restart", summary.Fail)
+	bad.Reasons = []string{"failed requests: 3 (refused 2, eof 1)", "longest gap between answers: 1.2 s"}
+	d := bad.Deploy
+	d.GapMs, d.GapStartMs, d.SuccessorReadyMs = 1200, 2620, 3800
+	d.Failures = map[string]int64{"refused": 2, "eof": 1}
+	d.Failed = []summary.Request{
+		{OffsetMs: 2650, Method: "GET", URL: "/api/v1/items?q=<script>", Error: "dial tcp 127.0.0.1:18080: connect: connection refused", Class: "refused"},
+		{OffsetMs: 2700, Method: "POST", URL: "/api/v1/items", Error: "dial tcp 127.0.0.1:18080: connect: connection refused", Class: "refused"},
+		{OffsetMs: 2395, Method: "GET", URL: "/api/v1/items/7", LatencyMs: 12, Error: "EOF", Class: "eof", TraceID: "aaaabbbbccccddddeeeeffff00004444"},
+	}
+	d.Switch[5], d.Switch[6] = summary.SwitchBucket{OffsetMs: 2500, Old: 10, Failed: 30}, summary.SwitchBucket{OffsetMs: 3000, Failed: 40}
+	sc := []summary.Scenario{bad, ok}
+	return summary.Run{SchemaVersion: 1, ID: "20261125T040000Z", StartedAt: t0, FinishedAt: t0.Add(40 * time.Second),
+		Verdict: summary.Overall(sc), Env: env(), Settings: settings("default"), Scenarios: sc}
+}

@@ -74,6 +74,9 @@ type scenarioView struct {
 	Classes   []countRow
 	Shutdown  []figureRow
 	SDClasses []countRow
+	Deploy    []figureRow
+	Failed    []requestRow
+	FailedN   int64
 	Cancel    []figureRow
 	Charts    []template.HTML
 	Lost      []requestRow
@@ -179,6 +182,15 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 		}
 	}
 	sv.Net, sv.NetNote = netRows(s)
+	if d := s.Deploy; d != nil {
+		sv.Deploy = deployRows(d)
+		for _, q := range d.Failed {
+			sv.Failed = append(sv.Failed, newRequestRow(q))
+		}
+		for _, n := range d.Failures {
+			sv.FailedN += n
+		}
+	}
 	for _, w := range s.Workers {
 		cells, alarm := workerCells(w)
 		sv.Workers = append(sv.Workers, workerRow{Cells: cells, Alarm: alarm})
@@ -237,6 +249,9 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	}
 	if rs := s.Ramp; rs != nil && len(rs.Steps) > 0 {
 		out = append(out, p.ramp(rs)...)
+	}
+	if d := s.Deploy; d != nil && len(d.Switch) > 0 {
+		out = append([]chart.Line{p.deploySwitch(d)}, out...)
 	}
 	return out
 }

@@ -154,6 +154,9 @@ func (m *mdWriter) scenario(r summary.Run, s summary.Scenario) {
 	if s.Shutdown != nil {
 		m.shutdown(s)
 	}
+	if s.Deploy != nil {
+		m.deploy(s)
+	}
 	if s.Ramp != nil {
 		m.ramp(r, s.Ramp)
 	}

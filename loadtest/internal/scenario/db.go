@@ -43,7 +43,7 @@ func persisted(ctx context.Context, db *pgxpool.Pool, table string, ids []int64)
 }
 
 // missing returns the ids of want that are not in found (found sorted).
-func missing(want, found []int64) []int64 {
+func missingFrom(want, found []int64) []int64 {
 	var out []int64
 	for _, id := range want {
 		if _, ok := slices.BinarySearch(found, id); !ok {

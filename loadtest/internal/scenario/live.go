@@ -3,6 +3,7 @@ package scenario
 import (
 	"cmp"
 	"context"
+	"net"
 	"os"
 	"slices"
 	"sync"
@@ -57,12 +58,28 @@ type Server struct {
 	// Signals are where its own side is read (-metrics-url, -pprof-url); nil: the runner
 	// probes the admin listener, then the API one.
 	Signals *summary.Signals
+	// Listener is the harness's copy of the API socket the server inherited (LaunchSpec.Listen);
+	// nil: the server bound its own. The runner closes it when the scenario ends, whoever
+	// closed it before.
+	Listener *net.TCPListener
+	// Successor starts a new server process with this one's settings on the same API address:
+	// bound anew, or ln inherited when given. nil: the harness cannot (an external target, a
+	// -server-cmd service). The caller adopts it (Live.Adopt).
+	Successor func(ctx context.Context, ln *net.TCPListener) (Server, error)
 }
 
-// Launch gives a scenario its server. In managed mode it starts a fresh process with env
-// appended to its environment; against an external target it returns that target (env cannot
-// be applied and is ignored).
-type Launch func(ctx context.Context, scenario string, env []string) (Server, error)
+// LaunchSpec is what a scenario asks of its server.
+type LaunchSpec struct {
+	Scenario string
+	Env      []string // extra K=V (ignored against an external target)
+	// Listen: start the server on a listener the harness opens and keeps (Server.Listener), so
+	// a successor can inherit the same socket. Managed mode only.
+	Listen bool
+}
+
+// Launch gives a scenario its server. In managed mode it starts a fresh process with the spec's
+// Env appended to its environment; against an external target it returns that target.
+type Launch func(ctx context.Context, spec LaunchSpec) (Server, error)
 
 // Live is one scenario's run while it happens: its server, its one clock, its events. Every
 // offset of the run (windows, slowest requests, samples, events) counts from Start.
@@ -90,6 +107,30 @@ type Live struct {
 	mu         sync.Mutex
 	events     []summary.Event
 	expectExit bool
+	adopted    []Server
+}
+
+// Adopt hands the runner a server the scenario started (a successor): its CPU is the
+// benchmark's own, and it is stopped when the scenario ends, as the scenario's own server is.
+func (l *Live) Adopt(s Server) {
+	l.mu.Lock()
+	l.adopted = append(l.adopted, s)
+	l.mu.Unlock()
+}
+
+func (l *Live) adoptedServers() []Server {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.adopted)
+}
+
+// stopAdopted stops the adopted processes.
+func (l *Live) stopAdopted(grace time.Duration) {
+	for _, s := range l.adoptedServers() {
+		if s.Process != nil {
+			_ = s.Process.Stop(grace)
+		}
+	}
 }
 
 // Start is offset 0 of the run's timeline.

@@ -161,6 +161,10 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	if p := l.Server.Process; p != nil {
 		defer func() { _ = p.Stop(5 * time.Second) }()
 	}
+	defer l.stopAdopted(5 * time.Second)
+	if ln := l.Server.Listener; ln != nil {
+		defer ln.Close()
+	}
 	stopSampling := rn.sample(ctx, l)
 	defer func() { stopSampling(); _ = l.Sampler.Close() }()
 
@@ -209,7 +213,8 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 	if s.ServerEnv != nil {
 		env = s.ServerEnv(set)
 	}
-	srv, err := rn.Launch(ctx, s.Name, env)
+	spec := LaunchSpec{Scenario: s.Name, Env: env, Listen: s.Listen != nil && s.Listen(set)}
+	srv, err := rn.Launch(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -590,8 +595,14 @@ func (rn *Runner) cpu(ctx context.Context, l *Live) (machine.Reading, bool) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, dbQueryTimeout)
 	defer cancel()
-	rows, err := rn.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)`,
-		[]string{l.Server.DBApplication(), HarnessApplication})
+	apps, ours := []string{l.Server.DBApplication(), HarnessApplication}, []int{os.Getpid(), p.PID()}
+	for _, s := range l.adoptedServers() { // a deploy's new server
+		apps = append(apps, s.DBApplication())
+		if s.Process != nil {
+			ours = append(ours, s.Process.PID())
+		}
+	}
+	rows, err := rn.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)`, apps)
 	if err != nil {
 		return machine.Reading{}, false
 	}
@@ -608,7 +619,7 @@ func (rn *Runner) cpu(ctx context.Context, l *Live) (machine.Reading, bool) {
 	if len(local) == 0 {
 		return machine.Reading{}, false
 	}
-	r, err := machine.Read(append(append(local, os.Getpid(), p.PID()), rn.Helpers...))
+	r, err := machine.Read(append(append(local, ours...), rn.Helpers...))
 	return r, err == nil
 }
 

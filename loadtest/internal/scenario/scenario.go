@@ -35,6 +35,9 @@ type Scenario struct {
 	ManagedOnly bool
 	// ServerEnv returns extra K=V for the scenario's fresh server (nil: none).
 	ServerEnv func(s Settings) []string
+	// Listen: the scenario's server is started on a listener the harness keeps
+	// (Server.Listener), for a successor to inherit (nil: never).
+	Listen func(s Settings) bool
 	// Steps is the pacing: one constant-rate step, or several (ramp) run one after another.
 	Steps func(s Settings) []Step
 	// Targets is how the scenario draws from the mix (its held share and hold time); the
@@ -93,6 +96,7 @@ func All() []Scenario {
 		Cancel(),
 		Shutdown(),
 		ShutdownShortDrain(),
+		Deploy(),
 		Ramp(),
 	}
 }

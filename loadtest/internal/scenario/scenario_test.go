@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,17 +102,34 @@ func newHarness(t *testing.T, set Settings, extraEnv ...string) *harness {
 	}
 	seed := func(ctx context.Context, api, token string) error { return items.Seed(ctx, api, token, 20) }
 	h.runner = &Runner{Settings: set, Managed: true, DB: db, Dir: t.TempDir(), Seed: seed, Observer: metricsObserver{h.metrics}, WritesTable: items.WritesTable,
-		Launch: func(ctx context.Context, _ string, env []string) (Server, error) {
-			l, err := serverctl.Start(ctx, serverctl.Config{Bin: bin, DatabaseURL: dsn,
-				Env: append(append([]string{"BENCH_DELAY=on"}, extraEnv...), env...)})
+		Launch: func(ctx context.Context, spec LaunchSpec) (Server, error) {
+			var err error
+			cfg := serverctl.Config{Bin: bin, DatabaseURL: dsn,
+				Env: append(append([]string{"BENCH_DELAY=on"}, extraEnv...), spec.Env...)}
+			if spec.Listen {
+				if cfg.Listener, err = serverctl.Listen("127.0.0.1"); err != nil {
+					return Server{}, err
+				}
+			}
+			l, err := serverctl.Start(ctx, cfg)
 			if err != nil {
+				if cfg.Listener != nil {
+					cfg.Listener.Close()
+				}
 				return Server{}, err
 			}
-			h.mu.Lock()
-			h.started = append(h.started, l)
-			h.mu.Unlock()
+			h.add(l)
 			tok, err := l.Token(ctx, "test")
-			return Server{Target: l, Process: l, Token: tok}, err
+			srv := Server{Target: l, Process: l, Token: tok, Listener: cfg.Listener}
+			srv.Successor = func(ctx context.Context, ln *net.TCPListener) (Server, error) {
+				n, err := l.Successor(ctx, ln)
+				if err != nil {
+					return Server{}, err
+				}
+				h.add(n)
+				return Server{Target: n, Process: n, Token: tok}, nil
+			}
+			return srv, err
 		}}
 	t.Cleanup(func() {
 		for _, l := range h.started {
@@ -119,6 +137,12 @@ func newHarness(t *testing.T, set Settings, extraEnv ...string) *harness {
 		}
 	})
 	return h
+}
+
+func (h *harness) add(l *serverctl.Local) {
+	h.mu.Lock()
+	h.started = append(h.started, l)
+	h.mu.Unlock()
 }
 
 func (h *harness) run(t *testing.T, ctx context.Context, names ...string) []summary.Scenario {
@@ -471,7 +495,7 @@ func TestSelect(t *testing.T) {
 
 func TestExternalSkipsSignals(t *testing.T) {
 	scs, _ := Select([]string{"shutdown"})
-	rn := &Runner{Managed: false, Launch: func(context.Context, string, []string) (Server, error) {
+	rn := &Runner{Managed: false, Launch: func(context.Context, LaunchSpec) (Server, error) {
 		t.Fatal("launched a server for a scenario that must be skipped")
 		return Server{}, nil
 	}}

@@ -50,7 +50,18 @@ type Settings struct {
 
 	Cancel   CancelSettings
 	Shutdown ShutdownSettings
+	Deploy   DeploySettings
 	Ramp     RampSettings
+}
+
+// DeploySettings are the deploy scenario's knobs; its load, held requests and the old server's
+// drain are the shutdown scenario's (ShutdownSettings).
+type DeploySettings struct {
+	Strategy string        // restart, reuseport or handoff (Strategies)
+	MaxGap   time.Duration // longest time between two answered requests that passes
+	// MigrateReq is net.ipv4.tcp_migrate_req set for the reuseport switch (0 or 1) and put back
+	// after it; −1 leaves it as it is.
+	MigrateReq int
 }
 
 // CancelSettings are the cancel scenario's knobs.

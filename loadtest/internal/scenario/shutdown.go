@@ -441,30 +441,36 @@ func (s *shutdownRun) uncertainAtClose(latenessP99 float64) int {
 	return n
 }
 
-// persistCheck looks every acknowledged write up in PostgreSQL: the 201 is a claim, the row is
-// the fact. Without a database connection, or without a 201 to look up, it is not measured.
+// persistCheck looks every acknowledged write up in PostgreSQL (checkWrites).
 func (s *shutdownRun) persistCheck(ctx context.Context, ss *summary.ShutdownStats, acked []int64) summary.Check {
+	ch, found, missing := checkWrites(ctx, s.live, acked)
+	ss.WritesFound, ss.MissingIDs = found, missing
+	return ch
+}
+
+// checkWrites looks every acknowledged write up in PostgreSQL: the 201 is a claim, the row is
+// the fact. Without a database connection, or without a 201 to look up, it is not measured.
+// found is −1 when the check is not available (no writes table), 0 when not measured.
+func checkWrites(ctx context.Context, l *Live, acked []int64) (ch summary.Check, found int64, missing []int64) {
 	const name, want = "acknowledged writes persisted", "every POST answered 201 found in PostgreSQL"
 	switch {
-	case s.live.WritesTable == "":
-		ss.WritesFound = -1
-		return notAvailable(name, want, "give -writes-table, the table whose id a 201's JSON body names, and -database-url")
-	case s.live.DB == nil:
-		return notMeasured(name, want, "no database connection (-database-url)")
+	case l.WritesTable == "":
+		return notAvailable(name, want, "give -writes-table, the table whose id a 201's JSON body names, and -database-url"), -1, nil
+	case l.DB == nil:
+		return notMeasured(name, want, "no database connection (-database-url)"), 0, nil
 	case len(acked) == 0:
-		return notMeasured(name, want, "no POST was answered 201")
+		return notMeasured(name, want, "no POST was answered 201"), 0, nil
 	}
-	found, err := persisted(ctx, s.live.DB, s.live.WritesTable, acked)
+	ids, err := persisted(ctx, l.DB, l.WritesTable, acked)
 	if err != nil {
-		return notMeasured(name, want, err.Error())
+		return notMeasured(name, want, err.Error()), 0, nil
 	}
-	ss.WritesFound = int64(len(found))
-	ss.MissingIDs = missing(acked, found)
-	got := fmt.Sprintf("%d of %d", len(found), len(acked))
-	if n := len(ss.MissingIDs); n > 0 {
-		got += fmt.Sprintf("; missing ids %s", idList(ss.MissingIDs, 10))
+	missing = missingFrom(acked, ids)
+	got := fmt.Sprintf("%d of %d", len(ids), len(acked))
+	if n := len(missing); n > 0 {
+		got += fmt.Sprintf("; missing ids %s", idList(missing, 10))
 	}
-	return check(name, len(ss.MissingIDs) == 0, want, got)
+	return check(name, len(missing) == 0, want, got), int64(len(ids)), missing
 }
 
 // The names of the drain checks.

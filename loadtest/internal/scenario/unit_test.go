@@ -89,7 +89,7 @@ func TestQueueWatchUnion(t *testing.T) {
 }
 
 func TestMissing(t *testing.T) {
-	got := missing([]int64{5, 1, 9, 3}, []int64{1, 3})
+	got := missingFrom([]int64{5, 1, 9, 3}, []int64{1, 3})
 	if len(got) != 2 || got[0] != 5 || got[1] != 9 {
 		t.Errorf("missing = %v, want [5 9]", got)
 	}
@@ -190,7 +190,7 @@ func TestSignalsLast(t *testing.T) {
 // a server, so it is skipped with that reason.
 func TestExternalSkipsManagedOnly(t *testing.T) {
 	scs, _ := Select([]string{"shutdown-short-drain"})
-	rn := &Runner{Managed: false, Terminate: true, Launch: func(context.Context, string, []string) (Server, error) {
+	rn := &Runner{Managed: false, Terminate: true, Launch: func(context.Context, LaunchSpec) (Server, error) {
 		t.Fatal("launched a server for a scenario that must be skipped")
 		return Server{}, nil
 	}}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,12 +30,25 @@ func TestMain(m *testing.M) {
 
 // serveReady binds both addresses, answers /readyz with 200 on the admin one and returns
 // on SIGTERM.
+// With LISTEN_FDS=1 the API listener is the one inherited on fd 3; the API answers with the
+// process id in X-Pid.
 func serveReady(api, admin string) error {
-	apiLn, err := net.Listen("tcp", api)
+	var apiLn net.Listener
+	var err error
+	if os.Getenv("LISTEN_FDS") == "1" {
+		apiLn, err = net.FileListener(os.NewFile(3, "fd3"))
+	} else {
+		apiLn, err = net.Listen("tcp", api)
+	}
 	if err != nil {
 		return err
 	}
 	defer apiLn.Close()
+	go func() {
+		_ = http.Serve(apiLn, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("X-Pid", strconv.Itoa(os.Getpid()))
+		}))
+	}()
 	adminLn, err := net.Listen("tcp", admin)
 	if err != nil {
 		return err

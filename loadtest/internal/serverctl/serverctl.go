@@ -40,10 +40,18 @@ type Config struct {
 	// network namespaces reach the server there. The admin listener stays on loopback.
 	Host     string
 	LogLines int // output lines kept for reports; default 40
+	// API is the public listener's host:port; empty: a free port of Host. A successor binds
+	// its predecessor's (a restart, or SO_REUSEPORT beside it).
+	API string
+	// Listener, when set, is handed to the server as its API listener on fd 3 (LISTEN_FDS=1,
+	// the systemd convention) instead of an address to bind: the caller keeps it and can hand
+	// the same socket to a successor. API and Host are then ignored; the caller closes it.
+	Listener *net.TCPListener
 }
 
 // Local is a server process the harness started.
 type Local struct {
+	cfg     Config // as started, defaults applied: a successor starts with the same
 	appName string // application_name of its PostgreSQL sessions
 	cmd     *exec.Cmd
 	api     string
@@ -96,11 +104,18 @@ func startPicking(ctx context.Context, cfg Config, pick func(hosts ...string) ([
 		}
 		cfg.JWTSecret = s
 	}
+	api := cfg.API
+	if cfg.Listener != nil {
+		api = cfg.Listener.Addr().String()
+	}
 	var err error
 	for range portTries {
 		var ports []string
 		if ports, err = pick(cmp.Or(cfg.Host, "127.0.0.1"), "127.0.0.1"); err != nil {
 			return nil, err
+		}
+		if api != "" {
+			ports[0] = api
 		}
 		var l *Local
 		if l, err = startOn(ctx, cfg, ports[0], ports[1]); !errors.Is(err, errPortTaken) {
@@ -108,6 +123,24 @@ func startPicking(ctx context.Context, cfg Config, pick func(hosts ...string) ([
 		}
 	}
 	return nil, err
+}
+
+// Listen opens a listener on a free port of host for a server to inherit (Config.Listener).
+func Listen(host string) (*net.TCPListener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(cmp.Or(host, "127.0.0.1"), "0"))
+	if err != nil {
+		return nil, fmt.Errorf("open a listener to hand over: %w", err)
+	}
+	return ln.(*net.TCPListener), nil
+}
+
+// Successor starts another server with l's settings (binary, database, secret, environment)
+// whose API is l's address: bound anew (after l exits, or beside it with REUSEPORT=on), or,
+// when ln is given, the socket ln inherited as fd 3. l is left running.
+func (l *Local) Successor(ctx context.Context, ln *net.TCPListener) (*Local, error) {
+	cfg := l.cfg
+	cfg.API, cfg.Listener = strings.TrimPrefix(l.api, "http://"), ln
+	return startPicking(ctx, cfg, FreePorts)
 }
 
 // startOn starts the server with its listeners on apiPort and adminPort and waits for /readyz.
@@ -125,6 +158,7 @@ func startOn(ctx context.Context, cfg Config, apiPort, adminPort string) (*Local
 		return nil, err
 	}
 	l := &Local{
+		cfg:     cfg,
 		appName: appName,
 		api:     "http://" + apiPort,
 		admin:   "http://" + adminPort,
@@ -144,6 +178,17 @@ func startOn(ctx context.Context, cfg Config, apiPort, adminPort string) (*Local
 		"ADMIN_ADDR="+adminPort,
 	)
 	cmd.Env = append(cmd.Env, cfg.Env...)
+	if cfg.Listener != nil {
+		// File is a dup of the socket for the child; the harness's copy of it is closed once
+		// the child has it, or every handover would leak a descriptor.
+		f, err := cfg.Listener.File()
+		if err != nil {
+			return nil, fmt.Errorf("start server %s: hand over the listener: %w", cfg.Bin, err)
+		}
+		defer f.Close()
+		cmd.ExtraFiles = []*os.File{f} // fd 3
+		cmd.Env = append(cmd.Env, "LISTEN_FDS=1")
+	}
 	cmd.Stdout = l.logs
 	cmd.Stderr = l.logs
 	// Its own process group (a Ctrl-C at the terminal reaches the harness, which stops the
@@ -172,7 +217,8 @@ func baseEnv() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "OTEL_") || strings.HasPrefix(k, "BENCH_") || k == "JWT_SECRET" ||
-			k == "ADDR" || k == "ADMIN_ADDR" || k == "SHUTDOWN_TIMEOUT" || k == "DRAIN_DELAY" {
+			k == "ADDR" || k == "ADMIN_ADDR" || k == "SHUTDOWN_TIMEOUT" || k == "DRAIN_DELAY" ||
+			k == "LISTEN_FDS" || k == "LISTEN_PID" || k == "REUSEPORT" {
 			continue
 		}
 		env = append(env, kv)

@@ -133,6 +133,7 @@ type Scenario struct {
 
 	Cancel   *CancelStats   `json:"cancel,omitempty"`
 	Shutdown *ShutdownStats `json:"shutdown,omitempty"`
+	Deploy   *DeployStats   `json:"deploy,omitempty"`
 	Ramp     *RampStats     `json:"ramp,omitempty"`
 
 	Server ServerStats `json:"server"`        // peaks and settle figures from the sampler
@@ -407,6 +408,8 @@ const (
 	EventAdminClosed    = "admin_closed"    // the admin port first refused a connection
 	EventExit           = "exit"            // the server process exited (detail: its code)
 	EventCrash          = "crash"           // the server process exited during a scenario
+	EventSuccessor      = "successor"       // a deploy's new server was started (detail: how it got the port)
+	EventSuccessorReady = "successor_ready" // the new server's /readyz answered 200
 )
 
 // Request is one result worth a line in the report.
@@ -532,6 +535,66 @@ type ShutdownStats struct {
 	// start. Its exit code was not seen (ExitCode −1); SigtermOffsetMs is the command's start,
 	// and DrainMs ends when its admin listener, closed last, first refused a connection.
 	SignalCmd bool `json:"signal_cmd,omitempty"`
+}
+
+// DeployStats are the figures of the deploy scenario: an old server replaced by a new one under
+// load, by one strategy.
+type DeployStats struct {
+	Strategy string `json:"strategy"` // restart, reuseport or handoff
+	// MigrateReq is net.ipv4.tcp_migrate_req during the switch (reuseport; −1: left as it was).
+	MigrateReq       int     `json:"migrate_req"`
+	SwitchOffsetMs   float64 `json:"switch_offset_ms"`   // the old server told to go (SIGTERM), from the scenario's start
+	SuccessorReadyMs float64 `json:"successor_ready_ms"` // the new server ready, from the scenario's start (−1: never)
+	GapMs            float64 `json:"gap_ms"`             // longest time between two answered requests (their ends)
+	GapStartMs       float64 `json:"gap_start_ms"`       // where that gap began, from the scenario's start
+	MaxGapMs         float64 `json:"max_gap_ms"`         // -max-gap
+	// Instances are the processes that answered (X-Instance-Id), old first.
+	Instances []DeployInstance `json:"instances"`
+	// Failures counts the failed requests by error class (refused, reset, eof, timeout,
+	// http_5xx, ...); Failed lists each one, in send order.
+	Failures map[string]int64 `json:"failures"`
+	Failed   []Request        `json:"failed"`
+	// Switch is which instance answered over time, in buckets of SwitchBucketMs.
+	Switch         []SwitchBucket `json:"switch"`
+	SwitchBucketMs float64        `json:"switch_bucket_ms"`
+
+	OldExitCode  int     `json:"old_exit_code"`  // −1: killed by a signal
+	OldDrainMs   float64 `json:"old_drain_ms"`   // SIGTERM → the old process's exit (−1: never)
+	DrainLimitMs float64 `json:"drain_limit_ms"` // DRAIN_DELAY + SHUTDOWN_TIMEOUT + 1 s
+	OldKilled    bool    `json:"old_killed"`     // still running past its drain: killed by the harness
+	WritesAcked  int64   `json:"writes_acked"`   // POSTs answered 201
+	WritesFound  int64   `json:"writes_found"`   // of those, found in PostgreSQL (−1: not available)
+	MissingIDs   []int64 `json:"missing_ids,omitempty"`
+	// AcceptQueue is each listening socket's accept queue over the switch, from the network
+	// sampler; empty where none ran.
+	AcceptQueue []AcceptQueueSample `json:"accept_queue"`
+}
+
+// DeployInstance is one server process that answered during a deploy.
+type DeployInstance struct {
+	ID            string  `json:"id"`   // its X-Instance-Id
+	Role          string  `json:"role"` // old, new, or unknown (answered, but neither was asked for its id)
+	Answers       int64   `json:"answers"`
+	FirstAnswerMs float64 `json:"first_answer_ms"` // end of its first answer, from the scenario's start
+	LastAnswerMs  float64 `json:"last_answer_ms"`
+}
+
+// SwitchBucket counts a deploy's results by who answered, by their end time.
+type SwitchBucket struct {
+	OffsetMs float64 `json:"offset_ms"` // bucket start, from the scenario's start
+	Old      int64   `json:"old"`
+	New      int64   `json:"new"`
+	Other    int64   `json:"other"`  // answered by an unknown instance
+	Failed   int64   `json:"failed"` // no answer, or a 5xx
+}
+
+// AcceptQueueSample is one reading of a listening socket's accept queue (ss -lnt's Recv-Q and
+// Send-Q).
+type AcceptQueueSample struct {
+	OffsetMs float64 `json:"offset_ms"`
+	Socket   string  `json:"socket"` // which listener (inode or owner)
+	Queue    int     `json:"queue"`  // connections completed, not yet accepted
+	Limit    int     `json:"limit"`  // the backlog
 }
 
 // RampStats are the figures of the capacity ramp.
