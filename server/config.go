@@ -122,8 +122,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 				c.Faults.IgnoreCancel = true
 			case "drop-writes":
 				c.DropWrites = true
+			case "slow-leak":
+				c.Faults.SlowLeak = true
+			case "sawtooth":
+				c.Faults.Sawtooth = true
 			default:
-				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes", f)}
+				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes, slow-leak, sawtooth", f)}
 			}
 			c.FaultNames = append(c.FaultNames, f)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net"
@@ -101,6 +102,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	api, admin, conns := newServers(cfg, log, handler, telemetry.AdminHandler(reg, state, pool.Ping))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "http_server_open_connections",
+		Help: "API connections open now, idle keep-alive ones included.",
+	}, conns.openConns))
 
 	g, gctx := errgroup.WithContext(context.Background())
 	g.Go(func() error {

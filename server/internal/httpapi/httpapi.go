@@ -23,6 +23,10 @@ type Faults struct {
 	// IgnoreCancel: queries run on context.WithoutCancel, so a client that gives up does not
 	// cancel them in PostgreSQL.
 	IgnoreCancel bool
+	// SlowLeak: every API request keeps 4 KiB for good (memfaults.go).
+	SlowLeak bool
+	// Sawtooth: every API request keeps 4 KiB, all dropped every 512 requests (memfaults.go).
+	Sawtooth bool
 }
 
 // Config is what NewHandler needs. Store, Verifier and Metrics are required.
@@ -80,7 +84,8 @@ type api struct {
 	extraLatency time.Duration
 	burnIters    int // burnCPU iterations per request (BENCH_EXTRA_CPU); 0: none
 	faults       Faults
-	bufs         sync.Pool // *[]byte response buffers
+	hoard        *memoryHoard // slow-leak or sawtooth; nil: neither
+	bufs         sync.Pool    // *[]byte response buffers
 }
 
 // NewHandler returns the API: the server-span middleware outermost (traceRequests: it starts the
@@ -97,6 +102,7 @@ func NewHandler(cfg Config) http.Handler {
 		extraLatency: cfg.ExtraLatency,
 		burnIters:    burnItersFor(cfg.ExtraCPU),
 		faults:       cfg.Faults,
+		hoard:        newHoard(cfg.Faults),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -15,6 +15,9 @@ func (a *api) routes(tp trace.TracerProvider, prop propagation.TextMapPropagator
 	if a.faults.LeakGoroutine || a.extraLatency > 0 || a.burnIters > 0 {
 		r.Use(a.injectFaults) // only installed when asked: no cost on the normal path
 	}
+	if a.hoard != nil {
+		r.Use(a.hoard.hoardMemory) // slow-leak, sawtooth: only when asked
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errMethodNotAllowed) })
 
