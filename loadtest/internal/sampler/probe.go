@@ -25,6 +25,12 @@ const (
 	MetricInFlight   = "http_server_requests_in_flight"
 	MetricCancelled  = "http_server_requests_cancelled_total"
 	MetricPool       = "pgxpool_acquired_conns"
+	// The soak's: the live heap after GC (the items server's Go collector exports it), the
+	// API's open connections, and the process collector's memory and descriptors.
+	MetricHeapLive  = "go_gc_heap_live_bytes"
+	MetricOpenConns = "http_server_open_connections"
+	MetricRSS       = "process_resident_memory_bytes"
+	MetricOpenFDs   = "process_open_fds"
 )
 
 // Probe finds a server's signals: the first of metricsURLs that serves a Prometheus text

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -33,6 +34,7 @@ type Sampler struct {
 	pprofURL   string  // goroutines from the goroutine profile's total ("" : from metrics)
 	db         Querier // nil: pg_stat_activity is not read
 	appName    string  // the server's application_name: only its sessions count
+	pid        int     // the server's process when it runs here (RSS and fds from /proc); 0: from metrics
 	client     *http.Client
 	interval   time.Duration
 
@@ -45,12 +47,14 @@ type Sampler struct {
 // filtered on it, so the harness's own queries and other servers' sessions never count). db may
 // be nil (no database figures). interval ≤ 0 means 100 ms.
 func New(adminURL string, db Querier, appName string, interval time.Duration) *Sampler {
-	return NewFor(summary.Signals{MetricsURL: adminURL + "/metrics", Goroutines: FromMetrics}, db, appName, interval)
+	return NewFor(summary.Signals{MetricsURL: adminURL + "/metrics", Goroutines: FromMetrics}, db, appName, 0, interval)
 }
 
 // NewFor returns a sampler of whatever sig found (see Probe): metrics from sig.MetricsURL,
-// goroutines from the goroutine profile when sig.Goroutines is FromPprof.
-func NewFor(sig summary.Signals, db Querier, appName string, interval time.Duration) *Sampler {
+// goroutines from the goroutine profile when sig.Goroutines is FromPprof. pid is the server's
+// process when it runs on this machine: its resident memory and open descriptors are then read
+// from /proc (0: from the process collector's metrics, when the server has them).
+func NewFor(sig summary.Signals, db Querier, appName string, pid int, interval time.Duration) *Sampler {
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
@@ -58,6 +62,7 @@ func NewFor(sig summary.Signals, db Querier, appName string, interval time.Durat
 		metricsURL: sig.MetricsURL,
 		db:         db,
 		appName:    appName,
+		pid:        pid,
 		// A scrape must never take longer than the interval by much: a stuck server would
 		// otherwise stretch the timeline. 1 s still tolerates a loaded 2-core machine.
 		client:   &http.Client{Timeout: time.Second},
@@ -72,11 +77,12 @@ func NewFor(sig summary.Signals, db Querier, appName string, interval time.Durat
 // queryTimeout bounds one pg_stat_activity reading, as the client's timeout bounds a scrape.
 const queryTimeout = time.Second
 
-// pgActivityQuery counts the server's active statements, and of those the ones sleeping in the
-// bench delay (pg_sleep), excluding this connection.
+// pgActivityQuery counts the server's active statements, of those the ones sleeping in the
+// bench delay (pg_sleep), and all of its sessions, excluding this connection.
 const pgActivityQuery = `
 SELECT count(*) FILTER (WHERE state = 'active'),
-       count(*) FILTER (WHERE state = 'active' AND query ILIKE '%pg_sleep%')
+       count(*) FILTER (WHERE state = 'active' AND query ILIKE '%pg_sleep%'),
+       count(*)
 FROM pg_stat_activity
 WHERE application_name = $1 AND pid <> pg_backend_pid()`
 
@@ -99,17 +105,22 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 			sm.Goroutines = n
 		}
 	}
+	if s.pid > 0 {
+		if rss, fds, ok := machine.ProcessResources(s.pid); ok {
+			sm.RSSBytes, sm.OpenFDs = rss, fds
+		}
+	}
 	if s.db != nil {
-		var active, sleeping int64
+		var active, sleeping, sessions int64
 		// Bounded like the scrape: a database that stopped answering is a failed reading, not
 		// a sampler stuck until the run ends.
 		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
-		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping)
+		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping, &sessions)
 		cancel()
 		if err != nil {
 			sm.DBQueryFailed = true
 		} else {
-			sm.DBActive, sm.DBSleeping = float64(active), float64(sleeping)
+			sm.DBActive, sm.DBSleeping, sm.DBSessions = float64(active), float64(sleeping), float64(sessions)
 		}
 	}
 	return sm
@@ -192,6 +203,10 @@ func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
 	sm.PoolTotal = Sum(fams, "pgxpool_total_conns")
 	sm.PoolMax = Sum(fams, "pgxpool_max_conns")
 	sm.Cancelled = Sum(fams, "http_server_requests_cancelled_total")
+	sm.HeapLiveBytes = Sum(fams, MetricHeapLive)
+	sm.OpenConns = Sum(fams, MetricOpenConns)
+	sm.RSSBytes = Sum(fams, MetricRSS) // /proc's reading replaces these when the process runs here
+	sm.OpenFDs = Sum(fams, MetricOpenFDs)
 	sm.ServerState = State(fams)
 }
 

@@ -227,9 +227,17 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 		db = rn.DB
 	}
 	sig := probe(ctx, srv, db != nil)
+	pid := 0
+	if srv.Process != nil {
+		pid = srv.Process.PID()
+	}
+	every := set.SampleEvery
+	if s.SampleEvery != nil {
+		every = s.SampleEvery(set)
+	}
 	return &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, metrics: rn.Metrics,
 		Signals: sig, WritesTable: rn.WritesTable,
-		Sampler: sampler.NewFor(sig, db, srv.DBApplication(), set.SampleEvery), start: time.Now()}, nil
+		Sampler: sampler.NewFor(sig, db, srv.DBApplication(), pid, every), start: time.Now()}, nil
 }
 
 // probe returns the server's signals: the ones Launch found, or those on its admin listener,

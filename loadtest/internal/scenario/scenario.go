@@ -33,6 +33,9 @@ type Scenario struct {
 	// timeout), which a server the harness did not start does not take: skipped against an
 	// external target.
 	ManagedOnly bool
+	// SampleEvery is the scenario's sampler interval (nil: Settings.SampleEvery): a soak's
+	// half hour needs no 100 ms readings.
+	SampleEvery func(s Settings) time.Duration
 	// ServerEnv returns extra K=V for the scenario's fresh server (nil: none).
 	ServerEnv func(s Settings) []string
 	// Steps is the pacing: one constant-rate step, or several (ramp) run one after another.

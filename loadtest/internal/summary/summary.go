@@ -275,6 +275,16 @@ type Sample struct {
 	Cancelled     float64 `json:"cancelled"`       // http_server_requests_cancelled_total, summed
 	DBActive      float64 `json:"db_active"`       // pg_stat_activity state='active' for the server's queries
 	DBSleeping    float64 `json:"db_sleeping"`     // of which pg_sleep (bench delay)
+	// The soak's resources (0 and left out when not read): the live heap after the last GC
+	// (go_gc_heap_live_bytes), the process's resident memory and open file descriptors (from
+	// /proc when the harness started it, else process_resident_memory_bytes and
+	// process_open_fds), the API's open connections (http_server_open_connections) and every
+	// PostgreSQL session of the server, idle ones included.
+	HeapLiveBytes float64 `json:"heap_live_bytes,omitempty"`
+	RSSBytes      float64 `json:"rss_bytes,omitempty"`
+	OpenFDs       float64 `json:"open_fds,omitempty"`
+	OpenConns     float64 `json:"open_conns,omitempty"`
+	DBSessions    float64 `json:"db_sessions,omitempty"`
 	ServerState   string  `json:"server_state"`    // ready / draining / stopped / "" when unreachable
 	ScrapeFailed  bool    `json:"scrape_failed"`   // /metrics could not be read
 	DBQueryFailed bool    `json:"db_query_failed"` // pg_stat_activity could not be read
