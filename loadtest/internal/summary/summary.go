@@ -264,17 +264,17 @@ type Window struct {
 
 // Sample is one reading of the server's metrics and PostgreSQL's activity.
 type Sample struct {
-	OffsetMs      float64 `json:"offset_ms"` // from the scenario's start
-	Goroutines    float64 `json:"goroutines"`
-	HeapBytes     float64 `json:"heap_bytes"`
-	InFlight      float64 `json:"in_flight"`
-	PoolAcquired  float64 `json:"pool_acquired"`
-	PoolIdle      float64 `json:"pool_idle"`
-	PoolTotal     float64 `json:"pool_total"`
-	PoolMax       float64 `json:"pool_max"`        // pgxpool_max_conns: the pool's size
-	Cancelled     float64 `json:"cancelled"`       // http_server_requests_cancelled_total, summed
-	DBActive      float64 `json:"db_active"`       // pg_stat_activity state='active' for the server's queries
-	DBSleeping    float64 `json:"db_sleeping"`     // of which pg_sleep (bench delay)
+	OffsetMs     float64 `json:"offset_ms"` // from the scenario's start
+	Goroutines   float64 `json:"goroutines"`
+	HeapBytes    float64 `json:"heap_bytes"`
+	InFlight     float64 `json:"in_flight"`
+	PoolAcquired float64 `json:"pool_acquired"`
+	PoolIdle     float64 `json:"pool_idle"`
+	PoolTotal    float64 `json:"pool_total"`
+	PoolMax      float64 `json:"pool_max"`    // pgxpool_max_conns: the pool's size
+	Cancelled    float64 `json:"cancelled"`   // http_server_requests_cancelled_total, summed
+	DBActive     float64 `json:"db_active"`   // pg_stat_activity state='active' for the server's queries
+	DBSleeping   float64 `json:"db_sleeping"` // of which pg_sleep (bench delay)
 	// The soak's resources (0 and left out when not read): the live heap after the last GC
 	// (go_gc_heap_live_bytes), the process's resident memory and open file descriptors (from
 	// /proc when the harness started it, else process_resident_memory_bytes and
