@@ -97,6 +97,7 @@ func All() []Scenario {
 		Shutdown(),
 		ShutdownShortDrain(),
 		Ramp(),
+		Soak(),
 	}
 }
 

@@ -131,6 +131,7 @@ type Scenario struct {
 	Cancel   *CancelStats   `json:"cancel,omitempty"`
 	Shutdown *ShutdownStats `json:"shutdown,omitempty"`
 	Ramp     *RampStats     `json:"ramp,omitempty"`
+	Soak     *SoakStats     `json:"soak,omitempty"`
 
 	Server ServerStats `json:"server"` // peaks and settle figures from the sampler
 	// Signals are what the scenario's server exposed to be judged by (nil: not recorded,
@@ -443,6 +444,41 @@ type ShutdownStats struct {
 	// exit code was not seen (ExitCode −1); SigtermOffsetMs is the command's start, and DrainMs
 	// ends when its admin listener, closed last, first refused a connection.
 	SignalCmd bool `json:"signal_cmd,omitempty"`
+}
+
+// SoakStats are the soak's trends: per resource the slope per hour after the warm-up, its 95 %
+// interval, the limit and what they say (method: docs/harness.md, "soak").
+type SoakStats struct {
+	WarmupMs  float64        `json:"warmup_ms"` // from the attack's start, not judged
+	JudgedMs  float64        `json:"judged_ms"` // the span after the warm-up the windows cover
+	Windows   int            `json:"windows"`   // windows the judged span is cut into
+	Method    string         `json:"method"`    // one line: how the slope and interval were found
+	Resources []SoakResource `json:"resources"`
+}
+
+// SoakResource is one resource's trend: a slope and interval in Unit per hour.
+type SoakResource struct {
+	Name string `json:"name"` // heap_live, rss, goroutines, open_conns, open_fds, pool_total, db_sessions, p99
+	Unit string `json:"unit"` // "MiB", "count" or "ms"
+	// How each window's point was taken: "floor" (its lowest reading) or "p99" (of the requests
+	// intended in it, from the intended send time).
+	Window       string  `json:"window"`
+	SlopePerHour float64 `json:"slope_per_hour"`
+	LowPerHour   float64 `json:"low_per_hour"` // 95 % interval of the slope
+	HighPerHour  float64 `json:"high_per_hour"`
+	LimitPerHour float64 `json:"limit_per_hour"`
+	Intercept    float64 `json:"intercept"` // the fitted line's value at the judged span's start
+	Verdict      Verdict `json:"verdict"`   // PASS, FAIL, INVALID ("not available": SKIPPED)
+	Reason       string  `json:"reason"`    // one line
+	// Series is the window points: offset of each window's middle from the scenario's start
+	// and its value.
+	Series []SoakPoint `json:"series"`
+}
+
+// SoakPoint is one window of a soak resource.
+type SoakPoint struct {
+	OffsetMs float64 `json:"offset_ms"`
+	Value    float64 `json:"value"`
 }
 
 // RampStats are the figures of the capacity ramp.
