@@ -33,6 +33,7 @@ func fixtures() []struct {
 		{"failing", failingRun()},
 		{"interrupted", interruptedRun()},
 		{"skipped", skippedRun()},
+		{"soak", soakRun()},
 	}
 }
 

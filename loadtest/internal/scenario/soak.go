@@ -128,7 +128,7 @@ func (k *soak) compute() *summary.SoakStats {
 	set := l.Settings.Soak
 	from, width := k.judged()
 	fromMs, toMs := l.Offset(from), l.Offset(from.Add(width*soakWindows))
-	st := &summary.SoakStats{WarmupMs: summary.Ms(set.Warmup), JudgedMs: toMs - fromMs, Windows: soakWindows,
+	st := &summary.SoakStats{WarmupMs: summary.Ms(set.Warmup), FromMs: fromMs, JudgedMs: toMs - fromMs, Windows: soakWindows,
 		Method: fmt.Sprintf("Theil–Sen slope over %d windows after the warm-up (each window's floor; p99 of its requests), Sen's 95%% interval; PASS below the limit, FAIL above, INVALID when it holds the limit", soakWindows)}
 	samples := l.Sampler.Samples()
 	for _, r := range soakResources() {

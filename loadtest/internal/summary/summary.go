@@ -449,10 +449,13 @@ type ShutdownStats struct {
 // SoakStats are the soak's trends: per resource the slope per hour after the warm-up, its 95 %
 // interval, the limit and what they say (method: docs/harness.md, "soak").
 type SoakStats struct {
-	WarmupMs  float64        `json:"warmup_ms"` // from the attack's start, not judged
-	JudgedMs  float64        `json:"judged_ms"` // the span after the warm-up the windows cover
-	Windows   int            `json:"windows"`   // windows the judged span is cut into
-	Method    string         `json:"method"`    // one line: how the slope and interval were found
+	WarmupMs float64 `json:"warmup_ms"` // from the attack's start, not judged
+	// The span after the warm-up the windows cover: its start (from the scenario's start, as
+	// every offset) and length. A resource's fitted line is Intercept at FromMs.
+	FromMs    float64        `json:"from_ms"`
+	JudgedMs  float64        `json:"judged_ms"`
+	Windows   int            `json:"windows"` // windows the judged span is cut into
+	Method    string         `json:"method"`  // one line: how the slope and interval were found
 	Resources []SoakResource `json:"resources"`
 }
 
@@ -467,7 +470,7 @@ type SoakResource struct {
 	LowPerHour   float64 `json:"low_per_hour"` // 95 % interval of the slope
 	HighPerHour  float64 `json:"high_per_hour"`
 	LimitPerHour float64 `json:"limit_per_hour"`
-	Intercept    float64 `json:"intercept"` // the fitted line's value at the judged span's start
+	Intercept    float64 `json:"intercept"` // the fitted line's value at FromMs
 	Verdict      Verdict `json:"verdict"`   // PASS, FAIL, INVALID ("not available": SKIPPED)
 	Reason       string  `json:"reason"`    // one line
 	// Series is the window points: offset of each window's middle from the scenario's start
