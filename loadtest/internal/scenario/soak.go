@@ -28,21 +28,32 @@ func Soak() Scenario {
 		},
 		Targets: mix,
 		Start: func(l *Live) Hooks {
-			k := &soak{live: l, p99: make([][]float64, soakWindows)}
+			n := soakWindows(l.Settings.Soak)
+			k := &soak{live: l, n: n, p99: make([][]float64, n)}
 			return Hooks{Observe: k.observe, Check: k.check, Collect: k.collect}
 		},
 	}
 }
 
-// soakWindows is how many windows the judged span is cut into: enough points for Sen's
-// interval to be narrow (it needs 6), few enough that each window spans many GC cycles and a
-// sawtooth's period, so that its floor is the resource's floor.
-const soakWindows = 30
+// The judged span is cut into windows of at least minSoakWindow, at most maxSoakWindows of
+// them: enough points for Sen's interval to be narrow, each long enough to span several GC
+// cycles and a sawtooth's period (the sawtooth fault's is about 5 s at 100 requests/s), so that
+// its floor is the resource's floor and not a point on the way up.
+const (
+	maxSoakWindows = 30
+	minSoakWindow  = 10 * time.Second
+)
+
+// soakWindows is how many windows s's judged span is cut into: never fewer than a fit needs
+// (trend.MinPoints), even when that makes them shorter than minSoakWindow.
+func soakWindows(s SoakSettings) int {
+	return min(maxSoakWindows, max(trend.MinPoints, int((s.Duration-s.Warmup)/minSoakWindow)))
+}
 
 // soakSampleEvery gives each window about 20 readings, never more often than -sample-every
 // asks nor less often than every 5 s.
 func soakSampleEvery(s Settings) time.Duration {
-	every := (s.Soak.Duration - s.Soak.Warmup) / (soakWindows * 20)
+	every := (s.Soak.Duration - s.Soak.Warmup) / time.Duration(soakWindows(s.Soak)*20)
 	return min(max(every, s.SampleEvery), 5*time.Second)
 }
 
@@ -88,6 +99,7 @@ func soakResources() []soakResource {
 // soak is one soak run's state: the p99 windows fill from the hits, the rest from the sampler.
 type soak struct {
 	live  *Live
+	n     int         // windows
 	p99   [][]float64 // intended latencies (ms) of the counted hits, per window
 	stats *summary.SoakStats
 }
@@ -95,7 +107,7 @@ type soak struct {
 // judged is the span the windows cover: from the warm-up's end to the attack's end as planned.
 func (k *soak) judged() (from time.Time, width time.Duration) {
 	s := k.live.Settings.Soak
-	return k.live.AttackStart().Add(s.Warmup), (s.Duration - s.Warmup) / soakWindows
+	return k.live.AttackStart().Add(s.Warmup), (s.Duration - s.Warmup) / time.Duration(k.n)
 }
 
 func (k *soak) observe(h *attack.Hit) {
@@ -104,7 +116,8 @@ func (k *soak) observe(h *attack.Hit) {
 	}
 	from, width := k.judged()
 	i := int(h.Timestamp.Add(-h.Late).Sub(from) / width) // by intended send time
-	k.p99[min(max(i, 0), soakWindows-1)] = append(k.p99[min(max(i, 0), soakWindows-1)], summary.Ms(h.IntendedLatency()))
+	i = min(max(i, 0), k.n-1)
+	k.p99[i] = append(k.p99[i], summary.Ms(h.IntendedLatency()))
 }
 
 func (k *soak) check(_ context.Context, sc *summary.Scenario) {
@@ -127,9 +140,9 @@ func (k *soak) compute() *summary.SoakStats {
 	l := k.live
 	set := l.Settings.Soak
 	from, width := k.judged()
-	fromMs, toMs := l.Offset(from), l.Offset(from.Add(width*soakWindows))
-	st := &summary.SoakStats{WarmupMs: summary.Ms(set.Warmup), FromMs: fromMs, JudgedMs: toMs - fromMs, Windows: soakWindows,
-		Method: fmt.Sprintf("Theil–Sen slope over %d windows after the warm-up (each window's floor; p99 of its requests), Sen's 95%% interval; PASS below the limit, FAIL above, INVALID when it holds the limit", soakWindows)}
+	fromMs, toMs := l.Offset(from), l.Offset(from.Add(width*time.Duration(k.n)))
+	st := &summary.SoakStats{WarmupMs: summary.Ms(set.Warmup), FromMs: fromMs, JudgedMs: toMs - fromMs, Windows: k.n,
+		Method: fmt.Sprintf("Theil–Sen slope over %d windows of %s after the warm-up (each window's floor; p99 of its requests), Sen's 95%% interval; PASS below the limit, FAIL above, INVALID when it holds the limit", k.n, width.Round(time.Second))}
 	samples := l.Sampler.Samples()
 	for _, r := range soakResources() {
 		var xs, ys []float64
@@ -146,14 +159,14 @@ func (k *soak) compute() *summary.SoakStats {
 			st.Resources = append(st.Resources, res)
 			continue
 		}
-		pts := trend.Windows(xs, ys, fromMs, toMs, soakWindows, trend.Floor)
+		pts := trend.Windows(xs, ys, fromMs, toMs, k.n, trend.Floor)
 		st.Resources = append(st.Resources, judgeTrend(res, pts, fromMs, set.Warmup))
 	}
 	// p99: the windows' own requests, X at each window's middle.
 	var pts []trend.Point
 	for i, v := range k.p99 {
 		if len(v) > 0 {
-			pts = append(pts, trend.Point{X: (float64(i) + 0.5) * (toMs - fromMs) / soakWindows, Y: trend.Quantile(v, 0.99)})
+			pts = append(pts, trend.Point{X: (float64(i) + 0.5) * (toMs - fromMs) / float64(k.n), Y: trend.Quantile(v, 0.99)})
 		}
 	}
 	p99 := summary.SoakResource{Name: "p99", Unit: "ms", Window: "p99", LimitPerHour: summary.Ms(set.P99Drift)}
@@ -175,7 +188,7 @@ func judgeTrend(res summary.SoakResource, pts []trend.Point, fromMs float64, war
 	f, ok := trend.TheilSen(hours, trend.Z95)
 	if !ok {
 		res.Verdict = summary.Invalid
-		res.Reason = fmt.Sprintf("too short to tell: %d windows with readings, at least %d needed", len(pts), trend.MinPoints)
+		res.Reason = fmt.Sprintf("cannot tell: only %d windows had readings, a trend needs %d", len(pts), trend.MinPoints)
 		return res
 	}
 	res.SlopePerHour, res.LowPerHour, res.HighPerHour, res.Intercept = f.Slope, f.Low, f.High, f.Intercept
