@@ -37,7 +37,7 @@ func Soak() Scenario {
 
 // The judged span is cut into windows of at least minSoakWindow, at most maxSoakWindows of
 // them: enough points for Sen's interval to be narrow, each long enough to span several GC
-// cycles and a sawtooth's period (the sawtooth fault's is about 5 s at 100 requests/s), so that
+// cycles and a sawtooth's period (the sawtooth fault's is 2.6 s at 100 requests/s), so that
 // its floor is the resource's floor and not a point on the way up.
 const (
 	maxSoakWindows = 30

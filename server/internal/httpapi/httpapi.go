@@ -25,7 +25,7 @@ type Faults struct {
 	IgnoreCancel bool
 	// SlowLeak: every API request keeps 4 KiB for good (memfaults.go).
 	SlowLeak bool
-	// Sawtooth: every API request keeps 4 KiB, all dropped every 512 requests (memfaults.go).
+	// Sawtooth: every API request keeps 4 KiB, all dropped every 256 requests (memfaults.go).
 	Sawtooth bool
 }
 

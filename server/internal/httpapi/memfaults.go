@@ -8,11 +8,11 @@ import (
 // The memory faults of the soak scenario (BENCH_FAULTS=slow-leak, sawtooth): each API request
 // keeps memoryFaultChunk bytes. slow-leak never lets go of them; sawtooth drops everything it
 // holds every sawtoothRequests requests, so the live heap climbs to a peak of
-// sawtoothRequests × memoryFaultChunk (2 MiB) and falls back to its floor: healthy memory that
+// sawtoothRequests × memoryFaultChunk (1 MiB) and falls back to its floor: healthy memory that
 // is not flat, which a soak must not call a leak.
 const (
 	memoryFaultChunk = 4 << 10 // bytes kept per request
-	sawtoothRequests = 512     // requests per sawtooth cycle
+	sawtoothRequests = 256     // requests per sawtooth cycle: 2.6 s at 100 requests/s
 )
 
 // memoryHoard is the memory the faults keep; one per handler (no globals).
