@@ -50,8 +50,8 @@ func soakWindows(s SoakSettings) int {
 	return min(maxSoakWindows, max(trend.MinPoints, int((s.Duration-s.Warmup)/minSoakWindow)))
 }
 
-// soakSampleEvery gives each window about 20 readings, never more often than -sample-every
-// asks nor less often than every 5 s.
+// soakSampleEvery gives each window about 20 readings, never more often than
+// Settings.SampleEvery nor less often than every 5 s.
 func soakSampleEvery(s Settings) time.Duration {
 	every := (s.Soak.Duration - s.Soak.Warmup) / time.Duration(soakWindows(s.Soak)*20)
 	return min(max(every, s.SampleEvery), 5*time.Second)
@@ -82,13 +82,13 @@ func soakResources() []soakResource {
 		{"heap_live", "MiB", func(s summary.Sample) float64 { return s.HeapLiveBytes / mib }, memory, scraped, always,
 			"expose go_gc_heap_live_bytes (the Go collector's /gc/heap/live:bytes rule)"},
 		{"rss", "MiB", func(s summary.Sample) float64 { return s.RSSBytes / mib }, memory,
-			func(summary.Sample) bool { return true }, always, "start the server here, or expose process_resident_memory_bytes"},
+			func(s summary.Sample) bool { return s.RSSBytes > 0 }, always, "start the server here, or expose process_resident_memory_bytes"},
 		{"goroutines", "count", func(s summary.Sample) float64 { return s.Goroutines }, count, scraped,
 			func(sig summary.Signals) bool { return sig.Goroutines != "" }, exposeGoroutines},
 		{"open_conns", "count", func(s summary.Sample) float64 { return s.OpenConns }, count, scraped, always,
 			"expose http_server_open_connections"},
 		{"open_fds", "count", func(s summary.Sample) float64 { return s.OpenFDs }, count,
-			func(summary.Sample) bool { return true }, always, "start the server here, or expose process_open_fds"},
+			func(s summary.Sample) bool { return s.OpenFDs > 0 }, always, "start the server here, or expose process_open_fds"},
 		{"pool_total", "count", func(s summary.Sample) float64 { return s.PoolTotal }, count, scraped,
 			func(sig summary.Signals) bool { return sig.Pool }, exposePool},
 		{"db_sessions", "count", func(s summary.Sample) float64 { return s.DBSessions }, count, queried,
