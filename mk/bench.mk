@@ -64,7 +64,7 @@ $(HTTPBIN):
 	$(RUN)mv $(@D)/httpbin-$(HTTPBIN_VERSION)/go-httpbin $@ && rmdir $(@D)/httpbin-$(HTTPBIN_VERSION)
 
 ## bench-soak: the soak scenario alone (30 minutes by default: -soak-duration); its verdict is on
-## each resource's trend per hour. Quick form (1 minute, limits sized to it):
+## each resource's trend per hour. Quick form (90 s, limits sized to it):
 ## `make bench-soak BENCH_ARGS='-profile quick'`; exit codes as bench's.
 bench-soak:: build
 	$(RUN)scripts/install-deps.sh postgresql

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,14 +12,14 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/trend"
 )
 
-// quickSoak is a one-minute soak: six windows of about 8 s after a 10 s warm-up. Its limits are
+// quickSoak is -profile quick's soak: 90 s, six windows of 10 s after a 30 s warm-up. Its limits are
 // the slopes a minute can resolve, not a production soak's (docs/harness.md, "soak"): a leak
 // has to be gross to show in a minute, and slow-leak's 4 KiB per request at 100 requests/s is
 // about 1.4 GiB/h.
 func quickSoak() Settings {
 	s := short()
 	s.Rate = 100
-	s.Soak = SoakSettings{Duration: time.Minute, Warmup: 10 * time.Second, MemoryLimit: 200, CountLimit: 600, P99Drift: 10 * time.Second}
+	s.Soak = SoakSettings{Duration: 90 * time.Second, Warmup: 30 * time.Second, MemoryLimit: 200, CountLimit: 600, P99Drift: 10 * time.Second}
 	return s
 }
 
@@ -34,12 +35,12 @@ func soakFigure(sc summary.Scenario, name string) (summary.SoakResource, bool) {
 	return summary.SoakResource{}, false
 }
 
-// TestSoakVerdicts runs a one-minute soak of the real server three times: healthy it PASSes,
+// TestSoakVerdicts runs a 90-second soak of the real server three times: healthy it PASSes,
 // with slow-leak it FAILs naming the live heap and the RSS, and with sawtooth (memory that
 // rises and falls back to its floor) it PASSes: the trend, not the level or the wobble, decides.
 func TestSoakVerdicts(t *testing.T) {
 	if testing.Short() {
-		t.Skip("three one-minute soaks")
+		t.Skip("three 90-second soaks")
 	}
 	tests := []struct {
 		name   string
@@ -63,7 +64,11 @@ func TestSoakVerdicts(t *testing.T) {
 				t.Fatalf("soak block %+v, want 8 resources", sc.Soak)
 			}
 			for _, r := range sc.Soak.Resources {
-				t.Logf("%-11s %-7s %s", r.Name, r.Verdict, r.Reason)
+				var ys []string
+				for _, p := range r.Series {
+					ys = append(ys, strconv.FormatFloat(p.Value, 'g', 4, 64))
+				}
+				t.Logf("%-11s %-7s %s; windows %s", r.Name, r.Verdict, r.Reason, strings.Join(ys, " "))
 			}
 			if sc.Verdict != tt.want {
 				t.Errorf("%s soak: %s (%s), want %s", tt.name, sc.Verdict, reasons(sc), tt.want)
