@@ -232,9 +232,10 @@ func signed(v float64) string { return fmt.Sprintf("%+.3g", v) }
 func chartNum(v float64) string { return fmt.Sprintf("%.4g", v) }
 
 // minutes is the warm-up plus a judged span of hours, rounded up to whole minutes: "47 min".
+// Past a day the estimate says only that the slope sits near the limit.
 func minutes(warmup time.Duration, hours float64) string {
-	if math.IsInf(hours, 0) || hours > 1000 {
-		return "far longer (the slope sits on the limit)"
+	if math.IsInf(hours, 0) || hours > 24 {
+		return "far longer (the slope sits near the limit)"
 	}
 	return fmt.Sprintf("%.0f min", math.Ceil(warmup.Minutes()+hours*60))
 }
