@@ -64,8 +64,8 @@ $(HTTPBIN):
 	$(RUN)mv $(@D)/httpbin-$(HTTPBIN_VERSION)/go-httpbin $@ && rmdir $(@D)/httpbin-$(HTTPBIN_VERSION)
 
 ## bench-soak: the soak scenario alone (30 minutes by default: -soak-duration); its verdict is on
-## each resource's trend per hour. Quick form (90 s, limits sized to it):
-## `make bench-soak BENCH_ARGS='-profile quick'`; exit codes as bench's.
+## each resource's trend per hour. Quick form (2 min, limits sized to it):
+## `make bench-soak BENCH_ARGS='-profile quick -rate 100'`; exit codes as bench's.
 bench-soak:: build
 	$(RUN)scripts/install-deps.sh postgresql
 	$(call tool,scripts/with-postgres.sh $(BIN)/loadtest run -scenarios soak -server-bin $(BIN)/server $(ITEMS_TARGETS) $(bench_stack_args) $(BENCH_ARGS))

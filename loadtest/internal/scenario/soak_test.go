@@ -12,14 +12,14 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/trend"
 )
 
-// quickSoak is -profile quick's soak: 90 s, six windows of 10 s after a 30 s warm-up. Its limits are
+// quickSoak is -profile quick's soak: 2 min, 18 windows of 5 s after a 30 s warm-up. Its limits are
 // the slopes a minute can resolve, not a production soak's (docs/harness.md, "soak"): a leak
 // has to be gross to show in a minute, and slow-leak's 4 KiB per request at 100 requests/s is
 // about 1.4 GiB/h.
 func quickSoak() Settings {
 	s := short()
 	s.Rate = 100
-	s.Soak = SoakSettings{Duration: 90 * time.Second, Warmup: 30 * time.Second, MemoryLimit: 200, CountLimit: 600, P99Drift: 10 * time.Second}
+	s.Soak = SoakSettings{Duration: 2 * time.Minute, Warmup: 30 * time.Second, MemoryLimit: 200, CountLimit: 600, P99Drift: 10 * time.Second}
 	return s
 }
 
@@ -35,12 +35,12 @@ func soakFigure(sc summary.Scenario, name string) (summary.SoakResource, bool) {
 	return summary.SoakResource{}, false
 }
 
-// TestSoakVerdicts runs a 90-second soak of the real server three times: healthy it PASSes,
+// TestSoakVerdicts runs a two-minute soak of the real server three times: healthy it PASSes,
 // with slow-leak it FAILs naming the live heap and the RSS, and with sawtooth (memory that
 // rises and falls back to its floor) it PASSes: the trend, not the level or the wobble, decides.
 func TestSoakVerdicts(t *testing.T) {
 	if testing.Short() {
-		t.Skip("three 90-second soaks")
+		t.Skip("three two-minute soaks")
 	}
 	tests := []struct {
 		name   string
@@ -132,7 +132,10 @@ func TestJudgeTrend(t *testing.T) {
 	if n := soakWindows(SoakSettings{Duration: 30 * time.Minute, Warmup: 3 * time.Minute}); n != 30 {
 		t.Errorf("30-minute soak: %d windows, want 30", n)
 	}
-	if n := soakWindows(SoakSettings{Duration: 4 * time.Minute, Warmup: time.Minute}); n != 18 {
-		t.Errorf("4-minute soak: %d windows, want 18 of 10 s", n)
+	if n := soakWindows(SoakSettings{Duration: 4 * time.Minute, Warmup: time.Minute}); n != 30 {
+		t.Errorf("4-minute soak: %d windows, want 30 of 6 s", n)
+	}
+	if n := soakWindows(SoakSettings{Duration: 2 * time.Minute, Warmup: 30 * time.Second}); n != 18 {
+		t.Errorf("2-minute soak: %d windows, want 18 of 5 s", n)
 	}
 }
