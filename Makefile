@@ -22,7 +22,7 @@ help:
 # $(tool_exit), the goal's second :: rule, is a command only when that code was 1, which -q
 # answers by exiting 1 without running it. A 2 fails the tool's line: make's own 2. Beside other
 # goals (`make build bench`) nothing changes: make reports the tool's 1 and 2 alike as 2.
-EXIT_GOALS := bench bench-quick bench-httpbin regress
+EXIT_GOALS := bench bench-quick bench-httpbin bench-soak regress
 make_flags := $(firstword -$(MAKEFLAGS))
 ifneq ($(and $(filter 1,$(words $(MAKECMDGOALS))),$(filter $(EXIT_GOALS),$(MAKECMDGOALS))),)
 ifeq ($(findstring n,$(make_flags))$(findstring t,$(make_flags))$(findstring q,$(make_flags)),)

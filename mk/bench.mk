@@ -1,7 +1,7 @@
 # The bench harness: build both binaries, run the scenarios against a throwaway
 # PostgreSQL (or DATABASE_URL when set), write bench-results/<UTC time>/ and print the verdicts.
 # See docs/harness.md.
-.PHONY: bench bench-quick bench-distributed bench-example bench-httpbin readme-table
+.PHONY: bench bench-quick bench-distributed bench-example bench-httpbin readme-table bench-soak
 
 # When the local observability stack runs (`make stack` writes .stack/env), the bench exports
 # the server's traces to it, links traces in Jaeger and serves the harness metrics it scrapes.
@@ -68,3 +68,12 @@ $(HTTPBIN):
 	$(RUN)mkdir -p $(@D)/httpbin-$(HTTPBIN_VERSION)
 	$(RUN)GOBIN=$(@D)/httpbin-$(HTTPBIN_VERSION) $(GO) install github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin@$(HTTPBIN_VERSION)
 	$(RUN)mv $(@D)/httpbin-$(HTTPBIN_VERSION)/go-httpbin $@ && rmdir $(@D)/httpbin-$(HTTPBIN_VERSION)
+
+## bench-soak: the soak scenario alone (30 minutes by default: -soak-duration); its verdict is on
+## each resource's trend per hour. Quick form (2 min, limits sized to it):
+## `make bench-soak BENCH_ARGS='-profile quick -rate 100'`; exit codes as bench's.
+bench-soak:: build
+	$(RUN)scripts/install-deps.sh postgresql
+	$(call tool,scripts/with-postgres.sh $(BIN)/loadtest run -scenarios soak -server-bin $(BIN)/server $(ITEMS_TARGETS) $(bench_stack_args) $(BENCH_ARGS))
+bench-soak::
+	$(tool_exit)

@@ -137,8 +137,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 				c.Faults.AllocStorm = true
 			case "stall-accept":
 				c.StallAccept = true
+			case "slow-leak":
+				c.Faults.SlowLeak = true
+			case "sawtooth":
+				c.Faults.Sawtooth = true
 			default:
-				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes, lock-contention, alloc-storm, stall-accept", f)}
+				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes, lock-contention, alloc-storm, stall-accept, slow-leak, sawtooth", f)}
 			}
 			c.FaultNames = append(c.FaultNames, f)
 		}

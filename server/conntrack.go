@@ -15,6 +15,7 @@ import (
 type connTracker struct {
 	mu       sync.Mutex
 	busy     map[net.Conn]struct{}
+	open     int // accepted and not yet closed or hijacked (http_server_open_connections)
 	draining bool
 	done     chan struct{}
 	once     sync.Once
@@ -28,6 +29,12 @@ func newConnTracker() *connTracker {
 func (c *connTracker) track(conn net.Conn, s http.ConnState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	switch s {
+	case http.StateNew:
+		c.open++
+	case http.StateClosed, http.StateHijacked:
+		c.open--
+	}
 	switch s {
 	case http.StateNew, http.StateActive:
 		c.busy[conn] = struct{}{}
@@ -51,4 +58,12 @@ func (c *connTracker) closeIfDrainedLocked() {
 	if c.draining && len(c.busy) == 0 {
 		c.once.Do(func() { close(c.done) })
 	}
+}
+
+// openConns is the number of API connections open now, idle ones included: a soak counts them,
+// since a connection that is never closed leaks a goroutine and a file descriptor.
+func (c *connTracker) openConns() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return float64(c.open)
 }

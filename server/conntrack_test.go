@@ -50,3 +50,23 @@ func TestConnTrackerDrained(t *testing.T) {
 		})
 	}
 }
+
+// TestConnTrackerOpen: http_server_open_connections counts a connection from its accept to its
+// close, idle keep-alive time included.
+func TestConnTrackerOpen(t *testing.T) {
+	a, b := &net.TCPConn{}, &net.UnixConn{}
+	c := newConnTracker()
+	for _, step := range []struct {
+		conn  net.Conn
+		state http.ConnState
+		want  float64
+	}{
+		{a, http.StateNew, 1}, {a, http.StateActive, 1}, {b, http.StateNew, 2}, {a, http.StateIdle, 2},
+		{b, http.StateHijacked, 1}, {a, http.StateActive, 1}, {a, http.StateClosed, 0},
+	} {
+		c.track(step.conn, step.state)
+		if got := c.openConns(); got != step.want {
+			t.Fatalf("after %v: %v open, want %v", step.state, got, step.want)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/benchharness/benchharness/server/internal/auth"
@@ -117,6 +118,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		apiLn = stalled
 	}
 	api, admin, conns := newServers(cfg, log, withInstance(instance, handler), withInstance(instance, telemetry.AdminHandler(reg, compact, state, pool.Ping)))
+	openConns := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "http_server_open_connections",
+		Help: "API connections open now, idle keep-alive ones included.",
+	}, conns.openConns)
+	reg.MustRegister(openConns)
+	compact.MustRegister(openConns) // a soak trends it
 
 	g, gctx := errgroup.WithContext(context.Background())
 	acceptStopped := make(chan struct{}) // closed when the API's accept loop has returned

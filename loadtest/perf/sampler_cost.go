@@ -169,7 +169,7 @@ func (l samplerLoad) slot(ctx context.Context, sig *summary.Signals) (float64, f
 	cpu0, ok0 := machine.ProcessCPU(l.pid)
 	began := time.Now()
 	if sig != nil {
-		s := sampler.NewFor(*sig, nil, "", l.every)
+		s := sampler.NewFor(*sig, nil, "", 0, l.every)
 		wg.Go(func() { s.Run(slotCtx, began) })
 	}
 	sleepCtx(ctx, p5Slot)

@@ -170,3 +170,38 @@ func cpuModel(cpuinfo []byte) string {
 	}
 	return ""
 }
+
+// ProcessResources is pid's resident memory in bytes (VmRSS of /proc/<pid>/status) and its open
+// file descriptors (the entries of /proc/<pid>/fd), and whether both could be read.
+func ProcessResources(pid int) (rss, fds float64, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	rss, ok = vmRSS(b)
+	if !ok {
+		return 0, 0, false
+	}
+	d, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	return rss, float64(len(d)), true
+}
+
+// vmRSS reads "VmRSS:    1234 kB" from a /proc/<pid>/status, in bytes.
+func vmRSS(status []byte) (float64, bool) {
+	for line := range strings.SplitSeq(string(status), "\n") {
+		v, ok := strings.CutPrefix(line, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, false
+		}
+		kb, err := strconv.ParseFloat(f[0], 64)
+		return kb * 1024, err == nil
+	}
+	return 0, false
+}

@@ -117,3 +117,36 @@ func TestCPUModel(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessResources: memory this process touches shows in its RSS, files it opens in its
+// descriptor count.
+func TestProcessResources(t *testing.T) {
+	rss0, fds0, ok := ProcessResources(os.Getpid())
+	if !ok {
+		t.Fatal("cannot read this process's resources")
+	}
+	const size = 64 << 20
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = 1
+	}
+	var files []*os.File
+	for range 10 {
+		f, err := os.Open("/proc/self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	rss1, fds1, _ := ProcessResources(os.Getpid())
+	runtime.KeepAlive(b)
+	for _, f := range files {
+		f.Close()
+	}
+	if rss1-rss0 < size*0.9 || fds1-fds0 != 10 {
+		t.Fatalf("RSS %+.0f bytes, fds %+.0f after touching 64 MiB and opening 10 files", rss1-rss0, fds1-fds0)
+	}
+	if _, _, ok := ProcessResources(1 << 30); ok {
+		t.Error("a missing process read as ok")
+	}
+}

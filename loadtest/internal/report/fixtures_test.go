@@ -301,3 +301,40 @@ func deployRun() summary.Run {
 	return summary.Run{SchemaVersion: 1, ID: "20261125T040000Z", StartedAt: t0, FinishedAt: t0.Add(40 * time.Second),
 		Verdict: summary.Overall(sc), Env: env(), Settings: settings("default"), Scenarios: sc}
 }
+
+// soakRun: a soak whose live heap leaks (FAIL), whose goroutines could not be told (INVALID),
+// whose p99 is flat (PASS) and whose pool is not exposed.
+func soakRun() summary.Run {
+	sk := steady(summary.Fail)
+	sk.Name, sk.Description = "soak", "steady open-model load for -soak-duration; verdict on each resource's trend"
+	sk.Reasons = []string{"soak: heap_live trend: got heap_live grows +120 MiB/h (95%: +110 to +130), over the limit of 16 MiB/h"}
+	sk.TopCPU, sk.Profiles = nil, nil
+	const from, judged, n = 3000.0, 20000.0, 10
+	series := func(a, b, wobble float64) []summary.SoakPoint {
+		ps := make([]summary.SoakPoint, n)
+		for i := range ps {
+			off := from + (float64(i)+0.5)*judged/n
+			ps[i] = summary.SoakPoint{OffsetMs: off, Value: round2(a + b*(off-from)/3.6e6 + wobble*math.Sin(float64(i)))}
+		}
+		return ps
+	}
+	sk.Soak = &summary.SoakStats{WarmupMs: 2000, FromMs: from, JudgedMs: judged, Windows: n,
+		Method: "Theil–Sen slope over 10 windows after the warm-up, Sen's 95% interval",
+		Resources: []summary.SoakResource{
+			{Name: "heap_live", Unit: "MiB", Window: "floor", SlopePerHour: 120, LowPerHour: 110, HighPerHour: 130, LimitPerHour: 16,
+				Intercept: 3, Verdict: summary.Fail, Reason: "heap_live grows +120 MiB/h (95%: +110 to +130), over the limit of 16 MiB/h",
+				Series: series(3, 120, 0.05)},
+			{Name: "goroutines", Unit: "count", Window: "floor", SlopePerHour: 30, LowPerHour: -400, HighPerHour: 460, LimitPerHour: 60,
+				Intercept: 14, Verdict: summary.Invalid, Reason: "too short to tell: +30 count/h (95%: -400 to +460) holds the limit of 60 count/h; run ≥ 9 min",
+				Series: series(14, 30, 1)},
+			{Name: "pool_total", Unit: "count", Window: "floor", LimitPerHour: 60, Verdict: summary.Skipped,
+				Reason: "not available: expose pgxpool_acquired_conns <b>(pgxpool's collector)</b>"},
+			{Name: "p99", Unit: "ms", Window: "p99", SlopePerHour: -2, LowPerHour: -9, HighPerHour: 6, LimitPerHour: 20,
+				Intercept: 5, Verdict: summary.Pass, Reason: "-2 ms/h (95%: -9 to +6), under the limit", Series: series(5, -2, 0.8)},
+		}}
+	sc := []summary.Scenario{sk}
+	set := settings("default")
+	set.Scenarios, set.Rates = []string{"soak"}, map[string]float64{"soak": 200}
+	return summary.Run{SchemaVersion: 1, ID: "20261125T040000Z", StartedAt: t0, FinishedAt: t0.Add(30 * time.Minute),
+		Verdict: summary.Overall(sc), Env: env(), Settings: set, Scenarios: sc}
+}

@@ -40,6 +40,7 @@ func HTML(w io.Writer, r summary.Run) error {
 		"pair":       pair,
 		"stepLabel":  stepLabel,
 		"stepCPU":    stepCPU,
+		"soakCols":   func() []string { return soakColumns },
 	}).Parse(htmlSource)
 	if err != nil {
 		return fmt.Errorf("parse html report template: %w", err)
@@ -87,6 +88,7 @@ type scenarioView struct {
 	HasServer bool
 	Slowest   []requestRow
 	Workers   []workerRow
+	Soak      [][]string // the soak's trend table (soakRows)
 }
 
 type workerRow struct {
@@ -201,6 +203,9 @@ func newScenarioView(r summary.Run, i int, s summary.Scenario) scenarioView {
 	for _, q := range s.Slowest {
 		sv.Slowest = append(sv.Slowest, newRequestRow(q))
 	}
+	if s.Soak != nil {
+		sv.Soak = soakRows(s.Soak)
+	}
 	if sv.Ran {
 		for _, c := range charts(r, s) {
 			// The chart package escapes every caller string it writes; see its tests.
@@ -252,6 +257,9 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	}
 	if d := s.Deploy; d != nil && len(d.Switch) > 0 {
 		out = append([]chart.Line{p.deploySwitch(d)}, out...)
+	}
+	if s.Soak != nil {
+		out = append(out, soakCharts(s.Soak, p.span)...)
 	}
 	return out
 }

@@ -160,6 +160,9 @@ func (m *mdWriter) scenario(r summary.Run, s summary.Scenario) {
 	if s.Ramp != nil {
 		m.ramp(r, s.Ramp)
 	}
+	if s.Soak != nil {
+		m.soak(s.Soak)
+	}
 	m.server(s.Server)
 	m.requests("Lost requests", s.Lost, lostCount(s))
 	m.requests("Slowest requests", s.Slowest, int64(len(s.Slowest)))
@@ -424,4 +427,16 @@ func anchor(heading string) string {
 		}
 	}
 	return b.String()
+}
+
+func (m *mdWriter) soak(st *summary.SoakStats) {
+	m.p("### Soak trends\n\n%s\n\n", md.Text(st.Method))
+	m.header("llrrrll", soakColumns...)
+	for _, row := range soakRows(st) {
+		for i := range row {
+			row[i] = md.Text(row[i])
+		}
+		m.row(row...)
+	}
+	m.p("\n")
 }

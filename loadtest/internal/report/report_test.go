@@ -34,6 +34,7 @@ func fixtures() []struct {
 		{"interrupted", interruptedRun()},
 		{"skipped", skippedRun()},
 		{"deploy", deployRun()},
+		{"soak", soakRun()},
 	}
 }
 

@@ -42,7 +42,7 @@ func TestCompactPageOnTheRealServer(t *testing.T) {
 	if !sig.InFlight || !sig.Cancelled || !sig.Pool || sig.Goroutines != FromMetrics {
 		t.Errorf("signals on the compact page: %+v, want in-flight, cancelled, pool and goroutines", sig)
 	}
-	fams, err := NewFor(sig, nil, "", 0).scrape(ctx)
+	fams, err := NewFor(sig, nil, "", 0, 0).scrape(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,13 +53,13 @@ func TestCompactPageOnTheRealServer(t *testing.T) {
 			t.Errorf("the compact page lacks %s", name)
 		}
 	}
-	compact := NewFor(sig, nil, "", 0).Sample(ctx, 0)
+	compact := NewFor(sig, nil, "", 0, 0).Sample(ctx, 0)
 	whole := New(srv.Admin(), nil, "", 0).Sample(ctx, 0)
 	if compact.ScrapeFailed || whole.ScrapeFailed {
 		t.Fatalf("compact %+v, full %+v: a scrape failed", compact, whole)
 	}
 	compact.Goroutines, whole.Goroutines, compact.HeapBytes, whole.HeapBytes = 0, 0, 0, 0
-	compact.Runnable, whole.Runnable = 0, 0
+	compact.Runnable, whole.Runnable, compact.RSSBytes, whole.RSSBytes, compact.OpenFDs, whole.OpenFDs = 0, 0, 0, 0, 0, 0
 	if compact != whole {
 		t.Errorf("sample from the compact page %+v\nfrom /metrics                %+v", compact, whole)
 	}

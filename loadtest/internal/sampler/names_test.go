@@ -48,7 +48,7 @@ func TestLibraryDefaultNames(t *testing.T) {
 		if sig.Goroutines != FromMetrics || !sig.Pool || sig.InFlight || sig.Cancelled {
 			t.Fatalf("Probe = %+v: want goroutines and pool found, no in-flight or cancels", sig)
 		}
-		got := NewFor(sig, nil, "", 0).Sample(context.Background(), 0)
+		got := NewFor(sig, nil, "", 0, 0).Sample(context.Background(), 0)
 		if got.Goroutines < 1 || got.PoolAcquired != 1 || got.PoolMax != 3 || got.PoolTotal != 1 {
 			t.Fatalf("Sample = %+v: want goroutines ≥ 1, pool acquired 1 of total 1, max 3", got)
 		}
@@ -72,7 +72,7 @@ func TestLibraryDefaultNames(t *testing.T) {
 		if !sig.InFlight {
 			t.Fatalf("Probe = %+v: the OTel in-flight gauge was not found", sig)
 		}
-		if got := NewFor(sig, nil, "", 0).Sample(context.Background(), 0); got.InFlight != 2 {
+		if got := NewFor(sig, nil, "", 0, 0).Sample(context.Background(), 0); got.InFlight != 2 {
 			t.Fatalf("Sample.InFlight = %v, want 2", got.InFlight)
 		}
 	})

@@ -26,6 +26,12 @@ const (
 	MetricCancelled  = "http_server_requests_cancelled_total"
 	MetricAccepted   = "http_server_requests_accepted_total"
 	MetricPool       = "pgxpool_acquired_conns"
+	// The soak's: the live heap after GC (the items server's Go collector exports it), the
+	// API's open connections, and the process collector's memory and descriptors.
+	MetricHeapLive  = "go_gc_heap_live_bytes"
+	MetricOpenConns = "http_server_open_connections"
+	MetricRSS       = "process_resident_memory_bytes"
+	MetricOpenFDs   = "process_open_fds"
 )
 
 // CompactPath is what a metrics URL ending in /metrics gets appended to name the server's

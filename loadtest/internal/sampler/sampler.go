@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -34,6 +35,7 @@ type Sampler struct {
 	pprofURL   string  // goroutines from the goroutine profile's total ("" : from metrics)
 	db         Querier // nil: pg_stat_activity is not read
 	appName    string  // the server's application_name: only its sessions count
+	pid        int     // the server's process when it runs here (RSS and fds from /proc); 0: from metrics
 	client     *http.Client
 	interval   time.Duration
 	net        *netWatch // nil: the kernel's view is not read (WatchNet)
@@ -51,12 +53,14 @@ const DefaultInterval = 100 * time.Millisecond
 // filtered on it, so the harness's own queries and other servers' sessions never count). db may
 // be nil (no database figures). interval ≤ 0 means DefaultInterval.
 func New(adminURL string, db Querier, appName string, interval time.Duration) *Sampler {
-	return NewFor(summary.Signals{MetricsURL: adminURL + "/metrics", Goroutines: FromMetrics}, db, appName, interval)
+	return NewFor(summary.Signals{MetricsURL: adminURL + "/metrics", Goroutines: FromMetrics}, db, appName, 0, interval)
 }
 
 // NewFor returns a sampler of whatever sig found (see Probe): metrics from sig.MetricsURL,
-// goroutines from the goroutine profile when sig.Goroutines is FromPprof.
-func NewFor(sig summary.Signals, db Querier, appName string, interval time.Duration) *Sampler {
+// goroutines from the goroutine profile when sig.Goroutines is FromPprof. pid is the server's
+// process when it runs on this machine: its resident memory and open descriptors are then read
+// from /proc (0: from the process collector's metrics, when the server has them).
+func NewFor(sig summary.Signals, db Querier, appName string, pid int, interval time.Duration) *Sampler {
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
@@ -64,6 +68,7 @@ func NewFor(sig summary.Signals, db Querier, appName string, interval time.Durat
 		metricsURL: sig.MetricsURL,
 		db:         db,
 		appName:    appName,
+		pid:        pid,
 		// A scrape must never take longer than the interval by much: a stuck server would
 		// otherwise stretch the timeline. 1 s still tolerates a loaded 2-core machine.
 		client:   &http.Client{Timeout: time.Second},
@@ -78,13 +83,14 @@ func NewFor(sig summary.Signals, db Querier, appName string, interval time.Durat
 // queryTimeout bounds one pg_stat_activity reading, as the client's timeout bounds a scrape.
 const queryTimeout = time.Second
 
-// pgActivityQuery counts the server's active statements, and of those the ones sleeping in the
-// bench delay (pg_sleep), excluding this connection.
+// pgActivityQuery counts the server's active statements, of those the ones sleeping in the
+// bench delay (pg_sleep), and all of its sessions, excluding this connection.
 const pgActivityQuery = `
 SELECT count(*) FILTER (WHERE state = 'active'),
        count(*) FILTER (WHERE state = 'active' AND query ILIKE '%pg_sleep%'),
        count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock'),
-       count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'IO')
+       count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'IO'),
+       count(*)
 FROM pg_stat_activity
 WHERE application_name = $1 AND pid <> pg_backend_pid()`
 
@@ -108,17 +114,22 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 			sm.Goroutines = n
 		}
 	}
+	if s.pid > 0 {
+		if rss, fds, ok := machine.ProcessResources(s.pid); ok {
+			sm.RSSBytes, sm.OpenFDs = rss, fds
+		}
+	}
 	if s.db != nil {
-		var active, sleeping, lock, io int64
+		var active, sleeping, lock, io, sessions int64
 		// Bounded like the scrape: a database that stopped answering is a failed reading, not
 		// a sampler stuck until the run ends.
 		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
-		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping, &lock, &io)
+		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping, &lock, &io, &sessions)
 		cancel()
 		if err != nil {
 			sm.DBQueryFailed = true
 		} else {
-			sm.DBActive, sm.DBSleeping = float64(active), float64(sleeping)
+			sm.DBActive, sm.DBSleeping, sm.DBSessions = float64(active), float64(sleeping), float64(sessions)
 			sm.DBLockWaits, sm.DBIOWaits = float64(lock), float64(io)
 		}
 	}
@@ -220,7 +231,8 @@ func Series() []string {
 	return []string{MetricGoroutines, metricHeap, MetricInFlight, MetricPool, metricPoolIdle,
 		metricPoolTotal, metricPoolMax, MetricCancelled, MetricAccepted, metricState,
 		metricPoolWait, metricRunnable, metricSchedLat, metricCPUTotal, metricCPUIdle, metricGCTotal,
-		metricGCIdleMark, metricGCAssist, metricMutexWait}
+		metricGCIdleMark, metricGCAssist, metricMutexWait,
+		MetricHeapLive, MetricOpenConns, MetricRSS, MetricOpenFDs}
 }
 
 // fill copies the families the timeline needs into sm. A missing family leaves its field 0.
@@ -233,6 +245,10 @@ func fill(sm *summary.Sample, fams map[string]*dto.MetricFamily) {
 	}
 	sm.Cancelled = Sum(fams, MetricCancelled)
 	sm.Accepted = Sum(fams, MetricAccepted)
+	sm.HeapLiveBytes = Sum(fams, MetricHeapLive)
+	sm.OpenConns = Sum(fams, MetricOpenConns)
+	sm.RSSBytes = Sum(fams, MetricRSS) // /proc's reading replaces these when the process runs here
+	sm.OpenFDs = Sum(fams, MetricOpenFDs)
 	sm.ServerState = State(fams)
 	sm.PoolWaitTotal = Sum(fams, metricPoolWait)
 	sm.Runnable = Sum(fams, metricRunnable)

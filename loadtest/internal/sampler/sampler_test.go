@@ -37,6 +37,14 @@ pgxpool_acquired_conns 2
 pgxpool_idle_conns 5
 # TYPE pgxpool_total_conns gauge
 pgxpool_total_conns 7
+# TYPE go_gc_heap_live_bytes gauge
+go_gc_heap_live_bytes 1.5e+06
+# TYPE http_server_open_connections gauge
+http_server_open_connections 4
+# TYPE process_resident_memory_bytes gauge
+process_resident_memory_bytes 3.2e+07
+# TYPE process_open_fds gauge
+process_open_fds 21
 # TYPE server_state gauge
 server_state{state="draining"} 1
 server_state{state="ready"} 0
@@ -56,9 +64,24 @@ func TestSampleParsesMetrics(t *testing.T) {
 
 	got := New(srv.URL, nil, "", 0).Sample(context.Background(), 250*time.Millisecond)
 	want := summary.Sample{OffsetMs: 250, Goroutines: 17, HeapBytes: 2.5e6, InFlight: 3, PoolAcquired: 2,
-		PoolIdle: 5, PoolTotal: 7, Cancelled: 6, Accepted: 42, ServerState: "draining"}
+		PoolIdle: 5, PoolTotal: 7, Cancelled: 6, Accepted: 42, ServerState: "draining",
+		HeapLiveBytes: 1.5e6, OpenConns: 4, RSSBytes: 3.2e7, OpenFDs: 21}
 	if got != want {
 		t.Fatalf("Sample = %+v\nwant     %+v", got, want)
+	}
+}
+
+// TestSampleReadsALocalProcess: with a pid, resident memory and descriptors come from /proc (this
+// test's own process), not from the metrics, which a process collector may not have.
+func TestSampleReadsALocalProcess(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(exposition))
+	}))
+	defer srv.Close()
+	sig := summary.Signals{MetricsURL: srv.URL + "/metrics", Goroutines: FromMetrics}
+	got := NewFor(sig, nil, "", os.Getpid(), 0).Sample(context.Background(), 0)
+	if got.RSSBytes == 3.2e7 || got.RSSBytes < 1<<20 || got.OpenFDs == 21 || got.OpenFDs < 3 {
+		t.Fatalf("RSS %.0f, fds %.0f: want this process's, not the exposition's", got.RSSBytes, got.OpenFDs)
 	}
 }
 
@@ -103,8 +126,8 @@ func TestSampleCountsServerQueries(t *testing.T) {
 
 	s := New("http://127.0.0.1:1", harness, app, 0)
 	before := s.Sample(ctx, 0)
-	if before.DBQueryFailed || before.DBActive != 0 || before.DBSleeping != 0 {
-		t.Fatalf("idle database: %+v, want 0 active", before)
+	if before.DBQueryFailed || before.DBActive != 0 || before.DBSleeping != 0 || before.DBSessions != 1 {
+		t.Fatalf("idle database: %+v, want 0 active of 1 session (the server's)", before)
 	}
 
 	done := make(chan error, 2)

@@ -110,7 +110,7 @@ func TestAcceptQueueAgreesWithSS(t *testing.T) {
 	if n := dial(t, port, queued, 2*time.Second); n != queued {
 		t.Fatalf("%d of %d connections completed", n, queued)
 	}
-	smp := sampler.NewFor(summary.Signals{}, nil, "", 0)
+	smp := sampler.NewFor(summary.Signals{}, nil, "", 0, 0)
 	if err := smp.WatchNet(l.PID(), port); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestAcceptQueueAgreesWithSS(t *testing.T) {
 // path into summary.json) show at least those, exactly those in a namespace of the server's own.
 func TestListenOverflowsCounted(t *testing.T) {
 	l, port := stalledServer(t)
-	smp := sampler.NewFor(summary.Signals{}, nil, "", 0)
+	smp := sampler.NewFor(summary.Signals{}, nil, "", 0, 0)
 	k := watchKernel(Server{Target: l, Process: l}, smp)
 	if k == nil || k.err != nil {
 		t.Fatalf("kernel out of reach: %+v", k)

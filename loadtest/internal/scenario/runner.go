@@ -232,7 +232,15 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 		db = rn.DB
 	}
 	sig := probe(ctx, srv, db != nil)
-	smp := sampler.NewFor(sig, db, srv.DBApplication(), set.SampleEvery)
+	pid := 0
+	if srv.Process != nil {
+		pid = srv.Process.PID()
+	}
+	every := set.SampleEvery
+	if s.SampleEvery != nil {
+		every = s.SampleEvery(set)
+	}
+	smp := sampler.NewFor(sig, db, srv.DBApplication(), pid, every)
 	return &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, observer: rn.observer(),
 		Signals: sig, WritesTable: rn.WritesTable, kernel: watchKernel(srv, smp),
 		Sampler: smp, start: time.Now()}, nil

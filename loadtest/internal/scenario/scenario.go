@@ -33,6 +33,9 @@ type Scenario struct {
 	// timeout), which a server the harness did not start does not take: skipped against an
 	// external target.
 	ManagedOnly bool
+	// SampleEvery is the scenario's sampler interval (nil: Settings.SampleEvery): a soak's
+	// half hour needs no 100 ms readings.
+	SampleEvery func(s Settings) time.Duration
 	// ServerEnv returns extra K=V for the scenario's fresh server (nil: none).
 	ServerEnv func(s Settings) []string
 	// Listen: the scenario's server is started on a listener the harness keeps
@@ -98,6 +101,7 @@ func All() []Scenario {
 		ShutdownShortDrain(),
 		Deploy(),
 		Ramp(),
+		Soak(),
 	}
 }
 

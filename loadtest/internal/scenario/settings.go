@@ -52,6 +52,20 @@ type Settings struct {
 	Shutdown ShutdownSettings
 	Deploy   DeploySettings
 	Ramp     RampSettings
+	Soak     SoakSettings
+}
+
+// SoakSettings are the soak's knobs. Limits are growth per hour of the judged span's trend.
+type SoakSettings struct {
+	Duration time.Duration // the whole attack, warm-up included (30 min)
+	Warmup   time.Duration // its first part, not judged: caches, pools and the heap settle
+	// MemoryLimit is the most the live heap and the RSS may grow, in MiB per hour.
+	MemoryLimit float64
+	// CountLimit is the most goroutines, open connections, open fds, pool connections and
+	// PostgreSQL sessions may grow, each, per hour.
+	CountLimit float64
+	// P99Drift is the most the p99 from the intended send time may grow per hour.
+	P99Drift time.Duration
 }
 
 // DeploySettings are the deploy scenario's knobs; its load, held requests and the old server's

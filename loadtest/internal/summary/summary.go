@@ -135,6 +135,7 @@ type Scenario struct {
 	Shutdown *ShutdownStats `json:"shutdown,omitempty"`
 	Deploy   *DeployStats   `json:"deploy,omitempty"`
 	Ramp     *RampStats     `json:"ramp,omitempty"`
+	Soak     *SoakStats     `json:"soak,omitempty"`
 
 	Server ServerStats `json:"server"`        // peaks and settle figures from the sampler
 	Net    *NetStats   `json:"net,omitempty"` // the kernel's figures; nil: not read (a remote server)
@@ -327,13 +328,23 @@ type Sample struct {
 	// the previous sample: the time runnable goroutines waited for a thread.
 	SchedP99Ms float64 `json:"sched_p99_ms,omitempty"`
 	// The Go runtime's CPU classes (GOMAXPROCS-seconds, updated at each GC) and mutex wait.
-	GoCPUTotal      float64    `json:"go_cpu_total_s,omitempty"`
-	GoCPUIdleTotal  float64    `json:"go_cpu_idle_total_s,omitempty"`
-	GCCPUTotal      float64    `json:"gc_cpu_total_s,omitempty"`
-	GCAssistTotal   float64    `json:"gc_assist_total_s,omitempty"`
-	GCIdleMarkTotal float64    `json:"gc_idle_mark_total_s,omitempty"` // GC work on otherwise idle CPUs
-	MutexWaitTotal  float64    `json:"mutex_wait_total_s,omitempty"`
-	Net             *NetSample `json:"net,omitempty"` // the kernel's view of the API port; nil: not read
+	GoCPUTotal      float64 `json:"go_cpu_total_s,omitempty"`
+	GoCPUIdleTotal  float64 `json:"go_cpu_idle_total_s,omitempty"`
+	GCCPUTotal      float64 `json:"gc_cpu_total_s,omitempty"`
+	GCAssistTotal   float64 `json:"gc_assist_total_s,omitempty"`
+	GCIdleMarkTotal float64 `json:"gc_idle_mark_total_s,omitempty"` // GC work on otherwise idle CPUs
+	MutexWaitTotal  float64 `json:"mutex_wait_total_s,omitempty"`
+	// The soak's resources (0 and left out when not read): the live heap after the last GC
+	// (go_gc_heap_live_bytes), the process's resident memory and open file descriptors (from
+	// /proc when the harness started it, else process_resident_memory_bytes and
+	// process_open_fds), the API's open connections (http_server_open_connections) and every
+	// PostgreSQL session of the server, idle ones included.
+	HeapLiveBytes float64    `json:"heap_live_bytes,omitempty"`
+	RSSBytes      float64    `json:"rss_bytes,omitempty"`
+	OpenFDs       float64    `json:"open_fds,omitempty"`
+	OpenConns     float64    `json:"open_conns,omitempty"`
+	DBSessions    float64    `json:"db_sessions,omitempty"`
+	Net           *NetSample `json:"net,omitempty"` // the kernel's view of the API port; nil: not read
 }
 
 // NetSample is what the kernel held on the server's API port at one sample (loadtest/internal/netsig).
@@ -595,6 +606,44 @@ type AcceptQueueSample struct {
 	Socket   string  `json:"socket"` // which listener (inode or owner)
 	Queue    int     `json:"queue"`  // connections completed, not yet accepted
 	Limit    int     `json:"limit"`  // the backlog
+}
+
+// SoakStats are the soak's trends: per resource the slope per hour after the warm-up, its 95 %
+// interval, the limit and what they say (method: docs/harness.md, "soak").
+type SoakStats struct {
+	WarmupMs float64 `json:"warmup_ms"` // from the attack's start, not judged
+	// The span after the warm-up the windows cover: its start (from the scenario's start, as
+	// every offset) and length. A resource's fitted line is Intercept at FromMs.
+	FromMs    float64        `json:"from_ms"`
+	JudgedMs  float64        `json:"judged_ms"`
+	Windows   int            `json:"windows"` // windows the judged span is cut into
+	Method    string         `json:"method"`  // one line: how the slope and interval were found
+	Resources []SoakResource `json:"resources"`
+}
+
+// SoakResource is one resource's trend: a slope and interval in Unit per hour.
+type SoakResource struct {
+	Name string `json:"name"` // heap_live, rss, goroutines, open_conns, open_fds, pool_total, db_sessions, p99
+	Unit string `json:"unit"` // "MiB", "count" or "ms"
+	// How each window's point was taken: "floor" (its lowest reading) or "p99" (of the requests
+	// intended in it, from the intended send time).
+	Window       string  `json:"window"`
+	SlopePerHour float64 `json:"slope_per_hour"`
+	LowPerHour   float64 `json:"low_per_hour"` // 95 % interval of the slope
+	HighPerHour  float64 `json:"high_per_hour"`
+	LimitPerHour float64 `json:"limit_per_hour"`
+	Intercept    float64 `json:"intercept"` // the fitted line's value at FromMs
+	Verdict      Verdict `json:"verdict"`   // PASS, FAIL, INVALID ("not available": SKIPPED)
+	Reason       string  `json:"reason"`    // one line
+	// Series is the window points: offset of each window's middle from the scenario's start
+	// and its value.
+	Series []SoakPoint `json:"series"`
+}
+
+// SoakPoint is one window of a soak resource.
+type SoakPoint struct {
+	OffsetMs float64 `json:"offset_ms"`
+	Value    float64 `json:"value"`
 }
 
 // RampStats are the figures of the capacity ramp.

@@ -28,6 +28,10 @@ type Faults struct {
 	// AllocStorm: every API request allocates stormNodes short-lived linked nodes, so that
 	// the garbage collector takes much of the server's CPU.
 	AllocStorm bool
+	// SlowLeak: every API request keeps 4 KiB for good (memfaults.go).
+	SlowLeak bool
+	// Sawtooth: every API request keeps 4 KiB, all dropped every 256 requests (memfaults.go).
+	Sawtooth bool
 }
 
 // Config is what NewHandler needs. Store, Verifier and Metrics are required.
@@ -85,8 +89,9 @@ type api struct {
 	extraLatency time.Duration
 	burnIters    int // burnCPU iterations per request (BENCH_EXTRA_CPU); 0: none
 	faults       Faults
-	contend      *contention // lock-contention and alloc-storm
-	bufs         sync.Pool   // *[]byte response buffers
+	contend      *contention  // lock-contention and alloc-storm
+	hoard        *memoryHoard // slow-leak or sawtooth; nil: neither
+	bufs         sync.Pool    // *[]byte response buffers
 }
 
 // NewHandler returns the API: the server-span middleware outermost (traceRequests: it starts the
@@ -104,6 +109,7 @@ func NewHandler(cfg Config) http.Handler {
 		burnIters:    burnItersFor(cfg.ExtraCPU),
 		faults:       cfg.Faults,
 		contend:      newContention(cfg.Faults),
+		hoard:        newHoard(cfg.Faults),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

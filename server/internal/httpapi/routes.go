@@ -19,6 +19,9 @@ func (a *api) routes(tp trace.TracerProvider, prop propagation.TextMapPropagator
 	if a.contend.on() {
 		r.Use(a.contend.inject) // lock-contention, alloc-storm: also only when asked
 	}
+	if a.hoard != nil {
+		r.Use(a.hoard.hoardMemory) // slow-leak, sawtooth: only when asked
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errNotFound) })
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errMethodNotAllowed) })
 

@@ -138,19 +138,25 @@ func parseSampler(name, arg string) (sdktrace.Sampler, error) {
 		Reason: "want always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio"}
 }
 
-// diagnosisMetrics are the runtime/metrics the harness's diagnosis reads beyond the Go
-// collector's defaults: scheduling latency and runnable goroutines (cpu), the GC's share of the
-// CPU and its assists (gc), mutex wait (lock). Named one by one: the whole set would cost every
-// scrape ~100 more series.
-var diagnosisMetrics = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(
-	`^/(sched/latencies:seconds|sched/goroutines/runnable:goroutines|` +
-		`cpu/classes/(gc/mark/(assist|idle)|gc/total|idle|total):cpu-seconds|sync/mutex/wait/total:seconds)$`)}
+// runtimeMetrics are the runtime/metrics exported beyond the Go collector's defaults, named one
+// by one (the whole set would cost every scrape ~100 more series). The diagnosis reads
+// scheduling latency and runnable goroutines (cpu), the GC's share of the CPU and its assists
+// (gc), mutex wait (lock); a soak reads /gc/heap/live:bytes, the heap the last GC marked live,
+// since the heap in use rises and falls with the garbage between collections.
+// The compact page (compact.go) has the diagnosis's alone: it reads the live heap itself.
+var (
+	runtimeMetrics   = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/(` + diagnosisPattern + `|gc/heap/live:bytes)$`)}
+	diagnosisMetrics = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/(` + diagnosisPattern + `)$`)}
+)
+
+const diagnosisPattern = `sched/latencies:seconds|sched/goroutines/runnable:goroutines|` +
+	`cpu/classes/(gc/mark/(assist|idle)|gc/total|idle|total):cpu-seconds|sync/mutex/wait/total:seconds`
 
 // NewRegistry returns a registry with the Go and process collectors and server_build_info.
 func NewRegistry(version string) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(diagnosisMetrics)),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(runtimeMetrics)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{

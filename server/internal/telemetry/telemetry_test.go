@@ -189,3 +189,37 @@ func TestDiagnosisMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestHeapLiveGauge: go_gc_heap_live_bytes is the heap the last GC marked live, so memory kept
+// across a GC raises it by its size and dropping it lowers it again (the soak's memory signal).
+func TestHeapLiveGauge(t *testing.T) {
+	reg := telemetry.NewRegistry("v-test")
+	live := func() float64 {
+		t.Helper()
+		runtime.GC()
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() == "go_gc_heap_live_bytes" {
+				return f.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no go_gc_heap_live_bytes")
+		return 0
+	}
+	const size = 64 << 20
+	before := live()
+	kept := make([]byte, size)
+	for i := range kept {
+		kept[i] = 1
+	}
+	during := live()
+	runtime.KeepAlive(kept)
+	kept = nil
+	after := live()
+	if during-before < size*0.9 || during-after < size*0.9 || before <= 0 {
+		t.Fatalf("live heap before %.0f, holding 64 MiB %.0f, after dropping it %.0f: want +64 MiB and back", before, during, after)
+	}
+}

@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"net/http"
+	"sync"
+)
+
+// The memory faults of the soak scenario (BENCH_FAULTS=slow-leak, sawtooth): each API request
+// keeps memoryFaultChunk bytes. slow-leak never lets go of them; sawtooth drops everything it
+// holds every sawtoothRequests requests, so the live heap climbs to a peak of
+// sawtoothRequests × memoryFaultChunk (1 MiB) and falls back to its floor: healthy memory that
+// is not flat, which a soak must not call a leak.
+const (
+	memoryFaultChunk = 4 << 10 // bytes kept per request
+	sawtoothRequests = 256     // requests per sawtooth cycle: 2.6 s at 100 requests/s
+)
+
+// memoryHoard is the memory the faults keep; one per handler (no globals).
+type memoryHoard struct {
+	mu     sync.Mutex
+	chunks [][]byte
+	cycle  int // 0: never drop (slow-leak); else drop everything at this many chunks
+}
+
+// keep holds one more chunk, and for the sawtooth drops them all once a cycle is complete.
+func (m *memoryHoard) keep() {
+	b := make([]byte, memoryFaultChunk)
+	for i := range b { // touched, so the pages are resident: RSS sees the leak, not only the heap
+		b[i] = byte(i)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.chunks = append(m.chunks, b)
+	if m.cycle > 0 && len(m.chunks) >= m.cycle {
+		m.chunks = nil
+	}
+}
+
+// hoardMemory is the middleware of slow-leak and sawtooth.
+func (m *memoryHoard) hoardMemory(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.keep()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// newHoard returns the hoard of f's memory fault, nil when neither is on.
+func newHoard(f Faults) *memoryHoard {
+	switch {
+	case f.SlowLeak:
+		return &memoryHoard{}
+	case f.Sawtooth:
+		return &memoryHoard{cycle: sawtoothRequests}
+	}
+	return nil
+}
