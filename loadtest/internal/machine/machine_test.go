@@ -116,3 +116,28 @@ func TestCPUModel(t *testing.T) {
 		}
 	}
 }
+
+// TestThreadsOfThisProcess: a thread that spins shows in its run time, and parseSchedstat reads
+// the first two fields.
+func TestThreadsOfThisProcess(t *testing.T) {
+	if tt, ok := parseSchedstat([]byte("1500 250 7\n")); !ok || tt.Run != 1500 || tt.Wait != 250 {
+		t.Errorf("parseSchedstat = %+v, %v; want run 1500 ns, wait 250 ns", tt, ok)
+	}
+	if _, ok := parseSchedstat([]byte("x")); ok {
+		t.Error("parseSchedstat of junk: ok")
+	}
+	before, ok := Threads(os.Getpid())
+	if !ok || len(before) == 0 {
+		t.Skip("no /proc/self/task here")
+	}
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+	}
+	after, _ := Threads(os.Getpid())
+	var ran time.Duration
+	for tid, a := range after {
+		ran += a.Run - before[tid].Run
+	}
+	if ran < 20*time.Millisecond {
+		t.Errorf("threads ran %v during a 50 ms spin; want ≥ 20 ms", ran)
+	}
+}
