@@ -30,7 +30,7 @@ func runFlagGroups() []flagGroup {
 			"shutdown-duration", "shutdown-at", "hold-share", "hold-delay", "drain-timeout", "drain-delay", "short-drain-timeout",
 			"ramp-from", "ramp-to", "ramp-steps", "ramp-step", "ramp-refine", "ramp-cpu-rate", "ramp-cpu-hold"}},
 		{"checks: what passes, and where the server's side is read", []string{"slo-p99", "max-error-rate", "max-lateness",
-			"max-foreign-cpu", "settle", "goroutine-slack", "max-cleanup", "min-capacity", "metrics-url", "pprof-url", "writes-table"}},
+			"max-neighbour-share", "settle", "goroutine-slack", "max-cleanup", "min-capacity", "metrics-url", "pprof-url", "writes-table"}},
 		{"output", []string{"out", "cpu-profile", "jaeger-url", "metrics-addr", "prom-sd-file"}},
 	}
 }

@@ -25,7 +25,7 @@ func settings(profile string) summary.Settings {
 	return summary.Settings{
 		Profile: profile, Scenarios: []string{"steady", "cancel", "shutdown", "ramp"}, Seed: 42,
 		TraceSample: 0.1, SLOP99Ms: 250, MaxErrorRate: 0.01,
-		Values: map[string]string{"out": "bench-results", "duration": "20s"},
+		Values: map[string]string{"out": "bench-results", "duration": "20s", "max-neighbour-share": "0.1"},
 		Rates:  map[string]float64{"steady": 200, "cancel": 100, "shutdown": 100},
 	}
 }
@@ -194,6 +194,7 @@ func failingRun() summary.Run {
 	sd.TopCPU, sd.Profiles = nil, nil
 
 	st := steady(summary.Pass)
+	st.Contention = contention(st.Windows)
 	sc := []summary.Scenario{st, sd}
 	return summary.Run{SchemaVersion: 1, ID: "20261125T030000Z", StartedAt: t0, FinishedAt: t0.Add(90 * time.Second),
 		Verdict: summary.Overall(sc), Env: env(), Settings: settings("quick"), Scenarios: sc}
@@ -233,4 +234,19 @@ func skippedRun() summary.Run {
 	e.ManagedBy, e.JaegerURL, e.Target = "external", "", "http://127.0.0.1:8080"
 	return summary.Run{SchemaVersion: 1, ID: "20261125T032000Z", StartedAt: t0, FinishedAt: t0.Add(25 * time.Second),
 		Verdict: summary.Overall(sc), Env: e, Settings: settings("quick"), Scenarios: sc}
+}
+
+// contention: our threads waited more in the middle windows, while a neighbour ran.
+func contention(ws []summary.Window) *summary.Contention {
+	c := &summary.Contention{ServerWaitMs: 120, DatabaseWaitMs: 60, HarnessWaitMs: 90, RunMs: 900, PerRequestWaitMs: 0.0675, Share: 0.23, ForeignCPUs: 0.4,
+		SchedLatency: &summary.SchedLatency{P50Ms: 0.002, P99Ms: 0.9}}
+	for i, w := range ws {
+		x := float64(i)
+		cw := summary.ContentionWindow{StartMs: w.StartMs, Requests: w.Requests, P99Ms: w.P99,
+			ServerWaitMs: round2(6 + 4*math.Abs(math.Sin(x))), DatabaseWaitMs: round2(3 * math.Abs(math.Cos(x))), HarnessWaitMs: 4.5, RunMs: 45, ForeignCPUs: 0.4, SchedP99Ms: 0.9}
+		cw.PerRequestWaitMs = (cw.ServerWaitMs + cw.DatabaseWaitMs + cw.HarnessWaitMs) / float64(max(cw.Requests, 1))
+		c.Windows = append(c.Windows, cw)
+	}
+	c.Neighbour = summary.Neighbour{WindowStartMs: ws[len(ws)/2].StartMs, RunQueueDelayMs: c.Windows[len(ws)/2].PerRequestWaitMs, JudgedMs: 15.4}
+	return c
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/benchharness/benchharness/loadtest/internal/report/chart"
@@ -225,6 +226,9 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	if len(s.Timeline) > 0 || len(s.Events) > 0 {
 		out = append(out, p.server()...)
 	}
+	if c := s.Contention; c != nil && len(c.Windows) > 0 {
+		out = append(out, p.contention(c, r.Settings.Values["max-neighbour-share"]))
+	}
 	if rs := s.Ramp; rs != nil && len(rs.Steps) > 0 {
 		out = append(out, p.ramp(rs)...)
 	}
@@ -368,6 +372,48 @@ func (p plotter) server() []chart.Line {
 			},
 			Markers: p.markers, Height: 220,
 		},
+	}
+}
+
+// contention: the run-queue delay our threads accrued per request in each window, by whose
+// threads, against the neighbour rule's limit (the judged p99 times -max-neighbour-share), with
+// the server's Go scheduling latency beside it.
+func (p plotter) contention(c *summary.Contention, maxShare string) chart.Line {
+	var server, db, harness, total, sched []chart.Point
+	per := func(v float64, n int64) float64 {
+		if n == 0 {
+			return math.NaN()
+		}
+		return v / float64(n)
+	}
+	for _, w := range c.Windows {
+		x := secs(w.StartMs + 500)
+		server = append(server, chart.Point{X: x, Y: per(w.ServerWaitMs, w.Requests)})
+		db = append(db, chart.Point{X: x, Y: per(w.DatabaseWaitMs, w.Requests)})
+		harness = append(harness, chart.Point{X: x, Y: per(w.HarnessWaitMs, w.Requests)})
+		total = append(total, chart.Point{X: x, Y: per(w.PerRequestWaitMs*float64(w.Requests), w.Requests)})
+		sched = append(sched, chart.Point{X: x, Y: w.SchedP99Ms})
+	}
+	series := []chart.Series{
+		{Name: "all (judged)", Points: total, Color: "#000000"},
+		{Name: "server", Points: server},
+		{Name: "database", Points: db, Color: "#cc79a7"},
+		{Name: "harness", Points: harness, Color: "#777777"},
+	}
+	if c.SchedLatency != nil {
+		series = append(series, chart.Series{Name: "server Go scheduling latency p99", Points: sched, Dashed: true, Color: "#e69f00"})
+	}
+	var refs []chart.Ref
+	if share, err := strconv.ParseFloat(maxShare, 64); err == nil && share > 0 && c.Neighbour.JudgedMs > 0 {
+		refs = []chart.Ref{{Y: share * c.Neighbour.JudgedMs, Label: "neighbour limit " + ms(share*c.Neighbour.JudgedMs)}}
+	}
+	markers := slices.Clone(p.markers)
+	if c.Neighbour.Moved {
+		markers = append(markers, chart.Marker{X: secs(c.Neighbour.WindowStartMs + 500), Label: "neighbour", Color: "#d55e00"})
+	}
+	return chart.Line{
+		Title: "Run-queue delay per request: our threads waiting for a CPU", XLabel: "time since start (s)", YLabel: "wait per request (ms)",
+		XUnit: " s", XSpan: p.span, YUnit: " ms", Series: series, Refs: refs, Markers: markers, Height: 240,
 	}
 }
 

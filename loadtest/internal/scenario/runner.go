@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -227,9 +226,11 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 		db = rn.DB
 	}
 	sig := probe(ctx, srv, db != nil)
-	return &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, metrics: rn.Metrics,
+	l := &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, metrics: rn.Metrics,
 		Signals: sig, WritesTable: rn.WritesTable,
-		Sampler: sampler.NewFor(sig, db, srv.DBApplication(), set.SampleEvery), start: time.Now()}, nil
+		Sampler: sampler.NewFor(sig, db, srv.DBApplication(), set.SampleEvery), start: time.Now()}
+	l.Contention = rn.monitor(l)
+	return l, nil
 }
 
 // probe returns the server's signals: the ones Launch found, or those on its admin listener,
@@ -258,6 +259,9 @@ func (rn *Runner) sample(ctx context.Context, l *Live) func() {
 	sampleCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { l.Sampler.Run(sampleCtx, l.start) })
+	if l.Contention != nil {
+		wg.Go(func() { l.Contention.Run(sampleCtx, l.start) })
+	}
 	return sync.OnceFunc(func() { stop(); wg.Wait() })
 }
 
@@ -269,7 +273,6 @@ type attackRun struct {
 	lost       string // a worker lost mid-attack, named (attack.Figures.Cut)
 	disturbErr error
 	watch      *crashWatch
-	foreign    foreignLoad
 	// cpu is the CPU time the server's process and this harness ran during the attack
 	// (measured: a server this harness started, alive at the end).
 	cpu         StepCPU
@@ -350,7 +353,6 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	l.Event(summary.EventStart, "")
 	rn.Metrics.Running(s.Name, true)
 	joinDisturb := disturb(attackCtx, h.Disturb)
-	cpuBefore, cpuOK := rn.cpu(ctx, l)
 	cpuBefore0, cpuOK0 := readCPU(l, rn.Helpers)
 	next := stepper(s.Steps(l.Settings), h.Next)
 	for i := 1; ; i++ {
@@ -389,10 +391,6 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 		run.cpu, run.cpuMeasured = after.sub(cpuBefore0), true
 	}
 	l.attackEnd = time.Now()
-	if cpuAfter, ok := rn.cpu(ctx, l); ok && cpuOK {
-		run.foreign.cores, run.foreign.share = machine.Foreign(cpuBefore, cpuAfter)
-		run.foreign.cpus, run.foreign.measured = cpuAfter.CPUs, true
-	}
 	rn.Metrics.Running(s.Name, false)
 	run.disturbErr = joinDisturb()
 	l.Event(summary.EventEnd, "")
@@ -502,8 +500,8 @@ func (rn *Runner) judge(ctx context.Context, s Scenario, l *Live, h Hooks, run a
 	if crash != nil {
 		sc.Checks = append([]summary.Check{check("server alive", false, "running until the scenario ends", crash.Error())}, sc.Checks...)
 	}
-	if run.foreign.measured && l.Settings.MaxForeignCPU > 0 {
-		sc.Checks = append(sc.Checks, run.foreign.check(l.Settings.MaxForeignCPU))
+	if sc.Contention = contended(l, f.Windows, sc.LatencyIntended.P99); sc.Contention != nil && l.Settings.MaxNeighbourShare > 0 {
+		sc.Checks = append(sc.Checks, neighbourCheck(sc.Contention, l.Settings.MaxNeighbourShare))
 	}
 	sc.Verdict, sc.Reasons = summary.Judge(sc.Checks)
 	if line := decidedBy(sc.Checks); line != "" {
@@ -539,7 +537,6 @@ func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scen
 	sc.Timeline = l.Sampler.Samples()
 	sc.Events = l.Events()
 	sc.Server = l.ServerStats(settleAt)
-	sc.Server.ForeignCPUCores = run.foreign.cores
 	sc.Server.CPUPerRequestUs, sc.Server.HarnessCPUPerRequestUs = run.cpuPerRequest()
 	sig := l.Signals
 	sc.Signals = &sig
@@ -554,56 +551,6 @@ func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scen
 	if err != nil {
 		sc.Reasons = append(sc.Reasons, fmt.Sprintf("write timeline: %v", err))
 	}
-}
-
-// foreignLoad is the CPU that processes outside the benchmark (not the harness, the server or
-// its PostgreSQL backends) used during the attack.
-type foreignLoad struct {
-	measured bool
-	cores    float64 // CPUs' worth
-	share    float64 // of the machine
-	cpus     int
-}
-
-// check: a machine busy with other work slows the server the way a slow server would, so the
-// scenario's figures judge the machine: INVALID, as when the generator falls behind.
-func (f foreignLoad) check(maxCores float64) summary.Check {
-	return summary.NewCheck(summary.Validity, "machine free of other work", f.cores <= maxCores,
-		fmt.Sprintf("≤ %.2f CPUs used by processes outside the benchmark", maxCores),
-		fmt.Sprintf("%.2f of %d CPUs (%.0f%%)", f.cores, f.cpus, 100*f.share))
-}
-
-// cpu reads the machine's CPU counters with the benchmark's processes: this harness, the server
-// and the PostgreSQL backends of the server and of the harness. It measures only when all of
-// them run here: a server the harness started, and a database whose backends are local
-// processes.
-func (rn *Runner) cpu(ctx context.Context, l *Live) (machine.Reading, bool) {
-	p := l.Server.Process
-	if p == nil || rn.DB == nil {
-		return machine.Reading{}, false
-	}
-	ctx, cancel := context.WithTimeout(ctx, dbQueryTimeout)
-	defer cancel()
-	rows, err := rn.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)`,
-		[]string{l.Server.DBApplication(), HarnessApplication})
-	if err != nil {
-		return machine.Reading{}, false
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return machine.Reading{}, false
-	}
-	local := pids[:0]
-	for _, pid := range pids {
-		if machine.IsProcess(pid, "postgres") {
-			local = append(local, pid)
-		}
-	}
-	if len(local) == 0 {
-		return machine.Reading{}, false
-	}
-	r, err := machine.Read(append(append(local, os.Getpid(), p.PID()), rn.Helpers...))
-	return r, err == nil
 }
 
 // HarnessApplication is the application_name of the harness's own PostgreSQL connections.
