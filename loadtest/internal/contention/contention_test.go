@@ -64,6 +64,13 @@ func TestSummarise(t *testing.T) {
 			t.Errorf("window %d = %+v, want %+v", i, c.Windows[i], w)
 		}
 	}
+	// A histogram read over 1500–2500 ms belongs to the window that holds 2000 ms: none here.
+	// One over 0–1000 ms to window 0.
+	points[0].Sched, points[0].SchedFromMs = &Histogram{Bounds: []float64{0.001, 0.01, math.Inf(1)}, Counts: []uint64{50, 100, 100}}, 0
+	points[1].Sched, points[1].SchedFromMs = &Histogram{Bounds: []float64{0.001, 0.01, math.Inf(1)}, Counts: []uint64{0, 0, 9}}, 1500
+	if c := Summarise(points, windows); c.Windows[0].SchedP99Ms != 10 || c.Windows[1].SchedP99Ms != 0 || c.SchedLatency == nil || c.SchedLatency.P50Ms != 1 {
+		t.Errorf("scheduling p99 by window %v, %v; overall %+v; want 10 ms in window 0 only, p50 1 ms", c.Windows[0].SchedP99Ms, c.Windows[1].SchedP99Ms, c.SchedLatency)
+	}
 	if math.Abs(c.PerRequestWaitMs-150.0/30) > 1e-9 || math.Abs(c.Share-150.0/350) > 1e-9 {
 		t.Errorf("per request %.3f ms, share %.3f; want %.3f, %.3f", c.PerRequestWaitMs, c.Share, 150.0/30, 150.0/350)
 	}

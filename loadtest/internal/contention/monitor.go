@@ -29,6 +29,9 @@ type Histogram struct {
 	Counts []uint64
 }
 
+// schedEvery is how often the server's scheduling histogram is read.
+const schedEvery = time.Second
+
 // Point is what the benchmark's threads did between two readings, ending at OffsetMs.
 type Point struct {
 	OffsetMs float64
@@ -41,9 +44,10 @@ type Point struct {
 	// threads did not run of it, others did.
 	Busy time.Duration
 	CPUs int
-	// Sched is the server's Go scheduling-latency histogram accrued over the span (nil: not
-	// read).
-	Sched *Histogram
+	// Sched is the server's Go scheduling-latency histogram accrued since the previous point
+	// that has one (nil: not read in this span).
+	Sched       *Histogram
+	SchedFromMs float64 // where Sched's span begins
 }
 
 // Monitor reads the threads of the benchmark's processes every interval. The zero value is not
@@ -57,6 +61,7 @@ type Monitor struct {
 	points []Point
 	prev   map[int]machine.ThreadTime // by thread id: ids are unique across processes
 	hist   *Histogram
+	histAt time.Duration
 	busy   time.Duration
 	last   time.Duration
 }
@@ -99,7 +104,8 @@ func (m *Monitor) read(ctx context.Context, off time.Duration) {
 		return
 	}
 	var h *Histogram
-	if m.sched != nil {
+	// The histogram comes with a whole /metrics scrape: once per window is enough.
+	if m.sched != nil && (m.hist == nil || off-m.histAt >= schedEvery) {
 		if got, err := m.sched(ctx); err == nil {
 			h = &got
 		}
@@ -129,10 +135,10 @@ func (m *Monitor) read(ctx context.Context, off time.Duration) {
 	first := m.prev == nil
 	m.prev = now
 	if h != nil && m.hist != nil {
-		p.Sched = h.sub(*m.hist)
+		p.Sched, p.SchedFromMs = h.sub(*m.hist), ms(m.histAt)
 	}
 	if h != nil {
-		m.hist = h
+		m.hist, m.histAt = h, off
 	}
 	if busyErr == nil && m.busy > 0 {
 		p.Busy = max(busy-m.busy, 0)

@@ -11,7 +11,7 @@ const windowMs = 1000.0
 
 // Summarise lays points over the scenario's windows: a point's span is split between the
 // windows it overlaps in proportion, its scheduling histogram goes whole to the window that
-// holds its span's middle. The totals are over the windows.
+// holds the middle of the histogram's span. The totals are over the windows.
 func Summarise(points []Point, windows []summary.Window) summary.Contention {
 	c := summary.Contention{Windows: make([]summary.ContentionWindow, len(windows))}
 	hists := make([]*Histogram, len(windows))
@@ -43,7 +43,10 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 				spanMs += overlap
 				cpus = p.CPUs
 			}
-			if mid := from + p.SpanMs/2; mid >= w.StartMs && mid < w.StartMs+windowMs && p.Sched != nil {
+		}
+		mid := (p.SchedFromMs + p.OffsetMs) / 2
+		for i, w := range windows {
+			if p.Sched != nil && mid >= w.StartMs && mid < w.StartMs+windowMs {
 				hists[i] = hists[i].add(p.Sched)
 				total = total.add(p.Sched)
 			}
