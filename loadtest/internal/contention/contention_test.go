@@ -13,7 +13,7 @@ import (
 // other, moves nothing.
 func TestNeighbourRule(t *testing.T) {
 	win := func(start, p99, perRequest, foreign float64) summary.ContentionWindow {
-		return summary.ContentionWindow{StartMs: start, Requests: 100, P99Ms: p99, PerRequestWaitMs: perRequest, ForeignCPUs: foreign}
+		return summary.ContentionWindow{StartMs: start, Requests: 100, P99Ms: p99, ForeignCPUs: foreign, PathDelayMs: perRequest}
 	}
 	tests := []struct {
 		name     string
@@ -28,10 +28,11 @@ func TestNeighbourRule(t *testing.T) {
 		{"busy loops made us wait", []summary.ContentionWindow{win(0, 20, 4, 1.2), win(1000, 40, 9, 1.1)}, 40, 0.1, true, 1000},
 		{"the wait sits outside the p99's window", []summary.ContentionWindow{win(0, 40, 0.1, 0.1), win(1000, 8, 9, 1.5)}, 40, 0.1, false, 0},
 		{"we waited for each other, nobody else ran", []summary.ContentionWindow{win(0, 40, 9, 0.01)}, 40, 0.1, false, 0},
-		{"at the threshold", []summary.ContentionWindow{win(0, 10, 1, 0.5)}, 10, 0.1, true, 0},
+		{"at the threshold", []summary.ContentionWindow{win(0, 10, 1.0001, 0.5)}, 10, 0.1, true, 0},
 		{"just under it", []summary.ContentionWindow{win(0, 10, 0.99, 0.5)}, 10, 0.1, false, 0},
+
 		{"not checked", []summary.ContentionWindow{win(0, 40, 30, 1.5)}, 40, 0, false, 0},
-		{"no requests", []summary.ContentionWindow{{StartMs: 0, PerRequestWaitMs: 0, ForeignCPUs: 2}}, 40, 0.1, false, 0},
+		{"no requests", []summary.ContentionWindow{{StartMs: 0, ForeignCPUs: 2, PathDelayMs: 9}}, 40, 0.1, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +64,16 @@ func TestSummarise(t *testing.T) {
 		if !close(c.Windows[i], w) {
 			t.Errorf("window %d = %+v, want %+v", i, c.Windows[i], w)
 		}
+	}
+	// Runs: 10 of the server's in window 0 (100 ms waited: 10 ms each); 4 of the database's
+	// and 6 of the harness's, half in window 1.
+	points[0].Slices, points[1].Slices = [roles]uint64{10, 0, 0}, [roles]uint64{0, 4, 6}
+	c = Summarise(points, windows)
+	if d := c.Windows[0].DelayPerRunMs; d != [3]float64{10, 0, 0} || c.Windows[0].PathDelayMs != 20 {
+		t.Errorf("window 0: delay per run %v, path %v; want [10 0 0], 2×10 ms", d, c.Windows[0].PathDelayMs)
+	}
+	if d := c.Windows[1].DelayPerRunMs; d != [3]float64{0, 10, 10} || c.Windows[1].PathDelayMs != 30 {
+		t.Errorf("window 1: delay per run %v, path %v; want [0 10 10], 10 + 2×10 ms", d, c.Windows[1].PathDelayMs)
 	}
 	// A histogram read over 1500–2500 ms belongs to the window that holds 2000 ms: none here.
 	// One over 0–1000 ms to window 0.

@@ -38,8 +38,9 @@ type Point struct {
 	SpanMs   float64
 	// Wait and Run are, per role, the run-queue delay and the CPU time accrued in the span by
 	// the threads that ran in it (a thread first seen in the span counts from the next one).
-	Wait [roles]time.Duration
-	Run  [roles]time.Duration
+	Wait   [roles]time.Duration
+	Run    [roles]time.Duration
+	Slices [roles]uint64 // times those threads were given a CPU
 	// Busy is the CPU time the whole machine spent busy in the span (0: not read); what our
 	// threads did not run of it, others did.
 	Busy time.Duration
@@ -127,6 +128,7 @@ func (m *Monitor) read(ctx context.Context, off time.Duration) {
 				}
 				p.Run[role] += tt.Run - before.Run
 				p.Wait[role] += max(tt.Wait-before.Wait, 0)
+				p.Slices[role] += tt.Slices - min(before.Slices, tt.Slices)
 			}
 		}
 	}

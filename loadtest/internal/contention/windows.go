@@ -15,6 +15,7 @@ const windowMs = 1000.0
 func Summarise(points []Point, windows []summary.Window) summary.Contention {
 	c := summary.Contention{Windows: make([]summary.ContentionWindow, len(windows))}
 	hists := make([]*Histogram, len(windows))
+	slices := make([][roles]float64, len(windows))
 	var total *Histogram
 	var busy, run time.Duration
 	var spanMs float64
@@ -36,6 +37,9 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 			cw.HarnessWaitMs += k * ms(p.Wait[Harness])
 			ours := p.Run[Server] + p.Run[Database] + p.Run[Harness]
 			cw.RunMs += k * ms(ours)
+			for r := range roles {
+				slices[i][r] += k * float64(p.Slices[r])
+			}
 			if p.Busy > 0 {
 				cw.ForeignCPUs += k * ms(max(p.Busy-ours, 0)) / windowMs
 				busy += time.Duration(k * float64(p.Busy))
@@ -60,6 +64,12 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 			cw.PerRequestWaitMs = wait / float64(cw.Requests)
 		}
 		cw.SchedP99Ms = hists[i].Quantile(0.99)
+		for r, wait := range [roles]float64{cw.ServerWaitMs, cw.DatabaseWaitMs, cw.HarnessWaitMs} {
+			if slices[i][r] > 0 {
+				cw.DelayPerRunMs[r] = wait / slices[i][r]
+			}
+		}
+		cw.PathDelayMs = PathDelay(*cw)
 		c.ServerWaitMs += cw.ServerWaitMs
 		c.DatabaseWaitMs += cw.DatabaseWaitMs
 		c.HarnessWaitMs += cw.HarnessWaitMs

@@ -8,11 +8,12 @@ import (
 	"time"
 )
 
-// ThreadTime is one thread's scheduler counters: time on a CPU and time runnable in a run
-// queue waiting for one (the first two fields of /proc/<pid>/task/<tid>/schedstat).
+// ThreadTime is one thread's scheduler counters (/proc/<pid>/task/<tid>/schedstat): time on
+// a CPU, time runnable in a run queue waiting for one, and how many times it was given one.
 type ThreadTime struct {
-	Run  time.Duration
-	Wait time.Duration
+	Run    time.Duration
+	Wait   time.Duration
+	Slices uint64
 }
 
 // Threads reads the counters of every thread of pid, by thread id; false when the process is
@@ -42,7 +43,7 @@ func Threads(pid int) (map[int]ThreadTime, bool) {
 // parseSchedstat reads "run_ns wait_ns timeslices".
 func parseSchedstat(b []byte) (ThreadTime, bool) {
 	f := strings.Fields(string(b))
-	if len(f) < 2 {
+	if len(f) < 3 {
 		return ThreadTime{}, false
 	}
 	run, err := strconv.ParseInt(f[0], 10, 64)
@@ -53,7 +54,11 @@ func parseSchedstat(b []byte) (ThreadTime, bool) {
 	if err != nil {
 		return ThreadTime{}, false
 	}
-	return ThreadTime{Run: time.Duration(run), Wait: time.Duration(wait)}, true
+	slices, err := strconv.ParseUint(f[2], 10, 64)
+	if err != nil {
+		return ThreadTime{}, false
+	}
+	return ThreadTime{Run: time.Duration(run), Wait: time.Duration(wait), Slices: slices}, true
 }
 
 // userHz is the unit of /proc/stat's times: USER_HZ, 100 on every Linux architecture Go runs on.

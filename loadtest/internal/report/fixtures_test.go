@@ -245,8 +245,10 @@ func contention(ws []summary.Window) *summary.Contention {
 		cw := summary.ContentionWindow{StartMs: w.StartMs, Requests: w.Requests, P99Ms: w.P99,
 			ServerWaitMs: round2(6 + 4*math.Abs(math.Sin(x))), DatabaseWaitMs: round2(3 * math.Abs(math.Cos(x))), HarnessWaitMs: 4.5, RunMs: 45, ForeignCPUs: 0.4, SchedP99Ms: 0.9}
 		cw.PerRequestWaitMs = (cw.ServerWaitMs + cw.DatabaseWaitMs + cw.HarnessWaitMs) / float64(max(cw.Requests, 1))
+		cw.DelayPerRunMs = [3]float64{round2(0.05 + 0.1*math.Abs(math.Sin(x))), 0.04, 0.06}
+		cw.PathDelayMs = 2*cw.DelayPerRunMs[0] + cw.DelayPerRunMs[1] + 2*cw.DelayPerRunMs[2]
 		c.Windows = append(c.Windows, cw)
 	}
-	c.Neighbour = summary.Neighbour{WindowStartMs: ws[len(ws)/2].StartMs, RunQueueDelayMs: c.Windows[len(ws)/2].PerRequestWaitMs, JudgedMs: 15.4}
+	c.Neighbour = summary.Neighbour{WindowStartMs: ws[len(ws)/2].StartMs, RunQueueDelayMs: c.Windows[len(ws)/2].PathDelayMs, JudgedMs: 15.4}
 	return c
 }

@@ -375,30 +375,24 @@ func (p plotter) server() []chart.Line {
 	}
 }
 
-// contention: the run-queue delay our threads accrued per request in each window, by whose
-// threads, against the neighbour rule's limit (the judged p99 times -max-neighbour-share), with
-// the server's Go scheduling latency beside it.
+// contention: the run-queue delay a request's path accrued in each window (the neighbour rule's
+// figure) and each role's mean delay per run, against the rule's limit (the judged p99 times
+// -max-neighbour-share), with the server's Go scheduling latency beside them.
 func (p plotter) contention(c *summary.Contention, maxShare string) chart.Line {
-	var server, db, harness, total, sched []chart.Point
-	per := func(v float64, n int64) float64 {
-		if n == 0 {
-			return math.NaN()
-		}
-		return v / float64(n)
-	}
+	var server, db, harness, path, sched []chart.Point
 	for _, w := range c.Windows {
 		x := secs(w.StartMs + 500)
-		server = append(server, chart.Point{X: x, Y: per(w.ServerWaitMs, w.Requests)})
-		db = append(db, chart.Point{X: x, Y: per(w.DatabaseWaitMs, w.Requests)})
-		harness = append(harness, chart.Point{X: x, Y: per(w.HarnessWaitMs, w.Requests)})
-		total = append(total, chart.Point{X: x, Y: per(w.PerRequestWaitMs*float64(w.Requests), w.Requests)})
+		path = append(path, chart.Point{X: x, Y: w.PathDelayMs})
+		server = append(server, chart.Point{X: x, Y: w.DelayPerRunMs[0]})
+		db = append(db, chart.Point{X: x, Y: w.DelayPerRunMs[1]})
+		harness = append(harness, chart.Point{X: x, Y: w.DelayPerRunMs[2]})
 		sched = append(sched, chart.Point{X: x, Y: w.SchedP99Ms})
 	}
 	series := []chart.Series{
-		{Name: "all (judged)", Points: total, Color: "#000000"},
-		{Name: "server", Points: server},
-		{Name: "database", Points: db, Color: "#cc79a7"},
-		{Name: "harness", Points: harness, Color: "#777777"},
+		{Name: "a request's path (judged)", Points: path, Color: "#000000"},
+		{Name: "server, per run", Points: server},
+		{Name: "database, per run", Points: db, Color: "#cc79a7"},
+		{Name: "harness, per run", Points: harness, Color: "#777777"},
 	}
 	if c.SchedLatency != nil {
 		series = append(series, chart.Series{Name: "server Go scheduling latency p99", Points: sched, Dashed: true, Color: "#e69f00"})
@@ -412,7 +406,7 @@ func (p plotter) contention(c *summary.Contention, maxShare string) chart.Line {
 		markers = append(markers, chart.Marker{X: secs(c.Neighbour.WindowStartMs + 500), Label: "neighbour", Color: "#d55e00"})
 	}
 	return chart.Line{
-		Title: "Run-queue delay per request: our threads waiting for a CPU", XLabel: "time since start (s)", YLabel: "wait per request (ms)",
+		Title: "Run-queue delay: our threads waiting for a CPU", XLabel: "time since start (s)", YLabel: "run-queue delay (ms)",
 		XUnit: " s", XSpan: p.span, YUnit: " ms", Series: series, Refs: refs, Markers: markers, Height: 240,
 	}
 }

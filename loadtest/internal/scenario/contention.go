@@ -93,13 +93,12 @@ func contended(l *Live, windows []summary.Window, judgedMs float64) *summary.Con
 // when they waited enough to move the judged p99, the figures judge the machine: INVALID, as
 // when the generator falls behind.
 func neighbourCheck(c *summary.Contention, maxShare float64) summary.Check {
-	n := c.Neighbour
+	n, w := c.Neighbour, windowAt(c, c.Neighbour.WindowStartMs)
 	return summary.NewCheck(summary.Validity, "neighbour", !n.Moved,
-		fmt.Sprintf("run-queue delay per request in the p99's window < %.0f%% of the judged p99", 100*maxShare),
-		fmt.Sprintf("%.2f ms per request at %.0f s (%.0f%% of p99 %.1f ms; server %.0f, database %.0f, harness %.0f ms waited; others ran %.2f CPUs)",
+		fmt.Sprintf("run-queue delay on a request's path in the p99's window < %.0f%% of the judged p99", 100*maxShare),
+		fmt.Sprintf("%.2f ms at %.0f s (%.0f%% of p99 %.1f ms; per run: server %.2f, database %.2f, harness %.2f ms; others ran %.2f CPUs)",
 			n.RunQueueDelayMs, n.WindowStartMs/1000, 100*safeDiv(n.RunQueueDelayMs, n.JudgedMs), n.JudgedMs,
-			windowAt(c, n.WindowStartMs).ServerWaitMs, windowAt(c, n.WindowStartMs).DatabaseWaitMs,
-			windowAt(c, n.WindowStartMs).HarnessWaitMs, windowAt(c, n.WindowStartMs).ForeignCPUs))
+			w.DelayPerRunMs[0], w.DelayPerRunMs[1], w.DelayPerRunMs[2], w.ForeignCPUs))
 }
 
 func windowAt(c *summary.Contention, startMs float64) summary.ContentionWindow {

@@ -439,6 +439,12 @@ type ContentionWindow struct {
 	Requests         int64   `json:"requests"`
 	PerRequestWaitMs float64 `json:"per_request_wait_ms"`
 	ForeignCPUs      float64 `json:"foreign_cpus"`
+	// DelayPerRunMs is, per role, the mean run-queue delay each time one of its threads was
+	// given a CPU (server, database, harness): the delay one wake-up on a request's path adds.
+	DelayPerRunMs [3]float64 `json:"delay_per_run_ms"`
+	// PathDelayMs is the run-queue delay a request's path accrued: the neighbour rule's figure
+	// (docs/harness.md).
+	PathDelayMs float64 `json:"path_delay_ms"`
 	SchedP99Ms       float64 `json:"sched_p99_ms,omitempty"` // the server's Go scheduling latency p99 (0: not read)
 	P99Ms            float64 `json:"p99_ms"`                 // the window's latency p99
 }
