@@ -445,8 +445,8 @@ type ContentionWindow struct {
 	// PathDelayMs is the run-queue delay a request's path accrued: the neighbour rule's figure
 	// (docs/harness.md).
 	PathDelayMs float64 `json:"path_delay_ms"`
-	SchedP99Ms       float64 `json:"sched_p99_ms,omitempty"` // the server's Go scheduling latency p99 (0: not read)
-	P99Ms            float64 `json:"p99_ms"`                 // the window's latency p99
+	SchedP99Ms  float64 `json:"sched_p99_ms,omitempty"` // the server's Go scheduling latency p99 (0: not read)
+	P99Ms       float64 `json:"p99_ms"`                 // the window's latency p99
 }
 
 // Neighbour is what the contention check found: the delay our threads accrued in the window
