@@ -1,38 +1,11 @@
 package machine
 
 import (
-	"math"
 	"os"
 	"runtime"
 	"testing"
 	"time"
 )
-
-// TestForeign: the machine's busy time less the listed processes' is foreign; a process new
-// since the first reading counts whole; a share of the machine is over its total time.
-func TestForeign(t *testing.T) {
-	tests := []struct {
-		name         string
-		a, b         Reading
-		cores, share float64
-	}{
-		{"a hog beside us", Reading{Busy: 100, Total: 400, Ours: map[int]uint64{1: 50}, CPUs: 2},
-			Reading{Busy: 300, Total: 600, Ours: map[int]uint64{1: 150}, CPUs: 2}, 1, 0.5},
-		{"only us", Reading{Busy: 100, Total: 400, Ours: map[int]uint64{1: 50}, CPUs: 2},
-			Reading{Busy: 300, Total: 600, Ours: map[int]uint64{1: 250}, CPUs: 2}, 0, 0},
-		{"a backend new since the first reading", Reading{Busy: 0, Total: 200, Ours: map[int]uint64{}, CPUs: 2},
-			Reading{Busy: 100, Total: 400, Ours: map[int]uint64{7: 100}, CPUs: 2}, 0, 0},
-		{"no time passed", Reading{Busy: 5, Total: 10, CPUs: 2}, Reading{Busy: 5, Total: 10, CPUs: 2}, 0, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cores, share := Foreign(tt.a, tt.b)
-			if math.Abs(cores-tt.cores) > 1e-9 || math.Abs(share-tt.share) > 1e-9 {
-				t.Errorf("Foreign = %.2f cores (%.2f), want %.2f (%.2f)", cores, share, tt.cores, tt.share)
-			}
-		})
-	}
-}
 
 // TestReadCountsOurWork: spinning until the kernel has charged this process 300 ms shows in the
 // machine's busy time and in our own, whatever else the machine runs meanwhile (the spin is
