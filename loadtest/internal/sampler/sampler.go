@@ -291,17 +291,22 @@ func (s *Sampler) Histogram(ctx context.Context, name string) (bounds []float64,
 		if h == nil {
 			continue
 		}
+		// The text format lists the +Inf bucket; the protobuf one may leave it to the count.
+		buckets := h.GetBucket()
+		if n := len(buckets); n > 0 && math.IsInf(buckets[n-1].GetUpperBound(), 1) {
+			buckets = buckets[:n-1]
+		}
 		if bounds == nil {
-			for _, b := range h.GetBucket() {
+			for _, b := range buckets {
 				bounds = append(bounds, b.GetUpperBound())
 			}
 			bounds = append(bounds, math.Inf(1))
 			counts = make([]uint64, len(bounds))
 		}
-		if len(h.GetBucket())+1 != len(bounds) {
+		if len(buckets)+1 != len(bounds) {
 			return nil, nil, fmt.Errorf("histogram %s: series with different buckets", name)
 		}
-		for i, b := range h.GetBucket() {
+		for i, b := range buckets {
 			counts[i] += b.GetCumulativeCount()
 		}
 		counts[len(counts)-1] += h.GetSampleCount()
