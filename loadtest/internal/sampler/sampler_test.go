@@ -2,8 +2,8 @@ package sampler
 
 import (
 	"context"
-	"net"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
