@@ -34,7 +34,7 @@ func defaults() scenario.Settings {
 	return scenario.Settings{
 		Rate: 100, Duration: 20 * time.Second, Warmup: 3 * time.Second, Timeout: 5 * time.Second,
 		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Seed: 1, TraceSample: 0.1, SlowestN: 10,
-		MaxLateness: 50 * time.Millisecond, MaxForeignCPU: 0.5,
+		MaxLateness: 50 * time.Millisecond, MaxNeighbourShare: 0.1,
 		Settle: time.Second, GoroutineSlack: 5, SampleEvery: sampler.DefaultInterval, CPUProfile: 5 * time.Second,
 		Cancel: scenario.CancelSettings{Share: 0.05, Delay: 3 * time.Second, Timeout: 100 * time.Millisecond,
 			MaxCleanup: time.Second},
@@ -217,7 +217,7 @@ func settingFlags(fs *flag.FlagSet, set *scenario.Settings, getenv func(string) 
 	fs.DurationVar(&set.Settle, "settle", set.Settle, "time the server gets after the attack before the settle checks")
 	fs.Float64Var(&set.GoroutineSlack, "goroutine-slack", set.GoroutineSlack, "goroutines over the baseline still counted as settled")
 	fs.DurationVar(&set.CPUProfile, "cpu-profile", set.CPUProfile, "length of the CPU profile captured during steady")
-	fs.Float64Var(&set.MaxForeignCPU, "max-foreign-cpu", set.MaxForeignCPU, "CPUs' worth of time other processes may use during an attack before the scenario is INVALID (0: not checked; measured when the server and PostgreSQL run here)")
+	fs.Float64Var(&set.MaxNeighbourShare, "max-neighbour-share", set.MaxNeighbourShare, "run-queue delay per request of the benchmark's threads in the window holding the p99, as a share of the judged p99, above which a scenario is INVALID (0: not checked; measured when the server and PostgreSQL run here)")
 	fs.IntVar(&set.Pool, "pool", set.Pool, "the server's pool size (DB_MAX_CONNS) in every scenario; 0 sizes it per scenario for its held requests")
 	c := &set.Cancel
 	fs.Float64Var(&c.Share, "cancel-share", c.Share, "cancel: share of requests held past their client timeout")

@@ -31,7 +31,7 @@ func runFlagGroups() []flagGroup {
 			"ramp-from", "ramp-to", "ramp-steps", "ramp-step", "ramp-refine", "ramp-cpu-rate", "ramp-cpu-hold",
 			"soak-duration", "soak-warmup", "soak-memory-limit", "soak-count-limit", "soak-p99-drift"}},
 		{"checks: what passes, and where the server's side is read", []string{"slo-p99", "max-error-rate", "max-lateness",
-			"max-foreign-cpu", "settle", "goroutine-slack", "max-cleanup", "min-capacity", "max-gap", "metrics-url", "pprof-url", "writes-table"}},
+			"max-neighbour-share", "settle", "goroutine-slack", "max-cleanup", "min-capacity", "max-gap", "fail-on-accept-queue", "metrics-url", "pprof-url", "writes-table"}},
 		{"output", []string{"out", "cpu-profile", "jaeger-url", "metrics-addr", "prom-sd-file"}},
 	}
 }

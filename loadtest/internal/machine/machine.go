@@ -1,7 +1,7 @@
-// Package machine measures how much of this machine's CPU went to processes outside a benchmark
-// while it ran: a neighbour's load (a CI job beside it, a CPU hog) slows the server under test
-// the way a slow server would, and a verdict on its latency would judge the machine instead.
-// Linux only (/proc); elsewhere Read reports that it cannot measure.
+// Package machine reads this machine's and its processes' CPU counters from /proc: the busy
+// time of every CPU, each process's CPU time, each thread's run time and run-queue delay. A
+// neighbour's load (a CI job beside it, a CPU hog) slows the server under test the way a slow
+// server would; these are what tell the two apart. Linux only; elsewhere the reads fail.
 package machine
 
 import (
@@ -90,22 +90,6 @@ func processTicks(pid int) (uint64, bool) {
 func IsProcess(pid int, name string) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	return err == nil && strings.TrimSpace(string(b)) == name
-}
-
-// Foreign returns how many CPUs' worth of time went to other processes between a and b, and
-// the share of the machine that is.
-func Foreign(a, b Reading) (cores, share float64) {
-	total := float64(b.Total - a.Total)
-	if total <= 0 || b.CPUs == 0 {
-		return 0, 0
-	}
-	busy := float64(b.Busy - a.Busy)
-	var ours float64
-	for pid, t := range b.Ours { // a process new since a: all of its time is in the interval
-		ours += float64(t - min(a.Ours[pid], t))
-	}
-	share = max(busy-ours, 0) / total
-	return share * float64(b.CPUs), share
 }
 
 // ProcessCPU is the CPU time pid's threads have run, from each thread's schedstat (the

@@ -1,42 +1,15 @@
 package machine
 
 import (
-	"math"
 	"os"
 	"runtime"
 	"testing"
 	"time"
 )
 
-// TestForeign checks that the machine's busy time less the listed processes' is foreign; a process
-// new since the first reading counts whole; a share of the machine is over its total time.
-func TestForeign(t *testing.T) {
-	tests := []struct {
-		name         string
-		a, b         Reading
-		cores, share float64
-	}{
-		{"a hog beside us", Reading{Busy: 100, Total: 400, Ours: map[int]uint64{1: 50}, CPUs: 2},
-			Reading{Busy: 300, Total: 600, Ours: map[int]uint64{1: 150}, CPUs: 2}, 1, 0.5},
-		{"only us", Reading{Busy: 100, Total: 400, Ours: map[int]uint64{1: 50}, CPUs: 2},
-			Reading{Busy: 300, Total: 600, Ours: map[int]uint64{1: 250}, CPUs: 2}, 0, 0},
-		{"a backend new since the first reading", Reading{Busy: 0, Total: 200, Ours: map[int]uint64{}, CPUs: 2},
-			Reading{Busy: 100, Total: 400, Ours: map[int]uint64{7: 100}, CPUs: 2}, 0, 0},
-		{"no time passed", Reading{Busy: 5, Total: 10, CPUs: 2}, Reading{Busy: 5, Total: 10, CPUs: 2}, 0, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cores, share := Foreign(tt.a, tt.b)
-			if math.Abs(cores-tt.cores) > 1e-9 || math.Abs(share-tt.share) > 1e-9 {
-				t.Errorf("Foreign = %.2f cores (%.2f), want %.2f (%.2f)", cores, share, tt.cores, tt.share)
-			}
-		})
-	}
-}
-
-// TestReadCountsOurWork checks that spinning until the kernel has charged this process 300 ms
-// shows in the machine's busy time and in our own, whatever else the machine runs meanwhile (the
-// spin is bounded by CPU time charged, not by a wall clock that a busy machine stretches).
+// TestReadCountsOurWork: spinning until the kernel has charged this process 300 ms shows in the
+// machine's busy time and in our own, whatever else the machine runs meanwhile (the spin is
+// bounded by CPU time charged, not by a wall clock that a busy machine stretches).
 func TestReadCountsOurWork(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
@@ -148,5 +121,30 @@ func TestProcessResources(t *testing.T) {
 	}
 	if _, _, ok := ProcessResources(1 << 30); ok {
 		t.Error("a missing process read as ok")
+	}
+}
+
+// TestThreadsOfThisProcess: a thread that spins shows in its run time, and parseSchedstat reads
+// the first two fields.
+func TestThreadsOfThisProcess(t *testing.T) {
+	if tt, ok := parseSchedstat([]byte("1500 250 7\n")); !ok || tt.Run != 1500 || tt.Wait != 250 {
+		t.Errorf("parseSchedstat = %+v, %v; want run 1500 ns, wait 250 ns", tt, ok)
+	}
+	if _, ok := parseSchedstat([]byte("x")); ok {
+		t.Error("parseSchedstat of junk: ok")
+	}
+	before, ok := Threads(os.Getpid())
+	if !ok || len(before) == 0 {
+		t.Skip("no /proc/self/task here")
+	}
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+	}
+	after, _ := Threads(os.Getpid())
+	var ran time.Duration
+	for tid, a := range after {
+		ran += a.Run - before[tid].Run
+	}
+	if ran < 20*time.Millisecond {
+		t.Errorf("threads ran %v during a 50 ms spin; want ≥ 20 ms", ran)
 	}
 }

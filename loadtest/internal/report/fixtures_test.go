@@ -25,7 +25,7 @@ func settings(profile string) summary.Settings {
 	return summary.Settings{
 		Profile: profile, Scenarios: []string{"steady", "cancel", "shutdown", "ramp"}, Seed: 42,
 		TraceSample: 0.1, SLOP99Ms: 250, MaxErrorRate: 0.01,
-		Values: map[string]string{"out": "bench-results", "duration": "20s"},
+		Values: map[string]string{"out": "bench-results", "duration": "20s", "max-neighbour-share": "0.1"},
 		Rates:  map[string]float64{"steady": 200, "cancel": 100, "shutdown": 100},
 	}
 }
@@ -211,6 +211,7 @@ func failingRun() summary.Run {
 	sd.TopCPU, sd.Profiles = nil, nil
 
 	st := steady(summary.Pass)
+	st.Contention = contention(st.Windows)
 	sc := []summary.Scenario{st, sd}
 	return summary.Run{SchemaVersion: 1, ID: "20261125T030000Z", StartedAt: t0, FinishedAt: t0.Add(90 * time.Second),
 		Verdict: summary.Overall(sc), Env: env(), Settings: settings("quick"), Scenarios: sc}
@@ -337,4 +338,21 @@ func soakRun() summary.Run {
 	set.Scenarios, set.Rates = []string{"soak"}, map[string]float64{"soak": 200}
 	return summary.Run{SchemaVersion: 1, ID: "20261125T040000Z", StartedAt: t0, FinishedAt: t0.Add(30 * time.Minute),
 		Verdict: summary.Overall(sc), Env: env(), Settings: set, Scenarios: sc}
+}
+
+// contention: our threads waited more in the middle windows, while a neighbour ran.
+func contention(ws []summary.Window) *summary.Contention {
+	c := &summary.Contention{ServerWaitMs: 120, DatabaseWaitMs: 60, HarnessWaitMs: 90, RunMs: 900, PerRequestWaitMs: 0.0675, Share: 0.23, ForeignCPUs: 0.4,
+		SchedLatency: &summary.SchedLatency{P50Ms: 0.002, P99Ms: 0.9}}
+	for i, w := range ws {
+		x := float64(i)
+		cw := summary.ContentionWindow{StartMs: w.StartMs, Requests: w.Requests, P99Ms: w.P99,
+			ServerWaitMs: round2(6 + 4*math.Abs(math.Sin(x))), DatabaseWaitMs: round2(3 * math.Abs(math.Cos(x))), HarnessWaitMs: 4.5, RunMs: 45, ForeignCPUs: 0.4, SchedP99Ms: 0.9}
+		cw.PerRequestWaitMs = (cw.ServerWaitMs + cw.DatabaseWaitMs + cw.HarnessWaitMs) / float64(max(cw.Requests, 1))
+		cw.DelayPerRunMs = [3]float64{round2(0.05 + 0.1*math.Abs(math.Sin(x))), 0.04, 0.06}
+		cw.PathDelayMs = 2*cw.DelayPerRunMs[0] + cw.DelayPerRunMs[1] + 2*cw.DelayPerRunMs[2]
+		c.Windows = append(c.Windows, cw)
+	}
+	c.Neighbour = summary.Neighbour{WindowStartMs: ws[len(ws)/2].StartMs, RunQueueDelayMs: c.Windows[len(ws)/2].PathDelayMs, JudgedMs: 15.4}
+	return c
 }

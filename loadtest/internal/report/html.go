@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/benchharness/benchharness/loadtest/internal/report/chart"
@@ -252,6 +253,9 @@ func charts(r summary.Run, s summary.Scenario) []chart.Line {
 	if q, ok := p.acceptQueue(); ok {
 		out = append(out, q)
 	}
+	if c := s.Contention; c != nil && len(c.Windows) > 0 {
+		out = append(out, p.contention(c, r.Settings.Values["max-neighbour-share"]))
+	}
 	if rs := s.Ramp; rs != nil && len(rs.Steps) > 0 {
 		out = append(out, p.ramp(rs)...)
 	}
@@ -430,6 +434,42 @@ func (p plotter) acceptQueue() (chart.Line, bool) {
 		},
 		Markers: p.markers, Height: 220,
 	}, true
+}
+
+// contention plots the run-queue delay a request's path accrued in each window (the neighbour rule's
+// figure) and each role's mean delay per run, against the rule's limit (the judged p99 times
+// -max-neighbour-share), with the server's Go scheduling latency beside them.
+func (p plotter) contention(c *summary.Contention, maxShare string) chart.Line {
+	var server, db, harness, path, sched []chart.Point
+	for _, w := range c.Windows {
+		x := secs(w.StartMs + 500)
+		path = append(path, chart.Point{X: x, Y: w.PathDelayMs})
+		server = append(server, chart.Point{X: x, Y: w.DelayPerRunMs[0]})
+		db = append(db, chart.Point{X: x, Y: w.DelayPerRunMs[1]})
+		harness = append(harness, chart.Point{X: x, Y: w.DelayPerRunMs[2]})
+		sched = append(sched, chart.Point{X: x, Y: w.SchedP99Ms})
+	}
+	series := []chart.Series{
+		{Name: "a request's path (judged)", Points: path, Color: "#000000"},
+		{Name: "server, per run", Points: server},
+		{Name: "database, per run", Points: db, Color: "#cc79a7"},
+		{Name: "harness, per run", Points: harness, Color: "#777777"},
+	}
+	if c.SchedLatency != nil {
+		series = append(series, chart.Series{Name: "server Go scheduling latency p99", Points: sched, Dashed: true, Color: "#e69f00"})
+	}
+	var refs []chart.Ref
+	if share, err := strconv.ParseFloat(maxShare, 64); err == nil && share > 0 && c.Neighbour.JudgedMs > 0 {
+		refs = []chart.Ref{{Y: share * c.Neighbour.JudgedMs, Label: "neighbour limit " + ms(share*c.Neighbour.JudgedMs)}}
+	}
+	markers := slices.Clone(p.markers)
+	if c.Neighbour.Moved {
+		markers = append(markers, chart.Marker{X: secs(c.Neighbour.WindowStartMs + 500), Label: "neighbour", Color: "#d55e00"})
+	}
+	return chart.Line{
+		Title: "Run-queue delay: our threads waiting for a CPU", XLabel: "time since start (s)", YLabel: "run-queue delay (ms)",
+		XUnit: " s", XSpan: p.span, YUnit: " ms", Series: series, Refs: refs, Markers: markers, Height: 240,
+	}
 }
 
 // ramp plots p99 per step and achieved vs target rate, the capacity marked.

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -333,4 +334,50 @@ func Stats(samples []summary.Sample, attackStart, attackEnd, settleAt time.Durat
 		}
 	}
 	return st
+}
+
+// Histogram scrapes the metrics once and returns the cumulative buckets of the histogram family
+// name, its series summed (upper bounds in the family's unit, +Inf last). An error when there
+// is no metrics URL or no such histogram.
+func (s *Sampler) Histogram(ctx context.Context, name string) (bounds []float64, counts []uint64, err error) {
+	if s.metricsURL == "" {
+		return nil, nil, fmt.Errorf("histogram %s: no metrics", name)
+	}
+	fams, err := s.scrape(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("histogram %s: %w", name, err)
+	}
+	f, ok := fams[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("histogram %s: not exported", name)
+	}
+	for _, m := range f.GetMetric() {
+		h := m.GetHistogram()
+		if h == nil {
+			continue
+		}
+		// The text format lists the +Inf bucket; the protobuf one may leave it to the count.
+		buckets := h.GetBucket()
+		if n := len(buckets); n > 0 && math.IsInf(buckets[n-1].GetUpperBound(), 1) {
+			buckets = buckets[:n-1]
+		}
+		if bounds == nil {
+			for _, b := range buckets {
+				bounds = append(bounds, b.GetUpperBound())
+			}
+			bounds = append(bounds, math.Inf(1))
+			counts = make([]uint64, len(bounds))
+		}
+		if len(buckets)+1 != len(bounds) {
+			return nil, nil, fmt.Errorf("histogram %s: series with different buckets", name)
+		}
+		for i, b := range buckets {
+			counts[i] += b.GetCumulativeCount()
+		}
+		counts[len(counts)-1] += h.GetSampleCount()
+	}
+	if bounds == nil {
+		return nil, nil, fmt.Errorf("histogram %s: not a histogram", name)
+	}
+	return bounds, counts, nil
 }

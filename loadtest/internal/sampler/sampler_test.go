@@ -3,6 +3,7 @@ package sampler
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -289,5 +290,34 @@ func TestSampleBoundsAStuckDatabase(t *testing.T) {
 		}
 	case <-time.After(queryTimeout + 5*time.Second):
 		t.Fatalf("the sample still waits for the database after %s", time.Since(began))
+	}
+}
+
+// TestHistogramSumsSeries: the histogram's cumulative buckets with +Inf last, its series summed;
+// a family that is missing or not a histogram is an error.
+func TestHistogramSumsSeries(t *testing.T) {
+	const body = `# TYPE go_sched_latencies_seconds histogram
+go_sched_latencies_seconds_bucket{le="0.001"} 90
+go_sched_latencies_seconds_bucket{le="0.01"} 99
+go_sched_latencies_seconds_bucket{le="+Inf"} 100
+go_sched_latencies_seconds_sum 0.2
+go_sched_latencies_seconds_count 100
+# TYPE go_goroutines gauge
+go_goroutines 7
+`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }))
+	defer srv.Close()
+	s := New(srv.URL, nil, "", 0)
+	bounds, counts, err := s.Histogram(context.Background(), "go_sched_latencies_seconds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bounds) != 3 || bounds[0] != 0.001 || !math.IsInf(bounds[2], 1) || len(counts) != 3 || counts[0] != 90 || counts[1] != 99 || counts[2] != 100 {
+		t.Errorf("Histogram = %v %v; want [0.001 0.01 +Inf] [90 99 100]", bounds, counts)
+	}
+	for _, name := range []string{"go_goroutines", "absent"} {
+		if _, _, err := s.Histogram(context.Background(), name); err == nil {
+			t.Errorf("Histogram(%s): no error", name)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/benchharness/benchharness/loadtest/internal/contention"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -90,6 +91,9 @@ type Live struct {
 	Dir      string        // the run folder
 	Name     string
 	Sampler  *sampler.Sampler
+	// Contention reads the run-queue delay of the benchmark's threads; nil when they do not
+	// all run here.
+	Contention *contention.Monitor
 	// Signals are what the server exposes: a check whose signal is missing says "not
 	// available" instead of judging.
 	Signals summary.Signals

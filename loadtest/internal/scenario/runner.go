@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -241,9 +240,11 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 		every = s.SampleEvery(set)
 	}
 	smp := sampler.NewFor(sig, db, srv.DBApplication(), pid, every)
-	return &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, observer: rn.observer(),
+	l := &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, observer: rn.observer(),
 		Signals: sig, WritesTable: rn.WritesTable, kernel: watchKernel(srv, smp),
-		Sampler: smp, start: time.Now()}, nil
+		Sampler: smp, start: time.Now()}
+	l.Contention = rn.monitor(l)
+	return l, nil
 }
 
 // probe returns the server's signals: the ones Launch found, or those on its admin listener,
@@ -272,6 +273,9 @@ func (rn *Runner) sample(ctx context.Context, l *Live) func() {
 	sampleCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { l.Sampler.Run(sampleCtx, l.start) })
+	if l.Contention != nil {
+		wg.Go(func() { l.Contention.Run(sampleCtx, l.start) })
+	}
 	return sync.OnceFunc(func() { stop(); wg.Wait() })
 }
 
@@ -283,7 +287,6 @@ type attackRun struct {
 	lost       string // a worker lost mid-attack, named (attack.Figures.Cut)
 	disturbErr error
 	watch      *crashWatch
-	foreign    foreignLoad
 	// cpu is the CPU time the server's process and this harness ran during the attack
 	// (measured: a server this harness started, alive at the end).
 	cpu         StepCPU
@@ -364,7 +367,6 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	l.Event(summary.EventStart, "")
 	rn.observer().Running(s.Name, true)
 	joinDisturb := disturb(attackCtx, h.Disturb)
-	cpuBefore, cpuOK := rn.cpu(ctx, l)
 	cpuBefore0, cpuOK0 := readCPU(l, rn.Helpers)
 	next := stepper(s.Steps(l.Settings), h.Next)
 	for i := 1; ; i++ {
@@ -403,10 +405,6 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 		run.cpu, run.cpuMeasured = after.sub(cpuBefore0), true
 	}
 	l.attackEnd = time.Now()
-	if cpuAfter, ok := rn.cpu(ctx, l); ok && cpuOK {
-		run.foreign.cores, run.foreign.share = machine.Foreign(cpuBefore, cpuAfter)
-		run.foreign.cpus, run.foreign.measured = cpuAfter.CPUs, true
-	}
 	rn.observer().Running(s.Name, false)
 	run.disturbErr = joinDisturb()
 	l.Event(summary.EventEnd, "")
@@ -518,8 +516,8 @@ func (rn *Runner) judge(ctx context.Context, s Scenario, l *Live, h Hooks, run a
 	if crash != nil {
 		sc.Checks = append([]summary.Check{check("server alive", false, "running until the scenario ends", crash.Error())}, sc.Checks...)
 	}
-	if run.foreign.measured && l.Settings.MaxForeignCPU > 0 {
-		sc.Checks = append(sc.Checks, run.foreign.check(l.Settings.MaxForeignCPU))
+	if sc.Contention = contended(l, f.Windows, sc.LatencyIntended.P99); sc.Contention != nil && l.Settings.MaxNeighbourShare > 0 {
+		sc.Checks = append(sc.Checks, neighbourCheck(sc.Contention, l.Settings.MaxNeighbourShare))
 	}
 	sc.Verdict, sc.Reasons = summary.Judge(sc.Checks)
 	if line := decidedBy(sc.Checks); line != "" {
@@ -555,7 +553,6 @@ func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scen
 	sc.Timeline = l.Sampler.Samples()
 	sc.Events = l.Events()
 	sc.Server = l.ServerStats(settleAt)
-	sc.Server.ForeignCPUCores = run.foreign.cores
 	sc.Server.CPUPerRequestUs, sc.Server.HarnessCPUPerRequestUs = run.cpuPerRequest()
 	sig := l.Signals
 	sc.Signals = &sig
@@ -573,62 +570,6 @@ func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scen
 	if err != nil {
 		sc.Reasons = append(sc.Reasons, fmt.Sprintf("write timeline: %v", err))
 	}
-}
-
-// foreignLoad is the CPU that processes outside the benchmark (not the harness, the server or
-// its PostgreSQL backends) used during the attack.
-type foreignLoad struct {
-	measured bool
-	cores    float64 // CPUs' worth
-	share    float64 // of the machine
-	cpus     int
-}
-
-// check: a machine busy with other work slows the server the way a slow server would, so the
-// scenario's figures judge the machine: INVALID, as when the generator falls behind.
-func (f foreignLoad) check(maxCores float64) summary.Check {
-	return summary.NewCheck(summary.Validity, "machine free of other work", f.cores <= maxCores,
-		fmt.Sprintf("≤ %.2f CPUs used by processes outside the benchmark", maxCores),
-		fmt.Sprintf("%.2f of %d CPUs (%.0f%%)", f.cores, f.cpus, 100*f.share))
-}
-
-// cpu reads the machine's CPU counters with the benchmark's processes: this harness, the server
-// and the PostgreSQL backends of the server and of the harness. It measures only when all of
-// them run here: a server the harness started, and a database whose backends are local
-// processes.
-func (rn *Runner) cpu(ctx context.Context, l *Live) (machine.Reading, bool) {
-	p := l.Server.Process
-	if p == nil || rn.DB == nil {
-		return machine.Reading{}, false
-	}
-	ctx, cancel := context.WithTimeout(ctx, dbQueryTimeout)
-	defer cancel()
-	apps, ours := []string{l.Server.DBApplication(), HarnessApplication}, []int{os.Getpid(), p.PID()}
-	for _, s := range l.adoptedServers() { // a deploy's new server
-		apps = append(apps, s.DBApplication())
-		if s.Process != nil {
-			ours = append(ours, s.Process.PID())
-		}
-	}
-	rows, err := rn.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)`, apps)
-	if err != nil {
-		return machine.Reading{}, false
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return machine.Reading{}, false
-	}
-	local := pids[:0]
-	for _, pid := range pids {
-		if machine.IsProcess(pid, "postgres") {
-			local = append(local, pid)
-		}
-	}
-	if len(local) == 0 {
-		return machine.Reading{}, false
-	}
-	r, err := machine.Read(append(append(local, ours...), rn.Helpers...))
-	return r, err == nil
 }
 
 // HarnessApplication is the application_name of the harness's own PostgreSQL connections.

@@ -35,10 +35,11 @@ type Settings struct {
 	GoroutineSlack float64       // goroutines over the baseline still counted as settled
 	SampleEvery    time.Duration // sampler interval (100 ms)
 	CPUProfile     time.Duration // length of the CPU profile taken during steady
-	// MaxForeignCPU is how many CPUs' worth of time processes outside the benchmark may use
-	// during an attack before the scenario is INVALID (the machine, not the server, was slow);
-	// 0: not checked.
-	MaxForeignCPU float64
+	// MaxNeighbourShare is how large the run-queue delay per request of the benchmark's own
+	// threads, in the window that holds the p99, may be as a share of the judged p99 before the
+	// scenario is INVALID (the machine, not the server, was slow; docs/harness.md); 0: not
+	// checked.
+	MaxNeighbourShare float64
 	// Pool is the server's DB_MAX_CONNS for every scenario; 0 sizes it per scenario for the
 	// connections its held requests need (see poolFor).
 	Pool int

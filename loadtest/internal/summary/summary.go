@@ -139,6 +139,9 @@ type Scenario struct {
 
 	Server ServerStats `json:"server"`        // peaks and settle figures from the sampler
 	Net    *NetStats   `json:"net,omitempty"` // the kernel's figures; nil: not read (a remote server)
+	// Contention is how long the benchmark's own threads waited for a CPU during the attack
+	// (nil: not measured, the server or its database not on this machine).
+	Contention *Contention `json:"contention,omitempty"`
 	// Signals are what the scenario's server exposed to be judged by (nil: not recorded,
 	// summaries written before they were).
 	Signals *Signals `json:"signals,omitempty"`
@@ -498,15 +501,70 @@ type ServerStats struct {
 	PoolMaxConns       float64 `json:"pool_max_conns"` // the server's pool size (pgxpool_max_conns)
 	DBActivePeak       float64 `json:"db_active_peak"`
 	SettleMs           float64 `json:"settle_ms"` // end of attack → goroutines back at baseline (−1: never)
-	// ForeignCPUCores is the CPU that processes outside the benchmark used during the attack, in
-	// CPUs' worth (0 when not measured: an external target or a remote database).
-	ForeignCPUCores float64 `json:"foreign_cpu_cores,omitempty"`
 	// CPUPerRequestUs is the CPU time the server's process ran during the attack per request
 	// sent (µs; 0 when not measured: an external target, or a server that exited).
 	CPUPerRequestUs float64 `json:"cpu_per_request_us,omitempty"`
 	// HarnessCPUPerRequestUs is this harness's own CPU time over the same span per request: the
 	// reference that a machine's speed of the moment moves alike (see docs/compare.md).
 	HarnessCPUPerRequestUs float64 `json:"harness_cpu_per_request_us,omitempty"`
+}
+
+// Contention is the run-queue delay of the benchmark's own threads (the server's, its
+// PostgreSQL backends', the harness's) over the counted attack, from each thread's schedstat:
+// only threads that ran in a span count, so idle threads never add to it.
+type Contention struct {
+	ServerWaitMs   float64 `json:"server_wait_ms"`
+	DatabaseWaitMs float64 `json:"database_wait_ms"`
+	HarnessWaitMs  float64 `json:"harness_wait_ms"`
+	RunMs          float64 `json:"run_ms"` // the CPU time those threads ran
+	// PerRequestWaitMs is the three waits summed per request counted.
+	PerRequestWaitMs float64 `json:"per_request_wait_ms"`
+	// Share is wait / (wait + run): of the time our threads wanted a CPU, the part they waited.
+	Share float64 `json:"share"`
+	// ForeignCPUs is the CPU that processes outside the benchmark ran, in CPUs' worth.
+	ForeignCPUs float64 `json:"foreign_cpus"`
+	// SchedLatency is the server's Go scheduling latency (runnable to running, from its
+	// go_sched_latencies_seconds histogram) over the attack; nil when it exports none.
+	SchedLatency *SchedLatency      `json:"sched_latency,omitempty"`
+	Windows      []ContentionWindow `json:"windows"`
+	Neighbour    Neighbour          `json:"neighbour"`
+}
+
+// SchedLatency is a scheduling-latency distribution, each figure the upper bound of its
+// histogram bucket.
+type SchedLatency struct {
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
+}
+
+// ContentionWindow is Contention over one of the scenario's windows (same StartMs).
+type ContentionWindow struct {
+	StartMs          float64 `json:"start_ms"`
+	ServerWaitMs     float64 `json:"server_wait_ms"`
+	DatabaseWaitMs   float64 `json:"database_wait_ms"`
+	HarnessWaitMs    float64 `json:"harness_wait_ms"`
+	RunMs            float64 `json:"run_ms"`
+	Requests         int64   `json:"requests"`
+	PerRequestWaitMs float64 `json:"per_request_wait_ms"`
+	ForeignCPUs      float64 `json:"foreign_cpus"`
+	// DelayPerRunMs is, per role, the mean run-queue delay each time one of its threads was
+	// given a CPU (server, database, harness): the delay one wake-up on a request's path adds.
+	DelayPerRunMs [3]float64 `json:"delay_per_run_ms"`
+	// PathDelayMs is the run-queue delay a request's path accrued: the neighbour rule's figure
+	// (docs/harness.md).
+	PathDelayMs float64 `json:"path_delay_ms"`
+	SchedP99Ms  float64 `json:"sched_p99_ms,omitempty"` // the server's Go scheduling latency p99 (0: not read)
+	P99Ms       float64 `json:"p99_ms"`                 // the window's latency p99
+}
+
+// Neighbour is what the contention check found: the delay our threads accrued in the window
+// that holds the judged p99, against that p99. A diagnosis reads it.
+type Neighbour struct {
+	WindowStartMs   float64 `json:"window_start_ms"`
+	RunQueueDelayMs float64 `json:"run_queue_delay_ms"`
+	JudgedMs        float64 `json:"judged_ms"`
+	// Moved: the delay was enough to move the judged figure, and the check said INVALID.
+	Moved bool `json:"moved"`
 }
 
 // CancelStats are the figures of the client-cancel scenario.

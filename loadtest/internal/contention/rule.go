@@ -1,0 +1,48 @@
+package contention
+
+import "github.com/benchharness/benchharness/loadtest/internal/summary"
+
+// minForeignCPUs is how much CPU processes outside the benchmark must have run in the window
+// for its wait to be a neighbour's: below it our threads waited for each other (the harness and
+// the server sharing the cores), which is the generator's or the server's limit, not the
+// machine's.
+const minForeignCPUs = 0.1
+
+// pathRuns is how many times, by role, a request's work has to be given a CPU after waiting for
+// something: the server reads the request and then the query's answer, the PostgreSQL backend
+// reads the query, the harness sends and then reads the response. Summing every thread's wait
+// instead would count the threads off the request's path (the GC's, the runtime's, the
+// sampler's) and would call waits that overlap in time a request's.
+var pathRuns = [roles]float64{Server: 2, Database: 1, Harness: 2}
+
+// PathDelay is the run-queue delay a request's path accrues in w: each role's mean delay per
+// run times the runs on the path.
+func PathDelay(w summary.ContentionWindow) float64 {
+	var d float64
+	for r, n := range pathRuns {
+		d += n * w.DelayPerRunMs[r]
+	}
+	return d
+}
+
+// Neighbour applies the contention rule to c, whose windows are the scenario's, for the judged
+// p99 judgedMs. It finds the window that holds the p99 (the one with the highest p99) and the
+// run-queue delay a request's path accrued there (PathDelay). Moved when others ran in that
+// window and that delay is at least maxShare of the judged p99: the figure moved by at least
+// that share. maxShare ≤ 0 never moves.
+func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbour {
+	n := summary.Neighbour{JudgedMs: judgedMs}
+	at := -1
+	for i, w := range c.Windows {
+		if w.Requests > 0 && (at < 0 || w.P99Ms > c.Windows[at].P99Ms) {
+			at = i
+		}
+	}
+	if at < 0 {
+		return n
+	}
+	w := c.Windows[at]
+	n.WindowStartMs, n.RunQueueDelayMs = w.StartMs, w.PathDelayMs
+	n.Moved = maxShare > 0 && judgedMs > 0 && w.ForeignCPUs >= minForeignCPUs && n.RunQueueDelayMs >= maxShare*judgedMs
+	return n
+}

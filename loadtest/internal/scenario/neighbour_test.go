@@ -1,0 +1,81 @@
+package scenario
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
+
+// busyLoops starts n shell busy loops at the given nice value, stopped by PID at the test's end.
+func busyLoops(t *testing.T, n, nice int) {
+	t.Helper()
+	for range n {
+		hog := exec.Command("sh", "-c", "while :; do :; done")
+		if err := hog.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = hog.Process.Kill(); _ = hog.Wait() })
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, hog.Process.Pid, nice); err != nil {
+			t.Fatalf("nice the busy loop: %v", err)
+		}
+	}
+}
+
+// neighbourSettings are short()'s with the neighbour check on at run's default share.
+func neighbourSettings() Settings {
+	set := short()
+	set.Rate, set.Duration = 100, 4*time.Second
+	set.MaxNeighbourShare = 0.1
+	return set
+}
+
+// TestBusyNeighbourIsInvalid: two busy loops at normal priority (what a neighbour on a shared
+// CI runner does) make our threads wait for a CPU enough to move steady's p99: INVALID, naming
+// the neighbour, whatever the latency was.
+//
+// Gated by NEIGHBOUR_PROOF=1: on this 2-core machine the path delay beside two loops came out
+// too close to the nice loop's to separate them (docs/harness.md, "Contention: measured"); it
+// stays the proof the rule has to meet.
+func TestBusyNeighbourIsInvalid(t *testing.T) {
+	if os.Getenv("NEIGHBOUR_PROOF") == "" {
+		t.Skip("NEIGHBOUR_PROOF=1 runs it: the path-delay rule does not yet separate two normal loops from a nice one here (docs/harness.md)")
+	}
+	h := newHarness(t, neighbourSettings())
+	busyLoops(t, 2, 0)
+	out := h.run(t, context.Background(), "steady")
+	c := out[0].Contention
+	if c == nil {
+		t.Fatal("steady beside two busy loops: no contention measured")
+	}
+	if out[0].Verdict != summary.Invalid || !strings.Contains(reasons(out[0]), "neighbour") || !c.Neighbour.Moved {
+		t.Fatalf("steady beside two busy loops: %s (%s), %+v; want INVALID naming the neighbour",
+			out[0].Verdict, reasons(out[0]), c.Neighbour)
+	}
+	t.Logf("%s: %s", out[0].Verdict, reasons(out[0]))
+}
+
+// TestNiceNeighbourPasses: a busy loop at nice 19 runs only when our threads do not want the
+// CPU; they did not wait for it, and steady is judged on its merits.
+func TestNiceNeighbourPasses(t *testing.T) {
+	h := newHarness(t, neighbourSettings())
+	busyLoops(t, 1, 19)
+	out := h.run(t, context.Background(), "steady")
+	c := out[0].Contention
+	if c == nil {
+		t.Fatal("steady beside a nice loop: no contention measured")
+	}
+	if c.ForeignCPUs < 0.5 {
+		t.Errorf("others ran %.2f CPUs beside a busy loop; want ≥ 0.5 (the loop ran)", c.ForeignCPUs)
+	}
+	if out[0].Verdict != summary.Pass || c.Neighbour.Moved {
+		t.Fatalf("steady beside a nice-19 loop: %s (%s), %+v; want PASS", out[0].Verdict, reasons(out[0]), c.Neighbour)
+	}
+	t.Logf("%s: %.3f ms per request waited in the p99's window, p99 %.1f ms, others ran %.2f CPUs",
+		out[0].Verdict, c.Neighbour.RunQueueDelayMs, c.Neighbour.JudgedMs, c.ForeignCPUs)
+}
