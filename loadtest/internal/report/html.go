@@ -426,14 +426,43 @@ func (p plotter) acceptQueue() (chart.Line, bool) {
 	if len(queue) == 0 {
 		return chart.Line{}, false
 	}
+	series := []chart.Series{{Name: "waiting to be accepted", Points: queue, Color: "#d55e00"}}
+	if d := p.s.Deploy; d != nil && len(sockets(d.AcceptQueue)) > 1 {
+		series = socketSeries(d.AcceptQueue)
+	}
 	return chart.Line{
 		Title: "Kernel: the API listener's accept queue (sock_diag, as ss -lnt Recv-Q)", XLabel: "time since start (s)", YLabel: "connections", XUnit: " s", XSpan: p.span,
-		Series: []chart.Series{
-			{Name: "waiting to be accepted", Points: queue, Color: "#d55e00"},
-			{Name: "limit (backlog)", Points: limit, Dashed: true, Color: "#777777"},
-		},
+		Series:  append(series, chart.Series{Name: "limit (backlog)", Points: limit, Dashed: true, Color: "#777777"}),
 		Markers: p.markers, Height: 220,
 	}, true
+}
+
+// sockets are the listeners of a deploy's queue readings, in the order they first appear.
+func sockets(qs []summary.AcceptQueueSample) []string {
+	var out []string
+	for _, q := range qs {
+		if !slices.Contains(out, q.Socket) {
+			out = append(out, q.Socket)
+		}
+	}
+	return out
+}
+
+// socketSeries draws each listener's queue on its own line (a reuseport switch has two), with a
+// gap where a reading did not see it.
+func socketSeries(qs []summary.AcceptQueueSample) []chart.Series {
+	colors := []string{"#d55e00", "#0072b2", "#009e73", "#cc79a7"}
+	var out []chart.Series
+	for i, name := range sockets(qs) {
+		var pts []chart.Point
+		for _, q := range qs {
+			if q.Socket == name {
+				pts = append(pts, chart.Point{X: secs(q.OffsetMs), Y: float64(q.Queue)})
+			}
+		}
+		out = append(out, chart.Series{Name: "waiting: " + name, Points: pts, Color: colors[i%len(colors)]})
+	}
+	return out
 }
 
 // contention plots the run-queue delay a request's path accrued in each window (the neighbour rule's

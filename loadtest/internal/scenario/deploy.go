@@ -66,7 +66,7 @@ func Deploy() Scenario {
 		},
 		Start: func(l *Live) Hooks {
 			d := &deployRun{live: l, set: l.Settings.Deploy, exitCode: -1, migrate: -1}
-			return Hooks{Observe: d.observe, Disturb: d.disturb, Check: d.check}
+			return Hooks{Observe: d.observe, Disturb: d.disturb, Check: d.check, Collect: d.collect}
 		},
 	}
 }
