@@ -20,11 +20,15 @@ const queuePoll = time.Millisecond
 
 // queueWatch is what the readings of the API port since SIGTERM saw of its accept queue. Every
 // reading is kept (their union): a connection seen waiting in any reading counts as queued,
-// unless a later reading saw it accepted by the server.
+// unless a later reading saw it accepted by the server. A connection no reading saw at all, that
+// failed after the last reading with the listener open, entered the queue after that reading:
+// the readings are a poll, and the close can come less than one poll after the handshake.
 type queueWatch struct {
 	mu       sync.Mutex
 	queued   map[netip.AddrPort]bool // client address → still queued at its last sighting
+	seenAny  map[netip.AddrPort]bool // every client address a reading saw, queued or accepted
 	readings int
+	lastOpen time.Time // the last reading with a listener on the port
 	closedAt time.Time // the first reading with no listener on the port
 	err      error
 }
@@ -32,7 +36,7 @@ type queueWatch struct {
 // watchQueue reads the accept queue of k's API port every queuePoll until its listener is gone
 // (then it calls closed with the moment of the first reading without one) or stop is called.
 func watchQueue(ctx context.Context, k *kernel, closed func(time.Time)) (w *queueWatch, stop func()) {
-	w = &queueWatch{queued: map[netip.AddrPort]bool{}}
+	w = newQueueWatch()
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -64,6 +68,10 @@ func watchQueue(ctx context.Context, k *kernel, closed func(time.Time)) (w *queu
 	return w, sync.OnceFunc(func() { cancel(); wg.Wait() })
 }
 
+func newQueueWatch() *queueWatch {
+	return &queueWatch{queued: map[netip.AddrPort]bool{}, seenAny: map[netip.AddrPort]bool{}}
+}
+
 func (w *queueWatch) fail(err error) {
 	w.mu.Lock()
 	w.err = err
@@ -77,16 +85,19 @@ func (w *queueWatch) add(p netsig.Port, at time.Time) (closed bool) {
 	w.readings++
 	for _, a := range p.Queued {
 		w.queued[a] = true
+		w.seenAny[a] = true
 	}
 	for _, a := range p.Accepted {
 		if w.queued[a] {
 			w.queued[a] = false
 		}
+		w.seenAny[a] = true
 	}
 	if len(p.Listeners) == 0 {
 		w.closedAt = at
 		return true
 	}
+	w.lastOpen = at
 	return false
 }
 
@@ -103,9 +114,10 @@ func (w *queueWatch) seen() int {
 	return n
 }
 
-// queuedAt reports whether the request whose error is msg was carried by a connection the
-// readings saw waiting in the accept queue, never accepted.
-func (w *queueWatch) queuedAt(msg string) bool {
+// queuedAt reports whether the request whose error is msg, sent at sent and failed at end, was
+// carried by a connection the readings saw waiting in the accept queue, never accepted; or by one
+// they never saw, sent before the listener was seen closed and failed after it was last seen open.
+func (w *queueWatch) queuedAt(msg string, sent, end time.Time) bool {
 	local, ok := errclass.Local(msg)
 	if !ok {
 		return false
@@ -114,13 +126,18 @@ func (w *queueWatch) queuedAt(msg string) bool {
 	if err != nil {
 		return false
 	}
+	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.queued[netip.AddrPortFrom(a.Addr().Unmap(), a.Port())]
+	if w.queued[a] {
+		return true
+	}
+	return !w.seenAny[a] && !w.lastOpen.IsZero() && !w.closedAt.IsZero() &&
+		!end.Before(w.lastOpen) && sent.Before(w.closedAt)
 }
 
 // queuedFunc is classify's view of the accept-queue readings; nil when there were none.
-func (s *shutdownRun) queuedFunc() func(string) bool {
+func (s *shutdownRun) queuedFunc() func(msg string, sent, end time.Time) bool {
 	if s.queue == nil {
 		return nil
 	}

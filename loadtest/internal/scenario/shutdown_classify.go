@@ -28,9 +28,10 @@ const (
 // keep-alive connection the server had already closed as "server closed idle connection": the
 // server never read it, so it was not accepted either. A reset or EOF after SIGTERM on a
 // connection the kernel's readings saw waiting in the accept queue (queued, by the client's
-// local address) is AcceptQueueReset: the server process never had it. Anything else that ends
+// local address), or that no reading saw and that arrived after the last reading before the
+// listener closed, is AcceptQueueReset: the server process never had it. Anything else that ends
 // without a non-5xx response was accepted and dropped. queued may be nil (the queue was not read).
-func classify(r *vegeta.Result, sigterm time.Time, queued func(errMsg string) bool) string {
+func classify(r *vegeta.Result, sigterm time.Time, queued func(errMsg string, sent, end time.Time) bool) string {
 	if r.Code != 0 && r.Code < 500 {
 		if r.End().Before(sigterm) {
 			return CompletedBefore
@@ -40,7 +41,7 @@ func classify(r *vegeta.Result, sigterm time.Time, queued func(errMsg string) bo
 	if r.Code == 0 && (attack.Classify(r) == attack.ClassRefused || unaccepted(r.Error)) {
 		return Refused
 	}
-	if r.Code == 0 && queued != nil && !r.End().Before(sigterm) && resetOrEOF(r) && queued(r.Error) {
+	if r.Code == 0 && queued != nil && !r.End().Before(sigterm) && resetOrEOF(r) && queued(r.Error, r.Timestamp, r.End()) {
 		return AcceptQueueReset
 	}
 	return Lost

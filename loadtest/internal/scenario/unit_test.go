@@ -17,16 +17,20 @@ func TestClassify(t *testing.T) {
 	sigterm := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
 	before, after := sigterm.Add(-time.Second), sigterm.Add(time.Millisecond)
 	closed := sigterm.Add(300 * time.Millisecond)
-	// The readings saw 127.0.0.1:40000 and [::1]:40001 waiting in the accept queue.
-	w := &queueWatch{queued: map[netip.AddrPort]bool{
-		netip.MustParseAddrPort("127.0.0.1:40000"): true, netip.MustParseAddrPort("[::1]:40001"): true,
-		netip.MustParseAddrPort("127.0.0.1:40002"): false, // seen queued, then accepted
-	}}
+	// The readings saw 127.0.0.1:40000 and [::1]:40001 waiting in the accept queue, and
+	// 127.0.0.1:40003 accepted; the last with the listener open was 1 ms before the first without.
+	w := newQueueWatch()
+	for a, q := range map[string]bool{"127.0.0.1:40000": true, "[::1]:40001": true, "127.0.0.1:40002": false, "127.0.0.1:40003": false} {
+		w.queued[netip.MustParseAddrPort(a)] = q
+		w.seenAny[netip.MustParseAddrPort(a)] = true
+	}
+	w.lastOpen, w.closedAt = closed.Add(-time.Millisecond), closed
+	unread := newQueueWatch() // no reading's times: an unseen connection is not placed
 	queuedEOF := `Get "x": (local 127.0.0.1:40000) EOF`
 	tests := []struct {
 		name   string
 		res    vegeta.Result
-		queued func(string) bool
+		queued func(string, time.Time, time.Time) bool
 		want   string
 	}{
 		{"answered before", vegeta.Result{Code: 200, Timestamp: before, Latency: 10 * time.Millisecond}, w.queuedAt, CompletedBefore},
@@ -38,7 +42,12 @@ func TestClassify(t *testing.T) {
 		{"EOF on a connection seen in the accept queue", vegeta.Result{Timestamp: closed.Add(-10 * time.Millisecond), Latency: 15 * time.Millisecond, Error: queuedEOF}, w.queuedAt, AcceptQueueReset},
 		{"reset on an IPv6 connection seen in the accept queue", vegeta.Result{Timestamp: after, Latency: 300 * time.Millisecond,
 			Error: `Get "x": (local [::1]:40001) read tcp [::1]:40001->[::1]:8080: read: connection reset by peer`}, w.queuedAt, AcceptQueueReset},
-		{"EOF at the close, connection never seen queued", vegeta.Result{Timestamp: closed.Add(-10 * time.Millisecond), Latency: 15 * time.Millisecond, Error: `Get "x": (local 127.0.0.1:49999) EOF`}, w.queuedAt, Lost},
+		{"reset at the close, connection no reading saw", vegeta.Result{Timestamp: closed.Add(-500 * time.Microsecond), Latency: 400 * time.Microsecond,
+			Error: `Get "x": (local 127.0.0.1:49999) read tcp 127.0.0.1:49999->127.0.0.1:8080: read: connection reset by peer`}, w.queuedAt, AcceptQueueReset},
+		{"EOF at the close, connection never seen, readings without times", vegeta.Result{Timestamp: closed.Add(-10 * time.Millisecond), Latency: 15 * time.Millisecond, Error: `Get "x": (local 127.0.0.1:49999) EOF`}, unread.queuedAt, Lost},
+		{"EOF before the last open reading, connection never seen", vegeta.Result{Timestamp: closed.Add(-10 * time.Millisecond), Latency: 5 * time.Millisecond, Error: `Get "x": (local 127.0.0.1:49999) EOF`}, w.queuedAt, Lost},
+		{"sent after the listener was seen closed, never seen", vegeta.Result{Timestamp: closed.Add(time.Millisecond), Latency: time.Millisecond, Error: `Get "x": (local 127.0.0.1:49999) EOF`}, w.queuedAt, Lost},
+		{"reset at the close on a connection seen accepted", vegeta.Result{Timestamp: closed.Add(-500 * time.Microsecond), Latency: 400 * time.Microsecond, Error: `Get "x": (local 127.0.0.1:40003) EOF`}, w.queuedAt, Lost},
 		{"EOF on a connection seen queued, then accepted", vegeta.Result{Timestamp: after, Latency: 2 * time.Second, Error: `Get "x": (local 127.0.0.1:40002) EOF`}, w.queuedAt, Lost},
 		{"EOF at the close, queue not read", vegeta.Result{Timestamp: closed.Add(-10 * time.Millisecond), Latency: 15 * time.Millisecond, Error: queuedEOF}, nil, Lost},
 		{"EOF on a queued address, failed before SIGTERM", vegeta.Result{Timestamp: before, Latency: 10 * time.Millisecond, Error: queuedEOF}, w.queuedAt, Lost},
@@ -62,7 +71,7 @@ func TestClassify(t *testing.T) {
 func TestQueueWatchUnion(t *testing.T) {
 	a, b, c := netip.MustParseAddrPort("127.0.0.1:1"), netip.MustParseAddrPort("127.0.0.1:2"), netip.MustParseAddrPort("127.0.0.1:3")
 	lis := []netsig.Listener{{Queue: 1, Limit: 8}}
-	w := &queueWatch{queued: map[netip.AddrPort]bool{}}
+	w := newQueueWatch()
 	for i, p := range []netsig.Port{
 		{Listeners: lis, Queued: []netip.AddrPort{a, c}},
 		{Listeners: lis, Queued: []netip.AddrPort{b}, Accepted: []netip.AddrPort{c}},
@@ -82,7 +91,7 @@ func TestQueueWatchUnion(t *testing.T) {
 		addr netip.AddrPort
 		want bool
 	}{{a, true}, {b, true}, {c, false}} {
-		if got := w.queuedAt(`Get "x": (local ` + tt.addr.String() + `) EOF`); got != tt.want {
+		if got := w.queuedAt(`Get "x": (local `+tt.addr.String()+`) EOF`, time.Time{}, time.Time{}); got != tt.want {
 			t.Errorf("queuedAt(%s) = %v, want %v", tt.addr, got, tt.want)
 		}
 	}
