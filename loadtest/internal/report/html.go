@@ -430,11 +430,28 @@ func (p plotter) acceptQueue() (chart.Line, bool) {
 	if d := p.s.Deploy; d != nil && len(sockets(d.AcceptQueue)) > 1 {
 		series = socketSeries(d.AcceptQueue)
 	}
+	title := "Kernel: the API listener's accept queue (sock_diag, as ss -lnt Recv-Q)"
+	// A backlog of thousands drawn beside a queue of a few would flatten the queue to the axis.
+	if peak, lim := maxY(queue), maxY(limit); peak >= lim/10 {
+		series = append(series, chart.Series{Name: "limit (backlog)", Points: limit, Dashed: true, Color: "#777777"})
+	} else {
+		title += fmt.Sprintf(", limit %.0f", lim)
+	}
 	return chart.Line{
-		Title: "Kernel: the API listener's accept queue (sock_diag, as ss -lnt Recv-Q)", XLabel: "time since start (s)", YLabel: "connections", XUnit: " s", XSpan: p.span,
-		Series:  append(series, chart.Series{Name: "limit (backlog)", Points: limit, Dashed: true, Color: "#777777"}),
-		Markers: p.markers, Height: 220,
+		Title: title, XLabel: "time since start (s)", YLabel: "connections", XUnit: " s", XSpan: p.span,
+		Series: series, Markers: p.markers, Height: 220,
 	}, true
+}
+
+// maxY is the largest value of pts, NaN (a failed reading) left out.
+func maxY(pts []chart.Point) float64 {
+	m := 0.0
+	for _, pt := range pts {
+		if !math.IsNaN(pt.Y) {
+			m = max(m, pt.Y)
+		}
+	}
+	return m
 }
 
 // sockets are the listeners of a deploy's queue readings, in the order they first appear.
