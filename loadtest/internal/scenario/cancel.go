@@ -36,8 +36,8 @@ func Cancel() Scenario {
 				// beside two CPU hogs (PostgreSQL forks a process per cancel request).
 				poolEnv(s, s.Rate*s.Cancel.Share, s.Cancel.Timeout+serverCancelGiveUp)...)
 		},
-		Steps: func(s Settings) []Step {
-			return []Step{{Rate: s.Rate, Duration: s.Duration, Warmup: s.Warmup, HeldTimeout: s.Cancel.Timeout}}
+		Step: func(s Settings) Step {
+			return Step{Rate: s.Rate, Duration: s.Duration, Warmup: s.Warmup, HeldTimeout: s.Cancel.Timeout}
 		},
 		Targets: func(s Settings) attack.TargetOptions {
 			return attack.TargetOptions{DelayShare: s.Cancel.Share, Delay: s.Cancel.Delay}

@@ -56,10 +56,10 @@ func Deploy() Scenario {
 			return append(env, poolEnv(s, s.Rate*sh.HoldShare, sh.HoldDelay)...)
 		},
 		Listen: func(s Settings) bool { return s.Deploy.Strategy == Handoff },
-		Steps: func(s Settings) []Step {
+		Step: func(s Settings) Step {
 			// As in shutdown: only the server may end a held request.
-			return []Step{{Rate: s.Rate, Duration: s.Shutdown.Duration, Warmup: s.Warmup,
-				Timeout: s.Shutdown.HoldDelay + s.Shutdown.DrainTimeout + 5*time.Second}}
+			return Step{Rate: s.Rate, Duration: s.Shutdown.Duration, Warmup: s.Warmup,
+				Timeout: s.Shutdown.HoldDelay + s.Shutdown.DrainTimeout + 5*time.Second}
 		},
 		Targets: func(s Settings) attack.TargetOptions {
 			return attack.TargetOptions{DelayShare: s.Shutdown.HoldShare, Delay: s.Shutdown.HoldDelay}

@@ -26,12 +26,10 @@ func Ramp() Scenario {
 		Description: "stepped rates; capacity = the highest rate whose p99 stays under the SLO",
 		Default:     true,
 		ServerEnv:   func(s Settings) []string { return poolEnv(s, 0, 0) },
-		Steps:       rampSteps,
 		Targets:     mix,
 		Start: func(l *Live) Hooks {
-			r := &rampRun{set: l.Settings, prof: newHeldProfile(l)}
-			return Hooks{Observe: r.prof.observe, Disturb: r.prof.capture, AfterStep: r.afterStep, Next: r.next,
-				Pick: r.pick, Check: r.check, Collect: r.collect}
+			r := newRampRun(l.Settings, newHeldProfile(l))
+			return Hooks{Observe: r.prof.observe, Disturb: r.prof.capture, Plan: r, Check: r.check, Collect: r.collect}
 		},
 	}
 }
@@ -70,21 +68,44 @@ func ownRates(r RampSettings) []float64 {
 // met 3131 later in the same ramp).
 func stepWarmup(step time.Duration) time.Duration { return min(step/2, time.Second) }
 
-// rampRun records the ramp's steps as they end.
+// rampRun is the ramp's pacing plan: its own rates in order while each meets the SLO, then the
+// retry and the refinement around the knee (beyond). It records the steps as they end.
 type rampRun struct {
 	set     Settings
+	own     []Step // rampSteps
+	ownRun  int    // own steps handed out
+	more    bool   // the last step met the SLO: the own rates go on
 	steps   []summary.RampStep
 	refined int  // refinement steps handed out
 	retry   bool // the step handed out last tries a missed rate again
 	prof    *heldProfile
-	pastOwn bool // next was asked: the own steps are over
+	pastOwn bool // beyond was asked: the own steps are over
 }
+
+func newRampRun(set Settings, prof *heldProfile) *rampRun {
+	return &rampRun{set: set, own: rampSteps(set), more: true, prof: prof}
+}
+
+// Next hands out the own rates while they are met, then what beyond adds.
+func (r *rampRun) Next() (Step, bool) {
+	if !r.pastOwn && r.more && r.ownRun < len(r.own) {
+		r.ownRun++
+		return r.own[r.ownRun-1], true
+	}
+	return r.beyond()
+}
+
+// Ended records a step and whether the own rates go on.
+func (r *rampRun) Ended(res StepResult) { r.more = r.afterStep(res.Step, res.Figures, res.CPU) }
+
+// Judged is the capacity step (pick).
+func (r *rampRun) Judged(figs []attack.Figures) int { return r.pick(figs) }
 
 // refinePause is the idle time before a step that follows a miss: the missed step's backlog
 // (thousands of requests in flight) has just drained.
 const refinePause = 500 * time.Millisecond
 
-// next decides the steps after the first miss, and tells the held profile what runs next. A
+// beyond decides the steps after the first miss, and tells the held profile what runs next. A
 // missed rate of the ramp's own is tried once more (after a pause) and the second try decides: one stall of a shared machine (a
 // neighbour's burst, a checkpoint) can tip an open-model load into a backlog it never recovers
 // from within the step, and a capacity read from that would move by a whole doubling between
@@ -93,7 +114,7 @@ const refinePause = 500 * time.Millisecond
 // SLO takes the ramp on up its own rates; a confirmed miss starts the refinement: the geometric
 // mean of the highest rate met below the lowest missed and that rate, until -ramp-refine are
 // done or the two are within 1 %. Nothing to refine when the first rate missed.
-func (r *rampRun) next() (Step, bool) {
+func (r *rampRun) beyond() (Step, bool) {
 	r.pastOwn = true
 	st, ok := r.nextStep()
 	if !ok {
@@ -104,7 +125,7 @@ func (r *rampRun) next() (Step, bool) {
 	return st, true
 }
 
-// nextStep: see next.
+// nextStep: see beyond.
 func (r *rampRun) nextStep() (Step, bool) {
 	last := r.steps[len(r.steps)-1]
 	warm, dur := stepWarmup(r.set.Ramp.Step), r.set.Ramp.Step
@@ -177,9 +198,9 @@ func (r *rampRun) afterStep(st Step, f attack.Figures, cpu StepCPU) bool {
 		r.steps[len(r.steps)-1].Retried = true
 	}
 	r.steps = append(r.steps, step)
-	// The stepper hands out the ramp's own steps in order while they are met.
-	if own := rampSteps(r.set); step.WithinSLO && !r.pastOwn && len(r.steps) < len(own) {
-		r.prof.next(own[len(r.steps)])
+	// Next hands out the ramp's own steps in order while they are met.
+	if step.WithinSLO && !r.pastOwn && len(r.steps) < len(r.own) {
+		r.prof.next(r.own[len(r.steps)])
 	}
 	return step.WithinSLO
 }

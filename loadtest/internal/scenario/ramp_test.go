@@ -80,8 +80,7 @@ func TestRampCapacity(t *testing.T) {
 	}
 }
 
-// TestRampRetriesAndRefines drives the ramp's hooks as the runner does (its own rates while
-// they meet the SLO, then Next) against a server that meets the SLO up to 3000 req/s: a miss is
+// TestRampRetriesAndRefines drives the ramp's plan as the runner does (Next, the step, Ended) against a server that meets the SLO up to 3000 req/s: a miss is
 // tried again before it counts, a retry that meets the SLO takes the ramp on up, and a
 // confirmed miss starts the bisection between the highest rate met and the lowest missed.
 func TestRampRetriesAndRefines(t *testing.T) {
@@ -127,13 +126,12 @@ func TestRampRetriesAndRefines(t *testing.T) {
 // first try at the flaky rate misses whatever it can do, and returns the steps handed out and
 // the one the held CPU profile was armed for (−1: none).
 func driveRamp(set Settings, flaky float64) ([]Step, *rampRun, int) {
-	r := &rampRun{set: set, prof: newHeldProfile(&Live{Settings: set})}
-	next := stepper(rampSteps(set), r.next)
+	r := newRampRun(set, newHeldProfile(&Live{Settings: set}))
 	var steps []Step
 	profiled := -1
 	tried := map[float64]bool{}
 	for len(steps) < 30 {
-		st, ok := next.step()
+		st, ok := r.Next()
 		if !ok {
 			break
 		}
@@ -150,7 +148,7 @@ func driveRamp(set Settings, flaky float64) ([]Step, *rampRun, int) {
 		}
 		tried[st.Rate] = true
 		f := attack.Figures{Requests: 100, Successes: 100, LatencyIntended: summary.Latencies{P99: p99}}
-		next.more = r.afterStep(st, f, StepCPU{Server: 20 * time.Millisecond, Harness: 10 * time.Millisecond})
+		r.Ended(StepResult{Step: st, Figures: f, CPU: StepCPU{Server: 20 * time.Millisecond, Harness: 10 * time.Millisecond}})
 	}
 	return steps, r, profiled
 }
@@ -166,8 +164,9 @@ func TestRampDoesNotRefineWithoutAKnee(t *testing.T) {
 		{"every step met", []summary.RampStep{{Rate: 100, WithinSLO: true}, {Rate: 200, WithinSLO: true}}},
 		{"the first step missed twice", []summary.RampStep{{Rate: 100, Retried: true}, {Rate: 100, Retry: true}}},
 	} {
-		r := &rampRun{set: set, steps: tt.steps, prof: newHeldProfile(&Live{Settings: set})}
-		if st, ok := r.next(); ok {
+		r := newRampRun(set, newHeldProfile(&Live{Settings: set}))
+		r.steps = tt.steps
+		if st, ok := r.beyond(); ok {
 			t.Errorf("%s: stepped on at %v", tt.name, st.Rate)
 		}
 	}

@@ -287,36 +287,20 @@ type attackRun struct {
 	lost       string // a worker lost mid-attack, named (attack.Figures.Cut)
 	disturbErr error
 	watch      *crashWatch
+	plan       Plan // the steps' pacing; it names the step that stands for the scenario
 	// cpu is the CPU time the server's process and this harness ran during the attack
 	// (measured: a server this harness started, alive at the end).
 	cpu         StepCPU
 	cpuMeasured bool
 }
 
-// steps hands out a scenario's steps: its own, in order, while AfterStep says go on (more),
-// then whatever Next adds.
-type steps struct {
-	own   []Step
-	i     int
-	more  bool
-	next  func() (Step, bool)
-	multi bool // more than one step is possible: their results files are numbered
-}
-
-func stepper(own []Step, next func() (Step, bool)) *steps {
-	return &steps{own: own, more: true, next: next, multi: len(own) > 1 || next != nil}
-}
-
-func (s *steps) step() (Step, bool) {
-	if s.more && s.i < len(s.own) {
-		s.i++
-		return s.own[s.i-1], true
+// plan is the scenario's pacing plan, and whether it may run more than one step (their results
+// files are then numbered).
+func plan(s Scenario, l *Live, h Hooks) (p Plan, multi bool) {
+	if h.Plan != nil {
+		return h.Plan, true
 	}
-	s.i = len(s.own) // the own steps are over for good once one said stop
-	if s.next == nil {
-		return Step{}, false
-	}
-	return s.next()
+	return &once{step: s.Step(l.Settings)}, false
 }
 
 // readCPU is the CPU time the server's process (when this harness started it) and this harness
@@ -368,14 +352,15 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	rn.observer().Running(s.Name, true)
 	joinDisturb := disturb(attackCtx, h.Disturb)
 	cpuBefore0, cpuOK0 := readCPU(l, rn.Helpers)
-	next := stepper(s.Steps(l.Settings), h.Next)
+	pl, multi := plan(s, l, h)
+	run.plan = pl
 	for i := 1; ; i++ {
-		st, ok := next.step()
+		st, ok := pl.Next()
 		if !ok {
 			break
 		}
 		file := s.Name + ".bin"
-		if next.multi {
+		if multi {
 			file = fmt.Sprintf("%s.step%d.bin", s.Name, i)
 		}
 		if st.Pause > 0 && !sleep(attackCtx, st.Pause) {
@@ -395,7 +380,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 		if after, ok := readCPU(l, rn.Helpers); ok && stepOK {
 			cpu = after.sub(stepBefore)
 		}
-		next.more = h.AfterStep == nil || h.AfterStep(st, f, cpu)
+		pl.Ended(StepResult{Step: st, Figures: f, CPU: cpu})
 		if f.Interrupted || attackCtx.Err() != nil {
 			run.cut, run.lost = true, f.Cut
 			break
@@ -486,8 +471,8 @@ func disturb(ctx context.Context, fn func(context.Context) error) func() error {
 // its checks into the verdict.
 func (rn *Runner) judge(ctx context.Context, s Scenario, l *Live, h Hooks, run attackRun, crash *crashError, settled bool, sc *summary.Scenario) {
 	pick := len(run.figs) - 1
-	if h.Pick != nil {
-		pick = h.Pick(run.figs)
+	if run.plan != nil {
+		pick = run.plan.Judged(run.figs)
 	}
 	f := run.figs[pick]
 	f.Fill(sc)

@@ -41,8 +41,8 @@ type Scenario struct {
 	// Listen: the scenario's server is started on a listener the harness keeps
 	// (Server.Listener), for a successor to inherit (nil: never).
 	Listen func(s Settings) bool
-	// Steps is the pacing: one constant-rate step, or several (ramp) run one after another.
-	Steps func(s Settings) []Step
+	// Step is the attack at one constant rate (nil: the scenario paces itself with Hooks.Plan).
+	Step func(s Settings) Step
 	// Targets is how the scenario draws from the mix (its held share and hold time); the
 	// requests (Settings.Targets), BaseURL, Token, Seed and TraceSample are filled by the runner.
 	Targets func(s Settings) attack.TargetOptions
@@ -64,6 +64,43 @@ type Step struct {
 	Pause time.Duration
 }
 
+// Plan paces a scenario's attack step by step. The runner asks Next for a step, runs it, hands
+// its result to Ended, and asks again until Next says no or the run is cut.
+type Plan interface {
+	// Next returns the step to run next; false ends the attack.
+	Next() (Step, bool)
+	// Ended sees the step that just ran: its figures and the CPU time used meanwhile.
+	Ended(StepResult)
+	// Judged is the index, among the steps run, of the one whose figures stand for the
+	// scenario.
+	Judged(figs []attack.Figures) int
+}
+
+// StepResult is one step as it ran.
+type StepResult struct {
+	Step    Step
+	Figures attack.Figures
+	CPU     StepCPU // zero when not measured
+}
+
+// once is the plan of a constant-rate scenario: its one step.
+type once struct {
+	step Step
+	done bool
+}
+
+func (o *once) Next() (Step, bool) {
+	if o.done {
+		return Step{}, false
+	}
+	o.done = true
+	return o.step, true
+}
+
+func (o *once) Ended(StepResult) {}
+
+func (o *once) Judged(figs []attack.Figures) int { return len(figs) - 1 }
+
 // StepCPU is the CPU time the server's process and this harness's ran during a step (zero when
 // not measured: an external target).
 type StepCPU struct{ Server, Harness time.Duration }
@@ -77,15 +114,9 @@ type Hooks struct {
 	// Disturb runs beside the attack and is joined before the checks; its error fails the
 	// scenario with the reason.
 	Disturb func(ctx context.Context) error
-	// AfterStep sees each step's figures and the CPU time the server ran meanwhile (0: not
-	// measured); false ends the attack (the ramp past its knee).
-	AfterStep func(st Step, f attack.Figures, cpu StepCPU) bool
-	// Next adds steps once the scenario's own have ended (all run, or AfterStep said stop),
-	// one at a time until it says no: the ramp's refinement around its knee. Each goes to
-	// AfterStep too, whose answer Next then decides with.
-	Next func() (Step, bool)
-	// Pick chooses the step whose figures stand for the scenario (nil: the last one run).
-	Pick func(figs []attack.Figures) int
+	// Plan paces an attack of several steps that adapts to what each one measured (the ramp);
+	// nil: the scenario's Step, once.
+	Plan Plan
 	// Check judges after the settle time, unless the run was cut: it appends checks to sc.
 	Check func(ctx context.Context, sc *summary.Scenario)
 	// Collect adds the scenario's own figures to sc (profiles, ramp steps), cut run or not.

@@ -53,12 +53,12 @@ func shutdownScenario(name, desc string, def bool, drain func(Settings) time.Dur
 				"DRAIN_DELAY=" + sh.DrainDelay.String(),
 			}, poolEnv(s, s.Rate*sh.HoldShare, sh.HoldDelay)...)
 		},
-		Steps: func(s Settings) []Step {
+		Step: func(s Settings) Step {
 			// Held requests must not be given up by the client: only the server may end them.
 			// The warm-up dials the client's and the pool's connections, so the first seconds'
 			// cold start (new PostgreSQL backends on a loaded machine: 200 ms) is not judged.
-			return []Step{{Rate: s.Rate, Duration: s.Shutdown.Duration, Warmup: s.Warmup,
-				Timeout: s.Shutdown.HoldDelay + drain(s) + 5*time.Second}}
+			return Step{Rate: s.Rate, Duration: s.Shutdown.Duration, Warmup: s.Warmup,
+				Timeout: s.Shutdown.HoldDelay + drain(s) + 5*time.Second}
 		},
 		Targets: func(s Settings) attack.TargetOptions {
 			return attack.TargetOptions{DelayShare: s.Shutdown.HoldShare, Delay: s.Shutdown.HoldDelay}

@@ -23,8 +23,8 @@ func Soak() Scenario {
 		Description: "steady open-model load for -soak-duration; verdict on each resource's trend per hour after the warm-up (Theil–Sen slope, 95% interval)",
 		SampleEvery: soakSampleEvery,
 		ServerEnv:   func(s Settings) []string { return poolEnv(s, 0, 0) },
-		Steps: func(s Settings) []Step {
-			return []Step{{Rate: s.Rate, Duration: s.Soak.Duration - s.Soak.Warmup, Warmup: s.Soak.Warmup}}
+		Step: func(s Settings) Step {
+			return Step{Rate: s.Rate, Duration: s.Soak.Duration - s.Soak.Warmup, Warmup: s.Soak.Warmup}
 		},
 		Targets: mix,
 		Start: func(l *Live) Hooks {

@@ -24,8 +24,8 @@ func Steady() Scenario {
 		Description: "constant open-model rate, GET/POST mix, warm-up not counted; pprof captured under load",
 		Default:     true,
 		ServerEnv:   func(s Settings) []string { return poolEnv(s, 0, 0) },
-		Steps: func(s Settings) []Step {
-			return []Step{{Rate: s.Rate, Duration: s.Duration, Warmup: s.Warmup + profileLead(s)}}
+		Step: func(s Settings) Step {
+			return Step{Rate: s.Rate, Duration: s.Duration, Warmup: s.Warmup + profileLead(s)}
 		},
 		Targets: mix,
 		Start: func(l *Live) Hooks {
