@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
-	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
@@ -303,31 +301,6 @@ func plan(s Scenario, l *Live, h Hooks) (p Plan, multi bool) {
 	return &once{step: s.Step(l.Settings)}, false
 }
 
-// readCPU is the CPU time the server's process (when this harness started it) and this harness
-// have run; the harness's includes its workers on this machine (helpers), which send its load.
-func readCPU(l *Live, helpers []int) (StepCPU, bool) {
-	if l.Server.Process == nil {
-		return StepCPU{}, false
-	}
-	server, ok := machine.ProcessCPU(l.Server.Process.PID())
-	harness, ok2 := machine.ProcessCPU(os.Getpid())
-	for _, pid := range helpers {
-		t, ok3 := machine.ProcessCPU(pid)
-		harness, ok2 = harness+t, ok2 && ok3
-	}
-	return StepCPU{Server: server, Harness: harness}, ok && ok2
-}
-
-func (c StepCPU) sub(d StepCPU) StepCPU { return StepCPU{c.Server - d.Server, c.Harness - d.Harness} }
-
-// perRequest divides c by the requests sent (warm-up included: the CPU readings span it), in µs.
-func (c StepCPU) perRequest(sent int64) (server, harness float64) {
-	if sent <= 0 || c.Server <= 0 {
-		return 0, 0
-	}
-	return float64(c.Server.Microseconds()) / float64(sent), float64(c.Harness.Microseconds()) / float64(sent)
-}
-
 // cpuPerRequest is the server's and the harness's CPU per request sent during the attack, in
 // µs; 0 when not measured.
 func (run attackRun) cpuPerRequest() (server, harness float64) {
@@ -351,7 +324,8 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	l.Event(summary.EventStart, "")
 	rn.observer().Running(s.Name, true)
 	joinDisturb := disturb(attackCtx, h.Disturb)
-	cpuBefore0, cpuOK0 := readCPU(l, rn.Helpers)
+	meter := newCPUMeter(l, rn.Helpers)
+	whole := meter.start()
 	pl, multi := plan(s, l, h)
 	run.plan = pl
 	for i := 1; ; i++ {
@@ -367,7 +341,7 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 			run.cut = true
 			break
 		}
-		stepBefore, stepOK := readCPU(l, rn.Helpers)
+		span := meter.start()
 		f, err := rn.step(attackCtx, s, l, h, st, file)
 		if err != nil {
 			stopAttack()
@@ -376,19 +350,14 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 			return run, &SetupError{fmt.Errorf("scenario %s: attack: %w", s.Name, err)}
 		}
 		run.figs, run.files = append(run.figs, f), append(run.files, file)
-		var cpu StepCPU
-		if after, ok := readCPU(l, rn.Helpers); ok && stepOK {
-			cpu = after.sub(stepBefore)
-		}
+		cpu, _ := span.stop()
 		pl.Ended(StepResult{Step: st, Figures: f, CPU: cpu})
 		if f.Interrupted || attackCtx.Err() != nil {
 			run.cut, run.lost = true, f.Cut
 			break
 		}
 	}
-	if after, ok := readCPU(l, rn.Helpers); ok && cpuOK0 {
-		run.cpu, run.cpuMeasured = after.sub(cpuBefore0), true
-	}
+	run.cpu, run.cpuMeasured = whole.stop()
 	l.attackEnd = time.Now()
 	rn.observer().Running(s.Name, false)
 	run.disturbErr = joinDisturb()
