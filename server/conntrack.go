@@ -15,14 +15,19 @@ import (
 type connTracker struct {
 	mu       sync.Mutex
 	busy     map[net.Conn]struct{}
-	open     int // accepted and not yet closed or hijacked (http_server_open_connections)
+	fresh    map[net.Conn]struct{} // accepted, first request not yet read (StateNew)
+	open     int                   // accepted and not yet closed or hijacked (http_server_open_connections)
 	draining bool
 	done     chan struct{}
 	once     sync.Once
+	reading  bool // requestsRead was called
+	read     chan struct{}
+	readOnce sync.Once
 }
 
 func newConnTracker() *connTracker {
-	return &connTracker{busy: map[net.Conn]struct{}{}, done: make(chan struct{})}
+	return &connTracker{busy: map[net.Conn]struct{}{}, fresh: map[net.Conn]struct{}{},
+		done: make(chan struct{}), read: make(chan struct{})}
 }
 
 // track is the http.Server.ConnState hook.
@@ -41,7 +46,30 @@ func (c *connTracker) track(conn net.Conn, s http.ConnState) {
 	case http.StateIdle, http.StateClosed, http.StateHijacked:
 		delete(c.busy, conn)
 	}
+	if s == http.StateNew {
+		c.fresh[conn] = struct{}{}
+	} else {
+		delete(c.fresh, conn)
+	}
 	c.closeIfDrainedLocked()
+	c.closeIfReadLocked()
+}
+
+// requestsRead closes once no accepted connection waits for its first request to be read (at
+// once if none does). Called after the API stopped accepting, it tells shutdown that Shutdown
+// will find no request unread.
+func (c *connTracker) requestsRead() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reading = true
+	c.closeIfReadLocked()
+	return c.read
+}
+
+func (c *connTracker) closeIfReadLocked() {
+	if c.reading && len(c.fresh) == 0 {
+		c.readOnce.Do(func() { close(c.read) })
+	}
 }
 
 // drained starts watching for the end of the drain: the channel closes once no connection is

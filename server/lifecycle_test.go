@@ -439,6 +439,42 @@ func TestSIGTERMDrain(t *testing.T) {
 	}
 }
 
+// TestShutdownReadsAcceptedRequests: a connection accepted before the listener closed whose
+// request arrives only once the drain has begun is answered, not dropped (net/http's Shutdown
+// discards a request it reads after it began: EOF to the client).
+func TestShutdownReadsAcceptedRequests(t *testing.T) {
+	p := start(t, serverEnv(t, map[string]string{"DRAIN_DELAY": "300ms", "SHUTDOWN_TIMEOUT": "10s"}))
+	c, err := net.DialTimeout("tcp", p.addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(100 * time.Millisecond) // accepted: the server holds it, waiting for its request
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	apitest.Eventually(t, 5*time.Second, func() bool {
+		d, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err == nil {
+			d.Close()
+			return false
+		}
+		return true
+	}, "the API still accepts connections after the drain delay")
+	time.Sleep(100 * time.Millisecond) // the drain is under way
+	if _, err := io.WriteString(c, "GET /api/v1/items HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatalf("write the request: %v", err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if !strings.HasPrefix(line, "HTTP/1.1 ") {
+		t.Fatalf("a request on a connection accepted before the close, sent during the drain: got %q (%v), want an answer", line, err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code %d, want 0; stderr %q", code, p.stderr.String())
+	}
+}
+
 // TestSIGTERMForced: a drain timeout shorter than the request gives the forced path: the
 // request is cut off, its query is cancelled in PostgreSQL, and the exit code is 3.
 func TestSIGTERMForced(t *testing.T) {

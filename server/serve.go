@@ -117,6 +117,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		}
 		apiLn = stalled
 	}
+	gate := newAcceptGate(apiLn)
 	api, admin, conns := newServers(cfg, log, withInstance(instance, handler), withInstance(instance, telemetry.AdminHandler(reg, compact, state, pool.Ping)))
 	openConns := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "http_server_open_connections",
@@ -129,7 +130,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	acceptStopped := make(chan struct{}) // closed when the API's accept loop has returned
 	g.Go(func() error {
 		defer close(acceptStopped)
-		if err := api.Serve(apiLn); !errors.Is(err, http.ErrServerClosed) {
+		if err := api.Serve(gate); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve API: %w", err)
 		}
 		return nil
@@ -153,7 +154,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		case <-gctx.Done(): // a listener failed: same ordered shutdown
 			log.Error("listener failed, shutting down")
 		}
-		forced = shutdown(log, cfg, state, api, acceptStopped, conns, admin, closePool, flushTraces)
+		forced = shutdown(log, cfg, state, api, gate, acceptStopped, conns, admin, closePool, flushTraces)
 		return nil
 	})
 	if err := g.Wait(); err != nil {
@@ -280,7 +281,7 @@ func newServers(cfg config, log *slog.Logger, handler, adminHandler http.Handler
 
 // shutdown runs the ordered shutdown and reports whether the API drain was forced.
 // acceptStopped closes when api.Serve has returned: no connection is accepted after it.
-func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api *http.Server, acceptStopped <-chan struct{},
+func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api *http.Server, gate *acceptGate, acceptStopped <-chan struct{},
 	conns *connTracker, admin *http.Server, closePool func(), flushTraces func() error) (forced bool) {
 	begin := time.Now()
 	state.Set(telemetry.StateDraining)
@@ -296,6 +297,19 @@ func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api *http.Se
 
 	t := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	// Shutdown drops a request it reads once it has begun: stop accepting first, and call it
+	// only when every accepted connection's first request has been read (acceptGate).
+	if err := gate.stop(); err != nil {
+		log.Error("close API listener", "err", err)
+	}
+	select {
+	case <-gate.stoppedAccepting():
+	case <-ctx.Done():
+	}
+	select {
+	case <-conns.requestsRead():
+	case <-ctx.Done():
+	}
 	done := make(chan error, 1)
 	go func() { done <- api.Shutdown(ctx) }()
 	var err error

@@ -136,6 +136,39 @@ func (w *queueWatch) queuedAt(msg string, sent, end time.Time) bool {
 		!end.Before(w.lastOpen) && sent.Before(w.closedAt)
 }
 
+// sighting says what the readings saw of the connection that carried the request whose error
+// is msg, and when the listener was last seen open and first seen closed (from sigterm): the
+// evidence a lost request at the close is judged on.
+func (w *queueWatch) sighting(msg string, sigterm time.Time) string {
+	local, ok := errclass.Local(msg)
+	if !ok {
+		return ""
+	}
+	a, err := netip.ParseAddrPort(local)
+	if err != nil {
+		return ""
+	}
+	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := "never seen by a reading"
+	switch q, ok := w.queued[a]; {
+	case ok && q:
+		seen = "seen waiting in the accept queue"
+	case ok:
+		seen = "seen waiting, then accepted by the server"
+	case w.seenAny[a]:
+		seen = "seen accepted by the server"
+	}
+	ms := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return fmt.Sprintf("%+.1fms", summary.Ms(t.Sub(sigterm)))
+	}
+	return fmt.Sprintf("connection %s; listener last seen open %s, first seen closed %s", seen, ms(w.lastOpen), ms(w.closedAt))
+}
+
 // queuedFunc is classify's view of the accept-queue readings; nil when there were none.
 func (s *shutdownRun) queuedFunc() func(msg string, sent, end time.Time) bool {
 	if s.queue == nil {

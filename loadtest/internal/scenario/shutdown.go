@@ -407,6 +407,11 @@ func (s *shutdownRun) lostCheck(ss *summary.ShutdownStats, lost []summary.Reques
 		if what == "" {
 			what = fmt.Sprintf("status %d", first.Code)
 		}
+		if s.queue != nil {
+			if seen := s.queue.sighting(first.Error, s.sigtermAt); seen != "" {
+				what += "; " + seen
+			}
+		}
 		got = fmt.Sprintf("%d (%d held requests cut; first: sent %+.0fms from SIGTERM, failed after %.0fms: %s)",
 			n, heldCut, first.OffsetMs-ss.SigtermOffsetMs, first.LatencyMs, what)
 	}
