@@ -85,46 +85,19 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	reg.MustRegister(poolStats)
 	metrics := httpapi.NewMetrics(reg)
 	compact := telemetry.NewCompactRegistry(append(metrics.Sampled(), state.Collector(), poolStats)...)
-	handler := httpapi.NewHandler(httpapi.Config{
-		Store:          postgres.NewStore(pool, postgres.StoreOptions{DropWrites: cfg.DropWrites, AcquireTimeout: cfg.AcquireTimeout}),
-		Verifier:       verifier,
-		Metrics:        metrics,
-		TracerProvider: tracing.Provider,
-		Propagator:     tracing.Propagator,
-		Logger:         log,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		RequestTimeout: cfg.RequestTimeout,
-		BenchDelay:     cfg.BenchDelay,
-		ExtraLatency:   cfg.ExtraLatency,
-		ExtraCPU:       cfg.ExtraCPU,
-		Faults:         cfg.Faults,
-	})
+	handler := apiHandler(cfg, pool, verifier, metrics, tracing, log)
 
 	instance, err := newInstanceID()
 	if err != nil {
 		return err
 	}
-	apiLn, inherited, adminLn, err := listen(cfg)
+	apiLn, inherited, adminLn, err := listenAPI(sigCtx, cfg)
 	if err != nil {
 		return err
 	}
-	if cfg.StallAccept {
-		stalled, err := stallAccept(sigCtx, apiLn)
-		if err != nil {
-			apiLn.Close()
-			adminLn.Close()
-			return err
-		}
-		apiLn = stalled
-	}
 	gate := newAcceptGate(apiLn)
 	api, admin, conns := newServers(cfg, log, withInstance(instance, handler), withInstance(instance, telemetry.AdminHandler(reg, compact, state, pool.Ping)))
-	openConns := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "http_server_open_connections",
-		Help: "API connections open now, idle keep-alive ones included.",
-	}, conns.openConns)
-	reg.MustRegister(openConns)
-	compact.MustRegister(openConns) // a soak trends it
+	registerOpenConns(conns, reg, compact) // on the compact page too: a soak trends it
 
 	g, gctx := errgroup.WithContext(context.Background())
 	acceptStopped := make(chan struct{}) // closed when the API's accept loop has returned
@@ -167,6 +140,35 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 }
 
 // newTracing sets up traces from the OTEL_* settings; a bad one is a setting error (exit 2).
+func apiHandler(cfg config, pool *pgxpool.Pool, verifier *auth.Verifier, metrics *httpapi.Metrics,
+	tracing *telemetry.Tracing, log *slog.Logger) http.Handler {
+	return httpapi.NewHandler(httpapi.Config{
+		Store:          postgres.NewStore(pool, postgres.StoreOptions{DropWrites: cfg.DropWrites, AcquireTimeout: cfg.AcquireTimeout}),
+		Verifier:       verifier,
+		Metrics:        metrics,
+		TracerProvider: tracing.Provider,
+		Propagator:     tracing.Propagator,
+		Logger:         log,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		RequestTimeout: cfg.RequestTimeout,
+		BenchDelay:     cfg.BenchDelay,
+		ExtraLatency:   cfg.ExtraLatency,
+		ExtraCPU:       cfg.ExtraCPU,
+		Faults:         cfg.Faults,
+	})
+}
+
+// registerOpenConns exports the API's open connections on each registry.
+func registerOpenConns(conns *connTracker, regs ...*prometheus.Registry) {
+	openConns := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "http_server_open_connections",
+		Help: "API connections open now, idle keep-alive ones included.",
+	}, conns.openConns)
+	for _, r := range regs {
+		r.MustRegister(openConns)
+	}
+}
+
 func newTracing(ctx context.Context, getenv func(string) string, version string) (*telemetry.Tracing, error) {
 	tracing, err := telemetry.NewTracing(ctx, getenv, version)
 	var se *telemetry.SettingError
@@ -241,6 +243,21 @@ func warnFaults(log *slog.Logger, cfg config) {
 
 // listen opens the API and admin listeners (both or neither); inherited: the API one came
 // from LISTEN_FDS (apiListener).
+// listenAPI is listen with the stall-accept fault applied to the API listener when it is on.
+func listenAPI(sigCtx context.Context, cfg config) (api net.Listener, inherited bool, admin net.Listener, err error) {
+	api, inherited, admin, err = listen(cfg)
+	if err != nil || !cfg.StallAccept {
+		return api, inherited, admin, err
+	}
+	stalled, err := stallAccept(sigCtx, api)
+	if err != nil {
+		api.Close()
+		admin.Close()
+		return nil, false, nil, err
+	}
+	return stalled, inherited, admin, nil
+}
+
 func listen(cfg config) (api net.Listener, inherited bool, admin net.Listener, err error) {
 	api, inherited, err = apiListener(cfg, os.Getpid())
 	if err != nil {
