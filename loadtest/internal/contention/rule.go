@@ -2,11 +2,11 @@ package contention
 
 import "github.com/benchharness/benchharness/loadtest/internal/summary"
 
-// minForeignCPUs is how much CPU processes outside the benchmark must have run in the window
+// MinForeignCPUs is how much CPU processes outside the benchmark must have run in the window
 // for its wait to be a neighbour's: below it our threads waited for each other (the harness and
 // the server sharing the cores), which is the generator's or the server's limit, not the
 // machine's.
-const minForeignCPUs = 0.1
+const MinForeignCPUs = 0.1
 
 // pathRuns is how many times, by role, a request's work has to be given a CPU after waiting for
 // something: the server reads the request and then the query's answer, the PostgreSQL backend
@@ -43,6 +43,6 @@ func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbo
 	}
 	w := c.Windows[at]
 	n.WindowStartMs, n.RunQueueDelayMs = w.StartMs, w.PathDelayMs
-	n.Moved = maxShare > 0 && judgedMs > 0 && w.ForeignCPUs >= minForeignCPUs && n.RunQueueDelayMs >= maxShare*judgedMs
+	n.Moved = maxShare > 0 && judgedMs > 0 && w.ForeignCPUs >= MinForeignCPUs && n.RunQueueDelayMs >= maxShare*judgedMs
 	return n
 }

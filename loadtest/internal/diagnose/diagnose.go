@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/benchharness/benchharness/loadtest/internal/contention"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -60,14 +61,19 @@ type Evidence struct {
 }
 
 // NeighbourEvidence is the run-queue delay of the benchmark's own threads while other
-// processes ran (from the contention measurement).
+// processes ran (from the contention measurement, summary.Contention.Neighbour).
 type NeighbourEvidence struct {
-	RunQueueDelayMs float64 // the server's run-queue delay in the window that holds the judged figure
+	RunQueueDelayMs float64 // the request path's run-queue delay in the window that holds the judged figure
 	JudgedMs        float64 // the judged figure (e.g. the p99)
-	Moved           bool    // the contention rule judged the delay large enough to move it
+	// ForeignCPUs is the CPU processes outside the benchmark ran in that window: without them
+	// the delay is our threads waiting for each other (a saturated server), not a neighbour.
+	ForeignCPUs float64
+	Moved       bool // the contention rule judged the delay large enough to move it
 }
 
-// AcceptQueueEvidence is the kernel's count of connections the listen queue dropped or reset.
+// AcceptQueueEvidence is the kernel's count of connections the server's listen queue dropped
+// (ListenDrops, which counts ListenOverflows too) or reset on close (shutdown's
+// accept_queue_reset class).
 type AcceptQueueEvidence struct {
 	Overflows, Resets int64
 }
@@ -85,6 +91,8 @@ const (
 	poolWait      = 0.5 // seconds waited per second
 	dbWaits       = 0.5 // sessions waiting, on average
 	neighbourPart = 0.5 // of the judged figure
+	// neighbourForeign is the contention rule's own bar (contention.MinForeignCPUs).
+	neighbourForeign = contention.MinForeignCPUs
 )
 
 // rule names one cause when the evidence shows it, with the figures that did.
@@ -125,10 +133,12 @@ func Diagnose(ev Evidence) []summary.Cause {
 }
 
 // pool: every connection acquired most of the time and requests waiting for one, while the
-// connections are not themselves waiting in PostgreSQL (then the database is the cause).
+// holders are neither waiting in PostgreSQL (then the database is the cause) nor slowed by a
+// CPU the server saturates or the GC takes (then every handler, holding a connection or
+// not, is slow, and the pool's queue is the effect).
 func pool(ev Evidence) (bool, string, map[string]float64) {
 	dbBound := ev.LockWaits+ev.IOWaits >= ev.PoolMax/2
-	ok := ev.PoolMax > 0 && ev.PoolFull >= poolFull && ev.PoolWait >= poolWait && !dbBound
+	ok := ev.PoolMax > 0 && ev.PoolFull >= poolFull && ev.PoolWait >= poolWait && !dbBound && !starved(ev)
 	return ok, fmt.Sprintf("all %.0f connections acquired in %.0f%% of samples, %.2f s waited for one per second, %.1f sessions waiting in PostgreSQL",
 			ev.PoolMax, 100*ev.PoolFull, ev.PoolWait, ev.LockWaits+ev.IOWaits),
 		map[string]float64{"pool_max": ev.PoolMax, "pool_full_share": ev.PoolFull, "pool_wait_s_per_s": ev.PoolWait}
@@ -146,13 +156,26 @@ func database(ev Evidence) (bool, string, map[string]float64) {
 // process got less of the machine than it asked for.
 func cpu(ev Evidence) (bool, string, map[string]float64) {
 	own := ev.ServerCores * (1 - ev.GCShare)
-	busy := ev.Cores > 0 && own >= cpuBusy*ev.Cores
-	queued := ev.Cores > 0 && ev.Runnable >= ev.Cores && ev.SchedP99Ms >= schedP99Ms
 	gcNamed, _, _ := gc(ev)
-	return !gcNamed && (busy || queued),
+	return !gcNamed && cpuBound(ev),
 		fmt.Sprintf("server used %.2f of %.0f CPUs (%.2f outside GC), %.0f goroutines runnable, scheduling p99 %.1f ms",
 			ev.ServerCores, ev.Cores, own, ev.Runnable, ev.SchedP99Ms),
 		map[string]float64{"server_cpus": ev.ServerCores, "cores": ev.Cores, "runnable": ev.Runnable, "sched_p99_ms": ev.SchedP99Ms}
+}
+
+// cpuBound: the server's work outside GC kept most of its CPUs busy, or its goroutines queued
+// for a thread while the process got less of the machine than it asked for.
+func cpuBound(ev Evidence) bool {
+	busy := ev.Cores > 0 && ev.ServerCores*(1-ev.GCShare) >= cpuBusy*ev.Cores
+	queued := ev.Cores > 0 && ev.Runnable >= ev.Cores && ev.SchedP99Ms >= schedP99Ms
+	return busy || queued
+}
+
+// starved: the CPU or the GC slowed every goroutine. A waiter's time on a mutex or for a pool
+// connection then grows with its holder's, so those waits are the CPU's effect, not a cause.
+func starved(ev Evidence) bool {
+	gcNamed, _, _ := gc(ev)
+	return gcNamed || cpuBound(ev)
 }
 
 // gc: the collector took a large share of the CPU the server used, or made it assist.
@@ -162,33 +185,36 @@ func gc(ev Evidence) (bool, string, map[string]float64) {
 		map[string]float64{"gc_share": ev.GCShare, "assist_share": ev.AssistShare}
 }
 
-// lock: the requests spent much of their time blocked on mutexes. The share, not the total:
-// a saturated CPU also makes goroutines queue on the runtime's and libraries' locks a little.
+// lock: the requests spent much of their time blocked on mutexes while the CPU had room. A
+// contended lock serialises its holders, so it leaves CPUs idle; a starved CPU (or GC) instead
+// stretches every holder's hold and its waiters' wait, and then the wait is its effect.
 func lock(ev Evidence) (bool, string, map[string]float64) {
 	share := 0.0
 	if ev.InFlight > 0 {
 		share = ev.MutexWait / ev.InFlight
 	}
-	return ev.MutexWait >= mutexWait && share >= mutexShare,
+	return ev.MutexWait >= mutexWait && share >= mutexShare && !starved(ev),
 		fmt.Sprintf("goroutines blocked on mutexes %.1f s per second, %.0f%% of the time of the %.0f requests in flight",
 			ev.MutexWait, 100*share, ev.InFlight),
 		map[string]float64{"mutex_wait_s_per_s": ev.MutexWait, "in_flight": ev.InFlight}
 }
 
-// acceptQueue: the kernel dropped or reset connections at the listen queue.
+// acceptQueue: the kernel dropped or reset connections at the server's listen queue.
 func acceptQueue(ev Evidence) (bool, string, map[string]float64) {
 	a := ev.AcceptQueue
 	return a.Overflows+a.Resets > 0,
-		fmt.Sprintf("%d listen-queue overflows, %d resets", a.Overflows, a.Resets),
+		fmt.Sprintf("%d connections dropped at a full listen queue, %d reset in it", a.Overflows, a.Resets),
 		map[string]float64{"overflows": float64(a.Overflows), "resets": float64(a.Resets)}
 }
 
-// neighbour: the benchmark's threads waited for a CPU long enough to move the judged figure.
+// neighbour: the benchmark's threads waited for a CPU, while other processes ran, long enough
+// to move the judged figure. Without the other processes the wait is the server's own CPU.
 func neighbour(ev Evidence) (bool, string, map[string]float64) {
 	n := ev.Neighbour
-	return n.Moved || (n.JudgedMs > 0 && n.RunQueueDelayMs >= neighbourPart*n.JudgedMs),
-		fmt.Sprintf("our threads waited %.1f ms for a CPU against a judged %.1f ms", n.RunQueueDelayMs, n.JudgedMs),
-		map[string]float64{"run_queue_delay_ms": n.RunQueueDelayMs, "judged_ms": n.JudgedMs}
+	foreign := n.ForeignCPUs >= neighbourForeign
+	return n.Moved || (foreign && n.JudgedMs > 0 && n.RunQueueDelayMs >= neighbourPart*n.JudgedMs),
+		fmt.Sprintf("our threads waited %.1f ms for a CPU against a judged %.1f ms while others ran %.2f CPUs", n.RunQueueDelayMs, n.JudgedMs, n.ForeignCPUs),
+		map[string]float64{"run_queue_delay_ms": n.RunQueueDelayMs, "judged_ms": n.JudgedMs, "foreign_cpus": n.ForeignCPUs}
 }
 
 // generator: the harness sent late while the server answered within the objective.

@@ -46,14 +46,32 @@ func TestDiagnose(t *testing.T) {
 		{"lock contention", func(e *Evidence) {
 			e.MutexWait, e.InFlight, e.ServerCores, e.Runnable, e.SchedP99Ms = 358, 420, 1.05, 4.9, 10.5
 		}, []string{summary.CauseLock}},
+		// The wrong extra causes of the fault matrix before the rules told cause from effect
+		// (docs/harness.md): under a starved CPU or GC, holders hold longer and waiters wait.
+		{"CPU burn with a few requests in flight waiting on locks is the CPU's", func(e *Evidence) {
+			e.ServerCores, e.Runnable, e.SchedP99Ms, e.MutexWait, e.InFlight = 1.82, 28, 110, 21, 48
+		}, []string{summary.CauseCPU}},
+		{"CPU burn queued for threads, locks waited on", func(e *Evidence) {
+			e.ServerCores, e.Runnable, e.SchedP99Ms, e.MutexWait, e.InFlight = 0.9, 22, 95, 12, 30
+		}, []string{summary.CauseCPU}},
+		{"alloc storm with mutex and pool waits is the GC's", func(e *Evidence) {
+			e.GCShare, e.AssistShare, e.ServerCores, e.Runnable, e.SchedP99Ms = 0.33, 0.2, 1.1, 17, 117
+			e.MutexWait, e.InFlight, e.PoolFull, e.PoolWait = 14, 35, 0.6, 3.5
+		}, []string{summary.CauseGC}},
+		{"a full pool while the CPU has room is the pool", func(e *Evidence) {
+			e.ServerCores, e.PoolFull, e.PoolWait = 0.9, 0.7, 4
+		}, []string{summary.CausePool}},
 		{"mutex wait small beside the requests in flight", func(e *Evidence) { e.MutexWait, e.InFlight = 9.8, 500 },
 			[]string{summary.CauseUnknown}},
 		{"accept queue overflows", func(e *Evidence) { e.AcceptQueue.Overflows = 3 }, []string{summary.CauseAcceptQueue}},
 		{"accept queue resets", func(e *Evidence) { e.AcceptQueue.Resets = 1 }, []string{summary.CauseAcceptQueue}},
 		{"a neighbour that moved the judged figure", func(e *Evidence) { e.Neighbour.Moved = true }, []string{summary.CauseNeighbour}},
-		{"run-queue delay over half the judged figure", func(e *Evidence) {
-			e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 30, JudgedMs: 40}
+		{"run-queue delay over half the judged figure while others ran", func(e *Evidence) {
+			e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 30, JudgedMs: 40, ForeignCPUs: 0.8}
 		}, []string{summary.CauseNeighbour}},
+		{"run-queue delay of a server that saturates the CPUs itself is not a neighbour", func(e *Evidence) {
+			e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 30, JudgedMs: 40, ForeignCPUs: 0.02}
+		}, []string{summary.CauseUnknown}},
 		{"a little run-queue delay", func(e *Evidence) { e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 5, JudgedMs: 40} },
 			[]string{summary.CauseUnknown}},
 		{"a generator that fell behind", func(e *Evidence) { e.LatenessP99Ms = 600 }, []string{summary.CauseGenerator}},

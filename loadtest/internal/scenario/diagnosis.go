@@ -51,6 +51,7 @@ func evidence(l *Live, run attackRun, sc *summary.Scenario) diagnose.Evidence {
 		PoolAcquiredAfter: acquiredAfter(sc, end),
 		InFlightAfter:     after.InFlight,
 	}
+	ev.Neighbour, ev.AcceptQueue = neighbourEvidence(sc.Contention), acceptQueueEvidence(sc)
 	if run.cpuMeasured && secs > 0 {
 		ev.Cores, ev.ServerCores = float64(runtime.NumCPU()), run.cpu.Server.Seconds()/secs
 	}
@@ -81,6 +82,35 @@ func evidence(l *Live, run attackRun, sc *summary.Scenario) diagnose.Evidence {
 		ev.AssistShare = (final.GCAssistTotal - base.GCAssistTotal) / busy
 	}
 	return ev
+}
+
+// neighbourEvidence is the contention check's finding in the window of the judged figure
+// (zero when contention was not measured).
+func neighbourEvidence(c *summary.Contention) diagnose.NeighbourEvidence {
+	if c == nil {
+		return diagnose.NeighbourEvidence{}
+	}
+	n := c.Neighbour
+	return diagnose.NeighbourEvidence{RunQueueDelayMs: n.RunQueueDelayMs, JudgedMs: n.JudgedMs,
+		ForeignCPUs: windowAt(c, n.WindowStartMs).ForeignCPUs, Moved: n.Moved}
+}
+
+// acceptQueueEvidence is the connections the kernel dropped at the server's full listen queue
+// and the requests shutdown found reset in it. The drop counters are the namespace's: when it
+// is shared with other programs they count the server's drops only if its own queue was seen
+// full (a neighbour's overflow must not name this server's queue).
+func acceptQueueEvidence(sc *summary.Scenario) diagnose.AcceptQueueEvidence {
+	var a diagnose.AcceptQueueEvidence
+	if n := sc.Net; n != nil {
+		own := !n.SharedNamespace || (n.AcceptQueueLimit > 0 && n.AcceptQueuePeak >= n.AcceptQueueLimit)
+		if own {
+			a.Overflows = max(n.Counters["ListenDrops"], n.Counters["ListenOverflows"])
+		}
+	}
+	if sc.Shutdown != nil {
+		a.Resets = sc.Shutdown.Classes[AcceptQueueReset]
+	}
+	return a
 }
 
 // acquiredAfter is the pool connections still acquired in the last sample, taken at the end of

@@ -53,6 +53,12 @@ func faultRows() []faultRow {
 		{name: "database lock (LOCK TABLE items)", scenario: "steady", hold: lockTable, want: summary.CauseDatabase},
 		{name: "goroutine leak", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"}, want: summary.CauseLeak,
 			settings: func(s *Settings) { s.Rate = 50 }},
+		// A backlog that fills after SIGTERM (docs/contracts.md): the kernel resets the queued
+		// connections when the listener closes, which -fail-on-accept-queue makes a FAIL.
+		{name: "stalled accept (stall-accept)", scenario: "shutdown", env: []string{"BENCH_FAULTS=stall-accept"}, want: summary.CauseAcceptQueue,
+			settings: func(s *Settings) {
+				s.Shutdown.DrainDelay, s.Shutdown.FailOnAcceptQueue = 500*time.Millisecond, true
+			}},
 	}
 }
 
