@@ -240,6 +240,11 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 		every = s.SampleEvery(set)
 	}
 	smp := sampler.NewFor(sig, db, srv.DBApplication(), pid, every)
+	serverEvery := set.ServerEvery
+	if s.ServerEvery != nil {
+		serverEvery = s.ServerEvery(set)
+	}
+	smp.SetServerEvery(serverEvery)
 	l := &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, observer: rn.observer(),
 		Signals: sig, WritesTable: rn.WritesTable, kernel: watchKernel(srv, smp),
 		Sampler: smp, start: time.Now()}
