@@ -48,3 +48,26 @@ func TestRunReadsTheServerAtMostEverySecond(t *testing.T) {
 		t.Errorf("last sample at %v ms, want past %v ms", got, summary.Ms(runFor/2))
 	}
 }
+
+// TestFineReadsTheServerEveryTick: inside a Fine window (the baseline, the settle) every sample
+// reads the server, so the settle checks judge the state of that moment.
+func TestFineReadsTheServerEveryTick(t *testing.T) {
+	var reads atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reads.Add(1)
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		_, _ = w.Write([]byte(exposition))
+	}))
+	defer srv.Close()
+
+	const fine = 800 * time.Millisecond
+	s := New(srv.URL, nil, "", DefaultInterval)
+	s.SetServerEvery(DefaultServerEvery)
+	s.Fine(time.Now().Add(fine))
+	ctx, cancel := context.WithTimeout(context.Background(), fine)
+	defer cancel()
+	s.Run(ctx, time.Now())
+	if got, least := reads.Load(), int64(fine/DefaultInterval)/2; got < least {
+		t.Errorf("%d server reads in a %s Fine window, want ≥ %d (every %s)", got, fine, least, DefaultInterval)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,6 +40,7 @@ type Sampler struct {
 	pid         int     // the server's process when it runs here (RSS and fds from /proc); 0: from metrics
 	client      *http.Client
 	interval    time.Duration
+	fineUntil   atomic.Int64  // unix ns: until then Run reads the server every tick (Fine)
 	serverEvery time.Duration // Run reads the server's admin pages at most this often (≤ interval: every tick)
 	net         *netWatch     // nil: the kernel's view is not read (WatchNet)
 
@@ -167,6 +169,11 @@ func (s *Sampler) fillLocal(ctx context.Context, sm *summary.Sample) {
 // Call it before Run.
 func (s *Sampler) SetServerEvery(d time.Duration) { s.serverEvery = d }
 
+// Fine makes Run read the server every tick until the time until: the checks that read the
+// server's state at a moment (the idle baseline, the settle after the attack) need a current
+// reading, not one a second old.
+func (s *Sampler) Fine(until time.Time) { s.fineUntil.Store(until.UnixNano()) }
+
 // Run samples every interval from now until ctx is done, offsets measured from start. It keeps
 // every sample (Samples returns them); a 3-minute run at 100 ms is under 2000 small structs.
 func (s *Sampler) Run(ctx context.Context, start time.Time) {
@@ -177,7 +184,8 @@ func (s *Sampler) Run(ctx context.Context, start time.Time) {
 	for {
 		now := time.Now()
 		var sm summary.Sample
-		if lastAt.IsZero() || s.serverEvery <= s.interval || now.Sub(lastAt) >= s.serverEvery-s.interval/2 {
+		if lastAt.IsZero() || s.serverEvery <= s.interval || now.UnixNano() < s.fineUntil.Load() ||
+			now.Sub(lastAt) >= s.serverEvery-s.interval/2 {
 			sm = s.Sample(ctx, now.Sub(start))
 			last, lastAt = sm, now
 		} else {
