@@ -35,7 +35,7 @@ func defaults() scenario.Settings {
 		Rate: 100, Duration: 20 * time.Second, Warmup: 3 * time.Second, Timeout: 5 * time.Second,
 		SLOP99: 100 * time.Millisecond, MaxErrorRate: 0.01, Seed: 1, TraceSample: 0.1, SlowestN: 10,
 		MaxLateness: 50 * time.Millisecond, MaxNeighbourShare: 0.1,
-		Settle: time.Second, GoroutineSlack: 5, SampleEvery: sampler.DefaultInterval, CPUProfile: 5 * time.Second,
+		Settle: time.Second, GoroutineSlack: 5, SampleEvery: sampler.DefaultInterval, ServerEvery: sampler.DefaultServerEvery, CPUProfile: 5 * time.Second,
 		Cancel: scenario.CancelSettings{Share: 0.05, Delay: 3 * time.Second, Timeout: 100 * time.Millisecond,
 			MaxCleanup: time.Second},
 		Shutdown: scenario.ShutdownSettings{Duration: 8 * time.Second, At: 4 * time.Second, HoldShare: 0.05,

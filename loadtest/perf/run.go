@@ -55,6 +55,7 @@ type config struct {
 	cancelRounds, cancels      int
 	p5Rate                     float64
 	sampleEvery                time.Duration
+	p5ServerEvery              time.Duration
 }
 
 // parseRunFlags reads the flags of `perf run`; a bad one is a usage error.
@@ -89,6 +90,7 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.cancels, "cancels", 50, "P4 cancels per round (the figure is each round's p99)")
 	fs.Float64Var(&c.p5Rate, "p5-rate", 100, "P5 request rate: steady's default (loadtest run -rate)")
 	fs.DurationVar(&c.sampleEvery, "sample-every", sampler.DefaultInterval, "P5 sampler interval: a run's default")
+	fs.DurationVar(&c.p5ServerEvery, "p5-server-every", sampler.DefaultServerEvery, "P5 sampler's server-read interval: a run's default (≤ -sample-every: every sample)")
 	if err := fs.Parse(args); err != nil {
 		return c, usageErrorf("run: %v", err)
 	}

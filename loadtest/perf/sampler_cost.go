@@ -58,8 +58,10 @@ func (r *runner) measureSamplerCost(ctx context.Context) error {
 		"sampler": &sig,
 		"full":    {MetricsURL: full, Goroutines: sampler.FromMetrics},
 	}
-	r.logf("P5: %.0f/s, %s per way per round in slots of %s, sampler every %s on %s", c.p5Rate, c.round, p5Slot, c.sampleEvery, sig.MetricsURL)
-	load := samplerLoad{url: url, token: token, rate: c.p5Rate, pid: srv.PID(), every: c.sampleEvery, signals: signals}
+	r.logf("P5: %.0f/s, %s per way per round in slots of %s, sampler every %s (server every %s) on %s",
+		c.p5Rate, c.round, p5Slot, c.sampleEvery, c.p5ServerEvery, sig.MetricsURL)
+	load := samplerLoad{url: url, token: token, rate: c.p5Rate, pid: srv.PID(), every: c.sampleEvery,
+		serverEvery: c.p5ServerEvery, signals: signals}
 	if _, err := load.round(ctx, 0, c.warmup); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
@@ -73,8 +75,8 @@ func (r *runner) measureSamplerCost(ctx context.Context) error {
 			i+1, cpu["none"]/1e3, cpu["sampler"]/1e3, cpu["full"]/1e3)
 		r.addSamplerRound(cpu)
 	}
-	r.note("P5", "Sampler on %s every %s (the run's default), no database reading (pg_stat_activity costs PostgreSQL, not the server); %d items, pool_max_conns=%d.",
-		sig.MetricsURL, c.sampleEvery, c.items, c.pool)
+	r.note("P5", "Sampler on %s every %s, the server read every %s (the run's defaults), no database reading (pg_stat_activity costs PostgreSQL, not the server); %d items, pool_max_conns=%d.",
+		sig.MetricsURL, c.sampleEvery, c.p5ServerEvery, c.items, c.pool)
 	return nil
 }
 
@@ -102,7 +104,10 @@ type samplerLoad struct {
 	rate       float64
 	pid        int
 	every      time.Duration
-	signals    map[string]*summary.Signals // by way; none has no entry
+	// serverEvery is the run's sampler's server-read interval; the full way reads every
+	// sample, as the sampler did before (the reference).
+	serverEvery time.Duration
+	signals     map[string]*summary.Signals // by way; none has no entry
 }
 
 // round runs one attack and, under it, each way for perWay in slots of p5Slot, the ways
@@ -138,7 +143,7 @@ func (l samplerLoad) round(ctx context.Context, i int, perWay time.Duration) (ma
 		for k := 0; k < slots && err == nil; k++ {
 			way := samplerWays[(i+k)%len(samplerWays)]
 			var us, s float64
-			us, s, err = l.slot(attackCtx, l.signals[way])
+			us, s, err = l.slot(attackCtx, way)
 			cpu[way] += us
 			secs[way] += s
 		}
@@ -161,15 +166,19 @@ func (l samplerLoad) round(ctx context.Context, i int, perWay time.Duration) (ma
 	return cpu, nil
 }
 
-// slot runs one way for p5Slot (a sampler of sig beside the load, none when sig is nil) and
-// returns the server's CPU µs in it and the seconds it lasted.
-func (l samplerLoad) slot(ctx context.Context, sig *summary.Signals) (float64, float64, error) {
+// slot runs one way for p5Slot (its sampler beside the load, none for "none") and returns the
+// server's CPU µs in it and the seconds it lasted.
+func (l samplerLoad) slot(ctx context.Context, way string) (float64, float64, error) {
+	sig := l.signals[way]
 	slotCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	cpu0, ok0 := machine.ProcessCPU(l.pid)
 	began := time.Now()
 	if sig != nil {
 		s := sampler.NewFor(*sig, nil, "", 0, l.every)
+		if way == "sampler" {
+			s.SetServerEvery(l.serverEvery)
+		}
 		wg.Go(func() { s.Run(slotCtx, began) })
 	}
 	sleepCtx(ctx, p5Slot)

@@ -14,6 +14,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,14 +33,16 @@ type Querier interface {
 
 // Sampler takes readings of one server. The zero value is not usable; call New.
 type Sampler struct {
-	metricsURL string  // "" : no metrics
-	pprofURL   string  // goroutines from the goroutine profile's total ("" : from metrics)
-	db         Querier // nil: pg_stat_activity is not read
-	appName    string  // the server's application_name: only its sessions count
-	pid        int     // the server's process when it runs here (RSS and fds from /proc); 0: from metrics
-	client     *http.Client
-	interval   time.Duration
-	net        *netWatch // nil: the kernel's view is not read (WatchNet)
+	metricsURL  string  // "" : no metrics
+	pprofURL    string  // goroutines from the goroutine profile's total ("" : from metrics)
+	db          Querier // nil: pg_stat_activity is not read
+	appName     string  // the server's application_name: only its sessions count
+	pid         int     // the server's process when it runs here (RSS and fds from /proc); 0: from metrics
+	client      *http.Client
+	interval    time.Duration
+	fineUntil   atomic.Int64  // unix ns: until then Run reads the server every tick (Fine)
+	serverEvery time.Duration // Run reads the server's admin pages at most this often (≤ interval: every tick)
+	net         *netWatch     // nil: the kernel's view is not read (WatchNet)
 
 	mu      sync.Mutex
 	samples []summary.Sample
@@ -48,6 +51,10 @@ type Sampler struct {
 
 // DefaultInterval is the interval of a sampler given none, and a run's (scenario.Settings.SampleEvery).
 const DefaultInterval = 100 * time.Millisecond
+
+// DefaultServerEvery is a run's server-read interval (scenario.Settings.ServerEvery): at about
+// one scrape a second the sampler's share of the server's CPU stays within 2 % (docs/perf.md, P5).
+const DefaultServerEvery = time.Second
 
 // New returns a sampler of the server whose admin listener is adminURL (e.g.
 // http://127.0.0.1:6060) and whose PostgreSQL sessions are named appName (pg_stat_activity is
@@ -115,6 +122,22 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 			sm.Goroutines = n
 		}
 	}
+	s.fillLocal(ctx, &sm)
+	return sm
+}
+
+// sampleLocal takes a reading without asking the server: the server's figures come from prev.
+func (s *Sampler) sampleLocal(ctx context.Context, offset time.Duration, prev summary.Sample) summary.Sample {
+	sm := prev
+	sm.OffsetMs = summary.Ms(offset)
+	sm.DBQueryFailed = false
+	sm.Net = nil
+	s.fillLocal(ctx, &sm)
+	return sm
+}
+
+// fillLocal adds the readings that cost the server nothing: /proc, pg_stat_activity, the kernel.
+func (s *Sampler) fillLocal(ctx context.Context, sm *summary.Sample) {
 	if s.pid > 0 {
 		if rss, fds, ok := machine.ProcessResources(s.pid); ok {
 			sm.RSSBytes, sm.OpenFDs = rss, fds
@@ -137,16 +160,37 @@ func (s *Sampler) Sample(ctx context.Context, offset time.Duration) summary.Samp
 	if s.net != nil {
 		sm.Net = s.net.sample()
 	}
-	return sm
 }
+
+// SetServerEvery makes Run read the server's own pages (metrics, goroutine profile) at most
+// every d, while the readings that cost the server nothing (pg_stat_activity, /proc, the
+// kernel's view) keep the interval: the server pays for every scrape it renders. The samples in
+// between carry the last server reading forward. d ≤ the interval: every tick (New's default).
+// Call it before Run.
+func (s *Sampler) SetServerEvery(d time.Duration) { s.serverEvery = d }
+
+// Fine makes Run read the server every tick until the time until: the checks that read the
+// server's state at a moment (the idle baseline, the settle after the attack) need a current
+// reading, not one a second old.
+func (s *Sampler) Fine(until time.Time) { s.fineUntil.Store(until.UnixNano()) }
 
 // Run samples every interval from now until ctx is done, offsets measured from start. It keeps
 // every sample (Samples returns them); a 3-minute run at 100 ms is under 2000 small structs.
 func (s *Sampler) Run(ctx context.Context, start time.Time) {
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
+	var last summary.Sample // the newest reading that read the server
+	var lastAt time.Time
 	for {
-		sm := s.Sample(ctx, time.Since(start))
+		now := time.Now()
+		var sm summary.Sample
+		if lastAt.IsZero() || s.serverEvery <= s.interval || now.UnixNano() < s.fineUntil.Load() ||
+			now.Sub(lastAt) >= s.serverEvery-s.interval/2 {
+			sm = s.Sample(ctx, now.Sub(start))
+			last, lastAt = sm, now
+		} else {
+			sm = s.sampleLocal(ctx, now.Sub(start), last)
+		}
 		if ctx.Err() != nil {
 			return // a reading cut by cancellation is not a reading
 		}

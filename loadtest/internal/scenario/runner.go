@@ -166,7 +166,9 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	defer func() { stopSampling(); _ = l.Sampler.Close() }()
 
 	// A few samples before the attack make the baseline (goroutines of an idle server).
-	if !sleep(ctx, 3*l.Settings.SampleEvery+l.Settings.SampleEvery/2) {
+	baseline := 3*l.Settings.SampleEvery + l.Settings.SampleEvery/2
+	l.Sampler.Fine(time.Now().Add(baseline))
+	if !sleep(ctx, baseline) {
 		sc.Verdict, sc.Reasons = summary.Interrupted, []string{"interrupted before the attack"}
 		return Interrupted, nil
 	}
@@ -238,6 +240,11 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 		every = s.SampleEvery(set)
 	}
 	smp := sampler.NewFor(sig, db, srv.DBApplication(), pid, every)
+	serverEvery := set.ServerEvery
+	if s.ServerEvery != nil {
+		serverEvery = s.ServerEvery(set)
+	}
+	smp.SetServerEvery(serverEvery)
 	l := &Live{Settings: set, Server: srv, DB: rn.DB, Dir: rn.Dir, Name: s.Name, observer: rn.observer(),
 		Signals: sig, WritesTable: rn.WritesTable, kernel: watchKernel(srv, smp),
 		Sampler: smp, start: time.Now()}
@@ -359,6 +366,9 @@ func (rn *Runner) attack(ctx context.Context, s Scenario, l *Live, h Hooks) (att
 	}
 	run.cpu, run.cpuMeasured = whole.stop()
 	l.attackEnd = time.Now()
+	// The settle checks (goroutines, in-flight, pool after the attack) read the server's state
+	// through the settle and the checks after it: readings of the moment, not a second old.
+	l.Sampler.Fine(l.attackEnd.Add(l.Settings.Settle + 5*l.Settings.SampleEvery))
 	rn.observer().Running(s.Name, false)
 	run.disturbErr = joinDisturb()
 	l.Event(summary.EventEnd, "")

@@ -36,6 +36,9 @@ type Scenario struct {
 	// SampleEvery is the scenario's sampler interval (nil: Settings.SampleEvery): a soak's
 	// half hour needs no 100 ms readings.
 	SampleEvery func(s Settings) time.Duration
+	// ServerEvery is the scenario's server-read interval (nil: Settings.ServerEvery): shutdown
+	// reads the server every sample, its listener's last counts come within a second of SIGTERM.
+	ServerEvery func(s Settings) time.Duration
 	// ServerEnv returns extra K=V for the scenario's fresh server (nil: none).
 	ServerEnv func(s Settings) []string
 	// Listen: the scenario's server is started on a listener the harness keeps

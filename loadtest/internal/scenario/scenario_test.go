@@ -18,6 +18,7 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/items"
 	"github.com/benchharness/benchharness/loadtest/internal/promexport"
+	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 
@@ -179,7 +180,8 @@ func short() Settings {
 		// INVALID case sets its own bound.
 		MaxLateness: 500 * time.Millisecond,
 		Settle:      time.Second, GoroutineSlack: 5, SampleEvery: 100 * time.Millisecond, CPUProfile: time.Second,
-		Cancel: CancelSettings{Share: 0.05, Delay: 3 * time.Second, Timeout: 200 * time.Millisecond, MaxCleanup: time.Second},
+		ServerEvery: sampler.DefaultServerEvery, // a run's: the checks must hold at its server reads
+		Cancel:      CancelSettings{Share: 0.05, Delay: 3 * time.Second, Timeout: 200 * time.Millisecond, MaxCleanup: time.Second},
 		Shutdown: ShutdownSettings{Duration: 3 * time.Second, At: time.Second, HoldShare: 0.1, HoldDelay: time.Second,
 			DrainTimeout: 5 * time.Second, DrainDelay: 200 * time.Millisecond, ShortDrainTimeout: 100 * time.Millisecond},
 		Ramp: RampSettings{From: 20, To: 60, Steps: 2, Step: time.Second},

@@ -34,7 +34,10 @@ type Settings struct {
 	Settle         time.Duration // after the attack, before the settle checks (1 s)
 	GoroutineSlack float64       // goroutines over the baseline still counted as settled
 	SampleEvery    time.Duration // sampler interval (100 ms)
-	CPUProfile     time.Duration // length of the CPU profile taken during steady
+	// ServerEvery is how often the sampler reads the server's admin pages (1 s; ≤ SampleEvery:
+	// every sample): each scrape costs the server CPU, pg_stat_activity does not (docs/perf.md, P5).
+	ServerEvery time.Duration
+	CPUProfile  time.Duration // length of the CPU profile taken during steady
 	// MaxNeighbourShare is how large the run-queue delay per request of the benchmark's own
 	// threads, in the window that holds the p99, may be as a share of the judged p99 before the
 	// scenario is INVALID (the machine, not the server, was slow; docs/harness.md); 0: not

@@ -46,6 +46,9 @@ func shutdownScenario(name, desc string, def bool, drain func(Settings) time.Dur
 		Description: desc,
 		Default:     def,
 		Signals:     true,
+		// The accepted-connection check reads the listener's counts in the moments after
+		// SIGTERM, before the server exits: a reading a second old would miss them.
+		ServerEvery: func(s Settings) time.Duration { return s.SampleEvery },
 		ServerEnv: func(s Settings) []string {
 			sh := s.Shutdown
 			return append([]string{
