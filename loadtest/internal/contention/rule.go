@@ -1,6 +1,10 @@
 package contention
 
-import "github.com/benchharness/benchharness/loadtest/internal/summary"
+import (
+	"math"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
 
 // minForeignCPUs is how much CPU processes outside the benchmark must have run in the window
 // for its wait to be a neighbour's: below it our threads waited for each other (the harness and
@@ -25,6 +29,31 @@ func PathDelay(w summary.ContentionWindow) float64 {
 	return d
 }
 
+// tailQuantile is the quantile the tail rule guards: when more than 1 − tailQuantile of the
+// requests met a wait of the moving size, the judged p99 holds such a wait.
+const tailQuantile = 0.99
+
+// SlowWakeups is the share of the wake-ups in h that waited longer than waitMs, counted from
+// the smallest bound at or above waitMs (returned): a wait in a bucket that straddles waitMs is
+// not counted, so the share errs low. 0 when h is empty or has no such bound.
+func SlowWakeups(h *summary.SchedHistogram, waitMs float64) (share, boundMs float64) {
+	if h == nil || h.Total == 0 {
+		return 0, 0
+	}
+	for i, b := range h.BoundsMs {
+		if b >= waitMs {
+			return float64(h.Total-min(h.Counts[i], h.Total)) / float64(h.Total), b
+		}
+	}
+	return 0, 0
+}
+
+// SlowRequests is the share of requests that meet at least one slow wake-up when a share
+// slow of all wake-ups are slow and a request needs runs of them, independently.
+func SlowRequests(slow, runs float64) float64 {
+	return 1 - math.Pow(1-slow, runs)
+}
+
 // Neighbour applies the contention rule to c, whose windows are the scenario's, for the judged
 // p99 judgedMs. It finds the window that holds the p99 (the one with the highest p99) and the
 // run-queue delay a request's path accrued there (PathDelay). Moved when others ran in that
@@ -43,6 +72,9 @@ func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbo
 	}
 	w := c.Windows[at]
 	n.WindowStartMs, n.RunQueueDelayMs = w.StartMs, w.PathDelayMs
-	n.Moved = maxShare > 0 && judgedMs > 0 && w.ForeignCPUs >= minForeignCPUs && n.RunQueueDelayMs >= maxShare*judgedMs
+	n.SlowWakeups, n.TailWaitMs = SlowWakeups(w.Sched, maxShare*judgedMs)
+	n.SlowRequests = SlowRequests(n.SlowWakeups, pathRuns[Server])
+	moved := n.RunQueueDelayMs >= maxShare*judgedMs || n.SlowRequests >= 1-tailQuantile
+	n.Moved = maxShare > 0 && judgedMs > 0 && w.ForeignCPUs >= minForeignCPUs && moved
 	return n
 }

@@ -64,6 +64,7 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 			cw.PerRequestWaitMs = wait / float64(cw.Requests)
 		}
 		cw.SchedP99Ms = hists[i].Quantile(0.99)
+		cw.Sched = hists[i].summary()
 		for r, wait := range [roles]float64{cw.ServerWaitMs, cw.DatabaseWaitMs, cw.HarnessWaitMs} {
 			if slices[i][r] > 0 {
 				cw.DelayPerRunMs[r] = wait / slices[i][r]
