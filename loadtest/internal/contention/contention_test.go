@@ -82,6 +82,14 @@ func TestSummarise(t *testing.T) {
 	if c := Summarise(points, windows); c.Windows[0].SchedP99Ms != 10 || c.Windows[1].SchedP99Ms != 0 || c.SchedLatency == nil || c.SchedLatency.P50Ms != 1 {
 		t.Errorf("scheduling p99 by window %v, %v; overall %+v; want 10 ms in window 0 only, p50 1 ms", c.Windows[0].SchedP99Ms, c.Windows[1].SchedP99Ms, c.SchedLatency)
 	}
+	// The peak is the worst reading's path delay: window 0 holds only point 0 (2 × 10 ms);
+	// window 1 only point 1 (10 + 2 × 10 ms).
+	if c := Summarise(points, windows); c.Windows[0].PeakPathDelayMs != 20 || c.Windows[1].PeakPathDelayMs != 30 {
+		t.Errorf("peak path delay %v, %v; want 20, 30 ms", c.Windows[0].PeakPathDelayMs, c.Windows[1].PeakPathDelayMs)
+	}
+	if h := Summarise(points, windows).Windows[0].Sched; h == nil || h.Total != 100 || len(h.BoundsMs) != 2 || h.BoundsMs[1] != 10 || h.Counts[0] != 50 {
+		t.Errorf("window 0's histogram %+v; want 100 wake-ups, 50 ≤ 1 ms, bounds 1 and 10 ms without +Inf", h)
+	}
 	if math.Abs(c.PerRequestWaitMs-150.0/30) > 1e-9 || math.Abs(c.Share-150.0/350) > 1e-9 {
 		t.Errorf("per request %.3f ms, share %.3f; want %.3f, %.3f", c.PerRequestWaitMs, c.Share, 150.0/30, 150.0/350)
 	}
@@ -105,5 +113,74 @@ func TestQuantile(t *testing.T) {
 	}
 	if got := (*Histogram)(nil).Quantile(0.99); got != 0 {
 		t.Errorf("nil Quantile = %v, want 0", got)
+	}
+}
+
+// TestSlowWakeups: the share beyond the first bound at or above the wait, so a straddling
+// bucket is not counted; the +Inf bucket's wake-ups count as slow.
+func TestSlowWakeups(t *testing.T) {
+	// 1000 wake-ups: 900 ≤ 0.1 ms, 980 ≤ 1 ms, 995 ≤ 4 ms, 5 past the last finite bound.
+	h := &summary.SchedHistogram{BoundsMs: []float64{0.1, 1, 4}, Counts: []uint64{900, 980, 995}, Total: 1000}
+	tests := []struct {
+		name           string
+		h              *summary.SchedHistogram
+		waitMs         float64
+		share, boundMs float64
+	}{
+		{"on a bound", h, 1, 0.02, 1},
+		{"inside a bucket counts from its top", h, 0.5, 0.02, 1},
+		{"only the +Inf bucket is past it", h, 4, 0.005, 4},
+		{"past every finite bound", h, 5, 0, 0},
+		{"below the first bound", h, 0.05, 0.1, 0.1},
+		{"empty", &summary.SchedHistogram{BoundsMs: []float64{1}, Counts: []uint64{0}}, 1, 0, 0},
+		{"not read", nil, 1, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			share, bound := SlowWakeups(tt.h, tt.waitMs)
+			if math.Abs(share-tt.share) > 1e-12 || bound != tt.boundMs {
+				t.Errorf("SlowWakeups(%v ms) = %v beyond %v ms, want %v beyond %v ms", tt.waitMs, share, bound, tt.share, tt.boundMs)
+			}
+		})
+	}
+}
+
+// TestSlowRequests: a request that needs n wake-ups meets a slow one unless all n are fast.
+func TestSlowRequests(t *testing.T) {
+	for _, tt := range []struct{ slow, runs, want float64 }{
+		{0, 2, 0}, {1, 2, 1}, {0.5, 2, 0.75}, {0.005, 2, 0.009975}, {0.01, 1, 0.01},
+	} {
+		if got := SlowRequests(tt.slow, tt.runs); math.Abs(got-tt.want) > 1e-12 {
+			t.Errorf("SlowRequests(%v, %v) = %v, want %v", tt.slow, tt.runs, got, tt.want)
+		}
+	}
+}
+
+// TestPeakRule: in the p99's window, the path delay of the worst quarter second moves the
+// judged p99 when the second's mean does not; still only when others ran.
+func TestPeakRule(t *testing.T) {
+	win := func(p99, mean, peak, foreign float64) summary.ContentionWindow {
+		return summary.ContentionWindow{Requests: 100, P99Ms: p99, ForeignCPUs: foreign, PathDelayMs: mean, PeakPathDelayMs: peak}
+	}
+	tests := []struct {
+		name   string
+		w      summary.ContentionWindow
+		judged float64
+		moved  bool
+	}{
+		{"a quiet quarter second", win(10, 0.5, 0.8, 1.8), 10, false},
+		{"a burst the mean dilutes", win(72, 1.0, 3.1, 1.8), 12, true},
+		{"a burst at the threshold", win(12, 0.5, 1.2001, 1.8), 12, true},
+		{"just under it", win(12, 0.5, 1.19, 1.8), 12, false},
+		{"a burst, nobody else ran", win(72, 1.0, 9, 0.02), 12, false},
+		{"the mean alone still moves it", win(40, 5, 0, 1.8), 40, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := Neighbour(summary.Contention{Windows: []summary.ContentionWindow{tt.w}}, tt.judged, 0.1)
+			if n.Moved != tt.moved || n.PeakDelayMs != tt.w.PeakPathDelayMs {
+				t.Errorf("Neighbour = %+v, want moved %v", n, tt.moved)
+			}
+		})
 	}
 }

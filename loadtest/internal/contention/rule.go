@@ -22,16 +22,27 @@ var pathRuns = [roles]float64{Server: 2, Database: 1, Harness: 2}
 // PathDelay is the run-queue delay a request's path accrues in w: each role's mean delay per
 // run times the runs on the path.
 func PathDelay(w summary.ContentionWindow) float64 {
+	return pathDelay(w.DelayPerRunMs)
+}
+
+func pathDelay(perRun [roles]float64) float64 {
 	var d float64
 	for r, n := range pathRuns {
-		d += n * w.DelayPerRunMs[r]
+		d += n * perRun[r]
 	}
 	return d
 }
 
-// tailQuantile is the quantile the tail rule guards: when more than 1 − tailQuantile of the
-// requests met a wait of the moving size, the judged p99 holds such a wait.
-const tailQuantile = 0.99
+// pathDelayMs is the path delay of one reading: its roles' mean delay per run.
+func (p Point) pathDelayMs() float64 {
+	var perRun [roles]float64
+	for r := range roles {
+		if p.Slices[r] > 0 {
+			perRun[r] = ms(p.Wait[r]) / float64(p.Slices[r])
+		}
+	}
+	return pathDelay(perRun)
+}
 
 // SlowWakeups is the share of the wake-ups in h that waited longer than waitMs, counted from
 // the smallest bound at or above waitMs (returned): a wait in a bucket that straddles waitMs is
@@ -56,9 +67,10 @@ func SlowRequests(slow, runs float64) float64 {
 
 // Neighbour applies the contention rule to c, whose windows are the scenario's, for the judged
 // p99 judgedMs. It finds the window that holds the p99 (the one with the highest p99) and the
-// run-queue delay a request's path accrued there (PathDelay). Moved when others ran in that
-// window and that delay is at least maxShare of the judged p99: the figure moved by at least
-// that share. maxShare ≤ 0 never moves.
+// run-queue delay a request's path accrued there (PathDelay), over the window and over its
+// worst reading (PeakPathDelayMs). Moved when others ran in that window and either delay is at
+// least maxShare of the judged p99: the figure moved by at least that share. maxShare ≤ 0
+// never moves. The server's slow goroutine wake-ups are reported beside it, not judged.
 func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbour {
 	n := summary.Neighbour{JudgedMs: judgedMs}
 	at := -1
@@ -74,7 +86,8 @@ func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbo
 	n.WindowStartMs, n.RunQueueDelayMs = w.StartMs, w.PathDelayMs
 	n.SlowWakeups, n.TailWaitMs = SlowWakeups(w.Sched, maxShare*judgedMs)
 	n.SlowRequests = SlowRequests(n.SlowWakeups, pathRuns[Server])
-	moved := n.RunQueueDelayMs >= maxShare*judgedMs || n.SlowRequests >= 1-tailQuantile
+	n.PeakDelayMs = w.PeakPathDelayMs
+	moved := max(n.RunQueueDelayMs, n.PeakDelayMs) >= maxShare*judgedMs
 	n.Moved = maxShare > 0 && judgedMs > 0 && w.ForeignCPUs >= minForeignCPUs && moved
 	return n
 }

@@ -32,6 +32,7 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 			}
 			k := overlap / p.SpanMs
 			cw := &c.Windows[i]
+			cw.PeakPathDelayMs = max(cw.PeakPathDelayMs, p.pathDelayMs())
 			cw.ServerWaitMs += k * ms(p.Wait[Server])
 			cw.DatabaseWaitMs += k * ms(p.Wait[Database])
 			cw.HarnessWaitMs += k * ms(p.Wait[Harness])
