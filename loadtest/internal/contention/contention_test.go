@@ -12,8 +12,9 @@ import (
 // there; a wait that is a small share of the judged p99, or our threads waiting for each
 // other, moves nothing.
 func TestNeighbourRule(t *testing.T) {
-	win := func(start, p99, perRequest, foreign float64) summary.ContentionWindow {
-		return summary.ContentionWindow{StartMs: start, Requests: 100, P99Ms: p99, ForeignCPUs: foreign, PathDelayMs: perRequest}
+	// delay: the worst quarter second's delay per run of the backend, the rule's figure.
+	win := func(start, p99, delay, foreign float64) summary.ContentionWindow {
+		return summary.ContentionWindow{StartMs: start, Requests: 100, P99Ms: p99, ForeignCPUs: foreign, PeakDelayPerRunMs: [3]float64{0, delay, 0}}
 	}
 	tests := []struct {
 		name     string
@@ -32,7 +33,7 @@ func TestNeighbourRule(t *testing.T) {
 		{"just under it", []summary.ContentionWindow{win(0, 10, 0.99, 0.5)}, 10, 0.1, false, 0},
 
 		{"not checked", []summary.ContentionWindow{win(0, 40, 30, 1.5)}, 40, 0, false, 0},
-		{"no requests", []summary.ContentionWindow{{StartMs: 0, ForeignCPUs: 2, PathDelayMs: 9}}, 40, 0.1, false, 0},
+		{"no requests", []summary.ContentionWindow{{StartMs: 0, ForeignCPUs: 2, PeakDelayPerRunMs: [3]float64{9, 9, 9}}}, 40, 0.1, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,10 +83,11 @@ func TestSummarise(t *testing.T) {
 	if c := Summarise(points, windows); c.Windows[0].SchedP99Ms != 10 || c.Windows[1].SchedP99Ms != 0 || c.SchedLatency == nil || c.SchedLatency.P50Ms != 1 {
 		t.Errorf("scheduling p99 by window %v, %v; overall %+v; want 10 ms in window 0 only, p50 1 ms", c.Windows[0].SchedP99Ms, c.Windows[1].SchedP99Ms, c.SchedLatency)
 	}
-	// The peak is the worst reading's path delay: window 0 holds only point 0 (2 × 10 ms);
-	// window 1 only point 1 (10 + 2 × 10 ms).
-	if c := Summarise(points, windows); c.Windows[0].PeakPathDelayMs != 20 || c.Windows[1].PeakPathDelayMs != 30 {
-		t.Errorf("peak path delay %v, %v; want 20, 30 ms", c.Windows[0].PeakPathDelayMs, c.Windows[1].PeakPathDelayMs)
+	// The peak is, per role, the worst reading's delay per run: window 0 holds only point 0,
+	// window 1 only point 1; a quieter reading beside point 1 does not lower it.
+	quiet := Point{OffsetMs: 2000, SpanMs: 250, Wait: [roles]time.Duration{ms, ms, ms}, Run: [roles]time.Duration{ms, ms, ms}, Slices: [roles]uint64{10, 10, 10}}
+	if c := Summarise(append(points, quiet), windows); c.Windows[0].PeakDelayPerRunMs != [3]float64{10, 0, 0} || c.Windows[1].PeakDelayPerRunMs != [3]float64{0.1, 10, 10} {
+		t.Errorf("peak delay per run %v, %v; want [10 0 0], [0.1 10 10] ms", c.Windows[0].PeakDelayPerRunMs, c.Windows[1].PeakDelayPerRunMs)
 	}
 	if h := Summarise(points, windows).Windows[0].Sched; h == nil || h.Total != 100 || len(h.BoundsMs) != 2 || h.BoundsMs[1] != 10 || h.Counts[0] != 50 {
 		t.Errorf("window 0's histogram %+v; want 100 wake-ups, 50 ≤ 1 ms, bounds 1 and 10 ms without +Inf", h)
@@ -156,11 +158,12 @@ func TestSlowRequests(t *testing.T) {
 	}
 }
 
-// TestPeakRule: in the p99's window, the path delay of the worst quarter second moves the
-// judged p99 when the second's mean does not; still only when others ran.
+// TestPeakRule: in the p99's window, a role whose worst quarter second waited at least the
+// moving share of the judged p99 per run moves it, whatever the second's mean says; many short
+// waits summed along the path do not; still only when others ran.
 func TestPeakRule(t *testing.T) {
-	win := func(p99, mean, peak, foreign float64) summary.ContentionWindow {
-		return summary.ContentionWindow{Requests: 100, P99Ms: p99, ForeignCPUs: foreign, PathDelayMs: mean, PeakPathDelayMs: peak}
+	win := func(p99, path float64, peak [3]float64, foreign float64) summary.ContentionWindow {
+		return summary.ContentionWindow{Requests: 100, P99Ms: p99, ForeignCPUs: foreign, PathDelayMs: path, PeakDelayPerRunMs: peak}
 	}
 	tests := []struct {
 		name   string
@@ -168,17 +171,17 @@ func TestPeakRule(t *testing.T) {
 		judged float64
 		moved  bool
 	}{
-		{"a quiet quarter second", win(10, 0.5, 0.8, 1.8), 10, false},
-		{"a burst the mean dilutes", win(72, 1.0, 3.1, 1.8), 12, true},
-		{"a burst at the threshold", win(12, 0.5, 1.2001, 1.8), 12, true},
-		{"just under it", win(12, 0.5, 1.19, 1.8), 12, false},
-		{"a burst, nobody else ran", win(72, 1.0, 9, 0.02), 12, false},
-		{"the mean alone still moves it", win(40, 5, 0, 1.8), 40, true},
+		{"a quiet machine", win(6, 0.26, [3]float64{0.07, 0.08, 0.06}, 0.02), 6, false},
+		{"many short waits: a nice loop", win(6, 0.74, [3]float64{0.2, 0.3, 0.2}, 0.98), 6, false},
+		{"a burst on the backend the mean dilutes", win(72, 1.3, [3]float64{0.2, 2.7, 0.3}, 1.75), 12, true},
+		{"at the threshold", win(12, 0.5, [3]float64{0.1, 1.2001, 0.1}, 1.75), 12, true},
+		{"just under it", win(12, 0.5, [3]float64{0.1, 1.19, 0.1}, 1.75), 12, false},
+		{"a burst, nobody else ran", win(72, 1.3, [3]float64{9, 9, 9}, 0.02), 12, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := Neighbour(summary.Contention{Windows: []summary.ContentionWindow{tt.w}}, tt.judged, 0.1)
-			if n.Moved != tt.moved || n.PeakDelayMs != tt.w.PeakPathDelayMs {
+			if n.Moved != tt.moved {
 				t.Errorf("Neighbour = %+v, want moved %v", n, tt.moved)
 			}
 		})

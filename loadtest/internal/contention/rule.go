@@ -2,6 +2,7 @@ package contention
 
 import (
 	"math"
+	"slices"
 
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
@@ -33,15 +34,15 @@ func pathDelay(perRun [roles]float64) float64 {
 	return d
 }
 
-// pathDelayMs is the path delay of one reading: its roles' mean delay per run.
-func (p Point) pathDelayMs() float64 {
+// delayPerRunMs is, per role, one reading's mean run-queue delay per run.
+func (p Point) delayPerRunMs() [roles]float64 {
 	var perRun [roles]float64
 	for r := range roles {
 		if p.Slices[r] > 0 {
 			perRun[r] = ms(p.Wait[r]) / float64(p.Slices[r])
 		}
 	}
-	return pathDelay(perRun)
+	return perRun
 }
 
 // SlowWakeups is the share of the wake-ups in h that waited longer than waitMs, counted from
@@ -86,8 +87,8 @@ func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbo
 	n.WindowStartMs, n.RunQueueDelayMs = w.StartMs, w.PathDelayMs
 	n.SlowWakeups, n.TailWaitMs = SlowWakeups(w.Sched, maxShare*judgedMs)
 	n.SlowRequests = SlowRequests(n.SlowWakeups, pathRuns[Server])
-	n.PeakDelayMs = w.PeakPathDelayMs
-	moved := max(n.RunQueueDelayMs, n.PeakDelayMs) >= maxShare*judgedMs
+	n.PeakDelayMs = slices.Max(w.PeakDelayPerRunMs[:])
+	moved := n.PeakDelayMs >= maxShare*judgedMs
 	n.Moved = maxShare > 0 && judgedMs > 0 && w.ForeignCPUs >= minForeignCPUs && moved
 	return n
 }

@@ -32,7 +32,9 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 			}
 			k := overlap / p.SpanMs
 			cw := &c.Windows[i]
-			cw.PeakPathDelayMs = max(cw.PeakPathDelayMs, p.pathDelayMs())
+			for r, d := range p.delayPerRunMs() {
+				cw.PeakDelayPerRunMs[r] = max(cw.PeakDelayPerRunMs[r], d)
+			}
 			cw.ServerWaitMs += k * ms(p.Wait[Server])
 			cw.DatabaseWaitMs += k * ms(p.Wait[Database])
 			cw.HarnessWaitMs += k * ms(p.Wait[Harness])

@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -37,15 +36,9 @@ func neighbourSettings() Settings {
 
 // TestBusyNeighbourIsInvalid: two busy loops at normal priority (what a neighbour on a shared
 // CI runner does) make our threads wait for a CPU enough to move steady's p99: INVALID, naming
-// the neighbour, whatever the latency was.
-//
-// Gated by NEIGHBOUR_PROOF=1: on this 2-core machine the path delay beside two loops came out
-// too close to the nice loop's to separate them (docs/harness.md, "Contention: measured"); it
-// stays the proof the rule has to meet.
+// the neighbour, whatever the latency was. The wait comes in bursts on the PostgreSQL backend:
+// the worst quarter second of the p99's window shows it where the second's mean may not.
 func TestBusyNeighbourIsInvalid(t *testing.T) {
-	if os.Getenv("NEIGHBOUR_PROOF") == "" {
-		t.Skip("NEIGHBOUR_PROOF=1 runs it: the path-delay rule does not yet separate two normal loops from a nice one here (docs/harness.md)")
-	}
 	h := newHarness(t, neighbourSettings())
 	busyLoops(t, 2, 0)
 	out := h.run(t, context.Background(), "steady")

@@ -553,11 +553,12 @@ type ContentionWindow struct {
 	// PathDelayMs is the run-queue delay a request's path accrued: the neighbour rule's figure
 	// (docs/harness.md).
 	PathDelayMs float64 `json:"path_delay_ms"`
-	// PeakPathDelayMs is the path delay of the worst reading (250 ms) that overlaps the window:
-	// the requests past a p99 sit in its worst quarter second, which a second's mean dilutes.
-	PeakPathDelayMs float64 `json:"peak_path_delay_ms"`
-	SchedP99Ms      float64 `json:"sched_p99_ms,omitempty"` // the server's Go scheduling latency p99 (0: not read)
-	P99Ms           float64 `json:"p99_ms"`                 // the window's latency p99
+	// PeakDelayPerRunMs is, per role, the highest mean delay per run of a reading (250 ms) that
+	// overlaps the window: at least one run waited that long (a mean is not above its maximum),
+	// and a burst the second's mean dilutes shows whole.
+	PeakDelayPerRunMs [3]float64 `json:"peak_delay_per_run_ms"`
+	SchedP99Ms        float64    `json:"sched_p99_ms,omitempty"` // the server's Go scheduling latency p99 (0: not read)
+	P99Ms             float64    `json:"p99_ms"`                 // the window's latency p99
 	// Sched is the server's Go scheduling-latency histogram accrued in the window (nil: not
 	// read): the tail of the waits a request's goroutines met, which a mean per run hides.
 	Sched *SchedHistogram `json:"sched,omitempty"`
@@ -577,8 +578,8 @@ type Neighbour struct {
 	WindowStartMs   float64 `json:"window_start_ms"`
 	RunQueueDelayMs float64 `json:"run_queue_delay_ms"`
 	JudgedMs        float64 `json:"judged_ms"`
-	// PeakDelayMs is the window's PeakPathDelayMs: the path delay of its worst quarter second,
-	// judged like RunQueueDelayMs.
+	// PeakDelayMs is the highest of the window's PeakDelayPerRunMs: a wait at least one run of
+	// a role on a request's path met in it. The rule judges it (docs/harness.md).
 	PeakDelayMs float64 `json:"peak_delay_ms"`
 	// Reported, not judged (docs/harness.md): the wait that moves the judged figure by the
 	// share (the histogram bound at or above it), the share of the server's goroutine wake-ups
