@@ -67,11 +67,13 @@ func SlowRequests(slow, runs float64) float64 {
 }
 
 // Neighbour applies the contention rule to c, whose windows are the scenario's, for the judged
-// p99 judgedMs. It finds the window that holds the p99 (the one with the highest p99) and the
-// run-queue delay a request's path accrued there (PathDelay), over the window and over its
-// worst reading (PeakPathDelayMs). Moved when others ran in that window and either delay is at
-// least maxShare of the judged p99: the figure moved by at least that share. maxShare ≤ 0
-// never moves. The server's slow goroutine wake-ups are reported beside it, not judged.
+// p99 judgedMs. It finds the window that holds the p99 (the one with the highest p99) and there
+// the highest delay per run of any role in any reading (PeakDelayPerRunMs): a wait at least one
+// run on a request's path met. Moved when others ran in that window and that wait is at least
+// maxShare of the judged p99: a neighbour held a CPU from us for that share of the figure.
+// maxShare ≤ 0 never moves. The path delay (a sum of means, which many short waits of a
+// preempted nice neighbour fill) and the server's slow goroutine wake-ups are reported, not
+// judged.
 func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbour {
 	n := summary.Neighbour{JudgedMs: judgedMs}
 	at := -1
