@@ -2,8 +2,10 @@
 # neighbour.sh NEIGHBOUR RUNS [loadtest run flags...]
 #
 # Runs steady RUNS times beside NEIGHBOUR and prints one line per run: verdict, judged p99,
-# the run-queue delay per request in the p99's window (the neighbour rule's figure) and the
-# others' CPU there. NEIGHBOUR: none, nice (one busy loop at nice 19) or two (two busy loops at
+# the path delay in the p99's window, whether the rule moved, the wait per request, the
+# others' CPU, the server's sched-latency p99, the rule's figure (the worst quarter second's
+# delay per run of any role, ms) and the % of the server's wake-ups that waited past
+# 10 % of the p99 (docs/harness.md). NEIGHBOUR: none, nice (one busy loop at nice 19) or two (two busy loops at
 # normal priority). The loops are started here and stopped by their PID however the script
 # ends. Run it under the heavy lock: flock /tmp/heavy.lock scripts/neighbour.sh two 5
 # (docs/harness.md holds the table it makes).
@@ -36,6 +38,8 @@ for i in $(seq "$runs"); do
 		[$kind, $i, $s.verdict, ($s.latency_intended.p99_ms*100|round/100),
 		 ($c.neighbour.run_queue_delay_ms*1000|round/1000), ($c.neighbour.moved),
 		 ($c.per_request_wait_ms*1000|round/1000), ($c.foreign_cpus*100|round/100),
-		 ($c.sched_latency.p99_ms // 0), (($s.reasons // []) | join("; "))] | @tsv' "$out/$i"/2*/summary.json
+		 ($c.sched_latency.p99_ms // 0), (($c.neighbour.peak_delay_ms // 0)*1000|round/1000),
+		 (($c.neighbour.slow_wakeups // 0)*10000|round/100),
+		 (($s.reasons // []) | join("; "))] | @tsv' "$out/$i"/2*/summary.json
 done
 [[ -n ${KEEP:-} ]] && echo "kept $out" >&2 || rm -rf "$out"

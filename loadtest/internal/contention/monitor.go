@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/machine"
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
 // Role is whose threads a process holds.
@@ -212,6 +213,21 @@ func (h *Histogram) Quantile(q float64) float64 {
 		}
 	}
 	return last * 1000
+}
+
+// summary is h in milliseconds without its +Inf bucket (JSON has no +Inf); nil when empty.
+func (h *Histogram) summary() *summary.SchedHistogram {
+	if h == nil || len(h.Counts) == 0 || h.Counts[len(h.Counts)-1] == 0 {
+		return nil
+	}
+	s := summary.SchedHistogram{Total: h.Counts[len(h.Counts)-1]}
+	for i, b := range h.Bounds {
+		if b < 1e300 {
+			s.BoundsMs = append(s.BoundsMs, b*1000)
+			s.Counts = append(s.Counts, h.Counts[i])
+		}
+	}
+	return &s
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

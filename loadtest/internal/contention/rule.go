@@ -1,6 +1,11 @@
 package contention
 
-import "github.com/benchharness/benchharness/loadtest/internal/summary"
+import (
+	"math"
+	"slices"
+
+	"github.com/benchharness/benchharness/loadtest/internal/summary"
+)
 
 // MinForeignCPUs is how much CPU processes outside the benchmark must have run in the window
 // for its wait to be a neighbour's: below it our threads waited for each other (the harness and
@@ -18,18 +23,57 @@ var pathRuns = [roles]float64{Server: 2, Database: 1, Harness: 2}
 // PathDelay is the run-queue delay a request's path accrues in w: each role's mean delay per
 // run times the runs on the path.
 func PathDelay(w summary.ContentionWindow) float64 {
+	return pathDelay(w.DelayPerRunMs)
+}
+
+func pathDelay(perRun [roles]float64) float64 {
 	var d float64
 	for r, n := range pathRuns {
-		d += n * w.DelayPerRunMs[r]
+		d += n * perRun[r]
 	}
 	return d
 }
 
+// delayPerRunMs is, per role, one reading's mean run-queue delay per run.
+func (p Point) delayPerRunMs() [roles]float64 {
+	var perRun [roles]float64
+	for r := range roles {
+		if p.Slices[r] > 0 {
+			perRun[r] = ms(p.Wait[r]) / float64(p.Slices[r])
+		}
+	}
+	return perRun
+}
+
+// SlowWakeups is the share of the wake-ups in h that waited longer than waitMs, counted from
+// the smallest bound at or above waitMs (returned): a wait in a bucket that straddles waitMs is
+// not counted, so the share errs low. 0 when h is empty or has no such bound.
+func SlowWakeups(h *summary.SchedHistogram, waitMs float64) (share, boundMs float64) {
+	if h == nil || h.Total == 0 {
+		return 0, 0
+	}
+	for i, b := range h.BoundsMs {
+		if b >= waitMs {
+			return float64(h.Total-min(h.Counts[i], h.Total)) / float64(h.Total), b
+		}
+	}
+	return 0, 0
+}
+
+// SlowRequests is the share of requests that meet at least one slow wake-up when a share
+// slow of all wake-ups are slow and a request needs runs of them, independently.
+func SlowRequests(slow, runs float64) float64 {
+	return 1 - math.Pow(1-slow, runs)
+}
+
 // Neighbour applies the contention rule to c, whose windows are the scenario's, for the judged
-// p99 judgedMs. It finds the window that holds the p99 (the one with the highest p99) and the
-// run-queue delay a request's path accrued there (PathDelay). Moved when others ran in that
-// window and that delay is at least maxShare of the judged p99: the figure moved by at least
-// that share. maxShare ≤ 0 never moves.
+// p99 judgedMs. It finds the window that holds the p99 (the one with the highest p99) and there
+// the highest delay per run of any role in any reading (PeakDelayPerRunMs): a wait at least one
+// run on a request's path met. Moved when others ran in that window and that wait is at least
+// maxShare of the judged p99: a neighbour held a CPU from us for that share of the figure.
+// maxShare ≤ 0 never moves. The path delay (a sum of means, which many short waits of a
+// preempted nice neighbour fill) and the server's slow goroutine wake-ups are reported, not
+// judged.
 func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbour {
 	n := summary.Neighbour{JudgedMs: judgedMs}
 	at := -1
@@ -43,6 +87,10 @@ func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbo
 	}
 	w := c.Windows[at]
 	n.WindowStartMs, n.RunQueueDelayMs = w.StartMs, w.PathDelayMs
-	n.Moved = maxShare > 0 && judgedMs > 0 && w.ForeignCPUs >= MinForeignCPUs && n.RunQueueDelayMs >= maxShare*judgedMs
+	n.SlowWakeups, n.TailWaitMs = SlowWakeups(w.Sched, maxShare*judgedMs)
+	n.SlowRequests = SlowRequests(n.SlowWakeups, pathRuns[Server])
+	n.PeakDelayMs = slices.Max(w.PeakDelayPerRunMs[:])
+	moved := n.PeakDelayMs >= maxShare*judgedMs
+	n.Moved = maxShare > 0 && judgedMs > 0 && w.ForeignCPUs >= MinForeignCPUs && moved
 	return n
 }

@@ -32,6 +32,9 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 			}
 			k := overlap / p.SpanMs
 			cw := &c.Windows[i]
+			for r, d := range p.delayPerRunMs() {
+				cw.PeakDelayPerRunMs[r] = max(cw.PeakDelayPerRunMs[r], d)
+			}
 			cw.ServerWaitMs += k * ms(p.Wait[Server])
 			cw.DatabaseWaitMs += k * ms(p.Wait[Database])
 			cw.HarnessWaitMs += k * ms(p.Wait[Harness])
@@ -64,6 +67,7 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 			cw.PerRequestWaitMs = wait / float64(cw.Requests)
 		}
 		cw.SchedP99Ms = hists[i].Quantile(0.99)
+		cw.Sched = hists[i].summary()
 		for r, wait := range [roles]float64{cw.ServerWaitMs, cw.DatabaseWaitMs, cw.HarnessWaitMs} {
 			if slices[i][r] > 0 {
 				cw.DelayPerRunMs[r] = wait / slices[i][r]

@@ -104,10 +104,11 @@ func contended(l *Live, windows []summary.Window, judgedMs float64) *summary.Con
 func neighbourCheck(c *summary.Contention, maxShare float64) summary.Check {
 	n, w := c.Neighbour, windowAt(c, c.Neighbour.WindowStartMs)
 	return summary.NewCheck(summary.Validity, "neighbour", !n.Moved,
-		fmt.Sprintf("run-queue delay on a request's path in the p99's window < %.0f%% of the judged p99", 100*maxShare),
-		fmt.Sprintf("%.2f ms at %.0f s (%.0f%% of p99 %.1f ms; per run: server %.2f, database %.2f, harness %.2f ms; others ran %.2f CPUs)",
-			n.RunQueueDelayMs, n.WindowStartMs/1000, 100*safeDiv(n.RunQueueDelayMs, n.JudgedMs), n.JudgedMs,
-			w.DelayPerRunMs[0], w.DelayPerRunMs[1], w.DelayPerRunMs[2], w.ForeignCPUs))
+		fmt.Sprintf("in the p99's window, no role on a request's path waited %.0f%% of the judged p99 per run in a quarter second", 100*maxShare),
+		fmt.Sprintf("%.2f ms at %.0f s (%.0f%% of p99 %.1f ms; worst quarter second per run: server %.2f, database %.2f, harness %.2f ms; path delay %.2f ms; others ran %.2f CPUs; %.2f%% of the server's wake-ups waited > %g ms)",
+			n.PeakDelayMs, n.WindowStartMs/1000, 100*safeDiv(n.PeakDelayMs, n.JudgedMs), n.JudgedMs,
+			w.PeakDelayPerRunMs[0], w.PeakDelayPerRunMs[1], w.PeakDelayPerRunMs[2], n.RunQueueDelayMs,
+			w.ForeignCPUs, 100*n.SlowWakeups, n.TailWaitMs))
 }
 
 func windowAt(c *summary.Contention, startMs float64) summary.ContentionWindow {

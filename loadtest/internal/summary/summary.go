@@ -553,8 +553,23 @@ type ContentionWindow struct {
 	// PathDelayMs is the run-queue delay a request's path accrued: the neighbour rule's figure
 	// (docs/harness.md).
 	PathDelayMs float64 `json:"path_delay_ms"`
-	SchedP99Ms  float64 `json:"sched_p99_ms,omitempty"` // the server's Go scheduling latency p99 (0: not read)
-	P99Ms       float64 `json:"p99_ms"`                 // the window's latency p99
+	// PeakDelayPerRunMs is, per role, the highest mean delay per run of a reading (250 ms) that
+	// overlaps the window: at least one run waited that long (a mean is not above its maximum),
+	// and a burst the second's mean dilutes shows whole.
+	PeakDelayPerRunMs [3]float64 `json:"peak_delay_per_run_ms"`
+	SchedP99Ms        float64    `json:"sched_p99_ms,omitempty"` // the server's Go scheduling latency p99 (0: not read)
+	P99Ms             float64    `json:"p99_ms"`                 // the window's latency p99
+	// Sched is the server's Go scheduling-latency histogram accrued in the window (nil: not
+	// read): the tail of the waits a request's goroutines met, which a mean per run hides.
+	Sched *SchedHistogram `json:"sched,omitempty"`
+}
+
+// SchedHistogram is a cumulative histogram of goroutine wake-up latencies: Counts[i] wake-ups
+// waited ≤ BoundsMs[i] (finite bounds only: JSON has no +Inf), Total counts them all.
+type SchedHistogram struct {
+	BoundsMs []float64 `json:"bounds_ms"`
+	Counts   []uint64  `json:"counts"`
+	Total    uint64    `json:"total"`
 }
 
 // Neighbour is what the contention check found: the delay our threads accrued in the window
@@ -563,6 +578,15 @@ type Neighbour struct {
 	WindowStartMs   float64 `json:"window_start_ms"`
 	RunQueueDelayMs float64 `json:"run_queue_delay_ms"`
 	JudgedMs        float64 `json:"judged_ms"`
+	// PeakDelayMs is the highest of the window's PeakDelayPerRunMs: a wait at least one run of
+	// a role on a request's path met in it. The rule judges it (docs/harness.md).
+	PeakDelayMs float64 `json:"peak_delay_ms"`
+	// Reported, not judged (docs/harness.md): the wait that moves the judged figure by the
+	// share (the histogram bound at or above it), the share of the server's goroutine wake-ups
+	// that waited longer, and the share of requests that met at least one such wake-up.
+	TailWaitMs   float64 `json:"tail_wait_ms,omitempty"`
+	SlowWakeups  float64 `json:"slow_wakeups,omitempty"`
+	SlowRequests float64 `json:"slow_requests,omitempty"`
 	// Moved: the delay was enough to move the judged figure, and the check said INVALID.
 	Moved bool `json:"moved"`
 }
