@@ -93,12 +93,16 @@ func (f Figures) Fill(s *summary.Scenario) {
 	}
 }
 
+// RateCheck names the validity check that failed when the generator sent fewer requests than
+// its pacer scheduled.
+const RateCheck = "generator rate"
+
 // validity judges whether the generator kept up. A failure makes a scenario INVALID, not FAIL:
 // when the client fell behind, the figures describe the client, not the server. (Workers are
 // unbounded, as in vegeta's open model, so no send ever waits for one: there is no worker check
 // to make, and PeakInFlight says how many were needed.)
 func (f Figures) validity(maxLateness time.Duration) []summary.Check {
-	const rateName, rateWant = "generator rate", "≥ 99% of the scheduled requests sent"
+	const rateName, rateWant = RateCheck, "≥ 99% of the scheduled requests sent"
 	var rate summary.Check
 	switch {
 	case f.Scheduled < 0:

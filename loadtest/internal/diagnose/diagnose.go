@@ -50,6 +50,11 @@ type Evidence struct {
 	// scenario INVALID; ServerP99Ms the latency p99 from the actual send (the server's answer
 	// time) and SLOMs its objective.
 	LatenessP99Ms, MaxLatenessMs, ServerP99Ms, SLOMs float64
+	// HarnessCores is the CPUs' worth of time the harness (and its local workers) ran.
+	HarnessCores float64
+	// RateMissed: the generator sent fewer requests than its pacer scheduled. Far enough
+	// behind, none of the counted window's requests were sent, so no lateness was measured.
+	RateMissed bool
 
 	// GoroutinesLeaked is the goroutines over the baseline (and its slack) after the settle
 	// time; PoolAcquiredAfter the connections still acquired then, and InFlightAfter the
@@ -91,6 +96,7 @@ const (
 	poolWait      = 0.5 // seconds waited per second
 	dbWaits       = 0.5 // sessions waiting, on average
 	neighbourPart = 0.5 // of the judged figure
+	harnessBusy   = 0.5 // CPUs: a sender this busy is short of CPU on a small machine
 	// neighbourForeign is the contention rule's own bar (contention.MinForeignCPUs).
 	neighbourForeign = contention.MinForeignCPUs
 )
@@ -217,12 +223,20 @@ func neighbour(ev Evidence) (bool, string, map[string]float64) {
 		map[string]float64{"run_queue_delay_ms": n.RunQueueDelayMs, "judged_ms": n.JudgedMs, "foreign_cpus": n.ForeignCPUs}
 }
 
-// generator: the harness sent late while the server answered within the objective.
+// generator: the harness sent late or too few, and either the server answered within the
+// objective or the harness was itself busy enough to be the limit. A late sender with an idle
+// harness is a server that held every worker: the server's causes say why.
 func generator(ev Evidence) (bool, string, map[string]float64) {
-	return ev.MaxLatenessMs > 0 && ev.LatenessP99Ms > ev.MaxLatenessMs && ev.ServerP99Ms <= ev.SLOMs,
-		fmt.Sprintf("send lateness p99 %.1f ms over %.0f ms while the server's p99 was %.1f ms (objective %.0f ms)",
-			ev.LatenessP99Ms, ev.MaxLatenessMs, ev.ServerP99Ms, ev.SLOMs),
-		map[string]float64{"lateness_p99_ms": ev.LatenessP99Ms, "server_p99_ms": ev.ServerP99Ms}
+	behind := ev.RateMissed || (ev.MaxLatenessMs > 0 && ev.LatenessP99Ms > ev.MaxLatenessMs)
+	answered := ev.ServerP99Ms > 0 && ev.ServerP99Ms <= ev.SLOMs
+	missed := 0.0
+	if ev.RateMissed {
+		missed = 1
+	}
+	return behind && (answered || ev.HarnessCores >= harnessBusy),
+		fmt.Sprintf("send lateness p99 %.1f ms (bound %.0f ms), scheduled rate missed: %t; the server's p99 %.1f ms (objective %.0f ms); the harness used %.2f CPUs",
+			ev.LatenessP99Ms, ev.MaxLatenessMs, ev.RateMissed, ev.ServerP99Ms, ev.SLOMs, ev.HarnessCores),
+		map[string]float64{"lateness_p99_ms": ev.LatenessP99Ms, "server_p99_ms": ev.ServerP99Ms, "harness_cpus": ev.HarnessCores, "rate_missed": missed}
 }
 
 // leak: goroutines or pool connections still held after the settle time by a server that

@@ -77,6 +77,15 @@ func TestDiagnose(t *testing.T) {
 		{"a generator that fell behind", func(e *Evidence) { e.LatenessP99Ms = 600 }, []string{summary.CauseGenerator}},
 		{"late sends beside a slow server are not the generator's", func(e *Evidence) { e.LatenessP99Ms, e.ServerP99Ms = 600, 900 },
 			[]string{summary.CauseUnknown}},
+		{"late sends from a harness short of CPU beside a slow server are the generator's", func(e *Evidence) {
+			e.LatenessP99Ms, e.ServerP99Ms, e.HarnessCores = 600, 900, 0.9
+		}, []string{summary.CauseGenerator}},
+		{"a harness short of CPU that sent none of the counted window is the generator", func(e *Evidence) {
+			e.RateMissed, e.LatenessP99Ms, e.ServerP99Ms, e.HarnessCores = true, 0, 0, 0.87
+		}, []string{summary.CauseGenerator}},
+		{"too few sent by an idle harness to a server that answered nothing names no generator", func(e *Evidence) {
+			e.RateMissed, e.LatenessP99Ms, e.ServerP99Ms = true, 0, 0
+		}, []string{summary.CauseUnknown}},
 		{"leaked goroutines", func(e *Evidence) { e.GoroutinesLeaked = 119 }, []string{summary.CauseLeak}},
 		{"a connection not returned", func(e *Evidence) { e.PoolAcquiredAfter = 1 }, []string{summary.CauseLeak}},
 		{"a backlog still served is not a leak", func(e *Evidence) {

@@ -52,8 +52,10 @@ func evidence(l *Live, run attackRun, sc *summary.Scenario) diagnose.Evidence {
 		InFlightAfter:     after.InFlight,
 	}
 	ev.Neighbour, ev.AcceptQueue = neighbourEvidence(sc.Contention), acceptQueueEvidence(sc)
+	ev.RateMissed = slices.ContainsFunc(sc.Checks, func(c summary.Check) bool { return c.Name == attack.RateCheck && !c.Pass })
 	if run.cpuMeasured && secs > 0 {
 		ev.Cores, ev.ServerCores = float64(runtime.NumCPU()), run.cpu.Server.Seconds()/secs
+		ev.HarnessCores = run.cpu.Harness.Seconds() / secs
 	}
 	if len(in) == 0 || secs <= 0 {
 		return ev
