@@ -24,7 +24,7 @@ bench:: build
 bench::
 	$(tool_exit)
 
-## bench-quick: the quick profile (≤ 45 s, CI smoke); exit codes as bench's.
+## bench-quick: the quick profile (about 1 minute with the build and PostgreSQL, CI smoke); exit codes as bench's.
 bench-quick:: build
 	$(RUN)scripts/install-deps.sh postgresql
 	$(call tool,scripts/with-postgres.sh $(BIN)/loadtest run -profile quick -server-bin $(BIN)/server $(ITEMS_TARGETS) $(bench_stack_args) $(BENCH_ARGS))

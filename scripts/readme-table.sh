@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 dir=${1:-bench-results/latest}
 summary=$dir/summary.json
 [[ -f $summary ]] || { echo "readme-table: $summary not found: run make bench first" >&2; exit 2; }
-read -r commit dirty partial profile started < <(jq -r '[.env.commit // "", .env.dirty // false, .partial // false,
-	.settings.profile // "", (.started_at // "")[:10]] | @tsv' "$summary")
-[[ -n $commit ]] || { echo "readme-table: $summary names no commit (built outside git?)" >&2; exit 2; }
+# Fields joined by \x1f, not tabs: read collapses runs of whitespace separators, so an empty
+# commit would shift every field after it.
+IFS=$'\x1f' read -r commit dirty partial profile started < <(jq -r '[.env.commit // "", .env.dirty // false, .partial // false,
+	.settings.profile // "", (.started_at // "")[:10]] | map(tostring) | join("\u001f")' "$summary")
+[[ -n $commit ]] || { echo "readme-table: $summary names no commit (built outside git, or in a git worktree, which go build does not stamp?)" >&2; exit 2; }
 [[ $dirty != true ]] || { echo "readme-table: $dir measured a dirty tree at ${commit:0:7}: commit first, then make bench" >&2; exit 2; }
 [[ $partial != true ]] || { echo "readme-table: $dir is a partial run" >&2; exit 2; }
 [[ -z $profile || $profile == default || $profile == full ]] || { echo "readme-table: $dir ran profile $profile; the README shows make bench's default" >&2; exit 2; }
