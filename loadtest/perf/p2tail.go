@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 )
 
@@ -169,16 +170,11 @@ func wrkRate(ctx context.Context, c config, url string, headers []string, d time
 	return res.GoodRate(), nil
 }
 
-// peakRSS reads a process's VmHWM from /proc ("unknown" when it cannot).
+// peakRSS is a process's peak resident memory (machine.PeakRSS), "unknown" when unreadable.
 func peakRSS(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
+	b, ok := machine.PeakRSS(pid)
+	if !ok {
 		return "unknown"
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
+	return fmt.Sprintf("%.0f kB", b/1024)
 }

@@ -12,12 +12,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 )
 
@@ -331,16 +331,8 @@ func (r *runner) note(id, format string, a ...any) {
 
 // load1 is the 1-minute load average, -1 when unreadable (JSON has no NaN): it shows how shared the machine was.
 func load1() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return -1
-	}
-	v, err := strconv.ParseFloat(f[0], 64)
-	if err != nil {
+	v, ok := machine.LoadAverage()
+	if !ok {
 		return -1
 	}
 	return v
