@@ -98,10 +98,10 @@ func (r *runner) measureFleet(ctx context.Context) error {
 			}
 		}
 		r.logf("P3f round %d: %d workers %.0f/s, one process %.0f/s", i+1, fleetWorkers, spread, one)
-		r.fig("P3f").Add(Sample{A: spread, B: one, Value: ratio(spread, one)})
+		r.fig(workerScaling).Add(Sample{A: spread, B: one, Value: ratio(spread, one)})
 	}
 	if len(cpuOne) > 0 && len(cpuSpread) > 0 {
-		r.note("P3f", "Generator CPU per request at max rate (µs, median): one process %s; coordinator + %d workers %s (%s×).",
+		r.note(workerScaling, "Generator CPU per request at max rate (µs, median): one process %s; coordinator + %d workers %s (%s×).",
 			trim(median(cpuOne)), fleetWorkers, trim(median(cpuSpread)), trim(median(cpuSpread)/median(cpuOne)))
 	}
 	return nil

@@ -121,7 +121,7 @@ func (g *generator) maxRateRounds() []float64 {
 			}
 		}
 		r.logf("P3 round %d: harness %.0f/s, vegeta %.0f/s, wrk %.0f/s", i+1, h, v, k)
-		r.fig("P3a").Add(Sample{A: h, B: v, Value: ratio(h, v)})
+		r.fig(attackerVsVegeta).Add(Sample{A: h, B: v, Value: ratio(h, v)})
 		if h > 0 {
 			maxes = append(maxes, h)
 		}
@@ -130,11 +130,11 @@ func (g *generator) maxRateRounds() []float64 {
 		}
 	}
 	if len(wrkRatios) > 0 {
-		r.note("P3a", "wrk -t2 -c%s / vegeta CLI on the same endpoint: median %s× (a C reference: what an event-loop client reaches here).",
+		r.note(attackerVsVegeta, "wrk -t2 -c%s / vegeta CLI on the same endpoint: median %s× (a C reference: what an event-loop client reaches here).",
 			g.workers, trim(median(wrkRatios)))
 	}
 	if len(g.harnessCPU) > 0 && len(g.vegetaCPU) > 0 {
-		r.note("P3a", "Generator CPU per request at max rate (µs, median): harness %s, vegeta CLI %s (harness/vegeta %s×).",
+		r.note(attackerVsVegeta, "Generator CPU per request at max rate (µs, median): harness %s, vegeta CLI %s (harness/vegeta %s×).",
 			trim(median(g.harnessCPU)), trim(median(g.vegetaCPU)), trim(median(g.harnessCPU)/median(g.vegetaCPU)))
 	}
 	return maxes
@@ -154,10 +154,10 @@ func (g *generator) latenessRounds(rate float64) {
 			func() error {
 				rep, _, err := g.harness(rate, c.p3Round, hbin)
 				if err != nil {
-					r.fig("P3b").Add(Sample{A: math.NaN(), B: rate, Value: math.NaN()})
+					r.fig(rateAccuracy).Add(Sample{A: math.NaN(), B: rate, Value: math.NaN()})
 					return err
 				}
-				r.fig("P3b").Add(Sample{A: rep.Rate, B: rate, Value: ratio(rep.Rate, rate)})
+				r.fig(rateAccuracy).Add(Sample{A: rep.Rate, B: rate, Value: ratio(rep.Rate, rate)})
 				engine = append(engine, rep.LatenessP99Ms)
 				hp, err = resultsLateness(hbin, rate)
 				return err
@@ -177,13 +177,13 @@ func (g *generator) latenessRounds(rate float64) {
 			}
 		}
 		r.logf("P3 fixed-rate round %d: send lateness p99 harness %.3f ms, vegeta CLI %.3f ms", i+1, hp, vp)
-		r.fig("P3c").Add(Sample{A: hp, B: vp, Value: ratio(hp, vp)})
+		r.fig(sendLateness).Add(Sample{A: hp, B: vp, Value: ratio(hp, vp)})
 		if !math.IsNaN(vp) {
 			vegetaP99 = append(vegetaP99, vp)
 		}
 	}
-	r.note("P3b", "Rate asked: %.0f/s, %s per run.", rate, c.p3Round)
-	r.note("P3c", "Rate %.0f/s, %s per run, %s workers each. The harness engine's own p99 (from the pacer's schedule, attack.IntendedOffset): %s ms. "+
+	r.note(rateAccuracy, "Rate asked: %.0f/s, %s per run.", rate, c.p3Round)
+	r.note(sendLateness, "Rate %.0f/s, %s per run, %s workers each. The harness engine's own p99 (from the pacer's schedule, attack.IntendedOffset): %s ms. "+
 		"The vegeta CLI's p99 over the rounds: %s ms: the spread one tool shows against itself on this machine.",
 		rate, c.p3Round, g.workers, joinFloats(engine), joinFloats(vegetaP99))
 }
@@ -204,10 +204,10 @@ func (g *generator) memoryRounds(rate float64) {
 			rss[j] = mb
 		}
 		short, long = append(short, rss[0]), append(long, rss[1])
-		r.fig("P3d").Add(Sample{A: rss[1], Value: nanIfZero(rss[1])})
-		r.fig("P3e").Add(Sample{A: rss[1], B: rss[0], Value: ratio(rss[1], rss[0])})
+		r.fig(attackerPeakRSS).Add(Sample{A: rss[1], Value: nanIfZero(rss[1])})
+		r.fig(attackerRSSGrowth).Add(Sample{A: rss[1], B: rss[0], Value: ratio(rss[1], rss[0])})
 	}
-	r.note("P3d", "Short runs' peak RSS (MB): %s; long runs': %s.", joinFloats(short), joinFloats(long))
+	r.note(attackerPeakRSS, "Short runs' peak RSS (MB): %s; long runs': %s.", joinFloats(short), joinFloats(long))
 }
 
 // attackProcess runs `perf attack` (with extra flags) in its own process, like the vegeta CLI runs
