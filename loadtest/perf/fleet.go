@@ -45,11 +45,11 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 // is what workers rebuild. The CPU per request of both sides (the coordinator and its workers
 // together) says what the coordination costs when the rates are too noisy to.
 func (r *runner) measureFleet(ctx context.Context) error {
-	triv, addr, err := r.serve(ctx, "trivial", "-addr", "127.0.0.1:0")
+	triv, addr, err := r.serve(ctx, "trivial", "-addr", "127.0.0.1:{port}")
 	if err != nil {
 		return err
 	}
-	defer triv.stop()
+	defer triv.Stop(childGrace)
 	key, err := fleet.NewKey()
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func (r *runner) measureFleet(ctx context.Context) error {
 	var addrs []string
 	var pids []int
 	for range fleetWorkers {
-		w, a, err := r.serveEnv(ctx, env, "worker", "-listen", "127.0.0.1:0")
+		w, a, err := r.startWorker(ctx, env)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 )
 
 // generator is P3's set-up: the trivial endpoint every generator attacks, and the files the
@@ -37,11 +39,11 @@ type generator struct {
 // side by side for pacing (rate achieved, send lateness), and the attacker alone for peak
 // memory over a short and a long run.
 func (r *runner) measureGenerator(ctx context.Context) error {
-	triv, addr, err := r.serve(ctx, "trivial", "-addr", "127.0.0.1:0")
+	triv, addr, err := r.serve(ctx, "trivial", "-addr", "127.0.0.1:{port}")
 	if err != nil {
 		return err
 	}
-	defer triv.stop()
+	defer triv.Stop(childGrace)
 	g := &generator{r: r, ctx: ctx, url: "http://" + addr + "/", workers: strconv.Itoa(r.cfg.p3Workers),
 		targets: filepath.Join(r.cfg.out, "p3.targets"), bin: filepath.Join(r.cfg.out, "p3.vegeta.bin")}
 	defer os.Remove(g.bin)
@@ -248,15 +250,23 @@ func processCPU(ps *os.ProcessState) float64 {
 	return (ps.UserTime() + ps.SystemTime()).Seconds()
 }
 
-// serve starts `perf <command> args...`, a server that prints its address as its first line, and
-// returns it with that address.
-func (r *runner) serve(ctx context.Context, command string, args ...string) (*child, string, error) {
-	return r.serveEnv(ctx, nil, command, args...)
+// serve starts `perf <command> args...`, a server whose listen address is the {port}
+// placeholder in args, through serverctl (free port, ready check, stopped by its pid), and
+// returns it with its host:port.
+func (r *runner) serve(ctx context.Context, command string, args ...string) (*serverctl.Local, string, error) {
+	l, err := serverctl.StartService(ctx, serverctl.ServiceConfig{
+		Args: append([]string{r.self, command}, args...), StartWait: 10 * time.Second})
+	if err != nil {
+		return nil, "", fmt.Errorf("perf %s: %w", command, err)
+	}
+	return l, strings.TrimPrefix(l.API(), "http://"), nil
 }
 
-// serveEnv is serve with env added to perf's environment.
-func (r *runner) serveEnv(ctx context.Context, env []string, command string, args ...string) (*child, string, error) {
-	c, err := startChild(command, env, append([]string{r.self, command}, args...)...)
+// startWorker starts `perf worker` with env added to perf's environment and returns it with the
+// address it prints first. Not through serverctl: every path of a worker's API wants the worker
+// key, so serverctl's ready check (an unauthenticated GET) gets 401, then 429, never ready.
+func (r *runner) startWorker(ctx context.Context, env []string) (*child, string, error) {
+	c, err := startChild("worker", env, r.self, "worker", "-listen", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
 	}
@@ -268,7 +278,7 @@ func (r *runner) serveEnv(ctx context.Context, env []string, command string, arg
 	return c, addr, nil
 }
 
-// firstLine waits for the first full line a child prints (the trivial endpoint's address).
+// readFirstLine waits for the first full line a child prints (the worker's address).
 func readFirstLine(ctx context.Context, c *child, wait time.Duration) (string, error) {
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
@@ -285,6 +295,9 @@ func readFirstLine(ctx context.Context, c *child, wait time.Duration) (string, e
 	}
 	return "", fmt.Errorf("%s printed no address within %s", c.name, wait)
 }
+
+// childGrace is how long a server perf started has to exit after SIGTERM before SIGKILL.
+const childGrace = 5 * time.Second
 
 func nanIfZero(v float64) float64 {
 	if v <= 0 {

@@ -210,16 +210,14 @@ func (r *runner) tracedVariants(j *jaeger) []*variant {
 
 // startBare starts `perf bare` on the same database and pool size as the servers.
 func (r *runner) startBare(ctx context.Context, dbURL string, set *serverSet) (*variant, error) {
-	ch, err := startChild("bare", []string{"DATABASE_URL=" + dbURL + "&plan_cache_mode=" + planCacheMode}, r.self, "bare", "-addr", "127.0.0.1:0")
+	env := []string{"DATABASE_URL=" + dbURL + "&plan_cache_mode=" + planCacheMode}
+	l, err := serverctl.StartService(ctx, serverctl.ServiceConfig{
+		Args: []string{r.self, "bare", "-addr", "127.0.0.1:{port}"}, Env: env, StartWait: 20 * time.Second})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("perf bare: %w", err)
 	}
-	set.stops = append(set.stops, ch.stop)
-	addr, err := readFirstLine(ctx, ch, 20*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return &variant{id: "bare", api: "http://" + addr, pid: ch.cmd.Process.Pid}, nil
+	set.stops = append(set.stops, func() { _ = l.Stop(childGrace) })
+	return &variant{id: "bare", api: l.API(), pid: l.PID()}, nil
 }
 
 // checkJaegerServices checks that P2's spans were exported at all: a 100 % figure with nothing
