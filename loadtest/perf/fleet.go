@@ -45,11 +45,11 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 // is what workers rebuild. The CPU per request of both sides (the coordinator and its workers
 // together) says what the coordination costs when the rates are too noisy to.
 func (r *runner) measureFleet(ctx context.Context) error {
-	triv, addr, err := r.serve(ctx, "trivial", "-addr", "127.0.0.1:0")
+	triv, addr, err := r.serve(ctx, "trivial", "-addr", "127.0.0.1:{port}")
 	if err != nil {
 		return err
 	}
-	defer triv.stop()
+	defer triv.Stop(childGrace)
 	key, err := fleet.NewKey()
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func (r *runner) measureFleet(ctx context.Context) error {
 	var addrs []string
 	var pids []int
 	for range fleetWorkers {
-		w, a, err := r.serveEnv(ctx, env, "worker", "-listen", "127.0.0.1:0")
+		w, a, err := r.startWorker(ctx, env)
 		if err != nil {
 			return err
 		}
@@ -98,10 +98,10 @@ func (r *runner) measureFleet(ctx context.Context) error {
 			}
 		}
 		r.logf("P3f round %d: %d workers %.0f/s, one process %.0f/s", i+1, fleetWorkers, spread, one)
-		r.fig("P3f").Add(Sample{A: spread, B: one, Value: ratio(spread, one)})
+		r.fig(workerScaling).Add(Sample{A: spread, B: one, Value: ratio(spread, one)})
 	}
 	if len(cpuOne) > 0 && len(cpuSpread) > 0 {
-		r.note("P3f", "Generator CPU per request at max rate (µs, median): one process %s; coordinator + %d workers %s (%s×).",
+		r.note(workerScaling, "Generator CPU per request at max rate (µs, median): one process %s; coordinator + %d workers %s (%s×).",
 			trim(median(cpuOne)), fleetWorkers, trim(median(cpuSpread)), trim(median(cpuSpread)/median(cpuOne)))
 	}
 	return nil

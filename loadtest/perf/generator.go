@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 )
 
 // generator is P3's set-up: the trivial endpoint every generator attacks, and the files the
@@ -37,11 +39,11 @@ type generator struct {
 // side by side for pacing (rate achieved, send lateness), and the attacker alone for peak
 // memory over a short and a long run.
 func (r *runner) measureGenerator(ctx context.Context) error {
-	triv, addr, err := r.serve(ctx, "trivial", "-addr", "127.0.0.1:0")
+	triv, addr, err := r.serve(ctx, "trivial", "-addr", "127.0.0.1:{port}")
 	if err != nil {
 		return err
 	}
-	defer triv.stop()
+	defer triv.Stop(childGrace)
 	g := &generator{r: r, ctx: ctx, url: "http://" + addr + "/", workers: strconv.Itoa(r.cfg.p3Workers),
 		targets: filepath.Join(r.cfg.out, "p3.targets"), bin: filepath.Join(r.cfg.out, "p3.vegeta.bin")}
 	defer os.Remove(g.bin)
@@ -121,7 +123,7 @@ func (g *generator) maxRateRounds() []float64 {
 			}
 		}
 		r.logf("P3 round %d: harness %.0f/s, vegeta %.0f/s, wrk %.0f/s", i+1, h, v, k)
-		r.fig("P3a").Add(Sample{A: h, B: v, Value: ratio(h, v)})
+		r.fig(attackerVsVegeta).Add(Sample{A: h, B: v, Value: ratio(h, v)})
 		if h > 0 {
 			maxes = append(maxes, h)
 		}
@@ -130,11 +132,11 @@ func (g *generator) maxRateRounds() []float64 {
 		}
 	}
 	if len(wrkRatios) > 0 {
-		r.note("P3a", "wrk -t2 -c%s / vegeta CLI on the same endpoint: median %s× (a C reference: what an event-loop client reaches here).",
+		r.note(attackerVsVegeta, "wrk -t2 -c%s / vegeta CLI on the same endpoint: median %s× (a C reference: what an event-loop client reaches here).",
 			g.workers, trim(median(wrkRatios)))
 	}
 	if len(g.harnessCPU) > 0 && len(g.vegetaCPU) > 0 {
-		r.note("P3a", "Generator CPU per request at max rate (µs, median): harness %s, vegeta CLI %s (harness/vegeta %s×).",
+		r.note(attackerVsVegeta, "Generator CPU per request at max rate (µs, median): harness %s, vegeta CLI %s (harness/vegeta %s×).",
 			trim(median(g.harnessCPU)), trim(median(g.vegetaCPU)), trim(median(g.harnessCPU)/median(g.vegetaCPU)))
 	}
 	return maxes
@@ -154,10 +156,10 @@ func (g *generator) latenessRounds(rate float64) {
 			func() error {
 				rep, _, err := g.harness(rate, c.p3Round, hbin)
 				if err != nil {
-					r.fig("P3b").Add(Sample{A: math.NaN(), B: rate, Value: math.NaN()})
+					r.fig(rateAccuracy).Add(Sample{A: math.NaN(), B: rate, Value: math.NaN()})
 					return err
 				}
-				r.fig("P3b").Add(Sample{A: rep.Rate, B: rate, Value: ratio(rep.Rate, rate)})
+				r.fig(rateAccuracy).Add(Sample{A: rep.Rate, B: rate, Value: ratio(rep.Rate, rate)})
 				engine = append(engine, rep.LatenessP99Ms)
 				hp, err = resultsLateness(hbin, rate)
 				return err
@@ -177,13 +179,13 @@ func (g *generator) latenessRounds(rate float64) {
 			}
 		}
 		r.logf("P3 fixed-rate round %d: send lateness p99 harness %.3f ms, vegeta CLI %.3f ms", i+1, hp, vp)
-		r.fig("P3c").Add(Sample{A: hp, B: vp, Value: ratio(hp, vp)})
+		r.fig(sendLateness).Add(Sample{A: hp, B: vp, Value: ratio(hp, vp)})
 		if !math.IsNaN(vp) {
 			vegetaP99 = append(vegetaP99, vp)
 		}
 	}
-	r.note("P3b", "Rate asked: %.0f/s, %s per run.", rate, c.p3Round)
-	r.note("P3c", "Rate %.0f/s, %s per run, %s workers each. The harness engine's own p99 (from the pacer's schedule, attack.IntendedOffset): %s ms. "+
+	r.note(rateAccuracy, "Rate asked: %.0f/s, %s per run.", rate, c.p3Round)
+	r.note(sendLateness, "Rate %.0f/s, %s per run, %s workers each. The harness engine's own p99 (from the pacer's schedule, attack.IntendedOffset): %s ms. "+
 		"The vegeta CLI's p99 over the rounds: %s ms: the spread one tool shows against itself on this machine.",
 		rate, c.p3Round, g.workers, joinFloats(engine), joinFloats(vegetaP99))
 }
@@ -204,10 +206,10 @@ func (g *generator) memoryRounds(rate float64) {
 			rss[j] = mb
 		}
 		short, long = append(short, rss[0]), append(long, rss[1])
-		r.fig("P3d").Add(Sample{A: rss[1], Value: nanIfZero(rss[1])})
-		r.fig("P3e").Add(Sample{A: rss[1], B: rss[0], Value: ratio(rss[1], rss[0])})
+		r.fig(attackerPeakRSS).Add(Sample{A: rss[1], Value: nanIfZero(rss[1])})
+		r.fig(attackerRSSGrowth).Add(Sample{A: rss[1], B: rss[0], Value: ratio(rss[1], rss[0])})
 	}
-	r.note("P3d", "Short runs' peak RSS (MB): %s; long runs': %s.", joinFloats(short), joinFloats(long))
+	r.note(attackerPeakRSS, "Short runs' peak RSS (MB): %s; long runs': %s.", joinFloats(short), joinFloats(long))
 }
 
 // attackProcess runs `perf attack` (with extra flags) in its own process, like the vegeta CLI runs
@@ -248,15 +250,23 @@ func processCPU(ps *os.ProcessState) float64 {
 	return (ps.UserTime() + ps.SystemTime()).Seconds()
 }
 
-// serve starts `perf <command> args...`, a server that prints its address as its first line, and
-// returns it with that address.
-func (r *runner) serve(ctx context.Context, command string, args ...string) (*child, string, error) {
-	return r.serveEnv(ctx, nil, command, args...)
+// serve starts `perf <command> args...`, a server whose listen address is the {port}
+// placeholder in args, through serverctl (free port, ready check, stopped by its pid), and
+// returns it with its host:port.
+func (r *runner) serve(ctx context.Context, command string, args ...string) (*serverctl.Local, string, error) {
+	l, err := serverctl.StartService(ctx, serverctl.ServiceConfig{
+		Args: append([]string{r.self, command}, args...), StartWait: 10 * time.Second})
+	if err != nil {
+		return nil, "", fmt.Errorf("perf %s: %w", command, err)
+	}
+	return l, strings.TrimPrefix(l.API(), "http://"), nil
 }
 
-// serveEnv is serve with env added to perf's environment.
-func (r *runner) serveEnv(ctx context.Context, env []string, command string, args ...string) (*child, string, error) {
-	c, err := startChild(command, env, append([]string{r.self, command}, args...)...)
+// startWorker starts `perf worker` with env added to perf's environment and returns it with the
+// address it prints first. Not through serverctl: every path of a worker's API wants the worker
+// key, so serverctl's ready check (an unauthenticated GET) gets 401, then 429, never ready.
+func (r *runner) startWorker(ctx context.Context, env []string) (*child, string, error) {
+	c, err := startChild("worker", env, r.self, "worker", "-listen", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
 	}
@@ -268,7 +278,7 @@ func (r *runner) serveEnv(ctx context.Context, env []string, command string, arg
 	return c, addr, nil
 }
 
-// firstLine waits for the first full line a child prints (the trivial endpoint's address).
+// readFirstLine waits for the first full line a child prints (the worker's address).
 func readFirstLine(ctx context.Context, c *child, wait time.Duration) (string, error) {
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
@@ -285,6 +295,9 @@ func readFirstLine(ctx context.Context, c *child, wait time.Duration) (string, e
 	}
 	return "", fmt.Errorf("%s printed no address within %s", c.name, wait)
 }
+
+// childGrace is how long a server perf started has to exit after SIGTERM before SIGKILL.
+const childGrace = 5 * time.Second
 
 func nanIfZero(v float64) float64 {
 	if v <= 0 {

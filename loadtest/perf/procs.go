@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
+	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 )
 
@@ -240,83 +240,23 @@ func runToolEnvCPU(ctx context.Context, env []string, argv ...string) (string, f
 	return string(out), processCPU(cmd.ProcessState), nil
 }
 
-// procStat returns a process's parent pid and CPU seconds: its own (utime+stime) and its
-// reaped children's (cutime+cstime). ok is false when /proc cannot tell.
-func procStat(pid int) (ppid int, self, children float64, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, 0, false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, 0, 0, false
-	}
-	f := strings.Fields(string(b)[i+1:])
-	if len(f) < 15 {
-		return 0, 0, 0, false
-	}
-	var v [4]float64
-	for j := range v {
-		x, err := strconv.ParseFloat(f[11+j], 64)
-		if err != nil {
-			return 0, 0, 0, false
-		}
-		v[j] = x / 100 // clock ticks of 1/100 s
-	}
-	ppid, err = strconv.Atoi(f[1])
-	if err != nil {
-		return 0, 0, 0, false
-	}
-	return ppid, v[0] + v[1], v[2] + v[3], true
-}
-
 // treeCPU is the CPU seconds used so far by a process and all its children, live or reaped
-// (PostgreSQL: the postmaster and its backends, including pgbench's short-lived ones, whose
-// time moves into the postmaster's cutime when they exit). -1 when unreadable.
+// (machine.TreeCPU), -1 when unreadable.
 func treeCPU(pid int) float64 {
-	_, self, reaped, ok := procStat(pid)
+	d, ok := machine.TreeCPU(pid)
 	if !ok {
 		return -1
 	}
-	total := self + reaped
-	dirs, err := os.ReadDir("/proc")
-	if err != nil {
-		return -1
-	}
-	for _, d := range dirs {
-		child, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, s, _, ok := procStat(child); ok && ppid == pid {
-			total += s
-		}
-	}
-	return total
+	return d.Seconds()
 }
 
-// cpuSeconds is the user+system CPU time a process has used so far (from /proc/PID/stat,
-// in clock ticks of 1/100 s), -1 when unreadable.
+// cpuSeconds is the CPU time a process has used so far (machine.ProcessCPU), -1 when unreadable.
 func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	d, ok := machine.ProcessCPU(pid)
+	if !ok {
 		return -1
 	}
-	// The command name (field 2) may hold spaces; the fields after its closing ')' are fixed.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return -1
-	}
-	f := strings.Fields(string(b)[i+1:])
-	if len(f) < 13 {
-		return -1
-	}
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return -1
-	}
-	return (ut + st) / 100
+	return d.Seconds()
 }
 
 func port(addr string) string {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 )
 
 // tracingFrame reports whether a function belongs to the tracing stack: the OTel API and SDK,
@@ -172,15 +174,14 @@ func fetch(ctx context.Context, url, dst string, span time.Duration) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("fetch %s: status %d", url, resp.StatusCode)
 	}
-	f, err := os.Create(dst)
+	err = atomicfile.Write(dst, func(w io.Writer) error {
+		_, err := io.Copy(w, resp.Body)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", url, err)
 	}
-	defer f.Close()
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		return fmt.Errorf("fetch %s: %w", url, err)
-	}
-	return f.Close()
+	return nil
 }
 
 // requestCount sums http_server_request_duration_seconds_count over every series of the

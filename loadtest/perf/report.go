@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 )
 
 // schemaVersion of perf.json; bump it when a field changes meaning.
@@ -72,19 +73,18 @@ func (r *Results) TooManyFailed() []string {
 	return ids
 }
 
-// WriteFiles writes perf.json and perf.md into dir.
+// WriteFiles writes perf.json and perf.md into dir, each whole or not at all (atomicfile): a
+// run interrupted while writing leaves the previous files, never half of one.
 func (r *Results) WriteFiles(dir string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "perf.json"), r); err != nil {
+		return fmt.Errorf("write perf results: %w", err)
+	}
+	err := atomicfile.Write(filepath.Join(dir, "perf.md"), func(w io.Writer) error {
+		r.Markdown(w)
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("encode perf.json: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "perf.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write perf.json: %w", err)
-	}
-	var md strings.Builder
-	r.Markdown(&md)
-	if err := os.WriteFile(filepath.Join(dir, "perf.md"), []byte(md.String()), 0o644); err != nil {
-		return fmt.Errorf("write perf.md: %w", err)
+		return fmt.Errorf("write perf results: %w", err)
 	}
 	return nil
 }

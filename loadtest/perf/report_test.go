@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"math"
 	"os"
@@ -83,5 +84,27 @@ func TestMissingAndRender(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("rendered table lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestWriteFilesBytes: the atomic writes leave the same bytes perf wrote before (indented JSON
+// with a final newline, the Markdown) and no temporary file beside them.
+func TestWriteFilesBytes(t *testing.T) {
+	r := sampleResults()
+	dir := t.TempDir()
+	if err := r.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.MarshalIndent(r, "", "  ")
+	var md strings.Builder
+	r.Markdown(&md)
+	for name, want := range map[string]string{"perf.json": string(js) + "\n", "perf.md": md.String()} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %v; differs from the direct encoding", name, err)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("dir holds %d entries, want perf.json and perf.md only", len(ents))
 	}
 }

@@ -12,12 +12,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 )
 
@@ -111,7 +111,7 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	c.only = map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(p)
-		if !slices.Contains([]string{"P1", "P2", "P2c", "P3", "P3f", "P4", "P5"}, p) {
+		if !slices.Contains([]string{partServer, partTracing, partTailSampling, partGenerator, partFleet, partShutdown, partSampler}, p) {
 			return c, usageErrorf("run: -only: unknown part %q (want P1, P2, P2c, P3, P3f, P4, P5)", p)
 		}
 		c.only[p] = true
@@ -168,18 +168,18 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 		id string
 		fn func(context.Context) error
 	}{
-		{"P1", r.measureServer}, // P1 and P2 share their rounds: same servers, same load
-		{"P2c", r.measureTail},  // issue 12: its own rounds, tail-sampling Jaeger
-		{"P3", r.measureGenerator},
-		{"P3f", r.measureFleet},
-		{"P4", r.measureShutdown},
-		{"P5", r.measureSamplerCost},
+		{partServer, r.measureServer},     // P1 and P2 share their rounds: same servers, same load
+		{partTailSampling, r.measureTail}, // issue 12: its own rounds, tail-sampling Jaeger
+		{partGenerator, r.measureGenerator},
+		{partFleet, r.measureFleet},
+		{partShutdown, r.measureShutdown},
+		{partSampler, r.measureSamplerCost},
 	}
 	for _, p := range parts {
 		if ctx.Err() != nil {
 			break
 		}
-		if p.id == "P1" && !c.only["P1"] && !c.only["P2"] || p.id != "P1" && !c.only[p.id] {
+		if p.id == partServer && !c.only[partServer] && !c.only[partTracing] || p.id != partServer && !c.only[p.id] {
 			continue
 		}
 		if err := p.fn(ctx); err != nil {
@@ -253,47 +253,47 @@ func newFigures(c config) []*Figure {
 	// P1's target is the bare handler, not pgbench: with wrk, the service and PostgreSQL on two
 	// shared cores, bare / pgbench is the machine's ceiling for any Go HTTP service on this
 	// query (docs/perf.md), so server / bare is what the server's own layers cost.
-	add("P1", &Figure{ID: "P1", Name: "server / bare chi+pgx handler", Unit: "×", Target: Target{">=", 0.95},
+	add(partServer, &Figure{ID: serverVsBare, Name: "server / bare chi+pgx handler", Unit: "×", Target: Target{">=", 0.95},
 		A: fmt.Sprintf("GET /api/v1/items (20 rows, auth, metrics, tracing off) under wrk -t2 -c%d: 2xx per second", c.conns),
 		B: "the same request on `perf bare` (chi + pgx, same SELECT and JSON, no auth, no telemetry) under the same wrk: 2xx per second"})
-	add("P1", &Figure{ID: "P1b", Name: "bare chi+pgx handler / pgbench", Unit: "×",
+	add(partServer, &Figure{ID: bareVsPgbench, Name: "bare chi+pgx handler / pgbench", Unit: "×",
 		A: "the bare handler, as in P1",
 		B: fmt.Sprintf("pgbench -n -M prepared -c%d -j2 running the handler's SELECT on the same data: tps", c.conns)})
-	add("P1", &Figure{ID: "P1c", Name: "server / pgbench (context)", Unit: "×",
+	add(partServer, &Figure{ID: serverVsPgbench, Name: "server / pgbench (context)", Unit: "×",
 		A: "the server, as in P1", B: "pgbench, as in P1b"})
-	add("P1", &Figure{ID: "P1d", Name: "PostgreSQL CPU per request, server / pgbench", Unit: "×",
+	add(partServer, &Figure{ID: postgresCPUPerRequest, Name: "PostgreSQL CPU per request, server / pgbench", Unit: "×",
 		A: "CPU µs of the postmaster and its backends per request served by the server",
 		B: "the same per pgbench transaction (docs/perf.md, P1b: why this is not 1)"})
-	add("P2", &Figure{ID: "P2a", Name: "tracing 100 % → Jaeger / off", Unit: "×", Target: Target{">=", 0.80},
+	add(partTracing, &Figure{ID: tracingCost, Name: "tracing 100 % → Jaeger / off", Unit: "×", Target: Target{">=", 0.80},
 		A: "same load, OTEL_TRACES_SAMPLER=always_on, OTLP/HTTP to a local Jaeger", B: "same load, OTEL_TRACES_EXPORTER=none"})
-	add("P2", &Figure{ID: "P2b", Name: "tracing default sampler / off", Unit: "×", Target: Target{">=", 0.95},
+	add(partTracing, &Figure{ID: defaultSamplerCost, Name: "tracing default sampler / off", Unit: "×", Target: Target{">=", 0.95},
 		A: "same load, the default sampler (see Settings.samplers)", B: "same load, OTEL_TRACES_EXPORTER=none"})
-	add("P2c", tailFigure(c))
-	add("P3", &Figure{ID: "P3a", Name: "harness attacker / vegeta CLI at max rate", Unit: "×", Target: Target{">=", 0.95},
+	add(tailSamplingCost, tailFigure(c))
+	add(partGenerator, &Figure{ID: attackerVsVegeta, Name: "harness attacker / vegeta CLI at max rate", Unit: "×", Target: Target{">=", 0.95},
 		A: "loadtest/internal/attack against the trivial endpoint: 2xx per second", B: "vegeta attack -rate=0 with the same workers: 2xx per second"})
-	add("P3", &Figure{ID: "P3b", Name: "achieved / target rate at half max", Unit: "×", Target: Target{"within", 0.01},
+	add(partGenerator, &Figure{ID: rateAccuracy, Name: "achieved / target rate at half max", Unit: "×", Target: Target{"within", 0.01},
 		A: "requests sent per second by the harness attacker", B: "the fixed rate asked (half the harness's median maximum)"})
 	// Lateness is compared with the vegeta CLI's at the same rate, not with an absolute bound:
 	// how late a sender on two shared cores gets depends on what else runs (docs/perf.md).
 	// 1.10: "no worse" within the spread the CLI shows against itself (in P3c's notes).
-	add("P3", &Figure{ID: "P3c", Name: "send lateness p99 at half max, harness / vegeta CLI", Unit: "×", Target: Target{"<=", 1.10},
+	add(partGenerator, &Figure{ID: sendLateness, Name: "send lateness p99 at half max, harness / vegeta CLI", Unit: "×", Target: Target{"<=", 1.10},
 		A: "the harness attacker: p99 of (send time − due time) from its results file",
 		B: "the vegeta CLI at the same rate and workers, the same rule on its results file"})
-	add("P3", &Figure{ID: "P3d", Name: "harness peak RSS, long run", Unit: "MB", Target: Target{"<=", 150},
+	add(partGenerator, &Figure{ID: attackerPeakRSS, Name: "harness peak RSS, long run", Unit: "MB", Target: Target{"<=", 150},
 		A: "VmHWM (wait4 ru_maxrss) of the attacker process over the long fixed-rate run"})
-	add("P3", &Figure{ID: "P3e", Name: "peak RSS long / short run", Unit: "×", Target: Target{"<=", 1.10},
+	add(partGenerator, &Figure{ID: attackerRSSGrowth, Name: "peak RSS long / short run", Unit: "×", Target: Target{"<=", 1.10},
 		A: "peak RSS of the long run", B: "peak RSS of the short run (≤ 1.10: does not grow with duration)"})
-	add("P3f", &Figure{ID: "P3f", Name: "3 workers / one process at max rate", Unit: "×", Target: Target{">=", 0.95},
+	add(partFleet, &Figure{ID: workerScaling, Name: "3 workers / one process at max rate", Unit: "×", Target: Target{">=", 0.95},
 		A: fmt.Sprintf("the attack spread over %d `perf worker` processes and merged by the coordinator (loadtest/internal/fleet), items targeter, against the trivial endpoint: 2xx per second", fleetWorkers),
 		B: "the same attack in one process, the same total workers: 2xx per second"})
-	add("P4", &Figure{ID: "P4a", Name: "SIGTERM→exit minus longest in-flight", Unit: "ms", Target: Target{"<=", 100},
+	add(partShutdown, &Figure{ID: drainOverrun, Name: "SIGTERM→exit minus longest in-flight", Unit: "ms", Target: Target{"<=", 100},
 		A: "SIGTERM → process exit", B: "SIGTERM → last in-flight response received"})
-	add("P4", &Figure{ID: "P4b", Name: "cancel → query gone, p99", Unit: "ms", Target: Target{"<=", 250},
+	add(partShutdown, &Figure{ID: cancelLatency, Name: "cancel → query gone, p99", Unit: "ms", Target: Target{"<=", 250},
 		A: "client cancels → its pg_sleep no longer active in pg_stat_activity (application_name items-server-<id>), p99 of each round"})
-	add("P5", &Figure{ID: "P5", Name: "sampler's cost / server CPU at steady's rate", Unit: "×", Target: Target{"<=", 0.02},
+	add(partSampler, &Figure{ID: samplerCost, Name: "sampler's cost / server CPU at steady's rate", Unit: "×", Target: Target{"<=", 0.02},
 		A: fmt.Sprintf("the server's CPU (schedstat, every thread) per second under GET items at %.0f/s with the run's sampler beside it", c.p5Rate),
 		B: "the same without a sampler; the figure is (A − B) / B"})
-	add("P5", &Figure{ID: "P5b", Name: "sampler on the full /metrics / server CPU (context)", Unit: "×",
+	add(partSampler, &Figure{ID: fullScrapeCost, Name: "sampler on the full /metrics / server CPU (context)", Unit: "×",
 		A: "as P5, the sampler reading the full /metrics (a service without the compact page)", B: "as P5"})
 	return fs
 }
@@ -331,16 +331,8 @@ func (r *runner) note(id, format string, a ...any) {
 
 // load1 is the 1-minute load average, -1 when unreadable (JSON has no NaN): it shows how shared the machine was.
 func load1() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return -1
-	}
-	v, err := strconv.ParseFloat(f[0], 64)
-	if err != nil {
+	v, ok := machine.LoadAverage()
+	if !ok {
 		return -1
 	}
 	return v

@@ -75,7 +75,7 @@ func (r *runner) measureSamplerCost(ctx context.Context) error {
 			i+1, cpu["none"]/1e3, cpu["sampler"]/1e3, cpu["full"]/1e3)
 		r.addSamplerRound(cpu)
 	}
-	r.note("P5", "Sampler on %s every %s, the server read every %s (the run's defaults), no database reading (pg_stat_activity costs PostgreSQL, not the server); %d items, pool_max_conns=%d.",
+	r.note(samplerCost, "Sampler on %s every %s, the server read every %s (the run's defaults), no database reading (pg_stat_activity costs PostgreSQL, not the server); %d items, pool_max_conns=%d.",
 		sig.MetricsURL, c.sampleEvery, c.p5ServerEvery, c.items, c.pool)
 	return nil
 }
@@ -83,7 +83,7 @@ func (r *runner) measureSamplerCost(ctx context.Context) error {
 // addSamplerRound adds one round's ratios; a way that failed makes the sample NaN.
 func (r *runner) addSamplerRound(cpu map[string]float64) {
 	none, okNone := cpu["none"]
-	for id, way := range map[string]string{"P5": "sampler", "P5b": "full"} {
+	for id, way := range map[string]string{samplerCost: "sampler", fullScrapeCost: "full"} {
 		v, ok := cpu[way]
 		sample := Sample{A: v, B: none, Value: math.NaN()}
 		if ok && okNone && none > 0 {

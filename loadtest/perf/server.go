@@ -104,12 +104,12 @@ func (r *runner) measureServer(ctx context.Context) error {
 	if set.jaeger != nil {
 		load.countSpans()
 	}
-	r.note("P1", "pool_max_conns=%d (see docs/perf.md); wrk and pgbench both %d connections, 2 threads.", r.cfg.pool, r.cfg.conns)
+	r.note(serverVsBare, "pool_max_conns=%d (see docs/perf.md); wrk and pgbench both %d connections, 2 threads.", r.cfg.pool, r.cfg.conns)
 	for _, n := range load.data.p2aNotes() {
-		r.note("P2a", "%s", n)
+		r.note(tracingCost, "%s", n)
 	}
 	r.res.Findings = append(r.res.Findings, load.data.findings()...)
-	if r.cfg.only["P2"] && ctx.Err() == nil {
+	if r.cfg.only[partTracing] && ctx.Err() == nil {
 		r.profileTracing(ctx, set.variants, load.wrk)
 	}
 	if set.jaeger != nil {
@@ -136,7 +136,7 @@ func (r *runner) startServers(ctx context.Context) (*serverSet, error) {
 	r.res.Settings.Samplers = map[string]string{
 		"off": "OTEL_TRACES_EXPORTER=none (no span processor; parentbased_always_on follows the unsampled parent: nothing recorded)",
 	}
-	if c.only["P2"] {
+	if c.only[partTracing] {
 		j, err := startJaeger(ctx, c.jaeger, c.out)
 		if err != nil {
 			return set, fmt.Errorf("start jaeger: %w", err)
@@ -210,16 +210,14 @@ func (r *runner) tracedVariants(j *jaeger) []*variant {
 
 // startBare starts `perf bare` on the same database and pool size as the servers.
 func (r *runner) startBare(ctx context.Context, dbURL string, set *serverSet) (*variant, error) {
-	ch, err := startChild("bare", []string{"DATABASE_URL=" + dbURL + "&plan_cache_mode=" + planCacheMode}, r.self, "bare", "-addr", "127.0.0.1:0")
+	env := []string{"DATABASE_URL=" + dbURL + "&plan_cache_mode=" + planCacheMode}
+	l, err := serverctl.StartService(ctx, serverctl.ServiceConfig{
+		Args: []string{r.self, "bare", "-addr", "127.0.0.1:{port}"}, Env: env, StartWait: 20 * time.Second})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("perf bare: %w", err)
 	}
-	set.stops = append(set.stops, ch.stop)
-	addr, err := readFirstLine(ctx, ch, 20*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return &variant{id: "bare", api: "http://" + addr, pid: ch.cmd.Process.Pid}, nil
+	set.stops = append(set.stops, func() { _ = l.Stop(childGrace) })
+	return &variant{id: "bare", api: l.API(), pid: l.PID()}, nil
 }
 
 // checkJaegerServices checks that P2's spans were exported at all: a 100 % figure with nothing
@@ -228,11 +226,11 @@ func (r *runner) checkJaegerServices(ctx context.Context, j *jaeger) {
 	s, err := j.services(context.WithoutCancel(ctx))
 	switch {
 	case err != nil:
-		r.note("P2a", "Could not ask Jaeger which services it holds: %v.", err)
+		r.note(tracingCost, "Could not ask Jaeger which services it holds: %v.", err)
 	case strings.Contains(s, "items-server"):
-		r.note("P2a", "Jaeger received the server's spans (items-server listed by its query API).")
+		r.note(tracingCost, "Jaeger received the server's spans (items-server listed by its query API).")
 	default:
-		r.note("P2a", "WARNING: Jaeger holds no items-server traces (%s): export did not happen.", strings.TrimSpace(s))
+		r.note(tracingCost, "WARNING: Jaeger holds no items-server traces (%s): export did not happen.", strings.TrimSpace(s))
 		r.res.Errors = append(r.res.Errors, "P2: Jaeger received no spans from the traced servers")
 	}
 }
@@ -310,11 +308,11 @@ func (r *runner) checkQueryText(ctx context.Context) {
 		WHERE application_name LIKE 'items-server%' AND query LIKE 'SELECT id, name%' LIMIT 1`).Scan(&q)
 	switch {
 	case err != nil:
-		r.note("P1", "Could not read the server's query from pg_stat_activity (%v).", err)
+		r.note(serverVsBare, "Could not read the server's query from pg_stat_activity (%v).", err)
 	case strings.TrimSpace(q) == listSQL:
-		r.note("P1", "The server's query (from pg_stat_activity) is the one pgbench runs: %q with $1=20, $2=0.", listSQL)
+		r.note(serverVsBare, "The server's query (from pg_stat_activity) is the one pgbench runs: %q with $1=20, $2=0.", listSQL)
 	default:
-		r.note("P1", "WARNING: the server ran %q, pgbench runs %q.", q, listSQL)
+		r.note(serverVsBare, "WARNING: the server ran %q, pgbench runs %q.", q, listSQL)
 		r.res.Errors = append(r.res.Errors, "P1: pgbench's SELECT differs from the server's")
 	}
 }

@@ -127,7 +127,7 @@ func (l *serverLoad) rounds() {
 		r.logf("P1/P2 round %d: %s", i+1, line)
 		l.addRound(got)
 	}
-	l.data.tracedSeconds = float64(len(r.fig("P2a").Samples)) * c.round.Seconds()
+	l.data.tracedSeconds = float64(len(r.fig(tracingCost).Samples)) * c.round.Seconds()
 }
 
 // addRound adds one round to the P1/P2 figures; a service missing from got (its run failed)
@@ -137,14 +137,14 @@ func (l *serverLoad) addRound(got map[string]measurement) {
 	add := func(id, a, b string) {
 		r.fig(id).Add(Sample{A: got[a].rate, B: got[b].rate, Value: ratio(got[a].rate, got[b].rate)})
 	}
-	add("P1", "off", "bare")
-	add("P1b", "bare", "pgbench")
-	add("P1c", "off", "pgbench")
+	add(serverVsBare, "off", "bare")
+	add(bareVsPgbench, "bare", "pgbench")
+	add(serverVsPgbench, "off", "pgbench")
 	pgOff, pgBench := got["off"].pgPerReq, got["pgbench"].pgPerReq
-	r.fig("P1d").Add(Sample{A: pgOff, B: pgBench, Value: ratio(pgOff, pgBench)})
-	if r.cfg.only["P2"] {
-		add("P2a", "traced", "off")
-		add("P2b", "default", "off")
+	r.fig(postgresCPUPerRequest).Add(Sample{A: pgOff, B: pgBench, Value: ratio(pgOff, pgBench)})
+	if r.cfg.only[partTracing] {
+		add(tracingCost, "traced", "off")
+		add(defaultSamplerCost, "default", "off")
 	}
 	if v := ratio(got["alt"].rate, got["traced"].rate); !math.IsNaN(v) {
 		l.data.altOverTraced = append(l.data.altOverTraced, v)

@@ -83,12 +83,12 @@ func (r *runner) measureShutdown(ctx context.Context) error {
 		a, b, err := r.sigtermRound(ctx, start, token, waitFor)
 		if err != nil {
 			r.res.Errors = append(r.res.Errors, fmt.Sprintf("P4 SIGTERM round %d: %v", i+1, err))
-			r.fig("P4a").Add(Sample{A: a, B: b, Value: math.NaN()})
+			r.fig(drainOverrun).Add(Sample{A: a, B: b, Value: math.NaN()})
 			continue
 		}
-		r.fig("P4a").Add(Sample{A: a, B: b, Value: a - b})
+		r.fig(drainOverrun).Add(Sample{A: a, B: b, Value: a - b})
 	}
-	r.note("P4a", "Each round: a fresh server (BENCH_DELAY=on, SHUTDOWN_TIMEOUT=10s, DRAIN_DELAY=0), %d requests held in PostgreSQL for %v, SIGTERM once all are sleeping; every request must answer 200 and the exit code be 0.",
+	r.note(drainOverrun, "Each round: a fresh server (BENCH_DELAY=on, SHUTDOWN_TIMEOUT=10s, DRAIN_DELAY=0), %d requests held in PostgreSQL for %v, SIGTERM once all are sleeping; every request must answer 200 and the exit code be 0.",
 		len(sigtermDelays), sigtermDelays)
 
 	return r.cancelRounds(ctx, start, token, waitFor)
@@ -128,7 +128,7 @@ func (r *runner) cancelRounds(ctx context.Context, start func() (*serverctl.Loca
 			t1, err := waitFor(0, cancelHold)
 			<-done
 			if err != nil {
-				r.note("P4b", "A cancel was not seen in PostgreSQL within %s (%v).", cancelHold, err)
+				r.note(cancelLatency, "A cancel was not seen in PostgreSQL within %s (%v).", cancelHold, err)
 			}
 			// A cancelled sleep that is still there at cancelHold would end anyway: wait it out
 			// so the next measurement starts with nothing sleeping.
@@ -142,10 +142,10 @@ func (r *runner) cancelRounds(ctx context.Context, start func() (*serverctl.Loca
 			all = append(all, d)
 		}
 		p := quantile(ds, 0.99)
-		r.fig("P4b").Add(Sample{A: p, Value: p})
+		r.fig(cancelLatency).Add(Sample{A: p, Value: p})
 	}
 	if len(all) > 0 {
-		r.note("P4b", "Over all %d cancels: p50 %s ms, max %s ms. Poll loop: one query on one connection, back to back.",
+		r.note(cancelLatency, "Over all %d cancels: p50 %s ms, max %s ms. Poll loop: one query on one connection, back to back.",
 			len(all), trim(quantile(all, 0.5)), trim(slices.Max(all)))
 	}
 	return nil

@@ -5,7 +5,6 @@
 package machine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -67,17 +66,8 @@ func f0(f []string) string {
 
 // processTicks is a process's user + system time, and whether it is there.
 func processTicks(pid int) (uint64, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	// The command name is in parentheses and may hold spaces: fields count from after it.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
+	f, ok := statFields(pid)
+	if !ok {
 		return 0, false
 	}
 	utime, _ := strconv.ParseUint(f[11], 10, 64)
@@ -173,10 +163,34 @@ func ProcessResources(pid int) (rss, fds float64, ok bool) {
 	return rss, float64(len(d)), true
 }
 
+// PeakRSS is pid's peak resident memory in bytes (VmHWM of /proc/<pid>/status), and whether
+// it could be read.
+func PeakRSS(pid int) (float64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	return statusBytes(b, "VmHWM:")
+}
+
+// LoadAverage is the machine's 1-minute load average (the first field of /proc/loadavg), and
+// whether it could be read: how shared the machine was while something was measured.
+func LoadAverage() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(f0(strings.Fields(string(b))), 64)
+	return v, err == nil
+}
+
 // vmRSS reads "VmRSS:    1234 kB" from a /proc/<pid>/status, in bytes.
-func vmRSS(status []byte) (float64, bool) {
+func vmRSS(status []byte) (float64, bool) { return statusBytes(status, "VmRSS:") }
+
+// statusBytes reads a line "<key>    1234 kB" of a /proc/<pid>/status, in bytes.
+func statusBytes(status []byte, key string) (float64, bool) {
 	for line := range strings.SplitSeq(string(status), "\n") {
-		v, ok := strings.CutPrefix(line, "VmRSS:")
+		v, ok := strings.CutPrefix(line, key)
 		if !ok {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 )
 
@@ -20,7 +21,7 @@ const tailJaegerConfig = "deploy/jaeger/config.yaml"
 
 // tailFigure is P2c: what exporting every span costs when the collector does tail sampling.
 func tailFigure(c config) *Figure {
-	return &Figure{ID: "P2c", Name: "tracing 100 % → Jaeger tail sampling / off", Unit: "×", Target: Target{">=", 0.75},
+	return &Figure{ID: tailSamplingCost, Name: "tracing 100 % → Jaeger tail sampling / off", Unit: "×", Target: Target{">=", 0.75},
 		A: fmt.Sprintf("same load as P2a (wrk -t2 -c%d), OTEL_TRACES_SAMPLER=always_on, OTLP/HTTP to a local Jaeger running %s (tail sampling)", c.conns, tailJaegerConfig),
 		B: "same load, OTEL_TRACES_EXPORTER=none"}
 }
@@ -96,13 +97,13 @@ func (r *runner) measureTail(ctx context.Context) error {
 		}
 		r.logf("P2c round %d: off %.0f/s, tail %.0f/s", i+1, got["off"], got["tail"])
 		if v := ratio(got["tail"], got["off"]); !math.IsNaN(v) {
-			r.fig("P2c").Add(Sample{A: got["tail"], B: got["off"], Value: v})
+			r.fig(tailSamplingCost).Add(Sample{A: got["tail"], B: got["off"], Value: v})
 		}
 	}
 	used := cpuSeconds(j.cmd.Process.Pid) - cpu0
-	load := float64(len(r.fig("P2c").Samples)) * c.round.Seconds()
+	load := float64(len(r.fig(tailSamplingCost).Samples)) * c.round.Seconds()
 	if used >= 0 && load > 0 {
-		r.note("P2c", "Jaeger (tail sampling, decision wait 10 s, at most 50000 traces held) used %.1f CPU-seconds over the %.0f s of traced load, %.0f %% of one core, and peaked at %s resident.",
+		r.note(tailSamplingCost, "Jaeger (tail sampling, decision wait 10 s, at most 50000 traces held) used %.1f CPU-seconds over the %.0f s of traced load, %.0f %% of one core, and peaked at %s resident.",
 			used, load, 100*used/load, peakRSS(j.cmd.Process.Pid))
 	}
 	return nil
@@ -169,16 +170,11 @@ func wrkRate(ctx context.Context, c config, url string, headers []string, d time
 	return res.GoodRate(), nil
 }
 
-// peakRSS reads a process's VmHWM from /proc ("unknown" when it cannot).
+// peakRSS is a process's peak resident memory (machine.PeakRSS), "unknown" when unreadable.
 func peakRSS(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
+	b, ok := machine.PeakRSS(pid)
+	if !ok {
 		return "unknown"
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
+	return fmt.Sprintf("%.0f kB", b/1024)
 }
