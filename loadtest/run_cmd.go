@@ -65,7 +65,7 @@ func profile(name string) (scenario.Settings, bool) {
 		s.Ramp = scenario.RampSettings{From: 400, To: 6400, Steps: 5, Step: time.Second, Refine: 4,
 			CPURate: 1600, CPUHold: 6 * time.Second}
 		// A two-minute soak: 30 s for the RSS to settle (with 10 s it still climbed through the
-		// first minute, docs/harness.md), 18 windows, and limits 90 s can resolve (a gross leak
+		// first minute, docs/design/harness-evidence.md), 18 windows, and limits 90 s can resolve (a gross leak
 		// such as BENCH_FAULTS=slow-leak), not the half hour's.
 		s.Soak = scenario.SoakSettings{Duration: 2 * time.Minute, Warmup: 30 * time.Second, MemoryLimit: 200, CountLimit: 600,
 			P99Drift: 10 * time.Second}
