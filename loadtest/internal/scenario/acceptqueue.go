@@ -49,12 +49,13 @@ func watchQueue(ctx context.Context, k *kernel, closed func(time.Time)) (w *queu
 		t := time.NewTicker(queuePoll)
 		defer t.Stop()
 		for {
+			began := time.Now()
 			p, err := d.Port(k.port)
 			if err != nil {
 				w.fail(err)
 				return
 			}
-			if now := time.Now(); w.add(p, now) {
+			if now := time.Now(); w.add(p, began, now) {
 				closed(now)
 				return
 			}
@@ -78,8 +79,10 @@ func (w *queueWatch) fail(err error) {
 	w.mu.Unlock()
 }
 
-// add records one reading and reports whether the listener has closed.
-func (w *queueWatch) add(p netsig.Port, at time.Time) (closed bool) {
+// add records one reading, taken between began and ended, and reports whether the listener
+// has closed. The kernel's dump is one moment in that span, so a listener seen open was open at
+// began at the earliest and one seen closed was closed by ended.
+func (w *queueWatch) add(p netsig.Port, began, ended time.Time) (closed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.readings++
@@ -94,10 +97,10 @@ func (w *queueWatch) add(p netsig.Port, at time.Time) (closed bool) {
 		w.seenAny[a] = true
 	}
 	if len(p.Listeners) == 0 {
-		w.closedAt = at
+		w.closedAt = ended
 		return true
 	}
-	w.lastOpen = at
+	w.lastOpen = began
 	return false
 }
 

@@ -77,11 +77,11 @@ func TestQueueWatchUnion(t *testing.T) {
 		{Listeners: lis, Queued: []netip.AddrPort{b}, Accepted: []netip.AddrPort{c}},
 		{Listeners: lis},
 	} {
-		if w.add(p, time.Now()) {
+		if now := time.Now(); w.add(p, now, now) {
 			t.Fatalf("reading %d: closed with a listener open", i)
 		}
 	}
-	if !w.add(netsig.Port{}, time.Now()) || w.closedAt.IsZero() {
+	if now := time.Now(); !w.add(netsig.Port{}, now, now) || w.closedAt.IsZero() {
 		t.Fatal("a reading without a listener did not end the watch")
 	}
 	if got := w.seen(); got != 2 {
@@ -93,6 +93,34 @@ func TestQueueWatchUnion(t *testing.T) {
 	}{{a, true}, {b, true}, {c, false}} {
 		if got := w.queuedAt(`Get "x": (local `+tt.addr.String()+`) EOF`, time.Time{}, time.Time{}); got != tt.want {
 			t.Errorf("queuedAt(%s) = %v, want %v", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// TestQueueWatchReadingSpan: a connection no reading saw, reset when the listener closed. The
+// last reading that saw the listener open began before the reset and ended after it (measured:
+// reset at +302 ms, that reading ended +303.6 ms): the reset is the accept queue's, not a lost
+// request.
+func TestQueueWatchReadingSpan(t *testing.T) {
+	lis := []netsig.Listener{{Queue: 0, Limit: 8}}
+	t0 := time.Now()
+	at := func(ms float64) time.Time { return t0.Add(time.Duration(ms * float64(time.Millisecond))) }
+	w := newQueueWatch()
+	w.add(netsig.Port{Listeners: lis}, at(300.5), at(301))
+	w.add(netsig.Port{Listeners: lis}, at(301.8), at(303.6))
+	w.add(netsig.Port{}, at(304.6), at(306.6))
+	msg := `Get "x": (local 127.0.0.1:55466) read: connection reset by peer`
+	for _, tt := range []struct {
+		name      string
+		sent, end float64
+		want      bool
+	}{
+		{"reset inside the last open reading", 302, 302.2, true},
+		{"failed before any reading could have seen the listener open", 299, 300, false},
+		{"sent after the listener was seen closed", 307, 307.1, false},
+	} {
+		if got := w.queuedAt(msg, at(tt.sent), at(tt.end)); got != tt.want {
+			t.Errorf("%s: queuedAt = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
