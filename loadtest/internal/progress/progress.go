@@ -36,7 +36,7 @@ type Snapshot struct {
 	Requests int64
 	Errors   int64
 	P99      time.Duration // of the counted requests so far, from the actual send time
-	Warmup   bool          // still in the warm-up (nothing counted yet)
+	Warmup   bool          // still in the warm-up: the figures are the warm-up's, not counted
 }
 
 // Line writes Snapshots to a writer, rate-limited. Its methods are safe for concurrent use.
@@ -107,23 +107,41 @@ type Attack struct {
 	scenario      string
 	began         time.Time
 	warmup, total time.Duration
-	requests      int64
-	errors        int64
-	hist          histogram
+	counted       tally
+	warm          tally // shown during the warm-up: a soak's 3 min must show that load flows
+}
+
+// tally is the requests, errors and latencies of one phase of an attack.
+type tally struct {
+	requests, errors int64
+	hist             histogram
+}
+
+func (t *tally) add(h *attack.Hit) {
+	t.requests++
+	if h.Class != "" {
+		t.errors++
+	}
+	t.hist.add(h.Latency)
+}
+
+// fill sets s's figures from t over the phase's elapsed time.
+func (t *tally) fill(s *Snapshot, elapsed time.Duration) {
+	s.Requests, s.Errors = t.requests, t.errors
+	if elapsed > 0 && t.requests > 0 {
+		s.Rate, s.P99 = float64(t.requests)/elapsed.Seconds(), t.hist.quantile(0.99)
+	}
 }
 
 var _ attack.Ticker = (*Attack)(nil)
 
-// Add counts a counted hit and redraws when due.
+// Add counts a hit, counted or warm-up, and redraws when due.
 func (a *Attack) Add(h *attack.Hit) {
-	if !h.Counted {
-		return
+	if h.Counted {
+		a.counted.add(h)
+	} else {
+		a.warm.add(h)
 	}
-	a.requests++
-	if h.Class != "" {
-		a.errors++
-	}
-	a.hist.add(h.Latency)
 	if a.line.Due() {
 		a.line.Update(a.snapshot(a.line.now()))
 	}
@@ -144,11 +162,11 @@ func (a *Attack) Finish(achievedRate float64) {
 
 func (a *Attack) snapshot(now time.Time) Snapshot {
 	el := now.Sub(a.began)
-	s := Snapshot{Scenario: a.scenario, Elapsed: el, Total: a.total, Requests: a.requests,
-		Errors: a.errors, Warmup: el < a.warmup}
-	if c := el - a.warmup; c > 0 && a.requests > 0 {
-		s.Rate = float64(a.requests) / c.Seconds()
-		s.P99 = a.hist.quantile(0.99)
+	s := Snapshot{Scenario: a.scenario, Elapsed: el, Total: a.total, Warmup: el < a.warmup}
+	if s.Warmup {
+		a.warm.fill(&s, el)
+	} else {
+		a.counted.fill(&s, el-a.warmup)
 	}
 	return s
 }

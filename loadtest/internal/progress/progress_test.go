@@ -2,9 +2,14 @@ package progress
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/benchharness/benchharness/loadtest/internal/attack"
 )
 
 func TestLine(t *testing.T) {
@@ -84,5 +89,34 @@ func TestDue(t *testing.T) {
 	var nilLine *Line
 	if nilLine.Due() {
 		t.Error("a nil line is due")
+	}
+}
+
+// TestAttackWarmup: during the warm-up the line shows the warm-up's own traffic (a soak warms up
+// for minutes: zeros would read as a stalled generator); once it ends, only counted hits.
+func TestAttackWarmup(t *testing.T) {
+	l := NewWith(io.Discard, false)
+	t0 := time.Unix(0, 0)
+	now := t0
+	l.now = func() time.Time { return now }
+	a := l.Attack("soak", 10*time.Second, 20*time.Second)
+	hit := func(counted bool, class string, lat time.Duration) {
+		a.Add(&attack.Hit{Result: &vegeta.Result{Latency: lat}, Class: class, Counted: counted})
+	}
+	for range 40 {
+		hit(false, "", 2*time.Millisecond)
+	}
+	hit(false, "refused", time.Millisecond)
+	now = t0.Add(4 * time.Second)
+	w := a.snapshot(now)
+	if !w.Warmup || w.Requests != 41 || w.Errors != 1 || w.Rate < 10 || w.Rate > 10.5 || w.P99 < time.Millisecond {
+		t.Errorf("warm-up snapshot %+v, want 41 requests, 1 error, ~10.25/s and a p99", w)
+	}
+	hit(true, "", 5*time.Millisecond)
+	hit(true, "", 5*time.Millisecond)
+	now = t0.Add(12 * time.Second)
+	c := a.snapshot(now)
+	if c.Warmup || c.Requests != 2 || c.Errors != 0 || c.Rate != 1 {
+		t.Errorf("counted snapshot %+v, want 2 requests, 0 errors, 1/s", c)
 	}
 }
