@@ -41,7 +41,7 @@ func (d Detector) Find(x []float64) []ChangePoint {
 		// The segment whose best split is strongest is tested first, as E-divisive does.
 		best, bestSeg, bestTau := math.Inf(-1), -1, 0
 		for i, s := range segs {
-			tau, q := d.split(x[s[0]:s[1]])
+			tau, q := d.split(x[s[0]:s[1]], nil)
 			if tau > 0 && q > best {
 				best, bestSeg, bestTau = q, i, tau
 			}
@@ -65,55 +65,61 @@ func (d Detector) Find(x []float64) []ChangePoint {
 // pValue is the share of shuffles of x whose best split is at least q (counting x itself).
 func (d Detector) pValue(x []float64, q float64, rng *rand.Rand) float64 {
 	y := append([]float64(nil), x...)
+	buf := make([]float64, (len(y)+1)*(len(y)+1))
 	over := 1
 	for range d.Permutations {
 		rng.Shuffle(len(y), func(i, j int) { y[i], y[j] = y[j], y[i] })
-		if _, qp := d.split(y); qp >= q {
+		if _, qp := d.split(y, buf); qp >= q {
 			over++
 		}
 	}
 	return float64(over) / float64(d.Permutations+1)
 }
 
-// split returns the index τ that maximises the scaled energy distance between x[:τ] and x[τ:],
+// split returns the index τ that maximises the scaled energy distance between x[:τ] and x[τ:κ]
+// over every end κ, as Matteson & James's E-divisive does,
 //
-//	Q(τ) = m·k/(m+k) · ( 2/(m·k)·Σ|a−b| − 1/C(m,2)·Σ|a−a'| − 1/C(k,2)·Σ|b−b'| ),
+//	Q(τ,κ) = m·k/(m+k) · ( 2/(m·k)·Σ|a−b| − 1/C(m,2)·Σ|a−a'| − 1/C(k,2)·Σ|b−b'| ),
 //
-// with m = τ and k = n−τ at least MinSize, and Q there; τ = 0 when x is too short to split.
-// The three sums are updated as τ moves, so a split costs O(n²).
-func (d Detector) split(x []float64) (int, float64) {
+// with m = τ and k = κ−τ at least MinSize, and Q there; τ = 0 when x is too short to split. With
+// κ fixed at the end, a level that comes back (low, high, low) is split as lows against a mix
+// and may not stand out. The within-segment sums of every segment are tabulated first, so a
+// split costs O(n²); buf is reused for them when it is large enough.
+func (d Detector) split(x, buf []float64) (int, float64) {
 	n := len(x)
 	minSize := max(d.MinSize, 2)
 	if n < 2*minSize {
 		return 0, 0
 	}
-	var across, left, right float64 // Σ|a−b| across τ, within the left, within the right
-	for i := range n {
-		for j := i + 1; j < n; j++ {
-			right += math.Abs(x[i] - x[j])
+	// within(a, b) = Σ|x_i − x_j| over a ≤ i < j < b.
+	w := buf[:0]
+	if cap(w) < (n+1)*(n+1) {
+		w = make([]float64, (n+1)*(n+1))
+	}
+	w = w[:(n+1)*(n+1)]
+	within := func(a, b int) float64 { return w[a*(n+1)+b] }
+	for b := 1; b <= n; b++ {
+		var toNew float64 // Σ|x_i − x[b−1]| over a ≤ i < b−1
+		w[(b-1)*(n+1)+b-1] = 0
+		for a := b - 1; a >= 0; a-- {
+			if a < b-1 {
+				toNew += math.Abs(x[a] - x[b-1])
+			}
+			w[a*(n+1)+b] = within(a, b-1) + toNew
 		}
 	}
 	bestTau, best := 0, math.Inf(-1)
-	for tau := 1; tau < n; tau++ {
-		// x[tau−1] moves from the right side to the left.
-		v := x[tau-1]
-		var toLeft, toRight float64
-		for i := 0; i < tau-1; i++ {
-			toLeft += math.Abs(v - x[i])
-		}
-		for j := tau; j < n; j++ {
-			toRight += math.Abs(v - x[j])
-		}
-		left += toLeft
-		right -= toRight
-		across += toRight - toLeft
-		m, k := float64(tau), float64(n-tau)
-		if tau < minSize || n-tau < minSize {
-			continue
-		}
-		e := 2*across/(m*k) - left/(m*(m-1)/2) - right/(k*(k-1)/2)
-		if q := m * k / (m + k) * e; q > best {
-			bestTau, best = tau, q
+	for tau := minSize; tau <= n-minSize; tau++ {
+		m := float64(tau)
+		left := within(0, tau) / (m * (m - 1) / 2)
+		for kappa := tau + minSize; kappa <= n; kappa++ {
+			k := float64(kappa - tau)
+			right := within(tau, kappa)
+			across := within(0, kappa) - within(0, tau) - right
+			e := 2*across/(m*k) - left - right/(k*(k-1)/2)
+			if q := m * k / (m + k) * e; q > best {
+				bestTau, best = tau, q
+			}
 		}
 	}
 	return bestTau, best

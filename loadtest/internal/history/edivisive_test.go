@@ -33,6 +33,7 @@ func TestFindSteps(t *testing.T) {
 		{"step down of 4σ late in 24", noisy(3, 24, map[int]float64{19: -4}), []int{19}, true},
 		{"step of 2σ in 40", noisy(4, 40, map[int]float64{20: 2}), []int{20}, false},
 		{"two steps", noisy(5, 45, map[int]float64{15: 4, 30: -4}), []int{15, 30}, true},
+		{"a level that comes back: 6 low, 6 high by 8σ, 6 low", noisy(10, 18, map[int]float64{6: 8, 12: -8}), []int{6, 12}, false},
 		{"a 16-run A/A sequence", noisy(6, 16, nil), nil, true},
 		{"a flat series of 60", noisy(7, 60, nil), nil, true},
 		{"a flat series of 100", noisy(8, 100, nil), nil, true},
