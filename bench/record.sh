@@ -7,6 +7,8 @@
 #                                  # more runs of some variants into an existing recording
 #   VARIANTS=cpu-2ms ROUNDS=4 RECORD_OUT=bench/recordings/<folder> bench/record.sh
 #                                  # the runs the profile-diff tests read
+#   for r in 1 2 3 4 5 6 7 8; do ROUND_FROM=$r ROUNDS=$r RECORD_OUT=<folder> bench/record.sh; done
+#                                  # one round at a time, to let other work run between rounds
 #
 # Runs are sequential (the machine is shared; parallel runs would measure each other) and
 # interleaved round by round, so that a drift through the session falls on every variant alike.
@@ -15,8 +17,9 @@
 #   bench/recordings/<commit>/<variant>/<run id>/
 # beside a MANIFEST naming the commit, the variants' server environment and this command.
 #
-# Settings (environment): ROUNDS (8), RECORD_OUT (bench/recordings/<short commit>), VARIANTS
-# (space-separated names from the table below; default all, in that order within a round).
+# Settings (environment): ROUNDS (8), ROUND_FROM (1: the first round's number, its seed),
+# RECORD_OUT (bench/recordings/<short commit>), VARIANTS (space-separated names from the table
+# below; default all, in that order within a round).
 set -euo pipefail
 
 root=$(git rev-parse --show-toplevel)
@@ -44,7 +47,7 @@ fi
 
 if [[ "${1:-}" == "__rounds" ]]; then
 	out=$2 tmp=$3
-	for ((r = 1; r <= ${ROUNDS:-8}; r++)); do
+	for ((r = ${ROUND_FROM:-1}; r <= ${ROUNDS:-8}; r++)); do
 		for v in "${order[@]}"; do
 			args=()
 			for kv in ${env_of[$v]}; do
@@ -75,7 +78,7 @@ out=$(cd "$out" && pwd)
 make --no-print-directory build >&2
 {
 	echo "commit $commit$(git diff --quiet HEAD -- || echo ' (dirty)')"
-	echo "recorded $(date -u +%Y-%m-%dT%H:%M:%SZ) by: ROUNDS=${ROUNDS:-8}${VARIANTS:+ VARIANTS=\"$VARIANTS\"} bench/record.sh"
+	echo "recorded $(date -u +%Y-%m-%dT%H:%M:%SZ) by: ${ROUND_FROM:+ROUND_FROM=$ROUND_FROM }ROUNDS=${ROUNDS:-8}${VARIANTS:+ VARIANTS=\"$VARIANTS\"} bench/record.sh"
 	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 	for v in "${order[@]}"; do
 		echo "variant $v: ${env_of[$v]:-(unchanged server)}"
