@@ -2,7 +2,7 @@
 # record.sh: record real quick-profile runs of this commit, with and without injected faults, as
 # the data that docs/compare.md's false-alarm and detection figures are computed from.
 #
-#   bench/record.sh                # ROUNDS=8: 16 unchanged runs + 8 of each fault, ~45 min
+#   bench/record.sh                # ROUNDS=8: 16 unchanged runs + 8 of each fault, ~55 min
 #   VARIANTS="aa cpu-60us aa" ROUNDS=4 RECORD_OUT=bench/recordings/<folder> bench/record.sh
 #                                  # more runs of some variants into an existing recording
 #   VARIANTS=cpu-2ms ROUNDS=4 RECORD_OUT=bench/recordings/<folder> bench/record.sh
@@ -35,12 +35,14 @@ declare -A env_of=(
 	[cpu-60us]="BENCH_EXTRA_CPU=60us"
 	[leak-goroutine]="BENCH_FAULTS=leak-goroutine"
 	[capacity-drop]="BENCH_EXTRA_CPU=120us"
+	# ~30 MiB/h at 100 req/s: what a 20-minute soak catches; a single quick run must not see it.
+	[trickle-leak]="BENCH_FAULTS=trickle-leak"
 	# Big enough to show in steady's CPU profile (2 s at 50 req/s: 100 samples of 10 ms, of
 	# which a 50 µs burn would be 1): what the profile-diff tests read. Not in the default order.
 	[cpu-2ms]="BENCH_EXTRA_CPU=2ms"
 )
 # Two unchanged runs a round: the A/A figure needs ≥ 16 of them.
-order=(aa latency-5ms cpu-60us aa leak-goroutine capacity-drop)
+order=(aa latency-5ms cpu-60us aa leak-goroutine capacity-drop trickle-leak)
 if [[ -n "${VARIANTS:-}" ]]; then
 	read -r -a order <<<"$VARIANTS"
 fi

@@ -139,10 +139,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 				c.StallAccept = true
 			case "slow-leak":
 				c.Faults.SlowLeak = true
+			case "trickle-leak":
+				c.Faults.TrickleLeak = true
 			case "sawtooth":
 				c.Faults.Sawtooth = true
 			default:
-				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes, lock-contention, alloc-storm, stall-accept, slow-leak, sawtooth", f)}
+				return config{}, &settingError{"BENCH_FAULTS", fmt.Sprintf("unknown fault %q: want leak-goroutine, ignore-cancel, drop-writes, lock-contention, alloc-storm, stall-accept, slow-leak, trickle-leak, sawtooth", f)}
 			}
 			c.FaultNames = append(c.FaultNames, f)
 		}

@@ -32,12 +32,12 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.Addr != ":8080" || c.AdminAddr != "127.0.0.1:6060" || c.ShutdownTimeout != 10*time.Second ||
 		c.DrainDelay != 0 || c.ReadHeaderTimeout != 5*time.Second || c.ReadTimeout != 10*time.Second ||
 		c.WriteTimeout != 10*time.Second || c.IdleTimeout != 10*time.Second || c.MaxBodyBytes != 1<<20 ||
-		c.BenchDelay || c.Faults.LeakGoroutine || c.Faults.IgnoreCancel || c.Faults.LockContention || c.Faults.AllocStorm || c.DropWrites || c.StallAccept || c.Faults.SlowLeak || c.Faults.Sawtooth || c.ExtraLatency != 0 || c.ExtraCPU != 0 ||
+		c.BenchDelay || c.Faults.LeakGoroutine || c.Faults.IgnoreCancel || c.Faults.LockContention || c.Faults.AllocStorm || c.DropWrites || c.StallAccept || c.Faults.SlowLeak || c.Faults.TrickleLeak || c.Faults.Sawtooth || c.ExtraLatency != 0 || c.ExtraCPU != 0 ||
 		c.DBMaxConns != 0 || c.RequestTimeout != 8*time.Second || c.AcquireTimeout != time.Second {
 		t.Fatalf("defaults differ from docs/contracts.md: %+v", c)
 	}
 	e := validEnv()
-	e["BENCH_FAULTS"] = "leak-goroutine, ignore-cancel,drop-writes,lock-contention, alloc-storm,stall-accept,slow-leak,sawtooth"
+	e["BENCH_FAULTS"] = "leak-goroutine, ignore-cancel,drop-writes,lock-contention, alloc-storm,stall-accept,slow-leak,trickle-leak,sawtooth"
 	e["BENCH_DELAY"] = "on"
 	e["ADDR"] = "127.0.0.1:0"
 	e["BENCH_EXTRA_CPU"] = "250us"
@@ -49,7 +49,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatalf("BENCH_EXTRA_CPU=250us read as %s", c.ExtraCPU)
 	}
 	if !c.Faults.LeakGoroutine || !c.Faults.IgnoreCancel || !c.DropWrites || !c.BenchDelay ||
-		!c.Faults.LockContention || !c.Faults.AllocStorm || !c.StallAccept || !c.Faults.SlowLeak || !c.Faults.Sawtooth || len(c.FaultNames) != 8 {
+		!c.Faults.LockContention || !c.Faults.AllocStorm || !c.StallAccept || !c.Faults.SlowLeak || !c.Faults.TrickleLeak || !c.Faults.Sawtooth || len(c.FaultNames) != 9 {
 		t.Fatalf("faults/bench delay not read: %+v", c)
 	}
 }
@@ -189,7 +189,7 @@ func TestUnknownFaultNamesEveryFault(t *testing.T) {
 	if err == nil {
 		t.Fatal("unknown fault accepted")
 	}
-	for _, f := range []string{"leak-goroutine", "ignore-cancel", "drop-writes", "slow-leak", "sawtooth"} {
+	for _, f := range []string{"leak-goroutine", "ignore-cancel", "drop-writes", "slow-leak", "trickle-leak", "sawtooth"} {
 		e["BENCH_FAULTS"] = f
 		if _, ferr := loadConfig(env(e)); ferr != nil {
 			t.Fatalf("BENCH_FAULTS=%s: %v", f, ferr)

@@ -30,6 +30,8 @@ type Faults struct {
 	AllocStorm bool
 	// SlowLeak: every API request keeps 4 KiB for good (memfaults.go).
 	SlowLeak bool
+	// TrickleLeak: every API request keeps 64 bytes for good, a leak only a long soak sees.
+	TrickleLeak bool
 	// Sawtooth: every API request keeps 4 KiB, all dropped every 256 requests (memfaults.go).
 	Sawtooth bool
 }

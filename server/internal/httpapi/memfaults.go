@@ -5,13 +5,15 @@ import (
 	"sync"
 )
 
-// The memory faults of the soak scenario (BENCH_FAULTS=slow-leak, sawtooth): each API request
-// keeps memoryFaultChunk bytes. slow-leak never lets go of them; sawtooth drops everything it
-// holds every sawtoothRequests requests, so the live heap climbs to a peak of
+// The memory faults of the soak scenario (BENCH_FAULTS=slow-leak, trickle-leak, sawtooth): each
+// API request keeps a chunk. slow-leak and trickle-leak never let go of theirs; sawtooth drops
+// everything it holds every sawtoothRequests requests, so the live heap climbs to a peak of
 // sawtoothRequests × memoryFaultChunk (1 MiB) and falls back to its floor: healthy memory that
-// is not flat, which a soak must not call a leak.
+// is not flat, which a soak must not call a leak. trickle-leak's chunk is small enough that no
+// single short run shows it (32 KiB over 500 requests) and a long soak must.
 const (
-	memoryFaultChunk = 4 << 10 // bytes kept per request
+	memoryFaultChunk = 4 << 10 // bytes kept per request: slow-leak, sawtooth
+	trickleChunk     = 64      // bytes kept per request: trickle-leak, ~30 MiB/h at 100 req/s with its slice entry
 	sawtoothRequests = 256     // requests per sawtooth cycle: 2.6 s at 100 requests/s
 )
 
@@ -19,12 +21,13 @@ const (
 type memoryHoard struct {
 	mu     sync.Mutex
 	chunks [][]byte
-	cycle  int // 0: never drop (slow-leak); else drop everything at this many chunks
+	chunk  int // bytes per request
+	cycle  int // 0: never drop (the leaks); else drop everything at this many chunks
 }
 
 // keep holds one more chunk, and for the sawtooth drops them all once a cycle is complete.
 func (m *memoryHoard) keep() {
-	b := make([]byte, memoryFaultChunk)
+	b := make([]byte, m.chunk)
 	for i := range b { // touched, so the pages are resident: RSS sees the leak, not only the heap
 		b[i] = byte(i)
 	}
@@ -36,7 +39,7 @@ func (m *memoryHoard) keep() {
 	}
 }
 
-// hoardMemory is the middleware of slow-leak and sawtooth.
+// hoardMemory is the middleware of the memory faults.
 func (m *memoryHoard) hoardMemory(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.keep()
@@ -48,9 +51,11 @@ func (m *memoryHoard) hoardMemory(next http.Handler) http.Handler {
 func newHoard(f Faults) *memoryHoard {
 	switch {
 	case f.SlowLeak:
-		return &memoryHoard{}
+		return &memoryHoard{chunk: memoryFaultChunk}
+	case f.TrickleLeak:
+		return &memoryHoard{chunk: trickleChunk}
 	case f.Sawtooth:
-		return &memoryHoard{cycle: sawtoothRequests}
+		return &memoryHoard{chunk: memoryFaultChunk, cycle: sawtoothRequests}
 	}
 	return nil
 }

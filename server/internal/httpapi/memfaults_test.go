@@ -13,6 +13,7 @@ func TestMemoryHoard(t *testing.T) {
 	}{
 		{"neither", Faults{}, 0, -1},
 		{"slow-leak", Faults{SlowLeak: true}, 3 * sawtoothRequests, 3 * sawtoothRequests},
+		{"trickle-leak", Faults{TrickleLeak: true}, 3 * sawtoothRequests, 3 * sawtoothRequests},
 		{"sawtooth, mid-cycle", Faults{Sawtooth: true}, sawtoothRequests + 10, 10},
 		{"sawtooth, at the end of a cycle", Faults{Sawtooth: true}, 2 * sawtoothRequests, 0},
 		{"both: slow-leak wins", Faults{SlowLeak: true, Sawtooth: true}, sawtoothRequests, sawtoothRequests},
@@ -33,8 +34,8 @@ func TestMemoryHoard(t *testing.T) {
 				t.Errorf("%d chunks held after %d requests, want %d", len(h.chunks), tt.requests, tt.want)
 			}
 			for _, c := range h.chunks {
-				if len(c) != memoryFaultChunk || c[1] != 1 {
-					t.Fatal("a chunk not of memoryFaultChunk touched bytes")
+				if len(c) != h.chunk || c[1] != 1 {
+					t.Fatalf("a chunk of %d bytes, want %d touched ones", len(c), h.chunk)
 				}
 			}
 		})
