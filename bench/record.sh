@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # record.sh: record real quick-profile runs of this commit, with and without injected faults, as
-# the data that docs/compare.md's false-alarm and detection figures are computed from.
+# the data that docs/design/compare.md's false-alarm and detection figures are computed from.
 #
 #   bench/record.sh                # ROUNDS=8: 16 unchanged runs + 8 of each fault, ~55 min
 #   VARIANTS="aa cpu-60us aa" ROUNDS=4 RECORD_OUT=bench/recordings/<folder> bench/record.sh
@@ -31,7 +31,7 @@ declare -A env_of=(
 	# The server costs ~215 µs of CPU per request at the ramp's 3200 req/s on this machine (its
 	# steps' cpu_per_request_us); 60 µs measured +25 % there (4f208d5c0a35). At the knee
 	# (~5000 req/s) a request costs the 2 cores the server, PostgreSQL and the generator share
-	# ~400 µs: 120 µs more took 26 % off the capacity (docs/compare.md has the figures).
+	# ~400 µs: 120 µs more took 26 % off the capacity (docs/design/compare.md has the figures).
 	[cpu-60us]="BENCH_EXTRA_CPU=60us"
 	[leak-goroutine]="BENCH_FAULTS=leak-goroutine"
 	[capacity-drop]="BENCH_EXTRA_CPU=120us"

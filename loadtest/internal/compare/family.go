@@ -19,7 +19,7 @@ import (
 // accept (Holm's first step needs 0.05 / 27 = 0.0019), while a t test reaches it when the runs
 // of each side agree. A permutation max-T test lost to it on the recorded real runs: a discrete
 // metric such as the ramp capacity separates perfectly under some relabellings, which caps
-// every other metric's family-wise p (docs/compare.md has the detection rates).
+// every other metric's family-wise p (docs/design/compare.md has the detection rates).
 //
 // The tests are one-sided, in two families. The gate's error is a false "worse": the chance
 // that some metric of an unchanged server is called worse. That family's tests ask only "is

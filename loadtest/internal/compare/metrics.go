@@ -242,7 +242,7 @@ func rampScope(base, current []Input, scenario string) scope {
 	}
 	sort.Float64s(sc.cpuRates)
 	// A rate every run held for the CPU is read alone: held for seconds, its figure is steadier
-	// than the mean of three one-second steps (docs/compare.md has the detection rates).
+	// than the mean of three one-second steps (docs/design/compare.md has the detection rates).
 	for r, n := range held {
 		if n == runs[0]+runs[1] && slices.Contains(sc.cpuRates, r) {
 			sc.cpuRates = []float64{r}

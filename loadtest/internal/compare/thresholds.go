@@ -20,7 +20,7 @@ type Limit struct {
 	Alpha        float64 `json:"alpha"`          // significance level of the U test, in (0, 1)
 	// RequirePower makes the comparison INCONCLUSIVE (exit 2) rather than a pass when the runs
 	// could not have detected a change of the limit's size in this metric. Default false: the
-	// metric is marked "cannot judge" and named in the headline (docs/compare.md says why).
+	// metric is marked "cannot judge" and named in the headline (docs/design/compare.md says why).
 	RequirePower bool `json:"require_power"`
 }
 

@@ -119,7 +119,7 @@ func (m *Metrics) SetTargetRate(scenario string, rate float64) {
 }
 
 // Running marks the scenario as running (1) or not (0). Starting a scenario also creates its
-// error-class and event series at 0 (docs/contracts.md: series exist before their first event),
+// error-class and event series at 0 (docs/design/contracts.md: series exist before their first event),
 // so a quiet run shows 0 rather than "No data" and a dashboard can tell a wrong name from
 // nothing happening.
 func (m *Metrics) Running(scenario string, running bool) {
