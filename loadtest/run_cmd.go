@@ -49,7 +49,7 @@ func defaults() scenario.Settings {
 	}
 }
 
-// profile returns a named profile: default, or quick (about 30 s, the CI smoke), which is
+// profile returns a named profile: default, or quick (about 50 s, the CI smoke), which is
 // default with shorter durations, a lower rate and a shorter ramp.
 func profile(name string) (scenario.Settings, bool) {
 	s := defaults()

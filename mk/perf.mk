@@ -1,7 +1,7 @@
 # Performance against the limits and the peers: make perf, make perf-p1b. See docs/perf.md.
 .PHONY: perf perf-smoke perf-p1b
 
-## perf: measure P1–P4 (≈ 10 minutes), write perf-results/<UTC time>/perf.md + perf.json and
+## perf: measure P1–P5 (≈ 10 minutes), write perf-results/<UTC time>/perf.md + perf.json and
 ## print the table. Extra flags of `perf run` in PERF_ARGS (e.g. PERF_ARGS="-only P3 -rounds 3").
 perf:
 	scripts/perf.sh $(PERF_ARGS)

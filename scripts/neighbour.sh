@@ -8,7 +8,7 @@
 # 10 % of the p99 (docs/harness.md). NEIGHBOUR: none, nice (one busy loop at nice 19) or two (two busy loops at
 # normal priority). The loops are started here and stopped by their PID however the script
 # ends. Run it under the heavy lock: flock /tmp/heavy.lock scripts/neighbour.sh two 5
-# (docs/harness.md holds the table it makes).
+# (docs/design/harness-evidence.md holds the table it makes).
 set -euo pipefail
 
 if (($# < 2)); then

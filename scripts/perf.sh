@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # perf.sh [--smoke] [perf run flags...]
 #
-# Measures P1–P4 of docs/perf.md and writes perf-results/<UTC time>/perf.md + perf.json,
-# printing the P1–P4 table. Every figure is a ratio (or difference) of two measurements taken here,
+# Measures P1–P5 of docs/perf.md and writes perf-results/<UTC time>/perf.md + perf.json,
+# printing the P1–P5 table. Every figure is a ratio (or difference) of two measurements taken here,
 # in interleaved rounds, on a throwaway PostgreSQL (scripts/with-postgres.sh).
 #
 # --smoke: short rounds (well under 2 minutes): checks that every figure is produced (exit 1 if

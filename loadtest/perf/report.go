@@ -89,7 +89,7 @@ func (r *Results) WriteFiles(dir string) error {
 	return nil
 }
 
-// Table writes the P1–P4 table (Markdown, readable as plain text too).
+// Table writes the P1–P5 table (Markdown, readable as plain text too).
 func (r *Results) Table(w io.Writer) {
 	fmt.Fprintln(w, "| figure | measured (median) | min – max | rounds | failed rounds | target | result |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
@@ -127,7 +127,7 @@ func (r *Results) Markdown(w io.Writer) {
 	if r.Smoke {
 		kind = "SMOKE run (short rounds: checks that every figure is produced, not the targets)"
 	}
-	fmt.Fprintf(w, "# Performance: P1–P4 (%s)\n\n", kind)
+	fmt.Fprintf(w, "# Performance: P1–P5 (%s)\n\n", kind)
 	fmt.Fprintf(w, "Measured %s – %s UTC on %d cores, %s, load average %.2f at start and %.2f at end. "+
 		"Other builds and tests may share this machine (the load averages show how busy it was): absolute rates drift, "+
 		"which is why every figure is a ratio (or difference) of two measurements interleaved "+

@@ -79,7 +79,7 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "warm-up load before the rounds (whole seconds)")
 	fs.IntVar(&c.items, "items", 10000, "rows seeded into items")
 	fs.IntVar(&c.conns, "c", 32, "connections of wrk and pgbench in P1/P2")
-	fs.IntVar(&c.pool, "pool", 8, "server pool_max_conns in P1/P2 (see docs/perf.md for why)")
+	fs.IntVar(&c.pool, "pool", 8, "server pool_max_conns in P1/P2 (see docs/design/perf-evidence.md for why)")
 	fs.IntVar(&c.p3Workers, "p3-workers", 32, "workers/connections of every generator in P3")
 	fs.DurationVar(&c.p3Round, "p3-round", 5*time.Second, "one P3 maximum-rate measurement (whole seconds)")
 	fs.DurationVar(&c.rssShort, "rss-short", 20*time.Second, "P3 fixed-rate run, short")

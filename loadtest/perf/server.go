@@ -104,7 +104,7 @@ func (r *runner) measureServer(ctx context.Context) error {
 	if set.jaeger != nil {
 		load.countSpans()
 	}
-	r.note(serverVsBare, "pool_max_conns=%d (see docs/perf.md); wrk and pgbench both %d connections, 2 threads.", r.cfg.pool, r.cfg.conns)
+	r.note(serverVsBare, "pool_max_conns=%d (see docs/design/perf-evidence.md); wrk and pgbench both %d connections, 2 threads.", r.cfg.pool, r.cfg.conns)
 	for _, n := range load.data.p2aNotes() {
 		r.note(tracingCost, "%s", n)
 	}

@@ -47,7 +47,7 @@ type Sample struct {
 	Value float64 `json:"value"`
 }
 
-// Figure is one row of the P1–P4 table.
+// Figure is one row of the P1–P5 table.
 type Figure struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`

@@ -12,5 +12,5 @@
 //	sc.Checks = append(sc.Checks, f.Checks...) // validity checks
 //
 // What it measures and why (intended send times, windows, validity, memory, cost) is in
-// docs/engine.md, the one place it is written down.
+// docs/engine.md and docs/design/engine.md.
 package attack

@@ -5,7 +5,8 @@
 //	ev := diagnose.Evidence{Cores: 2, ServerCores: 1.9, ...}
 //	sc.Diagnosis = diagnose.Diagnose(ev)
 //
-// The rules and the fault matrix that shows each one naming its fault are in docs/harness.md.
+// The rules and the fault matrix that shows each one naming its fault are in docs/harness.md and
+// docs/design/harness-evidence.md.
 // A wrong cause is worse than "unknown": every threshold leaves a wide gap between the fault
 // that should cross it and a healthy server.
 package diagnose
@@ -84,7 +85,7 @@ type AcceptQueueEvidence struct {
 }
 
 // The thresholds of the rules. Each sits between the fault matrix's faulted and healthy
-// figures with room on both sides (docs/harness.md holds the measured figures).
+// figures with room on both sides (docs/design/harness-evidence.md holds the measured figures).
 const (
 	cpuBusy       = 0.75 // of Cores, the server's non-GC CPU: saturated
 	schedP99Ms    = 35   // a runnable goroutine's wait for a thread

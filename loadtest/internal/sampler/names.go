@@ -3,8 +3,9 @@ package sampler
 import dto "github.com/prometheus/client_model/go"
 
 // The names each signal goes by, in the order tried: ours first (the httpcount middleware and
-// the items server), then the defaults of the common Go libraries (docs/harness.md, "Signals
-// by library"). otelhttp exports no in-flight gauge and nothing counts cancels but httpcount.
+// the items server), then the defaults of the common Go libraries (docs/design/
+// harness-evidence.md, "Your own service in detail"). otelhttp exports no in-flight gauge and
+// nothing counts cancels but httpcount.
 func goroutineNames() []string {
 	return []string{
 		MetricGoroutines,                // client_golang's Go collector

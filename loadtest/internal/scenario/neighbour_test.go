@@ -40,7 +40,7 @@ func neighbourSettings() Settings {
 // the neighbour, whatever the latency was. The wait comes in bursts on the PostgreSQL backend:
 // the worst quarter second of the p99's window shows it where the second's mean may not.
 //
-// Gated by NEIGHBOUR_PROOF=1 until it is shown reliable (docs/harness.md, "Contention:
+// Gated by NEIGHBOUR_PROOF=1 until it is shown reliable (docs/design/harness-evidence.md, "Contention:
 // measured": beside two loops the rule named the neighbour in 4 of 5 steady runs).
 func TestBusyNeighbourIsInvalid(t *testing.T) {
 	if os.Getenv("NEIGHBOUR_PROOF") == "" {

@@ -37,7 +37,7 @@ func Soak() Scenario {
 
 // The judged span is cut into windows of at least minSoakWindow, at most maxSoakWindows of
 // them: enough points for Sen's interval to be narrow (with 6 windows a healthy server's live
-// heap, which steps between two levels, gave intervals of ±240 MiB/h; docs/harness.md), each
+// heap, which steps between two levels, gave intervals of ±240 MiB/h; docs/design/harness-evidence.md), each
 // long enough to span a few GC cycles and a sawtooth's period (the sawtooth fault's is 2.6 s at
 // 100 requests/s), so that its floor is the resource's floor and not a point on the way up.
 const (

@@ -13,7 +13,7 @@ import (
 )
 
 // quickSoak is -profile quick's soak: 2 min, 18 windows of 5 s after a 30 s warm-up. Its limits are
-// the slopes a minute can resolve, not a production soak's (docs/harness.md, "soak"): a leak
+// the slopes a minute can resolve, not a production soak's (docs/harness.md, "Soak: verdicts on trends"): a leak
 // has to be gross to show in a minute, and slow-leak's 4 KiB per request at 100 requests/s is
 // about 1.4 GiB/h.
 func quickSoak() Settings {

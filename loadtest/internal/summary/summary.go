@@ -691,7 +691,7 @@ type AcceptQueueSample struct {
 }
 
 // SoakStats are the soak's trends: per resource the slope per hour after the warm-up, its 95 %
-// interval, the limit and what they say (method: docs/harness.md, "soak").
+// interval, the limit and what they say (method: docs/design/harness-evidence.md, "Soak: the trend method in full").
 type SoakStats struct {
 	WarmupMs float64 `json:"warmup_ms"` // from the attack's start, not judged
 	// The span after the warm-up the windows cover: its start (from the scenario's start, as

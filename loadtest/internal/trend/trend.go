@@ -1,7 +1,7 @@
 // Package trend judges whether a resource grows over a long run: a robust slope over windows
 // of the run, with a confidence interval, compared with a limit.
 //
-// The method (docs/harness.md, "soak"): the judged span is cut into equal windows and each
+// The method (docs/design/harness-evidence.md, "Soak: the trend method in full"): the judged span is cut into equal windows and each
 // window is one point (its floor for a resource, its p99 for latency). The slope is Theil–Sen's,
 // the median of the slopes between every pair of points, which a few odd windows (a GC pause, a
 // sawtooth's peak) cannot drag. Its 95 % interval is Sen's (1968), from the distribution of
