@@ -62,8 +62,8 @@ func (r *runner) measureFleet(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer w.stop()
-		addrs, pids = append(addrs, a), append(pids, w.cmd.Process.Pid)
+		defer w.Stop(childGrace)
+		addrs, pids = append(addrs, a), append(pids, w.PID())
 	}
 	url, list, c := "http://"+addr+"/", strings.Join(addrs, ","), r.cfg
 	r.logf("P3f: trivial endpoint on %s, workers %s; warm-up", addr, list)

@@ -263,37 +263,15 @@ func (r *runner) serve(ctx context.Context, command string, args ...string) (*se
 }
 
 // startWorker starts `perf worker` with env added to perf's environment and returns it with the
-// address it prints first. Not through serverctl: every path of a worker's API wants the worker
-// key, so serverctl's ready check (an unauthenticated GET) gets 401, then 429, never ready.
-func (r *runner) startWorker(ctx context.Context, env []string) (*child, string, error) {
-	c, err := startChild("worker", env, r.self, "worker", "-listen", "127.0.0.1:0")
+// address it prints first. Every path of a worker's API wants the worker key (an unauthenticated
+// readiness GET gets 401, then 429), so it is ready once it has printed its address.
+func (r *runner) startWorker(ctx context.Context, env []string) (*serverctl.Local, string, error) {
+	l, err := serverctl.StartService(ctx, serverctl.ServiceConfig{Args: []string{r.self, "worker", "-listen", "127.0.0.1:0"},
+		Env: env, StartWait: 10 * time.Second, AddrFromOutput: true})
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("perf worker: %w", err)
 	}
-	addr, err := readFirstLine(ctx, c, 10*time.Second)
-	if err != nil {
-		c.stop()
-		return nil, "", err
-	}
-	return c, addr, nil
-}
-
-// readFirstLine waits for the first full line a child prints (the worker's address).
-func readFirstLine(ctx context.Context, c *child, wait time.Duration) (string, error) {
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		if line, _, ok := strings.Cut(c.out.String(), "\n"); ok {
-			return strings.TrimSpace(line), nil
-		}
-		select {
-		case <-c.done:
-			return "", fmt.Errorf("%s exited: %s", c.name, tail(c.out.String(), 3))
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return "", fmt.Errorf("%s printed no address within %s", c.name, wait)
+	return l, strings.TrimPrefix(l.API(), "http://"), nil
 }
 
 // childGrace is how long a server perf started has to exit after SIGTERM before SIGKILL.

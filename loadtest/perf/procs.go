@@ -12,79 +12,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
 	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/serverctl"
 )
 
-// child is a helper process perf started (Jaeger, the trivial endpoint); it is stopped by its
-// PID, never by name, since other people's processes run beside it.
-type child struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *syncBuffer
-}
-
-func startChild(name string, env []string, argv ...string) (*child, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	if env != nil {
-		cmd.Env = append(os.Environ(), env...)
-	}
-	out := &syncBuffer{}
-	cmd.Stdout = out
-	cmd.Stderr = out
-	waited, err := lifeline.Start(cmd) // killed by the kernel should perf die without stopping it
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	c := &child{name: name, cmd: cmd, done: make(chan struct{}), out: out}
-	go func() { <-waited; close(c.done) }()
-	return c, nil
-}
-
-// stop sends SIGTERM, then SIGKILL after 5 s, and waits for the exit.
-func (c *child) stop() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(5 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
-}
-
-// syncBuffer is a child's output: exec's copying goroutine writes while perf reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // jaeger is a Jaeger v2 that perf starts for P2: OTLP receivers on loopback, in-memory
 // storage bounded to a number of traces, its own telemetry off so it sends nothing anywhere.
 type jaeger struct {
-	*child
+	*serverctl.Local
 	otlpHTTP string // host:port of the OTLP/HTTP receiver
 	query    string // http://host:port of the query API
 	metrics  string // http://host:port of its own Prometheus metrics (spans accepted)
@@ -152,11 +89,26 @@ func startJaeger(ctx context.Context, bin, dir string) (*jaeger, error) {
 	var err error
 	for range 3 {
 		var j *jaeger
-		if j, err = startJaegerOnce(ctx, bin, dir); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		if j, err = startJaegerOnce(ctx, bin, dir); err == nil || !errors.Is(err, serverctl.ErrPortTaken) {
 			return j, err
 		}
 	}
 	return nil, err
+}
+
+// jaegerStartWait is how long Jaeger has to listen on its OTLP receiver.
+const jaegerStartWait = 30 * time.Second
+
+// listening is a serverctl readiness check that addr accepts TCP connections (Jaeger's OTLP
+// receiver: no HTTP readiness path of its own on the ports perf gives it).
+func listening(addr string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}
 }
 
 func startJaegerOnce(ctx context.Context, bin, dir string) (*jaeger, error) {
@@ -168,30 +120,12 @@ func startJaegerOnce(ctx context.Context, bin, dir string) (*jaeger, error) {
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(jaegerConfig, port(addrs[4]), addrs[0], addrs[1], addrs[2], addrs[3])), 0o644); err != nil {
 		return nil, fmt.Errorf("write jaeger config: %w", err)
 	}
-	c, err := startChild("jaeger", nil, bin, "--config=file:"+cfgPath)
+	l, err := serverctl.StartService(ctx, serverctl.ServiceConfig{Args: []string{bin, "--config=file:" + cfgPath},
+		StartWait: jaegerStartWait, Ready: listening(addrs[3])})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("jaeger: %w", err)
 	}
-	j := &jaeger{child: c, otlpHTTP: addrs[3], query: "http://" + addrs[0], metrics: "http://" + addrs[4]}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if conn, err := net.DialTimeout("tcp", j.otlpHTTP, time.Second); err == nil {
-			conn.Close()
-			return j, nil
-		}
-		select {
-		case <-c.done:
-			return nil, fmt.Errorf("jaeger exited at start: %s", tail(c.out.String(), 5))
-		case <-ctx.Done():
-			c.stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			c.stop()
-			return nil, errors.New("jaeger: OTLP receiver not listening after 30s")
-		}
-	}
+	return &jaeger{Local: l, otlpHTTP: addrs[3], query: "http://" + addrs[0], metrics: "http://" + addrs[4]}, nil
 }
 
 // services lists the services Jaeger holds traces of.

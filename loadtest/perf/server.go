@@ -142,7 +142,7 @@ func (r *runner) startServers(ctx context.Context) (*serverSet, error) {
 			return set, fmt.Errorf("start jaeger: %w", err)
 		}
 		set.jaeger = j
-		set.stops = append(set.stops, j.stop)
+		set.stops = append(set.stops, func() { _ = j.Stop(childGrace) })
 		set.variants = append(set.variants, r.tracedVariants(j)...)
 	}
 	for _, v := range set.variants {

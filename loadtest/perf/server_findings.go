@@ -58,7 +58,7 @@ func (d *serverData) startJaeger(ctx context.Context, set *serverSet) {
 	if set.jaeger == nil || set.variant("traced") == nil {
 		return
 	}
-	d.jaegerCPU0 = cpuSeconds(set.jaeger.cmd.Process.Pid)
+	d.jaegerCPU0 = cpuSeconds(set.jaeger.PID())
 	d.spans0, _ = set.jaeger.acceptedSpans(ctx)
 	d.tracedRequests0, _ = exportedRequests(ctx, set)
 }

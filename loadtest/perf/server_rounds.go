@@ -162,5 +162,5 @@ func (l *serverLoad) countSpans() {
 	reqs, err2 := exportedRequests(l.ctx, l.set)
 	d.spansErr = errors.Join(err1, err2)
 	d.spans, d.tracedRequests = spans-d.spans0, reqs-d.tracedRequests0
-	d.jaegerCPU = cpuDelta(d.jaegerCPU0, cpuSeconds(j.cmd.Process.Pid))
+	d.jaegerCPU = cpuDelta(d.jaegerCPU0, cpuSeconds(j.PID()))
 }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -39,7 +37,7 @@ func (r *runner) measureTail(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer j.stop()
+	defer j.Stop(childGrace)
 	dbURL, err := withPoolSize(r.dbURL, c.pool)
 	if err != nil {
 		return err
@@ -80,7 +78,7 @@ func (r *runner) measureTail(ctx context.Context) error {
 			return fmt.Errorf("P2c warm-up: %w", err)
 		}
 	}
-	cpu0 := cpuSeconds(j.cmd.Process.Pid)
+	cpu0 := cpuSeconds(j.PID())
 	for i := 0; i < c.rounds && ctx.Err() == nil; i++ {
 		order := []string{"off", "tail"}
 		if i%2 == 1 {
@@ -100,18 +98,18 @@ func (r *runner) measureTail(ctx context.Context) error {
 			r.fig(tailSamplingCost).Add(Sample{A: got["tail"], B: got["off"], Value: v})
 		}
 	}
-	used := cpuSeconds(j.cmd.Process.Pid) - cpu0
+	used := cpuSeconds(j.PID()) - cpu0
 	load := float64(len(r.fig(tailSamplingCost).Samples)) * c.round.Seconds()
 	if used >= 0 && load > 0 {
 		r.note(tailSamplingCost, "Jaeger (tail sampling, decision wait 10 s, at most 50000 traces held) used %.1f CPU-seconds over the %.0f s of traced load, %.0f %% of one core, and peaked at %s resident.",
-			used, load, 100*used/load, peakRSS(j.cmd.Process.Pid))
+			used, load, 100*used/load, peakRSS(j.PID()))
 	}
 	return nil
 }
 
 // startTailJaeger runs Jaeger with the stack's config on free loopback ports and returns it
 // with its OTLP/HTTP address once that listens.
-func startTailJaeger(ctx context.Context, bin string) (*child, string, error) {
+func startTailJaeger(ctx context.Context, bin string) (*serverctl.Local, string, error) {
 	names := []string{"JAEGER_OTLP_GRPC_ADDR", "JAEGER_OTLP_HTTP_ADDR", "JAEGER_QUERY_HTTP_ADDR", "JAEGER_QUERY_GRPC_ADDR", "JAEGER_HEALTH_ADDR"}
 	env := make([]string, 0, len(names))
 	addrs := map[string]string{}
@@ -123,30 +121,13 @@ func startTailJaeger(ctx context.Context, bin string) (*child, string, error) {
 		addrs[n] = free[i]
 		env = append(env, n+"="+free[i])
 	}
-	ch, err := startChild("jaeger", env, bin, "--config=file:"+tailJaegerConfig)
-	if err != nil {
-		return nil, "", err
-	}
 	otlp := addrs["JAEGER_OTLP_HTTP_ADDR"]
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if conn, err := net.DialTimeout("tcp", otlp, time.Second); err == nil {
-			conn.Close()
-			return ch, otlp, nil
-		}
-		select {
-		case <-ch.done:
-			return nil, "", fmt.Errorf("jaeger (tail sampling) exited at start: %s", tail(ch.out.String(), 5))
-		case <-ctx.Done():
-			ch.stop()
-			return nil, "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			ch.stop()
-			return nil, "", errors.New("jaeger (tail sampling): OTLP receiver not listening after 30s")
-		}
+	l, err := serverctl.StartService(ctx, serverctl.ServiceConfig{Args: []string{bin, "--config=file:" + tailJaegerConfig},
+		Env: env, StartWait: jaegerStartWait, Ready: listening(otlp)})
+	if err != nil {
+		return nil, "", fmt.Errorf("jaeger (tail sampling): %w", err)
 	}
+	return l, otlp, nil
 }
 
 // wrkRate runs wrk against url for d and returns the 2xx per second; more than 1 % non-2xx or

@@ -7,13 +7,11 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -189,13 +187,13 @@ func (rn *Runner) runOne(ctx context.Context, s Scenario, sc *summary.Scenario, 
 	// that read its state (goroutines, pool, pg_stat_activity).
 	settled := sleep(ctx, l.Settings.Settle)
 	settleAt := time.Now()
-	crash := run.watch.end()
-	rn.judge(ctx, s, l, h, run, crash, settled, sc)
+	out := outcome{run: run, crash: run.watch.end(), settled: settled}
+	judge(ctx, s, l, h, out, sc)
 	stopSampling()
 	rn.collect(l, h, settleAt, sc, run)
 	sc.Diagnosis = diagnosis(l, run, sc)
 	switch {
-	case crash != nil:
+	case out.crash != nil:
 		return Crashed, nil
 	case run.lost != "":
 		return WorkerLost, nil
@@ -250,38 +248,6 @@ func (rn *Runner) launch(ctx context.Context, s Scenario, seed bool) (*Live, err
 		Sampler: smp, start: time.Now()}
 	l.Contention = rn.monitor(l)
 	return l, nil
-}
-
-// probe returns the server's signals: the ones Launch found, or those on its admin listener,
-// else on its API listener.
-func probe(ctx context.Context, srv Server, db bool) summary.Signals {
-	var sig summary.Signals
-	if srv.Signals != nil {
-		sig = *srv.Signals
-	} else {
-		bases := []string{srv.Admin()}
-		if srv.API() != srv.Admin() {
-			bases = append(bases, srv.API())
-		}
-		var metrics, pprof []string
-		for _, b := range bases {
-			metrics, pprof = append(metrics, b+"/metrics"), append(pprof, b+"/debug/pprof")
-		}
-		sig = sampler.Probe(ctx, metrics, pprof)
-	}
-	sig.ReadyURL, sig.Database = srv.ReadyURL(), db
-	return sig
-}
-
-// sample runs the sampler from the run's start until the returned func is called (idempotent).
-func (rn *Runner) sample(ctx context.Context, l *Live) func() {
-	sampleCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { l.Sampler.Run(sampleCtx, l.start) })
-	if l.Contention != nil {
-		wg.Go(func() { l.Contention.Run(sampleCtx, l.start) })
-	}
-	return sync.OnceFunc(func() { stop(); wg.Wait() })
 }
 
 // attackRun is what the attack of one scenario left for the judge.
@@ -446,154 +412,8 @@ func disturb(ctx context.Context, fn func(context.Context) error) func() error {
 	return func() error { <-done; return err }
 }
 
-// judge fills sc from the step that stands for the scenario and, unless the run was cut, turns
-// its checks into the verdict.
-func (rn *Runner) judge(ctx context.Context, s Scenario, l *Live, h Hooks, run attackRun, crash *crashError, settled bool, sc *summary.Scenario) {
-	pick := len(run.figs) - 1
-	if run.plan != nil {
-		pick = run.plan.Judged(run.figs)
-	}
-	f := run.figs[pick]
-	f.Fill(sc)
-	sc.Checks = append(sc.Checks, f.Checks...)
-	sc.Files = map[string]string{"results": run.files[pick], "timeline": s.Name + ".timeline.json"}
-	for i, file := range run.files {
-		if i != pick {
-			sc.Files[fmt.Sprintf("results_step%d", i+1)] = file
-		}
-	}
-	if ctx.Err() != nil || (run.cut && crash == nil) || !settled {
-		// Ctrl-C or a lost worker: keep the figures, no checks on a cut run.
-		sc.Verdict = summary.Interrupted
-		sc.Reasons = []string{"interrupted: the attack was stopped before its end"}
-		if run.lost != "" {
-			sc.Reasons = []string{"interrupted: " + run.lost + "; the results that arrived are kept"}
-		}
-		return
-	}
-	if h.Check != nil {
-		h.Check(ctx, sc)
-	}
-	if run.disturbErr != nil {
-		sc.Checks = append(sc.Checks, check("disturbance", false, "ran", run.disturbErr.Error()))
-	}
-	if crash != nil {
-		sc.Checks = append([]summary.Check{check("server alive", false, "running until the scenario ends", crash.Error())}, sc.Checks...)
-	}
-	if sc.Contention = contended(l, f.Windows, sc.LatencyIntended.P99); sc.Contention != nil && l.Settings.MaxNeighbourShare > 0 {
-		sc.Checks = append(sc.Checks, neighbourCheck(sc.Contention, l.Settings.MaxNeighbourShare))
-	}
-	sc.Verdict, sc.Reasons = summary.Judge(sc.Checks)
-	if line := decidedBy(sc.Checks); line != "" {
-		sc.Reasons = append(sc.Reasons, line)
-	}
-	if crash != nil {
-		// A crash is the server's failure even when the cut attack also looks invalid.
-		sc.Verdict = summary.Fail
-	}
-}
-
-// decidedBy names, when some checks were not available (a signal the server does not expose),
-// the checks that did judge and the ones that could not: "" when every check was available.
-func decidedBy(checks []summary.Check) string {
-	var judged, missing []string
-	for _, c := range checks {
-		switch {
-		case c.NotMeasured && strings.HasPrefix(c.Got, "not available"):
-			missing = append(missing, c.Name)
-		case !c.NotMeasured && c.Kind != summary.Validity:
-			judged = append(judged, c.Name)
-		}
-	}
-	if len(missing) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("decided by: %s; not available: %s", strings.Join(judged, ", "), strings.Join(missing, ", "))
-}
-
-// collect adds the timeline, the events and the scenario's own figures to sc and writes the
-// timeline file.
-func (rn *Runner) collect(l *Live, h Hooks, settleAt time.Time, sc *summary.Scenario, run attackRun) {
-	sc.Timeline = l.Sampler.Samples()
-	sc.Events = l.Events()
-	sc.Server = l.ServerStats(settleAt)
-	sc.Server.CPUPerRequestUs, sc.Server.HarnessCPUPerRequestUs = run.cpuPerRequest()
-	sig := l.Signals
-	sc.Signals = &sig
-	if l.kernel != nil {
-		sc.Net = l.kernel.stats(sc.Timeline)
-	}
-	if h.Collect != nil {
-		h.Collect(sc)
-	}
-	err := atomicfile.WriteJSON(filepath.Join(rn.Dir, sc.Files["timeline"]), struct {
-		Scenario string           `json:"scenario"`
-		Samples  []summary.Sample `json:"samples"`
-		Events   []summary.Event  `json:"events"`
-	}{sc.Name, sc.Timeline, sc.Events})
-	if err != nil {
-		sc.Reasons = append(sc.Reasons, fmt.Sprintf("write timeline: %v", err))
-	}
-}
-
 // HarnessApplication is the application_name of the harness's own PostgreSQL connections.
 const HarnessApplication = "loadtest"
-
-// crashError is the server dying under a scenario that did not expect it to exit.
-type crashError struct {
-	code    int
-	after   time.Duration // since the scenario's start
-	lastLog string
-}
-
-func (c *crashError) Error() string {
-	msg := fmt.Sprintf("server exited unexpectedly (code %d) %.1fs into the scenario", c.code, c.after.Seconds())
-	if c.lastLog != "" {
-		msg += "; last log line: " + c.lastLog
-	}
-	return msg
-}
-
-// crashWatch watches the server process during a scenario and stops the attack when it dies.
-type crashWatch struct {
-	stop  chan struct{}
-	done  chan struct{}
-	crash *crashError
-}
-
-func watchCrash(l *Live, stopAttack func()) *crashWatch {
-	w := &crashWatch{stop: make(chan struct{}), done: make(chan struct{})}
-	p := l.Server.Process
-	if p == nil {
-		close(w.done)
-		return w
-	}
-	go func() {
-		defer close(w.done)
-		select {
-		case <-p.Exited():
-			if l.exitExpected() {
-				return
-			}
-			w.crash = &crashError{code: p.ExitCode(), after: time.Since(l.start), lastLog: lastLine(p.LogTail())}
-			l.Event(summary.EventCrash, fmt.Sprintf("exit code %d", p.ExitCode()))
-			stopAttack()
-		case <-w.stop:
-		}
-	}()
-	return w
-}
-
-// end stops watching and returns the crash, if there was one. It may be called more than once.
-func (w *crashWatch) end() *crashError {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
-	<-w.done
-	return w.crash
-}
 
 // sleep waits d or until ctx is done; it reports whether the whole d passed.
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -84,7 +84,7 @@ func TestStartRetriesATakenPort(t *testing.T) {
 		wantErr   error // nil: started
 	}{
 		{"admin port taken once", self, 1, 2, nil},
-		{"taken every time", self, portTries, portTries, errPortTaken},
+		{"taken every time", self, portTries, portTries, ErrPortTaken},
 		{"exits for another reason", "/bin/false", 1, 1, nil},
 	}
 	for _, tt := range tests {
@@ -107,7 +107,7 @@ func TestStartRetriesATakenPort(t *testing.T) {
 			case picks != tt.wantPicks:
 				t.Errorf("%d picks, want %d (err %v)", picks, tt.wantPicks, err)
 			case tt.bin == "/bin/false":
-				if err == nil || errors.Is(err, errPortTaken) || !strings.Contains(err.Error(), "exited with code 1") {
+				if err == nil || errors.Is(err, ErrPortTaken) || !strings.Contains(err.Error(), "exited with code 1") {
 					t.Errorf("start = %v; want exited with code 1, not a taken port", err)
 				}
 			case !errors.Is(err, tt.wantErr):

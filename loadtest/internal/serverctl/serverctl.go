@@ -77,9 +77,9 @@ func Start(ctx context.Context, cfg Config) (*Local, error) {
 // portTries bounds the starts that lose a picked port to another process.
 const portTries = 3
 
-// errPortTaken: the server exited because a port picked for it was bound by someone else in
+// ErrPortTaken is the server exiting because a port picked for it was bound by someone else in
 // the moment between the pick and the server's own bind.
-var errPortTaken = errors.New("a port picked for it was taken before it could bind it")
+var ErrPortTaken = errors.New("a port picked for it was taken before it could bind it")
 
 // startPicking starts the server on ports from pick, and again on fresh ones when another
 // process took one in between (a load generator's outgoing connection can be given any free
@@ -118,7 +118,7 @@ func startPicking(ctx context.Context, cfg Config, pick func(hosts ...string) ([
 			ports[0] = api
 		}
 		var l *Local
-		if l, err = startOn(ctx, cfg, ports[0], ports[1]); !errors.Is(err, errPortTaken) {
+		if l, err = startOn(ctx, cfg, ports[0], ports[1]); !errors.Is(err, ErrPortTaken) {
 			return l, err
 		}
 	}
@@ -203,7 +203,7 @@ func startOn(ctx context.Context, cfg Config, apiPort, adminPort string) (*Local
 	if err := l.waitReady(ctx, cfg.StartWait); err != nil {
 		_ = l.Stop(2 * time.Second)
 		if l.exitCode > 0 && strings.Contains(l.LogTail(), "address already in use") {
-			err = fmt.Errorf("%w: %w", errPortTaken, err)
+			err = fmt.Errorf("%w: %w", ErrPortTaken, err)
 		}
 		return nil, fmt.Errorf("start server %s: %w\n%s", cfg.Bin, err, l.LogTail())
 	}

@@ -1,12 +1,15 @@
 package serverctl
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
@@ -26,6 +29,13 @@ type ServiceConfig struct {
 	// it has none the harness can tell apart.
 	AppName  string
 	LogLines int // output lines kept; default 40
+	// Ready, when set, is asked instead of a readiness path (a service every path of which wants
+	// credentials, or one that is not HTTP) until it returns nil; ReadyURL is then "".
+	Ready func(ctx context.Context) error
+	// AddrFromOutput: the service binds a port of its own choosing and prints its host:port as
+	// the first line of its standard output; API and Admin are that address, and the service is
+	// not ready before it prints it (then Ready, when set, is asked too).
+	AddrFromOutput bool
 }
 
 // StartService picks free loopback ports for the placeholders, starts the command in a
@@ -44,7 +54,7 @@ func StartService(ctx context.Context, cfg ServiceConfig) (*Local, error) {
 	var err error
 	for range portTries {
 		var l *Local
-		if l, err = startService(ctx, cfg); !errors.Is(err, errPortTaken) {
+		if l, err = startService(ctx, cfg); !errors.Is(err, ErrPortTaken) {
 			return l, err
 		}
 	}
@@ -78,6 +88,11 @@ func startService(ctx context.Context, cfg ServiceConfig) (*Local, error) {
 		cmd.Env = append(cmd.Env, expand(kv, vars))
 	}
 	cmd.Stdout, cmd.Stderr = l.logs, l.logs
+	var first *firstLine
+	if cfg.AddrFromOutput {
+		first = &firstLine{done: make(chan struct{})}
+		cmd.Stdout = io.MultiWriter(l.logs, first)
+	}
 	// Through lifeline, as the items server: its own process group (a Ctrl-C reaches the
 	// harness, which stops the service in order) and dead with the harness.
 	waited, err := lifeline.Start(cmd)
@@ -90,7 +105,11 @@ func startService(ctx context.Context, cfg ServiceConfig) (*Local, error) {
 	if withAdmin {
 		bases = []string{l.admin, l.api}
 	}
-	l.ready, err = readiness{bases: bases, path: cfg.ReadyPath}.wait(ctx, cfg.StartWait, l.done)
+	if cfg.Ready != nil || first != nil {
+		err = l.waitFor(ctx, cfg.StartWait, first, cfg.Ready)
+	} else {
+		l.ready, err = readiness{bases: bases, path: cfg.ReadyPath}.wait(ctx, cfg.StartWait, l.done)
+	}
 	if err == nil {
 		return l, nil
 	}
@@ -98,7 +117,7 @@ func startService(ctx context.Context, cfg ServiceConfig) (*Local, error) {
 	if errors.Is(err, errExited) {
 		err = fmt.Errorf("exited with code %d before it was ready", l.exitCode)
 		if strings.Contains(l.LogTail(), "address already in use") {
-			err = fmt.Errorf("%w: %w", errPortTaken, err)
+			err = fmt.Errorf("%w: %w", ErrPortTaken, err)
 		}
 	}
 	msg := fmt.Sprintf("start %s: %v", cfg.Args[0], err)
@@ -108,6 +127,64 @@ func startService(ctx context.Context, cfg ServiceConfig) (*Local, error) {
 		msg += "; it printed nothing"
 	}
 	return nil, wrapMsg{msg: msg, err: err}
+}
+
+// waitFor waits, until wait passes or the process exits, for the address line (first; nil: none
+// asked for), then until ready (nil: none) returns nil.
+func (l *Local) waitFor(ctx context.Context, wait time.Duration, first *firstLine, ready func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if first != nil {
+		select {
+		case <-first.done:
+			l.api = "http://" + first.line
+			l.admin = l.api
+		case <-l.done:
+			return errExited
+		case <-ctx.Done():
+			return fmt.Errorf("printed no address within %s: %w", wait, ctx.Err())
+		}
+	}
+	if ready == nil {
+		return nil
+	}
+	for {
+		err := ready(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-l.done:
+			return errExited
+		case <-ctx.Done():
+			return fmt.Errorf("not ready after %s (%v)", wait, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// firstLine is an io.Writer that keeps the first full line written to it, trimmed.
+type firstLine struct {
+	mu   sync.Mutex
+	buf  []byte
+	line string
+	done chan struct{} // closed once line is set
+}
+
+func (f *firstLine) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-f.done:
+		return len(p), nil
+	default:
+	}
+	f.buf = append(f.buf, p...)
+	if i := bytes.IndexByte(f.buf, '\n'); i >= 0 {
+		f.line, f.buf = strings.TrimSpace(string(f.buf[:i])), nil
+		close(f.done)
+	}
+	return len(p), nil
 }
 
 // wrapMsg is an error with a message of its own that still unwraps to its cause.
