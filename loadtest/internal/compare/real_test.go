@@ -3,6 +3,7 @@ package compare
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,9 +14,9 @@ import (
 
 // BenchmarkRealRuns measures compare on real run-to-run noise: the runs bench/record.sh
 // recorded (quick profile, interleaved). For each variant it draws seeded random 4-vs-4
-// comparisons, base from the unchanged runs recorded in the same sessions and current from the
-// variant's (for "aa", two disjoint sets of all unchanged runs), and reports the share of
-// comparisons by outcome:
+// comparisons, base from the unchanged runs recorded in the same session and current from the
+// variant's (for "aa", two disjoint sets of the session's unchanged runs), and reports, per
+// recorded session, the share of comparisons by outcome:
 //
 //	pass-%        exit 0
 //	flagged-%     exit 1 (REGRESSION or FAIL): a false alarm for aa, a detection for a fault
@@ -35,17 +36,30 @@ import (
 //
 //	go test ./loadtest/internal/compare -run '^$' -bench RealRuns -benchtime 1x
 func BenchmarkRealRuns(b *testing.B) {
+	sessions, _ := filepath.Glob(filepath.Join("..", "..", "..", "bench", "recordings", "*"))
+	for _, session := range sessions {
+		b.Run(filepath.Base(session), func(b *testing.B) { realRuns(b, session) })
+	}
+}
+
+// realRuns is BenchmarkRealRuns on one session's runs: unchanged runs of another commit and
+// hour are not an A/A pair.
+func realRuns(b *testing.B, session string) {
 	const draws, runs = 300, 4
-	aa := recordings(b, "aa")
+	aa, err := LoadSide(filepath.Join(session, "aa"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, variant := range []string{"aa", "latency-5ms", "cpu-60us", "leak-goroutine", "capacity-drop", "cpu-2ms", "trickle-leak"} {
 		base, cur := aa, aa
 		if variant != "aa" {
-			dirs, _ := filepath.Glob(filepath.Join("..", "..", "..", "bench", "recordings", "*", variant))
-			if len(dirs) == 0 {
-				continue // not recorded (yet): bench/record.sh with VARIANTS
+			dir := filepath.Join(session, variant)
+			if _, err := os.Stat(dir); err != nil {
+				continue // not recorded in this session: bench/record.sh with VARIANTS
 			}
-			cur = recordings(b, variant)
-			base = sessionBase(b, dirs)
+			if cur, err = LoadSide(dir); err != nil {
+				b.Fatal(err)
+			}
 		}
 		for _, pool := range []string{"all", "valid"} {
 			base, current := base, cur
@@ -77,21 +91,6 @@ func BenchmarkRealRuns(b *testing.B) {
 			})
 		}
 	}
-}
-
-// sessionBase returns the unchanged runs recorded in the same sessions (recording folders) as a
-// variant's runs, the ones interleaved with them round by round: a variant is judged against
-// the machine of its own hour, as make regress judges a change.
-func sessionBase(b *testing.B, variantDirs []string) []Input {
-	var dirs []string
-	for _, d := range variantDirs {
-		dirs = append(dirs, filepath.Join(filepath.Dir(d), "aa"))
-	}
-	in, err := LoadSide(strings.Join(dirs, ","))
-	if err != nil {
-		b.Fatalf("the unchanged runs recorded with %v: %v", variantDirs, err)
-	}
-	return in
 }
 
 // draw picks n base and n current runs at random; for an A/A the two sets are disjoint.
