@@ -7,6 +7,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
 	"github.com/grafana/grafana-foundation-sdk/go/units"
+
+	"github.com/benchharness/benchharness/loadtest/events"
 )
 
 // LoadTestUID is the Load test dashboard's UID.
@@ -59,10 +61,10 @@ func LoadTest() (dashboard.Dashboard, error) {
 		WithVariable(queryVariable("instance", "Harness", fmt.Sprintf("label_values(loadtest_target_rate{job=%q}, instance)", HarnessJob))).
 		WithVariable(queryVariable("scenario", "Scenario", fmt.Sprintf(`label_values(loadtest_target_rate{job=%q, instance=~"$instance"}, scenario)`, HarnessJob))).
 		WithVariable(jaegerURLVariable()).
-		Annotation(eventAnnotation("Scenario start", "start", "green")).
-		Annotation(eventAnnotation("Scenario end", "end", "blue")).
-		Annotation(eventAnnotation("SIGTERM", "sigterm", "red")).
-		Annotation(eventAnnotation("Cancel wave", "cancel_wave", "orange")).
+		Annotation(eventAnnotation("Scenario start", events.Start, "green")).
+		Annotation(eventAnnotation("Scenario end", events.End, "blue")).
+		Annotation(eventAnnotation("SIGTERM", events.Sigterm, "red")).
+		Annotation(eventAnnotation("Cancel wave", events.CancelWave, "orange")).
 		Link(dashboard.NewDashboardLinkBuilder("Items server").
 			Type(dashboard.DashboardLinkTypeDashboards).
 			Tags([]string{"benchharness"}).

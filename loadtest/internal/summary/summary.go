@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/events"
 	"github.com/benchharness/benchharness/loadtest/internal/atomicfile"
 )
 
@@ -408,22 +409,20 @@ type Event struct {
 	Detail   string  `json:"detail,omitempty"`
 }
 
-// The names of timeline events: every writer (the scenario runner, the scenarios, the harness
-// metrics) and every reader (the HTML report) uses these, so a renamed event cannot leave a
-// reader matching the old name. loadtest_events_total counts the first four (docs/contracts.md).
+// The names of timeline events, from package events (the dashboards read them too).
 const (
-	EventStart          = "start"           // the scenario's attack begins
-	EventEnd            = "end"             // the attack ends
-	EventSigterm        = "sigterm"         // the harness signalled the server (or ran -signal-cmd)
-	EventCancelWave     = "cancel_wave"     // the cancel scenario's first client timeout
-	EventSignalCmd      = "signal_cmd"      // -signal-cmd finished (detail: its outcome)
-	EventReadyz503      = "readyz_503"      // /readyz first answered 503 after the signal
-	EventListenerClosed = "listener_closed" // the API port first refused a connection
-	EventAdminClosed    = "admin_closed"    // the admin port first refused a connection
-	EventExit           = "exit"            // the server process exited (detail: its code)
-	EventCrash          = "crash"           // the server process exited during a scenario
-	EventSuccessor      = "successor"       // a deploy's new server was started (detail: how it got the port)
-	EventSuccessorReady = "successor_ready" // the new server's /readyz answered 200
+	EventStart          = events.Start
+	EventEnd            = events.End
+	EventSigterm        = events.Sigterm
+	EventCancelWave     = events.CancelWave
+	EventSignalCmd      = events.SignalCmd
+	EventReadyz503      = events.Readyz503
+	EventListenerClosed = events.ListenerClosed
+	EventAdminClosed    = events.AdminClosed
+	EventExit           = events.Exit
+	EventCrash          = events.Crash
+	EventSuccessor      = events.Successor
+	EventSuccessorReady = events.SuccessorReady
 )
 
 // Request is one result worth a line in the report.
