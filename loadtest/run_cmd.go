@@ -136,7 +136,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	fs.Usage = func() { groupedUsage(fs.Output(), fs, runFlagGroups()) }
 	fs.String("config", configPath, "YAML file of flag values, keys = flag names (a list for -server-env); the command line wins")
 	fs.StringVar(&o.profile, "profile", profileName, "preset durations and rates: default (≤ 3 min) or quick (~50 s)")
-	fs.StringVar(&o.scenarios, "scenarios", "", "comma list of scenarios (default: every default one; shutdown-short-drain by name only)")
+	fs.StringVar(&o.scenarios, "scenarios", "", "comma list of scenarios (default: steady, cancel, shutdown, ramp; deploy, soak and shutdown-short-drain only when named)")
 	fs.StringVar(&o.target, "target", "", "API base URL of a running server (external mode): the items server with -admin and -token, any service with -targets")
 	fs.StringVar(&o.admin, "admin", "", "admin base URL of the running server (external mode)")
 	fs.StringVar(&o.token, "token", "", "bearer token for the running server (external mode)")
@@ -205,7 +205,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 // settingFlags defines a flag for every scenario setting, its default the profile's value.
 func settingFlags(fs *flag.FlagSet, set *scenario.Settings, getenv func(string) string) {
 	fs.Int64Var(&set.Seed, "seed", set.Seed, "seed of the request mix")
-	fs.Float64Var(&set.Rate, "rate", set.Rate, "requests/s of steady, cancel and shutdown")
+	fs.Float64Var(&set.Rate, "rate", set.Rate, "requests/s of steady, cancel, shutdown, deploy and soak")
 	fs.DurationVar(&set.Duration, "duration", set.Duration, "counted duration of steady and cancel")
 	fs.DurationVar(&set.Warmup, "warmup", set.Warmup, "warm-up before the counted duration (not counted)")
 	fs.DurationVar(&set.Timeout, "timeout", set.Timeout, "client timeout per request")
