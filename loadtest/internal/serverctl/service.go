@@ -137,6 +137,9 @@ func (l *Local) waitFor(ctx context.Context, wait time.Duration, first *firstLin
 	if first != nil {
 		select {
 		case <-first.done:
+			if _, _, err := net.SplitHostPort(first.line); err != nil {
+				return fmt.Errorf("its first output line %q is not host:port", first.line)
+			}
 			l.api = "http://" + first.line
 			l.admin = l.api
 		case <-l.done:

@@ -59,6 +59,8 @@ func TestStartServiceReadyOf(t *testing.T) {
 			"http://127.0.0.1:4568", ""},
 		{"exits before its address", ServiceConfig{Args: []string{"sh", "-c", "echo no port >&2; exit 3"}, AddrFromOutput: true},
 			"", "exited with code 3 before it was ready; last output line: no port"},
+		{"prints something else first", ServiceConfig{Args: []string{"sh", "-c", "echo starting up; exec sleep 30"}, AddrFromOutput: true},
+			"", `its first output line "starting up" is not host:port`},
 		{"prints no address", ServiceConfig{Args: []string{"sh", "-c", "exec sleep 30"}, AddrFromOutput: true, StartWait: 300 * time.Millisecond},
 			"", "printed no address within 300ms"},
 		{"never ready", ServiceConfig{Args: []string{"sh", "-c", "exec sleep 30"}, Ready: never, StartWait: 300 * time.Millisecond},
