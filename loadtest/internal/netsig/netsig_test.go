@@ -45,6 +45,13 @@ func TestQueuedConnectionsSeen(t *testing.T) {
 					t.Errorf("client %s not among the queued %v", c, p.Queued)
 				}
 			}
+			l, err := d.Listening(port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l.Listeners) != 1 || l.Listeners[0] != p.Listeners[0] || len(l.States) != 0 {
+				t.Fatalf("Listening(%d) = %+v, want the listener of Port without connections", port, l)
+			}
 			a, err := ln.Accept()
 			if err != nil {
 				t.Fatal(err)
@@ -64,6 +71,34 @@ func TestQueuedConnectionsSeen(t *testing.T) {
 			ln.Close()
 			if _, ok, err := d.Listener(own[i].Inode); err != nil || ok {
 				t.Fatalf("Listener(%d) after close: open %v, %v", own[i].Inode, ok, err)
+			}
+		})
+	}
+}
+
+// BenchmarkReadPort compares a full reading of a port with a reading of its listeners alone, the
+// sampler's every-tick reading: go test ./loadtest/internal/netsig -run '^$' -bench ReadPort.
+func BenchmarkReadPort(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	d, err := Open(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	for _, bc := range []struct {
+		name string
+		read func(uint16) (Port, error)
+	}{{"connections", d.Port}, {"listeners", d.Listening}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := bc.read(port); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -37,9 +37,15 @@ func (s *Sampler) Close() error {
 	return s.net.diag.Close()
 }
 
-func (w *netWatch) sample() *summary.NetSample {
+// sample reads the port's listeners, and its connections by state when withConns: a reading
+// of the connections walks the kernel's whole established-socket table.
+func (w *netWatch) sample(withConns bool) *summary.NetSample {
+	read := w.diag.Listening
+	if withConns {
+		read = w.diag.Port
+	}
 	w.mu.Lock()
-	p, err := w.diag.Port(w.port)
+	p, err := read(w.port)
 	w.mu.Unlock()
 	if err != nil {
 		return &summary.NetSample{Failed: true}
@@ -49,7 +55,10 @@ func (w *netWatch) sample() *summary.NetSample {
 
 // NetOf is the sample figures of one port's reading.
 func NetOf(p netsig.Port) *summary.NetSample {
-	ns := &summary.NetSample{Listeners: len(p.Listeners), States: p.States}
+	ns := &summary.NetSample{Listeners: len(p.Listeners)}
+	if len(p.States) > 0 {
+		ns.States = p.States
+	}
 	for _, l := range p.Listeners {
 		ns.AcceptQueue += float64(l.Queue)
 		ns.AcceptLimit += float64(l.Limit)

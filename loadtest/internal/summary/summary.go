@@ -360,7 +360,8 @@ type NetSample struct {
 	// their socket inode (netsig.Diag.Listeners maps a process to its own).
 	Queues []NetQueue `json:"queues,omitempty"`
 	// States counts the connections on the port by TCP state (ESTABLISHED, TIME_WAIT, ...),
-	// the ones waiting in the accept queue included.
+	// the ones waiting in the accept queue included. Read with the server's pages (once a second
+	// during an attack, every sample around events); absent from the samples between.
 	States map[string]int `json:"states,omitempty"`
 	Failed bool           `json:"failed,omitempty"` // the dump failed
 }
