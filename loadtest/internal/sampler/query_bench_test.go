@@ -9,7 +9,7 @@ import (
 
 // BenchmarkActivityQuery prices one reading of pg_stat_activity as the sampler takes it every
 // tick, against the alternatives for naming the wait events, with 20 server sessions of which
-// 2 wait on a lock (docs/harness.md has the figures):
+// 2 wait on a lock (docs/design/harness-evidence.md has the figures):
 //
 //	flock /tmp/heavy.lock scripts/with-postgres.sh go test ./loadtest/internal/sampler -run '^$' -bench ActivityQuery -benchtime 3000x -count 3
 func BenchmarkActivityQuery(b *testing.B) {

@@ -94,7 +94,8 @@ const queryTimeout = time.Second
 // pgActivityQuery counts the server's active statements, of those the ones sleeping in the
 // bench delay (pg_sleep), and all of its sessions, excluding this connection; it lists the
 // wait event of each active statement that waits (NULL when none does). One scan: the list
-// is an aggregate of the same rows, cheaper than a second GROUP BY (docs/harness.md).
+// is an aggregate of the same rows, cheaper than a second GROUP BY
+// (docs/design/harness-evidence.md).
 const pgActivityQuery = `
 SELECT count(*) FILTER (WHERE state = 'active'),
        count(*) FILTER (WHERE state = 'active' AND query ILIKE '%pg_sleep%'),
