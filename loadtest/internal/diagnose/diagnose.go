@@ -44,8 +44,9 @@ type Evidence struct {
 	// acquired; PoolWait the time acquires waited for a connection per second of attack.
 	PoolMax, PoolFull, PoolWait float64
 	// LockWaits and IOWaits are the mean number of the server's sessions waiting on a Lock or
-	// on IO in PostgreSQL.
+	// on IO in PostgreSQL; Waits the wait events they were seen in around the p99.
 	LockWaits, IOWaits float64
+	Waits              WaitEvidence
 
 	// LatenessP99Ms is the generator's send lateness p99, MaxLatenessMs the bound that makes a
 	// scenario INVALID; ServerP99Ms the latency p99 from the actual send (the server's answer
@@ -134,7 +135,11 @@ func Diagnose(ev Evidence) []summary.Cause {
 	}
 	if len(out) == 0 {
 		figs := ev.figures()
-		out = append(out, summary.Cause{Name: summary.CauseUnknown, Evidence: "no rule matched: " + line(figs), Figures: figs})
+		evidence := "no rule matched: " + line(figs)
+		if ev.Waits.waited() { // an observation, not a cause: the database rule's bar was not met
+			evidence += "; seen, not a cause: PostgreSQL sessions waiting " + ev.Waits.line()
+		}
+		out = append(out, summary.Cause{Name: summary.CauseUnknown, Evidence: evidence, Figures: figs})
 	}
 	return out
 }
@@ -151,10 +156,11 @@ func pool(ev Evidence) (bool, string, map[string]float64) {
 		map[string]float64{"pool_max": ev.PoolMax, "pool_full_share": ev.PoolFull, "pool_wait_s_per_s": ev.PoolWait}
 }
 
-// database: the server's sessions waited on locks or IO in PostgreSQL.
+// database: the server's sessions waited on locks or IO in PostgreSQL; the wait events seen
+// in the p99's window say which.
 func database(ev Evidence) (bool, string, map[string]float64) {
 	return ev.LockWaits+ev.IOWaits >= dbWaits,
-		fmt.Sprintf("%.1f sessions waiting on Lock and %.1f on IO on average", ev.LockWaits, ev.IOWaits),
+		fmt.Sprintf("%.1f sessions waiting on Lock and %.1f on IO on average; %s", ev.LockWaits, ev.IOWaits, ev.Waits.line()),
 		map[string]float64{"db_lock_waits": ev.LockWaits, "db_io_waits": ev.IOWaits}
 }
 

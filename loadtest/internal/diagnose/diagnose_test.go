@@ -137,3 +137,43 @@ func TestVocabulary(t *testing.T) {
 		t.Errorf("rules name %v, want every cause of %v", seen, vocabulary)
 	}
 }
+
+// TestWaitEvents: the database cause names the wait events seen in the p99's window, the most
+// often seen first; with no rule matched, waits seen there are told as an observation, and a
+// healthy run's single ClientRead names no cause.
+func TestWaitEvents(t *testing.T) {
+	tableLock := WaitEvidence{WindowStartMs: 3000, Samples: 10,
+		Seen: map[string]int{"Lock:relation": 9, "IO:WALSync": 1, "LWLock:WALWrite": 1, "IO:DataFileRead": 2, "Client:ClientRead": 1},
+		Peak: map[string]int{"Lock:relation": 12, "IO:WALSync": 1, "LWLock:WALWrite": 2, "IO:DataFileRead": 1, "Client:ClientRead": 1}}
+	oneRead := WaitEvidence{WindowStartMs: 12000, Samples: 11, Seen: map[string]int{"Client:ClientRead": 1}, Peak: map[string]int{"Client:ClientRead": 1}}
+	tests := []struct {
+		name   string
+		change func(*Evidence)
+		cause  string
+		want   string // the cause's evidence ends with it
+	}{
+		{"a table lock names its event", func(e *Evidence) { e.LockWaits, e.Waits = 7.4, tableLock }, summary.CauseDatabase,
+			"7.4 sessions waiting on Lock and 0.0 on IO on average; in the p99's window at 3 s (10 samples): " +
+				"Lock:relation in 9 (up to 12 sessions), IO:DataFileRead in 2 (up to 1 session), LWLock:WALWrite in 1 (up to 2 sessions), 2 more"},
+		{"waits on average, none in the p99's window", func(e *Evidence) {
+			e.IOWaits, e.Waits = 2, WaitEvidence{WindowStartMs: 5000, Samples: 10}
+		}, summary.CauseDatabase, "0.0 sessions waiting on Lock and 2.0 on IO on average; no session seen waiting in the p99's window at 5 s (10 samples)"},
+		{"one ClientRead in a healthy run is an observation, not a cause", func(e *Evidence) { e.Waits = oneRead }, summary.CauseUnknown,
+			"; seen, not a cause: PostgreSQL sessions waiting in the p99's window at 12 s (11 samples): Client:ClientRead in 1 (up to 1 session)"},
+		{"brief waits below the bar are an observation", func(e *Evidence) { e.IOWaits, e.Waits = 0.2, tableLock }, summary.CauseUnknown,
+			"; seen, not a cause: PostgreSQL sessions waiting in the p99's window at 3 s (10 samples): " +
+				"Lock:relation in 9 (up to 12 sessions), IO:DataFileRead in 2 (up to 1 session), LWLock:WALWrite in 1 (up to 2 sessions), 2 more"},
+		{"no wait seen: the unknown line says nothing of PostgreSQL", func(e *Evidence) { e.Waits = WaitEvidence{Samples: 10} }, summary.CauseUnknown,
+			"server_cpus=0.12 server_p99_ms=19.8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := healthy()
+			tt.change(&ev)
+			got := Diagnose(ev)
+			if len(got) != 1 || got[0].Name != tt.cause || !strings.HasSuffix(got[0].Evidence, tt.want) {
+				t.Fatalf("Diagnose = %+v\nwant one %s whose evidence ends %q", got, tt.cause, tt.want)
+			}
+		})
+	}
+}

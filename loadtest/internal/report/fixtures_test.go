@@ -158,7 +158,8 @@ func failingRun() summary.Run {
 		"1 acknowledged write missing from PostgreSQL <script>alert('x')</script>",
 	}
 	sd.Diagnosis = []summary.Cause{
-		{Name: summary.CausePool, Evidence: "all 1 connections acquired in 89% of samples, 22.39 s waited for one per second"},
+		{Name: summary.CauseDatabase, Evidence: "7.6 sessions waiting on Lock and 0.0 on IO on average; " +
+			"in the p99's window at 4 s (20 samples): Lock:relation in 11 (up to 8 sessions)"},
 		{Name: summary.CauseLeak, Evidence: "119 goroutines over the baseline <b>after</b> the settle time"},
 	}
 	sd.Checks = []summary.Check{

@@ -92,13 +92,17 @@ func NewFor(sig summary.Signals, db Querier, appName string, pid int, interval t
 const queryTimeout = time.Second
 
 // pgActivityQuery counts the server's active statements, of those the ones sleeping in the
-// bench delay (pg_sleep), and all of its sessions, excluding this connection.
+// bench delay (pg_sleep), and all of its sessions, excluding this connection; it lists the
+// wait event of each active statement that waits (NULL when none does). One scan: the list
+// is an aggregate of the same rows, cheaper than a second GROUP BY
+// (docs/design/harness-evidence.md).
 const pgActivityQuery = `
 SELECT count(*) FILTER (WHERE state = 'active'),
        count(*) FILTER (WHERE state = 'active' AND query ILIKE '%pg_sleep%'),
        count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock'),
        count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'IO'),
-       count(*)
+       count(*),
+       array_agg(wait_event_type || ':' || wait_event) FILTER (WHERE state = 'active' AND wait_event IS NOT NULL)
 FROM pg_stat_activity
 WHERE application_name = $1 AND pid <> pg_backend_pid()`
 
@@ -131,6 +135,7 @@ func (s *Sampler) sampleLocal(ctx context.Context, offset time.Duration, prev su
 	sm := prev
 	sm.OffsetMs = summary.Ms(offset)
 	sm.DBQueryFailed = false
+	sm.DBWaits = nil
 	sm.Net = nil
 	s.fillLocal(ctx, &sm, false)
 	return sm
@@ -147,21 +152,35 @@ func (s *Sampler) fillLocal(ctx context.Context, sm *summary.Sample, withConns b
 	}
 	if s.db != nil {
 		var active, sleeping, lock, io, sessions int64
+		var waits []string
 		// Bounded like the scrape: a database that stopped answering is a failed reading, not
 		// a sampler stuck until the run ends.
 		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
-		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping, &lock, &io, &sessions)
+		err := s.db.QueryRow(qctx, pgActivityQuery, s.appName).Scan(&active, &sleeping, &lock, &io, &sessions, &waits)
 		cancel()
 		if err != nil {
 			sm.DBQueryFailed = true
 		} else {
 			sm.DBActive, sm.DBSleeping, sm.DBSessions = float64(active), float64(sleeping), float64(sessions)
 			sm.DBLockWaits, sm.DBIOWaits = float64(lock), float64(io)
+			sm.DBWaits = countWaits(waits)
 		}
 	}
 	if s.net != nil {
 		sm.Net = s.net.sample(withConns)
 	}
+}
+
+// countWaits counts the wait events of the active sessions (nil when none waited).
+func countWaits(waits []string) map[string]int {
+	if len(waits) == 0 {
+		return nil
+	}
+	n := make(map[string]int, len(waits))
+	for _, w := range waits {
+		n[w]++
+	}
+	return n
 }
 
 // SetServerEvery makes Run read the server's own pages (metrics, goroutine profile) at most

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -67,7 +68,7 @@ func TestSampleParsesMetrics(t *testing.T) {
 	want := summary.Sample{OffsetMs: 250, Goroutines: 17, HeapBytes: 2.5e6, InFlight: 3, PoolAcquired: 2,
 		PoolIdle: 5, PoolTotal: 7, Cancelled: 6, Accepted: 42, ServerState: "draining",
 		HeapLiveBytes: 1.5e6, OpenConns: 4, RSSBytes: 3.2e7, OpenFDs: 21}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Sample = %+v\nwant     %+v", got, want)
 	}
 }
@@ -99,27 +100,9 @@ func TestSampleMarksUnreachableServer(t *testing.T) {
 // TestSampleCountsServerQueries runs a pg_sleep on a connection named like the server's and one
 // named otherwise: only the first may count as active and sleeping.
 func TestSampleCountsServerQueries(t *testing.T) {
-	dsn := os.Getenv("TEST_DATABASE_URL")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_DATABASE_URL is not set (CI=true)")
-		}
-		t.Skip("TEST_DATABASE_URL is not set")
-	}
+	dsn := testDSN(t)
 	ctx := context.Background()
-	connect := func(app string) *pgx.Conn {
-		cfg, err := pgx.ParseConfig(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.RuntimeParams["application_name"] = app
-		c, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(context.Background()) })
-		return c
-	}
+	connect := func(app string) *pgx.Conn { return connectAs(t, dsn, app) }
 	// other is another items server on the same PostgreSQL (default name): its sleeping query
 	// must not count as this server's.
 	const app = "items-server-0123456789ab"
@@ -227,7 +210,7 @@ func TestStats(t *testing.T) {
 	got := Stats(samples, 150*time.Millisecond, 400*time.Millisecond, 600*time.Millisecond, 2)
 	want := summary.ServerStats{GoroutinesBaseline: 12, GoroutinesPeak: 100, GoroutinesAfter: 14,
 		HeapPeakBytes: 9, PoolAcquiredPeak: 4, DBActivePeak: 3, SettleMs: 100}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Stats = %+v\nwant   %+v", got, want)
 	}
 	never := Stats(samples[:5], 150*time.Millisecond, 400*time.Millisecond, 600*time.Millisecond, 2)
@@ -319,5 +302,79 @@ go_goroutines 7
 		if _, _, err := s.Histogram(context.Background(), name); err == nil {
 			t.Errorf("Histogram(%s): no error", name)
 		}
+	}
+}
+
+// testDSN is TEST_DATABASE_URL; the test is skipped without it (failed on CI).
+func testDSN(t testing.TB) string {
+	dsn := os.Getenv("TEST_DATABASE_URL")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL is not set (CI=true)")
+		}
+		t.Skip("TEST_DATABASE_URL is not set")
+	}
+	return dsn
+}
+
+// connectAs opens a connection named app, closed when the test ends.
+func connectAs(t testing.TB, dsn, app string) *pgx.Conn {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = app
+	c, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// TestSampleNamesWaitEvents: a server session blocked on a row another transaction updated
+// is named by its wait event (Lock:transactionid), the holder (another application, idle in
+// its transaction) is not counted, and a sample with no waiter names nothing.
+func TestSampleNamesWaitEvents(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	const app = "items-server-waits"
+	holder, server, harness := connectAs(t, dsn, "holder"), connectAs(t, dsn, app), connectAs(t, dsn, "loadtest")
+	table := fmt.Sprintf("sampler_waits_%d", time.Now().UnixNano())
+	if _, err := harness.Exec(ctx, "CREATE TABLE "+table+" (id int PRIMARY KEY, n int); INSERT INTO "+table+" VALUES (1, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = harness.Exec(context.Background(), "DROP TABLE IF EXISTS "+table) })
+	s := New("http://127.0.0.1:1", harness, app, 0)
+	if idle := s.Sample(ctx, 0); idle.DBQueryFailed || idle.DBWaits != nil {
+		t.Fatalf("idle server session: %+v, want no wait events", idle)
+	}
+
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "UPDATE "+table+" SET n = n + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := server.Exec(ctx, "UPDATE "+table+" SET n = n + 1 WHERE id = 1"); done <- err }()
+	var during summary.Sample
+	for range 50 { // the update starts asynchronously; look until it waits (≤ 1 s)
+		if during = s.Sample(ctx, 0); during.DBLockWaits > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := map[string]int{"Lock:transactionid": 1}
+	if !reflect.DeepEqual(during.DBWaits, want) {
+		t.Errorf("a server session blocked on a row lock: db_waits %v, want %v (sample %+v)", during.DBWaits, want, during)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -52,6 +52,7 @@ func evidence(l *Live, run attackRun, sc *summary.Scenario) diagnose.Evidence {
 		InFlightAfter:     after.InFlight,
 	}
 	ev.Neighbour, ev.AcceptQueue = neighbourEvidence(sc.Contention), acceptQueueEvidence(sc)
+	ev.Waits = waitEvidence(sc)
 	ev.RateMissed = slices.ContainsFunc(sc.Checks, func(c summary.Check) bool { return c.Name == attack.RateCheck && !c.Pass })
 	if run.cpuMeasured && secs > 0 {
 		ev.Cores, ev.ServerCores = float64(runtime.NumCPU()), run.cpu.Server.Seconds()/secs
@@ -95,6 +96,36 @@ func neighbourEvidence(c *summary.Contention) diagnose.NeighbourEvidence {
 	n := c.Neighbour
 	return diagnose.NeighbourEvidence{RunQueueDelayMs: n.RunQueueDelayMs, JudgedMs: n.JudgedMs,
 		ForeignCPUs: windowAt(c, n.WindowStartMs).ForeignCPUs, Moved: n.Moved}
+}
+
+// waitEvidence counts the PostgreSQL wait events of the server's sessions in the samples of
+// the window that holds the p99 (the one-second window of highest p99, as the contention rule
+// picks it). The window's span is stretched by its p99: a request sent at its end and stalled
+// was still waiting that long after.
+func waitEvidence(sc *summary.Scenario) diagnose.WaitEvidence {
+	at := -1
+	for i, w := range sc.Windows {
+		if w.Requests > 0 && (at < 0 || w.P99 > sc.Windows[at].P99) {
+			at = i
+		}
+	}
+	if at < 0 {
+		return diagnose.WaitEvidence{}
+	}
+	const windowMs = 1000 // a window is one second (attack's windowIndex)
+	w := sc.Windows[at]
+	ev := diagnose.WaitEvidence{WindowStartMs: w.StartMs, Seen: map[string]int{}, Peak: map[string]int{}}
+	for _, s := range sc.Timeline {
+		if s.DBQueryFailed || s.OffsetMs < w.StartMs || s.OffsetMs >= w.StartMs+windowMs+w.P99 {
+			continue
+		}
+		ev.Samples++
+		for e, n := range s.DBWaits {
+			ev.Seen[e]++
+			ev.Peak[e] = max(ev.Peak[e], n)
+		}
+	}
+	return ev
 }
 
 // acceptQueueEvidence is the connections the kernel dropped at the server's full listen queue

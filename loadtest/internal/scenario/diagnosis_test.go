@@ -2,9 +2,12 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/benchharness/benchharness/loadtest/internal/diagnose"
 	"github.com/benchharness/benchharness/loadtest/internal/items"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
@@ -29,6 +33,9 @@ type faultRow struct {
 	// the attack lasts: a disturbance outside the server (the database lock).
 	hold func(t *testing.T, dsn string, d time.Duration)
 	want string
+	// event, when set, is the PostgreSQL wait event the cause's evidence and the timeline
+	// file's samples must name.
+	event string
 }
 
 // matrixSettings are short()'s with an objective a healthy server meets with room at these
@@ -50,7 +57,8 @@ func faultRows() []faultRow {
 		// GOGC=25, a collector tuned tight (as under a memory limit): the storm's garbage then
 		// costs the GC more than its allocation costs the handler.
 		{name: "alloc storm (GOGC=25)", scenario: "steady", env: []string{"BENCH_FAULTS=alloc-storm", "GOGC=25"}, want: summary.CauseGC},
-		{name: "database lock (LOCK TABLE items)", scenario: "steady", hold: lockTable, want: summary.CauseDatabase},
+		{name: "database lock (LOCK TABLE items)", scenario: "steady", hold: lockTable, want: summary.CauseDatabase,
+			event: "Lock:relation"},
 		{name: "goroutine leak", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"}, want: summary.CauseLeak,
 			settings: func(s *Settings) { s.Rate = 50 }},
 		// A backlog that fills after SIGTERM (docs/contracts.md): the kernel resets the queued
@@ -109,7 +117,32 @@ func runRow(t *testing.T, row faultRow) summary.Scenario {
 	}
 	out := h.run(t, context.Background(), row.scenario)
 	wg.Wait()
+	if row.event != "" {
+		checkWaitEvent(t, out[0], filepath.Join(h.runner.Dir, out[0].Files["timeline"]), row.event)
+	}
 	return out[0]
+}
+
+// checkWaitEvent wants event in the evidence of the scenario's causes and in the db_waits of a
+// sample of its timeline file.
+func checkWaitEvent(t *testing.T, sc summary.Scenario, timeline, event string) {
+	t.Helper()
+	if !slices.ContainsFunc(sc.Diagnosis, func(c summary.Cause) bool { return strings.Contains(c.Evidence, event) }) {
+		t.Errorf("diagnosis %v does not name the wait event %s", sc.Diagnosis, event)
+	}
+	b, err := os.ReadFile(timeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tl struct {
+		Samples []summary.Sample `json:"samples"`
+	}
+	if err := json.Unmarshal(b, &tl); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(tl.Samples, func(s summary.Sample) bool { return s.DBWaits[event] > 0 }) {
+		t.Errorf("no sample of %s has db_waits %s", timeline, event)
+	}
 }
 
 func causeNames(sc summary.Scenario) []string {
@@ -189,4 +222,27 @@ func counts[K ~string](m map[K]int) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// TestWaitEvidence: the wait events are counted over the samples of the window of highest p99,
+// stretched by that p99, failed readings left out.
+func TestWaitEvidence(t *testing.T) {
+	lock := map[string]int{"Lock:transactionid": 2}
+	sc := &summary.Scenario{
+		Windows: []summary.Window{{StartMs: 1000, Requests: 100, P99: 5}, {StartMs: 2000, Requests: 100, P99: 150}, {StartMs: 3000, P99: 900}},
+		Timeline: []summary.Sample{
+			{OffsetMs: 1950, DBWaits: map[string]int{"IO:DataFileRead": 1}}, // the window before
+			{OffsetMs: 2000, DBWaits: lock},
+			{OffsetMs: 2500},
+			{OffsetMs: 2600, DBQueryFailed: true, DBWaits: lock},
+			{OffsetMs: 3100, DBWaits: map[string]int{"Lock:transactionid": 5, "LWLock:WALWrite": 1}}, // within its p99 past its end
+			{OffsetMs: 3150, DBWaits: lock},
+		},
+	}
+	got := waitEvidence(sc)
+	want := diagnose.WaitEvidence{WindowStartMs: 2000, Samples: 3,
+		Seen: map[string]int{"Lock:transactionid": 2, "LWLock:WALWrite": 1}, Peak: map[string]int{"Lock:transactionid": 5, "LWLock:WALWrite": 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("waitEvidence = %+v\nwant           %+v", got, want)
+	}
 }

@@ -325,6 +325,9 @@ type Sample struct {
 	// cumulative counters: a span's figure is the difference of two samples.
 	DBLockWaits float64 `json:"db_lock_waits,omitempty"` // the server's sessions waiting on a Lock
 	DBIOWaits   float64 `json:"db_io_waits,omitempty"`   // ... on IO
+	// DBWaits counts the server's active sessions by "wait_event_type:wait_event" (e.g.
+	// "Lock:transactionid": 3); an active session with no wait event is on CPU and not counted.
+	DBWaits map[string]int `json:"db_waits,omitempty"`
 	// PoolWaitTotal is pgxpool_acquire_duration_seconds_total: the time acquires waited.
 	PoolWaitTotal float64 `json:"pool_wait_total_s,omitempty"`
 	Runnable      float64 `json:"runnable,omitempty"` // go_sched_goroutines_runnable_goroutines
