@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # neighbour.sh NEIGHBOUR RUNS [loadtest run flags...]
 #
-# Runs steady RUNS times beside NEIGHBOUR and prints one line per run: verdict, judged p99,
-# the path delay in the p99's window, whether the rule moved, the wait per request, the
-# others' CPU, the server's sched-latency p99, the rule's figure (the worst quarter second's
-# delay per run of any role, ms) and the % of the server's wake-ups that waited past
-# 10 % of the p99 (docs/harness.md). NEIGHBOUR: none, nice (one busy loop at nice 19) or two (two busy loops at
+# Runs steady RUNS times beside NEIGHBOUR and prints one line per run: verdict, judged p99 (ms),
+# the rule's figure (the worst delay per run of a thread on the path of one of the slowest
+# requests, ms), its role, its limit (10 % of the p99), whether the rule moved, the others' CPUs
+# in that second, the path delay and the worst quarter second's delay per run in the p99's
+# window (ms, reported, not judged), the reasons (docs/harness.md). NEIGHBOUR: none, nice (one busy loop at nice 19) or two (two busy loops at
 # normal priority). The loops are started here and stopped by their PID however the script
 # ends. Run it under the heavy lock: flock /tmp/heavy.lock scripts/neighbour.sh two 5
 # (docs/design/harness-evidence.md holds the table it makes).
@@ -36,10 +36,9 @@ for i in $(seq "$runs"); do
 		-out "$out/$i" "$@" >/dev/null 2>&1 || true
 	jq -r --arg kind "$kind" --arg i "$i" '.scenarios[0] as $s | $s.contention as $c |
 		[$kind, $i, $s.verdict, ($s.latency_intended.p99_ms*100|round/100),
-		 ($c.neighbour.run_queue_delay_ms*1000|round/1000), ($c.neighbour.moved),
-		 ($c.per_request_wait_ms*1000|round/1000), ($c.foreign_cpus*100|round/100),
-		 ($c.sched_latency.p99_ms // 0), (($c.neighbour.peak_delay_ms // 0)*1000|round/1000),
-		 (($c.neighbour.slow_wakeups // 0)*10000|round/100),
+		 ($c.neighbour.slow_wait_ms*1000|round/1000), ($c.neighbour.slow_role // "-"), ($c.neighbour.limit_ms*1000|round/1000),
+		 ($c.neighbour.moved), ($c.neighbour.slow_foreign_cpus*100|round/100),
+		 ($c.neighbour.run_queue_delay_ms*1000|round/1000), (($c.neighbour.peak_delay_ms // 0)*1000|round/1000),
 		 (($s.reasons // []) | join("; "))] | @tsv' "$out/$i"/2*/summary.json
 done
 [[ -n ${KEEP:-} ]] && echo "kept $out" >&2 || rm -rf "$out"

@@ -2,44 +2,68 @@ package contention
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
-// TestNeighbourRule: the rule judges the window that holds the p99 and only when others ran
-// there; a wait that is a small share of the judged p99, or our threads waiting for each
-// other, moves nothing.
+// TestNeighbourRule: the rule asks what the slowest requests met on their path: the worst
+// delay per run of one thread in a reading that overlaps one, against the share of the judged
+// p99, and only when others ran in the second it was sent. Waits no slow request overlapped,
+// and the p99's window, are not judged.
 func TestNeighbourRule(t *testing.T) {
-	// delay: the worst quarter second's delay per run of the backend, the rule's figure.
-	win := func(start, p99, delay, foreign float64) summary.ContentionWindow {
-		return summary.ContentionWindow{StartMs: start, Requests: 100, P99Ms: p99, ForeignCPUs: foreign, PeakDelayPerRunMs: [3]float64{0, delay, 0}}
+	windows := func(foreign float64) []summary.ContentionWindow {
+		return []summary.ContentionWindow{
+			{StartMs: 0, Requests: 100, P99Ms: 9, ForeignCPUs: foreign},
+			{StartMs: 1000, Requests: 100, P99Ms: 5, ForeignCPUs: foreign},
+		}
+	}
+	// Readings of 250 ms, each with its worst thread's delay per run by role.
+	var quiet []Point
+	for end := 250.0; end <= 2000; end += 250 {
+		quiet = append(quiet, Point{OffsetMs: end, SpanMs: 250, Worst: [roles]float64{Server: 0.1, Database: 0.05}})
+	}
+	burst := func(at int, db float64) []Point {
+		p := slices.Clone(quiet)
+		p[at].Worst[Database] = db
+		return p
+	}
+	slow := func(offsets ...float64) []summary.Request {
+		var r []summary.Request
+		for _, o := range offsets {
+			r = append(r, summary.Request{OffsetMs: o, LatencyMs: 40})
+		}
+		return r
 	}
 	tests := []struct {
 		name     string
-		windows  []summary.ContentionWindow
+		points   []Point
+		foreign  float64
+		slowest  []summary.Request
 		judged   float64
 		maxShare float64
 		moved    bool
-		at       float64
+		role     string
 	}{
-		{"quiet machine", []summary.ContentionWindow{win(0, 4, 0.05, 0.02), win(1000, 5, 0.08, 0.03)}, 5, 0.1, false, 1000},
-		{"a nice loop ran but we did not wait", []summary.ContentionWindow{win(0, 5, 0.2, 0.98), win(1000, 6, 0.3, 0.97)}, 6, 0.1, false, 1000},
-		{"busy loops made us wait", []summary.ContentionWindow{win(0, 20, 4, 1.2), win(1000, 40, 9, 1.1)}, 40, 0.1, true, 1000},
-		{"the wait sits outside the p99's window", []summary.ContentionWindow{win(0, 40, 0.1, 0.1), win(1000, 8, 9, 1.5)}, 40, 0.1, false, 0},
-		{"we waited for each other, nobody else ran", []summary.ContentionWindow{win(0, 40, 9, 0.01)}, 40, 0.1, false, 0},
-		{"at the threshold", []summary.ContentionWindow{win(0, 10, 1.0001, 0.5)}, 10, 0.1, true, 0},
-		{"just under it", []summary.ContentionWindow{win(0, 10, 0.99, 0.5)}, 10, 0.1, false, 0},
-
-		{"not checked", []summary.ContentionWindow{win(0, 40, 30, 1.5)}, 40, 0, false, 0},
-		{"no requests", []summary.ContentionWindow{{StartMs: 0, ForeignCPUs: 2, PeakDelayPerRunMs: [3]float64{9, 9, 9}}}, 40, 0.1, false, 0},
+		{"quiet machine", quiet, 0.02, slow(100, 1300), 8, 0.1, false, "server"},
+		{"a nice loop ran, our threads barely waited", quiet, 0.98, slow(100, 1300), 8, 0.1, false, "server"},
+		{"a slow request met a burst on the backend", burst(5, 3), 1.8, slow(100, 1300), 8, 0.1, true, "database"},
+		{"a burst no slow request overlapped", burst(5, 3), 1.8, slow(100, 1800), 8, 0.1, false, "server"},
+		{"a request sent before the burst's reading, answered in it", burst(5, 3), 1.8, slow(1230), 8, 0.1, true, "database"},
+		{"at the limit", burst(0, 0.8), 1.8, slow(100), 8, 0.1, true, "database"},
+		{"just under it", burst(0, 0.79), 1.8, slow(100), 8, 0.1, false, "database"},
+		{"a slice's wait against a slow figure", burst(5, 3), 1.8, slow(1300), 80, 0.1, false, "database"},
+		{"we waited for each other, nobody else ran", burst(5, 3), 0.05, slow(1300), 8, 0.1, false, "database"},
+		{"not checked", burst(5, 30), 1.8, slow(1300), 8, 0, false, "database"},
+		{"no slow request listed", burst(5, 30), 1.8, nil, 8, 0.1, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := Neighbour(summary.Contention{Windows: tt.windows}, tt.judged, tt.maxShare)
-			if n.Moved != tt.moved || n.WindowStartMs != tt.at || n.JudgedMs != tt.judged {
-				t.Errorf("Neighbour = %+v, want moved %v in the window at %v ms", n, tt.moved, tt.at)
+			n := Neighbour(tt.points, summary.Contention{Windows: windows(tt.foreign)}, tt.slowest, tt.judged, tt.maxShare)
+			if n.Moved != tt.moved || n.SlowRole != tt.role || n.JudgedMs != tt.judged || n.WindowStartMs != 0 || n.SlowRequestsSeen != len(tt.slowest) {
+				t.Errorf("Neighbour = %+v, want moved %v by the %s's wait, the p99's window at 0 ms", n, tt.moved, tt.role)
 			}
 		})
 	}
@@ -83,11 +107,19 @@ func TestSummarise(t *testing.T) {
 	if c := Summarise(points, windows); c.Windows[0].SchedP99Ms != 10 || c.Windows[1].SchedP99Ms != 0 || c.SchedLatency == nil || c.SchedLatency.P50Ms != 1 {
 		t.Errorf("scheduling p99 by window %v, %v; overall %+v; want 10 ms in window 0 only, p50 1 ms", c.Windows[0].SchedP99Ms, c.Windows[1].SchedP99Ms, c.SchedLatency)
 	}
-	// The peak is, per role, the worst reading's delay per run: window 0 holds only point 0,
-	// window 1 only point 1; a quieter reading beside point 1 does not lower it.
-	quiet := Point{OffsetMs: 2000, SpanMs: 250, Wait: [roles]time.Duration{ms, ms, ms}, Run: [roles]time.Duration{ms, ms, ms}, Slices: [roles]uint64{10, 10, 10}}
-	if c := Summarise(append(points, quiet), windows); c.Windows[0].PeakDelayPerRunMs != [3]float64{10, 0, 0} || c.Windows[1].PeakDelayPerRunMs != [3]float64{0.1, 10, 10} {
-		t.Errorf("peak delay per run %v, %v; want [10 0 0], [0.1 10 10] ms", c.Windows[0].PeakDelayPerRunMs, c.Windows[1].PeakDelayPerRunMs)
+	// The peak is, per role, the worst thread's delay per run of any reading in the window:
+	// window 0 holds only point 0, window 1 only point 1; a quieter reading beside point 1
+	// does not lower it.
+	points[0].Worst, points[1].Worst = [roles]float64{12, 0, 0}, [roles]float64{0, 10, 15}
+	quiet := Point{OffsetMs: 2000, SpanMs: 250, Worst: [roles]float64{0.1, 0.1, 0.1}}
+	if c := Summarise(append(points, quiet), windows); c.Windows[0].PeakDelayPerRunMs != [3]float64{12, 0, 0} || c.Windows[1].PeakDelayPerRunMs != [3]float64{0.1, 10, 15} {
+		t.Errorf("peak delay per run %v, %v; want [12 0 0], [0.1 10 15] ms", c.Windows[0].PeakDelayPerRunMs, c.Windows[1].PeakDelayPerRunMs)
+	}
+	// The harness's own backends run off a request's path: their CPU is ours (not others'),
+	// their waits are no role's.
+	points[0].OffPathRun = 100 * ms
+	if c := Summarise(points, windows); math.Abs(c.Windows[0].ForeignCPUs-0.4) > 1e-9 || c.Windows[0].ServerWaitMs != 100 {
+		t.Errorf("with 100 ms off the path: others ran %v CPUs, server waited %v ms; want 0.4, 100", c.Windows[0].ForeignCPUs, c.Windows[0].ServerWaitMs)
 	}
 	if h := Summarise(points, windows).Windows[0].Sched; h == nil || h.Total != 100 || len(h.BoundsMs) != 2 || h.BoundsMs[1] != 10 || h.Counts[0] != 50 {
 		t.Errorf("window 0's histogram %+v; want 100 wake-ups, 50 ≤ 1 ms, bounds 1 and 10 ms without +Inf", h)
@@ -155,35 +187,5 @@ func TestSlowRequests(t *testing.T) {
 		if got := SlowRequests(tt.slow, tt.runs); math.Abs(got-tt.want) > 1e-12 {
 			t.Errorf("SlowRequests(%v, %v) = %v, want %v", tt.slow, tt.runs, got, tt.want)
 		}
-	}
-}
-
-// TestPeakRule: in the p99's window, a role whose worst quarter second waited at least the
-// moving share of the judged p99 per run moves it, whatever the second's mean says; many short
-// waits summed along the path do not; still only when others ran.
-func TestPeakRule(t *testing.T) {
-	win := func(p99, path float64, peak [3]float64, foreign float64) summary.ContentionWindow {
-		return summary.ContentionWindow{Requests: 100, P99Ms: p99, ForeignCPUs: foreign, PathDelayMs: path, PeakDelayPerRunMs: peak}
-	}
-	tests := []struct {
-		name   string
-		w      summary.ContentionWindow
-		judged float64
-		moved  bool
-	}{
-		{"a quiet machine", win(6, 0.26, [3]float64{0.07, 0.08, 0.06}, 0.02), 6, false},
-		{"many short waits: a nice loop", win(6, 0.74, [3]float64{0.2, 0.3, 0.2}, 0.98), 6, false},
-		{"a burst on the backend the mean dilutes", win(72, 1.3, [3]float64{0.2, 2.7, 0.3}, 1.75), 12, true},
-		{"at the threshold", win(12, 0.5, [3]float64{0.1, 1.2001, 0.1}, 1.75), 12, true},
-		{"just under it", win(12, 0.5, [3]float64{0.1, 1.19, 0.1}, 1.75), 12, false},
-		{"a burst, nobody else ran", win(72, 1.3, [3]float64{9, 9, 9}, 0.02), 12, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			n := Neighbour(summary.Contention{Windows: []summary.ContentionWindow{tt.w}}, tt.judged, 0.1)
-			if n.Moved != tt.moved {
-				t.Errorf("Neighbour = %+v, want moved %v", n, tt.moved)
-			}
-		})
 	}
 }

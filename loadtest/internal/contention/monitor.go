@@ -20,8 +20,13 @@ const (
 	roles
 )
 
-// Procs are the benchmark's processes by role.
-type Procs [roles][]int
+// Procs are the benchmark's processes: by role the ones on a request's path, and OffPath the
+// ones off it (the harness's own PostgreSQL backends, which run its sampling queries): their CPU
+// is the benchmark's, their waits are not a request's.
+type Procs struct {
+	Path    [roles][]int
+	OffPath []int
+}
 
 // Histogram is a cumulative latency histogram (Prometheus buckets): Counts[i] observations ≤
 // Bounds[i] seconds.
@@ -42,6 +47,12 @@ type Point struct {
 	Wait   [roles]time.Duration
 	Run    [roles]time.Duration
 	Slices [roles]uint64 // times those threads were given a CPU
+	// Worst is, per role, the highest mean delay per run of one of its threads that ran in the
+	// span (ms): at least one run of that thread waited that long, where the role's mean, over
+	// fifty short waits of its other threads, would not show it.
+	Worst [roles]float64
+	// OffPathRun is the CPU time the processes off a request's path ran in the span.
+	OffPathRun time.Duration
 	// Busy is the CPU time the whole machine spent busy in the span (0: not read); what our
 	// threads did not run of it, others did.
 	Busy time.Duration
@@ -115,23 +126,36 @@ func (m *Monitor) read(ctx context.Context, off time.Duration) {
 	busy, cpus, busyErr := machine.Busy()
 	now := make(map[int]machine.ThreadTime)
 	p := Point{CPUs: cpus}
-	for role, pids := range procs {
-		for _, pid := range pids {
-			threads, ok := machine.Threads(pid)
-			if !ok {
+	// ran is what a thread did since the last reading; false when it is new (its past is not
+	// this span's) or did not run.
+	ran := func(pid int, each func(run, wait time.Duration, slices uint64)) {
+		threads, ok := machine.Threads(pid)
+		if !ok {
+			return
+		}
+		for tid, tt := range threads {
+			now[tid] = tt
+			before, seen := m.prev[tid]
+			if !seen || tt.Run <= before.Run {
 				continue
 			}
-			for tid, tt := range threads {
-				now[tid] = tt
-				before, seen := m.prev[tid]
-				if !seen || tt.Run <= before.Run {
-					continue // new (its past is not this span's) or did not run
-				}
-				p.Run[role] += tt.Run - before.Run
-				p.Wait[role] += max(tt.Wait-before.Wait, 0)
-				p.Slices[role] += tt.Slices - min(before.Slices, tt.Slices)
-			}
+			each(tt.Run-before.Run, max(tt.Wait-before.Wait, 0), tt.Slices-min(before.Slices, tt.Slices))
 		}
+	}
+	for role, pids := range procs.Path {
+		for _, pid := range pids {
+			ran(pid, func(run, wait time.Duration, slices uint64) {
+				p.Run[role] += run
+				p.Wait[role] += wait
+				p.Slices[role] += slices
+				if slices > 0 {
+					p.Worst[role] = max(p.Worst[role], ms(wait)/float64(slices))
+				}
+			})
+		}
+	}
+	for _, pid := range procs.OffPath {
+		ran(pid, func(run, _ time.Duration, _ uint64) { p.OffPathRun += run })
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -34,17 +34,6 @@ func pathDelay(perRun [roles]float64) float64 {
 	return d
 }
 
-// delayPerRunMs is, per role, one reading's mean run-queue delay per run.
-func (p Point) delayPerRunMs() [roles]float64 {
-	var perRun [roles]float64
-	for r := range roles {
-		if p.Slices[r] > 0 {
-			perRun[r] = ms(p.Wait[r]) / float64(p.Slices[r])
-		}
-	}
-	return perRun
-}
-
 // SlowWakeups is the share of the wake-ups in h that waited longer than waitMs, counted from
 // the smallest bound at or above waitMs (returned): a wait in a bucket that straddles waitMs is
 // not counted, so the share errs low. 0 when h is empty or has no such bound.
@@ -66,16 +55,20 @@ func SlowRequests(slow, runs float64) float64 {
 	return 1 - math.Pow(1-slow, runs)
 }
 
-// Neighbour applies the contention rule to c, whose windows are the scenario's, for the judged
-// p99 judgedMs. It finds the window that holds the p99 (the one with the highest p99) and there
-// the highest delay per run of any role in any reading (PeakDelayPerRunMs): a wait at least one
-// run on a request's path met. Moved when others ran in that window and that wait is at least
-// maxShare of the judged p99: a neighbour held a CPU from us for that share of the figure.
-// maxShare ≤ 0 never moves. The path delay (a sum of means, which many short waits of a
-// preempted nice neighbour fill) and the server's slow goroutine wake-ups are reported, not
-// judged.
-func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbour {
-	n := summary.Neighbour{JudgedMs: judgedMs}
+// roleNames are the roles as the check and summary.json name them.
+var roleNames = [roles]string{Server: "server", Database: "database", Harness: "harness"}
+
+// Neighbour applies the contention rule to the readings points, laid over the scenario's
+// windows in c, for the judged p99 judgedMs and the slowest requests: the p99 is made by the
+// slowest requests, so the rule asks what they met. For each, the readings that overlap its span
+// (send to answer) give the worst mean delay per run of one thread on its path; the longest of
+// these is the rule's figure. Moved when it is at least maxShare of the judged p99 and others
+// ran in the window the request was sent in: a neighbour held a CPU from a slow request's path
+// for that share of the figure. Below MinForeignCPUs our threads waited for each other (the
+// server's or the generator's limit, not a neighbour's). maxShare ≤ 0 never moves. The p99's
+// window, its path delay and worst quarter second are reported, not judged.
+func Neighbour(points []Point, c summary.Contention, slowest []summary.Request, judgedMs, maxShare float64) summary.Neighbour {
+	n := summary.Neighbour{JudgedMs: judgedMs, LimitMs: maxShare * judgedMs, SlowRequestsSeen: len(slowest)}
 	at := -1
 	for i, w := range c.Windows {
 		if w.Requests > 0 && (at < 0 || w.P99Ms > c.Windows[at].P99Ms) {
@@ -90,7 +83,24 @@ func Neighbour(c summary.Contention, judgedMs, maxShare float64) summary.Neighbo
 	n.SlowWakeups, n.TailWaitMs = SlowWakeups(w.Sched, maxShare*judgedMs)
 	n.SlowRequests = SlowRequests(n.SlowWakeups, pathRuns[Server])
 	n.PeakDelayMs = slices.Max(w.PeakDelayPerRunMs[:])
-	moved := n.PeakDelayMs >= maxShare*judgedMs
-	n.Moved = maxShare > 0 && judgedMs > 0 && w.ForeignCPUs >= MinForeignCPUs && moved
+	for _, r := range slowest {
+		from, to := r.OffsetMs, r.OffsetMs+max(r.LatencyMs, 0)
+		for _, p := range points {
+			if p.OffsetMs-p.SpanMs >= to || p.OffsetMs <= from {
+				continue
+			}
+			for role, d := range p.Worst {
+				if d > n.SlowWaitMs {
+					n.SlowWaitMs, n.SlowAtMs, n.SlowRole = d, r.OffsetMs, roleNames[role]
+				}
+			}
+		}
+	}
+	for _, w := range c.Windows {
+		if n.SlowAtMs >= w.StartMs && n.SlowAtMs < w.StartMs+windowMs {
+			n.SlowForeignCPUs = w.ForeignCPUs
+		}
+	}
+	n.Moved = maxShare > 0 && judgedMs > 0 && n.SlowForeignCPUs >= MinForeignCPUs && n.SlowWaitMs >= n.LimitMs
 	return n
 }

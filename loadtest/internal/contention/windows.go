@@ -32,13 +32,13 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 			}
 			k := overlap / p.SpanMs
 			cw := &c.Windows[i]
-			for r, d := range p.delayPerRunMs() {
+			for r, d := range p.Worst {
 				cw.PeakDelayPerRunMs[r] = max(cw.PeakDelayPerRunMs[r], d)
 			}
 			cw.ServerWaitMs += k * ms(p.Wait[Server])
 			cw.DatabaseWaitMs += k * ms(p.Wait[Database])
 			cw.HarnessWaitMs += k * ms(p.Wait[Harness])
-			ours := p.Run[Server] + p.Run[Database] + p.Run[Harness]
+			ours := p.Run[Server] + p.Run[Database] + p.Run[Harness] + p.OffPathRun
 			cw.RunMs += k * ms(ours)
 			for r := range roles {
 				slices[i][r] += k * float64(p.Slices[r])

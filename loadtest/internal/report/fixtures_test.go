@@ -352,8 +352,11 @@ func contention(ws []summary.Window) *summary.Contention {
 		cw.PerRequestWaitMs = (cw.ServerWaitMs + cw.DatabaseWaitMs + cw.HarnessWaitMs) / float64(max(cw.Requests, 1))
 		cw.DelayPerRunMs = [3]float64{round2(0.05 + 0.1*math.Abs(math.Sin(x))), 0.04, 0.06}
 		cw.PathDelayMs = 2*cw.DelayPerRunMs[0] + cw.DelayPerRunMs[1] + 2*cw.DelayPerRunMs[2]
+		cw.PeakDelayPerRunMs = [3]float64{round2(3 * cw.DelayPerRunMs[0]), round2(0.2 + 0.6*math.Abs(math.Sin(x/3))), 0.15}
 		c.Windows = append(c.Windows, cw)
 	}
-	c.Neighbour = summary.Neighbour{WindowStartMs: ws[len(ws)/2].StartMs, RunQueueDelayMs: c.Windows[len(ws)/2].PathDelayMs, JudgedMs: 15.4}
+	mid := c.Windows[len(ws)/2]
+	c.Neighbour = summary.Neighbour{WindowStartMs: mid.StartMs, RunQueueDelayMs: mid.PathDelayMs, JudgedMs: 15.4, LimitMs: 1.54,
+		SlowWaitMs: mid.PeakDelayPerRunMs[1], SlowAtMs: mid.StartMs + 300, SlowRole: "database", SlowForeignCPUs: 0.4, SlowRequestsSeen: 10}
 	return c
 }

@@ -482,13 +482,15 @@ func socketSeries(qs []summary.AcceptQueueSample) []chart.Series {
 	return out
 }
 
-// contention plots the run-queue delay a request's path accrued in each window (the neighbour rule's
-// figure) and each role's mean delay per run, against the rule's limit (the judged p99 times
-// -max-neighbour-share), with the server's Go scheduling latency beside them.
+// contention plots, per window, the worst delay per run of one thread on a request's path (what
+// the neighbour rule holds against its limit, the judged p99 times -max-neighbour-share, where a
+// slow request overlapped it), a request path's run-queue delay and each role's mean delay per
+// run, with the server's Go scheduling latency beside them.
 func (p plotter) contention(c *summary.Contention, maxShare string) chart.Line {
-	var server, db, harness, path, sched []chart.Point
+	var worst, server, db, harness, path, sched []chart.Point
 	for _, w := range c.Windows {
 		x := secs(w.StartMs + 500)
+		worst = append(worst, chart.Point{X: x, Y: slices.Max(w.PeakDelayPerRunMs[:])})
 		path = append(path, chart.Point{X: x, Y: w.PathDelayMs})
 		server = append(server, chart.Point{X: x, Y: w.DelayPerRunMs[0]})
 		db = append(db, chart.Point{X: x, Y: w.DelayPerRunMs[1]})
@@ -496,7 +498,8 @@ func (p plotter) contention(c *summary.Contention, maxShare string) chart.Line {
 		sched = append(sched, chart.Point{X: x, Y: w.SchedP99Ms})
 	}
 	series := []chart.Series{
-		{Name: "a request's path (judged)", Points: path, Color: "#000000"},
+		{Name: "worst thread, per run (judged where a slow request met it)", Points: worst, Color: "#000000"},
+		{Name: "a request's path", Points: path, Color: "#d55e00"},
 		{Name: "server, per run", Points: server},
 		{Name: "database, per run", Points: db, Color: "#cc79a7"},
 		{Name: "harness, per run", Points: harness, Color: "#777777"},
@@ -510,7 +513,7 @@ func (p plotter) contention(c *summary.Contention, maxShare string) chart.Line {
 	}
 	markers := slices.Clone(p.markers)
 	if c.Neighbour.Moved {
-		markers = append(markers, chart.Marker{X: secs(c.Neighbour.WindowStartMs + 500), Label: "neighbour", Color: "#d55e00"})
+		markers = append(markers, chart.Marker{X: secs(c.Neighbour.SlowAtMs), Label: "neighbour", Color: "#d55e00"})
 	}
 	return chart.Line{
 		Title: "Run-queue delay: our threads waiting for a CPU", XLabel: "time since start (s)", YLabel: "run-queue delay (ms)",

@@ -25,18 +25,18 @@ func (rn *Runner) monitor(l *Live) *contention.Monitor {
 		return nil
 	}
 	var (
-		mu      sync.Mutex
-		db      []int
-		readAt  time.Time
-		harness = append([]int{os.Getpid()}, rn.Helpers...)
+		mu        sync.Mutex
+		db, ownDB []int
+		readAt    time.Time
+		harness   = append([]int{os.Getpid()}, rn.Helpers...)
 	)
 	procs := func(ctx context.Context) (contention.Procs, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		// The pool opens its connections at start; asking once a second finds a late one.
 		if time.Since(readAt) >= time.Second {
-			if pids, ok := rn.backends(ctx, l); ok {
-				db, readAt = pids, time.Now()
+			if server, own, ok := rn.backends(ctx, l); ok {
+				db, ownDB, readAt = server, own, time.Now()
 			}
 		}
 		if len(db) == 0 {
@@ -48,7 +48,7 @@ func (rn *Runner) monitor(l *Live) *contention.Monitor {
 				server = append(server, a.Process.PID())
 			}
 		}
-		return contention.Procs{contention.Server: server, contention.Database: db, contention.Harness: harness}, true
+		return contention.Procs{Path: [...][]int{contention.Server: server, contention.Database: db, contention.Harness: harness}, OffPath: ownDB}, true
 	}
 	sched := func(ctx context.Context) (contention.Histogram, error) {
 		b, c, err := l.Sampler.Histogram(ctx, schedLatencies)
@@ -57,35 +57,44 @@ func (rn *Runner) monitor(l *Live) *contention.Monitor {
 	return contention.NewMonitor(procs, sched, 0)
 }
 
-// backends are the pids of the PostgreSQL backends of the server and of the harness that run
-// on this machine.
-func (rn *Runner) backends(ctx context.Context, l *Live) ([]int, bool) {
+// backends are the pids of the PostgreSQL backends that run on this machine: the server's (on
+// a request's path) and the harness's own (its sampling queries, off it); false when the server
+// has none here.
+func (rn *Runner) backends(ctx context.Context, l *Live) (server, own []int, ok bool) {
 	ctx, cancel := context.WithTimeout(ctx, dbQueryTimeout)
 	defer cancel()
-	apps := []string{l.Server.DBApplication(), HarnessApplication}
+	apps := []string{l.Server.DBApplication()}
 	for _, a := range l.adoptedServers() {
 		apps = append(apps, a.DBApplication())
 	}
-	rows, err := rn.DB.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = ANY($1)`, apps)
+	rows, err := rn.DB.Query(ctx, `SELECT pid, application_name = $2 FROM pg_stat_activity WHERE application_name = ANY($1) OR application_name = $2`,
+		apps, HarnessApplication)
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	type backend struct {
+		PID     int
+		Harness bool
+	}
+	all, err := pgx.CollectRows(rows, pgx.RowToStructByPos[backend])
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
-	local := pids[:0]
-	for _, pid := range pids {
-		if machine.IsProcess(pid, "postgres") {
-			local = append(local, pid)
+	for _, b := range all {
+		switch {
+		case !machine.IsProcess(b.PID, "postgres"):
+		case b.Harness:
+			own = append(own, b.PID)
+		default:
+			server = append(server, b.PID)
 		}
 	}
-	return local, len(local) > 0
+	return server, own, len(server) > 0
 }
 
 // contended lays the monitor's readings over the judged step's windows and applies the
-// neighbour rule to the judged p99; nil when not measured.
-func contended(l *Live, windows []summary.Window, judgedMs float64) *summary.Contention {
+// neighbour rule to the judged p99 and the slowest requests; nil when not measured.
+func contended(l *Live, windows []summary.Window, slowest []summary.Request, judgedMs float64) *summary.Contention {
 	if l.Contention == nil {
 		return nil
 	}
@@ -94,21 +103,19 @@ func contended(l *Live, windows []summary.Window, judgedMs float64) *summary.Con
 		return nil
 	}
 	c := contention.Summarise(points, windows)
-	c.Neighbour = contention.Neighbour(c, judgedMs, l.Settings.MaxNeighbourShare)
+	c.Neighbour = contention.Neighbour(points, c, slowest, judgedMs, l.Settings.MaxNeighbourShare)
 	return &c
 }
 
 // neighbourCheck: our threads waiting for a CPU slow the server the way a slow server would;
-// when they waited enough to move the judged p99, the figures judge the machine: INVALID, as
-// when the generator falls behind.
+// when a slow request's path waited enough to move the judged p99, the figures judge the
+// machine: INVALID, as when the generator falls behind.
 func neighbourCheck(c *summary.Contention, maxShare float64) summary.Check {
-	n, w := c.Neighbour, windowAt(c, c.Neighbour.WindowStartMs)
+	n := c.Neighbour
 	return summary.NewCheck(summary.Validity, "neighbour", !n.Moved,
-		fmt.Sprintf("in the p99's window, no role on a request's path waited %.0f%% of the judged p99 per run in a quarter second", 100*maxShare),
-		fmt.Sprintf("%.2f ms at %.0f s (%.0f%% of p99 %.1f ms; worst quarter second per run: server %.2f, database %.2f, harness %.2f ms; path delay %.2f ms; others ran %.2f CPUs; %.2f%% of the server's wake-ups waited > %g ms)",
-			n.PeakDelayMs, n.WindowStartMs/1000, 100*safeDiv(n.PeakDelayMs, n.JudgedMs), n.JudgedMs,
-			w.PeakDelayPerRunMs[0], w.PeakDelayPerRunMs[1], w.PeakDelayPerRunMs[2], n.RunQueueDelayMs,
-			w.ForeignCPUs, 100*n.SlowWakeups, n.TailWaitMs))
+		fmt.Sprintf("no thread on the path of the %d slowest requests waited %.0f%% of the judged p99 per run while others ran", n.SlowRequestsSeen, 100*maxShare),
+		fmt.Sprintf("%.2f ms per run (%s, a request sent at %.1f s; limit %.2f ms: %.0f%% of p99 %.1f ms); others ran %.2f CPUs in that second",
+			n.SlowWaitMs, n.SlowRole, n.SlowAtMs/1000, n.LimitMs, 100*maxShare, n.JudgedMs, n.SlowForeignCPUs))
 }
 
 func windowAt(c *summary.Contention, startMs float64) summary.ContentionWindow {

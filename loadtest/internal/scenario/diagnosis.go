@@ -95,7 +95,8 @@ func neighbourEvidence(c *summary.Contention) diagnose.NeighbourEvidence {
 	}
 	n := c.Neighbour
 	return diagnose.NeighbourEvidence{RunQueueDelayMs: n.RunQueueDelayMs, JudgedMs: n.JudgedMs,
-		ForeignCPUs: windowAt(c, n.WindowStartMs).ForeignCPUs, Moved: n.Moved}
+		ForeignCPUs: windowAt(c, n.WindowStartMs).ForeignCPUs, Moved: n.Moved,
+		SlowWaitMs: n.SlowWaitMs, LimitMs: n.LimitMs}
 }
 
 // waitEvidence counts the PostgreSQL wait events of the server's sessions in the samples of

@@ -32,7 +32,11 @@ type faultRow struct {
 	// hold, when set, runs after the server was seeded and before the attack, for as long as
 	// the attack lasts: a disturbance outside the server (the database lock).
 	hold func(t *testing.T, dsn string, d time.Duration)
-	want string
+	// beside, when set, starts a neighbour on the machine for the row's runs.
+	beside func(t *testing.T)
+	// matrixOnly rows run only when FAULT_MATRIX_RUNS is set (scripts/fault-matrix.sh).
+	matrixOnly bool
+	want       string
 	// event, when set, is the PostgreSQL wait event the cause's evidence and the timeline
 	// file's samples must name.
 	event string
@@ -59,6 +63,11 @@ func faultRows() []faultRow {
 		{name: "alloc storm (GOGC=25)", scenario: "steady", env: []string{"BENCH_FAULTS=alloc-storm", "GOGC=25"}, want: summary.CauseGC},
 		{name: "database lock (LOCK TABLE items)", scenario: "steady", hold: lockTable, want: summary.CauseDatabase,
 			event: "Lock:relation"},
+		// The neighbour check is on only here (the other rows judge the server), at steady's
+		// defaults, as neighbour_test.go runs it; only in scripts/fault-matrix.sh's runs, like
+		// TestBusyNeighbourIsInvalid, until it is shown reliable.
+		{name: "neighbour (two busy loops at nice 0)", scenario: "steady", beside: func(t *testing.T) { busyLoops(t, 2, 0) },
+			want: summary.CauseNeighbour, settings: func(s *Settings) { *s = neighbourSettings() }, matrixOnly: true},
 		{name: "goroutine leak", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"}, want: summary.CauseLeak,
 			settings: func(s *Settings) { s.Rate = 50 }},
 		// A backlog that fills after SIGTERM (docs/contracts.md): the kernel resets the queued
@@ -174,8 +183,14 @@ func TestFaultMatrix(t *testing.T) {
 	tallies := make([]*tally, len(rows))
 	for i, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
+			if row.matrixOnly && os.Getenv("FAULT_MATRIX_RUNS") == "" {
+				t.Skip("run by scripts/fault-matrix.sh only")
+			}
 			tl := &tally{named: map[string]int{}, verdicts: map[summary.Verdict]int{}}
 			tallies[i] = tl
+			if row.beside != nil {
+				row.beside(t)
+			}
 			for range runs {
 				sc := runRow(t, row)
 				tl.verdicts[sc.Verdict]++

@@ -556,9 +556,9 @@ type ContentionWindow struct {
 	// PathDelayMs is the run-queue delay a request's path accrued: the neighbour rule's figure
 	// (docs/harness.md).
 	PathDelayMs float64 `json:"path_delay_ms"`
-	// PeakDelayPerRunMs is, per role, the highest mean delay per run of a reading (250 ms) that
-	// overlaps the window: at least one run waited that long (a mean is not above its maximum),
-	// and a burst the second's mean dilutes shows whole.
+	// PeakDelayPerRunMs is, per role, the highest mean delay per run of one of its threads in a
+	// reading (250 ms) that overlaps the window: at least one run waited that long (a mean is not
+	// above its maximum), and a burst the second's mean dilutes shows whole.
 	PeakDelayPerRunMs [3]float64 `json:"peak_delay_per_run_ms"`
 	SchedP99Ms        float64    `json:"sched_p99_ms,omitempty"` // the server's Go scheduling latency p99 (0: not read)
 	P99Ms             float64    `json:"p99_ms"`                 // the window's latency p99
@@ -575,15 +575,27 @@ type SchedHistogram struct {
 	Total    uint64    `json:"total"`
 }
 
-// Neighbour is what the contention check found: the delay our threads accrued in the window
-// that holds the judged p99, against that p99. A diagnosis reads it.
+// Neighbour is what the contention check found: the run-queue delay the slowest requests met
+// on their path, against the judged p99. A diagnosis reads it.
 type Neighbour struct {
+	JudgedMs float64 `json:"judged_ms"`
+	// SlowWaitMs is the rule's figure (docs/harness.md): the longest mean delay per run of one
+	// thread on a request's path (the server's, its PostgreSQL backends', the harness's) in a
+	// reading that overlapped one of the slowest requests, which SlowAtMs (its send time),
+	// SlowRole and SlowForeignCPUs (what others ran in its window) place. LimitMs is what it is
+	// held against: -max-neighbour-share times the judged p99. SlowRequestsSeen counts the
+	// slowest requests looked at.
+	SlowWaitMs       float64 `json:"slow_wait_ms"`
+	SlowAtMs         float64 `json:"slow_at_ms"`
+	SlowRole         string  `json:"slow_role,omitempty"`
+	SlowForeignCPUs  float64 `json:"slow_foreign_cpus"`
+	SlowRequestsSeen int     `json:"slow_requests_seen"`
+	LimitMs          float64 `json:"limit_ms"`
+	// Reported, not judged: the window that holds the p99 (the highest), the path delay there
+	// and the highest of its PeakDelayPerRunMs.
 	WindowStartMs   float64 `json:"window_start_ms"`
 	RunQueueDelayMs float64 `json:"run_queue_delay_ms"`
-	JudgedMs        float64 `json:"judged_ms"`
-	// PeakDelayMs is the highest of the window's PeakDelayPerRunMs: a wait at least one run of
-	// a role on a request's path met in it. The rule judges it (docs/harness.md).
-	PeakDelayMs float64 `json:"peak_delay_ms"`
+	PeakDelayMs     float64 `json:"peak_delay_ms"`
 	// Reported, not judged (docs/harness.md): the wait that moves the judged figure by the
 	// share (the histogram bound at or above it), the share of the server's goroutine wake-ups
 	// that waited longer, and the share of requests that met at least one such wake-up.
