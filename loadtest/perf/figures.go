@@ -16,6 +16,7 @@ const (
 	attackerPeakRSS       = "P3d" // the attacker's peak RSS over a long run
 	attackerRSSGrowth     = "P3e" // peak RSS, long run / short run
 	workerScaling         = "P3f" // three worker processes / one, at max rate
+	generatorCPU          = "P3g" // CPU per request, the harness at half max / wrk at its max
 	drainOverrun          = "P4a" // SIGTERM→exit minus the longest in-flight request
 	cancelLatency         = "P4b" // client cancel → query gone, p99
 	samplerCost           = "P5"  // the sampler's CPU / the server's

@@ -32,6 +32,9 @@ type generator struct {
 	// when neighbours take the cores, so it tells whether a rate gap is the engine's cost or
 	// the machine's.
 	harnessCPU, vegetaCPU []float64
+	// The same at the fixed rate (µs per request), with the floor client's, and wrk's at its
+	// maximum: P3g.
+	harnessFixedCPU, vegetaFixedCPU, floorFixedCPU, wrkCPU []float64
 }
 
 // measureGenerator is P3: the harness's attacker against the vegeta CLI and wrk at maximum rate
@@ -69,8 +72,12 @@ func (r *runner) measureGenerator(ctx context.Context) error {
 // harness runs the harness's attacker in its own process; results, when set, keeps its .bin.
 func (g *generator) harness(rate float64, d time.Duration, results string) (attackReport, float64, error) {
 	rep, mb, cpu, err := g.r.attackProcess(g.ctx, g.url, rate, g.r.cfg.p3Workers, d, results)
-	if err == nil && rate == 0 && rep.Requests > 0 && d == g.r.cfg.p3Round {
-		g.harnessCPU = append(g.harnessCPU, 1e6*cpu/float64(rep.Requests))
+	if err == nil && rep.Requests > 0 && d == g.r.cfg.p3Round {
+		if rate == 0 {
+			g.harnessCPU = append(g.harnessCPU, 1e6*cpu/float64(rep.Requests))
+		} else {
+			g.harnessFixedCPU = append(g.harnessFixedCPU, 1e6*cpu/float64(rep.Requests))
+		}
 	}
 	return rep, mb, err
 }
@@ -90,18 +97,40 @@ func (g *generator) vegeta(rate float64, d time.Duration) (vegetaReport, error) 
 		return vegetaReport{}, fmt.Errorf("vegeta report: %w", err)
 	}
 	rep, err := parseVegetaReport(out)
-	if err == nil && rate == 0 {
+	if err == nil && rep.Requests > 0 && rate == 0 {
 		g.vegetaCPU = append(g.vegetaCPU, 1e6*cpu/float64(rep.Requests))
+	} else if err == nil && rep.Requests > 0 {
+		g.vegetaFixedCPU = append(g.vegetaFixedCPU, 1e6*cpu/float64(rep.Requests))
 	}
 	return rep, err
 }
 
+// floor runs `perf floor` at rate for a round and keeps its CPU per request.
+func (g *generator) floor(rate float64) error {
+	out, cpu, err := runToolCPU(g.ctx, g.r.self, "floor", "-url", g.url, "-rate", strconv.FormatFloat(rate, 'f', 0, 64),
+		"-workers", g.workers, "-duration", g.r.cfg.p3Round.String())
+	if err != nil {
+		return err
+	}
+	var rep floorReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		return fmt.Errorf("perf floor: parse its report: %w", err)
+	}
+	if rep.OK > 0 {
+		g.floorFixedCPU = append(g.floorFixedCPU, 1e6*cpu/float64(rep.OK))
+	}
+	return nil
+}
+
 func (g *generator) wrk() (float64, error) {
-	out, err := runTool(g.ctx, g.r.cfg.wrk, "-t2", "-c"+g.workers, "-d"+strconv.Itoa(int(g.r.cfg.p3Round/time.Second))+"s", g.url)
+	out, cpu, err := runToolCPU(g.ctx, g.r.cfg.wrk, "-t2", "-c"+g.workers, "-d"+strconv.Itoa(int(g.r.cfg.p3Round/time.Second))+"s", g.url)
 	if err != nil {
 		return 0, err
 	}
 	res, err := parseWrk(out)
+	if err == nil && res.Requests > 0 {
+		g.wrkCPU = append(g.wrkCPU, 1e6*cpu/float64(res.Requests))
+	}
 	return res.GoodRate(), err
 }
 
@@ -172,6 +201,7 @@ func (g *generator) latenessRounds(rate float64) {
 				vp, err = resultsLateness(g.bin, rate)
 				return err
 			},
+			func() error { return g.floor(rate) },
 		}
 		for j := range steps {
 			if err := steps[(i+j)%len(steps)](); err != nil {
@@ -184,10 +214,35 @@ func (g *generator) latenessRounds(rate float64) {
 			vegetaP99 = append(vegetaP99, vp)
 		}
 	}
+	g.cpuFigure(rate)
 	r.note(rateAccuracy, "Rate asked: %.0f/s, %s per run.", rate, c.p3Round)
 	r.note(sendLateness, "Rate %.0f/s, %s per run, %s workers each. The harness engine's own p99 (from the pacer's schedule, attack.IntendedOffset): %s ms. "+
 		"The vegeta CLI's p99 over the rounds: %s ms: the spread one tool shows against itself on this machine.",
 		rate, c.p3Round, g.workers, joinFloats(engine), joinFloats(vegetaP99))
+}
+
+// cpuFigure is P3g: the harness's CPU per request at the fixed rate, round by round, over wrk's
+// at its maximum (the median of P3a's rounds), with the vegeta CLI's and the floor client's at
+// the same fixed rate as notes: wrk at its maximum is never idle, so it pays no wake-up per
+// request; a client sending at a rate pays one or more, which the floor shows.
+func (g *generator) cpuFigure(rate float64) {
+	r := g.r
+	if len(g.wrkCPU) == 0 {
+		return
+	}
+	wrk := median(g.wrkCPU)
+	for _, h := range g.harnessFixedCPU {
+		r.fig(generatorCPU).Add(Sample{A: h, B: wrk, Value: ratio(h, wrk)})
+	}
+	note := func(name string, vs []float64) string {
+		if len(vs) == 0 {
+			return name + " not measured"
+		}
+		return fmt.Sprintf("%s %s (%s)", name, trim(median(vs)), joinFloats(vs))
+	}
+	r.note(generatorCPU, "CPU per request (µs, median and rounds) at %.0f/s: %s; %s; %s. wrk -t2 -c%s at its maximum: %s.",
+		rate, note("harness", g.harnessFixedCPU), note("vegeta CLI", g.vegetaFixedCPU), note("floor (perf floor)", g.floorFixedCPU),
+		g.workers, note("wrk", g.wrkCPU))
 }
 
 // memoryRounds is P3d and P3e: the harness's peak RSS over a short and a long run at the fixed rate.

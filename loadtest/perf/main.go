@@ -26,6 +26,7 @@ commands:
   trivial  serve the trivial endpoint P3 attacks (prints its address)
   bare     serve GET /api/v1/items as a bare chi+pgx handler, P1's calibration (prints its address)
   attack   run the harness's attacker once and print a JSON line (used by run for P3)
+  floor    send at a fixed rate with the least a Go client can do, print a JSON line (P3g's reference)
   worker   serve one load generator of a spread attack (prints its address; used by run for P3f)
   pgclient run the page query through pgx from N connections, print rate and PostgreSQL CPU per query (P1b)
 
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return bareCommand(ctx, rest, getenv, stdout, stderr)
 	case "attack":
 		return attackCommand(ctx, rest, getenv, stdout, stderr)
+	case "floor":
+		return floorCommand(ctx, rest, stdout, stderr)
 	case "worker":
 		return workerCommand(ctx, rest, getenv, stdout, stderr)
 	case "pgclient":
@@ -54,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, usage)
 		return nil
 	default:
-		return usageErrorf("unknown command %q (want run, render, trivial, bare, attack, worker or pgclient)", cmd)
+		return usageErrorf("unknown command %q (want run, render, trivial, bare, attack, floor, worker or pgclient)", cmd)
 	}
 }
 
