@@ -67,7 +67,7 @@ func faultRows() []faultRow {
 		// defaults, as neighbour_test.go runs it; only in scripts/fault-matrix.sh's runs, like
 		// TestBusyNeighbourIsInvalid, until it is shown reliable.
 		{name: "neighbour (two busy loops at nice 0)", scenario: "steady", beside: func(t *testing.T) { busyLoops(t, 2, 0) },
-			want: summary.CauseNeighbour, settings: func(s *Settings) { *s = neighbourSettings() }, matrixOnly: true},
+			want: summary.CauseNeighbour, settings: func(s *Settings) { *s = busyNeighbourSettings() }, matrixOnly: true},
 		{name: "goroutine leak", scenario: "cancel", env: []string{"BENCH_FAULTS=leak-goroutine"}, want: summary.CauseLeak,
 			settings: func(s *Settings) { s.Rate = 50 }},
 		// A backlog that fills after SIGTERM (docs/contracts.md): the kernel resets the queued
