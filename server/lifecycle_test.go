@@ -475,6 +475,49 @@ func TestShutdownReadsAcceptedRequests(t *testing.T) {
 	}
 }
 
+// TestIdleConnectionServedDuringDrainDelay: a keep-alive connection idle at SIGTERM stays open
+// through DRAIN_DELAY, and its next request is answered with "Connection: close". Closing the
+// idle connections at the signal (http.Server.SetKeepAlivesEnabled(false)) races with a request
+// already on its way: its handler runs on the closed socket and the answer is lost.
+func TestIdleConnectionServedDuringDrainDelay(t *testing.T) {
+	p := start(t, serverEnv(t, map[string]string{"DRAIN_DELAY": "1s", "SHUTDOWN_TIMEOUT": "10s"}))
+	c, err := net.DialTimeout("tcp", p.addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	auth := bearer(t)
+	ask := func() (*http.Response, error) {
+		req := "GET /api/v1/items HTTP/1.1\r\nHost: test\r\nAuthorization: " + auth + "\r\n\r\n"
+		if _, err := io.WriteString(c, req); err != nil {
+			return nil, fmt.Errorf("write the request: %w", err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			return nil, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp, err
+	}
+	if resp, err := ask(); err != nil || resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("first request: %v %v (close %v), want 200 on a kept-alive connection", resp, err, resp != nil && resp.Close)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	apitest.Eventually(t, 5*time.Second, func() bool { return httpStatus("http://"+p.admin+"/readyz") == 503 }, "/readyz never 503")
+	resp, err := ask()
+	if err != nil || resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("request on a connection idle at SIGTERM, sent during the drain delay: %v (%v); want 200 with Connection: close", resp, err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code %d, want 0; stderr %q", code, p.stderr.String())
+	}
+}
+
 // TestSIGTERMForced: a drain timeout shorter than the request gives the forced path: the
 // request is cut off, its query is cancelled in PostgreSQL, and the exit code is 3.
 func TestSIGTERMForced(t *testing.T) {

@@ -96,7 +96,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	gate := newAcceptGate(apiLn)
-	api, admin, conns := newServers(cfg, log, withInstance(instance, handler), withInstance(instance, telemetry.AdminHandler(reg, compact, state, pool.Ping)))
+	keep := &keepAlives{}
+	api, admin, conns := newServers(cfg, log, keep.wrap(withInstance(instance, handler)), withInstance(instance, telemetry.AdminHandler(reg, compact, state, pool.Ping)))
 	registerOpenConns(conns, reg, compact) // on the compact page too: a soak trends it
 
 	g, gctx := errgroup.WithContext(context.Background())
@@ -127,7 +128,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		case <-gctx.Done(): // a listener failed: same ordered shutdown
 			log.Error("listener failed, shutting down")
 		}
-		forced = shutdown(log, cfg, state, api, gate, acceptStopped, conns, admin, closePool, flushTraces)
+		forced = shutdown(log, cfg, state, keep, api, gate, acceptStopped, conns, admin, closePool, flushTraces)
 		return nil
 	})
 	if err := g.Wait(); err != nil {
@@ -298,13 +299,13 @@ func newServers(cfg config, log *slog.Logger, handler, adminHandler http.Handler
 
 // shutdown runs the ordered shutdown and reports whether the API drain was forced.
 // acceptStopped closes when api.Serve has returned: no connection is accepted after it.
-func shutdown(log *slog.Logger, cfg config, state *telemetry.State, api *http.Server, gate *acceptGate, acceptStopped <-chan struct{},
+func shutdown(log *slog.Logger, cfg config, state *telemetry.State, keep *keepAlives, api *http.Server, gate *acceptGate, acceptStopped <-chan struct{},
 	conns *connTracker, admin *http.Server, closePool func(), flushTraces func() error) (forced bool) {
 	begin := time.Now()
 	state.Set(telemetry.StateDraining)
 	// Clients stop reusing connections during DRAIN_DELAY: each response now says
 	// "Connection: close", so fewer requests are sent on a connection about to be closed.
-	api.SetKeepAlivesEnabled(false)
+	keep.stop()
 	log.Info("draining: /readyz now 503", "phase", "draining", "drain_delay", cfg.DrainDelay.String())
 	if cfg.DrainDelay > 0 {
 		// Lets load balancers see /readyz fail before the listener closes.
