@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/benchharness/benchharness/loadtest/cli"
 	"github.com/benchharness/benchharness/loadtest/internal/compare"
 )
 
@@ -43,7 +44,7 @@ func compareCommand(_ context.Context, args []string, _ func(string) string, std
 	currentLabel := fs.String("current-label", "", "names the current side in the report")
 	baseCommit := fs.String("base-commit", "", "commit the base runs' server was built from, for the runs table (default: the commit each run recorded, its harness's)")
 	currentCommit := fs.String("current-commit", "", `the same for the current runs; "SHA dirty" for a working tree with uncommitted changes`)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}

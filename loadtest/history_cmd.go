@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/benchharness/benchharness/loadtest/cli"
 	"github.com/benchharness/benchharness/loadtest/internal/history"
 )
 
@@ -36,7 +37,7 @@ func historyCommand(_ context.Context, args []string, _ func(string) string, std
 	fs.Float64Var(&d.Alpha, "alpha", d.Alpha, "a change point is kept when its permutation p-value is below this")
 	fs.IntVar(&d.Permutations, "permutations", d.Permutations, "shuffles per permutation test")
 	fs.IntVar(&d.MinSize, "min-commits", d.MinSize, "fewest commits on either side of a change point")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/cli"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/redact"
 	"github.com/benchharness/benchharness/loadtest/internal/report"
@@ -50,7 +51,7 @@ func reportCommand(ctx context.Context, args []string, getenv func(string) strin
 	fs.DurationVar(&o.sloP99, "slo-p99", 0, "p99 latency SLO checked on the merged results (0: not checked)")
 	fs.Float64Var(&o.maxErrorRate, "max-error-rate", 0.01, "highest error ratio that passes, in [0,1]")
 	fs.IntVar(&o.slowestN, "slowest", attack.DefaultSlowestN, "how many slowest requests to list")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, reportUsage)
 			fs.SetOutput(stdout)

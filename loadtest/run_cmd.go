@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/cli"
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/fleet"
 	"github.com/benchharness/benchharness/loadtest/internal/items"
@@ -163,7 +164,7 @@ func runCommand(ctx context.Context, args []string, getenv func(string) string, 
 	if err := conf.apply(fs, configPath); err != nil {
 		return usageErrorf("run: %v", err)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
@@ -217,7 +218,7 @@ func settingFlags(fs *flag.FlagSet, set *scenario.Settings, getenv func(string) 
 	fs.DurationVar(&set.Settle, "settle", set.Settle, "time the server gets after the attack before the settle checks")
 	fs.Float64Var(&set.GoroutineSlack, "goroutine-slack", set.GoroutineSlack, "goroutines over the baseline still counted as settled")
 	fs.DurationVar(&set.CPUProfile, "cpu-profile", set.CPUProfile, "length of the CPU profile captured during steady")
-	fs.Float64Var(&set.MaxNeighbourShare, "max-neighbour-share", set.MaxNeighbourShare, "run-queue delay per request of the benchmark's threads in the window holding the p99, as a share of the judged p99, above which a scenario is INVALID (0: not checked; measured when the server and PostgreSQL run here)")
+	fs.Float64Var(&set.MaxNeighbourShare, "max-neighbour-share", set.MaxNeighbourShare, "longest run-queue wait of a benchmark thread (server, PostgreSQL backend, harness) during one of the slowest requests, as a share of the judged p99, at or above which a scenario is INVALID while other processes ran (0: not checked; measured when the server and PostgreSQL run here)")
 	fs.IntVar(&set.Pool, "pool", set.Pool, "the server's pool size (DB_MAX_CONNS) in every scenario; 0 sizes it per scenario for its held requests")
 	c := &set.Cancel
 	fs.Float64Var(&c.Share, "cancel-share", c.Share, "cancel: share of requests held past their client timeout")
@@ -280,6 +281,8 @@ func validate(s scenario.Settings, o runOptions) error {
 		return fmt.Errorf("-duration must be > 0, got %s", s.Duration)
 	case s.Warmup < 0 || s.Settle < 0:
 		return fmt.Errorf("-warmup and -settle must be ≥ 0")
+	case s.GoroutineSlack < 0 || s.MaxNeighbourShare < 0:
+		return fmt.Errorf("-goroutine-slack and -max-neighbour-share must be ≥ 0")
 	case s.SLOP99 <= 0:
 		return fmt.Errorf("-slo-p99 must be > 0, got %s", s.SLOP99)
 	case s.MaxErrorRate < 0 || s.MaxErrorRate > 1:

@@ -79,8 +79,12 @@ func TestRunCommandBadInput(t *testing.T) {
 		{"zero rate", []string{"-database-url", "postgres://x", "-rate", "0"}, "-rate must be > 0"},
 		// vegeta's pacer divides by 1 s/rate in whole nanoseconds: zero from 1e9/s.
 		{"rate past the pacer", []string{"-database-url", "postgres://x", "-rate", "2e9"}, "-rate must be > 0 and at most 100000"},
-		{"rate not a number", []string{"-database-url", "postgres://x", "-rate", "NaN"}, "-rate must be"},
-		{"rate infinite", []string{"-database-url", "postgres://x", "-rate", "+Inf"}, "-rate must be"},
+		{"rate not a number", []string{"-database-url", "postgres://x", "-rate", "NaN"}, "-rate NaN: want a finite number"},
+		{"rate infinite", []string{"-database-url", "postgres://x", "-rate", "+Inf"}, "-rate +Inf: want a finite number"},
+		// A range check such as `x < 0 || x > 1` lets NaN through: every comparison with it is false.
+		{"error rate not a number", []string{"-database-url", "postgres://x", "-max-error-rate", "NaN"}, "-max-error-rate NaN: want a finite number"},
+		{"share not a number", []string{"-database-url", "postgres://x", "-hold-share", "nan"}, "-hold-share NaN: want a finite number"},
+		{"neighbour share negative", []string{"-database-url", "postgres://x", "-max-neighbour-share", "-1"}, "-max-neighbour-share must be ≥ 0"},
 		{"ramp past the pacer", []string{"-database-url", "postgres://x", "-ramp-to", "2e9"}, "-ramp-to must be"},
 		{"bad server env", []string{"-server-env", "NOEQUALS"}, "want K=V"},
 		{"soak warm-up past its duration", []string{"-database-url", "postgres://x", "-soak-duration", "1m", "-soak-warmup", "1m"}, "-soak-warmup < -soak-duration"},

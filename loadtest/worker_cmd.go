@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/cli"
 	"github.com/benchharness/benchharness/loadtest/internal/fleet"
 	"github.com/benchharness/benchharness/loadtest/internal/lifeline"
 )
@@ -42,7 +43,7 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 	// Test-only settings, left out of -h: they make a healthy worker look broken.
 	fs.DurationVar(&o.ClockSkew, "test-clock-skew", 0, "test only: the worker's clock reads this much ahead")
 	fs.DurationVar(&o.Lag, "test-lag", 0, "test only: every send waits this much longer than the pacer asks")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, workerUsage)
 			fs.SetOutput(stdout)

@@ -5,8 +5,10 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -60,4 +62,24 @@ func ExitCode(err error) int {
 		return 2
 	}
 	return 1
+}
+
+// Parse parses args into fs, then refuses NaN and ±Inf in every float flag that was set:
+// strconv.ParseFloat takes them, and a range check such as `x < 0 || x > 1` lets NaN through,
+// since every comparison with NaN is false. flag.ErrHelp comes back as fs.Parse gives it.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if !ok || err != nil {
+			return
+		}
+		if x, ok := g.Get().(float64); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
+			err = fmt.Errorf("-%s %s: want a finite number", f.Name, f.Value)
+		}
+	})
+	return err
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/cli"
 )
 
 // attackReport is the JSON line `perf attack` prints: what the harness's attacker achieved.
@@ -59,7 +61,7 @@ func attackCommand(ctx context.Context, args []string, getenv func(string) strin
 	fs.BoolVar(&c.Mix, "mix", false, "send the harness's items targeter (GETs) instead of one static GET (needed by -fleet)")
 	fs.StringVar(&c.Fleet, "fleet", "", "spread the attack over these workers (perf worker), comma list of 127.0.0.1:port")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the attack to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return usageErrorf("attack: %v", err)
 	}
 	if err := checkLoopbackURL(c.URL); err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/benchharness/benchharness/loadtest/cli"
 )
 
 // bareCommand serves GET /api/v1/items as the barest chi + pgx handler can: the same SELECT and
@@ -21,7 +23,7 @@ func bareCommand(ctx context.Context, args []string, getenv func(string) string,
 	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback only)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return usageErrorf("bare: %v", err)
 	}
 	pool, err := pgxpool.New(ctx, getenv("DATABASE_URL"))

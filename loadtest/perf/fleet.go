@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchharness/benchharness/loadtest/cli"
 	"github.com/benchharness/benchharness/loadtest/internal/fleet"
 )
 
@@ -21,7 +22,7 @@ func workerCommand(ctx context.Context, args []string, getenv func(string) strin
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("listen", "127.0.0.1:0", "control API address (loopback only)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return usageErrorf("worker: %v", err)
 	}
 	ln, err := net.Listen("tcp", *addr)

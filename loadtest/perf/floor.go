@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/cli"
 )
 
 // floorReport is the JSON line `perf floor` prints.
@@ -36,13 +38,13 @@ func floorCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rate := fs.Float64("rate", 1000, "requests per second")
 	conns := fs.Int("workers", 32, "connections")
 	d := fs.Duration("duration", 5*time.Second, "how long to send")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return usageErrorf("floor: %v", err)
 	}
 	if err := checkLoopbackURL(*target); err != nil {
 		return usageErrorf("floor: -url: %v", err)
 	}
-	if *rate <= 0 || *rate > 1e5 || *conns < 1 || *d <= 0 {
+	if !(*rate > 0 && *rate <= 1e5) || *conns < 1 || *d <= 0 { // so that NaN fails too
 		return usageErrorf("floor: -rate must be in (0, 1e5], -workers ≥ 1, -duration > 0")
 	}
 	u, err := url.Parse(*target)

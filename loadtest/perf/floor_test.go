@@ -2,11 +2,45 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"io"
 	"net"
 	"net/textproto"
 	"strings"
 	"testing"
+
+	"github.com/benchharness/benchharness/loadtest/cli"
 )
+
+// TestFloorRefusesBadFlags: every flag out of range is a usage error (exit 2) before anything is
+// dialled; the URL names a port nothing listens on, so a flag let through fails on the dial
+// with exit 1 instead.
+func TestFloorRefusesBadFlags(t *testing.T) {
+	const target = "http://127.0.0.1:1/"
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"zero rate", []string{"-url", target, "-rate", "0"}},
+		{"negative rate", []string{"-url", target, "-rate", "-5"}},
+		{"NaN rate", []string{"-url", target, "-rate", "NaN"}},
+		{"infinite rate", []string{"-url", target, "-rate", "+Inf"}},
+		{"rate too high", []string{"-url", target, "-rate", "1e9"}},
+		{"no workers", []string{"-url", target, "-workers", "0"}},
+		{"zero duration", []string{"-url", target, "-duration", "0s"}},
+		{"not loopback", []string{"-url", "http://192.0.2.1/"}},
+		{"no URL", nil},
+		{"unknown flag", []string{"-url", target, "-bogus"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := floorCommand(context.Background(), tt.args, io.Discard, io.Discard)
+			if cli.ExitCode(err) != 2 || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("floor %q = %v (exit %d), want exit 2 with a one-line reason", tt.args, err, cli.ExitCode(err))
+			}
+		})
+	}
+}
 
 // TestFloorExchange: one request written, its answer read to the end of the body so the next
 // starts clean; an answer that is not 2xx, or that the floor cannot frame, is an error.

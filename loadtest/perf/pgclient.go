@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/benchharness/benchharness/loadtest/cli"
 )
 
 // execModes are pgx's ways of sending a query with parameters (pgx.QueryExecMode).
@@ -43,7 +45,7 @@ func pgclientCommand(ctx context.Context, args []string, getenv func(string) str
 	mode := fs.String("mode", "cache_statement", "pgx query exec mode: cache_statement, cache_describe, describe_exec, exec or simple")
 	conns := fs.Int("c", 8, "connections, one goroutine each")
 	d := fs.Duration("duration", 5*time.Second, "measured duration (after 1 s of warm-up)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return usageErrorf("pgclient: %v", err)
 	}
 	em, ok := execModes[*mode]

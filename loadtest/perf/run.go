@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/benchharness/benchharness/loadtest/cli"
 	"github.com/benchharness/benchharness/loadtest/internal/machine"
 	"github.com/benchharness/benchharness/loadtest/internal/sampler"
 )
@@ -91,7 +92,7 @@ func parseRunFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.p5Rate, "p5-rate", 100, "P5 request rate: steady's default (loadtest run -rate)")
 	fs.DurationVar(&c.sampleEvery, "sample-every", sampler.DefaultInterval, "P5 sampler interval: a run's default")
 	fs.DurationVar(&c.p5ServerEvery, "p5-server-every", sampler.DefaultServerEvery, "P5 sampler's server-read interval: a run's default (≤ -sample-every: every sample)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return c, usageErrorf("run: %v", err)
 	}
 	if c.out == "" {
@@ -366,7 +367,7 @@ func toolVersions(ctx context.Context, c config) map[string]string {
 func renderCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return usageErrorf("render: %v", err)
 	}
 	if fs.NArg() != 1 {

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/benchharness/benchharness/loadtest/cli"
 )
 
 // trivialBody is the whole response of the trivial endpoint: small, so that P3 measures the
@@ -29,7 +31,7 @@ func trivialCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("trivial", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback only)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return usageErrorf("trivial: %v", err)
 	}
 	ln, err := net.Listen("tcp", *addr)

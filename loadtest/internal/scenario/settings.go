@@ -38,10 +38,9 @@ type Settings struct {
 	// every sample): each scrape costs the server CPU, pg_stat_activity does not (docs/perf.md, P5).
 	ServerEvery time.Duration
 	CPUProfile  time.Duration // length of the CPU profile taken during steady
-	// MaxNeighbourShare is how large the run-queue delay per request of the benchmark's own
-	// threads, in the window that holds the p99, may be as a share of the judged p99 before the
-	// scenario is INVALID (the machine, not the server, was slow; docs/harness.md); 0: not
-	// checked.
+	// MaxNeighbourShare is how long a benchmark thread may wait for a CPU during one of the
+	// slowest requests, as a share of the judged p99, before the scenario is INVALID while other
+	// processes ran (the machine, not the server, was slow; docs/harness.md); 0: not checked.
 	MaxNeighbourShare float64
 	// Pool is the server's DB_MAX_CONNS for every scenario; 0 sizes it per scenario for the
 	// connections its held requests need (see poolFor).

@@ -115,7 +115,7 @@ func parseSampler(name, arg string) (sdktrace.Sampler, error) {
 	ratio := 1.0
 	if arg != "" && (name == "traceidratio" || name == "parentbased_traceidratio") {
 		r, err := strconv.ParseFloat(arg, 64)
-		if err != nil || r < 0 || r > 1 {
+		if err != nil || !(r >= 0 && r <= 1) { // so that NaN fails too
 			return nil, &SettingError{Name: "OTEL_TRACES_SAMPLER_ARG", Value: arg, Reason: "want a ratio between 0 and 1"}
 		}
 		ratio = r
