@@ -145,48 +145,75 @@ func steadyRun(t *testing.T, ctx context.Context, dsn, bin, workers string, extr
 
 // TestDistributedMergedEqualsSingle runs steady at the same total rate in one process and over
 // three worker processes, interleaved (A B A B): the same requests, the same achieved rate
-// within 1 %, the same windows, p50/p99 within what separates the two single runs (when neither
+// within 1 %, the same windows, p50/p99 within what separates the single runs (when neither
 // run found the machine busy), and the merged .bin read by vegeta's own metrics agrees with
 // summary.json. One of the workers' clocks is 2 s ahead (-test-clock-skew): its offset is
 // measured and corrected, so the windows still align and the workers start within 5 ms of each
-// other.
+// other. A merged percentile outside the single runs' noise is measured again in one more A B
+// round, which must be within it: a merge or clock defect is in every round, while another test
+// package's burst beside a 3-second run (CI runs the packages side by side) is in one.
 func TestDistributedMergedEqualsSingle(t *testing.T) {
 	dsn, bin := runEnv(t)
 	ws := startWorkers(t, nil, nil, []string{"-test-clock-skew", "2s"})
 	args := []string{"-rate", "600", "-duration", "3s", "-warmup", "500ms"}
 	var single, merged []summary.Scenario
-	for round := range 2 {
+	round := func() {
+		n := len(single) + 1
 		_, a, _, err := steadyRun(t, context.Background(), dsn, bin, "", args...)
-		single = append(single, passing(t, fmt.Sprintf("single %d", round+1), a, err))
+		single = append(single, passing(t, fmt.Sprintf("single %d", n), a, err))
 		_, b, dir, err := steadyRun(t, context.Background(), dsn, bin, addrs(ws), args...)
-		merged = append(merged, passing(t, fmt.Sprintf("merged %d", round+1), b, err))
+		merged = append(merged, passing(t, fmt.Sprintf("merged %d", n), b, err))
 		agreesWithVegeta(t, b, filepath.Join(dir, "steady.bin"))
 		startSkew(t, b, ws[2].addr)
-	}
-	p50 := noise(single[0].Latency.P50, single[1].Latency.P50, 0.5, 1)
-	p99 := noise(single[0].Latency.P99, single[1].Latency.P99, 1, 2)
-	for i, b := range merged {
-		a := single[i]
-		t.Logf("round %d: single p50 %.2f / p99 %.2f ms (%s, %.2f foreign cores); merged %.2f / %.2f ms (%s, %.2f foreign cores)", i+1,
-			a.Latency.P50, a.Latency.P99, a.Verdict, foreign(a), b.Latency.P50, b.Latency.P99, b.Verdict, foreign(b))
 		if d := a.Requests - b.Requests; d > 1 || d < -1 || math.Abs(b.AchievedRate/a.AchievedRate-1) > 0.01 {
 			t.Errorf("round %d: single %d requests at %.2f/s, merged %d at %.2f/s; want the same count (± the hit at the edge), rate within 1%%",
-				i+1, a.Requests, a.AchievedRate, b.Requests, b.AchievedRate)
+				n, a.Requests, a.AchievedRate, b.Requests, b.AchievedRate)
 		}
 		if !windowsAlign(a.Windows, b.Windows) {
-			t.Errorf("round %d: windows differ:\nsingle %+v\nmerged %+v", i+1, a.Windows, b.Windows)
+			t.Errorf("round %d: windows differ:\nsingle %+v\nmerged %+v", n, a.Windows, b.Windows)
 		}
-		if !p50(b.Latency.P50) || !p99(b.Latency.P99) {
-			msg := fmt.Sprintf("round %d: merged p50 %.2f / p99 %.2f ms; single runs %.2f, %.2f / %.2f, %.2f ms",
-				i+1, b.Latency.P50, b.Latency.P99, single[0].Latency.P50, single[1].Latency.P50, single[0].Latency.P99, single[1].Latency.P99)
-			if a.Verdict != summary.Pass || b.Verdict != summary.Pass {
+		t.Logf("round %d: single p50 %.2f / p99 %.2f ms (%s, %.2f foreign cores); merged %.2f / %.2f ms (%s, %.2f foreign cores)", n,
+			a.Latency.P50, a.Latency.P99, a.Verdict, foreign(a), b.Latency.P50, b.Latency.P99, b.Verdict, foreign(b))
+	}
+	// outOfNoise names the merged rounds whose p50 or p99 lies outside the single runs' span
+	// (widened as noise says), skipping those a run found the machine busy in.
+	outOfNoise := func() []string {
+		p50s, p99s := make([]float64, len(single)), make([]float64, len(single))
+		for i, a := range single {
+			p50s[i], p99s[i] = a.Latency.P50, a.Latency.P99
+		}
+		p50 := noise(slices.Min(p50s), slices.Max(p50s), 0.5, 1)
+		p99 := noise(slices.Min(p99s), slices.Max(p99s), 1, 2)
+		var out []string
+		for i, b := range merged {
+			if p50(b.Latency.P50) && p99(b.Latency.P99) {
+				continue
+			}
+			msg := fmt.Sprintf("round %d: merged p50 %.2f / p99 %.2f ms; single runs p50 %v / p99 %v ms", i+1, b.Latency.P50, b.Latency.P99, p50s, p99s)
+			if a := single[i]; a.Verdict != summary.Pass || b.Verdict != summary.Pass {
 				// Four processes on two cores feel a neighbour's load more than one does (each
 				// result's latency is measured in its worker, which must be scheduled to read
 				// it): on a machine the scenario found busy the tail judges the machine.
 				t.Logf("%s (on a busy machine: %s %v / %s %v)", msg, a.Verdict, a.Reasons, b.Verdict, b.Reasons)
 				continue
 			}
-			t.Error(msg)
+			out = append(out, msg)
+		}
+		return out
+	}
+	round()
+	round()
+	first := outOfNoise()
+	if len(first) == 0 {
+		return
+	}
+	t.Logf("measuring again: %s", strings.Join(first, "; "))
+	round()
+	confirm := fmt.Sprintf("round %d:", len(merged))
+	for _, msg := range outOfNoise() {
+		if strings.HasPrefix(msg, confirm) {
+			t.Errorf("merged percentiles outside the single runs' noise in %s, and again in the round that measured it again: %s",
+				strings.Join(first, "; "), msg)
 		}
 	}
 }
