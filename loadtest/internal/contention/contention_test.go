@@ -10,9 +10,9 @@ import (
 )
 
 // TestNeighbourRule: the rule asks what the slowest requests met on their path: the worst
-// delay per run of one thread in a reading that overlaps one, against the share of the judged
-// p99, and only when others ran in the second it was sent. Waits no slow request overlapped,
-// and the p99's window, are not judged.
+// delay per run of one thread in a reading that overlaps one, the wait at least two of them
+// met, against the share of the judged p99, and only when others ran in the second it was
+// sent. Waits no slow request overlapped, one request's, and the p99's window are not judged.
 func TestNeighbourRule(t *testing.T) {
 	windows := func(foreign float64) []summary.ContentionWindow {
 		return []summary.ContentionWindow{
@@ -28,6 +28,13 @@ func TestNeighbourRule(t *testing.T) {
 	burst := func(at int, db float64) []Point {
 		p := slices.Clone(quiet)
 		p[at].Worst[Database] = db
+		return p
+	}
+	// A harness thread that waited a slice: the harness's runs as a whole did not (2 ms over
+	// 100 runs), unless they all waited.
+	harness := func(at int, wait time.Duration, runs uint64) []Point {
+		p := slices.Clone(quiet)
+		p[at].Worst[Harness], p[at].Wait[Harness], p[at].Slices[Harness] = 3, wait, runs
 		return p
 	}
 	slow := func(offsets ...float64) []summary.Request {
@@ -49,15 +56,19 @@ func TestNeighbourRule(t *testing.T) {
 	}{
 		{"quiet machine", quiet, 0.02, slow(100, 1300), 8, 0.1, false, "server"},
 		{"a nice loop ran, our threads barely waited", quiet, 0.98, slow(100, 1300), 8, 0.1, false, "server"},
-		{"a slow request met a burst on the backend", burst(5, 3), 1.8, slow(100, 1300), 8, 0.1, true, "database"},
+		{"two slow requests met a burst on the backend", burst(5, 3), 1.8, slow(100, 1300, 1400), 8, 0.1, true, "database"},
+		{"one slow request met it: the maximum, not the p99", burst(5, 3), 1.8, slow(100, 1300), 8, 0.1, false, "server"},
 		{"a burst no slow request overlapped", burst(5, 3), 1.8, slow(100, 1800), 8, 0.1, false, "server"},
-		{"a request sent before the burst's reading, answered in it", burst(5, 3), 1.8, slow(1230), 8, 0.1, true, "database"},
-		{"at the limit", burst(0, 0.8), 1.8, slow(100), 8, 0.1, true, "database"},
-		{"just under it", burst(0, 0.79), 1.8, slow(100), 8, 0.1, false, "database"},
-		{"a slice's wait against a slow figure", burst(5, 3), 1.8, slow(1300), 80, 0.1, false, "database"},
-		{"we waited for each other, nobody else ran", burst(5, 3), 0.05, slow(1300), 8, 0.1, false, "database"},
-		{"not checked", burst(5, 30), 1.8, slow(1300), 8, 0, false, "database"},
+		{"requests sent before the burst's reading, answered in it", burst(5, 3), 1.8, slow(1220, 1230), 8, 0.1, true, "database"},
+		{"at the limit", burst(0, 0.8), 1.8, slow(100, 150), 8, 0.1, true, "database"},
+		{"just under it", burst(0, 0.79), 1.8, slow(100, 150), 8, 0.1, false, "database"},
+		{"a slice's wait against a slow figure", burst(5, 3), 1.8, slow(1300, 1400), 80, 0.1, false, "database"},
+		{"we waited for each other, nobody else ran", burst(5, 3), 0.05, slow(1300, 1400), 8, 0.1, false, "database"},
+		{"not checked", burst(5, 30), 1.8, slow(1300, 1400), 8, 0, false, "database"},
 		{"no slow request listed", burst(5, 30), 1.8, nil, 8, 0.1, false, ""},
+		{"one slow request listed", burst(5, 30), 1.8, slow(1300), 8, 0.1, false, ""},
+		{"one harness thread waited, the harness's runs did not", harness(5, 2*time.Millisecond, 100), 1.8, slow(1300, 1400), 8, 0.1, false, "server"},
+		{"the harness's runs waited", harness(5, 100*time.Millisecond, 100), 1.8, slow(1300, 1400), 8, 0.1, true, "harness"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,8 +76,8 @@ type NeighbourEvidence struct {
 	// the delay is our threads waiting for each other (a saturated server), not a neighbour.
 	ForeignCPUs float64
 	Moved       bool // the contention rule judged the delay large enough to move it
-	// SlowWaitMs is the longest delay per run a slow request's path met (the contention rule's
-	// figure), LimitMs the rule's limit.
+	// SlowWaitMs is the delay per run at least two slow requests' paths met (the contention
+	// rule's figure), LimitMs the rule's limit.
 	SlowWaitMs, LimitMs float64
 }
 
@@ -229,7 +229,7 @@ func neighbour(ev Evidence) (bool, string, map[string]float64) {
 	n := ev.Neighbour
 	foreign := n.ForeignCPUs >= neighbourForeign
 	return n.Moved || (foreign && n.JudgedMs > 0 && n.RunQueueDelayMs >= neighbourPart*n.JudgedMs),
-		fmt.Sprintf("a slow request's path waited %.2f ms per run for a CPU (limit %.2f ms) and a request's path %.1f ms in the p99's window, against a judged %.1f ms, while others ran %.2f CPUs",
+		fmt.Sprintf("the paths of slow requests waited %.2f ms per run for a CPU (limit %.2f ms) and a request's path %.1f ms in the p99's window, against a judged %.1f ms, while others ran %.2f CPUs",
 			n.SlowWaitMs, n.LimitMs, n.RunQueueDelayMs, n.JudgedMs, n.ForeignCPUs),
 		map[string]float64{"slow_wait_ms": n.SlowWaitMs, "limit_ms": n.LimitMs, "run_queue_delay_ms": n.RunQueueDelayMs,
 			"judged_ms": n.JudgedMs, "foreign_cpus": n.ForeignCPUs}

@@ -108,12 +108,12 @@ func contended(l *Live, windows []summary.Window, slowest []summary.Request, jud
 }
 
 // neighbourCheck: our threads waiting for a CPU slow the server the way a slow server would;
-// when a slow request's path waited enough to move the judged p99, the figures judge the
+// when the paths of slow requests waited enough to move the judged p99, the figures judge the
 // machine: INVALID, as when the generator falls behind.
 func neighbourCheck(c *summary.Contention, maxShare float64) summary.Check {
 	n := c.Neighbour
 	return summary.NewCheck(summary.Validity, "neighbour", !n.Moved,
-		fmt.Sprintf("no thread on the path of the %d slowest requests waited %.0f%% of the judged p99 per run while others ran", n.SlowRequestsSeen, 100*maxShare),
+		fmt.Sprintf("on the paths of no %d of the %d slowest requests a thread waited %.0f%% of the judged p99 per run while others ran", contention.SlowMet, n.SlowRequestsSeen, 100*maxShare),
 		fmt.Sprintf("%.2f ms per run (%s, a request sent at %.1f s; limit %.2f ms: %.0f%% of p99 %.1f ms); others ran %.2f CPUs in that second",
 			n.SlowWaitMs, n.SlowRole, n.SlowAtMs/1000, n.LimitMs, 100*maxShare, n.JudgedMs, n.SlowForeignCPUs))
 }

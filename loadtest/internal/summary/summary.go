@@ -579,10 +579,11 @@ type SchedHistogram struct {
 // on their path, against the judged p99. A diagnosis reads it.
 type Neighbour struct {
 	JudgedMs float64 `json:"judged_ms"`
-	// SlowWaitMs is the rule's figure (docs/harness.md): the longest mean delay per run of one
-	// thread on a request's path (the server's, its PostgreSQL backends', the harness's) in a
-	// reading that overlapped one of the slowest requests, which SlowAtMs (its send time),
-	// SlowRole and SlowForeignCPUs (what others ran in its window) place. LimitMs is what it is
+	// SlowWaitMs is the rule's figure (docs/harness.md): the wait at least two of the slowest
+	// requests met on their path, each its largest over the readings it overlapped (the worst
+	// thread's mean delay per run for the server and its PostgreSQL backends, the harness's mean),
+	// which SlowAtMs (the send time of the request that sets it), SlowRole and SlowForeignCPUs
+	// (what others ran in its window) place. LimitMs is what it is
 	// held against: -max-neighbour-share times the judged p99. SlowRequestsSeen counts the
 	// slowest requests looked at.
 	SlowWaitMs       float64 `json:"slow_wait_ms"`
