@@ -60,16 +60,14 @@ func SlowRequests(slow, runs float64) float64 {
 var roleNames = [roles]string{Server: "server", Database: "database", Harness: "harness"}
 
 // SlowMet is how many of the slowest requests must have met the wait: one is the maximum, not
-// the p99 (beside a nice-19 loop one slow request in a run sometimes met a slice-long wait, at
-// p99s the loop had not moved; beside two busy loops most runs' slowest requests met them).
+// the p99 (docs/design/harness-evidence.md, "Contention").
 const SlowMet = 2
 
 // onPath is what a reading says a request on its path waited at the role's hop (ms): the worst
 // thread's mean delay per run for the server and its backends, whose threads carry requests,
-// but the harness's mean over all its runs: its threads also take this monitor's readings and
-// the sampler's, whose bursts are on no request's path, and a generator goroutine queued behind
-// one waiting thread is taken by another (beside a nice-19 loop a harness thread's worst mean
-// reached 0.7–1.9 ms in 2 of 10 steady runs whose p99 the loop had not moved).
+// but the harness's mean over all its runs: its threads also take this monitor's and the
+// sampler's readings, on no request's path, and Go moves a goroutine queued behind a waiting
+// thread to another.
 func onPath(p Point, r Role) float64 {
 	if r != Harness {
 		return p.Worst[r]
@@ -86,8 +84,8 @@ func onPath(p Point, r Role) float64 {
 // (send to answer) give the longest wait on its path (onPath); the wait at least SlowMet of them
 // met is the rule's figure. Moved when it is at least maxShare of the judged p99 and others ran
 // in the window the request that sets it was sent in: a neighbour held a CPU from the paths of
-// slow requests for that share of the figure. Below MinForeignCPUs our threads waited for each other (the
-// server's or the generator's limit, not a neighbour's). maxShare ≤ 0 never moves. The p99's
+// slow requests for that share of the figure. Below MinForeignCPUs our threads waited for each
+// other (the server's or the generator's limit, not a neighbour's). maxShare ≤ 0 never moves. The p99's
 // window, its path delay and worst quarter second are reported, not judged.
 func Neighbour(points []Point, c summary.Contention, slowest []summary.Request, judgedMs, maxShare float64) summary.Neighbour {
 	n := summary.Neighbour{JudgedMs: judgedMs, LimitMs: maxShare * judgedMs, SlowRequestsSeen: len(slowest)}
