@@ -39,6 +39,7 @@ const MaxBody = 1 << 20
 type Local struct {
 	atk    *vegeta.Attacker
 	client *http.Client
+	timer  *fineTimer
 	abort  context.CancelFunc // aborts the requests in flight
 
 	sent, returned, peak atomic.Int64
@@ -49,10 +50,15 @@ var (
 	_ Consumer = (*Local)(nil)
 )
 
-// Start starts vegeta's attack of cfg at once. Its requests carry a context that Stop (not
-// ctx) aborts: vegeta's own client has none, so without it an interrupted attack would wait up
-// to Timeout for every request in flight.
+// Start starts vegeta's attack of cfg at once, paced by onTime. Its requests carry a context
+// that Stop (not ctx) aborts: vegeta's own client has none, so without it an interrupted attack
+// would wait up to Timeout for every request in flight.
 func (l *Local) Start(ctx context.Context, cfg Config) (time.Time, <-chan *vegeta.Result, error) {
+	timer, err := newFineTimer()
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	l.timer = timer
 	reqCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
 	l.abort = abort
 	l.client = newClient(cfg, reqCtx)
@@ -70,7 +76,7 @@ func (l *Local) Start(ctx context.Context, cfg Config) (time.Time, <-chan *veget
 	// Taken just before vegeta takes its own: no result is stamped before it, and the bias of
 	// every lateness is the few microseconds between the two.
 	began := time.Now()
-	return began, l.atk.Attack(l.countInFlight(tr), cfg.Pacer, cfg.Warmup+cfg.Duration, cfg.Scenario), nil
+	return began, l.atk.Attack(l.countInFlight(tr), onTime{cfg.Pacer, timer}, cfg.Warmup+cfg.Duration, cfg.Scenario), nil
 }
 
 // Stop stops sending and aborts the requests in flight.
@@ -91,11 +97,14 @@ func (l *Local) Returned() { l.returned.Add(1) }
 // PeakInFlight is the most requests in flight at once so far.
 func (l *Local) PeakInFlight() int64 { return l.peak.Load() }
 
-// Finish records the peak in flight and closes the client's idle keep-alive connections: they
-// would outlive the attack and hold a goroutine each in the server, skewing the next goroutine
-// baseline.
+// Finish records the peak in flight, closes the pacer's timer and closes the client's idle
+// keep-alive connections: they would outlive the attack and hold a goroutine each in the server,
+// skewing the next goroutine baseline.
 func (l *Local) Finish(f *Figures) {
 	f.PeakInFlight = l.peak.Load()
+	if l.timer != nil {
+		_ = l.timer.Close()
+	}
 	if l.client != nil {
 		l.client.CloseIdleConnections()
 		l.abort()
