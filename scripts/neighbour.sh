@@ -2,8 +2,7 @@
 # neighbour.sh NEIGHBOUR RUNS [loadtest run flags...]
 #
 # Runs steady RUNS times beside NEIGHBOUR and prints one line per run: verdict, judged p99 (ms),
-# the rule's figure (the worst delay per run of a thread on the path of one of the slowest
-# requests, ms), its role, its limit (10 % of the p99), whether the rule moved, the others' CPUs
+# the rule's figure (the delay per run on the paths of two of the slowest requests, ms), its role, its limit (10 % of the p99), whether the rule moved, the others' CPUs
 # in that second, the path delay and the worst quarter second's delay per run in the p99's
 # window (ms, reported, not judged), the reasons (docs/harness.md). NEIGHBOUR: none, nice (one busy loop at nice 19) or two (two busy loops at
 # normal priority). The loops are started here and stopped by their PID however the script

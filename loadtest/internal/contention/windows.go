@@ -32,8 +32,8 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 			}
 			k := overlap / p.SpanMs
 			cw := &c.Windows[i]
-			for r, d := range p.Worst {
-				cw.PeakDelayPerRunMs[r] = max(cw.PeakDelayPerRunMs[r], d)
+			for r := range roles {
+				cw.PeakDelayPerRunMs[r] = max(cw.PeakDelayPerRunMs[r], onPath(p, Role(r)))
 			}
 			cw.ServerWaitMs += k * ms(p.Wait[Server])
 			cw.DatabaseWaitMs += k * ms(p.Wait[Database])

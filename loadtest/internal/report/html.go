@@ -482,9 +482,9 @@ func socketSeries(qs []summary.AcceptQueueSample) []chart.Series {
 	return out
 }
 
-// contention plots, per window, the worst delay per run of one thread on a request's path (what
-// the neighbour rule holds against its limit, the judged p99 times -max-neighbour-share, where a
-// slow request overlapped it), a request path's run-queue delay and each role's mean delay per
+// contention plots, per window, the highest delay per run on a request's path (what the
+// neighbour rule holds against its limit, the judged p99 times -max-neighbour-share, where slow
+// requests overlapped it), a request path's run-queue delay and each role's mean delay per
 // run, with the server's Go scheduling latency beside them.
 func (p plotter) contention(c *summary.Contention, maxShare string) chart.Line {
 	var worst, server, db, harness, path, sched []chart.Point
@@ -498,7 +498,7 @@ func (p plotter) contention(c *summary.Contention, maxShare string) chart.Line {
 		sched = append(sched, chart.Point{X: x, Y: w.SchedP99Ms})
 	}
 	series := []chart.Series{
-		{Name: "worst thread, per run (judged where a slow request met it)", Points: worst, Color: "#000000"},
+		{Name: "worst on a request's path, per run (judged where slow requests met it)", Points: worst, Color: "#000000"},
 		{Name: "a request's path", Points: path, Color: "#d55e00"},
 		{Name: "server, per run", Points: server},
 		{Name: "database, per run", Points: db, Color: "#cc79a7"},

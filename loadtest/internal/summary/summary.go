@@ -556,9 +556,9 @@ type ContentionWindow struct {
 	// PathDelayMs is the run-queue delay a request's path accrued: the neighbour rule's figure
 	// (docs/harness.md).
 	PathDelayMs float64 `json:"path_delay_ms"`
-	// PeakDelayPerRunMs is, per role, the highest mean delay per run of one of its threads in a
-	// reading (250 ms) that overlaps the window: at least one run waited that long (a mean is not
-	// above its maximum), and a burst the second's mean dilutes shows whole.
+	// PeakDelayPerRunMs is, per role, the highest delay per run the neighbour rule reads in a
+	// reading (250 ms) that overlaps the window: the worst thread's mean for the server and the
+	// database, the harness's mean over its threads. A burst the second's mean dilutes shows whole.
 	PeakDelayPerRunMs [3]float64 `json:"peak_delay_per_run_ms"`
 	SchedP99Ms        float64    `json:"sched_p99_ms,omitempty"` // the server's Go scheduling latency p99 (0: not read)
 	P99Ms             float64    `json:"p99_ms"`                 // the window's latency p99
