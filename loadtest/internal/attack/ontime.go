@@ -3,6 +3,7 @@ package attack
 import (
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -39,32 +40,37 @@ func (p onTime) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 
 // fineTimer is a timerfd read through Go's netpoller: the goroutine parks as on any socket, and
 // the kernel wakes it at the timer's slack (50 µs), not at the next whole millisecond.
-type fineTimer struct{ f *os.File }
+type fineTimer struct {
+	f    *os.File
+	conn syscall.RawConn // f's, taken once: sleep runs once per hit
+}
 
 func newFineTimer() (*fineTimer, error) {
 	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("pacer timer: %w", err)
 	}
-	return &fineTimer{f: os.NewFile(uintptr(fd), "pacer-timerfd")}, nil
+	f := os.NewFile(uintptr(fd), "pacer-timerfd")
+	conn, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("pacer timer: %w", err)
+	}
+	return &fineTimer{f: f, conn: conn}, nil
 }
 
 // sleep waits d > 0, or until the timer is closed (an error).
 func (t *fineTimer) sleep(d time.Duration) error {
-	conn, err := t.f.SyscallConn()
-	if err != nil {
-		return err
-	}
 	var serr error
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(max(d.Nanoseconds(), 1))}
-	if err := conn.Control(func(fd uintptr) { serr = unix.TimerfdSettime(int(fd), 0, &spec, nil) }); err != nil {
+	if err := t.conn.Control(func(fd uintptr) { serr = unix.TimerfdSettime(int(fd), 0, &spec, nil) }); err != nil {
 		return err
 	}
 	if serr != nil {
 		return fmt.Errorf("pacer timer: %w", serr)
 	}
 	var expirations [8]byte
-	_, err = t.f.Read(expirations[:])
+	_, err := t.f.Read(expirations[:])
 	return err
 }
 
