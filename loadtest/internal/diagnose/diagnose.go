@@ -32,9 +32,15 @@ type Evidence struct {
 	Runnable float64
 	// SchedP99Ms is the median, over the samples, of the scheduler latency's p99.
 	SchedP99Ms float64
-	// GCShare is the GC's compulsory share of the server's busy CPU (the runtime's CPU
-	// classes, idle-time marking excluded); AssistShare the part of it done as mark assists.
+	// GCShare is the GC's compulsory share of the server's busy CPU (idle-time marking
+	// excluded); AssistShare the part of it done as mark assists. GCFrom says where they were
+	// read; "" is not measured, and then neither gc nor cpu (the server's work outside GC)
+	// can be named, as a share of 0 would have named cpu for a GC-bound server.
 	GCShare, AssistShare float64
+	GCFrom               string
+	// Samples counts the timeline's samples in the attack, ScrapesFailed those without the
+	// server's metrics (its scrape failed).
+	Samples, ScrapesFailed int
 	// MutexWait is the time goroutines spent blocked on mutexes per second of attack, and
 	// InFlight the mean number of requests the server was serving: their ratio is the share of
 	// the requests' time spent waiting on a mutex.
@@ -142,6 +148,12 @@ func Diagnose(ev Evidence) []summary.Cause {
 		if ev.Waits.waited() { // an observation, not a cause: the database rule's bar was not met
 			evidence += "; seen, not a cause: PostgreSQL sessions waiting " + ev.Waits.line()
 		}
+		if ev.GCFrom == "" && cpuBound(ev) {
+			evidence += fmt.Sprintf("; the server's CPU was saturated, but the GC's share of it was not measured "+
+				"(the runtime's CPU classes did not cover the attack, %d of its %d samples had no metrics, and no CPU profile "+
+				"was read), so cpu and gc cannot be told apart",
+				ev.ScrapesFailed, ev.Samples)
+		}
 		out = append(out, summary.Cause{Name: summary.CauseUnknown, Evidence: evidence, Figures: figs})
 	}
 	return out
@@ -173,14 +185,15 @@ func database(ev Evidence) (bool, string, map[string]float64) {
 func cpu(ev Evidence) (bool, string, map[string]float64) {
 	own := ev.ServerCores * (1 - ev.GCShare)
 	gcNamed, _, _ := gc(ev)
-	return !gcNamed && cpuBound(ev),
-		fmt.Sprintf("server used %.2f of %.0f CPUs (%.2f outside GC), %.0f goroutines runnable, scheduling p99 %.1f ms",
-			ev.ServerCores, ev.Cores, own, ev.Runnable, ev.SchedP99Ms),
+	return ev.GCFrom != "" && !gcNamed && cpuBound(ev),
+		fmt.Sprintf("server used %.2f of %.0f CPUs (%.2f outside GC, from the %s), %.0f goroutines runnable, scheduling p99 %.1f ms",
+			ev.ServerCores, ev.Cores, own, ev.GCFrom, ev.Runnable, ev.SchedP99Ms),
 		map[string]float64{"server_cpus": ev.ServerCores, "cores": ev.Cores, "runnable": ev.Runnable, "sched_p99_ms": ev.SchedP99Ms}
 }
 
-// cpuBound: the server's work outside GC kept most of its CPUs busy, or its goroutines queued
-// for a thread while the process got less of the machine than it asked for.
+// cpuBound: the server's work outside GC (all of it, when the GC's share was not measured) kept
+// most of its CPUs busy, or its goroutines queued for a thread while the process got less of
+// the machine than it asked for.
 func cpuBound(ev Evidence) bool {
 	busy := ev.Cores > 0 && ev.ServerCores*(1-ev.GCShare) >= cpuBusy*ev.Cores
 	queued := ev.Cores > 0 && ev.Runnable >= ev.Cores && ev.SchedP99Ms >= schedP99Ms
@@ -197,7 +210,7 @@ func starved(ev Evidence) bool {
 // gc: the collector took a large share of the CPU the server used, or made it assist.
 func gc(ev Evidence) (bool, string, map[string]float64) {
 	return ev.GCShare >= gcShare || ev.AssistShare >= assistShare,
-		fmt.Sprintf("GC %.0f%% of the server's busy CPU, assists %.0f%%", 100*ev.GCShare, 100*ev.AssistShare),
+		fmt.Sprintf("GC %.0f%% of the server's busy CPU, assists %.0f%% (from the %s)", 100*ev.GCShare, 100*ev.AssistShare, ev.GCFrom),
 		map[string]float64{"gc_share": ev.GCShare, "assist_share": ev.AssistShare}
 }
 

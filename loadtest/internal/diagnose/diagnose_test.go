@@ -11,7 +11,7 @@ import (
 // healthy is the evidence of a healthy steady run on the 2-core test machine (the fault
 // matrix's healthy row): the baseline every case below changes.
 func healthy() Evidence {
-	return Evidence{Cores: 2, ServerCores: 0.12, Runnable: 3.4, SchedP99Ms: 0.9, GCShare: 0.026, AssistShare: 0.006,
+	return Evidence{Cores: 2, ServerCores: 0.12, Runnable: 3.4, SchedP99Ms: 0.9, GCShare: 0.026, AssistShare: 0.006, GCFrom: "runtime's CPU classes",
 		MutexWait: 0.0004, InFlight: 1.2, PoolMax: 8, PoolWait: 0.0002, LatenessP99Ms: 3.4, MaxLatenessMs: 500,
 		ServerP99Ms: 19.8, SLOMs: 100}
 }
@@ -42,6 +42,14 @@ func TestDiagnose(t *testing.T) {
 		{"alloc storm: the GC, not the CPU", func(e *Evidence) {
 			e.GCShare, e.AssistShare, e.ServerCores, e.Runnable, e.SchedP99Ms = 0.35, 0.22, 1.04, 17, 117
 		}, []string{summary.CauseGC}},
+		// CI's alloc storm of 87dbd3f: every metrics reading in the attack failed, the GC's share
+		// read 0 and cpu said "1.79 outside GC".
+		{"a saturated CPU whose GC share was not measured names neither cpu nor gc", func(e *Evidence) {
+			e.GCShare, e.AssistShare, e.GCFrom, e.ServerCores, e.Samples, e.ScrapesFailed = 0, 0, "", 1.79, 50, 50
+		}, []string{summary.CauseUnknown}},
+		{"queued goroutines whose GC share was not measured name neither cpu nor gc", func(e *Evidence) {
+			e.GCShare, e.AssistShare, e.GCFrom, e.Runnable, e.SchedP99Ms = 0, 0, "", 17, 117
+		}, []string{summary.CauseUnknown}},
 		{"assists alone", func(e *Evidence) { e.AssistShare = 0.15 }, []string{summary.CauseGC}},
 		{"lock contention", func(e *Evidence) {
 			e.MutexWait, e.InFlight, e.ServerCores, e.Runnable, e.SchedP99Ms = 358, 420, 1.05, 4.9, 10.5
@@ -119,6 +127,17 @@ func TestUnknownCarriesTheFigures(t *testing.T) {
 	got := Diagnose(healthy())
 	if len(got) != 1 || got[0].Figures["server_cpus"] != 0.12 || !strings.Contains(got[0].Evidence, "sched_p99_ms=0.9") {
 		t.Fatalf("unknown = %+v, want every figure (server_cpus 0.12, sched_p99_ms 0.9)", got)
+	}
+}
+
+// TestUnknownSaysTheGCWasNotMeasured: a saturated CPU named neither cpu nor gc says why.
+func TestUnknownSaysTheGCWasNotMeasured(t *testing.T) {
+	ev := healthy()
+	ev.GCShare, ev.GCFrom, ev.ServerCores, ev.Samples, ev.ScrapesFailed = 0, "", 1.79, 50, 40
+	got := Diagnose(ev)
+	if len(got) != 1 || !strings.Contains(got[0].Evidence, "GC's share of it was not measured") ||
+		!strings.Contains(got[0].Evidence, "40 of its 50 samples had no metrics") {
+		t.Fatalf("Diagnose = %+v, want unknown saying the GC's share was not measured, 40 of 50 samples without metrics", got)
 	}
 }
 

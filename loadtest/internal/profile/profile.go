@@ -96,43 +96,63 @@ func fetch(ctx context.Context, client *http.Client, url, dst string) error {
 // Top reads a CPU profile and returns its n hottest functions by flat time (cumulative as
 // well), like `go tool pprof -top`. Percentages are of the profile's total CPU time.
 func Top(path string, n int) ([]summary.Function, error) {
-	f, err := os.Open(path)
+	c, err := ReadCPU(path)
 	if err != nil {
 		return nil, fmt.Errorf("top functions: %w", err)
+	}
+	return c.Top(n), nil
+}
+
+// CPU is a CPU profile read from a file.
+type CPU struct {
+	p       *profile.Profile
+	samples int     // index of the sample count in a sample's values (-1: none)
+	cpu     int     // index of the CPU time
+	scale   float64 // nanoseconds per unit of the CPU time
+}
+
+// ReadCPU parses the CPU profile at path; a profile of another kind is an error.
+func ReadCPU(path string) (*CPU, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	p, err := profile.Parse(f)
 	if err != nil {
-		return nil, fmt.Errorf("top functions of %s: %w", path, err)
+		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
-	return top(p, n)
-}
-
-func top(p *profile.Profile, n int) ([]summary.Function, error) {
-	idx := -1
+	c := &CPU{p: p, samples: -1, cpu: -1, scale: 1}
 	for i, st := range p.SampleType {
-		if st.Type == "cpu" {
-			idx = i
+		switch st.Type {
+		case "cpu":
+			c.cpu = i
+		case "samples":
+			c.samples = i
 		}
 	}
-	if idx < 0 {
-		return nil, fmt.Errorf("top functions: profile has no cpu sample type")
+	if c.cpu < 0 {
+		return nil, fmt.Errorf("%s has no cpu sample type", path)
 	}
-	// Nanoseconds per unit: Go writes cpu in nanoseconds, but read the unit rather than assume.
-	scale := 1.0
-	switch p.SampleType[idx].Unit {
+	// Go writes cpu in nanoseconds, but read the unit rather than assume.
+	switch p.SampleType[c.cpu].Unit {
 	case "microseconds":
-		scale = 1e3
+		c.scale = 1e3
 	case "milliseconds":
-		scale = 1e6
+		c.scale = 1e6
 	case "seconds":
-		scale = 1e9
+		c.scale = 1e9
 	}
+	return c, nil
+}
+
+// Top returns the profile's n hottest functions by flat time (cumulative as well).
+func (c *CPU) Top(n int) []summary.Function {
 	flat := map[string]float64{}
 	cum := map[string]float64{}
 	var total float64
-	for _, s := range p.Sample {
-		v := float64(s.Value[idx]) * scale
+	for _, s := range c.p.Sample {
+		v := float64(s.Value[c.cpu]) * c.scale
 		total += v
 		seen := map[string]bool{}
 		for li, loc := range s.Location {
@@ -173,7 +193,72 @@ func top(p *profile.Profile, n int) ([]summary.Function, error) {
 	if len(out) > n {
 		out = out[:n]
 	}
-	return out, nil
+	return out
+}
+
+// GCTime is the Go collector's part of a CPU profile, counted as the runtime's CPU classes
+// count it: the work of idle-time mark workers ran on CPUs nothing else wanted, so it is
+// neither the GC's cost nor part of the busy time the shares are of.
+type GCTime struct {
+	// Share is the GC's mark workers, assists and stop-the-world phases as a share of the
+	// profile's CPU time outside idle-time marking; AssistShare the assists' part.
+	Share, AssistShare float64
+	// Samples is how many samples the shares rest on (those outside idle-time marking).
+	Samples int64
+}
+
+// The runtime's functions that tell a sample's GC work apart (runtime/mgc.go, mgcmark.go):
+// the idle worker's drain is its own function, inlined but kept in the profile's lines.
+const (
+	idleMark   = "runtime.gcDrainMarkWorkerIdle"
+	markWorker = "runtime.gcBgMarkWorker"
+	assist     = "runtime.gcAssistAlloc"
+)
+
+// gcPhases are the collector's stop-the-world and phase-change work, counted as GC time.
+var gcPhases = []string{"runtime.gcStart", "runtime.gcMarkDone", "runtime.gcMarkTermination"}
+
+// GC returns the collector's share of the profile's busy CPU time.
+func (c *CPU) GC() GCTime {
+	var busy, gc, assisted float64
+	var g GCTime
+	for _, s := range c.p.Sample {
+		in := stackFuncs(s)
+		if in[idleMark] {
+			continue
+		}
+		v := float64(s.Value[c.cpu])
+		busy += v
+		if c.samples >= 0 {
+			g.Samples += s.Value[c.samples]
+		} else {
+			g.Samples++
+		}
+		switch {
+		case in[assist]:
+			gc += v
+			assisted += v
+		case in[markWorker] || slices.ContainsFunc(gcPhases, func(f string) bool { return in[f] }):
+			gc += v
+		}
+	}
+	if busy > 0 {
+		g.Share, g.AssistShare = gc/busy, assisted/busy
+	}
+	return g
+}
+
+// stackFuncs is the set of functions on a sample's stack, inlined ones included.
+func stackFuncs(s *profile.Sample) map[string]bool {
+	in := map[string]bool{}
+	for _, loc := range s.Location {
+		for _, line := range loc.Line {
+			if line.Function != nil {
+				in[line.Function.Name] = true
+			}
+		}
+	}
+	return in
 }
 
 func joinErrs(errs []error) error {

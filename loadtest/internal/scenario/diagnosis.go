@@ -1,11 +1,14 @@
 package scenario
 
 import (
+	"fmt"
+	"path/filepath"
 	"runtime"
 	"slices"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
 	"github.com/benchharness/benchharness/loadtest/internal/diagnose"
+	"github.com/benchharness/benchharness/loadtest/internal/profile"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -58,6 +61,15 @@ func evidence(l *Live, run attackRun, sc *summary.Scenario) diagnose.Evidence {
 		ev.Cores, ev.ServerCores = float64(runtime.NumCPU()), run.cpu.Server.Seconds()/secs
 		ev.HarnessCores = run.cpu.Harness.Seconds() / secs
 	}
+	for _, s := range sc.Timeline {
+		if s.OffsetMs > start && s.OffsetMs <= end {
+			ev.Samples++
+			if s.ScrapeFailed {
+				ev.ScrapesFailed++
+			}
+		}
+	}
+	ev.GCShare, ev.AssistShare, ev.GCFrom = gcShares(l.Dir, run, sc, base, final)
 	if len(in) == 0 || secs <= 0 {
 		return ev
 	}
@@ -78,13 +90,44 @@ func evidence(l *Live, run attackRun, sc *summary.Scenario) diagnose.Evidence {
 	ev.SchedP99Ms = median(sched)
 	ev.PoolWait = (last.PoolWaitTotal - base.PoolWaitTotal) / secs
 	ev.MutexWait = (last.MutexWaitTotal - base.MutexWaitTotal) / secs
+	return ev
+}
+
+// The GC's share is read from the runtime's CPU classes when the busy time they count between
+// two samples is at least classesCover of the server's CPU time in the attack (the classes move
+// only when a GC cycle ends, and a scrape can fail), else from the CPU profile when it rests on
+// at least minProfileSamples (a second of one busy core).
+const (
+	classesCover      = 0.5
+	minProfileSamples = 100
+)
+
+// gcShares is the GC's and its assists' share of the server's busy CPU and where they were
+// read ("": not measured).
+func gcShares(dir string, run attackRun, sc *summary.Scenario, base, final summary.Sample) (gcShare, assistShare float64, from string) {
 	idleMark := final.GCIdleMarkTotal - base.GCIdleMarkTotal
 	busy := (final.GoCPUTotal - base.GoCPUTotal) - (final.GoCPUIdleTotal - base.GoCPUIdleTotal) - idleMark
-	if busy > 0 {
-		ev.GCShare = (final.GCCPUTotal - base.GCCPUTotal - idleMark) / busy
-		ev.AssistShare = (final.GCAssistTotal - base.GCAssistTotal) / busy
+	need := 0.0
+	if run.cpuMeasured {
+		need = classesCover * run.cpu.Server.Seconds()
 	}
-	return ev
+	if busy > 0 && busy >= need {
+		return (final.GCCPUTotal - base.GCCPUTotal - idleMark) / busy, (final.GCAssistTotal - base.GCAssistTotal) / busy,
+			"runtime's CPU classes"
+	}
+	i := slices.IndexFunc(sc.Profiles, func(p summary.Profile) bool { return p.Kind == "cpu" })
+	if i < 0 {
+		return 0, 0, ""
+	}
+	c, err := profile.ReadCPU(filepath.Join(dir, sc.Profiles[i].File))
+	if err != nil {
+		return 0, 0, ""
+	}
+	g := c.GC()
+	if g.Samples < minProfileSamples {
+		return 0, 0, ""
+	}
+	return g.Share, g.AssistShare, fmt.Sprintf("CPU profile, %d samples", g.Samples)
 }
 
 // neighbourEvidence is the contention check's finding in the window of the judged figure

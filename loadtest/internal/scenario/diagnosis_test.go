@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/benchharness/benchharness/loadtest/internal/diagnose"
@@ -259,5 +260,70 @@ func TestWaitEvidence(t *testing.T) {
 		Seen: map[string]int{"Lock:transactionid": 2, "LWLock:WALWrite": 1}, Peak: map[string]int{"Lock:transactionid": 5, "LWLock:WALWrite": 1}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("waitEvidence = %+v\nwant           %+v", got, want)
+	}
+}
+
+// TestGCShares: the GC's share is read from the runtime's CPU classes when they cover the
+// attack, else from the CPU profile, else it is not measured (never 0).
+func TestGCShares(t *testing.T) {
+	dir := t.TempDir()
+	writeCPUProfile(t, filepath.Join(dir, "big.cpu.pprof"), map[string]int{
+		"runtime.gcBgMarkWorker": 60, "runtime.gcAssistAlloc": 30, "main.handler": 60, "runtime.gcDrainMarkWorkerIdle": 40})
+	writeCPUProfile(t, filepath.Join(dir, "small.cpu.pprof"), map[string]int{"runtime.gcBgMarkWorker": 40, "main.handler": 20})
+	base := summary.Sample{GoCPUTotal: 10, GoCPUIdleTotal: 5, GCCPUTotal: 1, GCAssistTotal: 0.5}
+	moved := summary.Sample{GoCPUTotal: 20, GoCPUIdleTotal: 11, GCCPUTotal: 2.2, GCAssistTotal: 0.7, GCIdleMarkTotal: 0.2}
+	busy := attackRun{cpuMeasured: true, cpu: StepCPU{Server: 8 * time.Second}}
+	cpuProfile := func(file string) []summary.Profile {
+		return []summary.Profile{{Kind: "heap", File: "x"}, {Kind: "cpu", File: file}}
+	}
+	tests := []struct {
+		name       string
+		run        attackRun
+		final      summary.Sample
+		profiles   []summary.Profile
+		gc, assist float64
+		from       string
+	}{
+		// busy 10-6-0.2 = 3.8 s of the classes, ≥ half of 4 s measured by the process's CPU
+		{name: "the classes cover the attack", run: attackRun{cpuMeasured: true, cpu: StepCPU{Server: 4 * time.Second}},
+			final: moved, gc: 1.0 / 3.8, assist: 0.2 / 3.8, from: "runtime's CPU classes"},
+		{name: "the classes cover under half of the attack's CPU, no profile", run: busy, final: moved},
+		{name: "no GC cycle ended: the profile", run: busy, final: base, profiles: cpuProfile("big.cpu.pprof"),
+			gc: 90.0 / 150, assist: 30.0 / 150, from: "CPU profile, 150 samples"},
+		{name: "no GC cycle ended, a profile of too few samples", run: busy, final: base, profiles: cpuProfile("small.cpu.pprof")},
+		{name: "no GC cycle ended, the profile unreadable", run: busy, final: base, profiles: cpuProfile("missing.cpu.pprof")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gc, assist, from := gcShares(dir, tt.run, &summary.Scenario{Profiles: tt.profiles}, base, tt.final)
+			if from != tt.from || math.Abs(gc-tt.gc) > 1e-9 || math.Abs(assist-tt.assist) > 1e-9 {
+				t.Errorf("gcShares = %.3f, %.3f from %q; want %.3f, %.3f from %q", gc, assist, from, tt.gc, tt.assist, tt.from)
+			}
+		})
+	}
+}
+
+// writeCPUProfile writes a CPU profile with n samples of 10 ms whose stack holds fn, per fn.
+func writeCPUProfile(t *testing.T, path string, samples map[string]int) {
+	t.Helper()
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		PeriodType: &profile.ValueType{Type: "cpu", Unit: "nanoseconds"}, Period: 10_000_000,
+	}
+	id := uint64(0)
+	for name, n := range samples {
+		id++
+		fn := &profile.Function{ID: id, Name: name}
+		loc := &profile.Location{ID: id, Line: []profile.Line{{Function: fn}}}
+		p.Function, p.Location = append(p.Function, fn), append(p.Location, loc)
+		p.Sample = append(p.Sample, &profile.Sample{Location: []*profile.Location{loc}, Value: []int64{int64(n), int64(n) * 10_000_000}})
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := p.Write(f); err != nil {
+		t.Fatal(err)
 	}
 }
