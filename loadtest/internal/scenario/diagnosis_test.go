@@ -60,8 +60,11 @@ func faultRows() []faultRow {
 		{name: "lock contention", scenario: "steady", env: []string{"BENCH_FAULTS=lock-contention"}, want: summary.CauseLock,
 			settings: func(s *Settings) { s.Rate = 300 }}, // over the fault's 200/s
 		// GOGC=25, a collector tuned tight (as under a memory limit): the storm's garbage then
-		// costs the GC more than its allocation costs the handler.
-		{name: "alloc storm (GOGC=25)", scenario: "steady", env: []string{"BENCH_FAULTS=alloc-storm", "GOGC=25"}, want: summary.CauseGC},
+		// costs the GC more than its allocation costs the handler. The server is then at the edge
+		// of its capacity at 100/s, and its p99 spread from 139 ms to 2.3 s but once fell under
+		// 100 ms (a PASS, nothing to diagnose): judged against 40 ms, still ten times a healthy p99.
+		{name: "alloc storm (GOGC=25)", scenario: "steady", env: []string{"BENCH_FAULTS=alloc-storm", "GOGC=25"}, want: summary.CauseGC,
+			settings: func(s *Settings) { s.SLOP99 = 40 * time.Millisecond }},
 		{name: "database lock (LOCK TABLE items)", scenario: "steady", hold: lockTable, want: summary.CauseDatabase,
 			event: "Lock:relation"},
 		// The neighbour check is on only here (the other rows judge the server), at steady's
