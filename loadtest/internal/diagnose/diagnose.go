@@ -35,9 +35,12 @@ type Evidence struct {
 	// GCShare is the GC's compulsory share of the server's busy CPU (idle-time marking
 	// excluded); AssistShare the part of it done as mark assists. GCFrom says where they were
 	// read; "" is not measured, and then neither gc nor cpu (the server's work outside GC)
-	// can be named, as a share of 0 would have named cpu for a GC-bound server.
+	// can be named, as a share of 0 would have named cpu for a GC-bound server. Unless
+	// GCNotExported: the service exports no runtime CPU classes at all (not Go, or not these
+	// metrics) and gave no CPU profile, so no run of it could tell; cpu is then its whole CPU.
 	GCShare, AssistShare float64
 	GCFrom               string
+	GCNotExported        bool
 	// Samples counts the timeline's samples in the attack, ScrapesFailed those without the
 	// server's metrics (its scrape failed).
 	Samples, ScrapesFailed int
@@ -148,10 +151,10 @@ func Diagnose(ev Evidence) []summary.Cause {
 		if ev.Waits.waited() { // an observation, not a cause: the database rule's bar was not met
 			evidence += "; seen, not a cause: PostgreSQL sessions waiting " + ev.Waits.line()
 		}
-		if ev.GCFrom == "" && cpuBound(ev) {
+		if ev.GCFrom == "" && !ev.GCNotExported && cpuBound(ev) {
 			evidence += fmt.Sprintf("; the server's CPU was saturated, but the GC's share of it was not measured "+
 				"(the runtime's CPU classes did not cover the attack, %d of its %d samples had no metrics, and no CPU profile "+
-				"was read), so cpu and gc cannot be told apart",
+				"with enough samples was taken), so cpu and gc cannot be told apart",
 				ev.ScrapesFailed, ev.Samples)
 		}
 		out = append(out, summary.Cause{Name: summary.CauseUnknown, Evidence: evidence, Figures: figs})
@@ -185,9 +188,13 @@ func database(ev Evidence) (bool, string, map[string]float64) {
 func cpu(ev Evidence) (bool, string, map[string]float64) {
 	own := ev.ServerCores * (1 - ev.GCShare)
 	gcNamed, _, _ := gc(ev)
-	return ev.GCFrom != "" && !gcNamed && cpuBound(ev),
-		fmt.Sprintf("server used %.2f of %.0f CPUs (%.2f outside GC, from the %s), %.0f goroutines runnable, scheduling p99 %.1f ms",
-			ev.ServerCores, ev.Cores, own, ev.GCFrom, ev.Runnable, ev.SchedP99Ms),
+	split := fmt.Sprintf("%.2f outside GC, from the %s", own, ev.GCFrom)
+	if ev.GCFrom == "" {
+		split = "its GC's share not measured: the service exports no runtime CPU classes and gave no CPU profile"
+	}
+	return (ev.GCFrom != "" || ev.GCNotExported) && !gcNamed && cpuBound(ev),
+		fmt.Sprintf("server used %.2f of %.0f CPUs (%s), %.0f goroutines runnable, scheduling p99 %.1f ms",
+			ev.ServerCores, ev.Cores, split, ev.Runnable, ev.SchedP99Ms),
 		map[string]float64{"server_cpus": ev.ServerCores, "cores": ev.Cores, "runnable": ev.Runnable, "sched_p99_ms": ev.SchedP99Ms}
 }
 

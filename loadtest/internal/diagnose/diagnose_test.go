@@ -50,6 +50,9 @@ func TestDiagnose(t *testing.T) {
 		{"queued goroutines whose GC share was not measured name neither cpu nor gc", func(e *Evidence) {
 			e.GCShare, e.AssistShare, e.GCFrom, e.Runnable, e.SchedP99Ms = 0, 0, "", 17, 117
 		}, []string{summary.CauseUnknown}},
+		{"a saturated CPU of a service that exports no GC figures is cpu", func(e *Evidence) {
+			e.GCShare, e.AssistShare, e.GCFrom, e.GCNotExported, e.ServerCores = 0, 0, "", true, 1.79
+		}, []string{summary.CauseCPU}},
 		{"assists alone", func(e *Evidence) { e.AssistShare = 0.15 }, []string{summary.CauseGC}},
 		{"lock contention", func(e *Evidence) {
 			e.MutexWait, e.InFlight, e.ServerCores, e.Runnable, e.SchedP99Ms = 358, 420, 1.05, 4.9, 10.5

@@ -70,6 +70,7 @@ func evidence(l *Live, run attackRun, sc *summary.Scenario) diagnose.Evidence {
 		}
 	}
 	ev.GCShare, ev.AssistShare, ev.GCFrom = gcShares(l.Dir, run, sc, base, final)
+	ev.GCNotExported = ev.GCFrom == "" && !slices.ContainsFunc(sc.Timeline, func(s summary.Sample) bool { return s.GoCPUTotal > 0 })
 	if len(in) == 0 || secs <= 0 {
 		return ev
 	}
