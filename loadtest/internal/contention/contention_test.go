@@ -80,6 +80,35 @@ func TestNeighbourRule(t *testing.T) {
 	}
 }
 
+// TestNeighbourRuleLeavesNicedOut: the same burst, met by two slow requests, moves the figure
+// only when others ran at our priority: a niced process gets a CPU only when ours do not want
+// it, so beside it our threads waited for each other.
+func TestNeighbourRuleLeavesNicedOut(t *testing.T) {
+	var points []Point
+	for end := 250.0; end <= 1000; end += 250 {
+		points = append(points, Point{OffsetMs: end, SpanMs: 250, Worst: [roles]float64{Server: 0.1, Database: 3}})
+	}
+	slowest := []summary.Request{{OffsetMs: 100, LatencyMs: 40}, {OffsetMs: 300, LatencyMs: 40}}
+	tests := []struct {
+		name           string
+		foreign, niced float64
+		moved          bool
+	}{
+		{"others at our priority", 1.8, 0, true},
+		{"a nice loop only", 1.0, 0.98, false},
+		{"a nice loop and other work at our priority", 1.4, 0.9, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := summary.Contention{Windows: []summary.ContentionWindow{{Requests: 100, P99Ms: 9, ForeignCPUs: tt.foreign, NicedCPUs: tt.niced}}}
+			n := Neighbour(points, c, slowest, 8, 0.1)
+			if n.Moved != tt.moved || n.SlowNicedCPUs != tt.niced || n.SlowForeignCPUs != tt.foreign {
+				t.Errorf("Neighbour = %+v, want moved %v with others' %.2f CPUs, %.2f niced", n, tt.moved, tt.foreign, tt.niced)
+			}
+		})
+	}
+}
+
 // TestSummarise: a reading's span is split between the windows it overlaps; foreign CPU is the
 // machine's busy time less ours; per-request wait is over the window's requests.
 func TestSummarise(t *testing.T) {
@@ -133,6 +162,16 @@ func TestSummarise(t *testing.T) {
 	if c := Summarise(points, windows); math.Abs(c.Windows[0].ForeignCPUs-0.4) > 1e-9 || c.Windows[0].ServerWaitMs != 100 {
 		t.Errorf("with 100 ms off the path: others ran %v CPUs, server waited %v ms; want 0.4, 100", c.Windows[0].ForeignCPUs, c.Windows[0].ServerWaitMs)
 	}
+	// Of others' 400 ms, 200 ran niced; niced time beyond others' (ours would be in it) is cut.
+	points[0].Niced = 200 * ms
+	if w := Summarise(points, windows).Windows[0]; math.Abs(w.NicedCPUs-0.2) > 1e-9 || Competing(w) != 0.2 {
+		t.Errorf("niced %v CPUs, competing %v; want 0.2 and 0.2", w.NicedCPUs, Competing(w))
+	}
+	points[0].Niced = 700 * ms
+	if w := Summarise(points, windows).Windows[0]; math.Abs(w.NicedCPUs-0.4) > 1e-9 || Competing(w) != 0 {
+		t.Errorf("niced %v CPUs, competing %v; want 0.4 (all of others') and 0", w.NicedCPUs, Competing(w))
+	}
+	points[0].Niced = 0
 	if h := Summarise(points, windows).Windows[0].Sched; h == nil || h.Total != 100 || len(h.BoundsMs) != 2 || h.BoundsMs[1] != 10 || h.Counts[0] != 50 {
 		t.Errorf("window 0's histogram %+v; want 100 wake-ups, 50 ≤ 1 ms, bounds 1 and 10 ms without +Inf", h)
 	}

@@ -2,6 +2,8 @@ package contention
 
 import (
 	"context"
+	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,6 +28,15 @@ const (
 type Procs struct {
 	Path    [roles][]int
 	OffPath []int
+}
+
+func (p Procs) has(pid int) bool {
+	for _, pids := range p.Path {
+		if slices.Contains(pids, pid) {
+			return true
+		}
+	}
+	return slices.Contains(p.OffPath, pid)
 }
 
 // Histogram is a cumulative latency histogram (Prometheus buckets): Counts[i] observations ≤
@@ -56,7 +67,10 @@ type Point struct {
 	// Busy is the CPU time the whole machine spent busy in the span (0: not read); what our
 	// threads did not run of it, others did.
 	Busy time.Duration
-	CPUs int
+	// Niced is the CPU time the low-priority peers (NicedGap) ran in the span: a part of what
+	// others ran that the neighbour rule leaves out.
+	Niced time.Duration
+	CPUs  int
 	// Sched is the server's Go scheduling-latency histogram accrued since the previous point
 	// that has one (nil: not read in this span).
 	Sched       *Histogram
@@ -77,7 +91,15 @@ type Monitor struct {
 	histAt time.Duration
 	busy   time.Duration
 	last   time.Duration
+	// peers are the processes at least NicedGap nice levels below this harness in its
+	// scheduling group when the monitor started (machine.LowPriorityPeers).
+	peers []int
 }
+
+// NicedGap is how many nice levels below the benchmark a process must run for the neighbour
+// rule to leave it out: the scheduler weighs nice 10 at 110 and nice 19 at 15 against nice 0's
+// 1024, and a waking thread of ours preempts it, so it gets a CPU when ours do not want one.
+const NicedGap = 10
 
 // NewMonitor returns a monitor of the processes procs names (asked at every reading: a
 // database backend may come or go) and of the server's scheduling latency (sched may be nil).
@@ -87,7 +109,7 @@ func NewMonitor(procs func(context.Context) (Procs, bool), sched func(context.Co
 	if interval <= 0 {
 		interval = 250 * time.Millisecond
 	}
-	return &Monitor{procs: procs, sched: sched, interval: interval}
+	return &Monitor{procs: procs, sched: sched, interval: interval, peers: machine.LowPriorityPeers(os.Getpid(), NicedGap)}
 }
 
 // Run reads every interval from now until ctx is done, offsets from start.
@@ -156,6 +178,11 @@ func (m *Monitor) read(ctx context.Context, off time.Duration) {
 	}
 	for _, pid := range procs.OffPath {
 		ran(pid, func(run, _ time.Duration, _ uint64) { p.OffPathRun += run })
+	}
+	for _, pid := range m.peers {
+		if !procs.has(pid) { // a niced server of ours is the benchmark's, not a peer
+			ran(pid, func(run, _ time.Duration, _ uint64) { p.Niced += run })
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -8,11 +8,18 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
-// MinForeignCPUs is how much CPU processes outside the benchmark must have run in the window
-// for its wait to be a neighbour's: below it our threads waited for each other (the harness and
-// the server sharing the cores), which is the generator's or the server's limit, not the
-// machine's.
+// MinForeignCPUs is how much CPU processes outside the benchmark must have run in the window,
+// niced peers left out (Competing), for its wait to be a neighbour's: below it our threads
+// waited for each other (the harness and the server sharing the cores), which is the
+// generator's or the server's limit, not the machine's.
 const MinForeignCPUs = 0.1
+
+// Competing is the CPU processes outside the benchmark ran in w, the low-priority peers
+// (NicedGap) left out: a waking thread of ours preempts such a process, so it runs on the CPU
+// time ours do not want and holds none from them.
+func Competing(w summary.ContentionWindow) float64 {
+	return max(w.ForeignCPUs-w.NicedCPUs, 0)
+}
 
 // pathRuns is how many times, by role, a request's work has to be given a CPU after waiting for
 // something: the server reads the request and then the query's answer, the PostgreSQL backend
@@ -84,9 +91,10 @@ func onPath(p Point, r Role) float64 {
 // (send to answer) give the longest wait on its path (onPath); the wait at least SlowMet of them
 // met is the rule's figure. Moved when it is at least maxShare of the judged p99 and others ran
 // in the window the request that sets it was sent in: a neighbour held a CPU from the paths of
-// slow requests for that share of the figure. Below MinForeignCPUs our threads waited for each
-// other (the server's or the generator's limit, not a neighbour's). maxShare ≤ 0 never moves. The p99's
-// window, its path delay and worst quarter second are reported, not judged.
+// slow requests for that share of the figure. Below MinForeignCPUs (of others, niced peers left
+// out: Competing) our threads waited for each other (the server's or the generator's limit, not
+// a neighbour's). maxShare ≤ 0 never moves. The p99's window, its path delay and worst quarter
+// second are reported, not judged.
 func Neighbour(points []Point, c summary.Contention, slowest []summary.Request, judgedMs, maxShare float64) summary.Neighbour {
 	n := summary.Neighbour{JudgedMs: judgedMs, LimitMs: maxShare * judgedMs, SlowRequestsSeen: len(slowest)}
 	at := -1
@@ -130,9 +138,10 @@ func Neighbour(points []Point, c summary.Contention, slowest []summary.Request, 
 	}
 	for _, w := range c.Windows {
 		if n.SlowAtMs >= w.StartMs && n.SlowAtMs < w.StartMs+windowMs {
-			n.SlowForeignCPUs = w.ForeignCPUs
+			n.SlowForeignCPUs, n.SlowNicedCPUs = w.ForeignCPUs, w.NicedCPUs
 		}
 	}
-	n.Moved = maxShare > 0 && judgedMs > 0 && n.SlowForeignCPUs >= MinForeignCPUs && n.SlowWaitMs >= n.LimitMs
+	competing := max(n.SlowForeignCPUs-n.SlowNicedCPUs, 0)
+	n.Moved = maxShare > 0 && judgedMs > 0 && competing >= MinForeignCPUs && n.SlowWaitMs >= n.LimitMs
 	return n
 }

@@ -45,6 +45,7 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 			}
 			if p.Busy > 0 {
 				cw.ForeignCPUs += k * ms(max(p.Busy-ours, 0)) / windowMs
+				cw.NicedCPUs += k * ms(min(p.Niced, max(p.Busy-ours, 0))) / windowMs
 				busy += time.Duration(k * float64(p.Busy))
 				run += time.Duration(k * float64(ours))
 				spanMs += overlap

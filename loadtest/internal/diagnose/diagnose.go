@@ -81,8 +81,9 @@ type Evidence struct {
 type NeighbourEvidence struct {
 	RunQueueDelayMs float64 // the request path's run-queue delay in the window that holds the judged figure
 	JudgedMs        float64 // the judged figure (e.g. the p99)
-	// ForeignCPUs is the CPU processes outside the benchmark ran in that window: without them
-	// the delay is our threads waiting for each other (a saturated server), not a neighbour.
+	// ForeignCPUs is the CPU processes outside the benchmark ran in that window, niced peers
+	// left out (contention.Competing): without them the delay is our threads waiting for each
+	// other (a saturated server), not a neighbour.
 	ForeignCPUs float64
 	Moved       bool // the contention rule judged the delay large enough to move it
 	// SlowWaitMs is the delay per run at least two slow requests' paths met (the contention

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,72 @@ func processTicks(pid int) (uint64, bool) {
 	utime, _ := strconv.ParseUint(f[11], 10, 64)
 	stime, _ := strconv.ParseUint(f[12], 10, 64)
 	return utime + stime, true
+}
+
+// Nice is pid's nice value (from /proc/<pid>/stat).
+func Nice(pid int) (int, bool) {
+	f, ok := statFields(pid)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(f[16])
+	return n, err == nil
+}
+
+// LowPriorityPeers lists the processes that run at least gap nice levels below pid and in its
+// scheduling group: nice orders tasks only within one group (a cgroup's CPU controller, and the
+// session's autogroup when the kernel's is on); across groups each group has its own weight, so
+// a niced process elsewhere competes like any other.
+func LowPriorityPeers(pid, gap int) []int {
+	nice, ok := Nice(pid)
+	if !ok {
+		return nil
+	}
+	group := schedGroup(pid)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var peers []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == pid {
+			continue
+		}
+		if n, ok := Nice(p); ok && n >= nice+gap && schedGroup(p) == group {
+			peers = append(peers, p)
+		}
+	}
+	return peers
+}
+
+// schedGroup names pid's scheduling group: its CPU cgroup (the cpu controller's path in cgroup
+// v1, the unified path in v2) and its autogroup when the kernel's autogroup is on.
+func schedGroup(pid int) string {
+	var group string
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid)); err == nil {
+		for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+			f := strings.SplitN(line, ":", 3)
+			if len(f) != 3 {
+				continue
+			}
+			if slices.Contains(strings.Split(f[1], ","), "cpu") {
+				group = "v1:" + f[2]
+				break
+			}
+			if f[0] == "0" && f[1] == "" {
+				group = "v2:" + f[2]
+			}
+		}
+	}
+	if on, err := os.ReadFile("/proc/sys/kernel/sched_autogroup_enabled"); err == nil && strings.TrimSpace(string(on)) == "1" {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/autogroup", pid)); err == nil {
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				group += " " + f[0]
+			}
+		}
+	}
+	return group
 }
 
 // IsProcess reports whether pid is a running process named name (a PostgreSQL backend's pid

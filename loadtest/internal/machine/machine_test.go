@@ -2,7 +2,9 @@ package machine
 
 import (
 	"os"
+	"os/exec"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -38,6 +40,41 @@ func TestReadCountsOurWork(t *testing.T) {
 	// schedstat and the clock ticks of /proc/<pid>/stat count the same time, to the tick.
 	if d := (cpu1 - cpu0) - time.Duration(ours)*10*time.Millisecond; d < -30*time.Millisecond || d > 30*time.Millisecond {
 		t.Errorf("ProcessCPU counted %v, /proc/%d/stat %d ticks", cpu1-cpu0, self, ours)
+	}
+}
+
+// TestLowPriorityPeers: a busy loop started here at nice 19 shares this process's scheduling
+// group and is a peer 10 levels below; one at nice 5 is not.
+func TestLowPriorityPeers(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	self, ok := Nice(os.Getpid())
+	if !ok || self > 0 {
+		t.Skipf("this process runs at nice %d: no room below it", self)
+	}
+	loop := func(nice string) int {
+		cmd := exec.Command("nice", "-n", nice, "sh", "-c", "while :; do :; done")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		// nice(1) sets the priority, then becomes the loop.
+		for deadline := time.Now().Add(10 * time.Second); !IsProcess(cmd.Process.Pid, "sh"); {
+			if time.Now().After(deadline) {
+				t.Fatal("the loop did not start in 10 s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return cmd.Process.Pid
+	}
+	low, mid := loop("19"), loop("5")
+	if n, ok := Nice(low); !ok || n != min(self+19, 19) {
+		t.Errorf("Nice of the nice-19 loop = %d, %v; want %d", n, ok, min(self+19, 19))
+	}
+	peers := LowPriorityPeers(os.Getpid(), 10)
+	if !slices.Contains(peers, low) || slices.Contains(peers, mid) {
+		t.Errorf("LowPriorityPeers = %v: want the nice-19 loop %d and not the nice-5 one %d", peers, low, mid)
 	}
 }
 

@@ -114,8 +114,16 @@ func neighbourCheck(c *summary.Contention, maxShare float64) summary.Check {
 	n := c.Neighbour
 	return summary.NewCheck(summary.Validity, "neighbour", !n.Moved,
 		fmt.Sprintf("on the paths of no %d of the %d slowest requests a thread waited %.0f%% of the judged p99 per run while others ran", contention.SlowMet, n.SlowRequestsSeen, 100*maxShare),
-		fmt.Sprintf("%.2f ms per run (%s, a request sent at %.1f s; limit %.2f ms: %.0f%% of p99 %.1f ms); others ran %.2f CPUs in that second",
-			n.SlowWaitMs, n.SlowRole, n.SlowAtMs/1000, n.LimitMs, 100*maxShare, n.JudgedMs, n.SlowForeignCPUs))
+		fmt.Sprintf("%.2f ms per run (%s, a request sent at %.1f s; limit %.2f ms: %.0f%% of p99 %.1f ms); others ran %.2f CPUs in that second%s",
+			n.SlowWaitMs, n.SlowRole, n.SlowAtMs/1000, n.LimitMs, 100*maxShare, n.JudgedMs, n.SlowForeignCPUs, nicedNote(n.SlowNicedCPUs)))
+}
+
+// nicedNote is ", 0.95 of them niced (not counted)" when niced processes ran.
+func nicedNote(niced float64) string {
+	if niced < 0.005 {
+		return ""
+	}
+	return fmt.Sprintf(", %.2f of them niced (not counted)", niced)
 }
 
 func windowAt(c *summary.Contention, startMs float64) summary.ContentionWindow {

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/benchharness/benchharness/loadtest/internal/attack"
+	"github.com/benchharness/benchharness/loadtest/internal/contention"
 	"github.com/benchharness/benchharness/loadtest/internal/diagnose"
 	"github.com/benchharness/benchharness/loadtest/internal/profile"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
@@ -139,7 +140,7 @@ func neighbourEvidence(c *summary.Contention) diagnose.NeighbourEvidence {
 	}
 	n := c.Neighbour
 	return diagnose.NeighbourEvidence{RunQueueDelayMs: n.RunQueueDelayMs, JudgedMs: n.JudgedMs,
-		ForeignCPUs: windowAt(c, n.WindowStartMs).ForeignCPUs, Moved: n.Moved,
+		ForeignCPUs: contention.Competing(windowAt(c, n.WindowStartMs)), Moved: n.Moved,
 		SlowWaitMs: n.SlowWaitMs, LimitMs: n.LimitMs}
 }
 

@@ -83,6 +83,15 @@ func TestNiceNeighbourPasses(t *testing.T) {
 	if c.ForeignCPUs < 0.5 {
 		t.Errorf("others ran %.2f CPUs beside a busy loop; want ≥ 0.5 (the loop ran)", c.ForeignCPUs)
 	}
+	// The loop runs in this test's scheduling group at nice 19: a low-priority peer, its CPU
+	// niced in every window it ran in.
+	var niced float64
+	for _, w := range c.Windows {
+		niced += w.NicedCPUs / float64(len(c.Windows))
+	}
+	if niced < 0.5 {
+		t.Errorf("the nice-19 loop ran %.2f niced CPUs per window; want ≥ 0.5 (others ran %.2f)", niced, c.ForeignCPUs)
+	}
 	if out[0].Verdict != summary.Pass || c.Neighbour.Moved {
 		t.Fatalf("steady beside a nice-19 loop: %s (%s), %+v; want PASS", out[0].Verdict, reasons(out[0]), c.Neighbour)
 	}

@@ -550,6 +550,10 @@ type ContentionWindow struct {
 	Requests         int64   `json:"requests"`
 	PerRequestWaitMs float64 `json:"per_request_wait_ms"`
 	ForeignCPUs      float64 `json:"foreign_cpus"`
+	// NicedCPUs is the part of ForeignCPUs processes at least 10 nice levels below the harness,
+	// in its scheduling group, ran: they get a CPU only when ours do not want it, so the
+	// neighbour rule leaves them out (contention.NicedGap).
+	NicedCPUs float64 `json:"niced_cpus,omitempty"`
 	// DelayPerRunMs is, per role, the mean run-queue delay each time one of its threads was
 	// given a CPU (server, database, harness): the delay one wake-up on a request's path adds.
 	DelayPerRunMs [3]float64 `json:"delay_per_run_ms"`
@@ -583,13 +587,14 @@ type Neighbour struct {
 	// requests met on their path, each its largest over the readings it overlapped (the worst
 	// thread's mean delay per run for the server and its PostgreSQL backends, the harness's mean),
 	// which SlowAtMs (the send time of the request that sets it), SlowRole and SlowForeignCPUs
-	// (what others ran in its window) place. LimitMs is what it is
+	// (what others ran in its window, SlowNicedCPUs of it niced) place. LimitMs is what it is
 	// held against: -max-neighbour-share times the judged p99. SlowRequestsSeen counts the
 	// slowest requests looked at.
 	SlowWaitMs       float64 `json:"slow_wait_ms"`
 	SlowAtMs         float64 `json:"slow_at_ms"`
 	SlowRole         string  `json:"slow_role,omitempty"`
 	SlowForeignCPUs  float64 `json:"slow_foreign_cpus"`
+	SlowNicedCPUs    float64 `json:"slow_niced_cpus,omitempty"`
 	SlowRequestsSeen int     `json:"slow_requests_seen"`
 	LimitMs          float64 `json:"limit_ms"`
 	// Reported, not judged: the window that holds the p99 (the highest), the path delay there
