@@ -2,8 +2,8 @@
 # neighbour.sh NEIGHBOUR RUNS [loadtest run flags...]
 #
 # Runs steady RUNS times beside NEIGHBOUR and prints one line per run: verdict, judged p99 (ms),
-# the rule's figure (the delay per run on the paths of two of the slowest requests, ms), its role, its limit (10 % of the p99), whether the rule moved, the others' CPUs
-# in that second and how many of them ran niced, the path delay and the worst quarter second's delay per run in the p99's
+# the rule's slow figure (the delay per run on the paths of two of the slowest requests, ms), its role, its limit (10 % of the p99), whether the rule moved and by which wait (slow or send), the others' CPUs
+# in that second and how many of them ran niced, the send lateness p99 and its limit (ms), the CPUs our threads and others (niced left out) ran over the attack, the path delay and the worst quarter second's delay per run in the p99's
 # window (ms, reported, not judged), the reasons (docs/harness.md). NEIGHBOUR: none, nice (one busy loop at nice 19) or two (two busy loops at
 # normal priority). The loops are started here and stopped by their PID however the script
 # ends. Run it under the heavy lock: flock /tmp/heavy.lock scripts/neighbour.sh two 5
@@ -36,7 +36,9 @@ for i in $(seq "$runs"); do
 	jq -r --arg kind "$kind" --arg i "$i" '.scenarios[0] as $s | $s.contention as $c |
 		[$kind, $i, $s.verdict, ($s.latency_intended.p99_ms*100|round/100),
 		 ($c.neighbour.slow_wait_ms*1000|round/1000), ($c.neighbour.slow_role // "-"), ($c.neighbour.limit_ms*1000|round/1000),
-		 ($c.neighbour.moved), ($c.neighbour.slow_foreign_cpus*100|round/100), (($c.neighbour.slow_niced_cpus // 0)*100|round/100),
+		 ($c.neighbour.moved), ($c.neighbour.moved_by // "-"), ($c.neighbour.slow_foreign_cpus*100|round/100), (($c.neighbour.slow_niced_cpus // 0)*100|round/100),
+		 ($c.neighbour.send_wait_ms*100|round/100), ($c.neighbour.send_limit_ms*100|round/100),
+		 ($c.neighbour.our_cpus*100|round/100), ($c.neighbour.competing_cpus*100|round/100),
 		 ($c.neighbour.run_queue_delay_ms*1000|round/1000), (($c.neighbour.peak_delay_ms // 0)*1000|round/1000),
 		 (($s.reasons // []) | join("; "))] | @tsv' "$out/$i"/2*/summary.json
 done

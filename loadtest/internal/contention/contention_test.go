@@ -16,8 +16,8 @@ import (
 func TestNeighbourRule(t *testing.T) {
 	windows := func(foreign float64) []summary.ContentionWindow {
 		return []summary.ContentionWindow{
-			{StartMs: 0, Requests: 100, P99Ms: 9, ForeignCPUs: foreign},
-			{StartMs: 1000, Requests: 100, P99Ms: 5, ForeignCPUs: foreign},
+			{StartMs: 0, Requests: 100, P99Ms: 9, ForeignCPUs: foreign, RunMs: 100},
+			{StartMs: 1000, Requests: 100, P99Ms: 5, ForeignCPUs: foreign, RunMs: 100},
 		}
 	}
 	// Readings of 250 ms, each with its worst thread's delay per run by role.
@@ -72,9 +72,84 @@ func TestNeighbourRule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := Neighbour(tt.points, summary.Contention{Windows: windows(tt.foreign)}, tt.slowest, tt.judged, tt.maxShare)
+			n := Neighbour(tt.points, summary.Contention{Windows: windows(tt.foreign), CPUs: 2}, tt.slowest, tt.judged, 0, tt.maxShare)
 			if n.Moved != tt.moved || n.SlowRole != tt.role || n.JudgedMs != tt.judged || n.WindowStartMs != 0 || n.SlowRequestsSeen != len(tt.slowest) {
 				t.Errorf("Neighbour = %+v, want moved %v by the %s's wait, the p99's window at 0 ms", n, tt.moved, tt.role)
+			}
+		})
+	}
+}
+
+// TestNeighbourSendRule: when every wake-up waits a little, no slow request meets a long wait
+// on a thread, but the harness's sends show it: one send in a hundred waits a tenth of the p99
+// and at least SendFloorMs. It counts only when others took the CPU our threads left free.
+func TestNeighbourSendRule(t *testing.T) {
+	var quiet []Point
+	for end := 250.0; end <= 2000; end += 250 {
+		quiet = append(quiet, Point{OffsetMs: end, SpanMs: 250, Worst: [roles]float64{Server: 0.1, Database: 0.05}})
+	}
+	burst := slices.Clone(quiet)
+	burst[5].Worst[Database] = 3
+	slowest := []summary.Request{{OffsetMs: 1300, LatencyMs: 40}, {OffsetMs: 1400, LatencyMs: 40}}
+	tests := []struct {
+		name                string
+		points              []Point
+		ours, foreign, nice float64
+		judged, late        float64
+		maxShare            float64
+		movedBy             string
+		limit               float64
+	}{
+		{"a tenth of the p99, over the floor, others took the free CPU", quiet, 0.1, 1.8, 0, 8, 1.1, 0.1, "send", 1},
+		{"at the floor", quiet, 0.1, 1.8, 0, 8, 1, 0.1, "send", 1},
+		{"a tenth of the p99 but under the floor", quiet, 0.1, 1.8, 0, 4, 0.9, 0.1, "", 1},
+		{"over the floor but under a tenth of a slow p99", quiet, 0.1, 1.8, 0, 40, 3, 0.1, "", 4},
+		{"at a tenth of a slow p99", quiet, 0.1, 1.8, 0, 40, 4, 0.1, "send", 4},
+		{"others ran but left a CPU free", quiet, 0.1, 0.85, 0, 8, 3, 0.1, "", 1},
+		{"our own threads filled the machine: the server's limit", quiet, 1.5, 0.4, 0, 8, 3, 0.1, "", 1},
+		{"a nice loop only", quiet, 0.1, 1.0, 0.98, 8, 3, 0.1, "", 1},
+		{"not checked", quiet, 0.1, 1.8, 0, 8, 3, 0, "", 1},
+		{"both: the slow requests' wait is named", burst, 0.1, 1.8, 0, 8, 3, 0.1, "slow", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := summary.ContentionWindow{Requests: 100, P99Ms: 9, RunMs: 1000 * tt.ours, ForeignCPUs: tt.foreign, NicedCPUs: tt.nice}
+			second := w
+			second.StartMs = 1000
+			c := summary.Contention{CPUs: 2, Windows: []summary.ContentionWindow{w, second}}
+			n := Neighbour(tt.points, c, slowest, tt.judged, tt.late, tt.maxShare)
+			if n.MovedBy != tt.movedBy || n.Moved != (tt.movedBy != "") || n.SendWaitMs != tt.late || n.SendLimitMs != tt.limit {
+				t.Errorf("Neighbour = %+v, want moved by %q, send lateness %.2f ms against %.2f", n, tt.movedBy, tt.late, tt.limit)
+			}
+			if math.Abs(n.OurCPUs-tt.ours) > 1e-9 || math.Abs(n.CompetingCPUs-max(tt.foreign-tt.nice, 0)) > 1e-9 {
+				t.Errorf("ours %.2f and others' %.2f CPUs, want %.2f and %.2f", n.OurCPUs, n.CompetingCPUs, tt.ours, tt.foreign-tt.nice)
+			}
+		})
+	}
+}
+
+// TestCrowded: others crowd the machine when they take the CPU our threads left free, a whole
+// one (half of a single CPU); not when one stays free, nor when ours filled it themselves.
+func TestCrowded(t *testing.T) {
+	tests := []struct {
+		name            string
+		ours, competing float64
+		cpus            int
+		want            bool
+	}{
+		{"two loops beside a light benchmark", 0.15, 1.85, 2, true},
+		{"a CPU left free", 0.15, 0.8, 2, false},
+		{"ours filled the machine themselves", 1.2, 0.8, 2, false},
+		{"many cores, a browser tab", 0.5, 0.6, 16, false},
+		{"many cores, all others' but one", 0.5, 14.6, 16, true},
+		{"one CPU, a loop beside a light benchmark", 0.1, 0.9, 1, true},
+		{"one CPU, half of it free", 0.1, 0.3, 1, false},
+		{"CPUs not read", 0.1, 1.9, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Crowded(tt.ours, tt.competing, tt.cpus); got != tt.want {
+				t.Errorf("Crowded(%.2f, %.2f, %d) = %v, want %v", tt.ours, tt.competing, tt.cpus, got, tt.want)
 			}
 		})
 	}
@@ -96,12 +171,12 @@ func TestNeighbourRuleLeavesNicedOut(t *testing.T) {
 	}{
 		{"others at our priority", 1.8, 0, true},
 		{"a nice loop only", 1.0, 0.98, false},
-		{"a nice loop and other work at our priority", 1.4, 0.9, true},
+		{"a nice loop and a busy loop at our priority", 1.9, 0.9, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := summary.Contention{Windows: []summary.ContentionWindow{{Requests: 100, P99Ms: 9, ForeignCPUs: tt.foreign, NicedCPUs: tt.niced}}}
-			n := Neighbour(points, c, slowest, 8, 0.1)
+			c := summary.Contention{CPUs: 2, Windows: []summary.ContentionWindow{{Requests: 100, P99Ms: 9, ForeignCPUs: tt.foreign, NicedCPUs: tt.niced, RunMs: 100}}}
+			n := Neighbour(points, c, slowest, 8, 0, 0.1)
 			if n.Moved != tt.moved || n.SlowNicedCPUs != tt.niced || n.SlowForeignCPUs != tt.foreign {
 				t.Errorf("Neighbour = %+v, want moved %v with others' %.2f CPUs, %.2f niced", n, tt.moved, tt.foreign, tt.niced)
 			}

@@ -8,11 +8,24 @@ import (
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
-// MinForeignCPUs is how much CPU processes outside the benchmark must have run in the window,
-// niced peers left out (Competing), for its wait to be a neighbour's: below it our threads
-// waited for each other (the harness and the server sharing the cores), which is the
-// generator's or the server's limit, not the machine's.
-const MinForeignCPUs = 0.1
+// FreeCPUs is how much of the machine must stay free for our threads' wake-ups to find a CPU
+// (half of it on a single CPU). A waking thread waits in a run queue only when no CPU is idle,
+// so a neighbour can hold one of ours only when, with it, less than that was free; and it is
+// the neighbour's doing only when our threads alone left that much free (else it is the
+// server's or the generator's own limit, which other causes name).
+const FreeCPUs = 1.0
+
+// Crowded reports whether others (competing CPUs, niced peers left out) took the CPU our
+// threads (ours) left free on a machine of cpus.
+func Crowded(ours, competing float64, cpus int) bool {
+	room := float64(cpus) - min(FreeCPUs, float64(cpus)/2)
+	return cpus > 0 && ours <= room && ours+competing > room
+}
+
+// CrowdedIn is Crowded in the window w.
+func CrowdedIn(w summary.ContentionWindow, cpus int) bool {
+	return Crowded(w.RunMs/windowMs, Competing(w), cpus)
+}
 
 // Competing is the CPU processes outside the benchmark ran in w, the low-priority peers
 // (NicedGap) left out: a waking thread of ours preempts such a process, so it runs on the CPU
@@ -85,17 +98,30 @@ func onPath(p Point, r Role) float64 {
 	return ms(p.Wait[r]) / float64(p.Slices[r])
 }
 
+// SendFloorMs is the least send lateness p99 the rule counts, however small the judged
+// figure: the tail of this machine's own wake-ups with nothing beside the benchmark
+// (docs/design/harness-evidence.md, "Contention: measured").
+const SendFloorMs = 1.0
+
 // Neighbour applies the contention rule to the readings points, laid over the scenario's
-// windows in c, for the judged p99 judgedMs and the slowest requests: the p99 is made by the
-// slowest requests, so the rule asks what they met. For each, the readings that overlap its span
-// (send to answer) give the longest wait on its path (onPath); the wait at least SlowMet of them
-// met is the rule's figure. Moved when it is at least maxShare of the judged p99 and others ran
-// in the window the request that sets it was sent in: a neighbour held a CPU from the paths of
-// slow requests for that share of the figure. Below MinForeignCPUs (of others, niced peers left
-// out: Competing) our threads waited for each other (the server's or the generator's limit, not
-// a neighbour's). maxShare ≤ 0 never moves. The p99's window, its path delay and worst quarter
-// second are reported, not judged.
-func Neighbour(points []Point, c summary.Contention, slowest []summary.Request, judgedMs, maxShare float64) summary.Neighbour {
+// windows in c, for the judged p99 judgedMs (from the intended send time), the send lateness
+// p99 lateMs and the slowest requests. Only when others crowded the machine (Crowded), it is
+// moved by either of two waits, each held against maxShare of the judged p99; maxShare ≤ 0
+// never moves.
+//
+//   - slow: the p99 is made by the slowest requests, so the rule asks what they met. For each,
+//     the readings that overlap its span (send to answer) give the longest wait on its path
+//     (onPath); the wait at least SlowMet of them met counts, crowding read in the second the
+//     request that sets it was sent. It sees a neighbour that holds a thread of ours for a
+//     slice.
+//   - send: the send lateness p99, at least SendFloorMs, crowding read over the attack. A send
+//     is a wake-up of the harness, and a request's path holds five (pathRuns): when one in a
+//     hundred waits that long, about one request in twenty meets such a wait, so the p99
+//     carries it. It sees a neighbour that makes every wake-up wait a little, which a thread's
+//     mean over a quarter second hides.
+//
+// The p99's window, its path delay and worst quarter second are reported, not judged.
+func Neighbour(points []Point, c summary.Contention, slowest []summary.Request, judgedMs, lateMs, maxShare float64) summary.Neighbour {
 	n := summary.Neighbour{JudgedMs: judgedMs, LimitMs: maxShare * judgedMs, SlowRequestsSeen: len(slowest)}
 	at := -1
 	for i, w := range c.Windows {
@@ -136,12 +162,38 @@ func Neighbour(points []Point, c summary.Contention, slowest []summary.Request, 
 		m := mets[SlowMet-1]
 		n.SlowWaitMs, n.SlowAtMs, n.SlowRole = m.waitMs, m.atMs, m.role
 	}
+	n.CPUs = c.CPUs
 	for _, w := range c.Windows {
 		if n.SlowAtMs >= w.StartMs && n.SlowAtMs < w.StartMs+windowMs {
-			n.SlowForeignCPUs, n.SlowNicedCPUs = w.ForeignCPUs, w.NicedCPUs
+			n.SlowForeignCPUs, n.SlowNicedCPUs, n.SlowOurCPUs = w.ForeignCPUs, w.NicedCPUs, w.RunMs/windowMs
 		}
 	}
-	competing := max(n.SlowForeignCPUs-n.SlowNicedCPUs, 0)
-	n.Moved = maxShare > 0 && judgedMs > 0 && competing >= MinForeignCPUs && n.SlowWaitMs >= n.LimitMs
+	n.SendWaitMs, n.SendLimitMs = lateMs, max(n.LimitMs, SendFloorMs)
+	n.OurCPUs, n.CompetingCPUs = means(c.Windows)
+	checked := maxShare > 0 && judgedMs > 0
+	switch {
+	case checked && Crowded(n.SlowOurCPUs, max(n.SlowForeignCPUs-n.SlowNicedCPUs, 0), n.CPUs) && n.SlowWaitMs >= n.LimitMs:
+		n.MovedBy = "slow"
+	case checked && Crowded(n.OurCPUs, n.CompetingCPUs, n.CPUs) && n.SendWaitMs >= n.SendLimitMs:
+		n.MovedBy = "send"
+	}
+	n.Moved = n.MovedBy != ""
 	return n
+}
+
+// means are the CPUs our threads ran and others ran (Competing), each a mean over the windows
+// that hold requests.
+func means(windows []summary.ContentionWindow) (ours, competing float64) {
+	var n float64
+	for _, w := range windows {
+		if w.Requests > 0 {
+			ours += w.RunMs / windowMs
+			competing += Competing(w)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return ours / n, competing / n
 }

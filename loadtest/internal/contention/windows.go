@@ -88,6 +88,7 @@ func Summarise(points []Point, windows []summary.Window) summary.Contention {
 	if wait+c.RunMs > 0 {
 		c.Share = wait / (wait + c.RunMs)
 	}
+	c.CPUs = cpus
 	if spanMs > 0 && cpus > 0 {
 		c.ForeignCPUs = ms(max(busy-run, 0)) / spanMs
 	}

@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/benchharness/benchharness/loadtest/internal/contention"
 	"github.com/benchharness/benchharness/loadtest/internal/summary"
 )
 
@@ -82,13 +81,17 @@ type NeighbourEvidence struct {
 	RunQueueDelayMs float64 // the request path's run-queue delay in the window that holds the judged figure
 	JudgedMs        float64 // the judged figure (e.g. the p99)
 	// ForeignCPUs is the CPU processes outside the benchmark ran in that window, niced peers
-	// left out (contention.Competing): without them the delay is our threads waiting for each
-	// other (a saturated server), not a neighbour.
+	// left out (contention.Competing). Crowded: they took the CPU our threads left free
+	// (contention.Crowded); without that the delay is our threads waiting for each other (a
+	// saturated server), not a neighbour.
 	ForeignCPUs float64
+	Crowded     bool
 	Moved       bool // the contention rule judged the delay large enough to move it
 	// SlowWaitMs is the delay per run at least two slow requests' paths met (the contention
 	// rule's figure), LimitMs the rule's limit.
 	SlowWaitMs, LimitMs float64
+	// SendWaitMs is the harness's send lateness p99, SendLimitMs the rule's limit for it.
+	SendWaitMs, SendLimitMs float64
 }
 
 // AcceptQueueEvidence is the kernel's count of connections the server's listen queue dropped
@@ -112,8 +115,6 @@ const (
 	dbWaits       = 0.5 // sessions waiting, on average
 	neighbourPart = 0.5 // of the judged figure
 	harnessBusy   = 0.5 // CPUs: a sender this busy is short of CPU on a small machine
-	// neighbourForeign is the contention rule's own bar (contention.MinForeignCPUs).
-	neighbourForeign = contention.MinForeignCPUs
 )
 
 // rule names one cause when the evidence shows it, with the figures that did.
@@ -248,12 +249,11 @@ func acceptQueue(ev Evidence) (bool, string, map[string]float64) {
 // to move the judged figure. Without the other processes the wait is the server's own CPU.
 func neighbour(ev Evidence) (bool, string, map[string]float64) {
 	n := ev.Neighbour
-	foreign := n.ForeignCPUs >= neighbourForeign
-	return n.Moved || (foreign && n.JudgedMs > 0 && n.RunQueueDelayMs >= neighbourPart*n.JudgedMs),
-		fmt.Sprintf("the paths of slow requests waited %.2f ms per run for a CPU (limit %.2f ms) and a request's path %.1f ms in the p99's window, against a judged %.1f ms, while others ran %.2f CPUs",
-			n.SlowWaitMs, n.LimitMs, n.RunQueueDelayMs, n.JudgedMs, n.ForeignCPUs),
-		map[string]float64{"slow_wait_ms": n.SlowWaitMs, "limit_ms": n.LimitMs, "run_queue_delay_ms": n.RunQueueDelayMs,
-			"judged_ms": n.JudgedMs, "foreign_cpus": n.ForeignCPUs}
+	return n.Moved || (n.Crowded && n.JudgedMs > 0 && n.RunQueueDelayMs >= neighbourPart*n.JudgedMs),
+		fmt.Sprintf("the paths of slow requests waited %.2f ms per run for a CPU (limit %.2f ms), 1 send in 100 waited %.2f ms (limit %.2f ms) and a request's path waited %.1f ms in the p99's window, against a judged %.1f ms, while others ran %.2f CPUs",
+			n.SlowWaitMs, n.LimitMs, n.SendWaitMs, n.SendLimitMs, n.RunQueueDelayMs, n.JudgedMs, n.ForeignCPUs),
+		map[string]float64{"slow_wait_ms": n.SlowWaitMs, "limit_ms": n.LimitMs, "send_wait_ms": n.SendWaitMs, "send_limit_ms": n.SendLimitMs,
+			"run_queue_delay_ms": n.RunQueueDelayMs, "judged_ms": n.JudgedMs, "foreign_cpus": n.ForeignCPUs}
 }
 
 // generator: the harness sent late or too few, and either the server answered within the

@@ -77,11 +77,11 @@ func TestDiagnose(t *testing.T) {
 		{"accept queue overflows", func(e *Evidence) { e.AcceptQueue.Overflows = 3 }, []string{summary.CauseAcceptQueue}},
 		{"accept queue resets", func(e *Evidence) { e.AcceptQueue.Resets = 1 }, []string{summary.CauseAcceptQueue}},
 		{"a neighbour that moved the judged figure", func(e *Evidence) { e.Neighbour.Moved = true }, []string{summary.CauseNeighbour}},
-		{"run-queue delay over half the judged figure while others ran", func(e *Evidence) {
-			e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 30, JudgedMs: 40, ForeignCPUs: 0.8}
+		{"run-queue delay over half the judged figure while others took the free CPU", func(e *Evidence) {
+			e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 30, JudgedMs: 40, ForeignCPUs: 1.8, Crowded: true}
 		}, []string{summary.CauseNeighbour}},
-		{"run-queue delay of a server that saturates the CPUs itself is not a neighbour", func(e *Evidence) {
-			e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 30, JudgedMs: 40, ForeignCPUs: 0.02}
+		{"run-queue delay while others ran but left a CPU free", func(e *Evidence) {
+			e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 30, JudgedMs: 40, ForeignCPUs: 0.8}
 		}, []string{summary.CauseUnknown}},
 		{"a little run-queue delay", func(e *Evidence) { e.Neighbour = NeighbourEvidence{RunQueueDelayMs: 5, JudgedMs: 40} },
 			[]string{summary.CauseUnknown}},

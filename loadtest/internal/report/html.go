@@ -512,7 +512,7 @@ func (p plotter) contention(c *summary.Contention, maxShare string) chart.Line {
 		refs = []chart.Ref{{Y: share * c.Neighbour.JudgedMs, Label: "neighbour limit " + ms(share*c.Neighbour.JudgedMs)}}
 	}
 	markers := slices.Clone(p.markers)
-	if c.Neighbour.Moved {
+	if c.Neighbour.MovedBy == "slow" { // moved by the sends, it has no one moment to mark
 		markers = append(markers, chart.Marker{X: secs(c.Neighbour.SlowAtMs), Label: "neighbour", Color: "#d55e00"})
 	}
 	return chart.Line{

@@ -93,8 +93,9 @@ func (rn *Runner) backends(ctx context.Context, l *Live) (server, own []int, ok 
 }
 
 // contended lays the monitor's readings over the judged step's windows and applies the
-// neighbour rule to the judged p99 and the slowest requests; nil when not measured.
-func contended(l *Live, windows []summary.Window, slowest []summary.Request, judgedMs float64) *summary.Contention {
+// neighbour rule to the judged p99, the send lateness p99 and the slowest requests; nil when
+// not measured.
+func contended(l *Live, windows []summary.Window, slowest []summary.Request, judgedMs, lateMs float64) *summary.Contention {
 	if l.Contention == nil {
 		return nil
 	}
@@ -103,19 +104,26 @@ func contended(l *Live, windows []summary.Window, slowest []summary.Request, jud
 		return nil
 	}
 	c := contention.Summarise(points, windows)
-	c.Neighbour = contention.Neighbour(points, c, slowest, judgedMs, l.Settings.MaxNeighbourShare)
+	c.Neighbour = contention.Neighbour(points, c, slowest, judgedMs, lateMs, l.Settings.MaxNeighbourShare)
 	return &c
 }
 
 // neighbourCheck: our threads waiting for a CPU slow the server the way a slow server would;
-// when the paths of slow requests waited enough to move the judged p99, the figures judge the
-// machine: INVALID, as when the generator falls behind.
+// when the paths of slow requests, or the harness's sends, waited enough to move the judged
+// p99, the figures judge the machine: INVALID, as when the generator falls behind.
 func neighbourCheck(c *summary.Contention, maxShare float64) summary.Check {
 	n := c.Neighbour
-	return summary.NewCheck(summary.Validity, "neighbour", !n.Moved,
-		fmt.Sprintf("on the paths of no %d of the %d slowest requests a thread waited %.0f%% of the judged p99 per run while others ran", contention.SlowMet, n.SlowRequestsSeen, 100*maxShare),
-		fmt.Sprintf("%.2f ms per run (%s, a request sent at %.1f s; limit %.2f ms: %.0f%% of p99 %.1f ms); others ran %.2f CPUs in that second%s",
-			n.SlowWaitMs, n.SlowRole, n.SlowAtMs/1000, n.LimitMs, 100*maxShare, n.JudgedMs, n.SlowForeignCPUs, nicedNote(n.SlowNicedCPUs)))
+	want := fmt.Sprintf("no wait of %.0f%% of the judged p99 on the paths of %d of the %d slowest requests (per run) nor at 1 send in 100 (at least %.0f ms), while others took the CPU ours left free",
+		100*maxShare, contention.SlowMet, n.SlowRequestsSeen, contention.SendFloorMs)
+	slow := fmt.Sprintf("%.2f ms per run (%s, a request sent at %.1f s; limit %.2f ms: %.0f%% of p99 %.1f ms); in that second ours ran %.2f CPUs and others %.2f%s of %d",
+		n.SlowWaitMs, n.SlowRole, n.SlowAtMs/1000, n.LimitMs, 100*maxShare, n.JudgedMs, n.SlowOurCPUs, n.SlowForeignCPUs, nicedNote(n.SlowNicedCPUs), n.CPUs)
+	send := fmt.Sprintf("send lateness p99 %.2f ms (limit %.2f ms); over the attack ours ran %.2f CPUs and others %.2f, niced ones left out, of %d",
+		n.SendWaitMs, n.SendLimitMs, n.OurCPUs, n.CompetingCPUs, n.CPUs)
+	got := slow + "; " + send
+	if n.MovedBy == "send" {
+		got = send + "; " + slow
+	}
+	return summary.NewCheck(summary.Validity, "neighbour", !n.Moved, want, got)
 }
 
 // nicedNote is ", 0.95 of them niced (not counted)" when niced processes ran.

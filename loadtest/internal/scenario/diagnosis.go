@@ -139,9 +139,10 @@ func neighbourEvidence(c *summary.Contention) diagnose.NeighbourEvidence {
 		return diagnose.NeighbourEvidence{}
 	}
 	n := c.Neighbour
+	w := windowAt(c, n.WindowStartMs)
 	return diagnose.NeighbourEvidence{RunQueueDelayMs: n.RunQueueDelayMs, JudgedMs: n.JudgedMs,
-		ForeignCPUs: contention.Competing(windowAt(c, n.WindowStartMs)), Moved: n.Moved,
-		SlowWaitMs: n.SlowWaitMs, LimitMs: n.LimitMs}
+		ForeignCPUs: contention.Competing(w), Crowded: contention.CrowdedIn(w, c.CPUs), Moved: n.Moved,
+		SlowWaitMs: n.SlowWaitMs, LimitMs: n.LimitMs, SendWaitMs: n.SendWaitMs, SendLimitMs: n.SendLimitMs}
 }
 
 // waitEvidence counts the PostgreSQL wait events of the server's sessions in the samples of

@@ -53,7 +53,7 @@ func judge(ctx context.Context, s Scenario, l *Live, h Hooks, out outcome, sc *s
 	if crash != nil {
 		sc.Checks = append([]summary.Check{check("server alive", false, "running until the scenario ends", crash.Error())}, sc.Checks...)
 	}
-	if sc.Contention = contended(l, f.Windows, f.Slowest, sc.LatencyIntended.P99); sc.Contention != nil && l.Settings.MaxNeighbourShare > 0 {
+	if sc.Contention = contended(l, f.Windows, f.Slowest, sc.LatencyIntended.P99, sc.SendLateness.P99); sc.Contention != nil && l.Settings.MaxNeighbourShare > 0 {
 		sc.Checks = append(sc.Checks, neighbourCheck(sc.Contention, l.Settings.MaxNeighbourShare))
 	}
 	sc.Verdict, sc.Reasons = summary.Judge(sc.Checks)

@@ -92,6 +92,10 @@ func TestNiceNeighbourPasses(t *testing.T) {
 	if niced < 0.5 {
 		t.Errorf("the nice-19 loop ran %.2f niced CPUs per window; want ≥ 0.5 (others ran %.2f)", niced, c.ForeignCPUs)
 	}
+	// Our threads found a CPU free: the loop's CPU is niced, the machine not crowded.
+	if n := c.Neighbour; n.CPUs < 2 || n.OurCPUs+n.CompetingCPUs > float64(n.CPUs)-1 {
+		t.Errorf("beside a nice-19 loop our threads ran %.2f CPUs and others %.2f, niced left out, of %d; want a CPU left free", n.OurCPUs, n.CompetingCPUs, n.CPUs)
+	}
 	if out[0].Verdict != summary.Pass || c.Neighbour.Moved {
 		t.Fatalf("steady beside a nice-19 loop: %s (%s), %+v; want PASS", out[0].Verdict, reasons(out[0]), c.Neighbour)
 	}

@@ -526,6 +526,7 @@ type Contention struct {
 	Share float64 `json:"share"`
 	// ForeignCPUs is the CPU that processes outside the benchmark ran, in CPUs' worth.
 	ForeignCPUs float64 `json:"foreign_cpus"`
+	CPUs        int     `json:"cpus"` // the machine's
 	// SchedLatency is the server's Go scheduling latency (runnable to running, from its
 	// go_sched_latencies_seconds histogram) over the attack; nil when it exports none.
 	SchedLatency *SchedLatency      `json:"sched_latency,omitempty"`
@@ -597,6 +598,21 @@ type Neighbour struct {
 	SlowNicedCPUs    float64 `json:"slow_niced_cpus,omitempty"`
 	SlowRequestsSeen int     `json:"slow_requests_seen"`
 	LimitMs          float64 `json:"limit_ms"`
+	// SlowOurCPUs is what the benchmark's threads ran in that second: with the others, how
+	// crowded the machine of CPUs was.
+	SlowOurCPUs float64 `json:"slow_our_cpus"`
+	CPUs        int     `json:"cpus"`
+	// SendWaitMs is the harness's send lateness p99: the wait one wake-up in a hundred met.
+	// SendLimitMs is what it is held against: LimitMs, or the floor of this machine's own
+	// wake-up tail when higher. OurCPUs and CompetingCPUs are what our threads and others
+	// (niced peers left out) ran over the attack.
+	SendWaitMs    float64 `json:"send_wait_ms"`
+	SendLimitMs   float64 `json:"send_limit_ms"`
+	OurCPUs       float64 `json:"our_cpus"`
+	CompetingCPUs float64 `json:"competing_cpus"`
+	// MovedBy is which wait moved it: "slow" (SlowWaitMs) or "send" (SendWaitMs); "" when not
+	// moved.
+	MovedBy string `json:"moved_by,omitempty"`
 	// Reported, not judged: the window that holds the p99 (the highest), the path delay there
 	// and the highest of its PeakDelayPerRunMs.
 	WindowStartMs   float64 `json:"window_start_ms"`
