@@ -17,7 +17,7 @@ const (
 	attackerRSSGrowth     = "P3e" // peak RSS, long run / short run
 	workerScaling         = "P3f" // three worker processes / one, at max rate
 	generatorCPU          = "P3g" // CPU per request, the harness at half max / wrk at its max
-	generatorOverFloor    = "P3h" // CPU per request at half max, the harness / perf floor
+	generatorVsVegetaCPU  = "P3h" // CPU per request at half max, the harness / the vegeta CLI
 	drainOverrun          = "P4a" // SIGTERM→exit minus the longest in-flight request
 	cancelLatency         = "P4b" // client cancel → query gone, p99
 	samplerCost           = "P5"  // the sampler's CPU / the server's

@@ -181,7 +181,7 @@ func (g *generator) latenessRounds(rate float64) {
 	var engine, vegetaP99 []float64
 	for i := 0; i < c.rounds && g.ctx.Err() == nil; i++ {
 		hp, vp := math.NaN(), math.NaN()
-		harnessCPUs, floorCPUs := len(g.harnessFixedCPU), len(g.floorFixedCPU)
+		harnessCPUs, vegetaCPUs := len(g.harnessFixedCPU), len(g.vegetaFixedCPU)
 		steps := []func() error{
 			func() error {
 				rep, _, err := g.harness(rate, c.p3Round, hbin)
@@ -209,10 +209,10 @@ func (g *generator) latenessRounds(rate float64) {
 				r.res.Errors = append(r.res.Errors, fmt.Sprintf("P3 fixed-rate round %d: %v", i+1, err))
 			}
 		}
-		// P3h: the harness's CPU per request over the floor's, both of this round.
-		if len(g.harnessFixedCPU) > harnessCPUs && len(g.floorFixedCPU) > floorCPUs {
-			h, f := g.harnessFixedCPU[harnessCPUs], g.floorFixedCPU[floorCPUs]
-			r.fig(generatorOverFloor).Add(Sample{A: h, B: f, Value: ratio(h, f)})
+		// P3h: the harness's CPU per request over the vegeta CLI's, both of this round.
+		if len(g.harnessFixedCPU) > harnessCPUs && len(g.vegetaFixedCPU) > vegetaCPUs {
+			h, v := g.harnessFixedCPU[harnessCPUs], g.vegetaFixedCPU[vegetaCPUs]
+			r.fig(generatorVsVegetaCPU).Add(Sample{A: h, B: v, Value: ratio(h, v)})
 		}
 		r.logf("P3 fixed-rate round %d: send lateness p99 harness %.3f ms, vegeta CLI %.3f ms", i+1, hp, vp)
 		r.fig(sendLateness).Add(Sample{A: hp, B: vp, Value: ratio(hp, vp)})

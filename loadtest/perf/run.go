@@ -284,10 +284,11 @@ func newFigures(c config) []*Figure {
 	add(partGenerator, &Figure{ID: generatorCPU, Name: "generator CPU per request: harness at half max / wrk at its max", Unit: "×", Target: Target{"<=", 2},
 		A: "the harness attacker's CPU (user + system) per request at the fixed rate",
 		B: "wrk -t2's CPU per request at its maximum rate on the same endpoint (median of P3a's rounds)"})
-	// ≤ 2: the same factor, against what a paced client cannot avoid spending (perf floor).
-	add(partGenerator, &Figure{ID: generatorOverFloor, Name: "generator CPU per request at half max: harness / perf floor", Unit: "×", Target: Target{"<=", 2},
+	// ≤ 1.10: no costlier than vegeta itself, within the spread P3c allows; the floor's cost is
+	// P3g's note (docs/perf.md says why ≤ 2 × wrk is out of a paced client's reach).
+	add(partGenerator, &Figure{ID: generatorVsVegetaCPU, Name: "generator CPU per request at half max: harness / vegeta CLI", Unit: "×", Target: Target{"<=", 1.10},
 		A: "the harness attacker's CPU (user + system) per request at the fixed rate",
-		B: "perf floor's at the same rate and connections in the same round: prebuilt requests, no net/http, no results"})
+		B: "the vegeta CLI's at the same rate and workers in the same round"})
 	add(partGenerator, &Figure{ID: attackerPeakRSS, Name: "harness peak RSS, long run", Unit: "MB", Target: Target{"<=", 150},
 		A: "VmHWM (wait4 ru_maxrss) of the attacker process over the long fixed-rate run"})
 	add(partGenerator, &Figure{ID: attackerRSSGrowth, Name: "peak RSS long / short run", Unit: "×", Target: Target{"<=", 1.10},
